@@ -1,0 +1,107 @@
+"""How requests are authenticated: ``api_config.auth_config``, one model per ``auth_type``.
+
+Every secret is a ``SecretStr`` (hidden from ``repr`` and logs) and may be a ``${env:}``, ``${file:}`` or
+``${secret:}`` reference, resolved on the worker at run time.
+"""
+
+from typing import Annotated, Literal, Self
+
+from pydantic import Field, model_validator
+
+from .base import StrictModel, rule_error
+from .fields import Secret, UtcDatetime
+
+
+class NoCredentials(StrictModel):
+    """``auth_type: none`` takes no credentials; an empty mapping (or nothing) is accepted."""
+
+
+class ApiKeyCredentials(StrictModel):
+    """A key sent as the header (or query parameter) ``name``."""
+
+    key: Secret
+    name: str = "X-API-Key"
+    location: Literal["header", "query"] = "header"
+
+
+class BearerCredentials(StrictModel):
+    """A static token, sent as ``Authorization: <headers_prefix> <token>``."""
+
+    token: Secret
+
+
+class BasicCredentials(StrictModel):
+    """HTTP basic authentication."""
+
+    username: str
+    password: Secret
+
+
+class OAuthConfig(StrictModel):
+    """OAuth 2.0: a token from ``token_url``, refreshed before ``token_expiry`` if ``auto_refresh``."""
+
+    token_url: str
+    client_id: str
+    client_secret: Secret | None = None
+    refresh_token: Secret | None = None
+    access_token: Secret | None = None
+    token_expiry: UtcDatetime | None = None
+    auto_refresh: bool = True
+    grant_type: Literal["refresh_token", "client_credentials"] = "refresh_token"
+    scope: str | None = None
+
+    @model_validator(mode="after")
+    def _grant_has_its_secret(self) -> Self:
+        required = "refresh_token" if self.grant_type == "refresh_token" else "client_secret"
+        if getattr(self, required) is None:
+            raise rule_error(f"required when grant_type is {self.grant_type}", required)
+        return self
+
+
+class _AuthBase(StrictModel):
+    """What every auth type has: its tag, and the word before the token in the ``Authorization`` header."""
+
+    auth_type: str  # narrowed to one literal by each subclass; declared here to come first in a dump
+    headers_prefix: str = "Bearer"
+
+
+class NoAuthConfig(_AuthBase):
+    """Requests are sent without credentials."""
+
+    auth_type: Literal["none"] = "none"
+    auth_credentials: NoCredentials | None = None
+
+
+class ApiKeyAuthConfig(_AuthBase):
+    """``auth_type: api_key``."""
+
+    auth_type: Literal["api_key"] = "api_key"
+    auth_credentials: ApiKeyCredentials
+
+
+class BearerAuthConfig(_AuthBase):
+    """``auth_type: bearer``."""
+
+    auth_type: Literal["bearer"] = "bearer"
+    auth_credentials: BearerCredentials
+
+
+class BasicAuthConfig(_AuthBase):
+    """``auth_type: basic``."""
+
+    auth_type: Literal["basic"] = "basic"
+    auth_credentials: BasicCredentials
+
+
+class OAuth2AuthConfig(_AuthBase):
+    """``auth_type: oauth2``."""
+
+    auth_type: Literal["oauth2"] = "oauth2"
+    auth_credentials: OAuthConfig
+
+
+#: ``api_config.auth_config``: one of the models above, chosen by ``auth_type``.
+AuthConfig = Annotated[
+    NoAuthConfig | ApiKeyAuthConfig | BearerAuthConfig | BasicAuthConfig | OAuth2AuthConfig,
+    Field(discriminator="auth_type"),
+]

@@ -1,0 +1,84 @@
+"""Where records are written: the ``output`` list, one model per ``type``."""
+
+from typing import Annotated, Any, Literal
+
+from pydantic import ConfigDict, Field, field_validator
+
+from .base import StrictModel
+
+_SCHEMA_RULE = "expected null, auto, a list of BigQuery fields or the path of a JSON schema file"
+
+
+class BigQueryOutputSettings(StrictModel):
+    """A BigQuery table; ``{endpoint}`` in ``table_id`` gives each endpoint its own table.
+
+    ``project`` defaults to the job's project. ``merge`` upserts on the endpoints' ``primary_key``.
+    ``schema`` (the attribute ``table_schema``: ``schema`` is taken by pydantic) is None (the table exists),
+    ``"auto"``, a list of ``{name, type, mode, fields}`` or the path of a JSON schema file.
+    """
+
+    project: str | None = None
+    dataset_id: str
+    table_id: str
+    write_disposition: Literal["append", "truncate", "merge"] = "append"
+    method: Literal["file_loads", "streaming_inserts", "storage_write_api"] = "file_loads"
+    table_schema: str | list[dict[str, Any]] | None = Field(None, alias="schema")
+    partition_field: str | None = None
+    clustering_fields: list[str] = Field(default_factory=list)
+
+    model_config = ConfigDict(serialize_by_alias=True)
+
+    @field_validator("table_schema", mode="before")
+    @classmethod
+    def _schema_shape(cls, value: Any) -> Any:
+        if value is None or isinstance(value, str):
+            return value
+        if isinstance(value, list) and all(isinstance(field, dict) for field in value):
+            return value
+        raise ValueError(_SCHEMA_RULE)
+
+
+class GcsOutputSettings(StrictModel):
+    """JSON-lines files under ``gs://bucket/prefix``; ``batch_size`` is records per file."""
+
+    bucket: str
+    prefix: str = ""
+    file_format: Literal["jsonl"] = "jsonl"
+    batch_size: int = Field(1000, gt=0)
+    compression: Literal["none", "gzip"] = "none"
+
+
+class LocalOutputSettings(StrictModel):
+    """JSON-lines files in a local directory (development and tests)."""
+
+    path: str
+    file_format: Literal["jsonl"] = "jsonl"
+    batch_size: int = Field(1000, gt=0)
+
+
+class BigQueryOutputConfig(StrictModel):
+    """``type: bigquery``."""
+
+    type: Literal["bigquery"] = "bigquery"
+    enabled: bool = True
+    config: BigQueryOutputSettings
+
+
+class GcsOutputConfig(StrictModel):
+    """``type: gcs``."""
+
+    type: Literal["gcs"] = "gcs"
+    enabled: bool = True
+    config: GcsOutputSettings
+
+
+class LocalOutputConfig(StrictModel):
+    """``type: local``."""
+
+    type: Literal["local"] = "local"
+    enabled: bool = True
+    config: LocalOutputSettings
+
+
+#: One item of ``output``, chosen by ``type``.
+OutputConfig = Annotated[BigQueryOutputConfig | GcsOutputConfig | LocalOutputConfig, Field(discriminator="type")]

@@ -1,0 +1,64 @@
+"""One pipeline file: ``PipelineConfig``, and the rules that span its sections."""
+
+import re
+from typing import Self
+
+from pydantic import Field, field_validator, model_validator
+
+from .api import NAME_PATTERN, NAME_RULE, ApiConfig
+from .base import StrictModel, rule_error
+from .outputs import BigQueryOutputConfig, OutputConfig
+from .stores import DeadLetterConfig, LocalWatermarkStoreConfig, WatermarkStoreConfig
+
+BUILTIN_EXTRACTORS = ("rest", "graphql", "github", "weather")
+_CLASS_PATH = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*:[A-Za-z_]\w*")
+
+
+class PipelineConfig(StrictModel):
+    """A whole pipeline: what to extract (``api_config``), where to write it, and where its state lives.
+
+    ``pipeline_id`` is the pipeline's key in the control tables; a disabled pipeline is listed, never run.
+    """
+
+    pipeline_id: str
+    description: str = ""
+    enabled: bool = True
+    extractor_class: str = "rest"
+    api_config: ApiConfig
+    output: list[OutputConfig] = Field(default_factory=list)
+    dead_letter: DeadLetterConfig | None = None
+    watermark_store: WatermarkStoreConfig = LocalWatermarkStoreConfig()
+
+    @field_validator("pipeline_id")
+    @classmethod
+    def _pipeline_id_is_a_name(cls, value: str) -> str:
+        if not NAME_PATTERN.fullmatch(value):
+            raise ValueError(NAME_RULE)
+        return value
+
+    @field_validator("extractor_class")
+    @classmethod
+    def _known_extractor(cls, value: str) -> str:
+        if value not in BUILTIN_EXTRACTORS and not _CLASS_PATH.fullmatch(value):
+            raise ValueError(f"must be one of: {', '.join(BUILTIN_EXTRACTORS)}, or package.module:ClassName")
+        return value
+
+    @model_validator(mode="after")
+    def _sections_agree(self) -> Self:
+        endpoints = self.api_config.endpoints
+        if self.extractor_class == "graphql":
+            missing = [f"api_config.endpoints.{name}.query" for name, ep in endpoints.items() if not ep.query]
+            if missing:
+                raise rule_error("required when extractor_class is graphql", *missing)
+        for index, output in enumerate(self.output):
+            if isinstance(output, BigQueryOutputConfig) and output.config.write_disposition == "merge":
+                missing = [
+                    f"api_config.endpoints.{name}.primary_key" for name, ep in endpoints.items() if not ep.primary_key
+                ]
+                if missing:
+                    raise rule_error(f"required when output.{index} has write_disposition merge", *missing)
+        return self
+
+    def enabled_outputs(self) -> list[OutputConfig]:
+        """The outputs to write to, in file order."""
+        return [output for output in self.output if output.enabled]

@@ -1,0 +1,29 @@
+"""Which BaseExtractor class an `extractor_class` name stands for."""
+
+from __future__ import annotations
+
+import importlib
+
+from beam_api_pipeline.errors import ConfigError
+from beam_api_pipeline.extractors.base import BaseExtractor
+from beam_api_pipeline.extractors.rest import RestExtractor
+
+BUILT_IN_EXTRACTORS: dict[str, type[BaseExtractor]] = {"rest": RestExtractor}
+
+
+def load_extractor_class(name: str, registered: dict[str, type[BaseExtractor]]) -> type[BaseExtractor]:
+    """A registered or built-in extractor, or a user's `package.module:ClassName`."""
+    if name in registered:
+        return registered[name]
+    if name in BUILT_IN_EXTRACTORS:
+        return BUILT_IN_EXTRACTORS[name]
+    if ":" not in name:
+        raise ConfigError(f"extractor_class: {name!r} is not available yet")
+    module_name, _, class_name = name.partition(":")
+    try:
+        extractor = getattr(importlib.import_module(module_name), class_name)
+    except (ImportError, AttributeError) as error:
+        raise ConfigError(f"extractor_class: cannot load {name!r}: {error}") from None
+    if not (isinstance(extractor, type) and issubclass(extractor, BaseExtractor)):
+        raise ConfigError(f"extractor_class: {name!r} is not a BaseExtractor subclass")
+    return extractor

@@ -1,0 +1,79 @@
+"""PipelineFactory: the registries of extractors and outputs, and the assembly of the Beam graph."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import apache_beam as beam
+
+from beam_api_pipeline.config import PipelineConfig
+from beam_api_pipeline.errors import ConfigError
+from beam_api_pipeline.extractors.base import BaseExtractor
+from beam_api_pipeline.extractors.registry import load_extractor_class
+from beam_api_pipeline.outputs.base import BaseOutput
+from beam_api_pipeline.outputs.files import LocalOutput
+from beam_api_pipeline.run_plan import RunPlan
+from beam_api_pipeline.transforms.commit import CommitWatermark
+from beam_api_pipeline.transforms.dead_letter import WriteDeadLetters, default_dead_letter_path
+from beam_api_pipeline.transforms.fetch import RESULTS, ReadFromApi
+from beam_api_pipeline.transforms.records import INVALID, TransformRecords
+from beam_api_pipeline.transforms.write import WriteOutputs
+
+
+class PipelineFactory:
+    """Builds the graph of one run: ReadFromApi → TransformRecords → WriteOutputs → CommitWatermark."""
+
+    _outputs: ClassVar[dict[str, type[BaseOutput]]] = {"local": LocalOutput}
+    _extractors: ClassVar[dict[str, type[BaseExtractor]]] = {}
+
+    @classmethod
+    def register_output(cls, type_name: str, output_class: type[BaseOutput]) -> None:
+        """Make `output: [{type: type_name}]` use `output_class`."""
+        cls._outputs[type_name] = output_class
+
+    @classmethod
+    def register_extractor(cls, name: str, extractor_class: type[BaseExtractor]) -> None:
+        """Make `extractor_class: name` use `extractor_class`."""
+        cls._extractors[name] = extractor_class
+
+    def __init__(self, config: PipelineConfig, plan: RunPlan):
+        self.config = config
+        self.plan = plan
+
+    def create_outputs(self) -> list[BaseOutput]:
+        """One BaseOutput per enabled `output` entry."""
+        outputs = []
+        for i, output in enumerate(self.config.output):
+            if not output.enabled:
+                continue
+            output_class = self._outputs.get(output.type)
+            if output_class is None:
+                raise ConfigError(f"output.{i}.type: {output.type!r} is not available yet")
+            outputs.append(output_class(output, self.config, self.plan.run_id))
+        return outputs
+
+    def dead_letter_path(self) -> str:
+        """The dead-letter location of this pipeline."""
+        section = self.config.dead_letter
+        if section is not None and section.path:
+            return section.path
+        if section is not None and section.table:
+            raise ConfigError("dead_letter.table: BigQuery dead letters are not available yet")
+        return default_dead_letter_path(self.config.pipeline_id)
+
+    def build(self, pipeline: beam.Pipeline) -> None:
+        """Add the whole run to `pipeline`."""
+        config, plan = self.config, self.plan
+        extractor_class = load_extractor_class(config.extractor_class, self._extractors)
+        outputs = self.create_outputs()
+        endpoints = list(config.api_config.endpoints)
+
+        fetched = pipeline | "ReadFromApi" >> ReadFromApi(config, extractor_class, plan.tasks)
+        shaped = fetched.records | "TransformRecords" >> TransformRecords(config, plan.run_id)
+        rows = shaped["rows"]
+        written = rows | "WriteOutputs" >> WriteOutputs(outputs, endpoints)
+        rows_written = rows | "CountRows" >> beam.combiners.Count.Globally()
+        dead_letters = (fetched[RESULTS], shaped[INVALID]) | "WriteDeadLetters" >> WriteDeadLetters(
+            config.pipeline_id, plan.run_id, self.dead_letter_path()
+        )
+        _ = fetched[RESULTS] | "CommitWatermark" >> CommitWatermark(config, plan, written, dead_letters, rows_written)

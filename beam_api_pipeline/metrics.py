@@ -1,0 +1,21 @@
+"""Every Beam metric the pipeline reports, in one place (shown in the Dataflow UI and DirectRunner results)."""
+
+from apache_beam.metrics import Metrics
+
+NAMESPACE = "beam_api_pipeline"
+
+REQUESTS = Metrics.counter(NAMESPACE, "requests")
+RETRIES = Metrics.counter(NAMESPACE, "retries")
+RATE_LIMITED = Metrics.counter(NAMESPACE, "rate_limited_429")
+THROTTLED_MSECS = Metrics.counter(NAMESPACE, "throttled_msecs")
+REQUEST_LATENCY_MS = Metrics.distribution(NAMESPACE, "request_latency_ms")
+PAGES = Metrics.counter(NAMESPACE, "pages")
+RECORDS_FETCHED = Metrics.counter(NAMESPACE, "records_fetched")
+RECORDS_OUTSIDE_WINDOW = Metrics.counter(NAMESPACE, "records_outside_window")
+RECORDS_INVALID = Metrics.counter(NAMESPACE, "records_invalid")
+RECORDS_PER_WINDOW = Metrics.distribution(NAMESPACE, "records_per_window")
+WINDOWS_SUCCEEDED = Metrics.counter(NAMESPACE, "windows_succeeded")
+WINDOWS_FAILED = Metrics.counter(NAMESPACE, "windows_failed")
+MAX_PAGES_REACHED = Metrics.counter(NAMESPACE, "max_pages_reached")
+FILES_WRITTEN = Metrics.counter(NAMESPACE, "files_written")
+DEAD_LETTER_FILES = Metrics.counter(NAMESPACE, "dead_letter_files")

@@ -1,0 +1,30 @@
+"""Cursor pagination: each answer carries the cursor that asks for the next page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from beam_api_pipeline.errors import PaginationError
+from beam_api_pipeline.pagination.base import Page, PagePosition, PaginationStrategy
+from beam_api_pipeline.paths import get_path
+
+
+class CursorStrategy(PaginationStrategy):
+    """Sends the cursor found at `cursor_path` as `cursor_param`; stops on an empty page, a missing cursor,
+    or when `has_more_path` says so. A cursor that repeats is an error, not an endless walk."""
+
+    def request_params(self, position: PagePosition) -> dict[str, Any]:
+        params: dict[str, Any] = {self.config.limit_param: self.config.page_size}
+        if position.token is not None:
+            params[self.config.cursor_param] = position.token
+        return params
+
+    def next_position(self, position: PagePosition, page: Page) -> PagePosition | None:
+        if not page.records or self._says_no_more(page):
+            return None
+        cursor = get_path(page.body, self.config.cursor_path)
+        if cursor is None or cursor == "":
+            return None
+        if cursor == position.token:
+            raise PaginationError(f"page {position.index + 1}: the API returned the same cursor {cursor!r} again")
+        return PagePosition(position.index + 1, cursor)

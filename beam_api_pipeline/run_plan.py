@@ -1,0 +1,92 @@
+"""What a run does (its windows, per endpoint) and what came of it: plain data, no Beam."""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from beam_api_pipeline.watermark.handler import WatermarkHandler, WindowOutcome, next_watermark
+from beam_api_pipeline.windowing import Window
+
+DONE = "done"  # the walk reached the last page
+PARTIAL = "partial"  # the runner split the walk; another part goes on from where this one stopped
+FAILED = "failed"  # a page could not be fetched or read
+TRUNCATED = "truncated"  # max_pages was reached before the last page
+
+
+@dataclass(frozen=True)
+class WindowTask:
+    """One endpoint's window: the element the fetch DoFn works on."""
+
+    endpoint: str
+    window: Window
+
+
+@dataclass(frozen=True)
+class WindowResult:
+    """What one part of a window's walk did; `status` is DONE, PARTIAL, FAILED or TRUNCATED."""
+
+    task: WindowTask
+    status: str
+    pages: int
+    records: int
+    retries: int = 0
+    error: str | None = None
+    error_type: str | None = None
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """The windows one run covers, decided when the pipeline is built."""
+
+    run_id: str
+    pipeline_id: str
+    started_at: datetime
+    tasks: list[WindowTask]
+    watermarks_before: dict[str, datetime | None] = field(default_factory=dict)
+
+
+def new_run_id(now: datetime) -> str:
+    """A sortable, unique run id such as `20240101T000000Z-1a2b3c4d`."""
+    return f"{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
+
+
+def make_plan(
+    config,
+    store,
+    start_time: datetime | None = None,
+    end_time: datetime | None = None,
+    now: datetime | None = None,
+    run_id: str | None = None,
+) -> RunPlan:
+    """Plan every endpoint's windows from the stored watermarks (or the explicit start and end)."""
+    now = now or datetime.now(UTC)
+    handler = WatermarkHandler(config.api_config.watermark, store, config.pipeline_id)
+    tasks: list[WindowTask] = []
+    before: dict[str, datetime | None] = {}
+    for endpoint in config.api_config.endpoints:
+        before[endpoint] = handler.get_last_watermark(endpoint)
+        tasks.extend(WindowTask(endpoint, w) for w in handler.plan(endpoint, start_time, end_time, now))
+    return RunPlan(run_id or new_run_id(now), config.pipeline_id, now, tasks, before)
+
+
+def window_outcomes(plan: RunPlan, results: Iterable[WindowResult]) -> dict[str, list[WindowOutcome]]:
+    """Per endpoint, whether each planned window was fetched completely: some part of its walk reached the
+    last page and no part failed or was truncated. A window with no result at all is incomplete."""
+    statuses: dict[WindowTask, set[str]] = defaultdict(set)
+    for result in results:
+        statuses[result.task].add(result.status)
+    outcomes: dict[str, list[WindowOutcome]] = defaultdict(list)
+    for task in plan.tasks:
+        seen = statuses.get(task, set())
+        complete = DONE in seen and not seen & {FAILED, TRUNCATED}
+        outcomes[task.endpoint].append(WindowOutcome(task.window, complete))
+    return dict(outcomes)
+
+
+def watermarks_after(plan: RunPlan, results: Iterable[WindowResult]) -> dict[str, datetime | None]:
+    """Per endpoint, where the watermark moves to (None: it stays)."""
+    return {endpoint: next_watermark(outcomes) for endpoint, outcomes in window_outcomes(plan, results).items()}

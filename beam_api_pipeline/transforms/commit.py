@@ -1,0 +1,102 @@
+"""CommitWatermark: after every sink has written, move each endpoint's watermark over its completed windows
+and save the run record."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import apache_beam as beam
+from apache_beam import pvalue
+
+from beam_api_pipeline import metrics
+from beam_api_pipeline.config import PipelineConfig
+from beam_api_pipeline.run_plan import FAILED, TRUNCATED, RunPlan, WindowResult, window_outcomes
+from beam_api_pipeline.watermark.handler import next_watermark
+from beam_api_pipeline.watermark.runs import FAILED as RUN_FAILED
+from beam_api_pipeline.watermark.runs import SUCCEEDED, PipelineRun
+from beam_api_pipeline.watermark.store import open_store
+
+logger = logging.getLogger(__name__)
+
+MAX_ERRORS_KEPT = 20
+
+
+class _CommitFn(beam.DoFn):
+    """Runs once, with every WindowResult; the side inputs make it wait for the sinks and the dead letter."""
+
+    def __init__(self, config: PipelineConfig, plan: RunPlan):
+        self._config = config
+        self._plan = plan
+
+    def process(
+        self, results: list[WindowResult], written: list, dead_letters: list, rows_written: int
+    ) -> Iterator[PipelineRun]:
+        outcomes = window_outcomes(self._plan, results)
+        store = open_store(self._config.watermark_store)
+        try:
+            if self._config.api_config.watermark.enabled:
+                for endpoint, endpoint_outcomes in outcomes.items():
+                    watermark = next_watermark(endpoint_outcomes)
+                    if watermark is not None:
+                        store.advance_watermark(self._plan.pipeline_id, endpoint, watermark, self._plan.run_id)
+            run = self._run_record(outcomes, results, rows_written)
+            store.save_run(run)
+        finally:
+            store.close()
+        metrics.FILES_WRITTEN.inc(len(written))
+        metrics.DEAD_LETTER_FILES.inc(len(dead_letters))
+        logger.info(
+            "run %s %s: %d files, %d dead-letter files",
+            run.run_id,
+            run.status,
+            len(written),
+            len(dead_letters),
+        )
+        yield run
+
+    def _run_record(self, outcomes, results: list[WindowResult], rows_written: int) -> PipelineRun:
+        done = sum(o.complete for endpoint_outcomes in outcomes.values() for o in endpoint_outcomes)
+        failed = sum(not o.complete for endpoint_outcomes in outcomes.values() for o in endpoint_outcomes)
+        errors = [
+            f"{r.task.endpoint} {r.task.window.label()}: {r.error}"
+            for r in sorted(results, key=lambda r: (r.task.endpoint, r.task.window.start))
+            if r.status in (FAILED, TRUNCATED)
+        ]
+        return PipelineRun(
+            run_id=self._plan.run_id,
+            pipeline_id=self._plan.pipeline_id,
+            status=SUCCEEDED if failed == 0 else RUN_FAILED,
+            start_time=self._plan.started_at,
+            end_time=datetime.now(UTC),
+            records_processed=rows_written,
+            errors=errors[:MAX_ERRORS_KEPT],
+            windows_done=done,
+            windows_failed=failed,
+        )
+
+
+class CommitWatermark(beam.PTransform):
+    """WindowResults in (main input); sinks' results, dead letters and the row count as side inputs."""
+
+    def __init__(self, config: PipelineConfig, plan: RunPlan, written, dead_letters, rows_written):
+        super().__init__()
+        self._config = config
+        self._plan = plan
+        self._written = written
+        self._dead_letters = dead_letters
+        self._rows_written = rows_written
+
+    def expand(self, results: pvalue.PCollection) -> pvalue.PCollection:
+        return (
+            results
+            | "AllResults" >> beam.combiners.ToList()
+            | "Commit"
+            >> beam.ParDo(
+                _CommitFn(self._config, self._plan),
+                written=pvalue.AsList(self._written),
+                dead_letters=pvalue.AsList(self._dead_letters),
+                rows_written=pvalue.AsSingleton(self._rows_written),
+            )
+        )

@@ -1,0 +1,88 @@
+"""WriteDeadLetters: failed windows and records that could not be placed, kept as JSON Lines with reasons."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import apache_beam as beam
+from apache_beam import pvalue
+
+from beam_api_pipeline.outputs.files import run_file_prefix
+from beam_api_pipeline.outputs.jsonl import to_json_line
+from beam_api_pipeline.run_plan import FAILED, TRUNCATED, WindowResult, WindowTask
+from beam_api_pipeline.windowing import format_utc
+
+
+def default_dead_letter_path(pipeline_id: str) -> str:
+    """Where dead letters go when the config has no `dead_letter` section."""
+    return f"./.state/dead_letter/{pipeline_id}"
+
+
+def _task_fields(pipeline_id: str, run_id: str, task: WindowTask) -> dict[str, Any]:
+    return {
+        "pipeline_id": pipeline_id,
+        "run_id": run_id,
+        "endpoint": task.endpoint,
+        "window_start": format_utc(task.window.start),
+        "window_end": format_utc(task.window.end),
+        "failed_at": format_utc(datetime.now(UTC)),
+    }
+
+
+def window_dead_letter(pipeline_id: str, run_id: str, result: WindowResult) -> dict[str, Any]:
+    """The dead-letter row of a window that failed or was truncated."""
+    return {
+        "kind": "window",
+        **_task_fields(pipeline_id, run_id, result.task),
+        "status": result.status,
+        "error_type": result.error_type,
+        "error": result.error,
+        "pages_fetched": result.pages,
+        "records_fetched": result.records,
+        "retries": result.retries,
+    }
+
+
+def record_dead_letter(pipeline_id: str, run_id: str, task: WindowTask, record: Any, reason: str) -> dict[str, Any]:
+    """The dead-letter row of a record that could not be placed in a window."""
+    return {
+        "kind": "record",
+        **_task_fields(pipeline_id, run_id, task),
+        "error_type": "InvalidRecord",
+        "error": reason,
+        "record": record,
+    }
+
+
+class WriteDeadLetters(beam.PTransform):
+    """(window results, invalid records) in; the dead-letter files written out (none when all went well)."""
+
+    def __init__(self, pipeline_id: str, run_id: str, path: str):
+        super().__init__()
+        self._pipeline_id = pipeline_id
+        self._run_id = run_id
+        self._path = path
+
+    def expand(self, inputs: tuple[pvalue.PCollection, pvalue.PCollection]) -> pvalue.PCollection:
+        results, invalid = inputs
+        pipeline_id, run_id = self._pipeline_id, self._run_id
+        windows = (
+            results
+            | "FailedWindows" >> beam.Filter(lambda r: r.status in (FAILED, TRUNCATED))
+            | "WindowRows" >> beam.Map(lambda r: window_dead_letter(pipeline_id, run_id, r))
+        )
+        records = invalid | "RecordRows" >> beam.MapTuple(
+            lambda task, record, reason: record_dead_letter(pipeline_id, run_id, task, record, reason)
+        )
+        return (
+            (windows, records)
+            | "AllDeadLetters" >> beam.Flatten()
+            | "ToJsonLines" >> beam.Map(to_json_line)
+            | "WriteToText"
+            >> beam.io.WriteToText(
+                run_file_prefix(self._path, "dead_letter", run_id),
+                file_name_suffix=".jsonl",
+                skip_if_empty=True,
+            )
+        )

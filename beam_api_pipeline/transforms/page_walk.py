@@ -1,0 +1,100 @@
+"""A window's page walk as a restriction, with its tracker and provider: runners can checkpoint and resume it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from apache_beam.io.iobase import RestrictionProgress, RestrictionTracker
+from apache_beam.transforms.core import RestrictionProvider
+
+from beam_api_pipeline.pagination import PagePosition
+
+
+@dataclass(frozen=True)
+class PageWalk:
+    """The remaining work of one window: pages from `start` (None: the first page) up to `stop_index`
+    (exclusive; None: until the API says there are no more)."""
+
+    start: PagePosition | None = None
+    stop_index: int | None = None
+
+    @property
+    def start_index(self) -> int:
+        return self.start.index if self.start else 0
+
+    @property
+    def is_empty(self) -> bool:
+        return self.stop_index is not None and self.stop_index <= self.start_index
+
+
+@dataclass(frozen=True)
+class PageStep:
+    """A claim: the page at `position` was fetched and `next` is the page after it (None: the walk is over)."""
+
+    position: PagePosition
+    next: PagePosition | None
+
+
+class PageWalkTracker(RestrictionTracker):
+    """Claims pages one by one. A split hands the pages after the last claimed one to a residual walk that
+    starts at that page's `next` position, so no page is fetched twice and none is skipped."""
+
+    def __init__(self, restriction: PageWalk):
+        self._restriction = restriction
+        self._last: PageStep | None = None
+
+    def current_restriction(self) -> PageWalk:
+        return self._restriction
+
+    def try_claim(self, step: PageStep) -> bool:
+        stop = self._restriction.stop_index
+        if stop is not None and step.position.index >= stop:
+            return False
+        self._last = step
+        return True
+
+    def _walk_finished(self) -> bool:
+        if self._restriction.is_empty:
+            return True
+        if self._last is None:
+            return False
+        stop = self._restriction.stop_index
+        return self._last.next is None or (stop is not None and self._last.position.index + 1 >= stop)
+
+    def try_split(self, fraction_of_remainder: float):
+        if fraction_of_remainder > 0 or self._walk_finished():
+            return None
+        walk = self._restriction
+        if self._last is None:
+            primary = PageWalk(walk.start, walk.start_index)
+            residual = walk
+        else:
+            primary = PageWalk(walk.start, self._last.position.index + 1)
+            residual = PageWalk(self._last.next, walk.stop_index)
+        self._restriction = primary
+        return primary, residual
+
+    def check_done(self) -> None:
+        if not self._walk_finished():
+            raise ValueError(f"the page walk {self._restriction} stopped before its last page")
+
+    def current_progress(self) -> RestrictionProgress:
+        done = 0 if self._last is None else self._last.position.index + 1 - self._restriction.start_index
+        remaining = 0 if self._walk_finished() else 1
+        return RestrictionProgress(completed=done, remaining=remaining)
+
+    def is_bounded(self) -> bool:
+        return True
+
+
+class PageWalkProvider(RestrictionProvider):
+    """Every window starts as one walk from its first page; its size is unknown until it is walked."""
+
+    def initial_restriction(self, element) -> PageWalk:
+        return PageWalk()
+
+    def create_tracker(self, restriction: PageWalk) -> PageWalkTracker:
+        return PageWalkTracker(restriction)
+
+    def restriction_size(self, element, restriction: PageWalk) -> int:
+        return 0 if restriction.is_empty else 1

@@ -1,0 +1,68 @@
+"""WatermarkHandler: which windows a run covers, and how far a run's results move the watermark."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from beam_api_pipeline.windowing import EPOCH, Window, plan_windows
+
+
+@dataclass(frozen=True)
+class WindowOutcome:
+    """Whether a window was fetched completely (and so may be passed by the watermark)."""
+
+    window: Window
+    complete: bool
+
+
+def next_watermark(outcomes: Iterable[WindowOutcome]) -> datetime | None:
+    """The end of the last window of the longest run of complete windows, from the first; None if the
+    first window is incomplete (the watermark then stays where it was)."""
+    watermark = None
+    for outcome in sorted(outcomes, key=lambda o: o.window.start):
+        if not outcome.complete:
+            break
+        watermark = outcome.window.end
+    return watermark
+
+
+class WatermarkHandler:
+    """Plans a run's windows from the stored watermark and the `watermark` config section."""
+
+    def __init__(self, config, store, pipeline_id: str):
+        self.config = config
+        self.store = store
+        self.pipeline_id = pipeline_id
+
+    def get_last_watermark(self, endpoint: str) -> datetime | None:
+        """The stored watermark of `endpoint`."""
+        return self.store.get_watermark(self.pipeline_id, endpoint)
+
+    def run_bounds(
+        self,
+        endpoint: str,
+        start_time: datetime | None = None,
+        end_time: datetime | None = None,
+        now: datetime | None = None,
+    ) -> tuple[datetime, datetime]:
+        """[start, end) of a run: explicit times win; else stored watermark - lookback (first run: the
+        initial watermark) up to now. The end never lies in the future."""
+        now = now or datetime.now(UTC)
+        end = min(end_time, now) if end_time else now
+        if start_time is not None:
+            return start_time, end
+        if not self.config.enabled:
+            return EPOCH, end
+        stored = self.get_last_watermark(endpoint)
+        start = stored - self.config.lookback_window if stored else self.config.initial_watermark
+        return start, end
+
+    def plan(self, endpoint: str, start_time=None, end_time=None, now=None) -> list[Window]:
+        """The windows of a run for `endpoint` (one window over the whole range when watermarks are off)."""
+        start, end = self.run_bounds(endpoint, start_time, end_time, now)
+        if not self.config.enabled:
+            return [Window(start, end)] if end > start else []
+        window = self.config.window
+        return plan_windows(start, end, window.window_size, window.window_offset, window.window_overlap)

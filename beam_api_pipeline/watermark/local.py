@@ -1,0 +1,117 @@
+"""The embedded SQLite control store, the default for local (DirectRunner) runs."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+
+from beam_api_pipeline.watermark.runs import PipelineRun
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS watermarks (
+    pipeline_id TEXT NOT NULL,
+    endpoint TEXT NOT NULL,
+    watermark TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    run_id TEXT NOT NULL,
+    PRIMARY KEY (pipeline_id, endpoint)
+);
+CREATE TABLE IF NOT EXISTS pipeline_runs (
+    run_id TEXT PRIMARY KEY,
+    pipeline_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    start_time TEXT NOT NULL,
+    end_time TEXT,
+    records_processed INTEGER NOT NULL,
+    errors TEXT NOT NULL,
+    windows_done INTEGER NOT NULL,
+    windows_failed INTEGER NOT NULL,
+    job_id TEXT
+);
+"""
+_RUN_COLUMNS = (
+    "run_id, pipeline_id, status, start_time, end_time, records_processed, errors, windows_done, windows_failed, job_id"
+)
+
+
+def _to_text(moment: datetime) -> str:
+    """Fixed-width UTC text, so that comparing the text compares the times."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _from_text(text: str | None) -> datetime | None:
+    return None if text is None else datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+
+
+class LocalWatermarkStore:
+    """Watermarks and run records in one SQLite file."""
+
+    def __init__(self, path: str | Path):
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(str(path), timeout=30, check_same_thread=False)
+        self._db.executescript(_SCHEMA)
+
+    def get_watermark(self, pipeline_id: str, endpoint: str) -> datetime | None:
+        row = self._db.execute(
+            "SELECT watermark FROM watermarks WHERE pipeline_id = ? AND endpoint = ?", (pipeline_id, endpoint)
+        ).fetchone()
+        return _from_text(row[0]) if row else None
+
+    def advance_watermark(self, pipeline_id: str, endpoint: str, watermark: datetime, run_id: str) -> None:
+        with self._db:
+            self._db.execute(
+                "INSERT INTO watermarks VALUES (?, ?, ?, ?, ?) ON CONFLICT (pipeline_id, endpoint) "
+                "DO UPDATE SET watermark = excluded.watermark, updated_at = excluded.updated_at, "
+                "run_id = excluded.run_id WHERE excluded.watermark > watermarks.watermark",
+                (pipeline_id, endpoint, _to_text(watermark), _to_text(datetime.now(UTC)), run_id),
+            )
+
+    def save_run(self, run: PipelineRun) -> None:
+        with self._db:
+            self._db.execute(
+                f"INSERT OR REPLACE INTO pipeline_runs ({_RUN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    run.run_id,
+                    run.pipeline_id,
+                    run.status,
+                    _to_text(run.start_time),
+                    _to_text(run.end_time) if run.end_time else None,
+                    run.records_processed,
+                    json.dumps(run.errors),
+                    run.windows_done,
+                    run.windows_failed,
+                    run.job_id,
+                ),
+            )
+
+    def get_run(self, run_id: str) -> PipelineRun | None:
+        row = self._db.execute(f"SELECT {_RUN_COLUMNS} FROM pipeline_runs WHERE run_id = ?", (run_id,)).fetchone()
+        return self._run_from_row(row) if row else None
+
+    def list_runs(self, pipeline_id: str) -> list[PipelineRun]:
+        rows = self._db.execute(
+            f"SELECT {_RUN_COLUMNS} FROM pipeline_runs WHERE pipeline_id = ? ORDER BY start_time DESC",
+            (pipeline_id,),
+        ).fetchall()
+        return [self._run_from_row(row) for row in rows]
+
+    def close(self) -> None:
+        self._db.close()
+
+    @staticmethod
+    def _run_from_row(row: tuple) -> PipelineRun:
+        run_id, pipeline_id, status, start, end, records, errors, done, failed, job_id = row
+        return PipelineRun(
+            run_id=run_id,
+            pipeline_id=pipeline_id,
+            status=status,
+            start_time=_from_text(start),
+            end_time=_from_text(end),
+            records_processed=records,
+            errors=json.loads(errors),
+            windows_done=done,
+            windows_failed=failed,
+            job_id=job_id,
+        )

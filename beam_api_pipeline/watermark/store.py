@@ -1,0 +1,39 @@
+"""The WatermarkStore interface and the factory that opens the configured one."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Protocol
+
+from beam_api_pipeline.watermark.runs import PipelineRun
+
+
+class WatermarkStore(Protocol):
+    """Watermarks per (pipeline, endpoint) and run records. A watermark never moves backwards."""
+
+    def get_watermark(self, pipeline_id: str, endpoint: str) -> datetime | None:
+        """The stored watermark, or None before the first successful window."""
+
+    def advance_watermark(self, pipeline_id: str, endpoint: str, watermark: datetime, run_id: str) -> None:
+        """Store `watermark` unless the stored one is already later."""
+
+    def save_run(self, run: PipelineRun) -> None:
+        """Insert or replace a run record."""
+
+    def get_run(self, run_id: str) -> PipelineRun | None:
+        """One run record."""
+
+    def list_runs(self, pipeline_id: str) -> list[PipelineRun]:
+        """A pipeline's run records, newest first."""
+
+    def close(self) -> None:
+        """Release connections."""
+
+
+def open_store(config) -> WatermarkStore:
+    """The store a `watermark_store` section describes."""
+    if config.type == "local":
+        from beam_api_pipeline.watermark.local import LocalWatermarkStore
+
+        return LocalWatermarkStore(config.path)
+    raise NotImplementedError(f"watermark_store type {config.type!r} is not available yet")

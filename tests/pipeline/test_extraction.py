@@ -1,0 +1,119 @@
+"""The whole path on DirectRunner against the sample API: windows → pages → records → files → watermark."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+from beam_api_pipeline.cli import main
+from beam_api_pipeline.watermark.store import open_store
+from tests.pipeline.conftest import read_jsonl
+
+
+def t(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+def stored_watermark(config, endpoint="items"):
+    store = open_store(config.watermark_store)
+    try:
+        return store.get_watermark(config.pipeline_id, endpoint)
+    finally:
+        store.close()
+
+
+def test_multi_window_run_delivers_exactly_the_ids_in_range(sample_api, write_config, tmp_path, capsys):
+    path, config = write_config()
+    code = main(["run", "--config", str(path), "--end_time", "2024-01-06T00:00:00Z"])
+    assert code == 0, capsys.readouterr()
+
+    rows = read_jsonl(tmp_path / "out")
+    ids = [row["id"] for row in rows]
+    assert sorted(ids) == sample_api.dataset.ids_between(t("2024-01-02"), t("2024-01-06"))
+    assert len(ids) == len(set(ids)) == 4 * 48
+    files = sorted((tmp_path / "out").glob("*.jsonl"))
+    assert all(len(f.read_text().splitlines()) <= 30 for f in files)
+    assert len(files) >= 7
+    assert stored_watermark(config) == t("2024-01-06")
+    out = capsys.readouterr().out
+    assert "windows: 4 planned, 4 done, 0 failed" in out
+    assert "records written: 192" in out
+    assert "watermark items: (none) -> 2024-01-06T00:00:00Z" in out
+
+
+def test_cursor_endpoint_and_page_number_endpoint_in_one_run(sample_api, write_config, tmp_path):
+    path, config = write_config(
+        api_config={
+            "endpoints": {
+                "items": {"path": "/items", "records_path": "items"},
+                "events": {
+                    "path": "/events",
+                    "records_path": "data",
+                    "pagination": {"strategy": "cursor", "cursor_path": "meta.next_cursor", "page_size": 7},
+                },
+            }
+        }
+    )
+    assert main(["run", "--config", str(path), "--end_time", "2024-01-04T12:00:00Z"]) == 0
+    expected = sample_api.dataset.ids_between(t("2024-01-02"), t("2024-01-04T12:00"))
+    assert sorted(r["id"] for r in read_jsonl(tmp_path / "out" / "items")) == expected
+    assert sorted(r["id"] for r in read_jsonl(tmp_path / "out" / "events")) == expected
+    assert stored_watermark(config, "events") == t("2024-01-04T12:00")
+
+
+def test_transient_errors_and_429s_lose_nothing(sample_api, write_config, tmp_path, capsys):
+    sample_api.set_faults(error_rate=0.1, rate_limit_every=9, retry_after="0", seed=7)
+    path, config = write_config()
+    assert main(["run", "--config", str(path), "--end_time", "2024-01-06T00:00:00Z"]) == 0
+
+    ids = [row["id"] for row in read_jsonl(tmp_path / "out")]
+    assert sorted(ids) == sample_api.dataset.ids_between(t("2024-01-02"), t("2024-01-06"))
+    assert len(ids) == len(set(ids))
+    by_status = sample_api.stats()["by_status"]
+    assert by_status.get("500", 0) > 0 and by_status.get("429", 0) > 0
+    assert stored_watermark(config) == t("2024-01-06")
+    assert "retries: 0" not in capsys.readouterr().out
+
+
+def test_a_window_that_keeps_failing_stops_the_watermark_at_its_start(sample_api, write_config, tmp_path, capsys):
+    sample_api.set_faults(fail_since=["2024-01-04T00:00:00Z"])
+    path, config = write_config()
+    code = main(["run", "--config", str(path), "--end_time", "2024-01-06T00:00:00Z"])
+    assert code == 1
+
+    ids = sorted(row["id"] for row in read_jsonl(tmp_path / "out"))
+    dataset = sample_api.dataset
+    assert ids == dataset.ids_between(t("2024-01-02"), t("2024-01-04")) + dataset.ids_between(
+        t("2024-01-05"), t("2024-01-06")
+    )
+    assert stored_watermark(config) == t("2024-01-04")
+    dead = read_jsonl(tmp_path / "dead_letter")
+    assert [(d["kind"], d["window_start"], d["status"]) for d in dead] == [("window", "2024-01-04T00:00:00Z", "failed")]
+    assert dead[0]["error"].startswith("GET http://127.0.0.1:")
+    assert dead[0]["error"].endswith("answered 500")
+    out = capsys.readouterr().out
+    assert "windows: 4 planned, 3 done, 1 failed" in out
+    assert "watermark items: (none) -> 2024-01-04T00:00:00Z" in out
+
+
+def test_a_second_run_fetches_only_new_records(sample_api, write_config, tmp_path, capsys):
+    path, config = write_config(api_config={"watermark": {"lookback_window": "1h"}})
+    assert main(["run", "--config", str(path), "--end_time", "2024-01-16T00:00:00Z"]) == 0
+    first = {row["id"] for row in read_jsonl(tmp_path / "out")}
+    assert sorted(first) == sample_api.dataset.ids_between(t("2024-01-02"), t("2024-01-16"))
+
+    new_ids = sample_api.dataset.add_records(3, t("2024-01-16T05:00"))
+    sample_api.reset_stats()
+    assert main(["run", "--config", str(path), "--end_time", "2024-01-17T00:00:00Z"]) == 0
+
+    rows = read_jsonl(tmp_path / "out")
+    second = [row["id"] for row in rows if row["id"] not in first]
+    assert sorted(second) == new_ids
+    assert len(rows) == len(first) + 3
+    assert stored_watermark(config) == t("2024-01-17")
+    assert sample_api.stats()["requests"] == 2  # windows [15T23:00, 16T00:00) and [16T00:00, 17T00:00)
+
+    capsys.readouterr()
+    assert main(["watermark", "show", "--config", str(path)]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown == {"pipeline_id": "sample_items", "endpoint": "items", "watermark": "2024-01-17T00:00:00Z"}

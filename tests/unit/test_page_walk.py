@@ -1,0 +1,60 @@
+import pytest
+
+from beam_api_pipeline.pagination import PagePosition
+from beam_api_pipeline.transforms.page_walk import PageStep, PageWalk, PageWalkTracker
+
+
+def step(index: int, last: bool = False) -> PageStep:
+    return PageStep(PagePosition(index, f"t{index}"), None if last else PagePosition(index + 1, f"t{index + 1}"))
+
+
+def test_a_full_walk_is_done_after_its_last_page():
+    tracker = PageWalkTracker(PageWalk())
+    assert tracker.try_claim(step(0)) and tracker.try_claim(step(1)) and tracker.try_claim(step(2, last=True))
+    tracker.check_done()
+    assert tracker.try_split(0) is None
+
+
+def test_a_walk_stopped_early_is_not_done():
+    tracker = PageWalkTracker(PageWalk())
+    tracker.try_claim(step(0))
+    with pytest.raises(ValueError, match="stopped before its last page"):
+        tracker.check_done()
+
+
+def test_checkpoint_hands_the_next_page_to_the_residual():
+    tracker = PageWalkTracker(PageWalk())
+    tracker.try_claim(step(0))
+    tracker.try_claim(step(1))
+    primary, residual = tracker.try_split(0)
+    assert primary == PageWalk(None, 2)
+    assert residual == PageWalk(PagePosition(2, "t2"), None)
+    assert not tracker.try_claim(step(2))
+    tracker.check_done()
+
+    resumed = PageWalkTracker(residual)
+    assert resumed.try_claim(step(2)) and resumed.try_claim(step(3, last=True))
+    resumed.check_done()
+
+
+def test_checkpoint_before_any_claim_defers_the_whole_walk():
+    walk = PageWalk(PagePosition(4, "t4"))
+    tracker = PageWalkTracker(walk)
+    primary, residual = tracker.try_split(0)
+    assert primary.is_empty and residual == walk
+    assert not tracker.try_claim(step(4))
+    tracker.check_done()
+
+
+def test_dynamic_splits_of_an_unknown_remainder_are_declined():
+    tracker = PageWalkTracker(PageWalk())
+    tracker.try_claim(step(0))
+    assert tracker.try_split(0.5) is None
+
+
+def test_progress_counts_claimed_pages():
+    tracker = PageWalkTracker(PageWalk(PagePosition(3, "t3")))
+    tracker.try_claim(step(3))
+    tracker.try_claim(step(4))
+    progress = tracker.current_progress()
+    assert (progress.completed_work, progress.remaining_work) == (2, 1)
