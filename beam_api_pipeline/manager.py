@@ -15,7 +15,7 @@ from beam_api_pipeline.config import PipelineConfig
 from beam_api_pipeline.factory import PipelineFactory
 from beam_api_pipeline.run_plan import RunPlan, make_plan
 from beam_api_pipeline.watermark.runs import FAILED, RUNNING, PipelineRun
-from beam_api_pipeline.watermark.store import open_store
+from beam_api_pipeline.watermark.store import WatermarkStore, open_store
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +45,22 @@ def _counters(result) -> dict[str, int]:
     return totals
 
 
+def prepare_run(
+    config: PipelineConfig,
+    store: WatermarkStore,
+    beam_args: list[str] | None = None,
+    start_time: datetime | None = None,
+    end_time: datetime | None = None,
+) -> tuple[beam.Pipeline, RunPlan]:
+    """Plan a run from the stored watermarks, record it as running, and build its (unstarted) pipeline."""
+    plan = make_plan(config, store, start_time, end_time)
+    store.save_run(PipelineRun(plan.run_id, config.pipeline_id, RUNNING, plan.started_at))
+    logger.info("run %s: %d windows", plan.run_id, len(plan.tasks))
+    pipeline = beam.Pipeline(options=PipelineOptions(beam_args or []))
+    PipelineFactory(config, plan).build(pipeline)
+    return pipeline, plan
+
+
 class PipelineManager:
     """Plans, runs and records pipeline runs against the configured control store."""
 
@@ -58,26 +74,16 @@ class PipelineManager:
         """Run `config` and wait for it (DirectRunner by default); the run record says how it went."""
         store = open_store(config.watermark_store)
         try:
-            plan = make_plan(config, store, start_time, end_time)
-            store.save_run(PipelineRun(plan.run_id, config.pipeline_id, RUNNING, plan.started_at))
-            logger.info("run %s: %d windows", plan.run_id, len(plan.tasks))
+            pipeline, plan = prepare_run(config, store, beam_args, start_time, end_time)
             try:
-                pipeline = beam.Pipeline(options=PipelineOptions(beam_args or []))
-                PipelineFactory(config, plan).build(pipeline)
                 result = pipeline.run()
                 result.wait_until_finish()
             except Exception as error:
                 message = f"{type(error).__name__}: {error}".splitlines()[0]
-                store.save_run(
-                    PipelineRun(
-                        plan.run_id,
-                        config.pipeline_id,
-                        FAILED,
-                        plan.started_at,
-                        datetime.now(UTC),
-                        errors=[message],
-                    )
+                failed = PipelineRun(
+                    plan.run_id, config.pipeline_id, FAILED, plan.started_at, datetime.now(UTC), errors=[message]
                 )
+                store.save_run(failed)
                 raise
             run = store.get_run(plan.run_id)
             after = {endpoint: store.get_watermark(config.pipeline_id, endpoint) for endpoint in plan.watermarks_before}
