@@ -1,0 +1,73 @@
+"""The command line's contract: exit codes, one-line errors, and runner modes that lose nothing."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import UTC, datetime
+
+import pytest
+
+from beam_api_pipeline.cli import main
+from beam_api_pipeline.watermark.store import open_store
+from tests.pipeline.conftest import read_jsonl
+
+
+def t(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+def test_validate_accepts_a_good_file(write_config, capsys):
+    path, _ = write_config()
+    assert main(["validate", "--config", str(path)]) == 0
+    assert capsys.readouterr().out.strip() == f"{path}: valid (pipeline sample_items, endpoints: items)"
+
+
+def test_a_bad_config_exits_2_with_one_line_per_problem_and_no_traceback(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text(
+        "pipeline_id: x\napi_config:\n  base_url: http://127.0.0.1:1\n  endpoints: {a: {path: /a}}\n"
+        "  pagination: {page_size: 0, pagesize: 3}\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "beam_api_pipeline", "run", "--config", str(path)], capture_output=True, text=True
+    )
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [
+        f"{path}: api_config.pagination.page_size: must be > 0",
+        f"{path}: api_config.pagination.pagesize: unknown key",
+    ]
+    assert "Traceback" not in done.stderr
+
+
+def test_a_bad_time_option_is_a_usage_error(write_config, capsys):
+    path, _ = write_config()
+    with pytest.raises(SystemExit) as exit_info:
+        main(["run", "--config", str(path), "--end_time", "yesterday"])
+    assert exit_info.value.code == 2
+    assert "--end_time: expected an ISO 8601 time such as 2024-01-01T00:00:00Z, got 'yesterday'" in (
+        capsys.readouterr().err
+    )
+
+
+def test_explicit_start_and_end_override_the_watermark(sample_api, write_config, tmp_path):
+    path, _ = write_config()
+    args = ["run", "--config", str(path), "--start_time", "2024-01-05T06:00:00Z", "--end_time", "2024-01-05T18:00:00Z"]
+    assert main(args) == 0
+    ids = sorted(row["id"] for row in read_jsonl(tmp_path / "out"))
+    assert ids == sample_api.dataset.ids_between(t("2024-01-05T06:00"), t("2024-01-05T18:00"))
+
+
+@pytest.mark.parametrize("mode", ["multi_threading", "multi_processing"])
+def test_parallel_direct_runner_modes_lose_nothing(sample_api, write_config, tmp_path, mode):
+    sample_api.set_faults(latency_ms=5, error_rate=0.05, seed=3)
+    path, config = write_config()
+    args = ["run", "--config", str(path), "--end_time", "2024-01-08T00:00:00Z"]
+    assert main([*args, "--direct_num_workers=2", f"--direct_running_mode={mode}"]) == 0
+    ids = [row["id"] for row in read_jsonl(tmp_path / "out")]
+    assert sorted(ids) == sample_api.dataset.ids_between(t("2024-01-02"), t("2024-01-08"))
+    assert len(ids) == len(set(ids))
+    store = open_store(config.watermark_store)
+    assert store.get_watermark("sample_items", "items") == t("2024-01-08")
+    run = store.list_runs("sample_items")[0]
+    assert (run.status, run.records_processed, run.windows_done, run.windows_failed) == ("succeeded", len(ids), 6, 0)

@@ -1,0 +1,89 @@
+from datetime import UTC, datetime, timedelta
+
+from beam_api_pipeline.config import WatermarkConfig
+from beam_api_pipeline.run_plan import (
+    DONE,
+    FAILED,
+    PARTIAL,
+    TRUNCATED,
+    RunPlan,
+    WindowResult,
+    WindowTask,
+    watermarks_after,
+    window_outcomes,
+)
+from beam_api_pipeline.watermark.handler import WatermarkHandler, WindowOutcome, next_watermark
+from beam_api_pipeline.watermark.local import LocalWatermarkStore
+from beam_api_pipeline.watermark.runs import SUCCEEDED, PipelineRun
+from beam_api_pipeline.windowing import Window
+
+
+def t(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+DAYS = [Window(t("2024-01-01"), t("2024-01-02")), Window(t("2024-01-02"), t("2024-01-03"))]
+DAYS.append(Window(t("2024-01-03"), t("2024-01-04")))
+
+
+def test_watermark_moves_to_the_end_of_the_complete_prefix():
+    outcomes = [WindowOutcome(DAYS[2], True), WindowOutcome(DAYS[0], True), WindowOutcome(DAYS[1], False)]
+    assert next_watermark(outcomes) == t("2024-01-02")
+    assert next_watermark([WindowOutcome(w, True) for w in DAYS]) == t("2024-01-04")
+    assert next_watermark([WindowOutcome(DAYS[0], False), WindowOutcome(DAYS[1], True)]) is None
+    assert next_watermark([]) is None
+
+
+def result(window: Window, status: str, endpoint: str = "items") -> WindowResult:
+    return WindowResult(WindowTask(endpoint, window), status, pages=1, records=1)
+
+
+def test_a_window_is_complete_only_when_a_part_reached_its_last_page_and_none_failed():
+    plan = RunPlan("r1", "p", t("2024-02-01"), [WindowTask("items", w) for w in DAYS])
+    results = [
+        result(DAYS[0], PARTIAL),
+        result(DAYS[0], DONE),
+        result(DAYS[1], PARTIAL),  # its other part never reported
+        result(DAYS[2], DONE),
+    ]
+    assert [o.complete for o in window_outcomes(plan, results)["items"]] == [True, False, True]
+    assert watermarks_after(plan, results) == {"items": t("2024-01-02")}
+    failed = [result(DAYS[0], DONE), result(DAYS[0], FAILED), result(DAYS[1], TRUNCATED)]
+    assert [o.complete for o in window_outcomes(plan, failed)["items"]] == [False, False, False]
+
+
+def test_run_bounds_come_from_the_store_minus_lookback(tmp_path):
+    store = LocalWatermarkStore(tmp_path / "c.db")
+    config = WatermarkConfig(
+        enabled=True, initial_watermark="2024-01-01T00:00:00Z", lookback_window="2h", window={"window_size": "1d"}
+    )
+    handler = WatermarkHandler(config, store, "p")
+    now = t("2024-01-03T12:00")
+    assert handler.run_bounds("items", now=now) == (t("2024-01-01"), now)
+    store.advance_watermark("p", "items", t("2024-01-03"), "r1")
+    assert handler.run_bounds("items", now=now) == (t("2024-01-02T22:00"), now)
+    assert handler.run_bounds("items", end_time=t("2030-01-01"), now=now)[1] == now
+    explicit = handler.run_bounds("items", start_time=t("2023-06-01"), end_time=t("2023-06-02"), now=now)
+    assert explicit == (t("2023-06-01"), t("2023-06-02"))
+    assert [w.start for w in handler.plan("items", now=now)] == [t("2024-01-02T22:00"), t("2024-01-03")]
+
+
+def test_the_local_store_never_moves_a_watermark_backwards(tmp_path):
+    store = LocalWatermarkStore(tmp_path / "c.db")
+    assert store.get_watermark("p", "items") is None
+    store.advance_watermark("p", "items", t("2024-01-05"), "r1")
+    store.advance_watermark("p", "items", t("2024-01-03"), "r2")
+    assert store.get_watermark("p", "items") == t("2024-01-05")
+    store.advance_watermark("p", "items", t("2024-01-05") + timedelta(microseconds=1), "r3")
+    assert store.get_watermark("p", "items") == t("2024-01-05") + timedelta(microseconds=1)
+    assert store.get_watermark("p", "events") is None
+
+
+def test_run_records_round_trip(tmp_path):
+    store = LocalWatermarkStore(tmp_path / "c.db")
+    run = PipelineRun("r1", "p", SUCCEEDED, t("2024-01-01T10:00"), t("2024-01-01T10:05"), 42, ["x"], 3, 0)
+    store.save_run(run)
+    store.save_run(PipelineRun("r2", "p", "running", t("2024-01-02T10:00")))
+    assert store.get_run("r1") == run
+    assert [r.run_id for r in store.list_runs("p")] == ["r2", "r1"]
+    assert store.get_run("nope") is None
