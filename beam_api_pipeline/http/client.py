@@ -93,7 +93,10 @@ class ApiClient:
         return self._retry_policy.call(lambda: self._send_once(request), on_retry=retried)
 
     def _describe(self, request: ApiRequest) -> str:
-        return f"{request.method} {redact_url(request.url, self._secret_params)}"
+        """`METHOD url?params` with secrets masked, for logs and errors."""
+        prepared = requests.models.PreparedRequest()
+        prepared.prepare_url(request.url, request.params)
+        return f"{request.method} {redact_url(prepared.url, self._secret_params)}"
 
     def _send_once(self, request: ApiRequest) -> ApiResponse:
         params = {**request.params, **self._auth.get_auth_params()}
@@ -120,18 +123,17 @@ class ApiClient:
 
     def _decode(self, request: ApiRequest, response: requests.Response, content: bytes) -> ApiResponse:
         status = response.status_code
-        where = self._describe(request)
         if status == 429 and status in self._retry_on:
             metrics.RATE_LIMITED.inc()
             retry_after = parse_retry_after(response.headers.get("Retry-After"))
-            raise RateLimitedError(f"{where} answered 429 Too Many Requests", retry_after=retry_after)
+            raise RateLimitedError(f"{self._describe(request)} answered 429 Too Many Requests", retry_after=retry_after)
         if status in self._retry_on:
-            raise RetryableApiError(f"{where} answered {status}", status=status)
+            raise RetryableApiError(f"{self._describe(request)} answered {status}", status=status)
         if status >= 400:
             excerpt = self.redact(content[:_BODY_EXCERPT].decode("utf-8", "replace")).strip()
-            raise ApiError(f"{where} answered {status}: {excerpt}", status=status)
+            raise ApiError(f"{self._describe(request)} answered {status}: {excerpt}", status=status)
         try:
             body = response.json() if content.strip() else None
         except ValueError:
-            raise ApiError(f"{where} answered {status} with a body that is not JSON") from None
+            raise ApiError(f"{self._describe(request)} answered {status} with a body that is not JSON") from None
         return ApiResponse(status=status, headers=dict(response.headers), body=body, url=response.url)

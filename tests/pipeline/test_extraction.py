@@ -117,3 +117,22 @@ def test_a_second_run_fetches_only_new_records(sample_api, write_config, tmp_pat
     assert main(["watermark", "show", "--config", str(path)]) == 0
     shown = json.loads(capsys.readouterr().out)
     assert shown == {"pipeline_id": "sample_items", "endpoint": "items", "watermark": "2024-01-17T00:00:00Z"}
+
+
+def test_reaching_max_pages_is_reported_and_holds_the_watermark(sample_api, write_config, tmp_path, capsys):
+    path, config = write_config(api_config={"pagination": {"max_pages": 3}})
+    assert main(["run", "--config", str(path), "--end_time", "2024-01-04T00:00:00Z"]) == 1
+
+    ids = sorted(row["id"] for row in read_jsonl(tmp_path / "out"))
+    day2, day3 = (
+        sample_api.dataset.ids_between(t(a), t(b))
+        for a, b in [("2024-01-02", "2024-01-03"), ("2024-01-03", "2024-01-04")]
+    )
+    assert ids == day2[:30] + day3[:30]  # 3 pages of 10 per window, nothing fetched is lost
+    assert stored_watermark(config) is None
+    dead = read_jsonl(tmp_path / "dead_letter")
+    assert sorted((d["window_start"], d["status"], d["error"]) for d in dead) == [
+        ("2024-01-02T00:00:00Z", "truncated", "max_pages (3) reached before the last page"),
+        ("2024-01-03T00:00:00Z", "truncated", "max_pages (3) reached before the last page"),
+    ]
+    assert "windows: 2 planned, 0 done, 2 failed" in capsys.readouterr().out
