@@ -1,4 +1,4 @@
-"""The command line: `python -m beam_api_pipeline run|validate|watermark show|demo`."""
+"""The command line: `python -m beam_api_pipeline list|run|launch|status|runs|validate|watermark show|demo`."""
 
 from __future__ import annotations
 
@@ -8,9 +8,12 @@ import logging
 import sys
 from datetime import datetime
 
-from beam_api_pipeline.config import load_pipeline_config
+from beam_api_pipeline.config import PipelineConfig, load_pipeline_config
+from beam_api_pipeline.config_store import load_config_dir
 from beam_api_pipeline.errors import ConfigError, PipelineError
-from beam_api_pipeline.manager import PipelineManager, RunReport
+from beam_api_pipeline.logging_setup import configure_logging
+from beam_api_pipeline.manager import PipelineManager
+from beam_api_pipeline.report import format_report
 from beam_api_pipeline.timeformat import parse_timestamp
 from beam_api_pipeline.watermark.store import open_store
 from beam_api_pipeline.windowing import format_utc
@@ -31,24 +34,64 @@ def _timestamp(text: str) -> datetime:
         ) from None
 
 
+def _add_source(parser: argparse.ArgumentParser, required_id: bool = True) -> None:
+    """--config FILE, or --config_dir DIR with --pipeline_id."""
+    parser.add_argument("--config", help="pipeline YAML/JSON file (local or gs://)")
+    parser.add_argument("--config_dir", help="folder or gs:// prefix of pipeline files")
+    if required_id:
+        parser.add_argument("--pipeline_id", help="with --config_dir: which pipeline")
+    parser.add_argument("--env_config", help="environment YAML supplying defaults")
+
+
+def _add_window_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--start_time", type=_timestamp, help="start of the run (default: stored watermark)")
+    parser.add_argument("--end_time", type=_timestamp, help="end of the run (default: now)")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="beam_api_pipeline", description=__doc__)
+    parser.add_argument("--log_level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    parser.add_argument("--log_format", default="text", choices=["text", "json"], help="json: for Cloud Logging")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    run = commands.add_parser("run", help="run a pipeline; other --options go to Beam")
-    run.add_argument("--config", required=True, help="pipeline YAML/JSON file")
-    run.add_argument("--env_config", help="environment YAML supplying defaults")
-    run.add_argument("--start_time", type=_timestamp, help="start of the run (default: stored watermark)")
-    run.add_argument("--end_time", type=_timestamp, help="end of the run (default: now)")
+    listing = commands.add_parser("list", help="the pipelines of a config store, with watermarks and last runs")
+    listing.add_argument("--config_dir", required=True)
+    listing.add_argument("--env_config")
+    listing.add_argument("--json", action="store_true", help="one JSON object per pipeline")
 
-    validate = commands.add_parser("validate", help="check a configuration file")
-    validate.add_argument("--config", required=True)
-    validate.add_argument("--env_config")
+    run = commands.add_parser("run", help="run a pipeline locally and wait; other --options go to Beam")
+    _add_source(run)
+    _add_window_options(run)
+    run.add_argument("--report_json", help="also write the run report as JSON to this path")
+    run.add_argument("--no_progress", action="store_true", help="do not show progress")
+
+    launch = commands.add_parser("launch", help="launch the Flex Template on Dataflow")
+    _add_source(launch)
+    _add_window_options(launch)
+    launch.add_argument("--project", required=True)
+    launch.add_argument("--region", required=True)
+    launch.add_argument("--template_path", required=True, help="gs:// path of the Flex Template spec")
+    launch.add_argument("--config_gcs_path", help="gs:// path of the config for the job (else passed inline)")
+    launch.add_argument("--max_workers", type=int)
+    launch.add_argument("--service_account")
+    launch.add_argument("--temp_location")
+
+    status = commands.add_parser("status", help="one run record (a launched run asks Dataflow)")
+    status.add_argument("run_id")
+    _add_source(status, required_id=False)
+    status.add_argument("--project")
+    status.add_argument("--region")
+
+    runs = commands.add_parser("runs", help="a pipeline's run records, newest first")
+    _add_source(runs)
+
+    validate = commands.add_parser("validate", help="check configuration files")
+    _add_source(validate, required_id=False)
 
     watermark = commands.add_parser("watermark", help="watermark commands")
     watermark_commands = watermark.add_subparsers(dest="watermark_command", required=True)
     show = watermark_commands.add_parser("show", help="print each endpoint's stored watermark as JSON")
-    show.add_argument("--config", required=True)
+    _add_source(show)
 
     demo = commands.add_parser("demo", help="run the demo pipeline twice against the bundled sample API")
     demo.add_argument("--config", default="templates/pipelines/demo.yaml")
@@ -56,44 +99,96 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def format_report(report: RunReport) -> str:
-    """A short human summary of one run."""
-    run, counters = report.run, report.counters
-    lines = [
-        f"run {run.run_id}: {run.status}",
-        f"  windows: {len(report.plan.tasks)} planned, {run.windows_done} done, {run.windows_failed} failed",
-        f"  pages: {counters['pages']}  requests: {counters['requests']}  retries: {counters['retries']}",
-        f"  records written: {run.records_processed}  files written: {counters['files_written']}",
-    ]
-    for endpoint, before in report.plan.watermarks_before.items():
-        after = report.watermarks_after.get(endpoint)
-        lines.append(f"  watermark {endpoint}: {_show(before)} -> {_show(after)}")
-    if counters["dead_letter_files"]:
-        lines.append(f"  dead letters: {counters['dead_letter_files']} file(s)")
-    lines.extend(f"  error: {error}" for error in run.errors)
-    return "\n".join(lines)
+def _manager(args: argparse.Namespace) -> PipelineManager:
+    if getattr(args, "config_dir", None):
+        return PipelineManager(load_config_dir(args.config_dir, args.env_config))
+    if getattr(args, "config", None):
+        config = load_pipeline_config(args.config, args.env_config)
+        return PipelineManager({config.pipeline_id: config})
+    raise ConfigError("give --config FILE or --config_dir DIR")
 
 
-def _show(moment: datetime | None) -> str:
-    return format_utc(moment) if moment else "(none)"
+def _config(args: argparse.Namespace, manager: PipelineManager) -> PipelineConfig:
+    if args.config:
+        return next(iter(manager.pipelines.values()))
+    if not args.pipeline_id:
+        raise ConfigError("--pipeline_id is required with --config_dir")
+    return manager.get_config(args.pipeline_id)
 
 
-def _run(args: argparse.Namespace, beam_args: list[str]) -> int:
-    config = load_pipeline_config(args.config, args.env_config)
-    report = PipelineManager().execute_pipeline(config, beam_args, args.start_time, args.end_time)
-    print(format_report(report))
-    return EXIT_OK if report.succeeded else EXIT_FAILED
-
-
-def _validate(args: argparse.Namespace) -> int:
-    config = load_pipeline_config(args.config, args.env_config)
-    endpoints = ", ".join(config.api_config.endpoints)
-    print(f"{args.config}: valid (pipeline {config.pipeline_id}, endpoints: {endpoints})")
+def _list(args: argparse.Namespace, _beam_args: list[str]) -> int:
+    rows = _manager(args).list_pipelines()
+    if args.json:
+        print("\n".join(json.dumps(row) for row in rows))
+        return EXIT_OK
+    for row in rows:
+        state = "enabled" if row["enabled"] else "disabled"
+        watermarks = ", ".join(f"{e}={w or '(none)'}" for e, w in row["watermarks"].items())
+        print(
+            f"{row['pipeline_id']} ({state}, {row['extractor']} -> {', '.join(row['outputs']) or 'no outputs'}): "
+            f"{row['description']}"
+        )
+        print(f"  watermarks: {watermarks}; last run: {row['last_run_id'] or '(none)'} {row['last_run_status'] or ''}")
     return EXIT_OK
 
 
-def _watermark_show(args: argparse.Namespace) -> int:
-    config = load_pipeline_config(args.config)
+def _run(args: argparse.Namespace, beam_args: list[str]) -> int:
+    manager = _manager(args)
+    config = _config(args, manager)
+    report = manager.execute_pipeline(
+        config, beam_args, args.start_time, args.end_time, show_progress=not args.no_progress
+    )
+    print(format_report(report))
+    if args.report_json:
+        with open(args.report_json, "w", encoding="utf-8") as handle:
+            json.dump(report.to_dict(), handle, indent=2)
+    return EXIT_OK if report.succeeded else EXIT_FAILED
+
+
+def _launch(args: argparse.Namespace, _beam_args: list[str]) -> int:
+    from beam_api_pipeline.dataflow import LaunchSettings
+
+    manager = _manager(args)
+    config = _config(args, manager)
+    settings = LaunchSettings(
+        args.project, args.region, args.template_path, args.max_workers, args.service_account, args.temp_location
+    )
+    source = args.config_gcs_path or args.config
+    if not source:
+        raise ConfigError("launch needs --config FILE or --config_gcs_path gs://...")
+    run = manager.trigger_pipeline(config, settings, source, args.start_time, args.end_time)
+    print(json.dumps({"run_id": run.run_id, "pipeline_id": run.pipeline_id, "job_id": run.job_id}))
+    return EXIT_OK
+
+
+def _status(args: argparse.Namespace, _beam_args: list[str]) -> int:
+    dataflow = (args.project, args.region) if args.project and args.region else None
+    run = _manager(args).get_run_status(args.run_id, dataflow=dataflow)
+    if run is None:
+        print(f"error: no run {args.run_id}", file=sys.stderr)
+        return EXIT_FAILED
+    print(json.dumps(run.to_dict()))
+    return EXIT_OK
+
+
+def _runs(args: argparse.Namespace, _beam_args: list[str]) -> int:
+    manager = _manager(args)
+    for run in manager.list_runs(_config(args, manager).pipeline_id):
+        print(json.dumps(run.to_dict()))
+    return EXIT_OK
+
+
+def _validate(args: argparse.Namespace, _beam_args: list[str]) -> int:
+    manager = _manager(args)
+    source = args.config or args.config_dir
+    for config in manager.pipelines.values():
+        print(f"{source}: valid (pipeline {config.pipeline_id}, endpoints: {', '.join(config.api_config.endpoints)})")
+    return EXIT_OK
+
+
+def _watermark_show(args: argparse.Namespace, _beam_args: list[str]) -> int:
+    manager = _manager(args)
+    config = _config(args, manager)
     store = open_store(config.watermark_store)
     try:
         for endpoint in config.api_config.endpoints:
@@ -109,25 +204,33 @@ def _watermark_show(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _demo(args: argparse.Namespace, _beam_args: list[str]) -> int:
+    from beam_api_pipeline.demo import run_demo
+
+    return run_demo(args.config, args.workdir)
+
+
+_COMMANDS = {
+    "list": _list,
+    "run": _run,
+    "launch": _launch,
+    "status": _status,
+    "runs": _runs,
+    "validate": _validate,
+    "watermark": _watermark_show,
+    "demo": _demo,
+}
+
+
 def main(argv: list[str] | None = None) -> int:
     """Parse the command line, run the command, and return its exit code."""
     args, beam_args = _parser().parse_known_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    # WriteToText warns about each empty sink (a run without dead letters has one); that is expected here.
-    logging.getLogger("apache_beam.io.filebasedsink").setLevel(logging.ERROR)
+    configure_logging(args.log_level, args.log_format)
     if beam_args and args.command != "run":
         print(f"error: unrecognized arguments: {' '.join(beam_args)}", file=sys.stderr)
         return EXIT_USAGE
     try:
-        if args.command == "run":
-            return _run(args, beam_args)
-        if args.command == "validate":
-            return _validate(args)
-        if args.command == "watermark":
-            return _watermark_show(args)
-        from beam_api_pipeline.demo import run_demo
-
-        return run_demo(args.config, args.workdir)
+        return _COMMANDS[args.command](args, beam_args)
     except ConfigError as error:
         print(str(error), file=sys.stderr)
         return EXIT_USAGE
@@ -135,9 +238,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_FAILED
     except Exception as error:
-        logger.debug("run failed", exc_info=True)
-        print(
-            f"error: the run failed: {type(error).__name__}: {str(error).strip().splitlines()[-1:]}",
-            file=sys.stderr,
-        )
+        logger.debug("command failed", exc_info=True)
+        last_line = (str(error).strip().splitlines() or [""])[-1]
+        print(f"error: {args.command} failed: {type(error).__name__}: {last_line}", file=sys.stderr)
         return EXIT_FAILED

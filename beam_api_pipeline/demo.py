@@ -7,9 +7,9 @@ import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
-from beam_api_pipeline.cli import format_report
 from beam_api_pipeline.config import load_pipeline_config
 from beam_api_pipeline.manager import PipelineManager
+from beam_api_pipeline.report import format_report
 from beam_api_pipeline.sample_api import SampleApi
 
 FIRST_RUN_END = datetime(2024, 1, 8, tzinfo=UTC)

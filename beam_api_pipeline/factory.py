@@ -16,6 +16,7 @@ from beam_api_pipeline.run_plan import RunPlan
 from beam_api_pipeline.transforms.commit import CommitWatermark
 from beam_api_pipeline.transforms.dead_letter import WriteDeadLetters, default_dead_letter_path
 from beam_api_pipeline.transforms.fetch import RESULTS, ReadFromApi
+from beam_api_pipeline.transforms.progress import ReportProgress
 from beam_api_pipeline.transforms.records import INVALID, TransformRecords
 from beam_api_pipeline.transforms.write import WriteOutputs
 
@@ -76,4 +77,5 @@ class PipelineFactory:
         dead_letters = (fetched[RESULTS], shaped[INVALID]) | "WriteDeadLetters" >> WriteDeadLetters(
             config.pipeline_id, plan.run_id, self.dead_letter_path()
         )
+        _ = fetched[RESULTS] | "ReportProgress" >> ReportProgress()
         _ = fetched[RESULTS] | "CommitWatermark" >> CommitWatermark(config, plan, written, dead_letters, rows_written)

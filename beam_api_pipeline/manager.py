@@ -1,39 +1,36 @@
-"""PipelineManager: runs a pipeline and keeps its run records; the CLI and the demo use it."""
+"""PipelineManager: lists pipelines, runs them locally, launches them on Dataflow, and reads run records."""
 
 from __future__ import annotations
 
+import json
 import logging
-from dataclasses import dataclass
+import re
+from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
+from typing import Any
 
 import apache_beam as beam
+import yaml
 from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.options.pipeline_options import PipelineOptions
+from pydantic import BaseModel, SecretStr
 
-from beam_api_pipeline import metrics
+from beam_api_pipeline import metrics, progress
 from beam_api_pipeline.config import PipelineConfig
+from beam_api_pipeline.errors import ConfigError
 from beam_api_pipeline.factory import PipelineFactory
-from beam_api_pipeline.run_plan import RunPlan, make_plan
+from beam_api_pipeline.report import RunReport
+from beam_api_pipeline.run_plan import RunPlan, make_plan, new_run_id
 from beam_api_pipeline.watermark.runs import FAILED, RUNNING, PipelineRun
 from beam_api_pipeline.watermark.store import WatermarkStore, open_store
+from beam_api_pipeline.windowing import format_utc
 
 logger = logging.getLogger(__name__)
 
+LAUNCHED = "launched"
 _REPORTED_COUNTERS = ("pages", "requests", "retries", "records_fetched", "files_written", "dead_letter_files")
-
-
-@dataclass(frozen=True)
-class RunReport:
-    """What a finished local run did, for the command line."""
-
-    plan: RunPlan
-    run: PipelineRun
-    counters: dict[str, int]
-    watermarks_after: dict[str, datetime | None]
-
-    @property
-    def succeeded(self) -> bool:
-        return self.run.status == "succeeded"
+_REFERENCE = re.compile(r"^\$\{[a-z]+:[^}]+\}$")
 
 
 def _counters(result) -> dict[str, int]:
@@ -45,15 +42,27 @@ def _counters(result) -> dict[str, int]:
     return totals
 
 
+def literal_secrets(model: BaseModel, path: str = "") -> Iterator[str]:
+    """Key paths of secrets written into the config as plain values rather than `${...}` references."""
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        where = f"{path}.{name}" if path else name
+        if isinstance(value, SecretStr) and not _REFERENCE.match(value.get_secret_value()):
+            yield where
+        elif isinstance(value, BaseModel):
+            yield from literal_secrets(value, where)
+
+
 def prepare_run(
     config: PipelineConfig,
     store: WatermarkStore,
     beam_args: list[str] | None = None,
     start_time: datetime | None = None,
     end_time: datetime | None = None,
+    run_id: str | None = None,
 ) -> tuple[beam.Pipeline, RunPlan]:
     """Plan a run from the stored watermarks, record it as running, and build its (unstarted) pipeline."""
-    plan = make_plan(config, store, start_time, end_time)
+    plan = make_plan(config, store, start_time, end_time, run_id=run_id)
     store.save_run(PipelineRun(plan.run_id, config.pipeline_id, RUNNING, plan.started_at))
     logger.info("run %s: %d windows", plan.run_id, len(plan.tasks))
     pipeline = beam.Pipeline(options=PipelineOptions(beam_args or []))
@@ -62,7 +71,40 @@ def prepare_run(
 
 
 class PipelineManager:
-    """Plans, runs and records pipeline runs against the configured control store."""
+    """The pipelines of a config store, and their runs."""
+
+    def __init__(self, configs: dict[str, PipelineConfig] | None = None):
+        self.pipelines = configs or {}
+
+    def get_config(self, pipeline_id: str) -> PipelineConfig:
+        if pipeline_id not in self.pipelines:
+            known = ", ".join(sorted(self.pipelines)) or "none"
+            raise ConfigError(f"pipeline_id: no pipeline {pipeline_id!r} in the config store (known: {known})")
+        return self.pipelines[pipeline_id]
+
+    def list_pipelines(self) -> list[dict[str, Any]]:
+        """One summary per pipeline: id, description, enabled, extractor, outputs, watermarks, last run."""
+        return [self.get_pipeline_status(pipeline_id) for pipeline_id in sorted(self.pipelines)]
+
+    def get_pipeline_status(self, pipeline_id: str) -> dict[str, Any]:
+        """A pipeline's summary with its stored watermarks and its last run's status."""
+        config = self.get_config(pipeline_id)
+        store = open_store(config.watermark_store)
+        try:
+            watermarks = {e: store.get_watermark(pipeline_id, e) for e in config.api_config.endpoints}
+            runs = store.list_runs(pipeline_id)
+        finally:
+            store.close()
+        return {
+            "pipeline_id": pipeline_id,
+            "description": config.description,
+            "enabled": config.enabled,
+            "extractor": config.extractor_class,
+            "outputs": [o.type for o in config.output if o.enabled],
+            "watermarks": {e: format_utc(w) if w else None for e, w in watermarks.items()},
+            "last_run_id": runs[0].run_id if runs else None,
+            "last_run_status": runs[0].status if runs else None,
+        }
 
     def execute_pipeline(
         self,
@@ -70,23 +112,123 @@ class PipelineManager:
         beam_args: list[str] | None = None,
         start_time: datetime | None = None,
         end_time: datetime | None = None,
+        show_progress: bool = False,
     ) -> RunReport:
         """Run `config` and wait for it (DirectRunner by default); the run record says how it went."""
+        if not config.enabled:
+            raise ConfigError(f"enabled: pipeline {config.pipeline_id} is disabled")
         store = open_store(config.watermark_store)
         try:
             pipeline, plan = prepare_run(config, store, beam_args, start_time, end_time)
+            if show_progress:
+                progress.start(len(plan.tasks))
             try:
                 result = pipeline.run()
                 result.wait_until_finish()
             except Exception as error:
-                message = f"{type(error).__name__}: {error}".splitlines()[0]
+                message = store_safe_message(error)
                 failed = PipelineRun(
                     plan.run_id, config.pipeline_id, FAILED, plan.started_at, datetime.now(UTC), errors=[message]
                 )
                 store.save_run(failed)
                 raise
+            finally:
+                progress.stop()
             run = store.get_run(plan.run_id)
             after = {endpoint: store.get_watermark(config.pipeline_id, endpoint) for endpoint in plan.watermarks_before}
             return RunReport(plan, run, _counters(result), after)
         finally:
             store.close()
+
+    def trigger_pipeline(
+        self,
+        config: PipelineConfig,
+        settings,
+        config_source: str,
+        start_time: datetime | None = None,
+        end_time: datetime | None = None,
+    ) -> PipelineRun:
+        """Launch the Flex Template on Dataflow for `config` and record the run with its job id.
+
+        `config_source` is the config's `gs://` path, or a local file whose content is passed inline as JSON
+        (then every secret in it must be a `${...}` reference: job parameters are visible to anyone who can
+        see the job)."""
+        from beam_api_pipeline.dataflow import DataflowClient
+
+        now = datetime.now(UTC)
+        run_id = new_run_id(now)
+        parameters = {"pipeline_config": self._config_parameter(config, config_source), "run_id": run_id}
+        if start_time:
+            parameters["start_time"] = format_utc(start_time)
+        if end_time:
+            parameters["end_time"] = format_utc(end_time)
+        parameters.update(settings.extra_parameters)
+        job_name = f"{config.pipeline_id.replace('_', '-')}-{run_id.lower()}"
+        job_id = DataflowClient(settings.project, settings.region).launch(job_name, settings, parameters)
+        run = PipelineRun(run_id, config.pipeline_id, LAUNCHED, now, job_id=job_id)
+        store = open_store(config.watermark_store)
+        try:
+            store.save_run(run)
+        finally:
+            store.close()
+        return run
+
+    @staticmethod
+    def _config_parameter(config: PipelineConfig, source: str) -> str:
+        if source.startswith("gs://"):
+            return source
+        literal = list(literal_secrets(config))
+        if literal:
+            raise ConfigError(
+                [
+                    f"{source}: {path}: must be a ${{secret:...}} or ${{env:...}} reference to pass the config inline; "
+                    "or upload the file to GCS and launch with its gs:// path"
+                    for path in literal
+                ]
+            )
+        with open(source, encoding="utf-8") as handle:
+            return json.dumps(yaml.safe_load(handle), separators=(",", ":"), default=str)
+
+    def get_run_status(
+        self, run_id: str, config: PipelineConfig | None = None, dataflow: tuple[str, str] | None = None
+    ) -> PipelineRun | None:
+        """A run record; a launched run's status is refreshed from the Dataflow jobs API when `dataflow`
+        gives its (project, region)."""
+        configs = [config] if config else list(self.pipelines.values())
+        for candidate in configs:
+            store = open_store(candidate.watermark_store)
+            try:
+                run = store.get_run(run_id)
+                if run is None:
+                    continue
+                if run.job_id and dataflow and run.status in (LAUNCHED, RUNNING):
+                    run = _refresh_from_dataflow(run, store, *dataflow)
+                return run
+            finally:
+                store.close()
+        return None
+
+    def list_runs(self, pipeline_id: str) -> list[PipelineRun]:
+        """A pipeline's runs, newest first."""
+        store = open_store(self.get_config(pipeline_id).watermark_store)
+        try:
+            return store.list_runs(pipeline_id)
+        finally:
+            store.close()
+
+
+def _refresh_from_dataflow(run: PipelineRun, store: WatermarkStore, project: str, region: str) -> PipelineRun:
+    """The run with the status of its Dataflow job; a finished job's status is saved."""
+    from beam_api_pipeline.dataflow import DataflowClient, run_status
+
+    status = run_status(DataflowClient(project, region).job_state(run.job_id))
+    if status == RUNNING:
+        return replace(run, status=RUNNING)
+    updated = replace(run, status=status, end_time=datetime.now(UTC))
+    store.save_run(updated)
+    return updated
+
+
+def store_safe_message(error: BaseException) -> str:
+    """The first line of an error, for a run record."""
+    return f"{type(error).__name__}: {error}".splitlines()[0]

@@ -36,6 +36,7 @@ class WindowResult:
     retries: int = 0
     error: str | None = None
     error_type: str | None = None
+    seconds: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -90,3 +91,21 @@ def window_outcomes(plan: RunPlan, results: Iterable[WindowResult]) -> dict[str,
 def watermarks_after(plan: RunPlan, results: Iterable[WindowResult]) -> dict[str, datetime | None]:
     """Per endpoint, where the watermark moves to (None: it stays)."""
     return {endpoint: next_watermark(outcomes) for endpoint, outcomes in window_outcomes(plan, results).items()}
+
+
+def endpoint_stats(plan: RunPlan, results: Iterable[WindowResult]) -> dict[str, dict[str, float]]:
+    """Per endpoint: windows planned, done and failed, pages, records, retries, errors and fetch seconds."""
+    results = list(results)
+    stats: dict[str, dict[str, float]] = {}
+    for endpoint, outcomes in window_outcomes(plan, results).items():
+        done = sum(o.complete for o in outcomes)
+        stats[endpoint] = {"windows": len(outcomes), "windows_done": done, "windows_failed": len(outcomes) - done}
+        stats[endpoint].update(pages=0, records=0, retries=0, errors=0, seconds=0.0)
+    for result in results:
+        entry = stats[result.task.endpoint]
+        entry["pages"] += result.pages
+        entry["records"] += result.records
+        entry["retries"] += result.retries
+        entry["errors"] += result.status in (FAILED, TRUNCATED)
+        entry["seconds"] = round(entry["seconds"] + result.seconds, 3)
+    return stats

@@ -12,7 +12,7 @@ from apache_beam import pvalue
 
 from beam_api_pipeline import metrics
 from beam_api_pipeline.config import PipelineConfig
-from beam_api_pipeline.run_plan import FAILED, TRUNCATED, RunPlan, WindowResult, window_outcomes
+from beam_api_pipeline.run_plan import FAILED, TRUNCATED, RunPlan, WindowResult, endpoint_stats, window_outcomes
 from beam_api_pipeline.watermark.handler import next_watermark
 from beam_api_pipeline.watermark.runs import FAILED as RUN_FAILED
 from beam_api_pipeline.watermark.runs import SUCCEEDED, PipelineRun
@@ -74,6 +74,7 @@ class _CommitFn(beam.DoFn):
             errors=errors[:MAX_ERRORS_KEPT],
             windows_done=done,
             windows_failed=failed,
+            endpoint_stats=endpoint_stats(self._plan, results),
         )
 
 

@@ -28,11 +28,13 @@ CREATE TABLE IF NOT EXISTS pipeline_runs (
     errors TEXT NOT NULL,
     windows_done INTEGER NOT NULL,
     windows_failed INTEGER NOT NULL,
-    job_id TEXT
+    job_id TEXT,
+    endpoint_stats TEXT NOT NULL DEFAULT '{}'
 );
 """
 _RUN_COLUMNS = (
-    "run_id, pipeline_id, status, start_time, end_time, records_processed, errors, windows_done, windows_failed, job_id"
+    "run_id, pipeline_id, status, start_time, end_time, records_processed, errors, "
+    "windows_done, windows_failed, job_id, endpoint_stats"
 )
 
 
@@ -71,7 +73,7 @@ class LocalWatermarkStore:
     def save_run(self, run: PipelineRun) -> None:
         with self._db:
             self._db.execute(
-                f"INSERT OR REPLACE INTO pipeline_runs ({_RUN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT OR REPLACE INTO pipeline_runs ({_RUN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     run.run_id,
                     run.pipeline_id,
@@ -83,6 +85,7 @@ class LocalWatermarkStore:
                     run.windows_done,
                     run.windows_failed,
                     run.job_id,
+                    json.dumps(run.endpoint_stats),
                 ),
             )
 
@@ -102,7 +105,7 @@ class LocalWatermarkStore:
 
     @staticmethod
     def _run_from_row(row: tuple) -> PipelineRun:
-        run_id, pipeline_id, status, start, end, records, errors, done, failed, job_id = row
+        run_id, pipeline_id, status, start, end, records, errors, done, failed, job_id, stats = row
         return PipelineRun(
             run_id=run_id,
             pipeline_id=pipeline_id,
@@ -114,4 +117,5 @@ class LocalWatermarkStore:
             windows_done=done,
             windows_failed=failed,
             job_id=job_id,
+            endpoint_stats=json.loads(stats),
         )

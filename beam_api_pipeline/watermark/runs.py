@@ -25,6 +25,7 @@ class PipelineRun:
     windows_done: int = 0
     windows_failed: int = 0
     job_id: str | None = None
+    endpoint_stats: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-friendly dict (times as ISO 8601)."""

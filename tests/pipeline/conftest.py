@@ -69,3 +69,13 @@ def read_jsonl(folder: Path) -> list[dict[str, Any]]:
     for path in sorted(folder.glob("*.jsonl")):
         rows.extend(json.loads(line) for line in path.read_text().splitlines())
     return rows
+
+
+def run_report(tmp_path: Path, *args: str) -> tuple[int, dict[str, Any]]:
+    """Run the command line's `run` with `--report_json`; returns the exit code and the report."""
+    from beam_api_pipeline.cli import main
+
+    report_path = tmp_path / "report.json"
+    report_path.unlink(missing_ok=True)
+    code = main(["run", *args, "--report_json", str(report_path)])
+    return code, json.loads(report_path.read_text())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -71,3 +72,24 @@ def test_parallel_direct_runner_modes_lose_nothing(sample_api, write_config, tmp
     assert store.get_watermark("sample_items", "items") == t("2024-01-08")
     run = store.list_runs("sample_items")[0]
     assert (run.status, run.records_processed, run.windows_done, run.windows_failed) == ("succeeded", len(ids), 6, 0)
+
+
+def test_json_logs_of_a_run_are_structured_and_never_show_the_token(
+    sample_api, write_config, tmp_path, monkeypatch, capfd
+):
+    token = "tok-4f9a8b7c6d5e"
+    monkeypatch.setenv("SAMPLE_TOKEN", token)
+    sample_api.set_faults(fail_since=["2024-01-03T00:00:00Z"])
+    path, _ = write_config(
+        api_config={"auth_config": {"auth_type": "bearer", "auth_credentials": {"token": "${env:SAMPLE_TOKEN}"}}}
+    )
+    args = ["--log_format", "json", "--log_level", "INFO", "run", "--config", str(path), "--end_time", "2024-01-04"]
+    assert main(args) == 1
+    captured = capfd.readouterr()
+    entries = [json.loads(line) for line in captured.err.splitlines() if line.startswith("{")]
+    assert entries and all({"severity", "message", "time"} <= set(e) for e in entries)
+    assert any(e["severity"] == "WARNING" and "2024-01-03T00:00:00Z" in e["message"] for e in entries)
+    assert token not in captured.err + captured.out
+    for written in tmp_path.rglob("*"):
+        if written.is_file():
+            assert token.encode() not in written.read_bytes(), written

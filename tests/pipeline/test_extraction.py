@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from beam_api_pipeline.cli import main
 from beam_api_pipeline.watermark.store import open_store
-from tests.pipeline.conftest import read_jsonl
+from tests.pipeline.conftest import read_jsonl, run_report
 
 
 def t(text: str) -> datetime:
@@ -24,7 +24,7 @@ def stored_watermark(config, endpoint="items"):
 
 def test_multi_window_run_delivers_exactly_the_ids_in_range(sample_api, write_config, tmp_path, capsys):
     path, config = write_config()
-    code = main(["run", "--config", str(path), "--end_time", "2024-01-06T00:00:00Z"])
+    code, report = run_report(tmp_path, "--config", str(path), "--end_time", "2024-01-06T00:00:00Z")
     assert code == 0, capsys.readouterr()
 
     rows = read_jsonl(tmp_path / "out")
@@ -35,10 +35,27 @@ def test_multi_window_run_delivers_exactly_the_ids_in_range(sample_api, write_co
     assert all(len(f.read_text().splitlines()) <= 30 for f in files)
     assert len(files) >= 7
     assert stored_watermark(config) == t("2024-01-06")
+    run = report["run"]
+    assert (run["status"], run["windows_done"], run["windows_failed"], run["records_processed"]) == (
+        "succeeded",
+        4,
+        0,
+        192,
+    )
+    assert run["endpoint_stats"]["items"] | {"seconds": 0} == {
+        "windows": 4,
+        "windows_done": 4,
+        "windows_failed": 0,
+        "pages": 20,
+        "records": 192,
+        "retries": 0,
+        "errors": 0,
+        "seconds": 0,
+    }
+    assert report["watermarks"] == {"items": {"before": None, "after": "2024-01-06T00:00:00Z"}}
+    assert report["counters"]["files_written"] == len(files)
     out = capsys.readouterr().out
-    assert "windows: 4 planned, 4 done, 0 failed" in out
-    assert "records written: 192" in out
-    assert "watermark items: (none) -> 2024-01-06T00:00:00Z" in out
+    assert "  items     4        4     0       20     192      0        0 " in out
 
 
 def test_cursor_endpoint_and_page_number_endpoint_in_one_run(sample_api, write_config, tmp_path):
@@ -61,10 +78,11 @@ def test_cursor_endpoint_and_page_number_endpoint_in_one_run(sample_api, write_c
     assert stored_watermark(config, "events") == t("2024-01-04T12:00")
 
 
-def test_transient_errors_and_429s_lose_nothing(sample_api, write_config, tmp_path, capsys):
+def test_transient_errors_and_429s_lose_nothing(sample_api, write_config, tmp_path):
     sample_api.set_faults(error_rate=0.1, rate_limit_every=9, retry_after="0", seed=7)
     path, config = write_config()
-    assert main(["run", "--config", str(path), "--end_time", "2024-01-06T00:00:00Z"]) == 0
+    code, report = run_report(tmp_path, "--config", str(path), "--end_time", "2024-01-06T00:00:00Z")
+    assert code == 0
 
     ids = [row["id"] for row in read_jsonl(tmp_path / "out")]
     assert sorted(ids) == sample_api.dataset.ids_between(t("2024-01-02"), t("2024-01-06"))
@@ -72,13 +90,15 @@ def test_transient_errors_and_429s_lose_nothing(sample_api, write_config, tmp_pa
     by_status = sample_api.stats()["by_status"]
     assert by_status.get("500", 0) > 0 and by_status.get("429", 0) > 0
     assert stored_watermark(config) == t("2024-01-06")
-    assert "retries: 0" not in capsys.readouterr().out
+    failures = by_status["500"] + by_status["429"]
+    assert report["counters"]["retries"] == report["run"]["endpoint_stats"]["items"]["retries"] == failures
+    assert report["counters"]["requests"] == sample_api.stats()["requests"] == 20 + failures
 
 
-def test_a_window_that_keeps_failing_stops_the_watermark_at_its_start(sample_api, write_config, tmp_path, capsys):
+def test_a_window_that_keeps_failing_stops_the_watermark_at_its_start(sample_api, write_config, tmp_path):
     sample_api.set_faults(fail_since=["2024-01-04T00:00:00Z"])
     path, config = write_config()
-    code = main(["run", "--config", str(path), "--end_time", "2024-01-06T00:00:00Z"])
+    code, report = run_report(tmp_path, "--config", str(path), "--end_time", "2024-01-06T00:00:00Z")
     assert code == 1
 
     ids = sorted(row["id"] for row in read_jsonl(tmp_path / "out"))
@@ -91,9 +111,10 @@ def test_a_window_that_keeps_failing_stops_the_watermark_at_its_start(sample_api
     assert [(d["kind"], d["window_start"], d["status"]) for d in dead] == [("window", "2024-01-04T00:00:00Z", "failed")]
     assert dead[0]["error"].startswith("GET http://127.0.0.1:")
     assert dead[0]["error"].endswith("answered 500")
-    out = capsys.readouterr().out
-    assert "windows: 4 planned, 3 done, 1 failed" in out
-    assert "watermark items: (none) -> 2024-01-04T00:00:00Z" in out
+    run = report["run"]
+    assert (run["status"], run["windows_done"], run["windows_failed"]) == ("failed", 3, 1)
+    assert run["errors"] == [f"items 2024-01-04T00:00:00Z/2024-01-05T00:00:00Z: {dead[0]['error']}"]
+    assert report["watermarks"] == {"items": {"before": None, "after": "2024-01-04T00:00:00Z"}}
 
 
 def test_a_second_run_fetches_only_new_records(sample_api, write_config, tmp_path, capsys):
@@ -119,9 +140,10 @@ def test_a_second_run_fetches_only_new_records(sample_api, write_config, tmp_pat
     assert shown == {"pipeline_id": "sample_items", "endpoint": "items", "watermark": "2024-01-17T00:00:00Z"}
 
 
-def test_reaching_max_pages_is_reported_and_holds_the_watermark(sample_api, write_config, tmp_path, capsys):
+def test_reaching_max_pages_is_reported_and_holds_the_watermark(sample_api, write_config, tmp_path):
     path, config = write_config(api_config={"pagination": {"max_pages": 3}})
-    assert main(["run", "--config", str(path), "--end_time", "2024-01-04T00:00:00Z"]) == 1
+    code, report = run_report(tmp_path, "--config", str(path), "--end_time", "2024-01-04T00:00:00Z")
+    assert code == 1
 
     ids = sorted(row["id"] for row in read_jsonl(tmp_path / "out"))
     day2, day3 = (
@@ -135,4 +157,4 @@ def test_reaching_max_pages_is_reported_and_holds_the_watermark(sample_api, writ
         ("2024-01-02T00:00:00Z", "truncated", "max_pages (3) reached before the last page"),
         ("2024-01-03T00:00:00Z", "truncated", "max_pages (3) reached before the last page"),
     ]
-    assert "windows: 2 planned, 0 done, 2 failed" in capsys.readouterr().out
+    assert (report["run"]["windows_done"], report["run"]["windows_failed"]) == (0, 2)

@@ -1,0 +1,75 @@
+"""The run report: a table per endpoint and the watermark before → after, as text or JSON."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from beam_api_pipeline.run_plan import RunPlan
+from beam_api_pipeline.watermark.runs import SUCCEEDED, PipelineRun
+from beam_api_pipeline.windowing import format_utc
+
+_COLUMNS = ("windows", "windows_done", "windows_failed", "pages", "records", "retries", "errors", "seconds")
+_HEADINGS = ("endpoint", "windows", "done", "failed", "pages", "records", "retries", "errors", "fetch s", "watermark")
+
+
+@dataclass(frozen=True)
+class RunReport:
+    """What a finished local run did."""
+
+    plan: RunPlan
+    run: PipelineRun
+    counters: dict[str, int]
+    watermarks_after: dict[str, datetime | None]
+
+    @property
+    def succeeded(self) -> bool:
+        return self.run.status == SUCCEEDED
+
+    def to_dict(self) -> dict[str, Any]:
+        """The report as JSON-friendly data (`--report_json`)."""
+        return {
+            "run": self.run.to_dict(),
+            "counters": self.counters,
+            "watermarks": {
+                endpoint: {"before": _iso(before), "after": _iso(self.watermarks_after.get(endpoint))}
+                for endpoint, before in self.plan.watermarks_before.items()
+            },
+        }
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return format_utc(moment) if moment else None
+
+
+def _cell(value: float) -> str:
+    return f"{value:.1f}" if isinstance(value, float) else str(value)
+
+
+def format_report(report: RunReport) -> str:
+    """The report as a short text table."""
+    run = report.run
+    elapsed = (run.end_time - run.start_time).total_seconds() if run.end_time else 0.0
+    rows = [list(_HEADINGS)]
+    for endpoint, before in report.plan.watermarks_before.items():
+        stats = run.endpoint_stats.get(endpoint, {})
+        after = report.watermarks_after.get(endpoint)
+        watermark = f"{_iso(before) or '(none)'} -> {_iso(after) or '(none)'}"
+        rows.append([endpoint, *(_cell(stats.get(column, 0)) for column in _COLUMNS), watermark])
+    widths = [max(len(row[i]) for row in rows) for i in range(len(_HEADINGS) - 1)]
+    table = [
+        "  " + "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)) + "  " + row[-1]
+        for row in rows
+    ]
+    counters = report.counters
+    lines = [
+        f"run {run.run_id}: {run.status} in {elapsed:.1f} s",
+        *table,
+        f"  total: {run.windows_done} windows done, {run.windows_failed} failed, {counters['requests']} requests, "
+        f"{run.records_processed} records written, {counters['files_written']} files",
+    ]
+    if counters["dead_letter_files"]:
+        lines.append(f"  dead letters: {counters['dead_letter_files']} file(s)")
+    lines.extend(f"  error: {error}" for error in run.errors)
+    return "\n".join(lines)

@@ -1,0 +1,21 @@
+"""ReportProgress: tells the local progress display about each finished part of a window's walk."""
+
+from __future__ import annotations
+
+import apache_beam as beam
+
+from beam_api_pipeline import progress
+from beam_api_pipeline.run_plan import FAILED, PARTIAL, TRUNCATED, WindowResult
+
+
+class _ReportProgressFn(beam.DoFn):
+    def process(self, result: WindowResult):
+        progress.report(result.records, result.status != PARTIAL, result.status in (FAILED, TRUNCATED))
+        return []
+
+
+class ReportProgress(beam.PTransform):
+    """WindowResults in; nothing out."""
+
+    def expand(self, results):
+        return results | "Report" >> beam.ParDo(_ReportProgressFn())

@@ -1,0 +1,57 @@
+"""A local fake of the Dataflow REST API (flexTemplates.launch and jobs.get) that records every request."""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+class FakeDataflow:
+    """Answers like Dataflow's v1b3 REST API on 127.0.0.1; `job_states` sets what jobs.get returns."""
+
+    def __init__(self) -> None:
+        self.requests: list[dict[str, Any]] = []
+        self.job_states: dict[str, str] = {}
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+                fake.requests.append({"method": "POST", "path": self.path.split("?")[0], "body": body})
+                job_id = f"2026-01-01_00_00_00-{len(fake.requests)}"
+                fake.job_states[job_id] = "JOB_STATE_PENDING"
+                name = body["launchParameter"]["jobName"]
+                self._send({"job": {"id": job_id, "name": name, "currentState": "JOB_STATE_PENDING"}})
+
+            def do_GET(self) -> None:
+                fake.requests.append({"method": "GET", "path": self.path.split("?")[0], "body": None})
+                job_id = self.path.split("?")[0].rsplit("/", 1)[-1]
+                self._send({"id": job_id, "currentState": fake.job_states.get(job_id, "JOB_STATE_UNKNOWN")})
+
+            def _send(self, payload: dict[str, Any]) -> None:
+                data = json.dumps(payload).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def __enter__(self) -> FakeDataflow:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
