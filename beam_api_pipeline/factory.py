@@ -78,4 +78,12 @@ class PipelineFactory:
             config.pipeline_id, plan.run_id, self.dead_letter_path()
         )
         _ = fetched[RESULTS] | "ReportProgress" >> ReportProgress()
-        _ = fetched[RESULTS] | "CommitWatermark" >> CommitWatermark(config, plan, written, dead_letters, rows_written)
+        invalid_records = shaped[INVALID] | "CountInvalid" >> beam.combiners.Count.Globally()
+        _ = fetched[RESULTS] | "CommitWatermark" >> CommitWatermark(
+            config,
+            plan,
+            written=written,
+            dead_letters=dead_letters,
+            rows_written=rows_written,
+            invalid_records=invalid_records,
+        )

@@ -22,16 +22,19 @@ class RunReport:
     run: PipelineRun
     counters: dict[str, int]
     watermarks_after: dict[str, datetime | None]
+    dead_letter_path: str = ""
 
     @property
     def succeeded(self) -> bool:
-        return self.run.status == SUCCEEDED
+        """Every window completed and nothing went to the dead letter."""
+        return self.run.status == SUCCEEDED and self.run.dead_letter_rows == 0
 
     def to_dict(self) -> dict[str, Any]:
         """The report as JSON-friendly data (`--report_json`)."""
         return {
             "run": self.run.to_dict(),
             "counters": self.counters,
+            "dead_letter_path": self.dead_letter_path,
             "watermarks": {
                 endpoint: {"before": _iso(before), "after": _iso(self.watermarks_after.get(endpoint))}
                 for endpoint, before in self.plan.watermarks_before.items()
@@ -69,7 +72,7 @@ def format_report(report: RunReport) -> str:
         f"  total: {run.windows_done} windows done, {run.windows_failed} failed, {counters['requests']} requests, "
         f"{run.records_processed} records written, {counters['files_written']} files",
     ]
-    if counters["dead_letter_files"]:
-        lines.append(f"  dead letters: {counters['dead_letter_files']} file(s)")
+    if run.dead_letter_rows:
+        lines.append(f"  dead letters: {run.dead_letter_rows} rows in {report.dead_letter_path}")
     lines.extend(f"  error: {error}" for error in run.errors)
     return "\n".join(lines)

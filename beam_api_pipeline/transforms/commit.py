@@ -31,7 +31,7 @@ class _CommitFn(beam.DoFn):
         self._plan = plan
 
     def process(
-        self, results: list[WindowResult], written: list, dead_letters: list, rows_written: int
+        self, results: list[WindowResult], written: list, dead_letters: list, rows_written: int, invalid_records: int
     ) -> Iterator[PipelineRun]:
         outcomes = window_outcomes(self._plan, results)
         store = open_store(self._config.watermark_store)
@@ -41,7 +41,7 @@ class _CommitFn(beam.DoFn):
                     watermark = next_watermark(endpoint_outcomes)
                     if watermark is not None:
                         store.advance_watermark(self._plan.pipeline_id, endpoint, watermark, self._plan.run_id)
-            run = self._run_record(outcomes, results, rows_written)
+            run = self._run_record(outcomes, results, rows_written, invalid_records)
             store.save_run(run)
         finally:
             store.close()
@@ -56,13 +56,15 @@ class _CommitFn(beam.DoFn):
         )
         yield run
 
-    def _run_record(self, outcomes, results: list[WindowResult], rows_written: int) -> PipelineRun:
+    def _run_record(
+        self, outcomes, results: list[WindowResult], rows_written: int, invalid_records: int
+    ) -> PipelineRun:
         done = sum(o.complete for endpoint_outcomes in outcomes.values() for o in endpoint_outcomes)
         failed = sum(not o.complete for endpoint_outcomes in outcomes.values() for o in endpoint_outcomes)
+        failures = [r for r in results if r.status in (FAILED, TRUNCATED)]
         errors = [
             f"{r.task.endpoint} {r.task.window.label()}: {r.error}"
-            for r in sorted(results, key=lambda r: (r.task.endpoint, r.task.window.start))
-            if r.status in (FAILED, TRUNCATED)
+            for r in sorted(failures, key=lambda r: (r.task.endpoint, r.task.window.start))
         ]
         return PipelineRun(
             run_id=self._plan.run_id,
@@ -75,19 +77,22 @@ class _CommitFn(beam.DoFn):
             windows_done=done,
             windows_failed=failed,
             endpoint_stats=endpoint_stats(self._plan, results),
+            dead_letter_rows=len(failures) + invalid_records,
         )
 
 
 class CommitWatermark(beam.PTransform):
-    """WindowResults in (main input); sinks' results, dead letters and the row count as side inputs."""
+    """WindowResults in (main input). Side inputs, each a PCollection: `written` (the sinks' results),
+    `dead_letters` (dead-letter files), `rows_written` and `invalid_records` (single counts)."""
 
-    def __init__(self, config: PipelineConfig, plan: RunPlan, written, dead_letters, rows_written):
+    def __init__(self, config: PipelineConfig, plan: RunPlan, *, written, dead_letters, rows_written, invalid_records):
         super().__init__()
         self._config = config
         self._plan = plan
         self._written = written
         self._dead_letters = dead_letters
         self._rows_written = rows_written
+        self._invalid_records = invalid_records
 
     def expand(self, results: pvalue.PCollection) -> pvalue.PCollection:
         return (
@@ -99,5 +104,6 @@ class CommitWatermark(beam.PTransform):
                 written=pvalue.AsList(self._written),
                 dead_letters=pvalue.AsList(self._dead_letters),
                 rows_written=pvalue.AsSingleton(self._rows_written),
+                invalid_records=pvalue.AsSingleton(self._invalid_records),
             )
         )

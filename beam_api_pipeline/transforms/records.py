@@ -1,7 +1,8 @@
-"""Record ParDos: keep each record in the window its timestamp falls in, then apply `transform`."""
+"""Record transforms: keep each record in its window, one per primary key, then apply `transform`."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -18,28 +19,54 @@ from beam_api_pipeline.timeformat import parse_timestamp
 from beam_api_pipeline.windowing import format_utc
 
 INVALID = "invalid_records"
+KEYED = "keyed"
 
 
-class _KeepInWindowFn(beam.DoFn):
-    """Passes records whose `timestamp_field` falls in their window; drops (and counts) the rest, which belong
-    to another window; sends records without a readable timestamp to INVALID."""
+class _PlaceRecordFn(beam.DoFn):
+    """Checks each record: its `timestamp_field` must fall in its window (records of another window are dropped
+    and counted), and with a `primary_key` the key must be there. Unreadable records go to INVALID with the
+    reason; records of endpoints with a primary key go to KEYED, keyed for de-duplication within the window."""
 
-    def __init__(self, timestamp_field: str, time_format: str):
-        self._field = timestamp_field
-        self._format = time_format
+    def __init__(self, config: PipelineConfig):
+        watermark = config.api_config.watermark
+        self._field = watermark.timestamp_field if watermark.enabled else None
+        self._format = watermark.time_format
+        self._primary_keys = {name: e.primary_key for name, e in config.api_config.endpoints.items()}
 
     def process(self, element: tuple[WindowTask, Any]) -> Iterator[object]:
         task, record = element
-        try:
-            moment = parse_timestamp(get_path(record, self._field), self._format)
-        except (ValueError, TypeError, OverflowError) as error:
-            metrics.RECORDS_INVALID.inc()
-            yield pvalue.TaggedOutput(INVALID, (task, record, f"{self._field}: {error}"))
-            return
-        if task.window.contains(moment):
+        if self._field is not None:
+            try:
+                moment = parse_timestamp(get_path(record, self._field), self._format)
+            except (ValueError, TypeError, OverflowError) as error:
+                metrics.RECORDS_INVALID.inc()
+                yield pvalue.TaggedOutput(INVALID, (task, record, f"{self._field}: {error}"))
+                return
+            if not task.window.contains(moment):
+                metrics.RECORDS_OUTSIDE_WINDOW.inc()
+                return
+        key_field = self._primary_keys[task.endpoint]
+        if key_field is None:
             yield element
-        else:
-            metrics.RECORDS_OUTSIDE_WINDOW.inc()
+            return
+        key = get_path(record, key_field)
+        if key is None:
+            metrics.RECORDS_INVALID.inc()
+            yield pvalue.TaggedOutput(INVALID, (task, record, f"primary_key {key_field}: missing"))
+            return
+        window_key = f"{task.endpoint} {task.window.label()} {json.dumps(key, sort_keys=True, default=str)}"
+        yield pvalue.TaggedOutput(KEYED, (window_key, element))
+
+
+def _newest(keyed: tuple[Any, list[tuple[WindowTask, Any]]], timestamp_field: str | None, time_format: str):
+    """One record per key and window: the newest by `timestamp_field` (the first seen on a tie)."""
+    _, elements = keyed
+    elements = list(elements)
+    if len(elements) > 1:
+        metrics.DUPLICATES_DROPPED.inc(len(elements) - 1)
+    if timestamp_field is None:
+        return elements[0]
+    return max(elements, key=lambda e: parse_timestamp(get_path(e[1], timestamp_field), time_format))
 
 
 class _ApplyTransformFn(beam.DoFn):
@@ -72,13 +99,15 @@ class TransformRecords(beam.PTransform):
 
     def expand(self, records: pvalue.PCollection) -> dict[str, pvalue.PCollection]:
         watermark = self._config.api_config.watermark
-        if watermark.enabled:
-            placed = records | "KeepInWindow" >> beam.ParDo(
-                _KeepInWindowFn(watermark.timestamp_field, watermark.time_format)
-            ).with_outputs(INVALID, main="placed")
-            kept, invalid = placed.placed, placed[INVALID]
-        else:
-            kept = records
-            invalid = records.pipeline | "NoInvalidRecords" >> beam.Create([])
+        timestamp_field = watermark.timestamp_field if watermark.enabled else None
+        placed = records | "PlaceRecords" >> beam.ParDo(_PlaceRecordFn(self._config)).with_outputs(
+            INVALID, KEYED, main="unkeyed"
+        )
+        deduplicated = (
+            placed[KEYED]
+            | "GroupByKeyInWindow" >> beam.GroupByKey()
+            | "KeepNewest" >> beam.Map(_newest, timestamp_field, watermark.time_format)
+        )
+        kept = (placed.unkeyed, deduplicated) | "AllPlaced" >> beam.Flatten()
         rows = kept | "ApplyTransform" >> beam.ParDo(_ApplyTransformFn(self._config, self._run_id))
-        return {"rows": rows, INVALID: invalid}
+        return {"rows": rows, INVALID: placed[INVALID]}

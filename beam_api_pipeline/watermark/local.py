@@ -29,12 +29,13 @@ CREATE TABLE IF NOT EXISTS pipeline_runs (
     windows_done INTEGER NOT NULL,
     windows_failed INTEGER NOT NULL,
     job_id TEXT,
-    endpoint_stats TEXT NOT NULL DEFAULT '{}'
+    endpoint_stats TEXT NOT NULL DEFAULT '{}',
+    dead_letter_rows INTEGER NOT NULL DEFAULT 0
 );
 """
 _RUN_COLUMNS = (
     "run_id, pipeline_id, status, start_time, end_time, records_processed, errors, "
-    "windows_done, windows_failed, job_id, endpoint_stats"
+    "windows_done, windows_failed, job_id, endpoint_stats, dead_letter_rows"
 )
 
 
@@ -73,7 +74,7 @@ class LocalWatermarkStore:
     def save_run(self, run: PipelineRun) -> None:
         with self._db:
             self._db.execute(
-                f"INSERT OR REPLACE INTO pipeline_runs ({_RUN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT OR REPLACE INTO pipeline_runs ({_RUN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     run.run_id,
                     run.pipeline_id,
@@ -86,6 +87,7 @@ class LocalWatermarkStore:
                     run.windows_failed,
                     run.job_id,
                     json.dumps(run.endpoint_stats),
+                    run.dead_letter_rows,
                 ),
             )
 
@@ -105,7 +107,7 @@ class LocalWatermarkStore:
 
     @staticmethod
     def _run_from_row(row: tuple) -> PipelineRun:
-        run_id, pipeline_id, status, start, end, records, errors, done, failed, job_id, stats = row
+        run_id, pipeline_id, status, start, end, records, errors, done, failed, job_id, stats, dead = row
         return PipelineRun(
             run_id=run_id,
             pipeline_id=pipeline_id,
@@ -118,4 +120,5 @@ class LocalWatermarkStore:
             windows_failed=failed,
             job_id=job_id,
             endpoint_stats=json.loads(stats),
+            dead_letter_rows=dead,
         )

@@ -26,6 +26,7 @@ class PipelineRun:
     windows_failed: int = 0
     job_id: str | None = None
     endpoint_stats: dict[str, dict[str, float]] = field(default_factory=dict)
+    dead_letter_rows: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-friendly dict (times as ISO 8601)."""

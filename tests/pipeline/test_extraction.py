@@ -158,3 +158,23 @@ def test_reaching_max_pages_is_reported_and_holds_the_watermark(sample_api, writ
         ("2024-01-03T00:00:00Z", "truncated", "max_pages (3) reached before the last page"),
     ]
     assert (report["run"]["windows_done"], report["run"]["windows_failed"]) == (0, 2)
+
+
+def test_duplicates_in_a_window_are_dropped_and_keyless_records_dead_lettered(
+    sample_api, write_config, tmp_path, capsys
+):
+    path, config = write_config(extractor_class="tests.pipeline.shaky_extractor:ShakyExtractor")
+    code, report = run_report(tmp_path, "--config", str(path), "--end_time", "2024-01-04T00:00:00Z")
+    assert code == 1  # a record without its key is a dead letter: the window completes, the run says so
+
+    expected = sample_api.dataset.ids_between(t("2024-01-02"), t("2024-01-04"))
+    rows = read_jsonl(tmp_path / "out")
+    assert sorted(r["id"] for r in rows) == [i for i in expected if i % 17 != 0]
+    assert len(rows) == len({r["id"] for r in rows})
+    dead = read_jsonl(tmp_path / "dead_letter")
+    assert sorted(d["record"]["title"] for d in dead) == sorted(f"Item {i}" for i in expected if i % 17 == 0)
+    assert {(d["kind"], d["error"]) for d in dead} == {("record", "primary_key id: missing")}
+    assert stored_watermark(config) == t("2024-01-04")
+    assert report["run"]["records_processed"] == len(rows)
+    assert (report["run"]["status"], report["run"]["dead_letter_rows"]) == ("succeeded", len(dead))
+    assert f"  dead letters: {len(dead)} rows in {tmp_path / 'dead_letter'}\n" in capsys.readouterr().out
