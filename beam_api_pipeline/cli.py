@@ -85,6 +85,10 @@ def _parser() -> argparse.ArgumentParser:
     runs = commands.add_parser("runs", help="a pipeline's run records, newest first")
     _add_source(runs)
 
+    replay = commands.add_parser("replay", help="fetch a dead letter's windows and process its records again")
+    _add_source(replay)
+    replay.add_argument("--dead_letter", required=True, help="a dead-letter file, folder or glob (local or gs://)")
+
     validate = commands.add_parser("validate", help="check configuration files")
     _add_source(validate, required_id=False)
 
@@ -142,6 +146,17 @@ def _run(args: argparse.Namespace, beam_args: list[str]) -> int:
     if args.report_json:
         with open(args.report_json, "w", encoding="utf-8") as handle:
             json.dump(report.to_dict(), handle, indent=2)
+    return EXIT_OK if report.succeeded else EXIT_FAILED
+
+
+def _replay(args: argparse.Namespace, beam_args: list[str]) -> int:
+    from beam_api_pipeline.replay import make_replay_plan, read_dead_letters
+
+    manager = _manager(args)
+    config = _config(args, manager)
+    rows = read_dead_letters(args.dead_letter)
+    report = manager.execute_pipeline(config, beam_args, plan_run=lambda store: make_replay_plan(config, store, rows))
+    print(format_report(report))
     return EXIT_OK if report.succeeded else EXIT_FAILED
 
 
@@ -214,6 +229,7 @@ _COMMANDS = {
     "list": _list,
     "run": _run,
     "launch": _launch,
+    "replay": _replay,
     "status": _status,
     "runs": _runs,
     "validate": _validate,
@@ -226,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
     """Parse the command line, run the command, and return its exit code."""
     args, beam_args = _parser().parse_known_args(argv)
     configure_logging(args.log_level, args.log_format)
-    if beam_args and args.command != "run":
+    if beam_args and args.command not in ("run", "replay"):
         print(f"error: unrecognized arguments: {' '.join(beam_args)}", file=sys.stderr)
         return EXIT_USAGE
     try:

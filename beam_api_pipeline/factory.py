@@ -70,7 +70,11 @@ class PipelineFactory:
         endpoints = list(config.api_config.endpoints)
 
         fetched = pipeline | "ReadFromApi" >> ReadFromApi(config, extractor_class, plan.tasks)
-        shaped = fetched.records | "TransformRecords" >> TransformRecords(config, plan.run_id)
+        records = fetched.records
+        if plan.replayed_records:
+            replayed = pipeline | "ReplayedRecords" >> beam.Create(plan.replayed_records)
+            records = (records, replayed) | "WithReplayedRecords" >> beam.Flatten()
+        shaped = records | "TransformRecords" >> TransformRecords(config, plan.run_id)
         rows = shaped["rows"]
         written = rows | "WriteOutputs" >> WriteOutputs(outputs, endpoints)
         rows_written = rows | "CountRows" >> beam.combiners.Count.Globally()

@@ -60,14 +60,27 @@ def prepare_run(
     start_time: datetime | None = None,
     end_time: datetime | None = None,
     run_id: str | None = None,
+    plan: RunPlan | None = None,
 ) -> tuple[beam.Pipeline, RunPlan]:
-    """Plan a run from the stored watermarks, record it as running, and build its (unstarted) pipeline."""
-    plan = make_plan(config, store, start_time, end_time, run_id=run_id)
+    """Plan a run from the stored watermarks (unless given a plan), record it as running, and build its
+    (unstarted) pipeline."""
+    plan = plan or make_plan(config, store, start_time, end_time, run_id=run_id)
     store.save_run(PipelineRun(plan.run_id, config.pipeline_id, RUNNING, plan.started_at))
     logger.info("run %s: %d windows", plan.run_id, len(plan.tasks))
-    pipeline = beam.Pipeline(options=PipelineOptions(beam_args or []))
+    pipeline = beam.Pipeline(options=PipelineOptions(with_local_runner(beam_args or [])))
     PipelineFactory(config, plan).build(pipeline)
     return pipeline, plan
+
+
+def with_local_runner(beam_args: list[str]) -> list[str]:
+    """`beam_args` with `--runner=FnApiRunner` when no runner is named.
+
+    Beam's DirectRunner first tries the Prism runner, which downloads a binary from the internet; FnApiRunner is
+    the in-process runner DirectRunner falls back to, and it honours `--direct_num_workers` and
+    `--direct_running_mode`."""
+    if any(arg == "--runner" or arg.startswith("--runner=") for arg in beam_args):
+        return beam_args
+    return [*beam_args, "--runner=FnApiRunner"]
 
 
 class PipelineManager:
@@ -113,13 +126,16 @@ class PipelineManager:
         start_time: datetime | None = None,
         end_time: datetime | None = None,
         show_progress: bool = False,
+        plan_run=None,
     ) -> RunReport:
-        """Run `config` and wait for it (DirectRunner by default); the run record says how it went."""
+        """Run `config` and wait for it (DirectRunner by default); the run record says how it went.
+        `plan_run(store)` may supply the RunPlan (a replay does)."""
         if not config.enabled:
             raise ConfigError(f"enabled: pipeline {config.pipeline_id} is disabled")
         store = open_store(config.watermark_store)
         try:
-            pipeline, plan = prepare_run(config, store, beam_args, start_time, end_time)
+            plan = plan_run(store) if plan_run else None
+            pipeline, plan = prepare_run(config, store, beam_args, start_time, end_time, plan=plan)
             if show_progress:
                 progress.start(len(plan.tasks))
             try:

@@ -7,6 +7,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from beam_api_pipeline.watermark.handler import WatermarkHandler, WindowOutcome, next_watermark
 from beam_api_pipeline.windowing import Window
@@ -48,6 +49,8 @@ class RunPlan:
     started_at: datetime
     tasks: list[WindowTask]
     watermarks_before: dict[str, datetime | None] = field(default_factory=dict)
+    replayed_records: list[tuple[WindowTask, Any]] = field(default_factory=list)
+    is_replay: bool = False
 
 
 def new_run_id(now: datetime) -> str:
@@ -88,9 +91,24 @@ def window_outcomes(plan: RunPlan, results: Iterable[WindowResult]) -> dict[str,
     return dict(outcomes)
 
 
+def watermark_to_commit(plan: RunPlan, endpoint: str, outcomes: list[WindowOutcome]) -> datetime | None:
+    """Where `endpoint`'s watermark moves to (None: it stays). A replay moves it only when its first window
+    starts at or before the stored watermark: otherwise an earlier window is still missing."""
+    watermark = next_watermark(outcomes)
+    if watermark is None or not plan.is_replay:
+        return watermark
+    stored = plan.watermarks_before.get(endpoint)
+    first = min(outcome.window.start for outcome in outcomes)
+    return watermark if stored is not None and first <= stored else None
+
+
 def watermarks_after(plan: RunPlan, results: Iterable[WindowResult]) -> dict[str, datetime | None]:
     """Per endpoint, where the watermark moves to (None: it stays)."""
-    return {endpoint: next_watermark(outcomes) for endpoint, outcomes in window_outcomes(plan, results).items()}
+    outcomes = window_outcomes(plan, results)
+    return {
+        endpoint: watermark_to_commit(plan, endpoint, endpoint_outcomes)
+        for endpoint, endpoint_outcomes in outcomes.items()
+    }
 
 
 def endpoint_stats(plan: RunPlan, results: Iterable[WindowResult]) -> dict[str, dict[str, float]]:

@@ -12,8 +12,15 @@ from apache_beam import pvalue
 
 from beam_api_pipeline import metrics
 from beam_api_pipeline.config import PipelineConfig
-from beam_api_pipeline.run_plan import FAILED, TRUNCATED, RunPlan, WindowResult, endpoint_stats, window_outcomes
-from beam_api_pipeline.watermark.handler import next_watermark
+from beam_api_pipeline.run_plan import (
+    FAILED,
+    TRUNCATED,
+    RunPlan,
+    WindowResult,
+    endpoint_stats,
+    watermark_to_commit,
+    window_outcomes,
+)
 from beam_api_pipeline.watermark.runs import FAILED as RUN_FAILED
 from beam_api_pipeline.watermark.runs import SUCCEEDED, PipelineRun
 from beam_api_pipeline.watermark.store import open_store
@@ -38,7 +45,7 @@ class _CommitFn(beam.DoFn):
         try:
             if self._config.api_config.watermark.enabled:
                 for endpoint, endpoint_outcomes in outcomes.items():
-                    watermark = next_watermark(endpoint_outcomes)
+                    watermark = watermark_to_commit(self._plan, endpoint, endpoint_outcomes)
                     if watermark is not None:
                         store.advance_watermark(self._plan.pipeline_id, endpoint, watermark, self._plan.run_id)
             run = self._run_record(outcomes, results, rows_written, invalid_records)

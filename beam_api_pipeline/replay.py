@@ -1,0 +1,54 @@
+"""Replaying a dead letter: exactly its failed windows are fetched again and its records processed again."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from beam_api_pipeline.config import PipelineConfig
+from beam_api_pipeline.errors import ConfigError
+from beam_api_pipeline.run_plan import RunPlan, WindowTask, new_run_id
+from beam_api_pipeline.timeformat import parse_timestamp
+from beam_api_pipeline.windowing import Window
+
+
+def read_dead_letters(path: str) -> list[dict[str, Any]]:
+    """Every row of the dead-letter files at `path`: one file, a folder of them, or a glob (local or gs://)."""
+    from apache_beam.io.filesystems import FileSystems
+
+    pattern = path if any(c in path for c in "*?[") or path.endswith(".jsonl") else path.rstrip("/") + "/*.jsonl"
+    files = sorted(m.path for m in FileSystems.match([pattern])[0].metadata_list)
+    if not files:
+        raise ConfigError(f"--dead_letter: no dead-letter files at {path}")
+    rows = []
+    for name in files:
+        with FileSystems.open(name) as handle:
+            for number, line in enumerate(handle.read().decode("utf-8").splitlines(), start=1):
+                try:
+                    rows.append(json.loads(line))
+                except ValueError:
+                    raise ConfigError(f"{name}:{number}: not a dead-letter row (invalid JSON)") from None
+    return rows
+
+
+def make_replay_plan(config: PipelineConfig, store, rows: list[dict[str, Any]], now: datetime | None = None) -> RunPlan:
+    """A run of exactly the windows and records in `rows` (rows of other pipelines are an error)."""
+    endpoints = config.api_config.endpoints
+    overlap = config.api_config.watermark.window.window_overlap
+    tasks: dict[WindowTask, None] = {}
+    records: list[tuple[WindowTask, Any]] = []
+    for row in rows:
+        if row.get("pipeline_id") != config.pipeline_id or row.get("endpoint") not in endpoints:
+            where = f"{row.get('pipeline_id')}/{row.get('endpoint')}"
+            raise ConfigError(f"--dead_letter: a row of {where} does not belong to pipeline {config.pipeline_id}")
+        window = Window(parse_timestamp(row["window_start"]), parse_timestamp(row["window_end"]), overlap)
+        task = WindowTask(row["endpoint"], window)
+        if row["kind"] == "window":
+            tasks[task] = None
+        else:
+            records.append((task, row["record"]))
+    now = now or datetime.now(UTC)
+    before = {endpoint: store.get_watermark(config.pipeline_id, endpoint) for endpoint in endpoints}
+    ordered = sorted(tasks, key=lambda t: (t.endpoint, t.window.start))
+    return RunPlan(new_run_id(now), config.pipeline_id, now, ordered, before, records, is_replay=True)
