@@ -29,3 +29,5 @@ format: $(INSTALLED)
 
 clean:
 	rm -rf $(VENV) demo-output .state output *.egg-info
+
+include templates/flex-template.mk

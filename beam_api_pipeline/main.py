@@ -1,0 +1,79 @@
+"""The Flex Template entry point (``FLEX_TEMPLATE_PYTHON_PY_FILE``): template parameters in, a launched run out.
+
+The Dataflow launcher runs ``python /template/main.py --runner=DataflowRunner ... --pipeline_config=...``; this
+module then returns as soon as the job is submitted (the launcher must not wait for the job). Anywhere else,
+``python -m beam_api_pipeline.main --pipeline_config=...`` runs on DirectRunner, waits and reports the run.
+Invalid parameters exit with code 2 and one line per problem.
+
+It imports the package absolutely so that the image can run a copy of it from outside the package folder.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import apache_beam as beam
+from apache_beam.options.pipeline_options import PipelineOptions
+
+from beam_api_pipeline.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, format_report
+from beam_api_pipeline.errors import ConfigError, PipelineError
+from beam_api_pipeline.manager import PipelineManager, prepare_run
+from beam_api_pipeline.options import (
+    TemplateRun,
+    configure_logging,
+    is_dataflow,
+    read_template_run,
+    worker_log_args,
+)
+from beam_api_pipeline.run_plan import RunPlan
+from beam_api_pipeline.watermark.store import open_store
+
+logger = logging.getLogger("beam_api_pipeline.main")
+
+
+def build_pipeline(run: TemplateRun, beam_args: list[str]) -> tuple[beam.Pipeline, RunPlan]:
+    """The run's planned, unstarted pipeline (planning reads the stored watermarks and records the run)."""
+    store = open_store(run.config.watermark_store)
+    try:
+        return prepare_run(run.config, store, beam_args, run.start_time, run.end_time)
+    finally:
+        store.close()
+
+
+def launch(argv: list[str]) -> int:
+    """Launch the run ``argv`` describes; the exit code of the launcher process."""
+    options = PipelineOptions(argv)
+    try:
+        run = read_template_run(options)
+    except ConfigError as error:
+        print(str(error), file=sys.stderr)
+        return EXIT_USAGE
+    configure_logging(run.log_level)
+    # WriteToText warns about each empty sink (a run without dead letters has one); that is expected here.
+    logging.getLogger("apache_beam.io.filebasedsink").setLevel(logging.ERROR)
+    beam_args = worker_log_args(argv, run.log_level)
+    try:
+        if is_dataflow(options):
+            pipeline, plan = build_pipeline(run, beam_args)
+            pipeline.run()
+            logger.info("run %s of %s submitted to Dataflow", plan.run_id, run.config.pipeline_id)
+            return EXIT_OK
+        report = PipelineManager().execute_pipeline(run.config, beam_args, run.start_time, run.end_time)
+    except ConfigError as error:
+        print(str(error), file=sys.stderr)
+        return EXIT_USAGE
+    except PipelineError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    print(format_report(report))
+    return EXIT_OK if report.succeeded else EXIT_FAILED
+
+
+def main() -> None:
+    """Console entry: ``sys.argv`` as template parameters and Beam options."""
+    sys.exit(launch(sys.argv[1:]))
+
+
+if __name__ == "__main__":
+    main()

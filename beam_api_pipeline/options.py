@@ -1,0 +1,239 @@
+"""The Flex Template's parameters: ``ApiPipelineOptions`` (the names in ``metadata.json``), their validation,
+and how they turn into the ``PipelineConfig`` of one run.
+
+Overrides, applied to the loaded config (``apply_overrides``); a table may be given as ``project:dataset.table``
+too (the form the Dataflow console's table picker gives), read as ``project.dataset.table``:
+
+- ``watermark_table`` replaces ``watermark_store`` with ``{type: bigquery, table: <watermark_table>}``.
+- ``output_table`` (``project.dataset.table`` or ``dataset.table``) points the config's one ``bigquery`` output
+  at that table and enables it; its other settings (and ``project``, when not given) are kept. Without a
+  ``bigquery`` output, one with default settings is added. A config with several is an error.
+- ``output_path`` replaces the config's one file output (``local`` or ``gcs``) by an enabled output of the kind
+  the path names: ``gs://bucket/prefix`` gives ``{type: gcs, bucket, prefix}``, any other path
+  ``{type: local, path}``. Of the replaced output, all other settings are kept when it was of the same kind,
+  ``file_format`` and ``batch_size`` when it was not. Without a file output, one is added; a config with
+  several is an error. ``bigquery`` outputs are left alone.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+from pydantic import ValidationError
+
+from beam_api_pipeline.config import EnvConfig, PipelineConfig, load_env_config, load_pipeline_config
+from beam_api_pipeline.config.problems import validation_problems
+from beam_api_pipeline.errors import ConfigError
+from beam_api_pipeline.timeformat import parse_timestamp
+
+_GCS_PATH = r"gs://[a-z0-9][a-z0-9._-]{1,220}[a-z0-9](/\S*)?"
+_CONFIG_FILE = r"(gs://[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]/\S+|[^\s:{][^:\n\r]*)\.(yaml|yml|json)"
+_INLINE_JSON = r"\{[\s\S]*\}"
+_TIMESTAMP = r"\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})?)?"
+_PROJECT = r"([a-z][a-z0-9.-]*[a-z0-9]:)?[a-z][a-z0-9-]{4,28}[a-z0-9]"
+_DATASET = r"[A-Za-z0-9_]{1,1024}"
+_TABLE = r"[A-Za-z0-9_-]{1,1024}"
+_TABLE_PARTS = re.compile(r"(?:(.+)[.:])?([A-Za-z0-9_]+)\.([^.]+)")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+#: Each template parameter's format, as the regex metadata.json gives it (Java and Python read them alike).
+PATTERNS: dict[str, str] = {
+    "pipeline_config": f"^({_CONFIG_FILE}|{_INLINE_JSON})$",
+    "env_config": f"^({_CONFIG_FILE}|{_INLINE_JSON})$",
+    "start_time": f"^{_TIMESTAMP}$",
+    "end_time": f"^{_TIMESTAMP}$",
+    "watermark_table": rf"^{_PROJECT}[.:]{_DATASET}\.{_TABLE}$",
+    "output_table": rf"^({_PROJECT}[.:])?{_DATASET}\.([A-Za-z0-9_-]|\{{endpoint\}})+$",
+    "output_path": rf"^({_GCS_PATH}|[^:\s]+)$",
+    "log_level": f"^({'|'.join(LOG_LEVELS)})$",
+}
+
+#: What each format means, for the error when a value does not match it.
+_RULES: dict[str, str] = {
+    "pipeline_config": "expected a gs:// or local path to a .yaml, .yml or .json file, or the config as inline JSON",
+    "env_config": "expected a gs:// or local path to a .yaml, .yml or .json file, or the file as inline JSON",
+    "start_time": "expected an ISO 8601 time such as 2024-01-01T00:00:00Z",
+    "end_time": "expected an ISO 8601 time such as 2024-01-01T00:00:00Z",
+    "watermark_table": "expected a BigQuery table as project.dataset.table (or project:dataset.table)",
+    "output_table": "expected a BigQuery table as project.dataset.table, project:dataset.table or dataset.table",
+    "output_path": "expected a gs://bucket/prefix path or a local path",
+    "log_level": f"expected one of: {', '.join(LOG_LEVELS)}",
+}
+
+#: Parameters whose values may hold credentials: never echoed in errors.
+_CONFIDENTIAL = ("pipeline_config", "env_config")
+
+_FILE_OUTPUTS = ("local", "gcs")
+_SHARED_FILE_SETTINGS = ("file_format", "batch_size")
+
+
+class ApiPipelineOptions(PipelineOptions):
+    """The template parameters, as ``--name=value``; every other option goes to Beam and Dataflow."""
+
+    @classmethod
+    def _add_argparse_args(cls, parser) -> None:
+        parser.add_argument(
+            "--pipeline_config", help="the pipeline config: a gs:// or local .yaml/.yml/.json path, or inline JSON"
+        )
+        parser.add_argument("--env_config", help="an environment file supplying defaults (path or inline JSON)")
+        parser.add_argument("--start_time", help="start of the run, ISO 8601 (default: stored watermark - lookback)")
+        parser.add_argument("--end_time", help="end of the run, ISO 8601 (default: now)")
+        parser.add_argument("--watermark_table", help="project.dataset.table: keep watermarks in this BigQuery table")
+        parser.add_argument("--output_table", help="[project.]dataset.table: write the bigquery output here")
+        parser.add_argument("--output_path", help="gs://bucket/prefix or a local path: write the file output here")
+        parser.add_argument("--log_level", help=f"one of {', '.join(LOG_LEVELS)} (default: INFO)")
+
+
+@dataclass(frozen=True)
+class TemplateParameters:
+    """The template parameters of one launch, each checked against its format."""
+
+    pipeline_config: str
+    env_config: str | None = None
+    start_time: datetime | None = None
+    end_time: datetime | None = None
+    watermark_table: str | None = None
+    output_table: str | None = None
+    output_path: str | None = None
+    log_level: str | None = None
+
+
+@dataclass(frozen=True)
+class TemplateRun:
+    """What a launch runs: the config with its overrides applied, the run's bounds and the log level."""
+
+    config: PipelineConfig
+    start_time: datetime | None
+    end_time: datetime | None
+    log_level: str
+
+
+def read_parameters(options: PipelineOptions) -> TemplateParameters:
+    """The template parameters in ``options``; a ConfigError names every parameter that is missing or wrong."""
+    given = options.view_as(ApiPipelineOptions)
+    values = {name: _given(getattr(given, name)) for name in PATTERNS}
+    problems = [f"--{name}: {problem}" for name, problem in _problems(values)]
+    if problems:
+        raise ConfigError(problems)
+    times = {name: parse_timestamp(values[name]) if values[name] else None for name in ("start_time", "end_time")}
+    if times["start_time"] and times["end_time"] and times["start_time"] >= times["end_time"]:
+        raise ConfigError("--start_time: must be before --end_time")
+    return TemplateParameters(**{**values, **times})
+
+
+def _given(value: Any) -> str | None:
+    """The value as given; an empty one counts as not given."""
+    if value is None:
+        return None
+    return str(value).strip() or None
+
+
+def _problems(values: dict[str, str | None]) -> Iterator[tuple[str, str]]:
+    """``(parameter, what is wrong)`` for each value that is missing or does not match its format."""
+    for name, value in values.items():
+        if value is None:
+            if name == "pipeline_config":
+                yield name, "required"
+        elif not re.fullmatch(PATTERNS[name], value) or (name in ("start_time", "end_time") and not _parses(value)):
+            yield name, _RULES[name] if name in _CONFIDENTIAL else f"{_RULES[name]}, got {value!r}"
+
+
+def _parses(text: str) -> bool:
+    try:
+        parse_timestamp(text)
+    except ValueError:
+        return False
+    return True
+
+
+def read_template_run(options: PipelineOptions) -> TemplateRun:
+    """The run the template parameters in ``options`` describe: config loaded, env defaults and overrides applied."""
+    parameters = read_parameters(options)
+    env = load_env_config(parameters.env_config) if parameters.env_config else EnvConfig()
+    config = apply_overrides(load_pipeline_config(parameters.pipeline_config, env), parameters)
+    log_level = parameters.log_level or env.service.log_level or "INFO"
+    return TemplateRun(config, parameters.start_time, parameters.end_time, log_level)
+
+
+def apply_overrides(config: PipelineConfig, parameters: TemplateParameters) -> PipelineConfig:
+    """``config`` with ``watermark_table``, ``output_table`` and ``output_path`` applied (see the module doc)."""
+    data = config.model_dump(by_alias=True)
+    if parameters.watermark_table:
+        data["watermark_store"] = {"type": "bigquery", "table": ".".join(split_table(parameters.watermark_table))}
+    if parameters.output_table:
+        _set_output(data["output"], "output_table", ("bigquery",), _table_output(parameters.output_table))
+    if parameters.output_path:
+        _set_output(data["output"], "output_path", _FILE_OUTPUTS, _file_output(parameters.output_path))
+    try:
+        return PipelineConfig.model_validate(data)
+    except ValidationError as error:
+        raise ConfigError(validation_problems(error, data, "template parameters")) from None
+
+
+def _set_output(outputs: list[dict[str, Any]], parameter: str, types: tuple[str, ...], new: dict[str, Any]) -> None:
+    """Replace the one output of one of ``types`` in ``outputs`` by ``new`` merged over it, or add ``new``."""
+    found = [index for index, output in enumerate(outputs) if output["type"] in types]
+    if len(found) > 1:
+        where = ", ".join(f"output.{index}" for index in found)
+        raise ConfigError(
+            f"--{parameter}: the config has {len(found)} {' or '.join(types)} outputs ({where}); "
+            "it can stand for only one"
+        )
+    if not found:
+        outputs.append(new)
+        return
+    old = outputs[found[0]]
+    kept = old["config"] if old["type"] == new["type"] else _shared_file_settings(old["config"])
+    outputs[found[0]] = {**new, "config": {**kept, **new["config"]}}
+
+
+def _shared_file_settings(settings: dict[str, Any]) -> dict[str, Any]:
+    """The settings a local and a gcs output have in common."""
+    return {key: settings[key] for key in _SHARED_FILE_SETTINGS if key in settings}
+
+
+def split_table(table: str) -> tuple[str, ...]:
+    """``(project, dataset, table)`` or ``(dataset, table)`` of a table name; the project may end in ``:``."""
+    parts = _TABLE_PARTS.fullmatch(table)
+    if parts is None:
+        raise ConfigError(f"{table!r}: expected project.dataset.table or dataset.table")
+    return tuple(part for part in parts.groups() if part is not None)
+
+
+def _table_output(table: str) -> dict[str, Any]:
+    *project, dataset_id, table_id = split_table(table)
+    settings = {"dataset_id": dataset_id, "table_id": table_id} | ({"project": project[0]} if project else {})
+    return {"type": "bigquery", "enabled": True, "config": settings}
+
+
+def _file_output(path: str) -> dict[str, Any]:
+    if path.startswith("gs://"):
+        bucket, _, prefix = path.removeprefix("gs://").partition("/")
+        return {"type": "gcs", "enabled": True, "config": {"bucket": bucket, "prefix": prefix}}
+    return {"type": "local", "enabled": True, "config": {"path": path}}
+
+
+def is_dataflow(options: PipelineOptions) -> bool:
+    """Whether ``options`` run the pipeline on Dataflow (where the launcher must not wait for the job)."""
+    runner = options.view_as(StandardOptions).runner
+    name = runner if isinstance(runner, str) else type(runner).__name__ if runner else ""
+    return name.lower().removesuffix("runner") == "dataflow"
+
+
+def configure_logging(level: str) -> None:
+    """Log at ``level`` in this process (the launcher, or a local run)."""
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger().setLevel(level)
+
+
+def worker_log_args(beam_args: list[str], level: str) -> list[str]:
+    """``beam_args`` with ``--default_sdk_harness_log_level=<level>`` unless they set it: workers log alike."""
+    if any(arg.split("=", 1)[0] == "--default_sdk_harness_log_level" for arg in beam_args):
+        return beam_args
+    return [*beam_args, f"--default_sdk_harness_log_level={level}"]
