@@ -52,7 +52,7 @@ def test_a_replay_that_skips_an_earlier_failure_leaves_the_watermark(sample_api,
 
 
 def test_replaying_records_after_fixing_the_config_writes_them(sample_api, write_config, tmp_path):
-    path, config = write_config(api_config={"watermark": {"timestamp_field": "modified_at"}})
+    path, _ = write_config(api_config={"watermark": {"timestamp_field": "modified_at"}})
     assert main(["run", "--config", str(path), "--end_time", "2024-01-03"]) == 1
     assert read_jsonl(tmp_path / "out") == []
     dead = read_jsonl(tmp_path / "dead_letter")
