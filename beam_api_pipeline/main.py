@@ -16,7 +16,7 @@ import sys
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from beam_api_pipeline.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, format_report
+from beam_api_pipeline.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from beam_api_pipeline.errors import ConfigError, PipelineError
 from beam_api_pipeline.manager import PipelineManager, prepare_run
 from beam_api_pipeline.options import (
@@ -26,6 +26,7 @@ from beam_api_pipeline.options import (
     read_template_run,
     worker_log_args,
 )
+from beam_api_pipeline.report import format_report
 from beam_api_pipeline.run_plan import RunPlan
 from beam_api_pipeline.watermark.store import open_store
 
@@ -36,7 +37,7 @@ def build_pipeline(run: TemplateRun, beam_args: list[str]) -> tuple[beam.Pipelin
     """The run's planned, unstarted pipeline (planning reads the stored watermarks and records the run)."""
     store = open_store(run.config.watermark_store)
     try:
-        return prepare_run(run.config, store, beam_args, run.start_time, run.end_time)
+        return prepare_run(run.config, store, beam_args, run.start_time, run.end_time, run_id=run.run_id)
     finally:
         store.close()
 
@@ -59,7 +60,9 @@ def launch(argv: list[str]) -> int:
             pipeline.run()
             logger.info("run %s of %s submitted to Dataflow", plan.run_id, run.config.pipeline_id)
             return EXIT_OK
-        report = PipelineManager().execute_pipeline(run.config, beam_args, run.start_time, run.end_time)
+        report = PipelineManager().execute_pipeline(
+            run.config, beam_args, run.start_time, run.end_time, run_id=run.run_id
+        )
     except ConfigError as error:
         print(str(error), file=sys.stderr)
         return EXIT_USAGE

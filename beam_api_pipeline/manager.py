@@ -127,6 +127,7 @@ class PipelineManager:
         end_time: datetime | None = None,
         show_progress: bool = False,
         plan_run=None,
+        run_id: str | None = None,
     ) -> RunReport:
         """Run `config` and wait for it (DirectRunner by default); the run record says how it went.
         `plan_run(store)` may supply the RunPlan (a replay does)."""
@@ -135,7 +136,7 @@ class PipelineManager:
         store = open_store(config.watermark_store)
         try:
             plan = plan_run(store) if plan_run else None
-            pipeline, plan = prepare_run(config, store, beam_args, start_time, end_time, plan=plan)
+            pipeline, plan = prepare_run(config, store, beam_args, start_time, end_time, run_id=run_id, plan=plan)
             if show_progress:
                 progress.start(len(plan.tasks))
             try:

@@ -52,6 +52,7 @@ PATTERNS: dict[str, str] = {
     "output_table": rf"^({_PROJECT}[.:])?{_DATASET}\.([A-Za-z0-9_-]|\{{endpoint\}})+$",
     "output_path": rf"^({_GCS_PATH}|[^:\s]+)$",
     "log_level": f"^({'|'.join(LOG_LEVELS)})$",
+    "run_id": r"^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{8}$",
 }
 
 #: What each format means, for the error when a value does not match it.
@@ -64,6 +65,7 @@ _RULES: dict[str, str] = {
     "output_table": "expected a BigQuery table as project.dataset.table, project:dataset.table or dataset.table",
     "output_path": "expected a gs://bucket/prefix path or a local path",
     "log_level": f"expected one of: {', '.join(LOG_LEVELS)}",
+    "run_id": "expected a run id such as 20240101T000000Z-1a2b3c4d",
 }
 
 #: Parameters whose values may hold credentials: never echoed in errors.
@@ -88,6 +90,7 @@ class ApiPipelineOptions(PipelineOptions):
         parser.add_argument("--output_table", help="[project.]dataset.table: write the bigquery output here")
         parser.add_argument("--output_path", help="gs://bucket/prefix or a local path: write the file output here")
         parser.add_argument("--log_level", help=f"one of {', '.join(LOG_LEVELS)} (default: INFO)")
+        parser.add_argument("--run_id", help="the run's id (default: a new one); `launch` passes the one it records")
 
 
 @dataclass(frozen=True)
@@ -102,6 +105,7 @@ class TemplateParameters:
     output_table: str | None = None
     output_path: str | None = None
     log_level: str | None = None
+    run_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -112,6 +116,7 @@ class TemplateRun:
     start_time: datetime | None
     end_time: datetime | None
     log_level: str
+    run_id: str | None = None
 
 
 def read_parameters(options: PipelineOptions) -> TemplateParameters:
@@ -158,7 +163,7 @@ def read_template_run(options: PipelineOptions) -> TemplateRun:
     env = load_env_config(parameters.env_config) if parameters.env_config else EnvConfig()
     config = apply_overrides(load_pipeline_config(parameters.pipeline_config, env), parameters)
     log_level = parameters.log_level or env.service.log_level or "INFO"
-    return TemplateRun(config, parameters.start_time, parameters.end_time, log_level)
+    return TemplateRun(config, parameters.start_time, parameters.end_time, log_level, parameters.run_id)
 
 
 def apply_overrides(config: PipelineConfig, parameters: TemplateParameters) -> PipelineConfig:

@@ -70,7 +70,12 @@ def test_inline_json_config_with_overrides_writes_exactly_the_window_and_moves_t
 
 def test_a_second_launch_from_a_yaml_path_goes_on_from_the_stored_watermark(sample_api, write_config, tmp_path):
     path, config = write_config()
-    first = launch(f"--pipeline_config={path}", "--end_time=2024-01-03T00:00:00Z", "--log_level=WARNING")
+    first = launch(
+        f"--pipeline_config={path}",
+        "--end_time=2024-01-03T00:00:00Z",
+        "--log_level=WARNING",
+        "--run_id=20240103T000000Z-0a1b2c3d",
+    )
     second = launch(f"--pipeline_config={path}", "--end_time=2024-01-04T12:00:00Z", "--log_level=WARNING")
 
     assert (first.returncode, second.returncode) == (0, 0), second.stderr[-2000:]
@@ -80,6 +85,7 @@ def test_a_second_launch_from_a_yaml_path_goes_on_from_the_stored_watermark(samp
     store = open_store(config.watermark_store)
     try:
         assert store.get_watermark(config.pipeline_id, "items") == t("2024-01-04T12:00")
+        assert store.get_run("20240103T000000Z-0a1b2c3d").status == "succeeded"  # the run_id parameter
     finally:
         store.close()
 

@@ -26,6 +26,7 @@ BAD_VALUES = {
     "output_table": "my-project.raw.issues.extra",
     "output_path": "https://example.com/out",
     "log_level": "verbose",
+    "run_id": "run-1",
 }
 
 
