@@ -2,7 +2,8 @@
 exclusive):
 
 - `GET /items?page=&per_page=` page numbers, with `total`;
-- `GET /events?cursor=&limit=` an opaque cursor at `meta.next_cursor`, with `has_more`;
+- `GET /events?cursor=&limit=` an opaque cursor at `meta.next_cursor`, with `has_more`; or, Stripe's way,
+  `starting_after=<id of the last record seen>`;
 - `GET /records?offset=&limit=` offset and limit, with `total`;
 - `GET /feed?limit=&page_token=` the next page's absolute URL at `links.next`.
 """
@@ -16,6 +17,7 @@ from beam_api_pipeline.sample_api.data import Dataset, Record, record_key
 from beam_api_pipeline.sample_api.faults import Faults
 from beam_api_pipeline.sample_api.protocol import (
     DEFAULT_PAGE_SIZE,
+    BadRequest,
     Reply,
     Request,
     decode_cursor,
@@ -69,9 +71,15 @@ def items(dataset: Dataset, faults: Faults, request: Request) -> Reply:
 def events(dataset: Dataset, faults: Faults, request: Request) -> Reply:
     """Cursor (keyset) pagination: the cursor names the last record served, so inserts never shift pages."""
     limit = size_param(request, "limit", DEFAULT_PAGE_SIZE)
-    cursor_text = request.param("cursor")
+    found = dataset.window(*window_of(request))
+    cursor_text, last_id = request.param("cursor"), request.param("starting_after")
     cursor = None if cursor_text is None else decode_cursor(cursor_text)
-    page, after = keyset_page(dataset.window(*window_of(request)), cursor, limit, faults)
+    if last_id is not None:
+        last = next((record for record in found if str(record.id) == last_id), None)
+        if last is None:
+            raise BadRequest("starting_after", f"no record {last_id!r} in this window")
+        cursor = record_key(last)
+    page, after = keyset_page(found, cursor, limit, faults)
     return Reply(
         200,
         {
