@@ -10,6 +10,7 @@ and `X-RateLimit-*`. Every fourth record is a pull request, every third one is c
 from __future__ import annotations
 
 import re
+import time
 import zlib
 from datetime import timedelta
 from typing import Any
@@ -113,3 +114,14 @@ def issues(dataset: Dataset, faults: Faults, request: Request, repo_path: str, r
     if links:
         headers["Link"] = ", ".join(links)
     return Reply(200, [as_issue(record, request.origin, repo_path) for record in served], headers)
+
+
+def rate_limited(retry_after: str) -> Reply:
+    """GitHub's primary rate-limit answer: 403, `X-RateLimit-Remaining: 0`, the reset in epoch seconds."""
+    reset = int(time.time()) + int(retry_after) if retry_after.isdigit() else int(time.time())
+    headers = {"X-RateLimit-Limit": "5000", "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(reset)}
+    body = {
+        "message": "API rate limit exceeded for user ID 1.",
+        "documentation_url": "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api",
+    }
+    return Reply(403, body, headers)

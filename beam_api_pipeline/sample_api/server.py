@@ -146,6 +146,8 @@ class _Handler(BaseHTTPRequestHandler):
         if faults.latency_ms:
             time.sleep(faults.latency_ms / 1000)
         if state.rate_limited():
+            if github.REPO_PATH.fullmatch(request.path) or github.REPOSITORY_ID_PATH.fullmatch(request.path):
+                return github.rate_limited(faults.retry_after)
             return Reply(429, {"error": "rate limited"}, {"Retry-After": faults.retry_after})
         refused = check_credentials(api.credentials, api.token_issuer, request)
         if refused is not None:
