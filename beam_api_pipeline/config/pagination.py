@@ -61,3 +61,13 @@ class PaginationConfig(StrictModel):
     def with_link_header(cls, **kwargs: Any) -> Self:
         """The next page's URL is the ``rel="next"`` entry of the ``Link`` header."""
         return cls(strategy="link_header", **kwargs)
+
+    @classmethod
+    def with_next_url(cls, next_url_path: str, **kwargs: Any) -> Self:
+        """The next page's URL is read from ``next_url_path`` in the body."""
+        return cls(strategy="next_url", next_url_path=next_url_path, **kwargs)
+
+    @classmethod
+    def with_graphql(cls, page_info_path: str, cursor_param: str = "after", **kwargs: Any) -> Self:
+        """Relay ``pageInfo { hasNextPage endCursor }`` at ``page_info_path``; the cursor goes in ``cursor_param``."""
+        return cls(strategy="graphql", page_info_path=page_info_path, cursor_param=cursor_param, **kwargs)

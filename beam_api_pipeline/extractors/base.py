@@ -4,21 +4,33 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 from beam_api_pipeline.config import PipelineConfig
 from beam_api_pipeline.errors import PaginationError
 from beam_api_pipeline.http.client import ApiClient, ApiRequest, ApiResponse
+from beam_api_pipeline.http.redaction import redact_url
 from beam_api_pipeline.pagination import Page, PagePosition, PaginationStrategy, create_strategy
 from beam_api_pipeline.paths import get_path
 from beam_api_pipeline.timeformat import format_bound, inclusive_end
 from beam_api_pipeline.windowing import Window
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def url_origin(url: str) -> str:
+    """`scheme://host:port` of `url`, with the scheme's default port made explicit."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    return f"{scheme}://{(parts.hostname or '').lower()}:{parts.port or _DEFAULT_PORTS.get(scheme, 0)}"
 
 
 class BaseExtractor:
     """Builds each page's request, reads records out of each answer, and turns items into rows.
 
     Subclasses override `build_request`, `read_page` or `_transform_item` for APIs that need it; they never
-    deal with Beam, retries or authentication.
+    deal with Beam, retries or authentication. Whatever `build_request` returns, `fetch_page` sends nothing
+    to a host other than `base_url`'s, and stops a walk whose cursor or next URL repeats an earlier page's.
     """
 
     def __init__(self, config: PipelineConfig, endpoint: str):
@@ -46,14 +58,26 @@ class BaseExtractor:
             params[watermark.window_end_field] = format_bound(end, watermark.time_format)
         return params
 
+    def page_url(self, position: PagePosition) -> str:
+        """The URL of the page at `position`: the endpoint's, or the token's for strategies that follow URLs."""
+        if self.pagination.follows_urls and position.token is not None:
+            return position.token
+        return self.url
+
     def build_request(self, window: Window, position: PagePosition) -> ApiRequest:
-        """The request for the page at `position` of `window`."""
+        """The request for the page at `position` of `window`.
+
+        When the page's URL comes from the API (a next URL), the parameters it already has are not added again.
+        """
+        url = self.page_url(position)
         params = {
             **self.endpoint.params,
             **self.window_params(window),
             **self.pagination.request_params(position),
         }
-        return ApiRequest(self.endpoint.method, self.url, params, self.endpoint.body)
+        in_url = {name for name, _ in parse_qsl(urlsplit(url).query, keep_blank_values=True)}
+        params = {name: value for name, value in params.items() if name not in in_url}
+        return ApiRequest(self.endpoint.method, url, params, self.endpoint.body)
 
     def read_page(self, response: ApiResponse) -> Page:
         """The records of one answer, found at the endpoint's `records_path`."""
@@ -63,11 +87,14 @@ class BaseExtractor:
         if not isinstance(records, list):
             where = self.endpoint.records_path or "the response body"
             raise PaginationError(f"records_path {where!r} is a {type(records).__name__}, not a list")
-        return Page(response.body, response.headers, records)
+        return Page(response.body, response.headers, records, response.url)
 
     def fetch_page(self, client: ApiClient, window: Window, position: PagePosition, on_retry=None) -> Page:
-        """Request and read one page."""
-        return self.read_page(client.send(self.build_request(window, position), on_retry=on_retry))
+        """Request and read one page, after the loop and host guards."""
+        self._check_not_repeated(window, position)
+        request = self.build_request(window, position)
+        self._check_host(window, position, request.url)
+        return self.read_page(client.send(request, on_retry=on_retry))
 
     def records(self, page: Page) -> Iterable[Any]:
         """The rows of a page, each item passed through `_transform_item`."""
@@ -77,3 +104,23 @@ class BaseExtractor:
     def _transform_item(self, item: Any) -> Iterable[Any]:
         """Turn one item of a page into rows (one by default)."""
         yield item
+
+    def _where(self, window: Window, position: PagePosition) -> str:
+        return f"{self.endpoint_name} window {window.label()} page {position.index + 1}"
+
+    def _check_not_repeated(self, window: Window, position: PagePosition) -> None:
+        earlier = position.repeated_page()
+        if earlier is not None:
+            name = self.pagination.token_name
+            raise PaginationError(
+                f"{self._where(window, position)}: the API gave the {name} of page {earlier} again; "
+                "the walk is stopped as a loop"
+            )
+
+    def _check_host(self, window: Window, position: PagePosition, url: str) -> None:
+        allowed, actual = url_origin(self.api.base_url), url_origin(url)
+        if actual != allowed:
+            raise PaginationError(
+                f"{self._where(window, position)}: the URL {redact_url(url)} is on {actual}, not on "
+                f"base_url's {allowed}; it is not followed, so that credentials are never sent to another host"
+            )

@@ -6,9 +6,17 @@ import importlib
 
 from beam_api_pipeline.errors import ConfigError
 from beam_api_pipeline.extractors.base import BaseExtractor
+from beam_api_pipeline.extractors.github import GitHubExtractor
+from beam_api_pipeline.extractors.graphql import GraphqlExtractor
 from beam_api_pipeline.extractors.rest import RestExtractor
+from beam_api_pipeline.extractors.weather import WeatherExtractor
 
-BUILT_IN_EXTRACTORS: dict[str, type[BaseExtractor]] = {"rest": RestExtractor}
+BUILT_IN_EXTRACTORS: dict[str, type[BaseExtractor]] = {
+    "rest": RestExtractor,
+    "graphql": GraphqlExtractor,
+    "github": GitHubExtractor,
+    "weather": WeatherExtractor,
+}
 
 
 def load_extractor_class(name: str, registered: dict[str, type[BaseExtractor]]) -> type[BaseExtractor]:
@@ -18,7 +26,8 @@ def load_extractor_class(name: str, registered: dict[str, type[BaseExtractor]]) 
     if name in BUILT_IN_EXTRACTORS:
         return BUILT_IN_EXTRACTORS[name]
     if ":" not in name:
-        raise ConfigError(f"extractor_class: {name!r} is not available yet")
+        known = ", ".join([*BUILT_IN_EXTRACTORS, *registered])
+        raise ConfigError(f"extractor_class: {name!r} is not known; expected one of {known}, or package.module:Class")
     module_name, _, class_name = name.partition(":")
     try:
         extractor = getattr(importlib.import_module(module_name), class_name)

@@ -1,11 +1,10 @@
-"""Authentication handlers: one per `auth_type`, each giving the headers (or query parameters) to send."""
+"""Authentication handlers with static credentials (none, api_key, bearer, basic); OAuth 2.0 is in `oauth`."""
 
 from __future__ import annotations
 
 import base64
+from collections.abc import Mapping
 from typing import Any
-
-from beam_api_pipeline.errors import ConfigError
 
 
 class AuthHandler:
@@ -26,6 +25,15 @@ class AuthHandler:
         """The secret values this handler sends, so that they can be redacted wherever they might show."""
         return []
 
+    def header_names(self) -> frozenset[str]:
+        """The (lower-case) names of the headers that carry credentials: never sent across hosts on redirects."""
+        return frozenset({"authorization"})
+
+    def refresh_after_unauthorized(self, sent_headers: Mapping[str, str]) -> bool:
+        """A request sent with `sent_headers` was answered 401: renew the credentials if this handler can,
+        and say whether the request is worth sending once more."""
+        return False
+
 
 class ApiKeyAuth(AuthHandler):
     """An API key in a header or a query parameter."""
@@ -40,6 +48,9 @@ class ApiKeyAuth(AuthHandler):
     def get_auth_params(self) -> dict[str, str]:
         credentials = self.config.auth_credentials
         return {credentials.name: self._key()} if credentials.location == "query" else {}
+
+    def header_names(self) -> frozenset[str]:
+        return super().header_names() | {self.config.auth_credentials.name.lower()}
 
     def secrets(self) -> list[str]:
         return [self._key()]
@@ -71,19 +82,3 @@ class BasicAuth(AuthHandler):
 
     def secrets(self) -> list[str]:
         return [self.config.auth_credentials.password.get_secret_value(), self._encoded()]
-
-
-AUTH_HANDLERS: dict[str, type[AuthHandler]] = {
-    "none": AuthHandler,
-    "api_key": ApiKeyAuth,
-    "bearer": BearerAuth,
-    "basic": BasicAuth,
-}
-
-
-def create_auth_handler(config: Any) -> AuthHandler:
-    """The handler for `config.auth_type`."""
-    handler = AUTH_HANDLERS.get(config.auth_type)
-    if handler is None:
-        raise ConfigError(f"api_config.auth_config.auth_type: {config.auth_type} is not supported yet")
-    return handler(config)

@@ -1,22 +1,45 @@
-"""Building the ApiClient of a (resolved) pipeline configuration."""
+"""Building the ApiClient of a (resolved) pipeline configuration, with the auth handler of its `auth_type`."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from beam_api_pipeline.config import PipelineConfig
-from beam_api_pipeline.http.auth import create_auth_handler
+from beam_api_pipeline.errors import ConfigError
+from beam_api_pipeline.http.auth import ApiKeyAuth, AuthHandler, BasicAuth, BearerAuth
 from beam_api_pipeline.http.client import ApiClient
 from beam_api_pipeline.http.limits import shared_limits
+from beam_api_pipeline.http.oauth import OAuth2Auth
 from beam_api_pipeline.http.retry import RetryPolicy
 from beam_api_pipeline.logging_setup import register_secrets
 
 DEFAULT_MAX_CONCURRENT_REQUESTS = 10
+
+STATIC_AUTH_HANDLERS: dict[str, type[AuthHandler]] = {
+    "none": AuthHandler,
+    "api_key": ApiKeyAuth,
+    "bearer": BearerAuth,
+    "basic": BasicAuth,
+}
+
+
+def create_auth_handler(
+    config: Any, pipeline_id: str = "", timeout: float = 30.0, verify_ssl: bool = True
+) -> AuthHandler:
+    """The handler for `config.auth_type`; OAuth2 token state is shared per `pipeline_id` in the process."""
+    if config.auth_type == "oauth2":
+        return OAuth2Auth(config, pipeline_id, timeout=timeout, verify_ssl=verify_ssl)
+    handler = STATIC_AUTH_HANDLERS.get(config.auth_type)
+    if handler is None:
+        raise ConfigError(f"api_config.auth_config.auth_type: {config.auth_type!r} is not a known auth type")
+    return handler(config)
 
 
 def build_client(config: PipelineConfig) -> ApiClient:
     """An ApiClient for `config`, whose secrets must already be resolved; limits are shared per process."""
     api = config.api_config
     max_concurrent = api.max_concurrent_requests or DEFAULT_MAX_CONCURRENT_REQUESTS
-    auth = create_auth_handler(api.auth_config)
+    auth = create_auth_handler(api.auth_config, config.pipeline_id, api.timeout, api.verify_ssl)
     register_secrets(auth.secrets())
     return ApiClient(
         timeout=api.timeout,

@@ -1,4 +1,9 @@
-"""ApiClient: one requests.Session with authentication, limits and the retry policy around each request."""
+"""ApiClient: one requests.Session with authentication, limits and the retry policy around each request.
+
+Credentials never leave the API's host: on a redirect to another host (scheme, host or port), every header
+that carries them is dropped, not only `Authorization` (which is all `requests` drops by itself). Every
+message the client makes has the auth handler's secrets masked, including tokens obtained at run time.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -32,6 +38,7 @@ class ApiRequest:
     url: str
     params: Mapping[str, Any] = field(default_factory=dict)
     json_body: Any = None
+    headers: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -42,6 +49,20 @@ class ApiResponse:
     headers: Mapping[str, str]
     body: Any
     url: str
+
+
+class CredentialSafeSession(requests.Session):
+    """A Session that, on a redirect to another host, drops every header in `credential_headers`."""
+
+    def __init__(self, credential_headers: frozenset[str]):
+        super().__init__()
+        self.credential_headers = frozenset(name.lower() for name in credential_headers)
+
+    def rebuild_auth(self, prepared_request: requests.PreparedRequest, response: requests.Response) -> None:
+        super().rebuild_auth(prepared_request, response)
+        if self.should_strip_auth(response.request.url, prepared_request.url):
+            for name in [name for name in prepared_request.headers if name.lower() in self.credential_headers]:
+                del prepared_request.headers[name]
 
 
 class ApiClient:
@@ -64,13 +85,12 @@ class ApiClient:
         self._retry_policy = retry_policy
         self._auth = auth
         self._limits = limits
-        self._session = requests.Session()
+        self._session = CredentialSafeSession(auth.header_names())
         self._session.verify = verify_ssl
         self._session.headers.update(headers)
         adapter = HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size, max_retries=0)
         self._session.mount("http://", adapter)
         self._session.mount("https://", adapter)
-        self._secrets = [value for value in auth.secrets() if value]
         self._secret_params = list(auth.get_auth_params())
 
     def close(self) -> None:
@@ -78,8 +98,8 @@ class ApiClient:
         self._session.close()
 
     def redact(self, text: str) -> str:
-        """`text` with this client's secrets masked."""
-        return redact_text(text, self._secrets)
+        """`text` with this client's secrets (those configured and those obtained since) masked."""
+        return redact_text(text, self._auth.secrets())
 
     def send(self, request: ApiRequest, on_retry: Callable[[BaseException, float], None] | None = None) -> ApiResponse:
         """Send `request`, retrying transient failures; raises ApiError when it cannot succeed."""
@@ -99,7 +119,18 @@ class ApiClient:
         return f"{request.method} {redact_url(prepared.url, self._secret_params)}"
 
     def _send_once(self, request: ApiRequest) -> ApiResponse:
-        params = {**request.params, **self._auth.get_auth_params()}
+        response, content, sent_headers = self._exchange(request)
+        if response.status_code == 401 and self._auth.refresh_after_unauthorized(sent_headers):
+            metrics.UNAUTHORIZED_RETRIES.inc()
+            logger.info("%s answered 401: sending it again with renewed credentials", self._describe(request))
+            response, content, _ = self._exchange(request)
+        return self._decode(request, response, content)
+
+    def _exchange(self, request: ApiRequest) -> tuple[requests.Response, bytes, dict[str, str]]:
+        """One HTTP exchange: the response, its body, and the auth headers it was sent with."""
+        auth_headers = self._auth.get_auth_headers()
+        in_url = {name for name, _ in parse_qsl(urlsplit(request.url).query, keep_blank_values=True)}
+        auth_params = {name: value for name, value in self._auth.get_auth_params().items() if name not in in_url}
         with self._limits.request_slot() as throttled:
             if throttled:
                 metrics.THROTTLED_MSECS.inc(int(throttled * 1000))
@@ -109,9 +140,9 @@ class ApiClient:
                 response = self._session.request(
                     request.method,
                     request.url,
-                    params=params,
+                    params={**request.params, **auth_params},
                     json=request.json_body,
-                    headers=self._auth.get_auth_headers(),
+                    headers={**request.headers, **auth_headers},
                     timeout=self._timeout,
                 )
                 content = response.content
@@ -119,14 +150,14 @@ class ApiClient:
                 raise RetryableApiError(f"{self._describe(request)} failed: {type(error).__name__}") from None
             finally:
                 metrics.REQUEST_LATENCY_MS.update(int((time.monotonic() - started) * 1000))
-        return self._decode(request, response, content)
+        return response, content, auth_headers
 
     def _decode(self, request: ApiRequest, response: requests.Response, content: bytes) -> ApiResponse:
         status = response.status_code
-        if status == 429 and status in self._retry_on:
+        if 429 in self._retry_on and _is_rate_limited(response):
             metrics.RATE_LIMITED.inc()
-            retry_after = parse_retry_after(response.headers.get("Retry-After"))
-            raise RateLimitedError(f"{self._describe(request)} answered 429 Too Many Requests", retry_after=retry_after)
+            message = f"{self._describe(request)} answered {status}: rate limited"
+            raise RateLimitedError(message, retry_after=_rate_limit_wait(response))
         if status in self._retry_on:
             raise RetryableApiError(f"{self._describe(request)} answered {status}", status=status)
         if status >= 400:
@@ -137,3 +168,22 @@ class ApiClient:
         except ValueError:
             raise ApiError(f"{self._describe(request)} answered {status} with a body that is not JSON") from None
         return ApiResponse(status=status, headers=dict(response.headers), body=body, url=response.url)
+
+
+def _is_rate_limited(response: requests.Response) -> bool:
+    """A 429, or a 403 that says it is a rate limit (GitHub: `X-RateLimit-Remaining: 0` or `Retry-After`)."""
+    if response.status_code == 429:
+        return True
+    headers = response.headers
+    return response.status_code == 403 and (
+        headers.get("X-RateLimit-Remaining") == "0" or headers.get("Retry-After") is not None
+    )
+
+
+def _rate_limit_wait(response: requests.Response) -> float | None:
+    """Seconds to wait: `Retry-After`, else until `X-RateLimit-Reset` (epoch seconds), else None."""
+    retry_after = parse_retry_after(response.headers.get("Retry-After"))
+    if retry_after is not None:
+        return retry_after
+    reset = response.headers.get("X-RateLimit-Reset", "")
+    return max(0.0, float(reset) - time.time()) if reset.isdigit() else None

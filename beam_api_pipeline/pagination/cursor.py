@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from beam_api_pipeline.errors import PaginationError
 from beam_api_pipeline.pagination.base import Page, PagePosition, PaginationStrategy
 from beam_api_pipeline.paths import get_path
 
 
 class CursorStrategy(PaginationStrategy):
-    """Sends the cursor found at `cursor_path` as `cursor_param`; stops on an empty page, a missing cursor,
-    or when `has_more_path` says so. A cursor that repeats is an error, not an endless walk."""
+    """Sends the cursor found at `cursor_path` (list indices allowed: `data.-1.id`, Stripe's `starting_after`
+    style) as `cursor_param`, and `page_size` as `limit_param`; stops on an empty page, a missing cursor, or
+    when `has_more_path` says so. A cursor that repeats an earlier page's is caught by the extractor."""
 
     def request_params(self, position: PagePosition) -> dict[str, Any]:
         params: dict[str, Any] = {self.config.limit_param: self.config.page_size}
@@ -25,6 +25,4 @@ class CursorStrategy(PaginationStrategy):
         cursor = get_path(page.body, self.config.cursor_path)
         if cursor is None or cursor == "":
             return None
-        if cursor == position.token:
-            raise PaginationError(f"page {position.index + 1}: the API returned the same cursor {cursor!r} again")
-        return PagePosition(position.index + 1, cursor)
+        return position.advance(cursor)

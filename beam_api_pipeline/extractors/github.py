@@ -1,0 +1,42 @@
+"""The GitHub extractor: list endpoints of the GitHub REST API (issues, pulls, ...) of one repository.
+
+GitHub pages with `Link` headers (`pagination.strategy: link_header`, `per_page` at most 100), takes a bearer
+token, and bounds the list with `since` only: there is no end bound, so records updated after the window's
+end come too and are left to the next window by the in-window filter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from beam_api_pipeline.extractors.base import BaseExtractor
+from beam_api_pipeline.http.client import ApiRequest
+from beam_api_pipeline.pagination import PagePosition
+from beam_api_pipeline.windowing import Window
+
+#: The media type and API version GitHub recommends; `api_config.headers` may override them.
+GITHUB_HEADERS = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"}
+
+
+class GitHubExtractor(BaseExtractor):
+    """GitHub's headers, the window start as `since` (no end bound), and `is_pull_request` on each issue
+    (GitHub's issues endpoints list pull requests too)."""
+
+    def window_params(self, window: Window) -> dict[str, Any]:
+        params = super().window_params(window)
+        end_field = self.api.watermark.window_end_field
+        if end_field:
+            params.pop(end_field, None)
+        return params
+
+    def build_request(self, window: Window, position: PagePosition) -> ApiRequest:
+        request = super().build_request(window, position)
+        headers = {name: value for name, value in GITHUB_HEADERS.items() if name not in self.api.headers}
+        return ApiRequest(request.method, request.url, request.params, request.json_body, headers)
+
+    def _transform_item(self, item: Any) -> Iterable[Any]:
+        if isinstance(item, dict) and "number" in item:
+            yield {**item, "is_pull_request": "pull_request" in item}
+        else:
+            yield item

@@ -1,0 +1,24 @@
+"""The bundled sample API: a small threaded HTTP server over a deterministic, timestamped data set.
+
+It stands in for real APIs in `make demo` and in the test suite, so that every pagination style, auth method
+and extractor can run end to end without any outside host. `since` is inclusive and `until` exclusive.
+
+- `GET /items` (page numbers), `/events` (cursor), `/records` (offset), `/feed` (next URL in the body): see `rest`;
+- `POST /graphql`: a Relay connection with `pageInfo`: see `graphql`;
+- `GET /repos/{owner}/{repo}/issues`: shaped like GitHub's, with `Link` headers: see `github`;
+- `GET /v1/archive`: shaped like the Open-Meteo historical archive: see `weather`;
+- `POST /oauth/token`: OAuth 2.0 grants with short-lived tokens and rotating refresh tokens: see `auth`;
+- `GET /redirect?to=URL` answers 302; `GET /echo/headers` answers the headers it received;
+- `GET /_stats` reports request counts by path and status and the most requests handled at once.
+
+Faults (latency, random 500s, 429s, a `since` window that always fails, foreign or looping next links) apply
+to the data routes and can be changed while the server runs; so can the credentials they require.
+Run it with `python -m beam_api_pipeline.sample_api --port 8080`.
+"""
+
+from beam_api_pipeline.sample_api.auth import Credentials, OAuthSettings
+from beam_api_pipeline.sample_api.data import Dataset, parse_instant
+from beam_api_pipeline.sample_api.faults import Faults
+from beam_api_pipeline.sample_api.server import SampleApi
+
+__all__ = ["Credentials", "Dataset", "Faults", "OAuthSettings", "SampleApi", "parse_instant"]

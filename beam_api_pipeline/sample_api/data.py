@@ -1,0 +1,113 @@
+"""The sample API's data: a deterministic, timestamped data set, and the time helpers its routes share."""
+
+from __future__ import annotations
+
+import bisect
+import re
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+DEFAULT_START = datetime(2024, 1, 1, tzinfo=UTC)
+DEFAULT_DAYS = 14
+DEFAULT_RECORDS_PER_DAY = 48
+SECONDS_PER_DAY = 86400
+
+_EPOCH_SECONDS = re.compile(r"-?\d+")
+
+
+def as_utc(value: datetime) -> datetime:
+    """The same instant in UTC; a naive datetime is taken to be UTC already."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def parse_instant(text: str) -> datetime:
+    """Parse ISO 8601 (`Z`, offsets, naive = UTC, plain dates) or integer epoch seconds to aware UTC."""
+    text = text.strip()
+    if _EPOCH_SECONDS.fullmatch(text):
+        return datetime.fromtimestamp(int(text), tz=UTC)
+    return as_utc(datetime.fromisoformat(text))
+
+
+def format_instant(value: datetime) -> str:
+    """ISO 8601 in UTC with a `Z`, without a fractional part when the seconds are whole."""
+    value = as_utc(value)
+    if value.microsecond:
+        return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True)
+class Record:
+    """One record of the data set."""
+
+    id: int
+    updated_at: datetime
+
+    def as_json(self) -> dict[str, Any]:
+        """The record as the API answers it."""
+        return {
+            "id": self.id,
+            "updated_at": format_instant(self.updated_at),
+            "title": f"Item {self.id}",
+            "value": (self.id * 37) % 1000,
+        }
+
+
+def record_key(record: Record) -> tuple[datetime, int]:
+    """The order of the data set: (updated_at, id)."""
+    return record.updated_at, record.id
+
+
+def _record_time(record: Record) -> datetime:
+    return record.updated_at
+
+
+class Dataset:
+    """Deterministic records spread evenly over `days` days from `start`, sorted by (updated_at, id)."""
+
+    def __init__(
+        self,
+        start: datetime = DEFAULT_START,
+        days: int = DEFAULT_DAYS,
+        records_per_day: int = DEFAULT_RECORDS_PER_DAY,
+    ):
+        if days < 0 or records_per_day < 1:
+            raise ValueError("days must be >= 0 and records_per_day >= 1")
+        start = as_utc(start)
+        step = SECONDS_PER_DAY / records_per_day
+        self._lock = threading.Lock()
+        self._records = [
+            Record(id=i + 1, updated_at=start + timedelta(seconds=i * step)) for i in range(days * records_per_day)
+        ]
+        self._max_id = len(self._records)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._records)
+
+    def add_records(self, count: int, updated_at: datetime) -> list[int]:
+        """Append `count` records with the next ids, all stamped `updated_at`; return their ids."""
+        updated_at = as_utc(updated_at)
+        with self._lock:
+            ids = list(range(self._max_id + 1, self._max_id + 1 + count))
+            for record_id in ids:
+                bisect.insort(self._records, Record(record_id, updated_at), key=record_key)
+            self._max_id += count
+        return ids
+
+    def window(self, since: datetime | None = None, until: datetime | None = None) -> list[Record]:
+        """The records with since <= updated_at < until, in order; a missing bound is unbounded."""
+        with self._lock:
+            low = 0 if since is None else bisect.bisect_left(self._records, as_utc(since), key=_record_time)
+            high = (
+                len(self._records)
+                if until is None
+                else bisect.bisect_left(self._records, as_utc(until), key=_record_time)
+            )
+            return self._records[low:high]
+
+    def ids_between(self, since: datetime | None = None, until: datetime | None = None) -> list[int]:
+        """The ids in the window since (inclusive) .. until (exclusive), in API order."""
+        return [record.id for record in self.window(since, until)]

@@ -1,0 +1,116 @@
+"""The generic REST routes, one per pagination style, all over the same data set (`since` inclusive, `until`
+exclusive):
+
+- `GET /items?page=&per_page=` page numbers, with `total`;
+- `GET /events?cursor=&limit=` an opaque cursor at `meta.next_cursor`, with `has_more`; or, Stripe's way,
+  `starting_after=<id of the last record seen>`;
+- `GET /records?offset=&limit=` offset and limit, with `total`;
+- `GET /feed?limit=&page_token=` the next page's absolute URL at `links.next`.
+"""
+
+from __future__ import annotations
+
+import bisect
+from datetime import datetime
+
+from beam_api_pipeline.sample_api.data import Dataset, Record, record_key
+from beam_api_pipeline.sample_api.faults import Faults
+from beam_api_pipeline.sample_api.protocol import (
+    DEFAULT_PAGE_SIZE,
+    BadRequest,
+    Reply,
+    Request,
+    decode_cursor,
+    encode_cursor,
+    instant_param,
+    link_to,
+    positive_int,
+    size_param,
+)
+
+
+def window_of(request: Request) -> tuple[datetime | None, datetime | None]:
+    """The `since` and `until` query parameters."""
+    return instant_param(request, "since"), instant_param(request, "until")
+
+
+def keyset_page(
+    records: list[Record], cursor: tuple[datetime, int] | None, limit: int, faults: Faults
+) -> tuple[list[Record], Record | None]:
+    """The page after `cursor` and the record the next cursor names (None on the last page).
+
+    With `faults.loop_from_page`, that page and later ones name the first page's last record: a loop to page 2.
+    """
+    offset = 0 if cursor is None else bisect.bisect_right(records, cursor, key=record_key)
+    page = records[offset : offset + limit]
+    if offset + limit >= len(records):
+        return page, None
+    page_number = offset // limit + 1
+    if faults.loop_from_page > 1 and page_number >= faults.loop_from_page:
+        return page, records[limit - 1]
+    return page, page[-1]
+
+
+def items(dataset: Dataset, faults: Faults, request: Request) -> Reply:
+    """Page-number pagination: page is 1-based, a page past the end is empty."""
+    page = size_param(request, "page", 1, maximum=10**9)
+    per_page = size_param(request, "per_page", DEFAULT_PAGE_SIZE)
+    records = dataset.window(*window_of(request))
+    offset = (page - 1) * per_page
+    return Reply(
+        200,
+        {
+            "items": [record.as_json() for record in records[offset : offset + per_page]],
+            "total": len(records),
+            "page": page,
+            "per_page": per_page,
+        },
+    )
+
+
+def events(dataset: Dataset, faults: Faults, request: Request) -> Reply:
+    """Cursor (keyset) pagination: the cursor names the last record served, so inserts never shift pages."""
+    limit = size_param(request, "limit", DEFAULT_PAGE_SIZE)
+    found = dataset.window(*window_of(request))
+    cursor_text, last_id = request.param("cursor"), request.param("starting_after")
+    cursor = None if cursor_text is None else decode_cursor(cursor_text)
+    if last_id is not None:
+        last = next((record for record in found if str(record.id) == last_id), None)
+        if last is None:
+            raise BadRequest("starting_after", f"no record {last_id!r} in this window")
+        cursor = record_key(last)
+    page, after = keyset_page(found, cursor, limit, faults)
+    return Reply(
+        200,
+        {
+            "data": [record.as_json() for record in page],
+            "meta": {"next_cursor": encode_cursor(after) if after else None},
+            "has_more": after is not None,
+        },
+    )
+
+
+def records(dataset: Dataset, faults: Faults, request: Request) -> Reply:
+    """Offset pagination: `offset` records skipped, at most `limit` returned; an offset past the end is empty."""
+    offset = positive_int(request.param("offset"), "offset", 0, minimum=0)
+    limit = size_param(request, "limit", DEFAULT_PAGE_SIZE)
+    found = dataset.window(*window_of(request))
+    return Reply(200, {"records": [r.as_json() for r in found[offset : offset + limit]], "total": len(found)})
+
+
+def feed(dataset: Dataset, faults: Faults, request: Request) -> Reply:
+    """Next-URL pagination: `links.next` is the absolute URL of the next page (null on the last page)."""
+    limit = size_param(request, "limit", DEFAULT_PAGE_SIZE)
+    token = request.param("page_token")
+    cursor = None if token is None else decode_cursor(token, "page_token")
+    page, after = keyset_page(dataset.window(*window_of(request)), cursor, limit, faults)
+    next_url = None
+    if after is not None:
+        params = {
+            "since": request.param("since"),
+            "until": request.param("until"),
+            "limit": limit,
+            "page_token": encode_cursor(after),
+        }
+        next_url = link_to(faults.next_url_host or request.origin, request.path, params)
+    return Reply(200, {"entries": [record.as_json() for record in page], "links": {"next": next_url}})

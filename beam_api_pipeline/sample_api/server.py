@@ -1,0 +1,296 @@
+"""The sample API's HTTP server: routing, faults, credential checks, request statistics and `SampleApi`."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import socket
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from beam_api_pipeline.sample_api import github, graphql, rest, weather
+from beam_api_pipeline.sample_api.auth import TOKEN_PATH, Credentials, OAuthSettings, TokenIssuer, check_credentials
+from beam_api_pipeline.sample_api.data import Dataset, format_instant
+from beam_api_pipeline.sample_api.faults import Faults, FaultState
+from beam_api_pipeline.sample_api.protocol import BadRequest, Reply, Request
+
+SHUTDOWN_POLL_SECONDS = 0.05
+STATS_PATH = "/_stats"
+REDIRECT_PATH = "/redirect"
+ECHO_PATH = "/echo/headers"
+
+DataRoute = Callable[[Dataset, Faults, Request], Reply]
+DATA_ROUTES: dict[tuple[str, str], DataRoute] = {
+    ("GET", "/items"): rest.items,
+    ("GET", "/events"): rest.events,
+    ("GET", "/records"): rest.records,
+    ("GET", "/feed"): rest.feed,
+    ("POST", "/graphql"): graphql.graphql,
+}
+
+
+def _github_route(path: str) -> DataRoute | None:
+    """The issues route of a `/repos/{owner}/{repo}/issues` or `/repositories/{id}/issues` path."""
+    match = github.REPO_PATH.fullmatch(path)
+    if match:
+        repo_path = f"/repos/{match['owner']}/{match['repo']}"
+        repo_id = github.repository_id(match["owner"], match["repo"])
+    else:
+        match = github.REPOSITORY_ID_PATH.fullmatch(path)
+        if not match:
+            return None
+        repo_path, repo_id = f"/repositories/{match['repository_id']}", int(match["repository_id"])
+    return lambda dataset, faults, request: github.issues(dataset, faults, request, repo_path, repo_id)
+
+
+def _data_route(method: str, path: str) -> DataRoute | None:
+    route = DATA_ROUTES.get((method, path))
+    if route is None and method == "GET":
+        if path == "/v1/archive":
+            return lambda _dataset, _faults, request: weather.archive(request)
+        return _github_route(path)
+    return route
+
+
+class _Stats:
+    """Thread-safe request counters."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._by_path: Counter[str] = Counter()
+        self._by_status: Counter[str] = Counter()
+        self._in_flight = 0
+        self._max_in_flight = 0
+
+    def reset(self) -> None:
+        """Zero the counts; requests being handled still count as in flight."""
+        with self._lock:
+            self._by_path.clear()
+            self._by_status.clear()
+            self._max_in_flight = self._in_flight
+
+    def enter(self) -> None:
+        with self._lock:
+            self._in_flight += 1
+            self._max_in_flight = max(self._max_in_flight, self._in_flight)
+
+    def leave(self, path: str, status: int) -> None:
+        with self._lock:
+            self._in_flight -= 1
+            self._by_path[path] += 1
+            self._by_status[str(status)] += 1
+
+    def snapshot(self) -> dict[str, Any]:
+        with self._lock:
+            return {
+                "requests": sum(self._by_path.values()),
+                "by_path": dict(self._by_path),
+                "by_status": dict(self._by_status),
+                "max_in_flight": self._max_in_flight,
+            }
+
+
+class _Handler(BaseHTTPRequestHandler):
+    """Answers one connection's requests; HTTP/1.1 keep-alive with exact Content-Length."""
+
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out as two writes: no 40 ms delayed-ACK stall
+    server: _Server
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Stay quiet: no line per request."""
+
+    def do_GET(self) -> None:
+        self._handle("GET")
+
+    def do_POST(self) -> None:
+        self._handle("POST")
+
+    def _handle(self, method: str) -> None:
+        parts = urlsplit(self.path)
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        if parts.path == STATS_PATH:
+            self._send(Reply(200, self.server.api.stats()))
+            return
+        host = self.headers.get("Host") or self.server.api.url.removeprefix("http://")
+        request = Request(method, parts.path, parse_qs(parts.query), self.headers, body, f"http://{host}")
+        stats = self.server.api._stats
+        stats.enter()
+        status = 500
+        try:
+            status = self._send(self._answer(request))
+        finally:
+            stats.leave(parts.path, status)
+
+    def _answer(self, request: Request) -> Reply:
+        api = self.server.api
+        if request.path == TOKEN_PATH and request.method == "POST":
+            return api.token_issuer.grant(request)
+        if request.path == REDIRECT_PATH:
+            return Reply(302, {"location": request.param("to")}, {"Location": request.param("to") or "/"})
+        if request.path == ECHO_PATH:
+            return Reply(200, {"headers": dict(request.headers.items()), "query": request.query})
+        route = _data_route(request.method, request.path)
+        if route is None:
+            return Reply(404, {"error": f"no such path: {request.method} {request.path}"})
+        state = api._fault_state
+        faults = state.faults
+        if faults.latency_ms:
+            time.sleep(faults.latency_ms / 1000)
+        if state.rate_limited():
+            if github.REPO_PATH.fullmatch(request.path) or github.REPOSITORY_ID_PATH.fullmatch(request.path):
+                return github.rate_limited(faults.retry_after)
+            return Reply(429, {"error": "rate limited"}, {"Retry-After": faults.retry_after})
+        refused = check_credentials(api.credentials, api.token_issuer, request)
+        if refused is not None:
+            return refused
+        try:
+            since = rest.instant_param(request, "since")
+            if since is not None and since in state.fail_instants:
+                return Reply(500, {"error": f"injected failure for since={format_instant(since)}"})
+            if state.random_failure():
+                return Reply(500, {"error": "injected failure"})
+            return route(api.dataset, faults, request)
+        except BadRequest as error:
+            return Reply(400, {"error": str(error), "parameter": error.parameter})
+
+    def _send(self, reply: Reply) -> int:
+        payload = json.dumps(reply.body).encode()
+        self.send_response(reply.status)
+        headers = {"Content-Type": "application/json", **reply.headers, "Content-Length": str(len(payload))}
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(payload)
+        return reply.status
+
+
+class _Server(ThreadingHTTPServer):
+    """Tracks open connections so `stop` can close idle keep-alive ones."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], api: SampleApi):
+        super().__init__(address, _Handler)
+        self.api = api
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        with self._connections_lock:
+            self._connections.add(request)
+        try:
+            super().finish_request(request, client_address)
+        finally:
+            with self._connections_lock:
+                self._connections.discard(request)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Ignore clients that went away (and connections `stop` closed); report anything else."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+    def close_connections(self) -> None:
+        with self._connections_lock:
+            connections = list(self._connections)
+        for connection in connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+
+
+class SampleApi:
+    """The sample API server: `with SampleApi().start() as api: requests.get(api.url + "/items")`.
+
+    `credentials` says what the data routes require (nothing by default); `oauth` configures the token
+    endpoint `POST /oauth/token`, whose access tokens the data routes accept when `credentials.oauth` is set.
+    """
+
+    def __init__(
+        self,
+        dataset: Dataset | None = None,
+        faults: Faults | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        credentials: Credentials | None = None,
+        oauth: OAuthSettings | None = None,
+    ):
+        self.dataset = dataset if dataset is not None else Dataset()
+        self.credentials = credentials if credentials is not None else Credentials()
+        self.token_issuer = TokenIssuer(oauth if oauth is not None else OAuthSettings())
+        self._faults_lock = threading.Lock()
+        self._fault_state = FaultState(faults if faults is not None else Faults())
+        self._stats = _Stats()
+        self._address = (host, port)
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def faults(self) -> Faults:
+        """The faults in force."""
+        return self._fault_state.faults
+
+    @faults.setter
+    def faults(self, faults: Faults) -> None:
+        """Replace the faults; their sequence (random draws, every-Nth count, token bucket) restarts."""
+        with self._faults_lock:
+            self._fault_state = FaultState(faults)
+
+    def set_faults(self, **changes: Any) -> Faults:
+        """Change some fault fields, e.g. `set_faults(error_rate=1.0)`; return the new faults."""
+        with self._faults_lock:
+            faults = dataclasses.replace(self._fault_state.faults, **changes)
+            self._fault_state = FaultState(faults)
+        return faults
+
+    def start(self) -> SampleApi:
+        """Bind and serve in a daemon thread."""
+        if self._server is not None:
+            raise RuntimeError("the sample API is already running")
+        self._server = _Server(self._address, self)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(SHUTDOWN_POLL_SECONDS,), name="sample-api", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving, close open connections and release the port."""
+        server, thread = self._server, self._thread
+        if server is None or thread is None:
+            return
+        server.shutdown()
+        server.close_connections()
+        server.server_close()
+        thread.join()
+        self._server = self._thread = None
+
+    def __enter__(self) -> SampleApi:
+        return self if self._server is not None else self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        """The base URL, e.g. `http://127.0.0.1:54321`."""
+        if self._server is None:
+            raise RuntimeError("the sample API is not running; call start() first")
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def stats(self) -> dict[str, Any]:
+        """Request counts (requests, by_path, by_status) and max_in_flight; `/_stats` is not counted."""
+        return self._stats.snapshot()
+
+    def reset_stats(self) -> None:
+        """Zero the counters."""
+        self._stats.reset()

@@ -1,0 +1,68 @@
+"""The shipped GitHub and weather configs, run on DirectRunner against the sample API's GitHub-shaped and
+Open-Meteo-shaped routes (only base_url and local paths changed)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import yaml
+
+from beam_api_pipeline.cli import main
+from beam_api_pipeline.sample_api import Credentials
+from beam_api_pipeline.sample_api.github import repository_id
+from beam_api_pipeline.sample_api.weather import hourly_value
+from tests.pipeline.conftest import read_jsonl
+
+TEMPLATES = Path(__file__).resolve().parents[2] / "templates" / "pipelines"
+
+
+def t(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+def local_copy(template: str, base_url: str, tmp_path: Path) -> Path:
+    """The template with its base_url on the sample API and its files under tmp_path."""
+    config = yaml.safe_load((TEMPLATES / template).read_text())
+    config["api_config"]["base_url"] = base_url
+    config["output"][0]["config"]["path"] = str(tmp_path / "out")
+    config["dead_letter"]["path"] = str(tmp_path / "dead_letter")
+    config["watermark_store"]["path"] = str(tmp_path / "state.db")
+    path = tmp_path / template
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def test_the_github_config_reads_issues_with_link_pages_and_since(sample_api, tmp_path, monkeypatch):
+    sample_api.credentials = Credentials(bearer_token="ghp_sample_token")
+    monkeypatch.setenv("GITHUB_TOKEN", "ghp_sample_token")
+    path = local_copy("github_issues.yaml", sample_api.url, tmp_path)
+    args = ["run", "--config", str(path), "--start_time", "2024-01-12T00:00:00Z", "--end_time", "2024-01-14T00:00:00Z"]
+    assert main(args) == 0
+
+    rows = read_jsonl(tmp_path / "out")
+    numbers = sorted(row["number"] for row in rows)
+    assert numbers == sample_api.dataset.ids_between(t("2024-01-12"), t("2024-01-14"))
+    assert all(row["is_pull_request"] == (row["number"] % 4 == 0) for row in rows)
+    assert rows[0]["user"] == {"login": "octocat"}
+    assert set(rows[0]) == {
+        "id", "number", "title", "state", "user", "comments", "created_at", "updated_at", "closed_at",
+        "is_pull_request", "_pipeline_id", "_endpoint", "_window_start", "_window_end", "_extracted_at", "_run_id",
+    }  # fmt: skip
+    by_path = sample_api.stats()["by_path"]
+    # window 1: since 12th, 144 records, 100 a page: 2 pages; window 2: since 13th, 96 records: 1 page
+    assert by_path == {"/repos/apache/beam/issues": 2, f"/repositories/{repository_id('apache', 'beam')}/issues": 1}
+
+
+def test_the_weather_config_gives_one_row_per_hour_of_inclusive_days(sample_api, tmp_path):
+    path = local_copy("weather.yaml", sample_api.url, tmp_path)
+    args = ["run", "--config", str(path), "--start_time", "2023-12-30T00:00:00Z", "--end_time", "2024-01-09T00:00:00Z"]
+    assert main(args) == 0
+
+    rows = sorted(read_jsonl(tmp_path / "out"), key=lambda row: row["time"])
+    hours = [t("2023-12-30") + timedelta(hours=n) for n in range(10 * 24)]
+    assert [row["time"] for row in rows] == [hour.strftime("%Y-%m-%dT%H:%M:%SZ") for hour in hours]
+    assert [row["temperature_2m"] for row in rows] == [hourly_value("temperature_2m", 52.52, 13.41, h) for h in hours]
+    assert rows[0]["latitude"] == 52.52 and rows[0]["_endpoint"] == "hourly"
+    # 7-day windows on the weekly grid: [Dec 30, Jan 4) and [Jan 4, Jan 9), each one request with inclusive dates
+    assert sample_api.stats()["by_path"] == {"/v1/archive": 2}
