@@ -62,13 +62,13 @@ def prepare_run(
     run_id: str | None = None,
     plan: RunPlan | None = None,
 ) -> tuple[beam.Pipeline, RunPlan]:
-    """Plan a run from the stored watermarks (unless given a plan), record it as running, and build its
-    (unstarted) pipeline."""
+    """Plan a run from the stored watermarks (unless given a plan), build its (unstarted) pipeline, and record
+    the run as running."""
     plan = plan or make_plan(config, store, start_time, end_time, run_id=run_id)
-    store.save_run(PipelineRun(plan.run_id, config.pipeline_id, RUNNING, plan.started_at))
-    logger.info("run %s: %d windows", plan.run_id, len(plan.tasks))
     pipeline = beam.Pipeline(options=PipelineOptions(with_local_runner(beam_args or [])))
     PipelineFactory(config, plan).build(pipeline)
+    store.save_run(PipelineRun(plan.run_id, config.pipeline_id, RUNNING, plan.started_at))
+    logger.info("run %s: %d windows", plan.run_id, len(plan.tasks))
     return pipeline, plan
 
 

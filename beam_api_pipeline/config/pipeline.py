@@ -39,8 +39,11 @@ class PipelineConfig(StrictModel):
     @field_validator("extractor_class")
     @classmethod
     def _known_extractor(cls, value: str) -> str:
-        if value not in BUILTIN_EXTRACTORS and not _CLASS_PATH.fullmatch(value):
-            raise ValueError(f"must be one of: {', '.join(BUILTIN_EXTRACTORS)}, or package.module:ClassName")
+        if not NAME_PATTERN.fullmatch(value) and not _CLASS_PATH.fullmatch(value):
+            raise ValueError(
+                f"must be a built-in ({', '.join(BUILTIN_EXTRACTORS)}), a name registered with "
+                "PipelineFactory.register_extractor, or package.module:ClassName"
+            )
         return value
 
     @model_validator(mode="after")

@@ -321,7 +321,10 @@ def test_an_endpoint_may_have_its_own_pagination(tmp_path):
         ),
         pytest.param(
             {"extractor_class": "my_module.Extractor"},
-            ["extractor_class: must be one of: rest, graphql, github, weather, or package.module:ClassName"],
+            [
+                "extractor_class: must be a built-in (rest, graphql, github, weather), a name registered with "
+                "PipelineFactory.register_extractor, or package.module:ClassName"
+            ],
             id="bad-extractor-class",
         ),
         pytest.param(
