@@ -11,7 +11,10 @@ from beam_api_pipeline.errors import ConfigError
 from beam_api_pipeline.extractors.base import BaseExtractor
 from beam_api_pipeline.extractors.registry import load_extractor_class
 from beam_api_pipeline.outputs.base import BaseOutput
+from beam_api_pipeline.outputs.bigquery import BigQueryOutput
 from beam_api_pipeline.outputs.files import LocalOutput
+from beam_api_pipeline.outputs.gcs import GcsOutput
+from beam_api_pipeline.outputs.rejected import WriteRejectedRows
 from beam_api_pipeline.run_plan import RunPlan
 from beam_api_pipeline.transforms.commit import CommitWatermark
 from beam_api_pipeline.transforms.dead_letter import WriteDeadLetters, default_dead_letter_path
@@ -23,7 +26,11 @@ from beam_api_pipeline.transforms.write import WriteOutputs
 class PipelineFactory:
     """Builds the graph of one run: ReadFromApi → TransformRecords → WriteOutputs → CommitWatermark."""
 
-    _outputs: ClassVar[dict[str, type[BaseOutput]]] = {"local": LocalOutput}
+    _outputs: ClassVar[dict[str, type[BaseOutput]]] = {
+        "local": LocalOutput,
+        "bigquery": BigQueryOutput,
+        "gcs": GcsOutput,
+    }
     _extractors: ClassVar[dict[str, type[BaseExtractor]]] = {}
 
     @classmethod
@@ -76,4 +83,12 @@ class PipelineFactory:
         dead_letters = (fetched[RESULTS], shaped[INVALID]) | "WriteDeadLetters" >> WriteDeadLetters(
             config.pipeline_id, plan.run_id, self.dead_letter_path()
         )
+        rejected = [rows for output in outputs for rows in output.rejected_rows()]
+        if rejected:
+            rejected_files = (
+                rejected
+                | "AllRejectedRows" >> beam.Flatten()
+                | "WriteRejectedRows" >> WriteRejectedRows(self.dead_letter_path(), plan.run_id)
+            )
+            dead_letters = (dead_letters, rejected_files) | "AllDeadLetterFiles" >> beam.Flatten()
         _ = fetched[RESULTS] | "CommitWatermark" >> CommitWatermark(config, plan, written, dead_letters, rows_written)
