@@ -36,30 +36,38 @@ def folder_for(bucket: str, prefix: str, endpoint: str, date: str) -> str:
     return f"gs://{bucket}/{path}" if path else f"gs://{bucket}"
 
 
-class _WriteBatchFn(beam.DoFn):
-    """Writes one batch of rows as one JSON Lines object; yields its path."""
+class _WriteFolderFn(beam.DoFn):
+    """Writes one folder's rows as JSON Lines objects of at most `batch_size` rows each; yields their paths."""
 
-    def __init__(self, file_stem: str, compression: str):
+    def __init__(self, file_stem: str, batch_size: int, compression: str):
         self._file_stem = file_stem
-        self._compression = compression
+        self._batch_size = batch_size
+        self._gzip = compression == "gzip"
 
     def setup(self) -> None:
         use_emulators()
 
-    def process(self, batch: tuple[str, Iterable[Any]]) -> Iterator[str]:
-        folder, rows = batch
-        gzip = self._compression == "gzip"
-        name = f"{self._file_stem}-{uuid.uuid4().hex[:12]}.jsonl" + (".gz" if gzip else "")
+    def _open(self, folder: str):
+        name = f"{self._file_stem}-{uuid.uuid4().hex[:12]}.jsonl" + (".gz" if self._gzip else "")
         path = posixpath.join(folder, name)
-        handle = FileSystems.create(
-            path,
-            mime_type="application/x-ndjson",
-            compression_type=CompressionTypes.GZIP if gzip else CompressionTypes.UNCOMPRESSED,
-        )
-        with handle:
-            for row in rows:
-                handle.write(to_json_line(row).encode("utf-8") + b"\n")
-        yield path
+        compression = CompressionTypes.GZIP if self._gzip else CompressionTypes.UNCOMPRESSED
+        return path, FileSystems.create(path, mime_type="application/x-ndjson", compression_type=compression)
+
+    def process(self, element: tuple[str, Iterable[Any]]) -> Iterator[str]:
+        folder, rows = element
+        path, handle, count = None, None, 0
+        for row in rows:
+            if handle is None:
+                path, handle = self._open(folder)
+            handle.write(to_json_line(row).encode("utf-8") + b"\n")
+            count += 1
+            if count == self._batch_size:
+                handle.close()
+                yield path
+                handle, count = None, 0
+        if handle is not None:
+            handle.close()
+            yield path
 
 
 class GcsOutput(BaseOutput):
@@ -82,6 +90,6 @@ class GcsOutput(BaseOutput):
         return (
             rows
             | "ByFolder" >> beam.Map(keyed)
-            | "Batches" >> beam.GroupIntoBatches(settings.batch_size)
-            | "WriteFiles" >> beam.ParDo(_WriteBatchFn(file_stem, settings.compression))
+            | "GroupByFolder" >> beam.GroupByKey()
+            | "WriteFiles" >> beam.ParDo(_WriteFolderFn(file_stem, settings.batch_size, settings.compression))
         )

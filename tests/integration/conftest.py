@@ -76,18 +76,21 @@ def sample_api() -> Iterator[SampleApi]:
         yield api
 
 
+_REPLACED = {"watermark_store", "dead_letter"}
+
+
 def _merge(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    """`base` with `changes` merged in; lists and the sections in _REPLACED are replaced whole."""
     merged = dict(base)
     for key, value in changes.items():
-        merged[key] = (
-            _merge(merged[key], value) if isinstance(value, dict) and isinstance(merged.get(key), dict) else value
-        )
+        nested = isinstance(value, dict) and isinstance(merged.get(key), dict) and key not in _REPLACED
+        merged[key] = _merge(merged[key], value) if nested else value
     return merged
 
 
 @pytest.fixture
 def write_config(tmp_path: Path, sample_api: SampleApi) -> Callable[..., tuple[Path, PipelineConfig]]:
-    """Writes a pipeline YAML for the sample API's /items endpoint, with `changes` merged in (lists replaced)."""
+    """Writes a pipeline YAML for the sample API's /items endpoint, with `changes` merged in."""
 
     def write(**changes: Any) -> tuple[Path, PipelineConfig]:
         base = {
