@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import apache_beam as beam
@@ -65,7 +66,7 @@ class _CheckRowsFn(beam.DoFn):
             yield row
 
 
-def _new_table(client, name: TableName, fields, partition_field, clustering_fields):
+def _new_table(name: TableName, fields, partition_field, clustering_fields):
     from google.cloud import bigquery
 
     table = bigquery.Table(str(name), schema=[bigquery.SchemaField.from_api_repr(f) for f in fields])
@@ -86,24 +87,25 @@ class _EnsureTablesFn(beam.DoFn):
         self._partition_field = partition_field
         self._clustering_fields = clustering_fields
 
-    def process(self, _element: Any) -> Iterator[str]:
-        import datetime
+    def setup(self) -> None:
+        self._client = bigquery_client(self._target.project)
 
-        client = bigquery_client(self._target.project)
-        try:
-            target = _new_table(client, self._target, self._fields, self._partition_field, self._clustering_fields)
-            client.create_table(target, exists_ok=True)
-            if self._staging is not None:
-                staging = _new_table(client, self._staging, self._fields, None, [])
-                staging.expires = datetime.datetime.now(datetime.UTC) + datetime.timedelta(hours=STAGING_EXPIRY_HOURS)
-                client.create_table(staging, exists_ok=True)
-        finally:
-            client.close()
+    def teardown(self) -> None:
+        self._client.close()
+
+    def process(self, _element: Any) -> Iterator[str]:
+        target = _new_table(self._target, self._fields, self._partition_field, self._clustering_fields)
+        self._client.create_table(target, exists_ok=True)
+        if self._staging is not None:
+            staging = _new_table(self._staging, self._fields, None, [])
+            staging.expires = datetime.now(UTC) + timedelta(hours=STAGING_EXPIRY_HOURS)
+            self._client.create_table(staging, exists_ok=True)
         yield str(self._target)
 
 
 class _MergeFn(beam.DoFn):
-    """After the load into the staging table (side input): one MERGE into the target, then drop the staging."""
+    """One MERGE of the staging table into the target, then drop the staging table; `_loaded` (a side input on
+    the load's result) makes it wait for the load."""
 
     def __init__(self, target: TableName, staging: TableName, key: str, timestamp: str, table_options: dict):
         self._target = target
@@ -112,28 +114,31 @@ class _MergeFn(beam.DoFn):
         self._timestamp = timestamp
         self._table_options = table_options
 
-    def process(self, _element: Any, loaded: list) -> Iterator[str]:
+    def setup(self) -> None:
+        self._client = bigquery_client(self._target.project)
+
+    def teardown(self) -> None:
+        self._client.close()
+
+    def process(self, _element: Any, _loaded: list) -> Iterator[str]:
         from google.api_core.exceptions import NotFound
 
-        client = bigquery_client(self._target.project)
+        client = self._client
         try:
-            try:
-                staging = client.get_table(str(self._staging))
-            except NotFound:
-                logger.info("merge into %s: nothing was staged", self._target)
-                yield str(self._target)
-                return
-            fields = [field.to_api_repr() for field in staging.schema]
-            partitioning = self._table_options.get("timePartitioning", {}).get("field")
-            clustering = self._table_options.get("clustering", {}).get("fields", [])
-            client.create_table(_new_table(client, self._target, fields, partitioning, clustering), exists_ok=True)
-            columns = [field.name for field in staging.schema]
-            job = client.query(merge_statement(self._target, self._staging, columns, self._key, self._timestamp))
-            job.result()
-            logger.info("merged %s into %s: %s rows changed", self._staging, self._target, job.num_dml_affected_rows)
-            client.delete_table(str(self._staging), not_found_ok=True)
-        finally:
-            client.close()
+            staging = client.get_table(str(self._staging))
+        except NotFound:
+            logger.info("merge into %s: nothing was staged", self._target)
+            yield str(self._target)
+            return
+        fields = [field.to_api_repr() for field in staging.schema]
+        partitioning = self._table_options.get("timePartitioning", {}).get("field")
+        clustering = self._table_options.get("clustering", {}).get("fields", [])
+        client.create_table(_new_table(self._target, fields, partitioning, clustering), exists_ok=True)
+        columns = [field.name for field in staging.schema]
+        job = client.query(merge_statement(self._target, self._staging, columns, self._key, self._timestamp))
+        job.result()
+        logger.info("merged %s into %s: %s rows changed", self._staging, self._target, job.num_dml_affected_rows)
+        client.delete_table(str(self._staging), not_found_ok=True)
         yield str(self._target)
 
 
