@@ -16,8 +16,10 @@ $(INSTALLED): requirements.txt requirements-test.txt setup.py
 demo: $(INSTALLED)
 	$(PY) -m beam_api_pipeline demo
 
+# The whole suite, with the BigQuery and GCS emulators running for tests/integration (own virtualenv,
+# free 127.0.0.1 ports, stopped by PID when pytest ends); see docs/testing.md.
 test: $(INSTALLED) lint
-	$(PY) -m pytest -q
+	PYTHON=$(PYTHON) tests/integration/emulators.sh run $(PY) -m pytest -q
 
 lint: $(INSTALLED)
 	$(VENV)/bin/ruff check .
@@ -28,6 +30,6 @@ format: $(INSTALLED)
 	$(VENV)/bin/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) demo-output .state output *.egg-info
+	rm -rf $(VENV) .venv-emulators demo-output .state output *.egg-info
 
 include templates/flex-template.mk

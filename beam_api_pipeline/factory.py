@@ -11,7 +11,10 @@ from beam_api_pipeline.errors import ConfigError
 from beam_api_pipeline.extractors.base import BaseExtractor
 from beam_api_pipeline.extractors.registry import load_extractor_class
 from beam_api_pipeline.outputs.base import BaseOutput
+from beam_api_pipeline.outputs.bigquery import BigQueryOutput
 from beam_api_pipeline.outputs.files import LocalOutput
+from beam_api_pipeline.outputs.gcs import GcsOutput
+from beam_api_pipeline.outputs.rejected import WriteRejectedRows
 from beam_api_pipeline.run_plan import RunPlan
 from beam_api_pipeline.transforms.commit import CommitWatermark
 from beam_api_pipeline.transforms.dead_letter import WriteDeadLetters, default_dead_letter_path
@@ -24,7 +27,11 @@ from beam_api_pipeline.transforms.write import WriteOutputs
 class PipelineFactory:
     """Builds the graph of one run: ReadFromApi → TransformRecords → WriteOutputs → CommitWatermark."""
 
-    _outputs: ClassVar[dict[str, type[BaseOutput]]] = {"local": LocalOutput}
+    _outputs: ClassVar[dict[str, type[BaseOutput]]] = {
+        "local": LocalOutput,
+        "bigquery": BigQueryOutput,
+        "gcs": GcsOutput,
+    }
     _extractors: ClassVar[dict[str, type[BaseExtractor]]] = {}
 
     @classmethod
@@ -81,13 +88,21 @@ class PipelineFactory:
         dead_letters = (fetched[RESULTS], shaped[INVALID]) | "WriteDeadLetters" >> WriteDeadLetters(
             config.pipeline_id, plan.run_id, self.dead_letter_path()
         )
+        invalid_records = shaped[INVALID]
+        rejected = [rows for output in outputs for rows in output.rejected_rows()]
+        if rejected:
+            rejected_rows = rejected | "AllRejectedRows" >> beam.Flatten()
+            rejected_files = rejected_rows | "WriteRejectedRows" >> WriteRejectedRows(
+                self.dead_letter_path(), plan.run_id
+            )
+            dead_letters = (dead_letters, rejected_files) | "AllDeadLetterFiles" >> beam.Flatten()
+            invalid_records = (invalid_records, rejected_rows) | "InvalidOrRejected" >> beam.Flatten()
         _ = fetched[RESULTS] | "ReportProgress" >> ReportProgress()
-        invalid_records = shaped[INVALID] | "CountInvalid" >> beam.combiners.Count.Globally()
         _ = fetched[RESULTS] | "CommitWatermark" >> CommitWatermark(
             config,
             plan,
             written=written,
             dead_letters=dead_letters,
             rows_written=rows_written,
-            invalid_records=invalid_records,
+            invalid_records=invalid_records | "CountInvalid" >> beam.combiners.Count.Globally(),
         )

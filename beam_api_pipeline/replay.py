@@ -33,12 +33,15 @@ def read_dead_letters(path: str) -> list[dict[str, Any]]:
 
 
 def make_replay_plan(config: PipelineConfig, store, rows: list[dict[str, Any]], now: datetime | None = None) -> RunPlan:
-    """A run of exactly the windows and records in `rows` (rows of other pipelines are an error)."""
+    """A run of exactly the windows and records in `rows` (rows of other pipelines are an error). Rows a sink
+    rejected (`kind: row`) are not replayed."""
     endpoints = config.api_config.endpoints
     overlap = config.api_config.watermark.window.window_overlap
     tasks: dict[WindowTask, None] = {}
     records: list[tuple[WindowTask, Any]] = []
     for row in rows:
+        if row.get("kind") == "row":
+            continue  # a row a sink rejected is already transformed: fix the sink's schema and load it as it is
         if row.get("pipeline_id") != config.pipeline_id or row.get("endpoint") not in endpoints:
             where = f"{row.get('pipeline_id')}/{row.get('endpoint')}"
             raise ConfigError(f"--dead_letter: a row of {where} does not belong to pipeline {config.pipeline_id}")

@@ -25,6 +25,11 @@ class BaseOutput:
         """Apply the sink to `rows` (dicts) of `endpoint`."""
         raise NotImplementedError
 
+    def rejected_rows(self) -> list[pvalue.PCollection]:
+        """After `write`: the rows this sink refused, as `outputs.rejected.rejected_row` dicts (one
+        PCollection per endpoint written), for the dead letter. A sink that takes every row returns []."""
+        return []
+
     def expand_rows(self, rows: pvalue.PCollection, endpoint: str) -> pvalue.PCollection:
         """`write` under a stable, readable label."""
         return rows | f"{self.label}[{endpoint}]" >> _Apply(self, endpoint)

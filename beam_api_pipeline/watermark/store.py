@@ -36,4 +36,6 @@ def open_store(config) -> WatermarkStore:
         from beam_api_pipeline.watermark.local import LocalWatermarkStore
 
         return LocalWatermarkStore(config.path)
-    raise NotImplementedError(f"watermark_store type {config.type!r} is not available yet")
+    from beam_api_pipeline.watermark.bigquery import BigQueryWatermarkStore
+
+    return BigQueryWatermarkStore(config.table)

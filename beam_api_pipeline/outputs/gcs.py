@@ -1,0 +1,95 @@
+"""`type: gcs`: JSON Lines files under `gs://bucket/prefix`; `{window_date}` (and `{endpoint}`) in the prefix give
+one folder per day of window; at most `batch_size` records per file, optionally gzip-compressed."""
+
+from __future__ import annotations
+
+import posixpath
+import uuid
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import apache_beam as beam
+from apache_beam import pvalue
+from apache_beam.io.filesystem import CompressionTypes
+from apache_beam.io.filesystems import FileSystems
+
+from beam_api_pipeline.gcp.endpoints import use_emulators
+from beam_api_pipeline.outputs.base import BaseOutput
+from beam_api_pipeline.outputs.jsonl import to_json_line
+from beam_api_pipeline.paths import get_path
+from beam_api_pipeline.timeformat import parse_timestamp
+
+WINDOW_START_FIELD = "_window_start"
+
+
+def window_date(row: Any, timestamp_field: str, time_format: str) -> str:
+    """The day (YYYY-MM-DD, UTC) of the window `row` belongs to: its `_window_start` metadata when present,
+    else its own timestamp field."""
+    if isinstance(row, dict) and row.get(WINDOW_START_FIELD):
+        return parse_timestamp(row[WINDOW_START_FIELD]).strftime("%Y-%m-%d")
+    return parse_timestamp(get_path(row, timestamp_field), time_format).strftime("%Y-%m-%d")
+
+
+def folder_for(bucket: str, prefix: str, endpoint: str, date: str) -> str:
+    """`gs://bucket/<prefix with {endpoint} and {window_date} filled in>` without a trailing slash."""
+    path = prefix.replace("{endpoint}", endpoint).replace("{window_date}", date).strip("/")
+    return f"gs://{bucket}/{path}" if path else f"gs://{bucket}"
+
+
+class _WriteFolderFn(beam.DoFn):
+    """Writes one folder's rows as JSON Lines objects of at most `batch_size` rows each; yields their paths."""
+
+    def __init__(self, file_stem: str, batch_size: int, compression: str):
+        self._file_stem = file_stem
+        self._batch_size = batch_size
+        self._gzip = compression == "gzip"
+
+    def setup(self) -> None:
+        use_emulators()
+
+    def _open(self, folder: str):
+        name = f"{self._file_stem}-{uuid.uuid4().hex[:12]}.jsonl" + (".gz" if self._gzip else "")
+        path = posixpath.join(folder, name)
+        compression = CompressionTypes.GZIP if self._gzip else CompressionTypes.UNCOMPRESSED
+        return path, FileSystems.create(path, mime_type="application/x-ndjson", compression_type=compression)
+
+    def process(self, element: tuple[str, Iterable[Any]]) -> Iterator[str]:
+        folder, rows = element
+        path, handle, count = None, None, 0
+        for row in rows:
+            if handle is None:
+                path, handle = self._open(folder)
+            handle.write(to_json_line(row).encode("utf-8") + b"\n")
+            count += 1
+            if count == self._batch_size:
+                handle.close()
+                yield path
+                handle, count = None, 0
+        if handle is not None:
+            handle.close()
+            yield path
+
+
+class GcsOutput(BaseOutput):
+    """`type: gcs`. Each file is uploaded as one object, so a reader never sees half a file; a retried
+    bundle may leave an extra file with the same rows (the rows carry `_run_id` when metadata is on)."""
+
+    def write(self, rows: pvalue.PCollection, endpoint: str) -> pvalue.PCollection:
+        use_emulators()
+        settings = self.settings
+        watermark = self.pipeline_config.api_config.watermark
+        bucket, prefix = settings.bucket, settings.prefix
+        file_stem = f"{endpoint}-{self.run_id}"
+
+        dated = "{window_date}" in prefix
+
+        def keyed(row: Any) -> tuple[str, Any]:
+            date = window_date(row, watermark.timestamp_field, watermark.time_format) if dated else ""
+            return folder_for(bucket, prefix, endpoint, date), row
+
+        return (
+            rows
+            | "ByFolder" >> beam.Map(keyed)
+            | "GroupByFolder" >> beam.GroupByKey()
+            | "WriteFiles" >> beam.ParDo(_WriteFolderFn(file_stem, settings.batch_size, settings.compression))
+        )

@@ -1,0 +1,175 @@
+"""The BigQuery control table: watermarks in `watermark_store.table`, run records in a sibling table
+`<table>_runs`. Both are created when missing. A watermark is written with a MERGE that only ever moves it
+forward, so two overlapping runs of one pipeline cannot lose ground.
+
+    <table>:      pipeline_id STRING REQUIRED, endpoint STRING REQUIRED, watermark TIMESTAMP REQUIRED,
+                  updated_at TIMESTAMP REQUIRED, run_id STRING REQUIRED
+    <table>_runs: run_id STRING REQUIRED, pipeline_id STRING REQUIRED, status STRING REQUIRED,
+                  start_time TIMESTAMP REQUIRED, end_time TIMESTAMP, records_processed INTEGER REQUIRED,
+                  errors STRING REPEATED, windows_done INTEGER REQUIRED, windows_failed INTEGER REQUIRED,
+                  job_id STRING
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from beam_api_pipeline.gcp.endpoints import bigquery_client
+from beam_api_pipeline.outputs.bigquery_tables import TableName
+from beam_api_pipeline.watermark.runs import PipelineRun
+
+RUNS_SUFFIX = "_runs"
+
+WATERMARK_FIELDS = [
+    ("pipeline_id", "STRING", "REQUIRED"),
+    ("endpoint", "STRING", "REQUIRED"),
+    ("watermark", "TIMESTAMP", "REQUIRED"),
+    ("updated_at", "TIMESTAMP", "REQUIRED"),
+    ("run_id", "STRING", "REQUIRED"),
+]
+RUN_FIELDS = [
+    ("run_id", "STRING", "REQUIRED"),
+    ("pipeline_id", "STRING", "REQUIRED"),
+    ("status", "STRING", "REQUIRED"),
+    ("start_time", "TIMESTAMP", "REQUIRED"),
+    ("end_time", "TIMESTAMP", "NULLABLE"),
+    ("records_processed", "INTEGER", "REQUIRED"),
+    ("errors", "STRING", "REPEATED"),
+    ("windows_done", "INTEGER", "REQUIRED"),
+    ("windows_failed", "INTEGER", "REQUIRED"),
+    ("job_id", "STRING", "NULLABLE"),
+]
+_RUN_COLUMNS = ", ".join(name for name, _type, _mode in RUN_FIELDS)
+
+ADVANCE_SQL = """
+MERGE {table} T
+USING (SELECT @pipeline_id AS pipeline_id, @endpoint AS endpoint, @watermark AS watermark,
+              @updated_at AS updated_at, @run_id AS run_id) S
+ON T.pipeline_id = S.pipeline_id AND T.endpoint = S.endpoint
+WHEN MATCHED AND S.watermark > T.watermark THEN
+  UPDATE SET watermark = S.watermark, updated_at = S.updated_at, run_id = S.run_id
+WHEN NOT MATCHED THEN
+  INSERT (pipeline_id, endpoint, watermark, updated_at, run_id)
+  VALUES (S.pipeline_id, S.endpoint, S.watermark, S.updated_at, S.run_id)
+"""
+
+SAVE_RUN_SQL = """
+MERGE {table} T
+USING (SELECT @run_id AS run_id, @pipeline_id AS pipeline_id, @status AS status, @start_time AS start_time,
+              @end_time AS end_time, @records_processed AS records_processed, @errors AS errors,
+              @windows_done AS windows_done, @windows_failed AS windows_failed, @job_id AS job_id) S
+ON T.run_id = S.run_id
+WHEN MATCHED THEN UPDATE SET pipeline_id = S.pipeline_id, status = S.status, start_time = S.start_time,
+  end_time = S.end_time, records_processed = S.records_processed, errors = S.errors,
+  windows_done = S.windows_done, windows_failed = S.windows_failed, job_id = S.job_id
+WHEN NOT MATCHED THEN INSERT ({columns}) VALUES (S.run_id, S.pipeline_id, S.status, S.start_time, S.end_time,
+  S.records_processed, S.errors, S.windows_done, S.windows_failed, S.job_id)
+"""
+
+
+def parse_table(name: str) -> TableName:
+    """`project.dataset.table` (the config has checked the shape)."""
+    project, dataset, table = name.split(".")
+    return TableName(project, dataset, table)
+
+
+class BigQueryWatermarkStore:
+    """Watermarks and run records in BigQuery, through google-cloud-bigquery (emulator-aware)."""
+
+    def __init__(self, table: str):
+        from google.cloud import bigquery
+
+        self._bq = bigquery
+        self.watermarks = parse_table(table)
+        self.runs = TableName(self.watermarks.project, self.watermarks.dataset, self.watermarks.table + RUNS_SUFFIX)
+        self._client = bigquery_client(self.watermarks.project)
+        self._create_if_missing()
+
+    def _create_if_missing(self) -> None:
+        bq = self._bq
+        self._client.create_dataset(f"{self.watermarks.project}.{self.watermarks.dataset}", exists_ok=True)
+        for name, fields in ((self.watermarks, WATERMARK_FIELDS), (self.runs, RUN_FIELDS)):
+            schema = [bq.SchemaField(field, kind, mode=mode) for field, kind, mode in fields]
+            self._client.create_table(bq.Table(str(name), schema=schema), exists_ok=True)
+
+    def _query(self, sql: str, parameters: list) -> list:
+        job = self._client.query(sql, job_config=self._bq.QueryJobConfig(query_parameters=parameters))
+        return list(job.result())
+
+    def _param(self, name: str, kind: str, value: Any):
+        return self._bq.ScalarQueryParameter(name, kind, value)
+
+    def get_watermark(self, pipeline_id: str, endpoint: str) -> datetime | None:
+        rows = self._query(
+            f"SELECT MAX(watermark) AS watermark FROM {self.watermarks.sql} "
+            "WHERE pipeline_id = @pipeline_id AND endpoint = @endpoint",
+            [self._param("pipeline_id", "STRING", pipeline_id), self._param("endpoint", "STRING", endpoint)],
+        )
+        value = rows[0]["watermark"] if rows else None
+        return value.astimezone(UTC) if value is not None else None
+
+    def advance_watermark(self, pipeline_id: str, endpoint: str, watermark: datetime, run_id: str) -> None:
+        self._query(
+            ADVANCE_SQL.format(table=self.watermarks.sql),
+            [
+                self._param("pipeline_id", "STRING", pipeline_id),
+                self._param("endpoint", "STRING", endpoint),
+                self._param("watermark", "TIMESTAMP", watermark),
+                self._param("updated_at", "TIMESTAMP", datetime.now(UTC)),
+                self._param("run_id", "STRING", run_id),
+            ],
+        )
+
+    def save_run(self, run: PipelineRun) -> None:
+        self._query(
+            SAVE_RUN_SQL.format(table=self.runs.sql, columns=_RUN_COLUMNS),
+            [
+                self._param("run_id", "STRING", run.run_id),
+                self._param("pipeline_id", "STRING", run.pipeline_id),
+                self._param("status", "STRING", run.status),
+                self._param("start_time", "TIMESTAMP", run.start_time),
+                self._param("end_time", "TIMESTAMP", run.end_time),
+                self._param("records_processed", "INT64", run.records_processed),
+                self._bq.ArrayQueryParameter("errors", "STRING", list(run.errors)),
+                self._param("windows_done", "INT64", run.windows_done),
+                self._param("windows_failed", "INT64", run.windows_failed),
+                self._param("job_id", "STRING", run.job_id),
+            ],
+        )
+
+    def get_run(self, run_id: str) -> PipelineRun | None:
+        rows = self._query(
+            f"SELECT {_RUN_COLUMNS} FROM {self.runs.sql} WHERE run_id = @run_id",
+            [self._param("run_id", "STRING", run_id)],
+        )
+        return _run_from_row(rows[0]) if rows else None
+
+    def list_runs(self, pipeline_id: str) -> list[PipelineRun]:
+        rows = self._query(
+            f"SELECT {_RUN_COLUMNS} FROM {self.runs.sql} WHERE pipeline_id = @pipeline_id ORDER BY start_time DESC",
+            [self._param("pipeline_id", "STRING", pipeline_id)],
+        )
+        return [_run_from_row(row) for row in rows]
+
+    def close(self) -> None:
+        self._client.close()
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    return value.astimezone(UTC) if value is not None else None
+
+
+def _run_from_row(row) -> PipelineRun:
+    return PipelineRun(
+        run_id=row["run_id"],
+        pipeline_id=row["pipeline_id"],
+        status=row["status"],
+        start_time=_utc(row["start_time"]),
+        end_time=_utc(row["end_time"]),
+        records_processed=row["records_processed"],
+        errors=list(row["errors"] or []),
+        windows_done=row["windows_done"],
+        windows_failed=row["windows_failed"],
+        job_id=row["job_id"],
+    )

@@ -1,0 +1,45 @@
+"""GCS output on DirectRunner against the GCS emulator."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+
+from beam_api_pipeline.cli import main
+
+pytestmark = pytest.mark.timeout(180)
+
+
+def t(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+@pytest.mark.parametrize("compression", ["none", "gzip"])
+def test_one_folder_per_day_with_at_most_batch_size_lines_per_file(
+    compression, sample_api, write_config, gcs, bucket, beam_args
+):
+    run_folder = f"it-{uuid.uuid4().hex[:8]}"
+    prefix = f"{run_folder}/{{endpoint}}/{{window_date}}/"
+    output = {
+        "type": "gcs",
+        "config": {"bucket": bucket, "prefix": prefix, "batch_size": 20, "compression": compression},
+    }
+    path, _config = write_config(output=[output])
+    assert main(["run", "--config", str(path), "--end_time", "2024-01-05T00:00:00Z", *beam_args]) == 0
+
+    blobs = list(gcs.list_blobs(bucket, prefix=f"{run_folder}/items/"))
+    folders = sorted({blob.name.rsplit("/", 1)[0] for blob in blobs})
+    assert folders == [f"{run_folder}/items/2024-01-0{day}" for day in (2, 3, 4)]
+    suffix = ".jsonl.gz" if compression == "gzip" else ".jsonl"
+    for day in (2, 3, 4):
+        files = [b for b in blobs if b.name.startswith(f"{run_folder}/items/2024-01-0{day}/")]
+        assert all(b.name.endswith(suffix) for b in files)
+        contents = [b.download_as_bytes() for b in files]
+        lines = [(gzip.decompress(data) if compression == "gzip" else data).decode().splitlines() for data in contents]
+        assert sorted(len(file_lines) for file_lines in lines) == [8, 20, 20]
+        ids = sorted(json.loads(line)["id"] for file_lines in lines for line in file_lines)
+        assert ids == sample_api.dataset.ids_between(t(f"2024-01-0{day}"), t(f"2024-01-0{day + 1}"))
