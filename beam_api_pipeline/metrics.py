@@ -19,3 +19,7 @@ WINDOWS_FAILED = Metrics.counter(NAMESPACE, "windows_failed")
 MAX_PAGES_REACHED = Metrics.counter(NAMESPACE, "max_pages_reached")
 FILES_WRITTEN = Metrics.counter(NAMESPACE, "files_written")
 DEAD_LETTER_FILES = Metrics.counter(NAMESPACE, "dead_letter_files")
+#: Seconds spent throttled, under the name Dataflow's autoscaler reads (see ThrottlingSignaler in Beam).
+THROTTLING_SECONDS = Metrics.counter(NAMESPACE, "cumulativeThrottlingSeconds")
+DEFERRED_REMAINDERS = Metrics.counter(NAMESPACE, "deferred_remainders")
+PAGE_RANGES = Metrics.counter(NAMESPACE, "page_ranges")

@@ -100,9 +100,7 @@ class ApiClient:
 
     def _send_once(self, request: ApiRequest) -> ApiResponse:
         params = {**request.params, **self._auth.get_auth_params()}
-        with self._limits.request_slot() as throttled:
-            if throttled:
-                metrics.THROTTLED_MSECS.inc(int(throttled * 1000))
+        with self._limits.request_slot():
             metrics.REQUESTS.inc()
             started = time.monotonic()
             try:
@@ -119,6 +117,7 @@ class ApiClient:
                 raise RetryableApiError(f"{self._describe(request)} failed: {type(error).__name__}") from None
             finally:
                 metrics.REQUEST_LATENCY_MS.update(int((time.monotonic() - started) * 1000))
+        self._limits.observe(response.status_code, response.headers)
         return self._decode(request, response, content)
 
     def _decode(self, request: ApiRequest, response: requests.Response, content: bytes) -> ApiResponse:
