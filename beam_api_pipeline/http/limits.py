@@ -122,6 +122,11 @@ class TokenBucket:
             self._tokens = min(self._tokens, 0.0)
             self._paused_until = max(self._paused_until, now + seconds)
 
+    def paused_for(self) -> float:
+        """Seconds until the pause set by `pause` ends (0 when there is none)."""
+        with self._lock:
+            return max(0.0, self._paused_until - self._clock())
+
     def set_rate(self, rate: float) -> None:
         """Hand out tokens at `rate` from now on (the burst stays)."""
         with self._lock:
@@ -211,6 +216,10 @@ class RequestLimits:
         if retry_after:
             self._pause.pause(retry_after)
             self._throttle.report(retry_after)
+
+    def paused_for(self) -> float:
+        """Seconds until the API lets requests through again (after a 429 or a spent budget); 0 when it does."""
+        return self._pause.paused_for()
 
     @property
     def rate(self) -> float | None:

@@ -27,7 +27,7 @@ from beam_api_pipeline.config import PipelineConfig, resolve_config
 from beam_api_pipeline.errors import RateLimitedError
 from beam_api_pipeline.extractors.base import BaseExtractor
 from beam_api_pipeline.http.build import build_client
-from beam_api_pipeline.http.limits import share_of_budget
+from beam_api_pipeline.http.limits import share_of_budget, shared_limits
 from beam_api_pipeline.pagination import Page
 from beam_api_pipeline.parallel import RangePaging, RangeTask, plan_range, range_paging
 from beam_api_pipeline.paths import get_path
@@ -80,6 +80,7 @@ class _ApiDoFn(beam.DoFn):
         )
         self._max_concurrent = share.max_concurrent or 1
         self._client = build_client(resolved)
+        self._limits = shared_limits(resolved.pipeline_id, share.rate_limit, share.max_concurrent)
         self._extractors = {name: self._extractor_class(resolved, name) for name in api.endpoints}
         self._paging = {name: range_paging(api, name) for name in api.endpoints}
         self._max_pages = api.pagination.max_pages
@@ -186,6 +187,12 @@ class _FetchWindowFn(_ApiDoFn):
 
         return on_retry
 
+    def _check_pause(self) -> None:
+        """Raise _Deferral when the API asked every request to wait long enough to checkpoint instead."""
+        paused = self._limits.paused_for()
+        if self._can_defer and paused > DEFER_AFTER_SECONDS:
+            raise _Deferral(paused)
+
     def _defer(self, tracker, part: _WindowPart, deferral: _Deferral) -> pvalue.TaggedOutput:
         tracker.defer_remainder(Duration.of(deferral.seconds))
         metrics.DEFERRED_REMAINDERS.inc()
@@ -211,6 +218,7 @@ class _FetchWindowFn(_ApiDoFn):
                     yield part.result(PARTIAL)
                 return
             try:
+                self._check_pause()
                 page = extractor.fetch_page(self._client, task.window, position, on_retry=on_retry)
                 next_position = extractor.pagination.next_position(position, page)
             except _Deferral as deferral:
@@ -278,6 +286,7 @@ class _FetchWindowFn(_ApiDoFn):
         yield self._done(part)
 
     def _range_records(self, task: WindowTask, paging: RangePaging, index: int, on_retry) -> list:
+        self._check_pause()
         return self._fetch_range_page(task, paging, index, on_retry).records
 
     def _emit(self, extractor: BaseExtractor, part: _WindowPart, records: list) -> Iterator[tuple]:
