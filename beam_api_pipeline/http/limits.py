@@ -77,7 +77,7 @@ def parse_rate_limit_headers(headers: Mapping[str, str], now: Callable[[], float
 
 class TokenBucket:
     """A thread-safe token bucket: `rate` tokens per second, at most `burst` saved up; the rate can be lowered
-    for a while and all takers can be paused until a given time."""
+    for a while (`set_rate`) and raised back up to `configured_rate`."""
 
     def __init__(
         self,
@@ -93,45 +93,55 @@ class TokenBucket:
         self._sleep = sleep
         self._tokens = self.burst
         self._updated = clock()
-        self._paused_until = 0.0
         self._lock = threading.Lock()
 
-    def _refill(self, now: float) -> None:
-        start = max(self._updated, self._paused_until)
-        if now > start:
-            self._tokens = min(self.burst, self._tokens + (now - start) * self.rate)
-        self._updated = max(now, self._updated)
+    def _refill(self) -> None:
+        now = self._clock()
+        self._tokens = min(self.burst, self._tokens + (now - self._updated) * self.rate)
+        self._updated = now
 
     def acquire(self) -> float:
         """Take one token, waiting until one is free; returns the seconds waited."""
         with self._lock:
-            now = self._clock()
-            self._refill(now)
+            self._refill()
             self._tokens -= 1
-            ready = max(now, self._paused_until)
-            wait = ready - now + (-self._tokens / self.rate if self._tokens < 0 else 0.0)
+            wait = -self._tokens / self.rate if self._tokens < 0 else 0.0
         if wait > 0:
             self._sleep(wait)
         return wait
 
-    def pause(self, seconds: float) -> None:
-        """No token is handed out for `seconds` from now, and none is saved up meanwhile."""
-        with self._lock:
-            now = self._clock()
-            self._refill(now)
-            self._tokens = min(self._tokens, 0.0)
-            self._paused_until = max(self._paused_until, now + seconds)
-
-    def paused_for(self) -> float:
-        """Seconds until the pause set by `pause` ends (0 when there is none)."""
-        with self._lock:
-            return max(0.0, self._paused_until - self._clock())
-
     def set_rate(self, rate: float) -> None:
         """Hand out tokens at `rate` from now on (the burst stays)."""
         with self._lock:
-            self._refill(self._clock())
+            self._refill()
             self.rate = rate
+
+
+class Pause:
+    """A time before which no request may start, set by the API's answers and shared by all threads."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep):
+        self._clock = clock
+        self._sleep = sleep
+        self._until = 0.0
+        self._lock = threading.Lock()
+
+    def extend(self, seconds: float) -> None:
+        """No request starts during the next `seconds` (an earlier, longer pause stays)."""
+        with self._lock:
+            self._until = max(self._until, self._clock() + seconds)
+
+    def remaining(self) -> float:
+        """Seconds until the pause ends (0 when there is none)."""
+        with self._lock:
+            return max(0.0, self._until - self._clock())
+
+    def wait(self) -> float:
+        """Wait until the pause ends; returns the seconds waited."""
+        remaining = self.remaining()
+        if remaining > 0:
+            self._sleep(remaining)
+        return remaining
 
 
 class ThrottleReporter:
@@ -171,7 +181,7 @@ class RequestLimits:
         wall_clock: Callable[[], float] = time.time,
     ):
         self._bucket = TokenBucket(rate_limit, clock=clock, sleep=sleep) if rate_limit else None
-        self._pause = TokenBucket(1e9, burst=1e9, clock=clock, sleep=sleep)
+        self._pause = Pause(clock, sleep)
         self._slots = threading.BoundedSemaphore(max_concurrent) if max_concurrent else None
         self._wall_clock = wall_clock
         self._throttle = ThrottleReporter()
@@ -183,7 +193,7 @@ class RequestLimits:
         if self._slots is not None:
             self._slots.acquire()
         try:
-            waited = self._pause.acquire()
+            waited = self._pause.wait()
             if self._bucket is not None:
                 waited += self._bucket.acquire()
             self._throttle.report(waited)
@@ -203,7 +213,7 @@ class RequestLimits:
         if hint is None:
             return
         if hint.remaining == 0 and hint.reset_after > 0:
-            self._pause.pause(hint.reset_after)
+            self._pause.extend(hint.reset_after)
         elif self._bucket is not None and hint.reset_after > 0:
             spread = hint.remaining / hint.reset_after
             if spread < self._bucket.rate:
@@ -214,12 +224,12 @@ class RequestLimits:
             floor = self._bucket.configured_rate * MIN_RATE_FRACTION
             self._bucket.set_rate(max(floor, self._bucket.rate * SLOWDOWN_FACTOR))
         if retry_after:
-            self._pause.pause(retry_after)
+            self._pause.extend(retry_after)
             self._throttle.report(retry_after)
 
     def paused_for(self) -> float:
         """Seconds until the API lets requests through again (after a 429 or a spent budget); 0 when it does."""
-        return self._pause.paused_for()
+        return self._pause.remaining()
 
     @property
     def rate(self) -> float | None:
