@@ -45,7 +45,13 @@ def main() -> None:
                 "pagination": {"page_size": args.page_size, "total_path": "total", "max_pages": 100000},
                 "max_concurrent_requests": 16,
                 "parallel_config": {"type": "known_pages", "max_concurrent_pages": 16},
-                "watermark": {"enabled": True, "watermark_field": "since", "window_end_field": "until"},
+                "watermark": {
+                    "enabled": True,
+                    "timestamp_field": "updated_at",
+                    "watermark_field": "since",
+                    "window_end_field": "until",
+                    "initial_watermark": args.start,
+                },
             },
             "output": [{"type": "local", "config": {"path": "/tmp/unused"}}],
         }
