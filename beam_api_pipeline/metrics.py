@@ -22,3 +22,7 @@ DEAD_LETTER_FILES = Metrics.counter(NAMESPACE, "dead_letter_files")
 DUPLICATES_DROPPED = Metrics.counter(NAMESPACE, "duplicates_dropped")
 TOKEN_GRANTS = Metrics.counter(NAMESPACE, "oauth_token_grants")
 UNAUTHORIZED_RETRIES = Metrics.counter(NAMESPACE, "unauthorized_retries")
+#: Seconds spent throttled, under the name Dataflow's autoscaler reads (see ThrottlingSignaler in Beam).
+THROTTLING_SECONDS = Metrics.counter(NAMESPACE, "cumulativeThrottlingSeconds")
+DEFERRED_REMAINDERS = Metrics.counter(NAMESPACE, "deferred_remainders")
+PAGE_RANGES = Metrics.counter(NAMESPACE, "page_ranges")

@@ -131,9 +131,7 @@ class ApiClient:
         auth_headers = self._auth.get_auth_headers()
         in_url = {name for name, _ in parse_qsl(urlsplit(request.url).query, keep_blank_values=True)}
         auth_params = {name: value for name, value in self._auth.get_auth_params().items() if name not in in_url}
-        with self._limits.request_slot() as throttled:
-            if throttled:
-                metrics.THROTTLED_MSECS.inc(int(throttled * 1000))
+        with self._limits.request_slot():
             metrics.REQUESTS.inc()
             started = time.monotonic()
             try:
@@ -150,6 +148,7 @@ class ApiClient:
                 raise RetryableApiError(f"{self._describe(request)} failed: {type(error).__name__}") from None
             finally:
                 metrics.REQUEST_LATENCY_MS.update(int((time.monotonic() - started) * 1000))
+        self._limits.observe(response.status_code, response.headers)
         return response, content, auth_headers
 
     def _decode(self, request: ApiRequest, response: requests.Response, content: bytes) -> ApiResponse:

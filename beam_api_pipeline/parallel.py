@@ -1,0 +1,129 @@
+"""Planning a window's pages as a range that can be fetched in parallel (``parallel_config`` known_pages and
+calculated_offset), and how many processes share the job's request budget. Pure functions, no Beam.
+
+A window's first page tells the total; its pages 0 .. n-1 then form a `RangeTask` whose positions are page
+indices. known_pages asks for page ``start_page + i``; calculated_offset for ``offset = i * page_size``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from beam_api_pipeline.config import ApiConfig
+from beam_api_pipeline.errors import ConfigError
+from beam_api_pipeline.run_plan import WindowTask
+
+KNOWN_PAGES = "known_pages"
+CALCULATED_OFFSET = "calculated_offset"
+RANGE_TYPES = (KNOWN_PAGES, CALCULATED_OFFSET)
+
+
+@dataclass(frozen=True)
+class RangePaging:
+    """How a page index becomes request parameters, and how wide a window's fetch may fan out."""
+
+    kind: str
+    page_size: int
+    page_param: str
+    size_param: str
+    start_page: int
+    offset_param: str
+    limit_param: str
+    total_path: str
+    require_total: bool
+    pages_in_flight: int
+    pages_per_part: int | None
+
+    def params(self, index: int) -> dict[str, Any]:
+        """The query parameters that ask for page `index` (0-based)."""
+        if self.kind == KNOWN_PAGES:
+            return {self.page_param: self.start_page + index, self.size_param: self.page_size}
+        return {self.offset_param: index * self.page_size, self.limit_param: self.page_size}
+
+
+def range_paging(api: ApiConfig, endpoint: str) -> RangePaging | None:
+    """The RangePaging of `endpoint` when `parallel_config` fetches pages as ranges, else None.
+
+    Raises ConfigError naming the key when the pagination cannot support it.
+    """
+    parallel = api.parallel_config
+    if parallel is None or parallel.type not in RANGE_TYPES:
+        return None
+    pagination = api.pagination_for(endpoint)
+    where = f"api_config.endpoints.{endpoint}" if api.endpoints[endpoint].pagination else "api_config"
+    if not pagination.enabled:
+        raise ConfigError(f"{where}.pagination.enabled: must be true when parallel_config.type is {parallel.type}")
+    if not pagination.total_path:
+        raise ConfigError(f"{where}.pagination.total_path: required when parallel_config.type is {parallel.type}")
+    if parallel.type == KNOWN_PAGES:
+        page_size = parallel.safe_page_size or pagination.page_size
+        in_flight, per_part = parallel.max_concurrent_pages, None
+    else:
+        page_size = pagination.page_size
+        in_flight = parallel.max_concurrent_chunks
+        per_part = max(1, parallel.chunk_size // page_size)
+    return RangePaging(
+        kind=parallel.type,
+        page_size=page_size,
+        page_param=pagination.page_param,
+        size_param=pagination.size_param,
+        start_page=pagination.start_page,
+        offset_param=pagination.offset_param,
+        limit_param=pagination.limit_param,
+        total_path=pagination.total_path,
+        require_total=parallel.require_total_count,
+        pages_in_flight=in_flight,
+        pages_per_part=per_part,
+    )
+
+
+@dataclass(frozen=True)
+class RangeTask:
+    """A window whose first page is fetched, as pages `[0, stop)`: page 0 is not fetched again, its records are
+    `first_records`. `parts` is the initial split; `error` is set when the window cannot be fetched as a range,
+    `truncated` when `max_pages` cut it short."""
+
+    task: WindowTask
+    stop: int
+    parts: int
+    truncated: bool = False
+    error: str | None = None
+    first_records: list[Any] = field(default_factory=list, compare=False)
+
+
+def page_count(total: int, page_size: int) -> int:
+    """Pages needed for `total` records (at least one: an empty window still answers one page)."""
+    return max(1, math.ceil(total / page_size))
+
+
+def plan_range(
+    task: WindowTask,
+    total: Any,
+    paging: RangePaging,
+    max_pages: int,
+    workers: int,
+) -> RangeTask:
+    """The RangeTask of `task` once its first page said `total` records, for a runner with `workers` workers.
+
+    Known pages are split into at most one part per worker, each at least `pages_in_flight` pages long;
+    calculated offsets into chunks of `chunk_size` records.
+    """
+    if not isinstance(total, int) or isinstance(total, bool) or total < 0:
+        return RangeTask(task, 1, 1, error=f"total_path {paging.total_path!r} is {total!r}, not a record count")
+    pages = page_count(total, paging.page_size)
+    stop = min(pages, max_pages)
+    if paging.pages_per_part is not None:
+        parts = math.ceil(stop / paging.pages_per_part)
+    else:
+        parts = min(max(1, workers), stop // paging.pages_in_flight)
+    return RangeTask(task, stop, max(1, parts), truncated=pages > max_pages)
+
+
+def split_evenly(start: int, stop: int, parts: int) -> list[tuple[int, int]]:
+    """`[start, stop)` cut into `parts` contiguous, non-empty pieces whose sizes differ by at most one."""
+    size = stop - start
+    parts = max(1, min(parts, size))
+    bounds = [start + size * i // parts for i in range(parts + 1)]
+    return [(bounds[i], bounds[i + 1]) for i in range(parts) if bounds[i] < bounds[i + 1]]

@@ -1,0 +1,72 @@
+"""What the runner a pipeline is built for can do, read from its options when the graph is built.
+
+- `processes`: how many processes share the job's request budget (see `http.limits.share_of_budget`):
+  DirectRunner in one process (in_memory, multi_threading) = 1; multi_processing = direct_num_workers;
+  Dataflow = max_num_workers (num_workers when unset) x the SDK processes per worker, which the worker
+  counts in `setup()` (one per vCPU unless the `no_use_multiple_sdk_containers` experiment is set).
+- `workers`: how many bundles the runner processes at once, the useful number of initial range parts.
+- `can_defer`: whether `defer_remainder` is honoured. Only Dataflow: DirectRunner with direct_num_workers > 1
+  silently drops deferred remainders (apache/beam#19842), and with one worker it resumes them at once, which
+  would turn a long Retry-After into a stream of 429s.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from dataclasses import dataclass
+
+from apache_beam.options.pipeline_options import (
+    DebugOptions,
+    DirectOptions,
+    PipelineOptions,
+    StandardOptions,
+    WorkerOptions,
+)
+
+#: Dataflow's default worker count when neither max_num_workers nor num_workers is given.
+DATAFLOW_DEFAULT_MAX_WORKERS = 100
+
+
+@dataclass(frozen=True)
+class RunnerProfile:
+    """How the job's budget is divided and whether long waits may checkpoint."""
+
+    processes: int = 1
+    workers: int = 1
+    can_defer: bool = False
+    per_vcpu_processes: bool = False
+
+    def processes_on_worker(self) -> int:
+        """The number of processes sharing the budget, counted on the worker (vCPUs on Dataflow)."""
+        if self.per_vcpu_processes:
+            return self.processes * (os.cpu_count() or 1)
+        return self.processes
+
+
+def _is_dataflow(runner: object) -> bool:
+    name = runner if isinstance(runner, str) else type(runner).__name__
+    return "dataflow" in (name or "").lower()
+
+
+def runner_profile(options: PipelineOptions) -> RunnerProfile:
+    """The RunnerProfile of a pipeline built with `options`."""
+    runner = options.view_as(StandardOptions).runner
+    if _is_dataflow(runner):
+        worker = options.view_as(WorkerOptions)
+        workers = worker.max_num_workers or worker.num_workers or DATAFLOW_DEFAULT_MAX_WORKERS
+        experiments = options.view_as(DebugOptions).experiments or []
+        return RunnerProfile(
+            processes=workers,
+            workers=workers,
+            can_defer=True,
+            per_vcpu_processes="no_use_multiple_sdk_containers" not in experiments,
+        )
+    direct = options.view_as(DirectOptions)
+    workers = direct.direct_num_workers if direct.direct_num_workers is not None else 1
+    workers = workers or multiprocessing.cpu_count()
+    mode = direct.direct_running_mode or "in_memory"
+    if workers > 1 and mode == "in_memory":
+        workers = 1  # Beam ignores direct_num_workers in this mode
+    processes = workers if mode == "multi_processing" else 1
+    return RunnerProfile(processes=processes, workers=workers, can_defer=False)

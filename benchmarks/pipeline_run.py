@@ -1,0 +1,66 @@
+"""This pipeline over the benchmark's API: writes a config for it and runs `python -m beam_api_pipeline run`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import yaml
+
+from beam_api_pipeline.cli import main as cli_main
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--url", required=True)
+    parser.add_argument("--start", required=True)
+    parser.add_argument("--days", type=int, required=True)
+    parser.add_argument("--page-size", type=int, required=True)
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--parallel", default="known_pages", choices=["known_pages", "time_window"])
+    parser.add_argument("--max-concurrent", type=int, default=16)
+    parser.add_argument("--rate-limit", type=float, default=None)
+    args, beam_args = parser.parse_known_args()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    parallel = (
+        {"type": "known_pages", "max_concurrent_pages": args.max_concurrent}
+        if args.parallel == "known_pages"
+        else {"type": "time_window", "max_concurrent_windows": args.max_concurrent}
+    )
+    start = datetime.fromisoformat(args.start.replace("Z", "+00:00"))
+    config = {
+        "pipeline_id": "bench",
+        "extractor_class": "rest",
+        "api_config": {
+            "base_url": args.url,
+            "endpoints": {"items": {"path": "/items", "records_path": "items"}},
+            "pagination": {"page_size": args.page_size, "total_path": "total", "max_pages": 100000},
+            "retry": {"max_attempts": 8, "base_delay": 0.2, "max_delay": 5},
+            "max_concurrent_requests": args.max_concurrent,
+            "rate_limit": args.rate_limit,
+            "parallel_config": parallel,
+            "watermark": {
+                "enabled": True,
+                "timestamp_field": "updated_at",
+                "watermark_field": "since",
+                "window_end_field": "until",
+                "initial_watermark": args.start,
+                "window": {"window_size": "24h"},
+            },
+        },
+        "output": [{"type": "local", "config": {"path": str(out / "rows"), "batch_size": 100000}}],
+        "dead_letter": {"path": str(out / "dead_letter")},
+        "watermark_store": {"type": "local", "path": str(out / "control.db")},
+    }
+    path = out / "pipeline.yaml"
+    path.write_text(yaml.safe_dump(json.loads(json.dumps(config))))
+    end = (start + timedelta(days=args.days)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return cli_main(["run", "--config", str(path), "--start_time", args.start, "--end_time", end, *beam_args])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,277 @@
+"""Runs the benchmarks of issue 7 side by side against one sample API per workload and prints a table.
+
+    python -m benchmarks.run [--only W1,W3] [--skip-dlt]
+
+Each contender runs in its own process (CPU seconds and peak RSS come from `os.wait4`); the sample API runs
+in another. The extraction phase is the time from the API's first data request to its last, from polling
+`/_stats` every 20 ms. dlt runs in its own virtualenv (`DLT_VENV`, default /tmp/dlt-venv; created with
+`pip install dlt[filesystem]` when missing).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+HERE = Path(__file__).resolve().parent
+DLT_VENV = Path(os.environ.get("DLT_VENV", "/tmp/dlt-venv"))
+START = "2024-01-01T00:00:00Z"
+POLL_SECONDS = 0.02
+ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
+
+
+@dataclass
+class Outcome:
+    workload: str
+    contender: str
+    wall: float
+    extraction: float
+    requests: int
+    rate_limited: int
+    records: int
+    cpu: float
+    peak_rss_mb: float
+    limit_rps: float | None
+    max_in_flight: int
+
+    @property
+    def requests_per_second(self) -> float:
+        return self.requests / self.extraction if self.extraction else 0.0
+
+    @property
+    def records_per_second(self) -> float:
+        return self.records / self.wall if self.wall else 0.0
+
+    @property
+    def ratio_to_limit(self) -> str:
+        ok = self.requests - self.rate_limited
+        return f"{ok / self.extraction / self.limit_rps:.0%}" if self.limit_rps and self.extraction else "-"
+
+
+class Api:
+    """The sample API in a subprocess, with a thread polling its stats."""
+
+    def __init__(self, days: int, records_per_day: int, latency_ms: float = 0, rate_limit: float | None = None):
+        command = [sys.executable, "-m", "beam_api_pipeline.sample_api", "--start", START, "--days", str(days)]
+        command += ["--records-per-day", str(records_per_day), "--latency-ms", str(latency_ms)]
+        if rate_limit:
+            command += ["--rate-limit", str(rate_limit), "--retry-after", "1"]
+        self._process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+        self.url = self._process.stdout.readline().split()[-1]
+
+    def stats(self) -> dict:
+        return requests.get(self.url + "/_stats", timeout=5).json()
+
+    def reset(self) -> None:
+        requests.get(self.url + "/_stats", timeout=5)  # warm
+        self._baseline = self.stats()
+
+    def close(self) -> None:
+        self._process.terminate()
+        self._process.wait()
+
+
+class Poller(threading.Thread):
+    """Records when the API saw its first and its last data request."""
+
+    def __init__(self, api: Api):
+        super().__init__(daemon=True)
+        self._api = api
+        self._done = threading.Event()
+        self._start_count = api.stats()["requests"]
+        self.first = self.last = None
+        self._count = self._start_count
+
+    def run(self) -> None:
+        while not self._done.is_set():
+            count = self._api.stats()["requests"]
+            now = time.monotonic()
+            if count != self._count:
+                self.first = self.first or now - POLL_SECONDS / 2
+                self.last = now
+                self._count = count
+            time.sleep(POLL_SECONDS)
+
+    def stop(self) -> float:
+        self._done.set()
+        self.join()
+        return (self.last - self.first) if self.first else 0.0
+
+
+def count_records(folder: Path) -> int:
+    total = 0
+    for path in folder.rglob("*.jsonl"):
+        with path.open("rb") as handle:
+            total += sum(1 for _ in handle)
+    return total
+
+
+def run_contender(workload: str, name: str, command: list[str], api: Api, out: Path, limit: float | None) -> Outcome:
+    command = [part.replace("{url}", api.url) for part in command]
+    before = api.stats()
+    poller = Poller(api)
+    poller.start()
+    started = time.monotonic()
+    process = subprocess.Popen(command, cwd=ROOT, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    stderr_lines: list[str] = []
+    reader = threading.Thread(target=lambda: stderr_lines.extend(process.stderr), daemon=True)
+    reader.start()
+    _, status, usage = os.wait4(process.pid, 0)
+    wall = time.monotonic() - started
+    extraction = poller.stop()
+    reader.join()
+    if status != 0:
+        print(f"{workload} {name} failed:\n{''.join(stderr_lines[-20:])}", file=sys.stderr)
+    after = api.stats()
+    by_status_before, by_status_after = before["by_status"], after["by_status"]
+    limited = by_status_after.get("429", 0) - by_status_before.get("429", 0)
+    return Outcome(
+        workload,
+        name,
+        wall,
+        extraction,
+        after["requests"] - before["requests"],
+        limited,
+        count_records(out),
+        usage.ru_utime + usage.ru_stime,
+        usage.ru_maxrss / 1024,
+        limit,
+        after["max_in_flight"],
+    )
+
+
+def ensure_dlt() -> Path | None:
+    python = DLT_VENV / "bin" / "python"
+    if not python.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(DLT_VENV)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", "dlt[filesystem]"], check=True)
+    return python
+
+
+def contenders(days: int, page_size: int, work: Path, dlt: Path | None, pipeline_args: list[str]):
+    common = ["--url", "{url}", "--start", START, "--days", str(days), "--page-size", str(page_size)]
+    loop_out = work / "loop"
+    loop_out.mkdir(parents=True)
+    yield (
+        "requests loop",
+        [sys.executable, str(HERE / "sequential_loop.py"), *common, "--out", str(loop_out / "out.jsonl")],
+        loop_out,
+    )
+    if dlt is not None:
+        dlt_out = work / "dlt"
+        yield "dlt rest_api", [str(dlt), str(HERE / "dlt_source.py"), *common, "--out", str(dlt_out)], dlt_out
+    yield from pipeline_contender("this pipeline", days, page_size, work / "pipeline", pipeline_args)
+
+
+def pipeline_contender(name: str, days: int, page_size: int, out: Path, extra: list[str]):
+    command = [sys.executable, str(HERE / "pipeline_run.py"), "--url", "{url}", "--start", START, "--days", str(days)]
+    yield name, [*command, "--page-size", str(page_size), "--out", str(out), *extra], out / "rows"
+
+
+def workload(name, api_kwargs, days, page_size, limit, dlt, pipeline_args, runs=None) -> list[Outcome]:
+    api = Api(days=days, **api_kwargs)
+    outcomes = []
+    try:
+        for contender, command, out in runs or contenders(days, page_size, WORK / name, dlt, pipeline_args):
+            print(f"  {name}: {contender} ...", file=sys.stderr, flush=True)
+            outcomes.append(run_contender(name, contender, command, api, out, limit))
+    finally:
+        api.close()
+    return outcomes
+
+
+def w4(runner: list[str]) -> list[dict]:
+    results = []
+    for records in (100_000, 500_000):
+        api = Api(days=1, records_per_day=records)
+        try:
+            command = [*runner, str(HERE / "fetch_memory.py"), "--url", api.url, "--start", START]
+            output = subprocess.run(command, cwd=ROOT, env=ENV, check=True, capture_output=True, text=True).stdout
+            results.append(json.loads(output))
+        finally:
+            api.close()
+    return results
+
+
+def table(outcomes: list[Outcome]) -> str:
+    head = (
+        "| workload | contender | wall s | extraction s | requests | 429s | req/s | records | records/s | CPU s"
+        " | peak RSS MB | max in flight | of limit |"
+    )
+    rows = [head, "|" + "---|" * 13]
+    for o in outcomes:
+        rows.append(
+            f"| {o.workload} | {o.contender} | {o.wall:.1f} | {o.extraction:.1f} | {o.requests} | {o.rate_limited} | "
+            f"{o.requests_per_second:.0f} | {o.records} | {o.records_per_second:.0f} | {o.cpu:.1f} | "
+            f"{o.peak_rss_mb:.0f} | {o.max_in_flight} | {o.ratio_to_limit} |"
+        )
+    return "\n".join(rows)
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            model = next(line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name"))
+    except (OSError, StopIteration):
+        model = cpu
+    return f"{model}, {os.cpu_count()} CPUs visible, Python {platform.python_version()}, {platform.system()}"
+
+
+WORK = Path(tempfile.mkdtemp(prefix="bench-"))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--only", default="W1,W2,W3,W4,scaling")
+    parser.add_argument("--skip-dlt", action="store_true")
+    parser.add_argument("--runner-args", default="", help="extra DirectRunner options for this pipeline")
+    args = parser.parse_args()
+    only = set(args.only.split(","))
+    dlt = None if args.skip_dlt else ensure_dlt()
+    runner_args = args.runner_args.split()
+    outcomes: list[Outcome] = []
+    print(f"machine: {machine()}", file=sys.stderr)
+    if "W1" in only:
+        w1 = ["--max-concurrent", "16", *runner_args]
+        outcomes += workload("W1", {"records_per_day": 2000, "latency_ms": 50}, 60, 100, 16 / 0.05, dlt, w1)
+    if "W2" in only:
+        w2 = ["--max-concurrent", "16", "--rate-limit", "40", *runner_args]
+        outcomes += workload("W2", {"records_per_day": 2000, "rate_limit": 40}, 20, 100, 40, None, w2)
+    if "W3" in only:
+        outcomes += workload(
+            "W3", {"records_per_day": 10_000}, 30, 1000, None, dlt, ["--max-concurrent", "16", *runner_args]
+        )
+    if "scaling" in only:
+        for cap in (4, 8, 16, 32):
+            name = f"W1 x{cap}"
+            runs = pipeline_contender(
+                f"this pipeline, {cap} in flight", 60, 100, WORK / name, ["--max-concurrent", str(cap), *runner_args]
+            )
+            outcomes += workload(name, {"records_per_day": 2000, "latency_ms": 50}, 60, 100, cap / 0.05, None, [], runs)
+    print(table(outcomes))
+    if "W4" in only:
+        print()
+        print("| W4 window | fetch DoFn peak MB (peak RSS - RSS after setup) |")
+        print("|---|---|")
+        for result in w4([sys.executable]):
+            print(f"| {result['records']:,} records | {result['dofn_mb']:.1f} |")
+    shutil.rmtree(WORK, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,95 @@
+import threading
+import time
+
+from beam_api_pipeline.http.limits import (
+    RateLimitHint,
+    RequestLimits,
+    TokenBucket,
+    parse_rate_limit_headers,
+    share_of_budget,
+)
+
+
+class FakeTime:
+    def __init__(self):
+        self.now = 100.0
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def test_the_job_wide_rate_is_never_exceeded_over_any_second_by_more_than_the_burst():
+    limits = RequestLimits(rate_limit=40, max_concurrent=None)
+    granted: list[float] = []
+    lock = threading.Lock()
+    deadline = time.monotonic() + 1.6
+
+    def hammer():
+        while time.monotonic() < deadline:
+            with limits.request_slot(), lock:
+                granted.append(time.monotonic())
+
+    threads = [threading.Thread(target=hammer) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    granted.sort()
+    busiest = max(sum(1 for t in granted if start <= t < start + 1.0) for start in granted)
+    assert busiest <= 40 + 40  # rate x 1 s + burst
+    assert len(granted) >= 40 + 40 * 1.5  # and the limit is used, not starved
+
+
+def test_share_of_budget_divides_rate_and_concurrency_between_processes():
+    assert share_of_budget(100, 16, 1).__dict__ == {"rate_limit": 100, "max_concurrent": 16}
+    assert share_of_budget(100, 16, 8).__dict__ == {"rate_limit": 12.5, "max_concurrent": 2}
+    assert share_of_budget(None, 3, 8).__dict__ == {"rate_limit": None, "max_concurrent": 1}
+
+
+def test_ratelimit_headers_in_seconds_and_github_epoch_form():
+    assert parse_rate_limit_headers({"RateLimit-Remaining": "7", "RateLimit-Reset": "12"}) == RateLimitHint(7, 12.0)
+    epoch = {"x-ratelimit-remaining": "0", "X-RateLimit-Reset": "1700000030"}
+    assert parse_rate_limit_headers(epoch, now=lambda: 1700000000.0) == RateLimitHint(0, 30.0)
+    assert parse_rate_limit_headers({"RateLimit-Remaining": "many", "RateLimit-Reset": "1"}) is None
+    assert parse_rate_limit_headers({"Content-Type": "application/json"}) is None
+
+
+def test_a_429_slows_the_rate_and_pauses_every_request_for_its_retry_after():
+    fake = FakeTime()
+    limits = RequestLimits(10, None, clock=fake.clock, sleep=fake.sleep)
+    limits.observe(429, {"Retry-After": "3"})
+    assert limits.rate == 7.0
+    assert limits.paused_for() == 3.0
+    with limits.request_slot() as waited:
+        assert waited == 3.0
+    for _ in range(5):
+        limits.observe(200, {})
+    assert limits.rate == 8.0  # each success wins back 2 % of the configured rate
+
+
+def test_a_spent_budget_pauses_until_its_reset_and_a_low_one_is_spread_out():
+    fake = FakeTime()
+    limits = RequestLimits(50, None, clock=fake.clock, sleep=fake.sleep, wall_clock=lambda: 0.0)
+    limits.observe(200, {"X-RateLimit-Remaining": "20", "X-RateLimit-Reset": "4"})
+    assert limits.rate == 5.0
+    limits.observe(200, {"RateLimit-Remaining": "0", "RateLimit-Reset": "2"})
+    assert limits.paused_for() == 2.0
+
+
+def test_without_a_rate_limit_a_429_still_pauses_requests():
+    fake = FakeTime()
+    limits = RequestLimits(None, 2, clock=fake.clock, sleep=fake.sleep)
+    limits.observe(429, {"Retry-After": "1"})
+    with limits.request_slot() as waited:
+        assert waited == 1.0
+    assert limits.rate is None
+
+
+def test_token_bucket_waits_for_tokens_after_its_burst():
+    fake = FakeTime()
+    bucket = TokenBucket(4, burst=2, clock=fake.clock, sleep=fake.sleep)
+    assert [bucket.acquire(), bucket.acquire()] == [0.0, 0.0]
+    assert bucket.acquire() == 0.25
