@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
-.PHONY: demo test lint format clean
+.PHONY: demo test bench lint format clean
 
 $(INSTALLED): requirements.txt requirements-test.txt setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,9 @@ demo: $(INSTALLED)
 # free 127.0.0.1 ports, stopped by PID when pytest ends); see docs/testing.md.
 test: $(INSTALLED) lint
 	PYTHON=$(PYTHON) tests/integration/emulators.sh run $(PY) -m pytest -q
+
+bench: $(INSTALLED)
+	PYTHON=$(PY) ./benchmarks/run.sh
 
 lint: $(INSTALLED)
 	$(VENV)/bin/ruff check .

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
@@ -83,7 +84,7 @@ class _ApiDoFn(beam.DoFn):
         self._limits = shared_limits(resolved.pipeline_id, share.rate_limit, share.max_concurrent)
         self._extractors = {name: self._extractor_class(resolved, name) for name in api.endpoints}
         self._paging = {name: range_paging(api, name) for name in api.endpoints}
-        self._max_pages = api.pagination.max_pages
+        self._max_pages = {name: api.pagination_for(name).max_pages for name in api.endpoints}
 
     def teardown(self) -> None:
         self._client.close()
@@ -131,7 +132,7 @@ class _PlanRangesFn(_ApiDoFn):
             return task
         if total is None:
             return RangeTask(task, 1, 1, error=f"total_path {paging.total_path!r} is not in the first page's answer")
-        planned = plan_range(task, total, paging, self._max_pages, self._profile.workers)
+        planned = plan_range(task, total, paging, self._max_pages[task.endpoint], self._profile.workers)
         return dataclasses.replace(planned, first_records=page.records)
 
 
@@ -142,6 +143,7 @@ class _WindowPart:
         self.task = task
         self.pages = self.records = self.retries = 0
         self._redact = redact
+        self._started = time.monotonic()
 
     def count_retry(self, _error: BaseException, _wait: float) -> None:
         self.retries += 1
@@ -149,8 +151,10 @@ class _WindowPart:
     def result(self, status: str, error: BaseException | str | None = None) -> pvalue.TaggedOutput:
         message = self._redact(str(error)) if error else None
         error_type = None if error is None or isinstance(error, str) else type(error).__name__
+        seconds = round(time.monotonic() - self._started, 3)
         return pvalue.TaggedOutput(
-            RESULTS, WindowResult(self.task, status, self.pages, self.records, self.retries, message, error_type)
+            RESULTS,
+            WindowResult(self.task, status, self.pages, self.records, self.retries, message, error_type, seconds),
         )
 
 
@@ -211,7 +215,7 @@ class _FetchWindowFn(_ApiDoFn):
         part = _WindowPart(task, self._client.redact)
         on_retry = self._on_retry(part)
         while True:
-            if position.index >= self._max_pages:
+            if position.index >= self._max_pages[task.endpoint]:
                 if tracker.try_claim(PageStep(position, None)):
                     yield from self._truncated(part)
                 else:
@@ -305,8 +309,9 @@ class _FetchWindowFn(_ApiDoFn):
     def _truncated(self, part: _WindowPart) -> Iterator[pvalue.TaggedOutput]:
         metrics.MAX_PAGES_REACHED.inc()
         task = part.task
-        logger.warning("%s %s: max_pages (%d) reached", task.endpoint, task.window.label(), self._max_pages)
-        yield part.result(TRUNCATED, RuntimeError(f"max_pages ({self._max_pages}) reached before the last page"))
+        max_pages = self._max_pages[task.endpoint]
+        logger.warning("%s %s: max_pages (%d) reached", task.endpoint, task.window.label(), max_pages)
+        yield part.result(TRUNCATED, RuntimeError(f"max_pages ({max_pages}) reached before the last page"))
 
     def _failed(self, claimed: bool, part: _WindowPart, error: BaseException | str) -> pvalue.TaggedOutput:
         """FAILED when this part owns the page that failed, else PARTIAL (a split handed it to another part)."""

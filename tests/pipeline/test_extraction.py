@@ -52,6 +52,7 @@ def test_multi_window_run_delivers_exactly_the_ids_in_range(sample_api, write_co
         "errors": 0,
         "seconds": 0,
     }
+    assert report["run"]["endpoint_stats"]["items"]["seconds"] > 0
     assert report["watermarks"] == {"items": {"before": None, "after": "2024-01-06T00:00:00Z"}}
     assert report["counters"]["files_written"] == len(files)
     out = capsys.readouterr().out
@@ -178,3 +179,24 @@ def test_duplicates_in_a_window_are_dropped_and_keyless_records_dead_lettered(
     assert report["run"]["records_processed"] == len(rows)
     assert (report["run"]["status"], report["run"]["dead_letter_rows"]) == ("succeeded", len(dead))
     assert f"  dead letters: {len(dead)} rows in {tmp_path / 'dead_letter'}\n" in capsys.readouterr().out
+
+
+def test_an_endpoint_s_own_max_pages_applies_to_that_endpoint_only(sample_api, write_config, tmp_path):
+    cursor = {"strategy": "cursor", "cursor_path": "meta.next_cursor", "page_size": 10, "max_pages": 2}
+    path, _ = write_config(
+        api_config={
+            "endpoints": {
+                "items": {"path": "/items", "records_path": "items"},
+                "events": {"path": "/events", "records_path": "data", "pagination": cursor},
+            }
+        }
+    )
+    code, report = run_report(tmp_path, "--config", str(path), "--end_time", "2024-01-03T00:00:00Z")
+    assert code == 1
+    stats = report["run"]["endpoint_stats"]
+    assert (stats["items"]["windows_done"], stats["items"]["records"]) == (1, 48)
+    assert (stats["events"]["windows_failed"], stats["events"]["records"]) == (1, 20)
+    assert report["watermarks"] == {
+        "items": {"before": None, "after": "2024-01-03T00:00:00Z"},
+        "events": {"before": None, "after": None},
+    }
