@@ -74,7 +74,6 @@ class PipelineFactory:
         config, plan = self.config, self.plan
         extractor_class = load_extractor_class(config.extractor_class, self._extractors)
         outputs = self.create_outputs()
-        endpoints = list(config.api_config.endpoints)
 
         fetched = pipeline | "ReadFromApi" >> ReadFromApi(config, extractor_class, plan.tasks)
         records = fetched.records
@@ -82,9 +81,7 @@ class PipelineFactory:
             replayed = pipeline | "ReplayedRecords" >> beam.Create(plan.replayed_records)
             records = (records, replayed) | "WithReplayedRecords" >> beam.Flatten()
         shaped = records | "TransformRecords" >> TransformRecords(config, plan.run_id)
-        rows = shaped["rows"]
-        written = rows | "WriteOutputs" >> WriteOutputs(outputs, endpoints)
-        rows_written = rows | "CountRows" >> beam.combiners.Count.Globally()
+        written = shaped["rows"] | "WriteOutputs" >> WriteOutputs(outputs)
         dead_letters = (fetched[RESULTS], shaped[INVALID]) | "WriteDeadLetters" >> WriteDeadLetters(
             config.pipeline_id, plan.run_id, self.dead_letter_path()
         )
@@ -103,6 +100,6 @@ class PipelineFactory:
             plan,
             written=written,
             dead_letters=dead_letters,
-            rows_written=rows_written,
+            rows_written=shaped["rows_written"],
             invalid_records=invalid_records | "CountInvalid" >> beam.combiners.Count.Globally(),
         )

@@ -9,6 +9,9 @@ from typing import Any
 
 import apache_beam as beam
 from apache_beam import pvalue
+from apache_beam.transforms.window import GlobalWindow
+from apache_beam.utils.timestamp import MIN_TIMESTAMP
+from apache_beam.utils.windowed_value import WindowedValue
 
 from beam_api_pipeline import metrics
 from beam_api_pipeline.config import PipelineConfig
@@ -20,6 +23,7 @@ from beam_api_pipeline.windowing import format_utc
 
 INVALID = "invalid_records"
 KEYED = "keyed"
+ROW_COUNTS = "row_counts"
 
 
 class _PlaceRecordFn(beam.DoFn):
@@ -69,28 +73,50 @@ def _newest(keyed: tuple[Any, list[tuple[WindowTask, Any]]], timestamp_field: st
     return max(elements, key=lambda e: parse_timestamp(get_path(e[1], timestamp_field), time_format))
 
 
+def _rows_tag(endpoint: str) -> str:
+    """The output tag of an endpoint's rows (distinct from every other tag, whatever the endpoint's name)."""
+    return f"rows:{endpoint}"
+
+
 class _ApplyTransformFn(beam.DoFn):
-    """The `transform` section, with metadata naming the pipeline, endpoint, window and run."""
+    """The `transform` section (metadata naming the pipeline, endpoint, window and run), each row sent to its
+    endpoint's output; counts the rows of each bundle into ROW_COUNTS."""
 
     def __init__(self, config: PipelineConfig, run_id: str):
         self._config = config
         self._run_id = run_id
 
-    def process(self, element: tuple[WindowTask, Any]) -> Iterator[tuple[str, Any]]:
+    def start_bundle(self) -> None:
+        self._rows = 0
+        self._metadata: dict[WindowTask, dict[str, str]] = {}
+
+    def _metadata_of(self, task: WindowTask) -> dict[str, str]:
+        """The metadata of a window's rows, made once per bundle (`_extracted_at` is when the bundle saw it)."""
+        if task not in self._metadata:
+            self._metadata[task] = {
+                "_pipeline_id": self._config.pipeline_id,
+                "_endpoint": task.endpoint,
+                "_window_start": format_utc(task.window.start),
+                "_window_end": format_utc(task.window.end),
+                "_extracted_at": format_utc(datetime.now(UTC)),
+                "_run_id": self._run_id,
+            }
+        return self._metadata[task]
+
+    def process(self, element: tuple[WindowTask, Any]) -> Iterator[pvalue.TaggedOutput]:
         task, record = element
-        metadata = {
-            "_pipeline_id": self._config.pipeline_id,
-            "_endpoint": task.endpoint,
-            "_window_start": format_utc(task.window.start),
-            "_window_end": format_utc(task.window.end),
-            "_extracted_at": format_utc(datetime.now(UTC)),
-            "_run_id": self._run_id,
-        }
-        yield task.endpoint, apply_transform(record, self._config.api_config.transform, metadata)
+        transform = self._config.api_config.transform
+        metadata = self._metadata_of(task) if transform.add_metadata else {}
+        self._rows += 1
+        yield pvalue.TaggedOutput(_rows_tag(task.endpoint), apply_transform(record, transform, metadata))
+
+    def finish_bundle(self) -> Iterator[pvalue.TaggedOutput]:
+        yield pvalue.TaggedOutput(ROW_COUNTS, WindowedValue(self._rows, MIN_TIMESTAMP, [GlobalWindow()]))
 
 
 class TransformRecords(beam.PTransform):
-    """`(task, record)` in; `{"rows": (endpoint, row), INVALID: records that cannot be placed}` out."""
+    """`(task, record)` in; out: `rows` (each endpoint's rows), `rows_written` (their count) and INVALID
+    (records that cannot be placed, with the reason)."""
 
     def __init__(self, config: PipelineConfig, run_id: str):
         super().__init__()
@@ -103,11 +129,21 @@ class TransformRecords(beam.PTransform):
         placed = records | "PlaceRecords" >> beam.ParDo(_PlaceRecordFn(self._config)).with_outputs(
             INVALID, KEYED, main="unkeyed"
         )
-        deduplicated = (
-            placed[KEYED]
-            | "GroupByKeyInWindow" >> beam.GroupByKey()
-            | "KeepNewest" >> beam.Map(_newest, timestamp_field, watermark.time_format)
+        kept = placed.unkeyed
+        if any(endpoint.primary_key for endpoint in self._config.api_config.endpoints.values()):
+            deduplicated = (
+                placed[KEYED]
+                | "GroupByKeyInWindow" >> beam.GroupByKey()
+                | "KeepNewest" >> beam.Map(_newest, timestamp_field, watermark.time_format)
+            )
+            kept = (kept, deduplicated) | "AllPlaced" >> beam.Flatten()
+        endpoints = list(self._config.api_config.endpoints)
+        shaped = kept | "ApplyTransform" >> beam.ParDo(_ApplyTransformFn(self._config, self._run_id)).with_outputs(
+            ROW_COUNTS, *map(_rows_tag, endpoints)
         )
-        kept = (placed.unkeyed, deduplicated) | "AllPlaced" >> beam.Flatten()
-        rows = kept | "ApplyTransform" >> beam.ParDo(_ApplyTransformFn(self._config, self._run_id))
-        return {"rows": rows, INVALID: placed[INVALID]}
+        rows_written = shaped[ROW_COUNTS] | "CountRows" >> beam.CombineGlobally(sum)
+        return {
+            "rows": {endpoint: shaped[_rows_tag(endpoint)] for endpoint in endpoints},
+            "rows_written": rows_written,
+            INVALID: placed[INVALID],
+        }

@@ -9,20 +9,18 @@ from beam_api_pipeline.outputs.base import BaseOutput
 
 
 class WriteOutputs(beam.PTransform):
-    """`(endpoint, row)` in; the Flatten of every sink's result out."""
+    """Each endpoint's rows in (a dict of PCollections); the Flatten of every sink's result out."""
 
-    def __init__(self, outputs: list[BaseOutput], endpoints: list[str]):
+    def __init__(self, outputs: list[BaseOutput]):
         super().__init__()
         self._outputs = outputs
-        self._endpoints = endpoints
 
-    def expand(self, rows: pvalue.PCollection) -> pvalue.PCollection:
-        index = {endpoint: i for i, endpoint in enumerate(self._endpoints)}
-        by_endpoint = rows | "SplitByEndpoint" >> beam.Partition(lambda row, _n: index[row[0]], len(index))
-        written = []
-        for endpoint, part in zip(self._endpoints, by_endpoint, strict=True):
-            endpoint_rows = part | f"RowsOf[{endpoint}]" >> beam.Values()
-            written.extend(output.expand_rows(endpoint_rows, endpoint) for output in self._outputs)
+    def expand(self, rows: dict[str, pvalue.PCollection]) -> pvalue.PCollection:
+        written = [
+            output.expand_rows(endpoint_rows, endpoint)
+            for endpoint, endpoint_rows in rows.items()
+            for output in self._outputs
+        ]
         if not written:
-            return rows.pipeline | "NothingWritten" >> beam.Create([])
+            return next(iter(rows.values())).pipeline | "NothingWritten" >> beam.Create([])
         return written | "AllWritten" >> beam.Flatten()
