@@ -78,7 +78,7 @@ class PipelineFactory:
         fetched = pipeline | "ReadFromApi" >> ReadFromApi(config, extractor_class, plan.tasks)
         records = fetched.records
         if plan.replayed_records:
-            replayed = pipeline | "ReplayedRecords" >> beam.Create(plan.replayed_records)
+            replayed = pipeline | "ReplayedRecords" >> beam.Create([(t, [r]) for t, r in plan.replayed_records])
             records = (records, replayed) | "WithReplayedRecords" >> beam.Flatten()
         shaped = records | "TransformRecords" >> TransformRecords(config, plan.run_id)
         written = shaped["rows"] | "WriteOutputs" >> WriteOutputs(outputs)

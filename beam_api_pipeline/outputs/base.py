@@ -25,6 +25,11 @@ class BaseOutput:
         """Apply the sink to `rows` (dicts) of `endpoint`."""
         raise NotImplementedError
 
+    def write_batches(self, batches: pvalue.PCollection, endpoint: str) -> pvalue.PCollection:
+        """Apply the sink to `batches` (lists of rows, one per page) of `endpoint`: by default a row at a time
+        through `write`; a sink that can take whole batches overrides this."""
+        return self.write(batches | "Rows" >> beam.FlatMap(lambda batch: batch), endpoint)
+
     def rejected_rows(self) -> list[pvalue.PCollection]:
         """After `write`: the rows this sink refused, as `outputs.rejected.rejected_row` dicts (one
         PCollection per endpoint written), for the dead letter. A sink that takes every row returns []."""
@@ -32,14 +37,18 @@ class BaseOutput:
 
     def expand_rows(self, rows: pvalue.PCollection, endpoint: str) -> pvalue.PCollection:
         """`write` under a stable, readable label."""
-        return rows | f"{self.label}[{endpoint}]" >> _Apply(self, endpoint)
+        return rows | f"{self.label}[{endpoint}]" >> _Apply(self.write, endpoint)
+
+    def expand_batches(self, batches: pvalue.PCollection, endpoint: str) -> pvalue.PCollection:
+        """`write_batches` under a stable, readable label."""
+        return batches | f"{self.label}[{endpoint}]" >> _Apply(self.write_batches, endpoint)
 
 
 class _Apply(beam.PTransform):
-    def __init__(self, output: BaseOutput, endpoint: str):
+    def __init__(self, write, endpoint: str):
         super().__init__()
-        self._output = output
+        self._write = write
         self._endpoint = endpoint
 
-    def expand(self, rows: pvalue.PCollection) -> pvalue.PCollection:
-        return self._output.write(rows, self._endpoint)
+    def expand(self, pcoll: pvalue.PCollection) -> pvalue.PCollection:
+        return self._write(pcoll, self._endpoint)

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import posixpath
+from collections.abc import Iterator
 
 import apache_beam as beam
 from apache_beam import pvalue
+from apache_beam.transforms.window import GlobalWindow
+from apache_beam.utils.timestamp import MIN_TIMESTAMP
+from apache_beam.utils.windowed_value import WindowedValue
 
 from beam_api_pipeline.outputs.base import BaseOutput
 from beam_api_pipeline.outputs.jsonl import to_json_line
@@ -29,14 +33,39 @@ class LocalOutput(BaseOutput):
         return posixpath.join(path, endpoint) if len(self.pipeline_config.api_config.endpoints) > 1 else path
 
     def write(self, rows: pvalue.PCollection, endpoint: str) -> pvalue.PCollection:
+        return self.write_batches(rows | "AsBatches" >> beam.Map(lambda row: [row]), endpoint)
+
+    def write_batches(self, batches: pvalue.PCollection, endpoint: str) -> pvalue.PCollection:
+        """Each element handed to WriteToText is one whole file of at most `batch_size` lines."""
         return (
-            rows
-            | "ToJsonLines" >> beam.Map(to_json_line)
+            batches
+            | "ToFileContents" >> beam.ParDo(_JsonLinesFilesFn(self.settings.batch_size))
             | "WriteToText"
             >> beam.io.WriteToText(
                 run_file_prefix(self.directory(endpoint), endpoint, self.run_id),
                 file_name_suffix=".jsonl",
-                max_records_per_shard=self.settings.batch_size,
+                max_records_per_shard=1,
                 skip_if_empty=True,
             )
         )
+
+
+class _JsonLinesFilesFn(beam.DoFn):
+    """Gathers a bundle's rows as JSON lines into file contents of at most `lines_per_file` lines."""
+
+    def __init__(self, lines_per_file: int):
+        self._lines_per_file = lines_per_file
+
+    def start_bundle(self) -> None:
+        self._lines: list[str] = []
+
+    def process(self, batch: list) -> Iterator[str]:
+        for row in batch:
+            self._lines.append(to_json_line(row))
+            if len(self._lines) == self._lines_per_file:
+                yield "\n".join(self._lines)
+                self._lines = []
+
+    def finish_bundle(self) -> Iterator[WindowedValue]:
+        if self._lines:
+            yield WindowedValue("\n".join(self._lines), MIN_TIMESTAMP, [GlobalWindow()])

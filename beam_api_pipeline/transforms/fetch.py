@@ -294,12 +294,14 @@ class _FetchWindowFn(_ApiDoFn):
         return self._fetch_range_page(task, paging, index, on_retry).records
 
     def _emit(self, extractor: BaseExtractor, part: _WindowPart, records: list) -> Iterator[tuple]:
+        """A page's rows as one `(task, rows)` batch: downstream steps work a page at a time."""
         part.pages += 1
         metrics.PAGES.inc()
-        for record in extractor.records(Page(None, {}, records)):
-            part.records += 1
-            yield part.task, record
+        rows = list(extractor.records(Page(None, {}, records)))
+        part.records += len(rows)
         metrics.RECORDS_FETCHED.inc(len(records))
+        if rows:
+            yield part.task, rows
 
     def _done(self, part: _WindowPart) -> pvalue.TaggedOutput:
         metrics.WINDOWS_SUCCEEDED.inc()

@@ -24,12 +24,14 @@ from beam_api_pipeline.windowing import format_utc
 INVALID = "invalid_records"
 KEYED = "keyed"
 ROW_COUNTS = "row_counts"
+_OUTSIDE = "outside its window"
 
 
-class _PlaceRecordFn(beam.DoFn):
-    """Checks each record: its `timestamp_field` must fall in its window (records of another window are dropped
-    and counted), and with a `primary_key` the key must be there. Unreadable records go to INVALID with the
-    reason; records of endpoints with a primary key go to KEYED, keyed for de-duplication within the window."""
+class _PlaceRecordsFn(beam.DoFn):
+    """Checks a page of records: each record's `timestamp_field` must fall in its window (records of another
+    window are dropped and counted), and with a `primary_key` the key must be there. Unreadable records go to
+    INVALID with the reason; records of endpoints with a primary key go one by one to KEYED, keyed for
+    de-duplication within the window; the others go on together as one batch."""
 
     def __init__(self, config: PipelineConfig):
         watermark = config.api_config.watermark
@@ -37,40 +39,51 @@ class _PlaceRecordFn(beam.DoFn):
         self._format = watermark.time_format
         self._primary_keys = {name: e.primary_key for name, e in config.api_config.endpoints.items()}
 
-    def process(self, element: tuple[WindowTask, Any]) -> Iterator[object]:
-        task, record = element
+    def process(self, element: tuple[WindowTask, list[Any]]) -> Iterator[object]:
+        task, records = element
+        key_field = self._primary_keys[task.endpoint]
+        placed = []
+        for record in records:
+            problem = self._problem(task, record)
+            if problem == _OUTSIDE:
+                metrics.RECORDS_OUTSIDE_WINDOW.inc()
+            elif problem:
+                metrics.RECORDS_INVALID.inc()
+                yield pvalue.TaggedOutput(INVALID, (task, record, problem))
+            elif key_field is None:
+                placed.append(record)
+            else:
+                key = json.dumps(get_path(record, key_field), sort_keys=True, default=str)
+                yield pvalue.TaggedOutput(KEYED, (f"{task.endpoint} {task.window.label()} {key}", (task, record)))
+        if placed:
+            yield task, placed
+
+    def _problem(self, task: WindowTask, record: Any) -> str | None:
+        """Why `record` cannot go on (_OUTSIDE: it belongs to another window), or None."""
         if self._field is not None:
             try:
                 moment = parse_timestamp(get_path(record, self._field), self._format)
             except (ValueError, TypeError, OverflowError) as error:
-                metrics.RECORDS_INVALID.inc()
-                yield pvalue.TaggedOutput(INVALID, (task, record, f"{self._field}: {error}"))
-                return
+                return f"{self._field}: {error}"
             if not task.window.contains(moment):
-                metrics.RECORDS_OUTSIDE_WINDOW.inc()
-                return
+                return _OUTSIDE
         key_field = self._primary_keys[task.endpoint]
-        if key_field is None:
-            yield element
-            return
-        key = get_path(record, key_field)
-        if key is None:
-            metrics.RECORDS_INVALID.inc()
-            yield pvalue.TaggedOutput(INVALID, (task, record, f"primary_key {key_field}: missing"))
-            return
-        window_key = f"{task.endpoint} {task.window.label()} {json.dumps(key, sort_keys=True, default=str)}"
-        yield pvalue.TaggedOutput(KEYED, (window_key, element))
+        if key_field is not None and get_path(record, key_field) is None:
+            return f"primary_key {key_field}: missing"
+        return None
 
 
 def _newest(keyed: tuple[Any, list[tuple[WindowTask, Any]]], timestamp_field: str | None, time_format: str):
-    """One record per key and window: the newest by `timestamp_field` (the first seen on a tie)."""
+    """One record per key and window, as a batch of one: the newest by `timestamp_field` (the first seen on a
+    tie)."""
     _, elements = keyed
     elements = list(elements)
     if len(elements) > 1:
         metrics.DUPLICATES_DROPPED.inc(len(elements) - 1)
-    if timestamp_field is None:
-        return elements[0]
-    return max(elements, key=lambda e: parse_timestamp(get_path(e[1], timestamp_field), time_format))
+    task, record = elements[0]
+    if timestamp_field is not None:
+        task, record = max(elements, key=lambda e: parse_timestamp(get_path(e[1], timestamp_field), time_format))
+    return task, [record]
 
 
 def _rows_tag(endpoint: str) -> str:
@@ -103,20 +116,20 @@ class _ApplyTransformFn(beam.DoFn):
             }
         return self._metadata[task]
 
-    def process(self, element: tuple[WindowTask, Any]) -> Iterator[pvalue.TaggedOutput]:
-        task, record = element
+    def process(self, element: tuple[WindowTask, list[Any]]) -> Iterator[pvalue.TaggedOutput]:
+        task, records = element
         transform = self._config.api_config.transform
         metadata = self._metadata_of(task) if transform.add_metadata else {}
-        self._rows += 1
-        yield pvalue.TaggedOutput(_rows_tag(task.endpoint), apply_transform(record, transform, metadata))
+        self._rows += len(records)
+        yield pvalue.TaggedOutput(_rows_tag(task.endpoint), [apply_transform(r, transform, metadata) for r in records])
 
     def finish_bundle(self) -> Iterator[pvalue.TaggedOutput]:
         yield pvalue.TaggedOutput(ROW_COUNTS, WindowedValue(self._rows, MIN_TIMESTAMP, [GlobalWindow()]))
 
 
 class TransformRecords(beam.PTransform):
-    """`(task, record)` in; out: `rows` (each endpoint's rows), `rows_written` (their count) and INVALID
-    (records that cannot be placed, with the reason)."""
+    """Batches of `(task, records)` in; out: `rows` (each endpoint's batches of rows), `rows_written` (their
+    count) and INVALID (records that cannot be placed, with the reason)."""
 
     def __init__(self, config: PipelineConfig, run_id: str):
         super().__init__()
@@ -126,7 +139,7 @@ class TransformRecords(beam.PTransform):
     def expand(self, records: pvalue.PCollection) -> dict[str, pvalue.PCollection]:
         watermark = self._config.api_config.watermark
         timestamp_field = watermark.timestamp_field if watermark.enabled else None
-        placed = records | "PlaceRecords" >> beam.ParDo(_PlaceRecordFn(self._config)).with_outputs(
+        placed = records | "PlaceRecords" >> beam.ParDo(_PlaceRecordsFn(self._config)).with_outputs(
             INVALID, KEYED, main="unkeyed"
         )
         kept = placed.unkeyed

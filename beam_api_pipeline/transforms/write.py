@@ -16,11 +16,9 @@ class WriteOutputs(beam.PTransform):
         self._outputs = outputs
 
     def expand(self, rows: dict[str, pvalue.PCollection]) -> pvalue.PCollection:
-        written = [
-            output.expand_rows(endpoint_rows, endpoint)
-            for endpoint, endpoint_rows in rows.items()
-            for output in self._outputs
-        ]
+        written = []
+        for endpoint, batches in rows.items():
+            written.extend(output.expand_batches(batches, endpoint) for output in self._outputs)
         if not written:
             return next(iter(rows.values())).pipeline | "NothingWritten" >> beam.Create([])
         return written | "AllWritten" >> beam.Flatten()
