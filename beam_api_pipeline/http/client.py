@@ -91,6 +91,11 @@ class ApiClient:
         self._limits = limits
         self._session = CredentialSafeSession(auth.header_names())
         self._session.verify = verify_ssl
+        if not verify_ssl:
+            logger.warning(
+                "api_config.verify_ssl is false: TLS certificates are not checked, so anyone on the network path "
+                "can read and change this pipeline's requests, credentials included"
+            )
         self._session.headers.update(headers)
         adapter = HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size, max_retries=0)
         self._session.mount("http://", adapter)

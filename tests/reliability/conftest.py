@@ -39,7 +39,8 @@ def read_jsonl(folder: Path) -> list[dict[str, Any]]:
 
 @dataclass(frozen=True)
 class RunOutcome:
-    """What a user sees after a run: exit code, report, rows written, dead letters, stored watermark, output."""
+    """What a user sees after a run: exit code, report, rows written, dead letters, stored watermark, output
+    and logs."""
 
     code: int
     report: dict[str, Any]
@@ -47,6 +48,7 @@ class RunOutcome:
     dead: list[dict[str, Any]]
     watermark: datetime | None
     stdout: str
+    stderr: str
 
     @property
     def ids(self) -> list[int]:
@@ -96,16 +98,17 @@ def pipeline_file(tmp_path: Path, sample_api: SampleApi) -> Callable[..., Path]:
 
 @pytest.fixture
 def run_pipeline(tmp_path: Path, capsys) -> Callable[..., RunOutcome]:
-    """Runs `python -m beam_api_pipeline run --config PATH --end_time END [extra]` in process."""
+    """Runs `python -m beam_api_pipeline --log_level L run --config PATH --end_time END [extra]` in process."""
 
-    def run(path: Path, end: str, *extra: str) -> RunOutcome:
+    def run(path: Path, end: str, *extra: str, log_level: str = "WARNING") -> RunOutcome:
         from beam_api_pipeline.cli import main
 
         report_path = tmp_path / "report.json"
         report_path.unlink(missing_ok=True)
         capsys.readouterr()
-        code = main(["run", "--config", str(path), "--end_time", end, "--report_json", str(report_path), *extra])
-        stdout = capsys.readouterr().out
+        command = ["run", "--config", str(path), "--end_time", end, "--report_json", str(report_path), *extra]
+        code = main(["--log_level", log_level, *command])
+        captured = capsys.readouterr()
         config = load_pipeline_config(path)
         store = open_store(config.watermark_store)
         try:
@@ -114,7 +117,13 @@ def run_pipeline(tmp_path: Path, capsys) -> Callable[..., RunOutcome]:
             store.close()
         report = json.loads(report_path.read_text())
         return RunOutcome(
-            code, report, read_jsonl(tmp_path / "out"), read_jsonl(tmp_path / "dead_letter"), watermark, stdout
+            code,
+            report,
+            read_jsonl(tmp_path / "out"),
+            read_jsonl(tmp_path / "dead_letter"),
+            watermark,
+            captured.out,
+            captured.err,
         )
 
     return run
