@@ -16,6 +16,7 @@ from beam_api_pipeline.timeformat import format_bound, inclusive_end
 from beam_api_pipeline.windowing import Window
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+_ABSENT = object()
 
 
 def url_origin(url: str) -> str:
@@ -80,9 +81,19 @@ class BaseExtractor:
         return ApiRequest(self.endpoint.method, url, params, self.endpoint.body)
 
     def read_page(self, response: ApiResponse) -> Page:
-        """The records of one answer, found at the endpoint's `records_path`."""
-        records = get_path(response.body, self.endpoint.records_path)
-        if records is None:
+        """The records of one answer, found at the endpoint's `records_path` (`null` there: no records).
+
+        An answer without `records_path` at all (an error object sent with status 200) is an error, not an
+        empty page: taking it for one would skip the rest of the window without a trace.
+        """
+        records = get_path(response.body, self.endpoint.records_path, default=_ABSENT)
+        if records is _ABSENT and response.body is not None:
+            keys = ", ".join(map(str, response.body)) if isinstance(response.body, dict) else "none"
+            raise PaginationError(
+                f"{self.endpoint_name}: the answer of {redact_url(response.url)} has no "
+                f"{self.endpoint.records_path!r} (records_path); its keys: {keys or 'none'}"
+            )
+        if records is None or records is _ABSENT:
             records = []
         if not isinstance(records, list):
             where = self.endpoint.records_path or "the response body"

@@ -3,6 +3,10 @@
 Credentials never leave the API's host: on a redirect to another host (scheme, host or port), every header
 that carries them is dropped, not only `Authorization` (which is all `requests` drops by itself). Every
 message the client makes has the auth handler's secrets masked, including tokens obtained at run time.
+
+A successful status whose body is empty (other than 204) or not JSON (an HTML page from a proxy, JSON cut
+short) is retried like a dropped connection: such answers come from overloaded gateways and caches, and
+reading them as "no records" would lose a page without a trace.
 """
 
 from __future__ import annotations
@@ -87,6 +91,11 @@ class ApiClient:
         self._limits = limits
         self._session = CredentialSafeSession(auth.header_names())
         self._session.verify = verify_ssl
+        if not verify_ssl:
+            logger.warning(
+                "api_config.verify_ssl is false: TLS certificates are not checked, so anyone on the network path "
+                "can read and change this pipeline's requests, credentials included"
+            )
         self._session.headers.update(headers)
         adapter = HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size, max_retries=0)
         self._session.mount("http://", adapter)
@@ -145,11 +154,19 @@ class ApiClient:
                 )
                 content = response.content
             except _TRANSIENT_ERRORS as error:
-                raise RetryableApiError(f"{self._describe(request)} failed: {type(error).__name__}") from None
+                reason = f"{type(error).__name__} ({self._transient_reason(error)})"
+                raise RetryableApiError(f"{self._describe(request)} failed: {reason}") from None
             finally:
                 metrics.REQUEST_LATENCY_MS.update(int((time.monotonic() - started) * 1000))
         self._limits.observe(response.status_code, response.headers)
         return response, content, auth_headers
+
+    def _transient_reason(self, error: BaseException) -> str:
+        if isinstance(error, requests.Timeout):
+            return f"no answer within the {self._timeout:g} s timeout"
+        if isinstance(error, requests.exceptions.ChunkedEncodingError):
+            return "the connection dropped before the whole body arrived"
+        return "could not connect, or the connection was reset"
 
     def _decode(self, request: ApiRequest, response: requests.Response, content: bytes) -> ApiResponse:
         status = response.status_code
@@ -162,10 +179,20 @@ class ApiClient:
         if status >= 400:
             excerpt = self.redact(content[:_BODY_EXCERPT].decode("utf-8", "replace")).strip()
             raise ApiError(f"{self._describe(request)} answered {status}: {excerpt}", status=status)
+        if not content.strip():
+            if status == 204:
+                return ApiResponse(status=status, headers=dict(response.headers), body=None, url=response.url)
+            raise RetryableApiError(f"{self._describe(request)} answered {status} with an empty body", status=status)
         try:
-            body = response.json() if content.strip() else None
-        except ValueError:
-            raise ApiError(f"{self._describe(request)} answered {status} with a body that is not JSON") from None
+            body = response.json()
+        except ValueError as error:
+            content_type = response.headers.get("Content-Type") or "no Content-Type"
+            excerpt = self.redact(content[:_BODY_EXCERPT].decode("utf-8", "replace")).strip()
+            raise RetryableApiError(
+                f"{self._describe(request)} answered {status} with a body that is not JSON ({content_type}; "
+                f"{error}): {excerpt!r}",
+                status=status,
+            ) from None
         return ApiResponse(status=status, headers=dict(response.headers), body=body, url=response.url)
 
 

@@ -11,8 +11,11 @@ and extractor can run end to end without any outside host. `since` is inclusive 
 - `GET /redirect?to=URL` answers 302; `GET /echo/headers` answers the headers it received;
 - `GET /_stats` reports request counts by path and status and the most requests handled at once.
 
-Faults (latency, random 500s, 429s, a `since` window that always fails, foreign or looping next links) apply
-to the data routes and can be changed while the server runs; so can the credentials they require.
+Faults (latency, random 500s, 429s, a `since` window that always fails, foreign or looping next links, and the
+broken answers of `faults.ANSWER_FAULTS`: error statuses, dropped bodies, stalls, malformed JSON, HTML, empty or
+error-object 200s, 50 MB pages; records repeated across pages, missing fields, timestamp styles) apply to the
+data routes and can be changed while the server runs (`SampleApi.set_faults`); so can the credentials they
+require. `SampleApi.injected()` counts the broken answers sent.
 Run it with `python -m beam_api_pipeline.sample_api --port 8080`.
 """
 

@@ -1,17 +1,40 @@
 """Faults the sample API injects on its data routes: latency, 500s, 429s, failing windows, foreign or looping
-next-page links. A `Faults` is immutable; `FaultState` holds its running state (draws, counts, token bucket)."""
+next-page links, broken answers (`ANSWER_FAULTS`), duplicated and incomplete records, timestamp styles.
+A `Faults` is immutable; `FaultState` holds its running state (draws, counts, token bucket)."""
 
 from __future__ import annotations
 
 import random
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
+from typing import Any
 from urllib.parse import urlsplit
 
-from beam_api_pipeline.sample_api.data import parse_instant
+from beam_api_pipeline.sample_api.data import Record, format_instant, parse_instant
+
+#: What an injected answer fault does: a status (with a JSON error body), or a broken answer.
+ANSWER_FAULTS = {
+    "500": "answer 500",
+    "502": "answer 502",
+    "503": "answer 503",
+    "429": "answer 429 with the Retry-After of `retry_after`",
+    "401": "answer 401 Bad credentials",
+    "403": "answer 403 Forbidden",
+    "404": "answer 404 Not Found",
+    "drop": "send the headers and half the body, then close the connection",
+    "stall": "wait `stall_seconds` before answering",
+    "malformed_json": "answer 200 with JSON cut short",
+    "html_200": "answer 200 with an HTML error page",
+    "empty_200": "answer 200 with an empty body",
+    "error_200": "answer 200 with a JSON error object and no records",
+    "huge_page": "answer the page padded to `huge_page_bytes`",
+}
+TIMESTAMP_STYLES = ("z", "offset", "naive", "epoch", "mixed")
+OFFSET_ZONE = timezone(timedelta(hours=-7))
 
 
 def _parses(text: str) -> bool:
@@ -28,6 +51,16 @@ class Faults:
 
     `next_url_host` (an origin) makes next-page links (body and `Link` header) point to another host;
     `loop_from_page` (N > 1) makes page N and later link back to page 2: a pagination loop.
+
+    Answer faults: data requests are counted from 1; those after the first `answer_fault_after` are chosen
+    every `answer_fault_every`-th, or with probability `answer_fault_rate` (seeded), or all of them when neither
+    is set; with `answer_fault_since`, only requests whose `since` is one of those. At most
+    `answer_fault_count` are injected (0: no limit); the chosen ones take the kinds of `answer_faults` in turn.
+    `retry_after_date` sends Retry-After as the HTTP date `retry_after` seconds from now.
+
+    Records (generic REST routes): `boundary_duplicates` repeats the last N records of the previous page at the
+    start of each page; records whose id is a multiple of `strip_every` lack the fields in `strip_fields`;
+    `timestamp_style` writes `updated_at` with a `Z`, a -07:00 offset, no zone, as epoch seconds, or mixed.
     """
 
     latency_ms: float = 0.0
@@ -39,10 +72,26 @@ class Faults:
     seed: int = 0
     next_url_host: str | None = None
     loop_from_page: int = 0
+    retry_after_date: bool = False
+    answer_faults: tuple[str, ...] = ()
+    answer_fault_every: int = 0
+    answer_fault_rate: float = 0.0
+    answer_fault_after: int = 0
+    answer_fault_count: int = 0
+    answer_fault_since: frozenset[str] = field(default_factory=frozenset)
+    stall_seconds: float = 2.0
+    huge_page_bytes: int = 50 * 2**20
+    boundary_duplicates: int = 0
+    strip_fields: frozenset[str] = field(default_factory=frozenset)
+    strip_every: int = 0
+    timestamp_style: str = "z"
 
     def __post_init__(self) -> None:
-        fail_since: Iterable[str] | str = self.fail_since  # a set, a list or a single string
-        object.__setattr__(self, "fail_since", frozenset([fail_since] if isinstance(fail_since, str) else fail_since))
+        for name in ("fail_since", "answer_fault_since", "strip_fields"):
+            value: Iterable[str] | str = getattr(self, name)  # a set, a list or a single string
+            object.__setattr__(self, name, frozenset([value] if isinstance(value, str) else value))
+        kinds: Iterable[str] | str = self.answer_faults
+        object.__setattr__(self, "answer_faults", (kinds,) if isinstance(kinds, str) else tuple(kinds))
         problems = [
             message
             for failed, message in (
@@ -51,6 +100,16 @@ class Faults:
                 (self.rate_limit is not None and self.rate_limit <= 0, "rate_limit must be > 0 or None"),
                 (self.rate_limit_every < 0, "rate_limit_every must be >= 0"),
                 (self.loop_from_page < 0, "loop_from_page must be >= 0"),
+                (not 0 <= self.answer_fault_rate <= 1, "answer_fault_rate must be between 0 and 1"),
+                (
+                    min(self.answer_fault_every, self.answer_fault_after, self.answer_fault_count) < 0,
+                    "answer_fault_every, answer_fault_after and answer_fault_count must be >= 0",
+                ),
+                (
+                    min(self.stall_seconds, self.huge_page_bytes, self.boundary_duplicates, self.strip_every) < 0,
+                    "stall_seconds, huge_page_bytes, boundary_duplicates and strip_every must be >= 0",
+                ),
+                (self.timestamp_style not in TIMESTAMP_STYLES, f"timestamp_style must be one of {TIMESTAMP_STYLES}"),
                 (
                     self.next_url_host is not None and not urlsplit(self.next_url_host).netloc,
                     "next_url_host must be an origin like http://other-host:8080",
@@ -59,12 +118,42 @@ class Faults:
             if failed
         ]
         problems += [f"fail_since: not a date-time: {text!r}" for text in self.fail_since if not _parses(text)]
+        problems += [
+            f"answer_fault_since: not a date-time: {text!r}" for text in self.answer_fault_since if not _parses(text)
+        ]
+        problems += [
+            f"answer_faults: unknown kind {kind!r} (known: {', '.join(ANSWER_FAULTS)})"
+            for kind in self.answer_faults
+            if kind not in ANSWER_FAULTS
+        ]
         if problems:
             raise ValueError("; ".join(problems))
 
     def fail_since_instants(self) -> frozenset[datetime]:
         """`fail_since` parsed to datetimes."""
         return frozenset(parse_instant(text) for text in self.fail_since)
+
+    def record_json(self, record: Record) -> dict[str, Any]:
+        """`record` as the generic REST routes answer it, with the timestamp style and stripped fields."""
+        body = record.as_json()
+        body["updated_at"] = _styled_timestamp(record, self.timestamp_style)
+        if self.strip_every and record.id % self.strip_every == 0:
+            for name in self.strip_fields:
+                body.pop(name, None)
+        return body
+
+
+def _styled_timestamp(record: Record, style: str) -> str | int:
+    if style == "mixed":
+        style = TIMESTAMP_STYLES[record.id % 4]
+    moment = record.updated_at
+    if style == "offset":
+        return moment.astimezone(OFFSET_ZONE).isoformat()
+    if style == "naive":
+        return moment.replace(tzinfo=None).isoformat()
+    if style == "epoch":
+        return int(moment.timestamp())
+    return format_instant(moment)
 
 
 class _TokenBucket:
@@ -96,6 +185,12 @@ class FaultState:
         self._rng = random.Random(faults.seed)
         self._bucket = _TokenBucket(faults.rate_limit) if faults.rate_limit else None
         self._count = 0
+        self._answer_count = 0
+        self._answers_injected = 0
+        self.injected: Counter[str] = Counter()
+        self._answer_since = faults.answer_fault_since and frozenset(
+            parse_instant(text) for text in faults.answer_fault_since
+        )
 
     def rate_limited(self) -> bool:
         """Count one data request; True if it must answer 429."""
@@ -112,3 +207,30 @@ class FaultState:
             return False
         with self._lock:
             return self._rng.random() < self.faults.error_rate
+
+    def answer_fault(self, since: datetime | None) -> str | None:
+        """Count one data request (whose window starts at `since`); the answer fault it gets, if any."""
+        faults = self.faults
+        if not faults.answer_faults:
+            return None
+        with self._lock:
+            self._answer_count += 1
+            if self._answer_since and since not in self._answer_since:
+                return None
+            if faults.answer_fault_count and self._answers_injected >= faults.answer_fault_count:
+                return None
+            after = self._answer_count - faults.answer_fault_after
+            if after <= 0:
+                return None
+            if faults.answer_fault_every:
+                chosen = after % faults.answer_fault_every == 0
+            elif faults.answer_fault_rate:
+                chosen = self._rng.random() < faults.answer_fault_rate
+            else:
+                chosen = True
+            if not chosen:
+                return None
+            kind = faults.answer_faults[self._answers_injected % len(faults.answer_faults)]
+            self._answers_injected += 1
+            self.injected[kind] += 1
+            return kind

@@ -52,7 +52,7 @@ def graphql(dataset: Dataset, faults: Faults, request: Request) -> Reply:
     found = dataset.window(since, until)
     page, next_record = keyset_page(found, cursor, first, faults)
     connection = {
-        "nodes": [record.as_json() for record in page],
+        "nodes": [faults.record_json(record) for record in page],
         "totalCount": len(found),
         "pageInfo": {
             "hasNextPage": next_record is not None,

@@ -57,11 +57,21 @@ class Request:
 
 @dataclass(frozen=True)
 class Reply:
-    """A JSON answer with its status and extra headers."""
+    """A JSON answer with its status and extra headers.
+
+    `raw` is sent instead of the JSON of `body` (with the Content-Type in `headers`); with `drop_after`, only
+    that many bytes of the body are sent before the connection is closed.
+    """
 
     status: int
     body: Any
     headers: dict[str, str] = field(default_factory=dict)
+    raw: bytes | None = None
+    drop_after: int | None = None
+
+    def payload(self) -> bytes:
+        """The bytes of the body."""
+        return self.raw if self.raw is not None else json.dumps(self.body).encode()
 
 
 def instant_param(request: Request, name: str) -> datetime | None:

@@ -6,6 +6,9 @@ exclusive):
   `starting_after=<id of the last record seen>`;
 - `GET /records?offset=&limit=` offset and limit, with `total`;
 - `GET /feed?limit=&page_token=` the next page's absolute URL at `links.next`.
+
+Records are written by `Faults.record_json` (timestamp style, stripped fields); page-number and offset pages
+repeat the end of the page before when `Faults.boundary_duplicates` is set.
 """
 
 from __future__ import annotations
@@ -51,16 +54,22 @@ def keyset_page(
     return page, page[-1]
 
 
+def with_boundary_duplicates(records: list[Record], offset: int, limit: int, faults: Faults) -> list[Record]:
+    """`records[offset:offset + limit]`, after the last `faults.boundary_duplicates` records of the page before."""
+    return records[max(0, offset - faults.boundary_duplicates) if offset else 0 : offset + limit]
+
+
 def items(dataset: Dataset, faults: Faults, request: Request) -> Reply:
     """Page-number pagination: page is 1-based, a page past the end is empty."""
     page = size_param(request, "page", 1, maximum=10**9)
     per_page = size_param(request, "per_page", DEFAULT_PAGE_SIZE)
     records = dataset.window(*window_of(request))
     offset = (page - 1) * per_page
+    served = with_boundary_duplicates(records, offset, per_page, faults) if offset < len(records) else []
     return Reply(
         200,
         {
-            "items": [record.as_json() for record in records[offset : offset + per_page]],
+            "items": [faults.record_json(record) for record in served],
             "total": len(records),
             "page": page,
             "per_page": per_page,
@@ -83,7 +92,7 @@ def events(dataset: Dataset, faults: Faults, request: Request) -> Reply:
     return Reply(
         200,
         {
-            "data": [record.as_json() for record in page],
+            "data": [faults.record_json(record) for record in page],
             "meta": {"next_cursor": encode_cursor(after) if after else None},
             "has_more": after is not None,
         },
@@ -95,7 +104,8 @@ def records(dataset: Dataset, faults: Faults, request: Request) -> Reply:
     offset = positive_int(request.param("offset"), "offset", 0, minimum=0)
     limit = size_param(request, "limit", DEFAULT_PAGE_SIZE)
     found = dataset.window(*window_of(request))
-    return Reply(200, {"records": [r.as_json() for r in found[offset : offset + limit]], "total": len(found)})
+    served = with_boundary_duplicates(found, offset, limit, faults) if offset < len(found) else []
+    return Reply(200, {"records": [faults.record_json(r) for r in served], "total": len(found)})
 
 
 def feed(dataset: Dataset, faults: Faults, request: Request) -> Reply:
@@ -113,4 +123,4 @@ def feed(dataset: Dataset, faults: Faults, request: Request) -> Reply:
             "page_token": encode_cursor(after),
         }
         next_url = link_to(faults.next_url_host or request.origin, request.path, params)
-    return Reply(200, {"entries": [record.as_json() for record in page], "links": {"next": next_url}})
+    return Reply(200, {"entries": [faults.record_json(record) for record in page], "links": {"next": next_url}})

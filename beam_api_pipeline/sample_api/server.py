@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 import socket
 import sys
 import threading
@@ -16,6 +15,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from beam_api_pipeline.sample_api import github, graphql, rest, weather
+from beam_api_pipeline.sample_api.answers import broken_answer, retry_after_value
 from beam_api_pipeline.sample_api.auth import TOKEN_PATH, Credentials, OAuthSettings, TokenIssuer, check_credentials
 from beam_api_pipeline.sample_api.data import Dataset, format_instant
 from beam_api_pipeline.sample_api.faults import Faults, FaultState
@@ -147,8 +147,8 @@ class _Handler(BaseHTTPRequestHandler):
             time.sleep(faults.latency_ms / 1000)
         if state.rate_limited():
             if github.REPO_PATH.fullmatch(request.path) or github.REPOSITORY_ID_PATH.fullmatch(request.path):
-                return github.rate_limited(faults.retry_after)
-            return Reply(429, {"error": "rate limited"}, {"Retry-After": faults.retry_after})
+                return github.rate_limited(retry_after_value(faults))
+            return Reply(429, {"error": "rate limited"}, {"Retry-After": retry_after_value(faults)})
         refused = check_credentials(api.credentials, api.token_issuer, request)
         if refused is not None:
             return refused
@@ -158,18 +158,29 @@ class _Handler(BaseHTTPRequestHandler):
                 return Reply(500, {"error": f"injected failure for since={format_instant(since)}"})
             if state.random_failure():
                 return Reply(500, {"error": "injected failure"})
-            return route(api.dataset, faults, request)
+            kind = state.answer_fault(since)
+            if kind == "stall":
+                time.sleep(faults.stall_seconds)
+            answer = route(api.dataset, faults, request)
+            return answer if kind is None else broken_answer(kind, answer, faults)
         except BadRequest as error:
             return Reply(400, {"error": str(error), "parameter": error.parameter})
 
     def _send(self, reply: Reply) -> int:
-        payload = json.dumps(reply.body).encode()
+        payload = reply.payload()
         self.send_response(reply.status)
         headers = {"Content-Type": "application/json", **reply.headers, "Content-Length": str(len(payload))}
         for name, value in headers.items():
             self.send_header(name, value)
         self.end_headers()
-        self.wfile.write(payload)
+        if reply.drop_after is None:
+            self.wfile.write(payload)
+            return reply.status
+        self.wfile.write(payload[: reply.drop_after])
+        self.wfile.flush()
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            self.connection.shutdown(socket.SHUT_RDWR)
         return reply.status
 
 
@@ -290,6 +301,10 @@ class SampleApi:
     def stats(self) -> dict[str, Any]:
         """Request counts (requests, by_path, by_status) and max_in_flight; `/_stats` is not counted."""
         return self._stats.snapshot()
+
+    def injected(self) -> dict[str, int]:
+        """The answer faults injected since the faults were last set, by kind."""
+        return dict(self._fault_state.injected)
 
     def reset_stats(self) -> None:
         """Zero the counters."""
