@@ -20,6 +20,7 @@ from beam_api_pipeline import metrics, progress
 from beam_api_pipeline.config import PipelineConfig
 from beam_api_pipeline.errors import ConfigError
 from beam_api_pipeline.factory import PipelineFactory
+from beam_api_pipeline.logging_setup import set_log_context
 from beam_api_pipeline.report import RunReport
 from beam_api_pipeline.run_plan import RunPlan, make_plan, new_run_id
 from beam_api_pipeline.watermark.runs import FAILED, RUNNING, PipelineRun
@@ -68,6 +69,7 @@ def prepare_run(
     pipeline = beam.Pipeline(options=PipelineOptions(with_local_runner(beam_args or [])))
     PipelineFactory(config, plan).build(pipeline)
     store.save_run(PipelineRun(plan.run_id, config.pipeline_id, RUNNING, plan.started_at))
+    set_log_context(pipeline_id=config.pipeline_id, run_id=plan.run_id)
     logger.info("run %s: %d windows", plan.run_id, len(plan.tasks))
     return pipeline, plan
 

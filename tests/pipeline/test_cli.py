@@ -88,6 +88,8 @@ def test_json_logs_of_a_run_are_structured_and_never_show_the_token(
     captured = capfd.readouterr()
     entries = [json.loads(line) for line in captured.err.splitlines() if line.startswith("{")]
     assert entries and all({"severity", "message", "time"} <= set(e) for e in entries)
+    run_entries = [e for e in entries if e.get("run_id")]
+    assert run_entries and {e["pipeline_id"] for e in run_entries} == {"sample_items"}
     assert any(e["severity"] == "WARNING" and "2024-01-03T00:00:00Z" in e["message"] for e in entries)
     assert token not in captured.err + captured.out
     for written in tmp_path.rglob("*"):
