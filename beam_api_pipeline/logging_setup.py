@@ -14,6 +14,7 @@ _secrets_lock = threading.Lock()
 _MIN_SECRET_LENGTH = 4
 
 CONTEXT_FIELDS = ("pipeline_id", "run_id", "endpoint", "window")
+_OURS = "_beam_api_pipeline_handler"  # marks the handler configure_logging added, so a second call replaces it
 
 
 def register_secrets(values) -> None:
@@ -81,7 +82,9 @@ def configure_logging(level: str = "WARNING", log_format: str = "text", **contex
     handler.addFilter(_ContextFilter(context))
     root = logging.getLogger()
     for existing in list(root.handlers):
-        root.removeHandler(existing)
+        if getattr(existing, _OURS, False):
+            root.removeHandler(existing)
+    setattr(handler, _OURS, True)
     root.addHandler(handler)
     root.setLevel(level.upper())
     # WriteToText warns about each empty sink (a run without dead letters has one); that is expected here.

@@ -151,8 +151,14 @@ class ApiClient:
                     json=request.json_body,
                     headers={**request.headers, **auth_headers},
                     timeout=self._timeout,
+                    verify=self._session.verify,  # else REQUESTS_CA_BUNDLE in the environment would override it
                 )
                 content = response.content
+            except requests.exceptions.SSLError:
+                raise ApiError(
+                    f"{self._describe(request)} failed: the server's TLS certificate was not accepted; fix the "
+                    "certificate, or (for a test server only) set api_config.verify_ssl: false"
+                ) from None
             except _TRANSIENT_ERRORS as error:
                 reason = f"{type(error).__name__} ({self._transient_reason(error)})"
                 raise RetryableApiError(f"{self._describe(request)} failed: {reason}") from None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import socket
+import ssl
 import sys
 import threading
 import time
@@ -233,6 +234,7 @@ class SampleApi:
         port: int = 0,
         credentials: Credentials | None = None,
         oauth: OAuthSettings | None = None,
+        tls: ssl.SSLContext | None = None,
     ):
         self.dataset = dataset if dataset is not None else Dataset()
         self.credentials = credentials if credentials is not None else Credentials()
@@ -241,6 +243,7 @@ class SampleApi:
         self._fault_state = FaultState(faults if faults is not None else Faults())
         self._stats = _Stats()
         self._address = (host, port)
+        self._tls = tls
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -267,6 +270,8 @@ class SampleApi:
         if self._server is not None:
             raise RuntimeError("the sample API is already running")
         self._server = _Server(self._address, self)
+        if self._tls is not None:
+            self._server.socket = self._tls.wrap_socket(self._server.socket, server_side=True)
         self._thread = threading.Thread(
             target=self._server.serve_forever, args=(SHUTDOWN_POLL_SECONDS,), name="sample-api", daemon=True
         )
@@ -292,11 +297,11 @@ class SampleApi:
 
     @property
     def url(self) -> str:
-        """The base URL, e.g. `http://127.0.0.1:54321`."""
+        """The base URL, e.g. `http://127.0.0.1:54321` (`https://` when serving TLS)."""
         if self._server is None:
             raise RuntimeError("the sample API is not running; call start() first")
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"{'https' if self._tls else 'http'}://{host}:{port}"
 
     def stats(self) -> dict[str, Any]:
         """Request counts (requests, by_path, by_status) and max_in_flight; `/_stats` is not counted."""

@@ -7,11 +7,12 @@ forward, so two overlapping runs of one pipeline cannot lose ground.
     <table>_runs: run_id STRING REQUIRED, pipeline_id STRING REQUIRED, status STRING REQUIRED,
                   start_time TIMESTAMP REQUIRED, end_time TIMESTAMP, records_processed INTEGER REQUIRED,
                   errors STRING REPEATED, windows_done INTEGER REQUIRED, windows_failed INTEGER REQUIRED,
-                  job_id STRING
+                  job_id STRING, endpoint_stats STRING (JSON text), dead_letter_rows INTEGER
 """
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -39,6 +40,8 @@ RUN_FIELDS = [
     ("windows_done", "INTEGER", "REQUIRED"),
     ("windows_failed", "INTEGER", "REQUIRED"),
     ("job_id", "STRING", "NULLABLE"),
+    ("endpoint_stats", "STRING", "NULLABLE"),
+    ("dead_letter_rows", "INTEGER", "NULLABLE"),
 ]
 _RUN_COLUMNS = ", ".join(name for name, _type, _mode in RUN_FIELDS)
 
@@ -58,13 +61,15 @@ SAVE_RUN_SQL = """
 MERGE {table} T
 USING (SELECT @run_id AS run_id, @pipeline_id AS pipeline_id, @status AS status, @start_time AS start_time,
               @end_time AS end_time, @records_processed AS records_processed, @errors AS errors,
-              @windows_done AS windows_done, @windows_failed AS windows_failed, @job_id AS job_id) S
+              @windows_done AS windows_done, @windows_failed AS windows_failed, @job_id AS job_id,
+              @endpoint_stats AS endpoint_stats, @dead_letter_rows AS dead_letter_rows) S
 ON T.run_id = S.run_id
 WHEN MATCHED THEN UPDATE SET pipeline_id = S.pipeline_id, status = S.status, start_time = S.start_time,
   end_time = S.end_time, records_processed = S.records_processed, errors = S.errors,
-  windows_done = S.windows_done, windows_failed = S.windows_failed, job_id = S.job_id
+  windows_done = S.windows_done, windows_failed = S.windows_failed, job_id = S.job_id,
+  endpoint_stats = S.endpoint_stats, dead_letter_rows = S.dead_letter_rows
 WHEN NOT MATCHED THEN INSERT ({columns}) VALUES (S.run_id, S.pipeline_id, S.status, S.start_time, S.end_time,
-  S.records_processed, S.errors, S.windows_done, S.windows_failed, S.job_id)
+  S.records_processed, S.errors, S.windows_done, S.windows_failed, S.job_id, S.endpoint_stats, S.dead_letter_rows)
 """
 
 
@@ -135,6 +140,8 @@ class BigQueryWatermarkStore:
                 self._param("windows_done", "INT64", run.windows_done),
                 self._param("windows_failed", "INT64", run.windows_failed),
                 self._param("job_id", "STRING", run.job_id),
+                self._param("endpoint_stats", "STRING", json.dumps(run.endpoint_stats)),
+                self._param("dead_letter_rows", "INT64", run.dead_letter_rows),
             ],
         )
 
@@ -172,4 +179,6 @@ def _run_from_row(row) -> PipelineRun:
         windows_done=row["windows_done"],
         windows_failed=row["windows_failed"],
         job_id=row["job_id"],
+        endpoint_stats=json.loads(row["endpoint_stats"] or "{}"),
+        dead_letter_rows=row["dead_letter_rows"] or 0,
     )

@@ -43,7 +43,7 @@ def test_the_tables_are_created_with_the_documented_schema(control_table, bq):
     ]
     assert [f.name for f in runs.schema] == [
         "run_id", "pipeline_id", "status", "start_time", "end_time", "records_processed", "errors",
-        "windows_done", "windows_failed", "job_id",
+        "windows_done", "windows_failed", "job_id", "endpoint_stats", "dead_letter_rows",
     ]  # fmt: skip
 
 
@@ -74,6 +74,8 @@ def test_success_then_failed_window_then_backfill(sample_api, write_config, tmp_
         ("succeeded", 2, 0, 96),
     ]
     assert runs[1].errors[0].startswith("items 2024-01-04T00:00:00Z")
+    assert (runs[1].dead_letter_rows, runs[1].endpoint_stats["items"]["windows_failed"]) == (1, 1)
+    assert runs[0].endpoint_stats["items"]["records"] == 48
 
 
 def test_a_watermark_never_moves_backwards(control_table):
