@@ -87,7 +87,10 @@ def _parser() -> argparse.ArgumentParser:
 
     replay = commands.add_parser("replay", help="fetch a dead letter's windows and process its records again")
     _add_source(replay)
-    replay.add_argument("--dead_letter", required=True, help="a dead-letter file, folder or glob (local or gs://)")
+    replay.add_argument(
+        "--dead_letter", required=True, help="a dead-letter file, folder or glob (local or gs://), or a BigQuery table"
+    )
+    replay.add_argument("--run_id", help="with a table: whose dead letters (default: the latest run's)")
 
     validate = commands.add_parser("validate", help="check configuration files")
     _add_source(validate, required_id=False)
@@ -154,7 +157,7 @@ def _replay(args: argparse.Namespace, beam_args: list[str]) -> int:
 
     manager = _manager(args)
     config = _config(args, manager)
-    rows = read_dead_letters(args.dead_letter)
+    rows = read_dead_letters(args.dead_letter, config.pipeline_id, args.run_id)
     report = manager.execute_pipeline(config, beam_args, plan_run=lambda store: make_replay_plan(config, store, rows))
     print(format_report(report))
     return EXIT_OK if report.succeeded else EXIT_FAILED

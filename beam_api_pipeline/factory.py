@@ -14,7 +14,6 @@ from beam_api_pipeline.outputs.base import BaseOutput
 from beam_api_pipeline.outputs.bigquery import BigQueryOutput
 from beam_api_pipeline.outputs.files import LocalOutput
 from beam_api_pipeline.outputs.gcs import GcsOutput
-from beam_api_pipeline.outputs.rejected import WriteRejectedRows
 from beam_api_pipeline.run_plan import RunPlan
 from beam_api_pipeline.transforms.commit import CommitWatermark
 from beam_api_pipeline.transforms.dead_letter import WriteDeadLetters, default_dead_letter_path
@@ -60,14 +59,12 @@ class PipelineFactory:
             outputs.append(output_class(output, self.config, self.plan.run_id))
         return outputs
 
-    def dead_letter_path(self) -> str:
-        """The dead-letter location of this pipeline."""
+    def dead_letter_location(self) -> str:
+        """Where this pipeline's dead letters go: a folder (local or gs://) or a BigQuery table."""
         section = self.config.dead_letter
-        if section is not None and section.path:
-            return section.path
-        if section is not None and section.table:
-            raise ConfigError("dead_letter.table: BigQuery dead letters are not available yet")
-        return default_dead_letter_path(self.config.pipeline_id)
+        if section is None:
+            return default_dead_letter_path(self.config.pipeline_id)
+        return section.path or section.table
 
     def build(self, pipeline: beam.Pipeline) -> None:
         """Add the whole run to `pipeline`."""
@@ -82,18 +79,14 @@ class PipelineFactory:
             records = (records, replayed) | "WithReplayedRecords" >> beam.Flatten()
         shaped = records | "TransformRecords" >> TransformRecords(config, plan.run_id)
         written = shaped["rows"] | "WriteOutputs" >> WriteOutputs(outputs)
-        dead_letters = (fetched[RESULTS], shaped[INVALID]) | "WriteDeadLetters" >> WriteDeadLetters(
-            config.pipeline_id, plan.run_id, self.dead_letter_path()
-        )
-        invalid_records = shaped[INVALID]
         rejected = [rows for output in outputs for rows in output.rejected_rows()]
-        if rejected:
-            rejected_rows = rejected | "AllRejectedRows" >> beam.Flatten()
-            rejected_files = rejected_rows | "WriteRejectedRows" >> WriteRejectedRows(
-                self.dead_letter_path(), plan.run_id
-            )
-            dead_letters = (dead_letters, rejected_files) | "AllDeadLetterFiles" >> beam.Flatten()
-            invalid_records = (invalid_records, rejected_rows) | "InvalidOrRejected" >> beam.Flatten()
+        rejected_rows = (rejected or [pipeline | "NoRejectedRows" >> beam.Create([])]) | "AllRejected" >> beam.Flatten()
+        section = config.dead_letter
+        table = section.table if section is not None else None
+        dead_letters = (fetched[RESULTS], shaped[INVALID], rejected_rows) | "WriteDeadLetters" >> WriteDeadLetters(
+            config.pipeline_id, plan.run_id, path=None if table else self.dead_letter_location(), table=table
+        )
+        invalid_records = (shaped[INVALID], rejected_rows) | "InvalidOrRejected" >> beam.Flatten()
         _ = fetched[RESULTS] | "ReportProgress" >> ReportProgress()
         _ = fetched[RESULTS] | "CommitWatermark" >> CommitWatermark(
             config,

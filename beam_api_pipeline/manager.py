@@ -155,8 +155,8 @@ class PipelineManager:
                 progress.stop()
             run = store.get_run(plan.run_id)
             after = {endpoint: store.get_watermark(config.pipeline_id, endpoint) for endpoint in plan.watermarks_before}
-            dead_letter_path = PipelineFactory(config, plan).dead_letter_path()
-            return RunReport(plan, run, _counters(result), after, dead_letter_path)
+            dead_letter_location = PipelineFactory(config, plan).dead_letter_location()
+            return RunReport(plan, run, _counters(result), after, dead_letter_location)
         finally:
             store.close()
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,8 +14,23 @@ from beam_api_pipeline.run_plan import RunPlan, WindowTask, new_run_id
 from beam_api_pipeline.timeformat import parse_timestamp
 from beam_api_pipeline.windowing import Window
 
+_TABLE = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_]+\.[A-Za-z0-9_-]+")
 
-def read_dead_letters(path: str) -> list[dict[str, Any]]:
+
+def read_dead_letters(location: str, pipeline_id: str, run_id: str | None = None) -> list[dict[str, Any]]:
+    """The dead-letter rows at `location`: a BigQuery table `project.dataset.table` (one run's rows: `run_id`,
+    else the latest run's), or files (see `read_dead_letter_files`)."""
+    if _TABLE.fullmatch(location) and not os.path.exists(location):
+        from beam_api_pipeline.outputs.dead_letter_table import read_dead_letter_table
+
+        rows = read_dead_letter_table(location, pipeline_id, run_id)
+        if not rows:
+            raise ConfigError(f"--dead_letter: no dead letters of {pipeline_id} in {location}")
+        return rows
+    return read_dead_letter_files(location)
+
+
+def read_dead_letter_files(path: str) -> list[dict[str, Any]]:
     """Every row of the dead-letter files at `path`: one file, a folder of them, or a glob (local or gs://)."""
     from apache_beam.io.filesystems import FileSystems
 

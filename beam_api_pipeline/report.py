@@ -22,7 +22,7 @@ class RunReport:
     run: PipelineRun
     counters: dict[str, int]
     watermarks_after: dict[str, datetime | None]
-    dead_letter_path: str = ""
+    dead_letter_location: str = ""
 
     @property
     def succeeded(self) -> bool:
@@ -34,7 +34,7 @@ class RunReport:
         return {
             "run": self.run.to_dict(),
             "counters": self.counters,
-            "dead_letter_path": self.dead_letter_path,
+            "dead_letter_location": self.dead_letter_location,
             "watermarks": {
                 endpoint: {"before": _iso(before), "after": _iso(self.watermarks_after.get(endpoint))}
                 for endpoint, before in self.plan.watermarks_before.items()
@@ -73,6 +73,6 @@ def format_report(report: RunReport) -> str:
         f"{run.records_processed} records written, {counters['files_written']} files",
     ]
     if run.dead_letter_rows:
-        lines.append(f"  dead letters: {run.dead_letter_rows} rows in {report.dead_letter_path}")
+        lines.append(f"  dead letters: {run.dead_letter_rows} rows in {report.dead_letter_location}")
     lines.extend(f"  error: {error}" for error in run.errors)
     return "\n".join(lines)

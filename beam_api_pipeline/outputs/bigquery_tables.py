@@ -19,6 +19,12 @@ class TableName:
     def __str__(self) -> str:
         return f"{self.project}.{self.dataset}.{self.table}"
 
+    @classmethod
+    def parse(cls, name: str) -> TableName:
+        """`project.dataset.table` (the config has checked the shape)."""
+        project, dataset, table = name.split(".")
+        return cls(project, dataset, table)
+
     @property
     def beam_spec(self) -> str:
         """The `project:dataset.table` form WriteToBigQuery takes."""

@@ -8,6 +8,7 @@ from typing import Any
 import apache_beam as beam
 from apache_beam import pvalue
 
+from beam_api_pipeline.outputs.dead_letter_table import WriteDeadLetterTable
 from beam_api_pipeline.outputs.files import run_file_prefix
 from beam_api_pipeline.outputs.jsonl import to_json_line
 from beam_api_pipeline.run_plan import FAILED, TRUNCATED, WindowResult, WindowTask
@@ -56,16 +57,18 @@ def record_dead_letter(pipeline_id: str, run_id: str, task: WindowTask, record: 
 
 
 class WriteDeadLetters(beam.PTransform):
-    """(window results, invalid records) in; the dead-letter files written out (none when all went well)."""
+    """(window results, invalid records, rows sinks rejected) in; what was written out (files, or the table once),
+    nothing when all went well. The rows go to the `path` folder as JSON Lines, or to a BigQuery `table`."""
 
-    def __init__(self, pipeline_id: str, run_id: str, path: str):
+    def __init__(self, pipeline_id: str, run_id: str, path: str | None = None, table: str | None = None):
         super().__init__()
         self._pipeline_id = pipeline_id
         self._run_id = run_id
         self._path = path
+        self._table = table
 
-    def expand(self, inputs: tuple[pvalue.PCollection, pvalue.PCollection]) -> pvalue.PCollection:
-        results, invalid = inputs
+    def expand(self, inputs: tuple[pvalue.PCollection, pvalue.PCollection, pvalue.PCollection]) -> pvalue.PCollection:
+        results, invalid, rejected = inputs
         pipeline_id, run_id = self._pipeline_id, self._run_id
         windows = (
             results
@@ -75,9 +78,11 @@ class WriteDeadLetters(beam.PTransform):
         records = invalid | "RecordRows" >> beam.MapTuple(
             lambda task, record, reason: record_dead_letter(pipeline_id, run_id, task, record, reason)
         )
+        rows = (windows, records, rejected) | "AllDeadLetters" >> beam.Flatten()
+        if self._table:
+            return rows | "ToTable" >> WriteDeadLetterTable(self._table)
         return (
-            (windows, records)
-            | "AllDeadLetters" >> beam.Flatten()
+            rows
             | "ToJsonLines" >> beam.Map(to_json_line)
             | "WriteToText"
             >> beam.io.WriteToText(

@@ -73,12 +73,6 @@ WHEN NOT MATCHED THEN INSERT ({columns}) VALUES (S.run_id, S.pipeline_id, S.stat
 """
 
 
-def parse_table(name: str) -> TableName:
-    """`project.dataset.table` (the config has checked the shape)."""
-    project, dataset, table = name.split(".")
-    return TableName(project, dataset, table)
-
-
 class BigQueryWatermarkStore:
     """Watermarks and run records in BigQuery, through google-cloud-bigquery (emulator-aware)."""
 
@@ -86,7 +80,7 @@ class BigQueryWatermarkStore:
         from google.cloud import bigquery
 
         self._bq = bigquery
-        self.watermarks = parse_table(table)
+        self.watermarks = TableName.parse(table)
         self.runs = TableName(self.watermarks.project, self.watermarks.dataset, self.watermarks.table + RUNS_SUFFIX)
         self._client = bigquery_client(self.watermarks.project)
         self._create_if_missing()

@@ -10,7 +10,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from beam_api_pipeline.cli import main
 from beam_api_pipeline.outputs.bigquery import BigQueryOutput
-from beam_api_pipeline.outputs.rejected import WriteRejectedRows
+from beam_api_pipeline.transforms.dead_letter import WriteDeadLetters
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -146,11 +146,13 @@ def test_rejected_rows_reach_the_dead_letter_with_the_reason(
     output = BigQueryOutput(config.output[0], config, "run-1")
     with beam.Pipeline(options=PipelineOptions(beam_args)) as pipeline:
         output.expand_rows(pipeline | beam.Create(rows), "items")
-        _ = output.rejected_rows() | beam.Flatten() | WriteRejectedRows(str(tmp_path / "dead"), "run-1")
+        rejected = output.rejected_rows() | beam.Flatten()
+        nothing = pipeline | "Nothing" >> beam.Create([])
+        _ = (nothing, nothing, rejected) | WriteDeadLetters("it_items", "run-1", path=str(tmp_path / "dead"))
 
     assert [row["id"] for row in read_table(bq, f"{project}.{dataset}.items")] == [1]
     dead = sorted(
-        (json_row for f in (tmp_path / "dead").glob("rejected-run-1-*.jsonl") for json_row in _lines(f)),
+        (json_row for f in (tmp_path / "dead").glob("dead_letter-run-1-*.jsonl") for json_row in _lines(f)),
         key=lambda d: (d["error_type"], d["error"]),
     )
     table = f"{project}.{dataset}.items"

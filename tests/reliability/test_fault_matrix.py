@@ -156,7 +156,7 @@ def test_a_window_that_keeps_failing_is_dead_lettered_and_holds_the_watermark(
     assert outcome.report["run"]["errors"] == [f"items {BROKEN_WINDOW}/2024-01-04T00:00:00Z: {expected_error}"]
     assert sum(sample_api.injected().values()) == window_requests
     assert outcome.report["counters"]["requests"] == 10 + window_requests
-    assert f"  dead letters: 1 rows in {outcome.report['dead_letter_path']}" in outcome.stdout
+    assert f"  dead letters: 1 rows in {outcome.report['dead_letter_location']}" in outcome.stdout
 
 
 def test_malformed_json_that_never_heals_names_the_url_and_the_parse_error(sample_api, pipeline_file, run_pipeline):
