@@ -47,7 +47,7 @@ def _iso(moment: datetime | None) -> str | None:
 
 
 def _cell(value: float) -> str:
-    return f"{value:.1f}" if isinstance(value, float) else str(value)
+    return f"{value:.2f}" if isinstance(value, float) else str(value)
 
 
 def format_report(report: RunReport) -> str:
