@@ -82,11 +82,15 @@ class _Stats:
             self._in_flight += 1
             self._max_in_flight = max(self._max_in_flight, self._in_flight)
 
-    def leave(self, path: str, status: int) -> None:
+    def count(self, path: str, status: int) -> None:
+        """Count an answer before it is sent, so that a client that has read it finds it counted."""
         with self._lock:
-            self._in_flight -= 1
             self._by_path[path] += 1
             self._by_status[str(status)] += 1
+
+    def leave(self) -> None:
+        with self._lock:
+            self._in_flight -= 1
 
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
@@ -125,11 +129,12 @@ class _Handler(BaseHTTPRequestHandler):
         request = Request(method, parts.path, parse_qs(parts.query), self.headers, body, f"http://{host}")
         stats = self.server.api._stats
         stats.enter()
-        status = 500
         try:
-            status = self._send(self._answer(request))
+            reply = self._answer(request)
+            stats.count(parts.path, reply.status)
+            self._send(reply)
         finally:
-            stats.leave(parts.path, status)
+            stats.leave()
 
     def _answer(self, request: Request) -> Reply:
         api = self.server.api
@@ -167,7 +172,7 @@ class _Handler(BaseHTTPRequestHandler):
         except BadRequest as error:
             return Reply(400, {"error": str(error), "parameter": error.parameter})
 
-    def _send(self, reply: Reply) -> int:
+    def _send(self, reply: Reply) -> None:
         payload = reply.payload()
         self.send_response(reply.status)
         headers = {"Content-Type": "application/json", **reply.headers, "Content-Length": str(len(payload))}
@@ -176,13 +181,12 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if reply.drop_after is None:
             self.wfile.write(payload)
-            return reply.status
+            return
         self.wfile.write(payload[: reply.drop_after])
         self.wfile.flush()
         self.close_connection = True
         with contextlib.suppress(OSError):
             self.connection.shutdown(socket.SHUT_RDWR)
-        return reply.status
 
 
 class _Server(ThreadingHTTPServer):

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 import pytest
 
 from beam_api_pipeline.cli import main
 from beam_api_pipeline.config.stores import BigQueryWatermarkStoreConfig
 from beam_api_pipeline.watermark.store import open_store
+from tests.support import t
 
 pytestmark = pytest.mark.timeout(180)
-
-
-def t(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 import apache_beam as beam
 import pytest
@@ -11,6 +11,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from beam_api_pipeline.cli import main
 from beam_api_pipeline.outputs.bigquery import BigQueryOutput
 from beam_api_pipeline.transforms.dead_letter import WriteDeadLetters
+from tests.support import t
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -40,10 +41,6 @@ NESTED_SCHEMA = [
     },
     {"name": "payload", "type": "JSON"},
 ]
-
-
-def t(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
 def bigquery_output(dataset: str, table_id: str, method: str, **config) -> dict:

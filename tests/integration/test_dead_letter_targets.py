@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 
 from beam_api_pipeline.cli import main
 from beam_api_pipeline.watermark.store import open_store
-
-
-def t(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+from tests.support import t
 
 
 def local_ids(tmp_path) -> list[int]:

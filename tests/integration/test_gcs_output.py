@@ -5,17 +5,13 @@ from __future__ import annotations
 import gzip
 import json
 import uuid
-from datetime import UTC, datetime
 
 import pytest
 
 from beam_api_pipeline.cli import main
+from tests.support import t
 
 pytestmark = pytest.mark.timeout(180)
-
-
-def t(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
 @pytest.mark.parametrize("compression", ["none", "gzip"])

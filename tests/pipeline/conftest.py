@@ -63,14 +63,6 @@ def write_config(tmp_path: Path, sample_api: SampleApi) -> Callable[..., tuple[P
     return write
 
 
-def read_jsonl(folder: Path) -> list[dict[str, Any]]:
-    """Every row of every finished `*.jsonl` file directly in `folder`."""
-    rows = []
-    for path in sorted(folder.glob("*.jsonl")):
-        rows.extend(json.loads(line) for line in path.read_text().splitlines())
-    return rows
-
-
 def run_report(tmp_path: Path, *args: str) -> tuple[int, dict[str, Any]]:
     """Run the command line's `run` with `--report_json`; returns the exit code and the report."""
     from beam_api_pipeline.cli import main

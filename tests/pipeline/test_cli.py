@@ -5,17 +5,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from datetime import UTC, datetime
 
 import pytest
 
 from beam_api_pipeline.cli import main
 from beam_api_pipeline.watermark.store import open_store
-from tests.pipeline.conftest import read_jsonl
-
-
-def t(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+from tests.support import read_jsonl, t
 
 
 def test_validate_accepts_a_good_file(write_config, capsys):

@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 
 from beam_api_pipeline.cli import main
 from beam_api_pipeline.watermark.store import open_store
-from tests.pipeline.conftest import read_jsonl, run_report
-
-
-def t(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+from tests.pipeline.conftest import run_report
+from tests.support import read_jsonl, t
 
 
 def stored_watermark(config, endpoint="items"):

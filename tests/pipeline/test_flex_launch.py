@@ -7,20 +7,15 @@ import json
 import os
 import subprocess
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 
 import yaml
 
 from beam_api_pipeline.config import load_pipeline_config
 from beam_api_pipeline.watermark.store import open_store
-from tests.pipeline.conftest import read_jsonl
+from tests.support import read_jsonl, t
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def t(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
 def launch(*parameters: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:

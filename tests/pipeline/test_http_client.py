@@ -51,9 +51,6 @@ def test_429_then_success_returns_the_page(sample_api):
     assert [r["id"] for r in first.body["items"]] == [1, 2, 3, 4, 5]
     assert [r["id"] for r in second.body["items"]] == [6, 7, 8, 9, 10]
     assert sleeps == [0.01]  # Retry-After: 0 still backs off
-    deadline = time.monotonic() + 2  # the server counts a request just after it has answered it
-    while sample_api.stats()["requests"] < 3 and time.monotonic() < deadline:
-        time.sleep(0.01)
     assert sample_api.stats()["by_status"] == {"200": 2, "429": 1}
 
 

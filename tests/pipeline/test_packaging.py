@@ -14,7 +14,6 @@ import tarfile
 import textwrap
 import zlib
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +29,7 @@ from pydantic import SecretStr
 from beam_api_pipeline.http.client import ApiClient
 from beam_api_pipeline.main import build_pipeline
 from beam_api_pipeline.options import read_template_run
-from tests.pipeline.conftest import read_jsonl
+from tests.support import read_jsonl, t
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "beam_api_pipeline"
@@ -39,10 +38,6 @@ SECRET_CONFIG = {
     "api_config": {"auth_config": {"auth_type": "bearer", "auth_credentials": {"token": "${env:FLEX_TEST_TOKEN}"}}}
 }
 UNPICKLABLE_STATE = (requests.Session, ApiClient, tenacity.BaseRetrying)
-
-
-def t(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
 def package_files(root: Path) -> set[str]:

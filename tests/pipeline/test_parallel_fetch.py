@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from datetime import UTC, datetime
 
 import pytest
 from apache_beam.io.restriction_trackers import OffsetRange
@@ -23,13 +22,9 @@ from beam_api_pipeline.transforms.window_work import WindowWorkProvider
 from beam_api_pipeline.watermark.store import open_store
 from beam_api_pipeline.windowing import Window
 from tests.fakes.offset_api import OffsetApi
-from tests.pipeline.conftest import read_jsonl
+from tests.support import read_jsonl, t
 
 END = "2024-01-06T00:00:00Z"
-
-
-def t(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
 def stored_watermark(config):

@@ -2,15 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from beam_api_pipeline.cli import main
 from beam_api_pipeline.watermark.store import open_store
-from tests.pipeline.conftest import read_jsonl
-
-
-def t(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+from tests.support import read_jsonl, t
 
 
 def watermark(config):

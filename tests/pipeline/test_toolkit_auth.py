@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -18,13 +17,9 @@ from beam_api_pipeline.manager import prepare_run
 from beam_api_pipeline.sample_api import Credentials, OAuthSettings
 from beam_api_pipeline.sample_api.auth import TokenIssuer
 from beam_api_pipeline.watermark.store import open_store
-from tests.pipeline.conftest import read_jsonl
+from tests.support import read_jsonl, t
 
 END = "2024-01-05T00:00:00Z"
-
-
-def t(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
 AUTH_CASES = {

@@ -4,12 +4,11 @@ both run end to end on DirectRunner against the sample API."""
 from __future__ import annotations
 
 import textwrap
-from datetime import UTC, datetime
 
 from beam_api_pipeline.cli import main
 from beam_api_pipeline.extractors import RestExtractor
 from beam_api_pipeline.factory import PipelineFactory
-from tests.pipeline.conftest import read_jsonl
+from tests.support import read_jsonl, t
 
 USER_MODULE = '''
 from beam_api_pipeline.extractors import BaseExtractor
@@ -22,10 +21,6 @@ class EvenItems(BaseExtractor):
         if item["id"] % 2 == 0:
             yield {**item, "title": item["title"].upper()}
 '''
-
-
-def t(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
 def test_a_user_extractor_is_loaded_by_its_import_path(sample_api, write_config, tmp_path, monkeypatch):

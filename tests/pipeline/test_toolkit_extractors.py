@@ -3,7 +3,7 @@ Open-Meteo-shaped routes (only base_url and local paths changed)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import yaml
@@ -12,13 +12,9 @@ from beam_api_pipeline.cli import main
 from beam_api_pipeline.sample_api import Credentials
 from beam_api_pipeline.sample_api.github import repository_id
 from beam_api_pipeline.sample_api.weather import hourly_value
-from tests.pipeline.conftest import read_jsonl
+from tests.support import read_jsonl, t
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates" / "pipelines"
-
-
-def t(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
 def local_copy(template: str, base_url: str, tmp_path: Path) -> Path:

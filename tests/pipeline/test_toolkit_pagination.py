@@ -3,14 +3,12 @@ the loop guard, the host guard and max_pages."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import pytest
 
 from beam_api_pipeline.cli import main
 from beam_api_pipeline.sample_api import Credentials, SampleApi
 from beam_api_pipeline.watermark.store import open_store
-from tests.pipeline.conftest import read_jsonl
+from tests.support import read_jsonl, t
 
 END = "2024-01-05T00:00:00Z"
 GRAPHQL_QUERY = """
@@ -21,10 +19,6 @@ query Events($since: DateTime, $until: DateTime, $first: Int, $after: String) {
   }
 }
 """
-
-
-def t(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
 def stored_watermark(config, endpoint="items"):

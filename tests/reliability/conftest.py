@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,11 +16,6 @@ import yaml
 from beam_api_pipeline.config import load_pipeline_config
 from beam_api_pipeline.sample_api import SampleApi
 from beam_api_pipeline.watermark.store import open_store
-
-
-def t(text: str) -> datetime:
-    """A UTC datetime from ISO 8601 text without a zone."""
-    return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
 def merged(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:

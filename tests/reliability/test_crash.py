@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 import yaml
@@ -16,10 +15,7 @@ import yaml
 from beam_api_pipeline.config import load_pipeline_config
 from beam_api_pipeline.sample_api import Faults, SampleApi
 from beam_api_pipeline.watermark.store import open_store
-
-
-def t(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+from tests.support import t
 
 
 def write_config(tmp_path: Path, url: str) -> Path:

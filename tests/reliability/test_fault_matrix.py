@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from beam_api_pipeline.sample_api.answers import HTML_ERROR_PAGE
-from tests.reliability.conftest import t
+from tests.support import t
 
 START, END = "2024-01-02", "2024-01-05T00:00:00Z"
 BROKEN_WINDOW = "2024-01-03T00:00:00Z"

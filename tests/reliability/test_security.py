@@ -20,7 +20,7 @@ from beam_api_pipeline.http.retry import RetryPolicy
 from beam_api_pipeline.manager import prepare_run
 from beam_api_pipeline.sample_api import Credentials, OAuthSettings, SampleApi
 from beam_api_pipeline.watermark.store import open_store
-from tests.reliability.conftest import t
+from tests.support import t
 
 OAUTH = OAuthSettings(client_secret="oauth-client-secret-Q7", refresh_token="oauth-refresh-token-W3")
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import yaml
 
 from beam_api_pipeline.sample_api import Dataset, Faults, SampleApi
-from tests.reliability.conftest import t
+from tests.support import t
 
 WINDOWS, PAGES, PAGE_SIZE = 200, 20, 5
 SOAK_FAULTS = Faults(

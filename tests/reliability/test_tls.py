@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from beam_api_pipeline.sample_api import SampleApi
-from tests.reliability.conftest import t
+from tests.support import t
 
 
 def self_signed_context(folder: Path) -> ssl.SSLContext:

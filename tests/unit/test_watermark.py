@@ -1,4 +1,4 @@
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from beam_api_pipeline.config import WatermarkConfig
 from beam_api_pipeline.run_plan import (
@@ -16,11 +16,7 @@ from beam_api_pipeline.watermark.handler import WatermarkHandler, WindowOutcome,
 from beam_api_pipeline.watermark.local import LocalWatermarkStore
 from beam_api_pipeline.watermark.runs import SUCCEEDED, PipelineRun
 from beam_api_pipeline.windowing import Window
-
-
-def t(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=UTC)
-
+from tests.support import t
 
 DAYS = [Window(t("2024-01-01"), t("2024-01-02")), Window(t("2024-01-02"), t("2024-01-03"))]
 DAYS.append(Window(t("2024-01-03"), t("2024-01-04")))

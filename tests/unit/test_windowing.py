@@ -1,16 +1,13 @@
 import itertools
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
 from beam_api_pipeline.windowing import Window, format_utc, plan_windows
+from tests.support import t
 
 DAY = timedelta(days=1)
 HOUR = timedelta(hours=1)
-
-
-def t(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
 def bounds(windows: list[Window]) -> list[tuple[str, str]]:
