@@ -1,4 +1,4 @@
-"""ReadFromApi: window tasks in, `(task, record)` pairs and one WindowResult per part of a window's walk out.
+"""ReadFromApi: window tasks in; `(task, rows)` batches (one per page) and a WindowResult per part of a walk out.
 
 Windows are walked page by page by a splittable DoFn (cursor-like walks, `parallel_config` time_window or none;
 windows run concurrently as far as the runner runs bundles concurrently). With `parallel_config` known_pages or
@@ -159,8 +159,8 @@ class _WindowPart:
 
 
 class _FetchWindowFn(_ApiDoFn):
-    """Walks one window (or one part of a window's page range), yielding `(task, record)` as pages arrive and
-    one WindowResult per part."""
+    """Walks one window (or one part of a window's page range), yielding a `(task, rows)` batch as each page
+    arrives and one WindowResult per part."""
 
     def __init__(
         self,
@@ -326,7 +326,7 @@ class _FetchWindowFn(_ApiDoFn):
 
 
 class ReadFromApi(beam.PTransform):
-    """Window tasks in, `(task, record)` pairs out (main output) plus WindowResults (`RESULTS`).
+    """Window tasks in; `(task, rows)` batches, one per page (main output), and WindowResults (`RESULTS`) out.
 
     How the work fans out is decided here, from the pipeline's options (see `runner_profile`).
     """
