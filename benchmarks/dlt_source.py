@@ -3,21 +3,16 @@ paginator with `total_path`, the filesystem destination writing JSONL. Runs in i
 
 from __future__ import annotations
 
-import argparse
 import os
 from datetime import datetime, timedelta
 
 import dlt
 from dlt.sources.rest_api import rest_api_source
+from workload_args import workload_parser  # a sibling: the scripts run by path
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--url", required=True)
-    parser.add_argument("--start", required=True)
-    parser.add_argument("--days", type=int, required=True)
-    parser.add_argument("--page-size", type=int, required=True)
-    parser.add_argument("--out", required=True)
+    parser = workload_parser()
     args = parser.parse_args()
     os.environ["DESTINATION__FILESYSTEM__BUCKET_URL"] = "file://" + os.path.abspath(args.out)
     os.environ["NORMALIZE__LOADER_FILE_FORMAT"] = "jsonl"

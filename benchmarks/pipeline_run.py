@@ -2,24 +2,19 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import yaml
+from workload_args import workload_parser  # a sibling: the scripts run by path
 
 from beam_api_pipeline.cli import main as cli_main
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--url", required=True)
-    parser.add_argument("--start", required=True)
-    parser.add_argument("--days", type=int, required=True)
-    parser.add_argument("--page-size", type=int, required=True)
-    parser.add_argument("--out", required=True)
+    parser = workload_parser()
     parser.add_argument("--parallel", default="known_pages", choices=["known_pages", "time_window"])
     parser.add_argument("--max-concurrent", type=int, default=16)
     parser.add_argument("--rate-limit", type=float, default=None)

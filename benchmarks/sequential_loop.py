@@ -5,21 +5,16 @@ Honours 429 Retry-After (sleeps, then asks again) so that it finishes under a ra
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
 from datetime import datetime, timedelta
 
 import requests
+from workload_args import workload_parser  # a sibling: the scripts run by path
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--url", required=True)
-    parser.add_argument("--start", required=True)
-    parser.add_argument("--days", type=int, required=True)
-    parser.add_argument("--page-size", type=int, required=True)
-    parser.add_argument("--out", required=True)
+    parser = workload_parser()
     args = parser.parse_args()
     start = datetime.fromisoformat(args.start.replace("Z", "+00:00"))
     session = requests.Session()
