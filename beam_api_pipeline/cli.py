@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import sys
+from collections.abc import Callable
 from datetime import datetime
 
 from beam_api_pipeline.config import PipelineConfig, load_pipeline_config
@@ -248,8 +249,14 @@ def main(argv: list[str] | None = None) -> int:
     if beam_args and args.command not in ("run", "replay"):
         print(f"error: unrecognized arguments: {' '.join(beam_args)}", file=sys.stderr)
         return EXIT_USAGE
+    return exit_code_of(lambda: _COMMANDS[args.command](args, beam_args), args.command)
+
+
+def exit_code_of(command: Callable[[], int], name: str) -> int:
+    """Run `command`; a bad configuration is exit 2 with one line per problem, any other failure exit 1 with
+    one line (the traceback only at DEBUG)."""
     try:
-        return _COMMANDS[args.command](args, beam_args)
+        return command()
     except ConfigError as error:
         print(str(error), file=sys.stderr)
         return EXIT_USAGE
@@ -257,7 +264,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_FAILED
     except Exception as error:
-        logger.debug("command failed", exc_info=True)
+        logger.debug("%s failed", name, exc_info=True)
         last_line = (str(error).strip().splitlines() or [""])[-1]
-        print(f"error: {args.command} failed: {type(error).__name__}: {last_line}", file=sys.stderr)
+        print(f"error: {name} failed: {type(error).__name__}: {last_line}", file=sys.stderr)
         return EXIT_FAILED

@@ -16,12 +16,12 @@ import sys
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from beam_api_pipeline.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE
-from beam_api_pipeline.errors import ConfigError, PipelineError
+from beam_api_pipeline.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, exit_code_of
+from beam_api_pipeline.errors import ConfigError
+from beam_api_pipeline.logging_setup import configure_logging
 from beam_api_pipeline.manager import PipelineManager, prepare_run
 from beam_api_pipeline.options import (
     TemplateRun,
-    configure_logging,
     is_dataflow,
     read_template_run,
     worker_log_args,
@@ -51,24 +51,23 @@ def launch(argv: list[str]) -> int:
         print(str(error), file=sys.stderr)
         return EXIT_USAGE
     configure_logging(run.log_level)
-    # WriteToText warns about each empty sink (a run without dead letters has one); that is expected here.
-    logging.getLogger("apache_beam.io.filebasedsink").setLevel(logging.ERROR)
     beam_args = worker_log_args(argv, run.log_level)
-    try:
-        if is_dataflow(options):
-            pipeline, plan = build_pipeline(run, beam_args)
-            pipeline.run()
-            logger.info("run %s of %s submitted to Dataflow", plan.run_id, run.config.pipeline_id)
-            return EXIT_OK
-        report = PipelineManager().execute_pipeline(
-            run.config, beam_args, run.start_time, run.end_time, run_id=run.run_id
-        )
-    except ConfigError as error:
-        print(str(error), file=sys.stderr)
-        return EXIT_USAGE
-    except PipelineError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return EXIT_FAILED
+    if is_dataflow(options):
+        return exit_code_of(lambda: _submit(run, beam_args), "launch")
+    return exit_code_of(lambda: _run_here(run, beam_args), "run")
+
+
+def _submit(run: TemplateRun, beam_args: list[str]) -> int:
+    """Submit the job to Dataflow and return at once: the launcher must not wait for the job."""
+    pipeline, plan = build_pipeline(run, beam_args)
+    pipeline.run()
+    logger.info("run %s of %s submitted to Dataflow", plan.run_id, run.config.pipeline_id)
+    return EXIT_OK
+
+
+def _run_here(run: TemplateRun, beam_args: list[str]) -> int:
+    """Run on a local runner, wait, and print the run report."""
+    report = PipelineManager().execute_pipeline(run.config, beam_args, run.start_time, run.end_time, run_id=run.run_id)
     print(format_report(report))
     return EXIT_OK if report.succeeded else EXIT_FAILED
 

@@ -17,7 +17,6 @@ too (the form the Dataflow console's table picker gives), read as ``project.data
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -229,12 +228,6 @@ def is_dataflow(options: PipelineOptions) -> bool:
     runner = options.view_as(StandardOptions).runner
     name = runner if isinstance(runner, str) else type(runner).__name__ if runner else ""
     return name.lower().removesuffix("runner") == "dataflow"
-
-
-def configure_logging(level: str) -> None:
-    """Log at ``level`` in this process (the launcher, or a local run)."""
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger().setLevel(level)
 
 
 def worker_log_args(beam_args: list[str], level: str) -> list[str]:
