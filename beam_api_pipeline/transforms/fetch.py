@@ -136,6 +136,11 @@ class _PlanRangesFn(_ApiDoFn):
         return dataclasses.replace(planned, first_records=page.records)
 
 
+def _log_fields(task: WindowTask) -> dict[str, str]:
+    """The fields a JSON log line carries about a window (see logging_setup)."""
+    return {"endpoint": task.endpoint, "window": task.window.label()}
+
+
 class _WindowPart:
     """Counts of one part of a window's walk, and its WindowResult."""
 
@@ -200,7 +205,7 @@ class _FetchWindowFn(_ApiDoFn):
     def _defer(self, tracker, part: _WindowPart, deferral: _Deferral) -> pvalue.TaggedOutput:
         tracker.defer_remainder(Duration.of(deferral.seconds))
         metrics.DEFERRED_REMAINDERS.inc()
-        logger.info("%s %s: %s", part.task.endpoint, part.task.window.label(), deferral)
+        logger.info("%s %s: %s", part.task.endpoint, part.task.window.label(), deferral, extra=_log_fields(part.task))
         return part.result(PARTIAL)
 
     def process(self, element: WindowTask | RangeTask, tracker=_WORK) -> Iterator[object]:
@@ -312,7 +317,9 @@ class _FetchWindowFn(_ApiDoFn):
         metrics.MAX_PAGES_REACHED.inc()
         task = part.task
         max_pages = self._max_pages[task.endpoint]
-        logger.warning("%s %s: max_pages (%d) reached", task.endpoint, task.window.label(), max_pages)
+        logger.warning(
+            "%s %s: max_pages (%d) reached", task.endpoint, task.window.label(), max_pages, extra=_log_fields(task)
+        )
         yield part.result(TRUNCATED, RuntimeError(f"max_pages ({max_pages}) reached before the last page"))
 
     def _failed(self, claimed: bool, part: _WindowPart, error: BaseException | str) -> pvalue.TaggedOutput:
@@ -321,7 +328,8 @@ class _FetchWindowFn(_ApiDoFn):
             return part.result(PARTIAL)
         metrics.WINDOWS_FAILED.inc()
         task = part.task
-        logger.warning("%s %s failed: %s", task.endpoint, task.window.label(), self._client.redact(str(error)))
+        message = self._client.redact(str(error))
+        logger.warning("%s %s failed: %s", task.endpoint, task.window.label(), message, extra=_log_fields(task))
         return part.result(FAILED, error)
 
 

@@ -85,7 +85,11 @@ def test_json_logs_of_a_run_are_structured_and_never_show_the_token(
     assert entries and all({"severity", "message", "time"} <= set(e) for e in entries)
     run_entries = [e for e in entries if e.get("run_id")]
     assert run_entries and {e["pipeline_id"] for e in run_entries} == {"sample_items"}
-    assert any(e["severity"] == "WARNING" and "2024-01-03T00:00:00Z" in e["message"] for e in entries)
+    about_windows = [e for e in entries if "window" in e]
+    assert [(e["severity"], e["endpoint"], e["window"]) for e in about_windows] == [
+        ("WARNING", "items", "2024-01-03T00:00:00Z/2024-01-04T00:00:00Z")
+    ]
+    assert about_windows[0]["message"].startswith("items 2024-01-03T00:00:00Z/2024-01-04T00:00:00Z failed: GET ")
     assert token not in captured.err + captured.out
     for written in tmp_path.rglob("*"):
         if written.is_file():
