@@ -1,4 +1,4 @@
-"""ReadFromApi: window tasks in; `(task, rows)` batches (one per page) and a WindowResult per part of a walk out.
+"""ReadFromApi: window tasks in; `(task, rows)` batches and a WindowResult per part of a walk out.
 
 Windows are walked page by page by a splittable DoFn (cursor-like walks, `parallel_config` time_window or none;
 windows run concurrently as far as the runner runs bundles concurrently). With `parallel_config` known_pages or
@@ -85,6 +85,7 @@ class _ApiDoFn(beam.DoFn):
         self._extractors = {name: self._extractor_class(resolved, name) for name in api.endpoints}
         self._paging = {name: range_paging(api, name) for name in api.endpoints}
         self._max_pages = {name: api.pagination_for(name).max_pages for name in api.endpoints}
+        self._batch_size = api.batch_size
 
     def teardown(self) -> None:
         self._client.close()
@@ -164,7 +165,7 @@ class _WindowPart:
 
 
 class _FetchWindowFn(_ApiDoFn):
-    """Walks one window (or one part of a window's page range), yielding a `(task, rows)` batch as each page
+    """Walks one window (or one part of a window's page range), yielding `(task, rows)` batches as each page
     arrives and one WindowResult per part."""
 
     def __init__(
@@ -299,14 +300,15 @@ class _FetchWindowFn(_ApiDoFn):
         return self._fetch_range_page(task, paging, index, on_retry).records
 
     def _emit(self, extractor: BaseExtractor, part: _WindowPart, records: list) -> Iterator[tuple]:
-        """A page's rows as one `(task, rows)` batch: downstream steps work a page at a time."""
+        """A page's rows in `(task, rows)` batches of at most `batch_size`: downstream steps work a batch at a
+        time."""
         part.pages += 1
         metrics.PAGES.inc()
         rows = list(extractor.records(Page(None, {}, records)))
         part.records += len(rows)
         metrics.RECORDS_FETCHED.inc(len(records))
-        if rows:
-            yield part.task, rows
+        for start in range(0, len(rows), self._batch_size):
+            yield part.task, rows[start : start + self._batch_size]
 
     def _done(self, part: _WindowPart) -> pvalue.TaggedOutput:
         metrics.WINDOWS_SUCCEEDED.inc()
@@ -334,7 +336,7 @@ class _FetchWindowFn(_ApiDoFn):
 
 
 class ReadFromApi(beam.PTransform):
-    """Window tasks in; `(task, rows)` batches, one per page (main output), and WindowResults (`RESULTS`) out.
+    """Window tasks in; `(task, rows)` batches (main output), and WindowResults (`RESULTS`) out.
 
     How the work fans out is decided here, from the pipeline's options (see `runner_profile`).
     """
