@@ -19,3 +19,14 @@ def read_jsonl(folder: Path) -> list[dict[str, Any]]:
     for path in sorted(folder.glob("*.jsonl")):
         rows.extend(json.loads(line) for line in path.read_text().splitlines())
     return rows
+
+
+def stored_watermark(config, endpoint: str = "items") -> datetime | None:
+    """The watermark `config`'s store holds for `endpoint`."""
+    from beam_api_pipeline.watermark.store import open_store
+
+    store = open_store(config.watermark_store)
+    try:
+        return store.get_watermark(config.pipeline_id, endpoint)
+    finally:
+        store.close()

@@ -4,23 +4,13 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime
 
 from beam_api_pipeline.cli import main
-from beam_api_pipeline.watermark.store import open_store
-from tests.support import t
+from tests.support import stored_watermark, t
 
 
 def local_ids(tmp_path) -> list[int]:
     return sorted(json.loads(line)["id"] for f in (tmp_path / "out").glob("*.jsonl") for line in f.open())
-
-
-def watermark(config) -> datetime | None:
-    store = open_store(config.watermark_store)
-    try:
-        return store.get_watermark(config.pipeline_id, "items")
-    finally:
-        store.close()
 
 
 def test_dead_letters_in_a_bigquery_table_are_replayed(
@@ -41,7 +31,9 @@ def test_dead_letters_in_a_bigquery_table_are_replayed(
     sample_api.set_faults(fail_since=[])
     assert main(["replay", "--config", str(path), "--dead_letter", table, *beam_args]) == 0
     assert local_ids(tmp_path) == sample_api.dataset.ids_between(t("2024-01-02"), t("2024-01-05"))
-    assert watermark(config) == t("2024-01-04")  # the end of the replayed window; the next run goes on from there
+    assert stored_watermark(config) == t(
+        "2024-01-04"
+    )  # the end of the replayed window; the next run goes on from there
 
 
 def test_dead_letters_under_a_gcs_path_are_replayed(sample_api, write_config, tmp_path, gcs, bucket, beam_args):
@@ -58,4 +50,6 @@ def test_dead_letters_under_a_gcs_path_are_replayed(sample_api, write_config, tm
     sample_api.set_faults(fail_since=[])
     assert main(["replay", "--config", str(path), "--dead_letter", f"gs://{bucket}/{prefix}", *beam_args]) == 0
     assert local_ids(tmp_path) == sample_api.dataset.ids_between(t("2024-01-02"), t("2024-01-05"))
-    assert watermark(config) == t("2024-01-04")  # the end of the replayed window; the next run goes on from there
+    assert stored_watermark(config) == t(
+        "2024-01-04"
+    )  # the end of the replayed window; the next run goes on from there

@@ -5,17 +5,8 @@ from __future__ import annotations
 import json
 
 from beam_api_pipeline.cli import main
-from beam_api_pipeline.watermark.store import open_store
 from tests.pipeline.conftest import run_report
-from tests.support import read_jsonl, t
-
-
-def stored_watermark(config, endpoint="items"):
-    store = open_store(config.watermark_store)
-    try:
-        return store.get_watermark(config.pipeline_id, endpoint)
-    finally:
-        store.close()
+from tests.support import read_jsonl, stored_watermark, t
 
 
 def test_multi_window_run_delivers_exactly_the_ids_in_range(sample_api, write_config, tmp_path, capsys):

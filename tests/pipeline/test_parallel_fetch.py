@@ -19,20 +19,11 @@ from beam_api_pipeline.transforms.fetch import _FetchWindowFn
 from beam_api_pipeline.transforms.page_walk import PageWalk, PageWalkTracker
 from beam_api_pipeline.transforms.runner_profile import RunnerProfile
 from beam_api_pipeline.transforms.window_work import WindowWorkProvider
-from beam_api_pipeline.watermark.store import open_store
 from beam_api_pipeline.windowing import Window
 from tests.fakes.offset_api import OffsetApi
-from tests.support import read_jsonl, t
+from tests.support import read_jsonl, stored_watermark, t
 
 END = "2024-01-06T00:00:00Z"
-
-
-def stored_watermark(config):
-    store = open_store(config.watermark_store)
-    try:
-        return store.get_watermark(config.pipeline_id, "items")
-    finally:
-        store.close()
 
 
 def known_pages(write_config, cap: int = 4, pipeline_id: str = "sample_items", **changes):

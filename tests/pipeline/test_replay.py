@@ -3,23 +3,14 @@
 from __future__ import annotations
 
 from beam_api_pipeline.cli import main
-from beam_api_pipeline.watermark.store import open_store
-from tests.support import read_jsonl, t
-
-
-def watermark(config):
-    store = open_store(config.watermark_store)
-    try:
-        return store.get_watermark(config.pipeline_id, "items")
-    finally:
-        store.close()
+from tests.support import read_jsonl, stored_watermark, t
 
 
 def test_replaying_failed_windows_completes_the_data_and_moves_the_watermark(sample_api, write_config, tmp_path):
     sample_api.set_faults(fail_since=["2024-01-03T00:00:00Z", "2024-01-05T00:00:00Z"])
     path, config = write_config()
     assert main(["run", "--config", str(path), "--end_time", "2024-01-06"]) == 1
-    assert watermark(config) == t("2024-01-03")
+    assert stored_watermark(config) == t("2024-01-03")
 
     sample_api.set_faults(fail_since=[])
     sample_api.reset_stats()
@@ -29,7 +20,7 @@ def test_replaying_failed_windows_completes_the_data_and_moves_the_watermark(sam
     assert sorted(ids) == sample_api.dataset.ids_between(t("2024-01-02"), t("2024-01-06"))
     assert len(ids) == len(set(ids))
     assert sample_api.stats()["requests"] == 10  # two windows of 48 records, 10 per page: 5 pages each
-    assert watermark(config) == t("2024-01-06")
+    assert stored_watermark(config) == t("2024-01-06")
 
 
 def test_a_replay_that_skips_an_earlier_failure_leaves_the_watermark(sample_api, write_config, tmp_path):
@@ -42,7 +33,7 @@ def test_a_replay_that_skips_an_earlier_failure_leaves_the_watermark(sample_api,
 
     sample_api.set_faults(fail_since=[])
     assert main(["replay", "--config", str(path), "--dead_letter", str(dead_file)]) == 0
-    assert watermark(config) == t("2024-01-03")
+    assert stored_watermark(config) == t("2024-01-03")
 
 
 def test_replaying_records_after_fixing_the_config_writes_them(sample_api, write_config, tmp_path):

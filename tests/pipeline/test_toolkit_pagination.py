@@ -7,8 +7,7 @@ import pytest
 
 from beam_api_pipeline.cli import main
 from beam_api_pipeline.sample_api import Credentials, SampleApi
-from beam_api_pipeline.watermark.store import open_store
-from tests.support import read_jsonl, t
+from tests.support import read_jsonl, stored_watermark, t
 
 END = "2024-01-05T00:00:00Z"
 GRAPHQL_QUERY = """
@@ -19,14 +18,6 @@ query Events($since: DateTime, $until: DateTime, $first: Int, $after: String) {
   }
 }
 """
-
-
-def stored_watermark(config, endpoint="items"):
-    store = open_store(config.watermark_store)
-    try:
-        return store.get_watermark(config.pipeline_id, endpoint)
-    finally:
-        store.close()
 
 
 def run(path, end: str = END) -> int:
