@@ -42,6 +42,7 @@ class _PlaceRecordsFn(beam.DoFn):
     def process(self, element: tuple[WindowTask, list[Any]]) -> Iterator[object]:
         task, records = element
         key_field = self._primary_keys[task.endpoint]
+        window_key = f"{task.endpoint} {task.window.label()}"
         placed = []
         for record in records:
             problem = self._problem(task, record)
@@ -54,7 +55,7 @@ class _PlaceRecordsFn(beam.DoFn):
                 placed.append(record)
             else:
                 key = json.dumps(get_path(record, key_field), sort_keys=True, default=str)
-                yield pvalue.TaggedOutput(KEYED, (f"{task.endpoint} {task.window.label()} {key}", (task, record)))
+                yield pvalue.TaggedOutput(KEYED, (f"{window_key} {key}", (task, record)))
         if placed:
             yield task, placed
 
