@@ -102,9 +102,8 @@ def watermark_to_commit(plan: RunPlan, endpoint: str, outcomes: list[WindowOutco
     return watermark if stored is not None and first <= stored else None
 
 
-def watermarks_after(plan: RunPlan, results: Iterable[WindowResult]) -> dict[str, datetime | None]:
-    """Per endpoint, where the watermark moves to (None: it stays)."""
-    outcomes = window_outcomes(plan, results)
+def watermarks_after(plan: RunPlan, outcomes: dict[str, list[WindowOutcome]]) -> dict[str, datetime | None]:
+    """Per endpoint, where the watermark moves to (None: it stays), from `window_outcomes`."""
     return {
         endpoint: watermark_to_commit(plan, endpoint, endpoint_outcomes)
         for endpoint, endpoint_outcomes in outcomes.items()

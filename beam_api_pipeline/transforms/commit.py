@@ -18,7 +18,7 @@ from beam_api_pipeline.run_plan import (
     RunPlan,
     WindowResult,
     endpoint_stats,
-    watermark_to_commit,
+    watermarks_after,
     window_outcomes,
 )
 from beam_api_pipeline.watermark.runs import FAILED as RUN_FAILED
@@ -44,8 +44,7 @@ class _CommitFn(beam.DoFn):
         store = open_store(self._config.watermark_store)
         try:
             if self._config.api_config.watermark.enabled:
-                for endpoint, endpoint_outcomes in outcomes.items():
-                    watermark = watermark_to_commit(self._plan, endpoint, endpoint_outcomes)
+                for endpoint, watermark in watermarks_after(self._plan, outcomes).items():
                     if watermark is not None:
                         store.advance_watermark(self._plan.pipeline_id, endpoint, watermark, self._plan.run_id)
             run = self._run_record(outcomes, results, rows_written, invalid_records)

@@ -43,7 +43,7 @@ def test_a_window_is_complete_only_when_a_part_reached_its_last_page_and_none_fa
         result(DAYS[2], DONE),
     ]
     assert [o.complete for o in window_outcomes(plan, results)["items"]] == [True, False, True]
-    assert watermarks_after(plan, results) == {"items": t("2024-01-02")}
+    assert watermarks_after(plan, window_outcomes(plan, results)) == {"items": t("2024-01-02")}
     failed = [result(DAYS[0], DONE), result(DAYS[0], FAILED), result(DAYS[1], TRUNCATED)]
     assert [o.complete for o in window_outcomes(plan, failed)["items"]] == [False, False, False]
 
