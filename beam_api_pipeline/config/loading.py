@@ -64,7 +64,9 @@ def dump_pipeline_config(config: PipelineConfig) -> str:
     values of resolved references outside secrets would be written out.
     """
     data = config.model_dump(mode="json")
-    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+    # Non-ASCII text is written escaped: YAML reads some characters written as they are (U+0085, U+2028,
+    # U+2029) as line breaks, which would change the string.
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=False)
 
 
 def _with_env_defaults(data: dict[str, Any], env: EnvConfig) -> dict[str, Any]:
