@@ -3,8 +3,12 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
+# Beam's portable runner, built from source with the Go toolchain (the Go module proxy serves this version);
+# the runner tests name it with --prism_location. With internet access Beam would download it itself.
+PRISM_VERSION := v2.77.0
+PRISM := .tools/prism
 
-.PHONY: demo test bench lint format clean
+.PHONY: demo test bench lint format clean prism
 
 $(INSTALLED): requirements.txt requirements-test.txt setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -16,10 +20,18 @@ $(INSTALLED): requirements.txt requirements-test.txt setup.py
 demo: $(INSTALLED)
 	$(PY) -m beam_api_pipeline demo
 
-# The whole suite, with the BigQuery and GCS emulators running for tests/integration (own virtualenv,
-# free 127.0.0.1 ports, stopped by PID when pytest ends); see docs/testing.md.
-test: $(INSTALLED) lint
-	PYTHON=$(PYTHON) tests/integration/emulators.sh run $(PY) -m pytest -q
+prism: $(PRISM)
+
+$(PRISM):
+	GOBIN=$(abspath .tools) go install github.com/apache/beam/sdks/v2/go/cmd/prism@$(PRISM_VERSION)
+
+# The whole suite in a network namespace of its own (tests/isolated.sh), with the BigQuery and GCS emulators
+# running for tests/integration (own virtualenv, free 127.0.0.1 ports, stopped by PID when pytest ends) and
+# Prism built for tests/runners; see docs/testing.md.
+test: $(INSTALLED) $(PRISM) lint
+	PYTHON=$(PYTHON) tests/integration/emulators.sh install
+	PRISM_LOCATION=$(abspath $(PRISM)) PYTHON=$(PYTHON) tests/isolated.sh tests/integration/emulators.sh run \
+		$(PY) -m pytest -q
 
 bench: $(INSTALLED)
 	PYTHON=$(PY) ./benchmarks/run.sh
@@ -33,6 +45,6 @@ format: $(INSTALLED)
 	$(VENV)/bin/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) .venv-emulators demo-output .state output *.egg-info
+	rm -rf $(VENV) .venv-emulators .tools demo-output .state output *.egg-info
 
 include templates/flex-template.mk

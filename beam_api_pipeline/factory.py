@@ -17,7 +17,7 @@ from beam_api_pipeline.outputs.gcs import GcsOutput
 from beam_api_pipeline.run_plan import RunPlan
 from beam_api_pipeline.transforms.commit import CommitWatermark
 from beam_api_pipeline.transforms.dead_letter import WriteDeadLetters, default_dead_letter_path
-from beam_api_pipeline.transforms.fetch import RESULTS, ReadFromApi
+from beam_api_pipeline.transforms.fetch import RECORDS, RESULTS, ReadFromApi
 from beam_api_pipeline.transforms.progress import ReportProgress
 from beam_api_pipeline.transforms.records import INVALID, TransformRecords
 from beam_api_pipeline.transforms.write import WriteOutputs
@@ -73,9 +73,10 @@ class PipelineFactory:
         outputs = self.create_outputs()
 
         fetched = pipeline | "ReadFromApi" >> ReadFromApi(config, extractor_class, plan.tasks)
-        records = fetched.records
+        records = fetched[RECORDS]
         if plan.replayed_records:
-            replayed = pipeline | "ReplayedRecords" >> beam.Create([(t, [r]) for t, r in plan.replayed_records])
+            batches = [(task.to_element(), [record]) for task, record in plan.replayed_records]
+            replayed = pipeline | "ReplayedRecords" >> beam.Create(batches)
             records = (records, replayed) | "WithReplayedRecords" >> beam.Flatten()
         shaped = records | "TransformRecords" >> TransformRecords(config, plan.run_id)
         written = shaped["rows"] | "WriteOutputs" >> WriteOutputs(outputs)

@@ -20,14 +20,10 @@ from beam_api_pipeline.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, exit_code_of
 from beam_api_pipeline.errors import ConfigError
 from beam_api_pipeline.logging_setup import configure_logging
 from beam_api_pipeline.manager import PipelineManager, prepare_run
-from beam_api_pipeline.options import (
-    TemplateRun,
-    is_dataflow,
-    read_template_run,
-    worker_log_args,
-)
+from beam_api_pipeline.options import TemplateRun, read_template_run, worker_log_args
 from beam_api_pipeline.report import format_report
 from beam_api_pipeline.run_plan import RunPlan
+from beam_api_pipeline.runners import is_dataflow
 from beam_api_pipeline.watermark.store import open_store
 
 logger = logging.getLogger("beam_api_pipeline.main")

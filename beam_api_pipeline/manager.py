@@ -23,6 +23,7 @@ from beam_api_pipeline.factory import PipelineFactory
 from beam_api_pipeline.logging_setup import set_log_context
 from beam_api_pipeline.report import RunReport
 from beam_api_pipeline.run_plan import RunPlan, make_plan, new_run_id
+from beam_api_pipeline.runners import check_runner_options, create_runner, with_default_mode
 from beam_api_pipeline.watermark.runs import FAILED, RUNNING, PipelineRun
 from beam_api_pipeline.watermark.store import WatermarkStore, open_store
 from beam_api_pipeline.windowing import format_utc
@@ -30,7 +31,16 @@ from beam_api_pipeline.windowing import format_utc
 logger = logging.getLogger(__name__)
 
 LAUNCHED = "launched"
-_REPORTED_COUNTERS = ("pages", "requests", "retries", "records_fetched", "files_written", "dead_letter_files")
+_REPORTED_COUNTERS = (
+    "pages",
+    "requests",
+    "retries",
+    "records_fetched",
+    "files_written",
+    "dead_letter_files",
+    "split_parts",
+    "deferred_remainders",
+)
 _REFERENCE = re.compile(r"^\$\{[a-z]+:[^}]+\}$")
 
 
@@ -63,26 +73,17 @@ def prepare_run(
     run_id: str | None = None,
     plan: RunPlan | None = None,
 ) -> tuple[beam.Pipeline, RunPlan]:
-    """Plan a run from the stored watermarks (unless given a plan), build its (unstarted) pipeline, and record
-    the run as running."""
+    """Plan a run from the stored watermarks (unless given a plan), build its (unstarted) pipeline on the
+    runner `beam_args` choose (see `runners`), and record the run as running."""
+    options = PipelineOptions(with_default_mode(beam_args or []))
+    check_runner_options(options)
     plan = plan or make_plan(config, store, start_time, end_time, run_id=run_id)
-    pipeline = beam.Pipeline(options=PipelineOptions(with_local_runner(beam_args or [])))
+    pipeline = beam.Pipeline(runner=create_runner(options), options=options)
     PipelineFactory(config, plan).build(pipeline)
     store.save_run(PipelineRun(plan.run_id, config.pipeline_id, RUNNING, plan.started_at))
     set_log_context(pipeline_id=config.pipeline_id, run_id=plan.run_id)
     logger.info("run %s: %d windows", plan.run_id, len(plan.tasks))
     return pipeline, plan
-
-
-def with_local_runner(beam_args: list[str]) -> list[str]:
-    """`beam_args` with `--runner=FnApiRunner` when no runner is named.
-
-    Beam's DirectRunner first tries the Prism runner, which downloads a binary from the internet; FnApiRunner is
-    the in-process runner DirectRunner falls back to, and it honours `--direct_num_workers` and
-    `--direct_running_mode`."""
-    if any(arg == "--runner" or arg.startswith("--runner=") for arg in beam_args):
-        return beam_args
-    return [*beam_args, "--runner=FnApiRunner"]
 
 
 class PipelineManager:

@@ -26,3 +26,5 @@ UNAUTHORIZED_RETRIES = Metrics.counter(NAMESPACE, "unauthorized_retries")
 THROTTLING_SECONDS = Metrics.counter(NAMESPACE, "cumulativeThrottlingSeconds")
 DEFERRED_REMAINDERS = Metrics.counter(NAMESPACE, "deferred_remainders")
 PAGE_RANGES = Metrics.counter(NAMESPACE, "page_ranges")
+#: Parts of a window's walk whose restriction the runner split while they ran (a residual went elsewhere).
+SPLIT_PARTS = Metrics.counter(NAMESPACE, "split_parts")

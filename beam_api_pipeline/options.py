@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+from apache_beam.options.pipeline_options import PipelineOptions
 from pydantic import ValidationError
 
 from beam_api_pipeline.config import EnvConfig, PipelineConfig, load_env_config, load_pipeline_config
@@ -221,13 +221,6 @@ def _file_output(path: str) -> dict[str, Any]:
         bucket, _, prefix = path.removeprefix("gs://").partition("/")
         return {"type": "gcs", "enabled": True, "config": {"bucket": bucket, "prefix": prefix}}
     return {"type": "local", "enabled": True, "config": {"path": path}}
-
-
-def is_dataflow(options: PipelineOptions) -> bool:
-    """Whether ``options`` run the pipeline on Dataflow (where the launcher must not wait for the job)."""
-    runner = options.view_as(StandardOptions).runner
-    name = runner if isinstance(runner, str) else type(runner).__name__ if runner else ""
-    return name.lower().removesuffix("runner") == "dataflow"
 
 
 def worker_log_args(beam_args: list[str], level: str) -> list[str]:

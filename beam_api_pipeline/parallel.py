@@ -13,7 +13,7 @@ from typing import Any
 
 from beam_api_pipeline.config import ApiConfig
 from beam_api_pipeline.errors import ConfigError
-from beam_api_pipeline.run_plan import WindowTask
+from beam_api_pipeline.run_plan import TaskElement, WindowTask
 
 KNOWN_PAGES = "known_pages"
 CALCULATED_OFFSET = "calculated_offset"
@@ -91,6 +91,18 @@ class RangeTask:
     truncated: bool = False
     error: str | None = None
     first_records: list[Any] = field(default_factory=list, compare=False)
+
+    def to_element(self) -> RangeElement:
+        return (self.task.to_element(), self.stop, self.parts, self.truncated, self.error, self.first_records)
+
+    @classmethod
+    def from_element(cls, element: RangeElement) -> RangeTask:
+        task, *rest = element
+        return cls(WindowTask.from_element(task), *rest)
+
+
+#: A RangeTask between stages: (task, stop, parts, truncated, error, first page's records).
+RangeElement = tuple[TaskElement, int, int, bool, str | None, list[Any]]
 
 
 def page_count(total: int, page_size: int) -> int:

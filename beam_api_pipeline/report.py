@@ -72,6 +72,11 @@ def format_report(report: RunReport) -> str:
         f"  total: {run.windows_done} windows done, {run.windows_failed} failed, {counters['requests']} requests, "
         f"{run.records_processed} records written, {counters['files_written']} files",
     ]
+    if counters["split_parts"] or counters["deferred_remainders"]:
+        lines.append(
+            f"  runner: {counters['split_parts']} window parts split, "
+            f"{counters['deferred_remainders']} remainders deferred"
+        )
     if run.dead_letter_rows:
         lines.append(f"  dead letters: {run.dead_letter_rows} rows in {report.dead_letter_location}")
     lines.extend(f"  error: {error}" for error in run.errors)

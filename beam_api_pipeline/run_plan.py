@@ -1,4 +1,9 @@
-"""What a run does (its windows, per endpoint) and what came of it: plain data, no Beam."""
+"""What a run does (its windows, per endpoint) and what came of it: plain data, no Beam.
+
+Between pipeline stages a WindowTask or a WindowResult travels in its element form, a tuple of strings and
+numbers (`to_element` / `from_element`), so that every runner encodes it with Beam's own compiled coders and
+never pickles an object (see docs/beam-time-flush-bug.md).
+"""
 
 from __future__ import annotations
 
@@ -6,16 +11,23 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from beam_api_pipeline.watermark.handler import WatermarkHandler, WindowOutcome, next_watermark
-from beam_api_pipeline.windowing import Window
+from beam_api_pipeline.windowing import Window, format_utc
 
 DONE = "done"  # the walk reached the last page
 PARTIAL = "partial"  # the runner split the walk; another part goes on from where this one stopped
 FAILED = "failed"  # a page could not be fetched or read
 TRUNCATED = "truncated"  # max_pages was reached before the last page
+
+_MICROSECOND = timedelta(microseconds=1)
+
+#: A WindowTask between stages: (endpoint, window start, window end, overlap in microseconds).
+TaskElement = tuple[str, str, str, int]
+#: A WindowResult between stages: (task, status, pages, records, retries, error, error type, seconds).
+ResultElement = tuple[TaskElement, str, int, int, int, str | None, str | None, float]
 
 
 @dataclass(frozen=True)
@@ -24,6 +36,16 @@ class WindowTask:
 
     endpoint: str
     window: Window
+
+    def to_element(self) -> TaskElement:
+        window = self.window
+        return (self.endpoint, format_utc(window.start), format_utc(window.end), window.overlap // _MICROSECOND)
+
+    @classmethod
+    def from_element(cls, element: TaskElement) -> WindowTask:
+        endpoint, start, end, overlap = element
+        window = Window(datetime.fromisoformat(start), datetime.fromisoformat(end), overlap * _MICROSECOND)
+        return cls(endpoint, window)
 
 
 @dataclass(frozen=True)
@@ -38,6 +60,23 @@ class WindowResult:
     error: str | None = None
     error_type: str | None = None
     seconds: float = 0.0
+
+    def to_element(self) -> ResultElement:
+        return (
+            self.task.to_element(),
+            self.status,
+            self.pages,
+            self.records,
+            self.retries,
+            self.error,
+            self.error_type,
+            self.seconds,
+        )
+
+    @classmethod
+    def from_element(cls, element: ResultElement) -> WindowResult:
+        task, *counts = element
+        return cls(WindowTask.from_element(task), *counts)
 
 
 @dataclass(frozen=True)

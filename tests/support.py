@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 
 def t(text: str) -> datetime:
@@ -30,3 +33,57 @@ def stored_watermark(config, endpoint: str = "items") -> datetime | None:
         return store.get_watermark(config.pipeline_id, endpoint)
     finally:
         store.close()
+
+
+def merged(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    """`base` with `changes` merged in, mappings key by key."""
+    result = dict(base)
+    for key, value in changes.items():
+        both_dicts = isinstance(value, dict) and isinstance(result.get(key), dict)
+        result[key] = merged(result[key], value) if both_dicts else value
+    return result
+
+
+def items_config(api_url: str, folder: Path, **changes: Any) -> dict[str, Any]:
+    """A pipeline config for the sample API's /items endpoint (page numbers, `primary_key: id`, daily windows
+    from 2024-01-02) writing rows, dead letters and state under `folder`, with `changes` merged in."""
+    base = {
+        "pipeline_id": "sample_items",
+        "extractor_class": "rest",
+        "api_config": {
+            "base_url": api_url,
+            "timeout": 5,
+            "endpoints": {"items": {"path": "/items", "records_path": "items", "primary_key": "id"}},
+            "pagination": {"strategy": "page_number", "page_size": 10, "total_path": "total"},
+            "retry": {"max_attempts": 6, "base_delay": 0.01, "max_delay": 0.05, "max_time": 30},
+            "watermark": {
+                "enabled": True,
+                "timestamp_field": "updated_at",
+                "watermark_field": "since",
+                "window_end_field": "until",
+                "initial_watermark": "2024-01-02T00:00:00Z",
+                "window": {"window_size": "24h"},
+            },
+        },
+        "output": [{"type": "local", "config": {"path": str(folder / "out"), "batch_size": 30}}],
+        "dead_letter": {"path": str(folder / "dead_letter")},
+        "watermark_store": {"type": "local", "path": str(folder / "state" / "control.db")},
+    }
+    return merged(base, changes)
+
+
+def write_yaml(path: Path, data: dict[str, Any]) -> Path:
+    """`data` written to `path` as YAML; returns `path`."""
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def prism_location() -> str:
+    """The Prism binary `make test` builds (`PRISM_LOCATION`, else `.tools/prism`); fails the test, never skips
+    it, when there is none: a missing runner must not pass for a passing test."""
+    import pytest
+
+    location = os.environ.get("PRISM_LOCATION") or str(Path(__file__).resolve().parent.parent / ".tools" / "prism")
+    if not os.access(location, os.X_OK):
+        pytest.fail(f"no Prism binary at {location}: run `make prism` (or `make test`, which builds it)")
+    return location

@@ -1,4 +1,5 @@
-"""Building the ApiClient of a (resolved) pipeline configuration, with the auth handler of its `auth_type`."""
+"""Building the ApiClient of a (resolved) pipeline configuration, with the auth handler of its `auth_type` and
+the limits of the process that uses it."""
 
 from __future__ import annotations
 
@@ -8,11 +9,12 @@ from beam_api_pipeline.config import PipelineConfig
 from beam_api_pipeline.errors import ConfigError
 from beam_api_pipeline.http.auth import ApiKeyAuth, AuthHandler, BasicAuth, BearerAuth
 from beam_api_pipeline.http.client import ApiClient
-from beam_api_pipeline.http.limits import shared_limits
+from beam_api_pipeline.http.limits import RequestLimits
 from beam_api_pipeline.http.oauth import OAuth2Auth
 from beam_api_pipeline.http.retry import RetryPolicy
 from beam_api_pipeline.logging_setup import register_secrets
 
+#: Requests in flight for the whole job when `max_concurrent_requests` is not set.
 DEFAULT_MAX_CONCURRENT_REQUESTS = 10
 
 STATIC_AUTH_HANDLERS: dict[str, type[AuthHandler]] = {
@@ -35,10 +37,10 @@ def create_auth_handler(
     return handler(config)
 
 
-def build_client(config: PipelineConfig) -> ApiClient:
-    """An ApiClient for `config`, whose secrets must already be resolved; limits are shared per process."""
+def build_client(config: PipelineConfig, limits: RequestLimits) -> ApiClient:
+    """An ApiClient for `config`, whose secrets must already be resolved, held to `limits` (this process's share
+    of the job's rate and concurrency, see `http.limits`)."""
     api = config.api_config
-    max_concurrent = api.max_concurrent_requests or DEFAULT_MAX_CONCURRENT_REQUESTS
     auth = create_auth_handler(api.auth_config, config.pipeline_id, api.timeout, api.verify_ssl)
     register_secrets(auth.secrets())
     return ApiClient(
@@ -47,7 +49,7 @@ def build_client(config: PipelineConfig) -> ApiClient:
         retry_on=list(api.retry.retry_on),
         retry_policy=RetryPolicy(api.retry),
         auth=auth,
-        limits=shared_limits(config.pipeline_id, api.rate_limit, max_concurrent),
-        pool_size=max_concurrent,
+        limits=limits,
+        pool_size=limits.max_concurrent or DEFAULT_MAX_CONCURRENT_REQUESTS,
         verify_ssl=api.verify_ssl,
     )

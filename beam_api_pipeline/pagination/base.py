@@ -15,8 +15,9 @@ TOKEN_HISTORY = 1024
 
 
 def token_fingerprint(token: Any) -> int:
-    """A short, process-independent digest of a position token (a cursor, a URL, a number)."""
-    return int.from_bytes(hashlib.blake2b(repr(token).encode(), digest_size=8).digest(), "big")
+    """A short, process-independent digest of a position token (a cursor, a URL, a number); a signed 64-bit
+    integer, which Beam's compiled coders encode as it is."""
+    return int.from_bytes(hashlib.blake2b(repr(token).encode(), digest_size=8).digest(), "big", signed=True)
 
 
 @dataclass(frozen=True)

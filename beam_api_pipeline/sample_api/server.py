@@ -61,10 +61,11 @@ def _data_route(method: str, path: str) -> DataRoute | None:
 
 
 class _Stats:
-    """Thread-safe request counters."""
+    """Thread-safe request counters, and a log of the answers: (monotonic time, path, status)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        self._answers: list[tuple[float, str, int]] = []
         self._by_path: Counter[str] = Counter()
         self._by_status: Counter[str] = Counter()
         self._in_flight = 0
@@ -73,6 +74,7 @@ class _Stats:
     def reset(self) -> None:
         """Zero the counts; requests being handled still count as in flight."""
         with self._lock:
+            self._answers.clear()
             self._by_path.clear()
             self._by_status.clear()
             self._max_in_flight = self._in_flight
@@ -85,8 +87,13 @@ class _Stats:
     def count(self, path: str, status: int) -> None:
         """Count an answer before it is sent, so that a client that has read it finds it counted."""
         with self._lock:
+            self._answers.append((time.monotonic(), path, status))
             self._by_path[path] += 1
             self._by_status[str(status)] += 1
+
+    def answers(self) -> list[tuple[float, str, int]]:
+        with self._lock:
+            return list(self._answers)
 
     def leave(self) -> None:
         with self._lock:
@@ -310,6 +317,10 @@ class SampleApi:
     def stats(self) -> dict[str, Any]:
         """Request counts (requests, by_path, by_status) and max_in_flight; `/_stats` is not counted."""
         return self._stats.snapshot()
+
+    def answers(self) -> list[tuple[float, str, int]]:
+        """Every data answer since the last reset, in order: (time.monotonic() when sent, path, status)."""
+        return self._stats.answers()
 
     def injected(self) -> dict[str, int]:
         """The answer faults injected since the faults were last set, by kind."""

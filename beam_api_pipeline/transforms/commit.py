@@ -15,6 +15,7 @@ from beam_api_pipeline.config import PipelineConfig
 from beam_api_pipeline.run_plan import (
     FAILED,
     TRUNCATED,
+    ResultElement,
     RunPlan,
     WindowResult,
     endpoint_stats,
@@ -38,8 +39,14 @@ class _CommitFn(beam.DoFn):
         self._plan = plan
 
     def process(
-        self, results: list[WindowResult], written: list, dead_letters: list, rows_written: int, invalid_records: int
+        self,
+        result_elements: list[ResultElement],
+        written: list[int],
+        dead_letter_files: int,
+        rows_written: int,
+        invalid_records: int,
     ) -> Iterator[PipelineRun]:
+        results = [WindowResult.from_element(element) for element in result_elements]
         outcomes = window_outcomes(self._plan, results)
         store = open_store(self._config.watermark_store)
         try:
@@ -51,14 +58,10 @@ class _CommitFn(beam.DoFn):
             store.save_run(run)
         finally:
             store.close()
-        metrics.FILES_WRITTEN.inc(len(written))
-        metrics.DEAD_LETTER_FILES.inc(len(dead_letters))
+        metrics.FILES_WRITTEN.inc(sum(written))
+        metrics.DEAD_LETTER_FILES.inc(dead_letter_files)
         logger.info(
-            "run %s %s: %d files, %d dead-letter files",
-            run.run_id,
-            run.status,
-            len(written),
-            len(dead_letters),
+            "run %s %s: %d files, %d dead-letter files", run.run_id, run.status, sum(written), dead_letter_files
         )
         yield run
 
@@ -88,8 +91,10 @@ class _CommitFn(beam.DoFn):
 
 
 class CommitWatermark(beam.PTransform):
-    """WindowResults in (main input). Side inputs, each a PCollection: `written` (the sinks' results),
-    `dead_letters` (dead-letter files), `rows_written` and `invalid_records` (single counts)."""
+    """WindowResults (as `run_plan.ResultElement`) in, the main input. Side inputs, each a PCollection:
+    `written` (one count per sink of what it wrote, see `WriteOutputs`), `dead_letters` (what the dead letter
+    wrote), `rows_written` and `invalid_records` (single counts). Each is complete only when what it counts is
+    written, so the commit runs after every write, on every runner."""
 
     def __init__(self, config: PipelineConfig, plan: RunPlan, *, written, dead_letters, rows_written, invalid_records):
         super().__init__()
@@ -108,7 +113,9 @@ class CommitWatermark(beam.PTransform):
             >> beam.ParDo(
                 _CommitFn(self._config, self._plan),
                 written=pvalue.AsList(self._written),
-                dead_letters=pvalue.AsList(self._dead_letters),
+                dead_letter_files=pvalue.AsSingleton(
+                    self._dead_letters | "CountDeadLetterFiles" >> beam.combiners.Count.Globally()
+                ),
                 rows_written=pvalue.AsSingleton(self._rows_written),
                 invalid_records=pvalue.AsSingleton(self._invalid_records),
             )

@@ -11,7 +11,7 @@ from apache_beam import pvalue
 from beam_api_pipeline.outputs.dead_letter_table import WriteDeadLetterTable
 from beam_api_pipeline.outputs.files import run_file_prefix
 from beam_api_pipeline.outputs.jsonl import to_json_line
-from beam_api_pipeline.run_plan import FAILED, TRUNCATED, WindowResult, WindowTask
+from beam_api_pipeline.run_plan import FAILED, TRUNCATED, TaskElement, WindowResult, WindowTask
 from beam_api_pipeline.windowing import format_utc
 
 
@@ -45,11 +45,13 @@ def window_dead_letter(pipeline_id: str, run_id: str, result: WindowResult) -> d
     }
 
 
-def record_dead_letter(pipeline_id: str, run_id: str, task: WindowTask, record: Any, reason: str) -> dict[str, Any]:
+def record_dead_letter(
+    pipeline_id: str, run_id: str, task_element: TaskElement, record: Any, reason: str
+) -> dict[str, Any]:
     """The dead-letter row of a record that could not be placed in a window."""
     return {
         "kind": "record",
-        **_task_fields(pipeline_id, run_id, task),
+        **_task_fields(pipeline_id, run_id, WindowTask.from_element(task_element)),
         "error_type": "InvalidRecord",
         "error": reason,
         "record": record,
@@ -72,6 +74,7 @@ class WriteDeadLetters(beam.PTransform):
         pipeline_id, run_id = self._pipeline_id, self._run_id
         windows = (
             results
+            | "ReadResults" >> beam.Map(WindowResult.from_element)
             | "FailedWindows" >> beam.Filter(lambda r: r.status in (FAILED, TRUNCATED))
             | "WindowRows" >> beam.Map(lambda r: window_dead_letter(pipeline_id, run_id, r))
         )

@@ -1,9 +1,12 @@
-"""A window's page walk as a restriction, with its tracker and provider: runners can checkpoint and resume it."""
+"""A window's page walk as a restriction, with its tracker, provider and coder: runners can checkpoint and
+resume it."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
+from apache_beam.coders import Coder, FastPrimitivesCoder
 from apache_beam.io.iobase import RestrictionProgress, RestrictionTracker
 from apache_beam.transforms.core import RestrictionProvider
 
@@ -25,6 +28,20 @@ class PageWalk:
     @property
     def is_empty(self) -> bool:
         return self.stop_index is not None and self.stop_index <= self.start_index
+
+    def to_values(self) -> tuple[Any, ...]:
+        """The walk as plain values: `(stop_index,)` from the first page, else `(stop_index, index, token, seen)`."""
+        if self.start is None:
+            return (self.stop_index,)
+        return (self.stop_index, self.start.index, self.start.token, self.start.seen)
+
+    @classmethod
+    def from_values(cls, values: tuple[Any, ...]) -> PageWalk:
+        stop_index, *start = values
+        if not start:
+            return cls(None, stop_index)
+        index, token, seen = start
+        return cls(PagePosition(index, token, seen), stop_index)
 
 
 @dataclass(frozen=True)
@@ -62,7 +79,10 @@ class PageWalkTracker(RestrictionTracker):
         return self._last.next is None or (stop is not None and self._last.position.index + 1 >= stop)
 
     def try_split(self, fraction_of_remainder: float):
-        if fraction_of_remainder > 0 or self._walk_finished():
+        """Split after the last claimed page, whatever the fraction: the rest of a walk is unknown until it is
+        walked, so a split of it (a checkpoint at 0, Prism's and Dataflow's at other fractions) hands all of
+        it on."""
+        if self._walk_finished():
             return None
         walk = self._restriction
         if self._last is None:
@@ -87,6 +107,21 @@ class PageWalkTracker(RestrictionTracker):
         return True
 
 
+class PageWalkCoder(Coder):
+    """Encodes a PageWalk as plain values with Beam's compiled coder: nothing is pickled."""
+
+    _values = FastPrimitivesCoder()
+
+    def encode(self, walk: PageWalk) -> bytes:
+        return self._values.encode(walk.to_values())
+
+    def decode(self, encoded: bytes) -> PageWalk:
+        return PageWalk.from_values(self._values.decode(encoded))
+
+    def is_deterministic(self) -> bool:
+        return True
+
+
 class PageWalkProvider(RestrictionProvider):
     """Every window starts as one walk from its first page; its size is unknown until it is walked."""
 
@@ -98,3 +133,6 @@ class PageWalkProvider(RestrictionProvider):
 
     def restriction_size(self, element, restriction: PageWalk) -> int:
         return 0 if restriction.is_empty else 1
+
+    def restriction_coder(self) -> PageWalkCoder:
+        return PageWalkCoder()

@@ -5,17 +5,18 @@ from __future__ import annotations
 import apache_beam as beam
 
 from beam_api_pipeline import progress
-from beam_api_pipeline.run_plan import FAILED, PARTIAL, TRUNCATED, WindowResult
+from beam_api_pipeline.run_plan import FAILED, PARTIAL, TRUNCATED, ResultElement, WindowResult
 
 
 class _ReportProgressFn(beam.DoFn):
-    def process(self, result: WindowResult):
+    def process(self, element: ResultElement):
+        result = WindowResult.from_element(element)
         progress.report(result.records, result.status != PARTIAL, result.status in (FAILED, TRUNCATED))
         return []
 
 
 class ReportProgress(beam.PTransform):
-    """WindowResults in; nothing out."""
+    """WindowResults (as `run_plan.ResultElement`) in; nothing out."""
 
     def expand(self, results):
         return results | "Report" >> beam.ParDo(_ReportProgressFn())

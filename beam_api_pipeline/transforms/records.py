@@ -17,8 +17,9 @@ from beam_api_pipeline import metrics
 from beam_api_pipeline.config import PipelineConfig
 from beam_api_pipeline.paths import get_path
 from beam_api_pipeline.record_ops import apply_transform
-from beam_api_pipeline.run_plan import WindowTask
+from beam_api_pipeline.run_plan import TaskElement, WindowTask
 from beam_api_pipeline.timeformat import parse_timestamp
+from beam_api_pipeline.transforms.element_checks import checked
 from beam_api_pipeline.windowing import format_utc
 
 INVALID = "invalid_records"
@@ -39,8 +40,9 @@ class _PlaceRecordsFn(beam.DoFn):
         self._format = watermark.time_format
         self._primary_keys = {name: e.primary_key for name, e in config.api_config.endpoints.items()}
 
-    def process(self, element: tuple[WindowTask, list[Any]]) -> Iterator[object]:
-        task, records = element
+    def process(self, element: tuple[TaskElement, list[Any]]) -> Iterator[object]:
+        task_element, records = element
+        task = WindowTask.from_element(task_element)
         key_field = self._primary_keys[task.endpoint]
         window_key = f"{task.endpoint} {task.window.label()}"
         placed = []
@@ -50,14 +52,14 @@ class _PlaceRecordsFn(beam.DoFn):
                 metrics.RECORDS_OUTSIDE_WINDOW.inc()
             elif problem:
                 metrics.RECORDS_INVALID.inc()
-                yield pvalue.TaggedOutput(INVALID, (task, record, problem))
+                yield pvalue.TaggedOutput(INVALID, (task_element, record, problem))
             elif key_field is None:
                 placed.append(record)
             else:
                 key = json.dumps(get_path(record, key_field), sort_keys=True, default=str)
-                yield pvalue.TaggedOutput(KEYED, (f"{window_key} {key}", (task, record)))
+                yield pvalue.TaggedOutput(KEYED, (f"{window_key} {key}", (task_element, record)))
         if placed:
-            yield task, placed
+            yield task_element, placed
 
     def _problem(self, task: WindowTask, record: Any) -> str | None:
         """Why `record` cannot go on (_OUTSIDE: it belongs to another window), or None."""
@@ -74,7 +76,7 @@ class _PlaceRecordsFn(beam.DoFn):
         return None
 
 
-def _newest(keyed: tuple[Any, list[tuple[WindowTask, Any]]], timestamp_field: str | None, time_format: str):
+def _newest(keyed: tuple[str, list[tuple[TaskElement, Any]]], timestamp_field: str | None, time_format: str):
     """One record per key and window, as a batch of one: the newest by `timestamp_field` (the first seen on a
     tie)."""
     _, elements = keyed
@@ -102,12 +104,13 @@ class _ApplyTransformFn(beam.DoFn):
 
     def start_bundle(self) -> None:
         self._rows = 0
-        self._metadata: dict[WindowTask, dict[str, str]] = {}
+        self._metadata: dict[TaskElement, dict[str, str]] = {}
 
-    def _metadata_of(self, task: WindowTask) -> dict[str, str]:
+    def _metadata_of(self, task_element: TaskElement) -> dict[str, str]:
         """The metadata of a window's rows, made once per bundle (`_extracted_at` is when the bundle saw it)."""
-        if task not in self._metadata:
-            self._metadata[task] = {
+        if task_element not in self._metadata:
+            task = WindowTask.from_element(task_element)
+            self._metadata[task_element] = {
                 "_pipeline_id": self._config.pipeline_id,
                 "_endpoint": task.endpoint,
                 "_window_start": format_utc(task.window.start),
@@ -115,14 +118,15 @@ class _ApplyTransformFn(beam.DoFn):
                 "_extracted_at": format_utc(datetime.now(UTC)),
                 "_run_id": self._run_id,
             }
-        return self._metadata[task]
+        return self._metadata[task_element]
 
-    def process(self, element: tuple[WindowTask, list[Any]]) -> Iterator[pvalue.TaggedOutput]:
-        task, records = element
+    def process(self, element: tuple[TaskElement, list[Any]]) -> Iterator[pvalue.TaggedOutput]:
+        task_element, records = element
+        endpoint = task_element[0]  # a TaskElement starts with its endpoint
         transform = self._config.api_config.transform
-        metadata = self._metadata_of(task) if transform.add_metadata else {}
+        metadata = self._metadata_of(task_element) if transform.add_metadata else {}
         self._rows += len(records)
-        yield pvalue.TaggedOutput(_rows_tag(task.endpoint), [apply_transform(r, transform, metadata) for r in records])
+        yield pvalue.TaggedOutput(_rows_tag(endpoint), [apply_transform(r, transform, metadata) for r in records])
 
     def finish_bundle(self) -> Iterator[pvalue.TaggedOutput]:
         yield pvalue.TaggedOutput(ROW_COUNTS, WindowedValue(self._rows, MIN_TIMESTAMP, [GlobalWindow()]))
@@ -143,21 +147,21 @@ class TransformRecords(beam.PTransform):
         placed = records | "PlaceRecords" >> beam.ParDo(_PlaceRecordsFn(self._config)).with_outputs(
             INVALID, KEYED, main="unkeyed"
         )
-        kept = placed.unkeyed
+        kept = checked(placed.unkeyed, "unkeyed")
         if any(endpoint.primary_key for endpoint in self._config.api_config.endpoints.values()):
             deduplicated = (
-                placed[KEYED]
+                checked(placed[KEYED], KEYED)
                 | "GroupByKeyInWindow" >> beam.GroupByKey()
                 | "KeepNewest" >> beam.Map(_newest, timestamp_field, watermark.time_format)
             )
-            kept = (kept, deduplicated) | "AllPlaced" >> beam.Flatten()
+            kept = (kept, checked(deduplicated, "newest")) | "AllPlaced" >> beam.Flatten()
         endpoints = list(self._config.api_config.endpoints)
         shaped = kept | "ApplyTransform" >> beam.ParDo(_ApplyTransformFn(self._config, self._run_id)).with_outputs(
             ROW_COUNTS, *map(_rows_tag, endpoints)
         )
         rows_written = shaped[ROW_COUNTS] | "CountRows" >> beam.CombineGlobally(sum)
         return {
-            "rows": {endpoint: shaped[_rows_tag(endpoint)] for endpoint in endpoints},
+            "rows": {endpoint: checked(shaped[_rows_tag(endpoint)], f"rows:{endpoint}") for endpoint in endpoints},
             "rows_written": rows_written,
-            INVALID: placed[INVALID],
+            INVALID: checked(placed[INVALID], INVALID),
         }

@@ -1,13 +1,15 @@
 """What the runner a pipeline is built for can do, read from its options when the graph is built.
 
 - `processes`: how many processes share the job's request budget (see `http.limits.share_of_budget`):
-  DirectRunner in one process (in_memory, multi_threading) = 1; multi_processing = direct_num_workers;
-  Dataflow = max_num_workers (num_workers when unset) x the SDK processes per worker, which the worker
-  counts in `setup()` (one per vCPU unless the `no_use_multiple_sdk_containers` experiment is set).
+  in-process runs (FnApiRunner in memory or with threads, Prism's loopback workers) = 1; multi_processing =
+  direct_num_workers; Dataflow = max_num_workers (num_workers when unset) x the SDK processes per worker,
+  which the worker counts in `setup()` (one per vCPU unless the `no_use_multiple_sdk_containers` experiment
+  is set).
 - `workers`: how many bundles the runner processes at once, the useful number of initial range parts.
-- `can_defer`: whether `defer_remainder` is honoured. Only Dataflow: DirectRunner with direct_num_workers > 1
-  silently drops deferred remainders (apache/beam#19842), and with one worker it resumes them at once, which
-  would turn a long Retry-After into a stream of 429s.
+- `can_defer`: whether `defer_remainder` is honoured, which is decided here and only here: Dataflow and Prism
+  resume a deferred remainder after its delay. FnApiRunner drops deferred remainders when
+  direct_num_workers > 1 (apache/beam#19842) and with one worker resumes them at once, which would turn a long
+  Retry-After into a stream of 429s.
 """
 
 from __future__ import annotations
@@ -16,16 +18,14 @@ import multiprocessing
 import os
 from dataclasses import dataclass
 
-from apache_beam.options.pipeline_options import (
-    DebugOptions,
-    DirectOptions,
-    PipelineOptions,
-    StandardOptions,
-    WorkerOptions,
-)
+from apache_beam.options.pipeline_options import DebugOptions, DirectOptions, PipelineOptions, WorkerOptions
+
+from beam_api_pipeline.runners import is_dataflow, is_prism
 
 #: Dataflow's default worker count when neither max_num_workers nor num_workers is given.
 DATAFLOW_DEFAULT_MAX_WORKERS = 100
+#: The bundles Prism runs at once, whatever the machine (its `execute.go` limit).
+PRISM_BUNDLES_IN_FLIGHT = 8
 
 
 @dataclass(frozen=True)
@@ -44,15 +44,9 @@ class RunnerProfile:
         return self.processes
 
 
-def _is_dataflow(runner: object) -> bool:
-    name = runner if isinstance(runner, str) else type(runner).__name__
-    return "dataflow" in (name or "").lower()
-
-
 def runner_profile(options: PipelineOptions) -> RunnerProfile:
     """The RunnerProfile of a pipeline built with `options`."""
-    runner = options.view_as(StandardOptions).runner
-    if _is_dataflow(runner):
+    if is_dataflow(options):
         worker = options.view_as(WorkerOptions)
         workers = worker.max_num_workers or worker.num_workers or DATAFLOW_DEFAULT_MAX_WORKERS
         experiments = options.view_as(DebugOptions).experiments or []
@@ -62,6 +56,8 @@ def runner_profile(options: PipelineOptions) -> RunnerProfile:
             can_defer=True,
             per_vcpu_processes="no_use_multiple_sdk_containers" not in experiments,
         )
+    if is_prism(options):
+        return RunnerProfile(processes=1, workers=PRISM_BUNDLES_IN_FLIGHT, can_defer=True)
     direct = options.view_as(DirectOptions)
     workers = direct.direct_num_workers if direct.direct_num_workers is not None else 1
     workers = workers or multiprocessing.cpu_count()

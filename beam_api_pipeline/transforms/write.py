@@ -9,16 +9,24 @@ from beam_api_pipeline.outputs.base import BaseOutput
 
 
 class WriteOutputs(beam.PTransform):
-    """Each endpoint's rows in (a dict of PCollections); the Flatten of every sink's result out."""
+    """Each endpoint's rows in (a dict of PCollections); out, one count per sink of what it wrote (files,
+    loads), each complete only once the sink has written everything.
+
+    A sink's own result is counted before the results are flattened: WriteToText gives its file names the
+    timestamp MAX_TIMESTAMP, past the end of the global window, and Prism loses or holds such elements in a
+    Flatten (docs/beam-time-flush-bug.md).
+    """
 
     def __init__(self, outputs: list[BaseOutput]):
         super().__init__()
         self._outputs = outputs
 
     def expand(self, rows: dict[str, pvalue.PCollection]) -> pvalue.PCollection:
-        written = []
+        counts = []
         for endpoint, batches in rows.items():
-            written.extend(output.expand_batches(batches, endpoint) for output in self._outputs)
-        if not written:
+            for output in self._outputs:
+                written = output.expand_batches(batches, endpoint)
+                counts.append(written | f"Count[{output.label}][{endpoint}]" >> beam.combiners.Count.Globally())
+        if not counts:
             return next(iter(rows.values())).pipeline | "NothingWritten" >> beam.Create([])
-        return written | "AllWritten" >> beam.Flatten()
+        return counts | "AllWritten" >> beam.Flatten()

@@ -123,5 +123,10 @@ def write_config(tmp_path: Path, sample_api: SampleApi) -> Callable[..., tuple[P
 
 @pytest.fixture
 def beam_args(project: str, bucket: str) -> list[str]:
-    """Pipeline options for a DirectRunner run against the emulators."""
-    return [f"--project={project}", f"--temp_location=gs://{bucket}/tmp/{uuid.uuid4().hex[:8]}"]
+    """Pipeline options for a run on the in-process FnApiRunner against the emulators (Beam's DirectRunner would
+    first try to download Prism)."""
+    return [
+        "--runner=FnApiRunner",
+        f"--project={project}",
+        f"--temp_location=gs://{bucket}/tmp/{uuid.uuid4().hex[:8]}",
+    ]

@@ -103,3 +103,14 @@ def test_an_extractor_name_nobody_registered_is_a_usage_error(write_config, caps
         "extractor_class: 'jira' is not known; expected one of rest, graphql, github, weather, or package.module:Class"
     )
     assert open_store(config.watermark_store).list_runs("sample_items") == []  # nothing was recorded
+
+
+def test_a_runner_setting_that_loses_records_is_refused_before_anything_runs(write_config, capsys):
+    path, config = write_config()
+    args = ["run", "--config", str(path), "--end_time", "2024-01-03", "--experiments=data_buffer_time_limit_ms=1000"]
+    assert main(args) == 2
+    assert capsys.readouterr().err.strip() == (
+        "--experiments=data_buffer_time_limit_ms=1000: refused: SDK workers would flush data from a timer thread, "
+        "which can cut an element in two and lose records silently (docs/beam-time-flush-bug.md)"
+    )
+    assert open_store(config.watermark_store).list_runs("sample_items") == []  # nothing was recorded

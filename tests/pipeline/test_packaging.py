@@ -175,7 +175,7 @@ def test_the_staged_package_holds_every_module_and_data_file_and_loads_the_dofns
         timeout=120,
     )
     assert loaded.returncode == 0, loaded.stderr[-2000:]
-    assert "beam_api_pipeline.transforms.fetch _FetchWindowFn" in loaded.stdout
+    assert "beam_api_pipeline.transforms.walk_pages WalkPagesFn" in loaded.stdout
     assert "beam_api_pipeline.transforms.commit _CommitFn" in loaded.stdout
 
 
@@ -187,7 +187,7 @@ def test_pickled_dofns_carry_no_client_session_or_secret(write_config, monkeypat
 
     dofns = dict(shipped_dofns(pipeline))
     assert len(dofns) >= 5
-    fetch = next(payload for name, payload in dofns.items() if "FetchWindows" in name)
+    fetch = next(payload for name, payload in dofns.items() if "WalkPages" in name)
     assert b"${env:FLEX_TEST_TOKEN}" in decompressed(fetch)  # the reference travels, to be resolved on workers
     for name, payload in dofns.items():
         assert TOKEN.encode() not in decompressed(payload), name

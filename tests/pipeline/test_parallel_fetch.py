@@ -15,10 +15,11 @@ from beam_api_pipeline.extractors.rest import RestExtractor
 from beam_api_pipeline.parallel import RangeTask
 from beam_api_pipeline.run_plan import DONE, PARTIAL, WindowResult, WindowTask
 from beam_api_pipeline.sample_api import Dataset
-from beam_api_pipeline.transforms.fetch import _FetchWindowFn
+from beam_api_pipeline.transforms.fetch_range import FetchRangeFn
+from beam_api_pipeline.transforms.page_range import PageRangeProvider
 from beam_api_pipeline.transforms.page_walk import PageWalk, PageWalkTracker
 from beam_api_pipeline.transforms.runner_profile import RunnerProfile
-from beam_api_pipeline.transforms.window_work import WindowWorkProvider
+from beam_api_pipeline.transforms.walk_pages import WalkPagesFn
 from beam_api_pipeline.windowing import Window
 from tests.fakes.offset_api import OffsetApi
 from tests.support import read_jsonl, stored_watermark, t
@@ -103,8 +104,8 @@ def test_a_missing_total_fails_the_window_and_names_the_path(sample_api, write_c
     assert stored_watermark(config) is None
 
 
-def _fetch_fn(config, can_defer: bool) -> _FetchWindowFn:
-    fn = _FetchWindowFn(config, RestExtractor, RunnerProfile(can_defer=can_defer))
+def _fetch_fn(fn_class, config, can_defer: bool):
+    fn = fn_class(config, RestExtractor, RunnerProfile(can_defer=can_defer))
     fn.setup()
     return fn
 
@@ -116,56 +117,60 @@ def _view(tracker) -> tuple[ThreadsafeRestrictionTracker, RestrictionTrackerView
 
 def test_a_long_retry_after_defers_the_remainder_instead_of_sleeping(sample_api, write_config):
     _, config = known_pages(write_config, pipeline_id="deferring")  # its own limiter: the pause stays here
-    fn = _fetch_fn(config, can_defer=True)
+    walk_fn, range_fn = _fetch_fn(WalkPagesFn, config, can_defer=True), _fetch_fn(FetchRangeFn, config, can_defer=True)
     task = WindowTask("items", Window(t("2024-01-02"), t("2024-01-03")))
     first_page = [{"id": i} for i in range(10)]
     sample_api.set_faults(rate_limit_every=1, retry_after="20")
     try:
         started = time.monotonic()
         walk_state, walk_view = _view(PageWalkTracker(PageWalk()))
-        walk_out = list(fn.process(task, tracker=walk_view))
-        range_state, range_view = _view(WindowWorkProvider().create_tracker(OffsetRange(0, 5)))
-        range_out = list(fn.process(RangeTask(task, 5, 1, first_records=first_page), tracker=range_view))
+        walk_out = list(walk_fn.process(task.to_element(), tracker=walk_view))
+        range_state, range_view = _view(PageRangeProvider().create_tracker(OffsetRange(0, 5)))
+        element = RangeTask(task, 5, 1, first_records=first_page).to_element()
+        range_out = list(range_fn.process(element, tracker=range_view))
         elapsed = time.monotonic() - started
     finally:
-        fn.teardown()
+        walk_fn.teardown()
+        range_fn.teardown()
 
     assert elapsed < 3, "a thread slept on the Retry-After"
     walk_residual, walk_delay = walk_state.deferred_status()
     assert walk_residual == PageWalk()
     assert 19_000_000 < walk_delay.micros <= 20_000_000
-    assert [o.value.status for o in walk_out] == [PARTIAL]
+    assert [WindowResult.from_element(o.value).status for o in walk_out] == [PARTIAL]
 
     range_residual, range_delay = range_state.deferred_status()
     range_primary = range_state.current_restriction()
     assert (range_primary, range_residual) == (OffsetRange(0, 1), OffsetRange(1, 5))
     assert 19_000_000 < range_delay.micros <= 20_000_000
-    assert range_out[0] == (task, first_page)  # page 0 was emitted before the deferral
-    assert dataclasses.replace(range_out[1].value, seconds=0) == WindowResult(task, PARTIAL, 1, 10, 0)
+    assert range_out[0] == (task.to_element(), first_page)  # page 0 was emitted before the deferral
+    range_result = WindowResult.from_element(range_out[1].value)
+    assert dataclasses.replace(range_result, seconds=0) == WindowResult(task, PARTIAL, 1, 10, 0)
     assert sample_api.stats()["requests"] == 1  # the walk's 429 paused the limiter: the range asked nothing
 
 
 def test_without_deferral_a_long_retry_after_is_waited_out(sample_api, write_config):
     _, config = write_config(pipeline_id="waiting", api_config={"retry": {"max_attempts": 2, "base_delay": 0.01}})
-    fn = _fetch_fn(config, can_defer=False)
+    fn = _fetch_fn(WalkPagesFn, config, can_defer=False)
     task = WindowTask("items", Window(t("2024-01-02"), t("2024-01-03")))
     sample_api.set_faults(rate_limit_every=2, retry_after="6")
     try:
         started = time.monotonic()
-        out = list(fn.process(task, tracker=_view(PageWalkTracker(PageWalk()))[1]))
+        out = list(fn.process(task.to_element(), tracker=_view(PageWalkTracker(PageWalk()))[1]))
     finally:
         fn.teardown()
     assert time.monotonic() - started >= 6
-    assert out[-1].value.status == DONE and out[-1].value.records == 48
+    result = WindowResult.from_element(out[-1].value)
+    assert (result.status, result.records) == (DONE, 48)
 
 
 def test_a_dynamic_split_mid_range_hands_the_rest_to_a_residual_exactly_once(sample_api, write_config):
     _, config = write_config(api_config={"parallel_config": {"type": "known_pages", "max_concurrent_pages": 2}})
-    fn = _fetch_fn(config, can_defer=False)
+    fn = _fetch_fn(FetchRangeFn, config, can_defer=False)
     task = WindowTask("items", Window(t("2024-01-02"), t("2024-01-04")))  # 96 records: pages 0..9
     first = [row.as_json() for row in sample_api.dataset.window(t("2024-01-02"), t("2024-01-04"))[:10]]
-    element = RangeTask(task, 10, 1, first_records=first)
-    provider = WindowWorkProvider()
+    element = RangeTask(task, 10, 1, first_records=first).to_element()
+    provider = PageRangeProvider()
     try:
         state, view = _view(provider.create_tracker(OffsetRange(0, 10)))
         emitted = []

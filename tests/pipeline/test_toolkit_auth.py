@@ -120,7 +120,8 @@ def test_oauth2_outlives_several_token_lifetimes_with_rotating_refresh_tokens(
     revoker = threading.Timer(1.2, issuer.revoke_access_tokens)  # as if the server restarted: 401s follow
     store = open_store(config.watermark_store)
     try:
-        pipeline, _ = prepare_run(config, store, end_time=t(END))
+        # one window after another, so that the run lasts several token lifetimes
+        pipeline, _ = prepare_run(config, store, ["--direct_running_mode=in_memory"], end_time=t(END))
         started = time.monotonic()
         revoker.start()
         result = pipeline.run()

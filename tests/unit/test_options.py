@@ -17,13 +17,8 @@ from beam_api_pipeline.config import (
     LocalWatermarkStoreConfig,
 )
 from beam_api_pipeline.errors import ConfigError
-from beam_api_pipeline.options import (
-    is_dataflow,
-    read_parameters,
-    read_template_run,
-    split_table,
-    worker_log_args,
-)
+from beam_api_pipeline.options import read_parameters, read_template_run, split_table, worker_log_args
+from beam_api_pipeline.runners import is_dataflow
 
 
 def config_json(**changes: Any) -> str:

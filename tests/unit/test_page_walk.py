@@ -46,10 +46,13 @@ def test_checkpoint_before_any_claim_defers_the_whole_walk():
     tracker.check_done()
 
 
-def test_dynamic_splits_of_an_unknown_remainder_are_declined():
+@pytest.mark.parametrize("fraction", [0.25, 0.5, 0.9])
+def test_a_split_at_any_fraction_hands_on_the_pages_after_the_last_claimed_one(fraction):
     tracker = PageWalkTracker(PageWalk())
     tracker.try_claim(step(0))
-    assert tracker.try_split(0.5) is None
+    assert tracker.try_split(fraction) == (PageWalk(None, 1), PageWalk(PagePosition(1, "t1"), None))
+    assert not tracker.try_claim(step(1))
+    tracker.check_done()
 
 
 def test_progress_counts_claimed_pages():

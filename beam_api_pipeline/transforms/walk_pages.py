@@ -1,0 +1,57 @@
+"""WalkPages: the splittable DoFn that walks a window page by page (cursors, next URLs, pages without a total).
+
+The restriction is the rest of the walk (`page_walk.PageWalk`): a runner can checkpoint it after any page and
+resume it later, elsewhere, from that page's next position.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import apache_beam as beam
+
+from beam_api_pipeline.run_plan import PARTIAL, TaskElement, WindowTask
+from beam_api_pipeline.transforms.page_walk import PageStep, PageWalkProvider
+from beam_api_pipeline.transforms.window_fetch import Deferral, WindowFetchDoFn, WindowPart
+
+_WALK = beam.DoFn.RestrictionParam(PageWalkProvider())
+
+
+class WalkPagesFn(WindowFetchDoFn):
+    """Walks one window (or the rest of it), yielding `(task, rows)` batches as each page arrives and one
+    WindowResult for the part it walked."""
+
+    def process(self, element: TaskElement, tracker=_WALK) -> Iterator[object]:
+        initial = tracker.current_restriction()
+        part = WindowPart(WindowTask.from_element(element), self._client.redact)
+        yield from self._walk(part, tracker)
+        self._count_split(part, initial, tracker)
+
+    def _walk(self, part: WindowPart, tracker) -> Iterator[object]:
+        task = part.task
+        extractor = self._extractors[task.endpoint]
+        position = tracker.current_restriction().start or extractor.pagination.first_position()
+        on_retry = self._on_retry(part)
+        while True:
+            if position.index >= self._max_pages[task.endpoint]:
+                claimed = tracker.try_claim(PageStep(position, None))
+                yield self._truncated(part) if claimed else part.result(PARTIAL)
+                return
+            try:
+                self._check_pause()
+                page = extractor.fetch_page(self._client, task.window, position, on_retry=on_retry)
+                next_position = extractor.pagination.next_position(position, page)
+            except Deferral as deferral:
+                yield self._defer(tracker, part, deferral)
+                return
+            except Exception as error:
+                yield self._failed(tracker.try_claim(PageStep(position, None)), part, error)
+                return
+            if not tracker.try_claim(PageStep(position, next_position)):
+                yield part.result(PARTIAL)
+                return
+            yield from self._emit(extractor, part, page.records)
+            if next_position is None:
+                yield self._done(part)
+                return
+            position = next_position

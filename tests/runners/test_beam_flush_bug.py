@@ -1,0 +1,66 @@
+"""The Beam bug behind the lost records (docs/beam-time-flush-bug.md), confirmed with a plain Beam pipeline
+(`flush_repro.py`), each run in a process of its own, held to 3 GB: a cut element can decode as a length of
+gigabytes.
+
+A Python SDK worker whose data channel flushes on a timer (`data_buffer_time_limit_ms` > 0) sends the first
+part of an element whose encoding runs Python code; FnApiRunner and Prism read every part on its own. Beam's
+`multi_threading` mode always does that; Prism and Dataflow workers do it with the experiment
+`data_buffer_time_limit_ms`, which this project refuses (tests/unit/test_runner_selection.py).
+"""
+
+from __future__ import annotations
+
+import resource
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.support import prism_location
+
+REPRO = Path(__file__).with_name("flush_repro.py")
+ROOT = REPRO.parents[2]
+THREADS = ["--direct_num_workers=2", "--direct_running_mode=multi_threading"]
+
+
+def _limit_memory() -> None:
+    limit = 3 << 30
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
+def repro(*args: str) -> str:
+    """The repro's verdict (`exact`, `failed: ...`, `wrong: ...`) for `args`."""
+    done = subprocess.run(
+        [sys.executable, str(REPRO), *args],
+        cwd=ROOT,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=240,
+        preexec_fn=_limit_memory,
+    )
+    lines = done.stdout.strip().splitlines()
+    return lines[-1] if lines else f"died with code {done.returncode}"
+
+
+def test_beams_multi_threading_mode_corrupts_values_encoded_by_python_code():
+    assert repro("--runner=FnApiRunner", *THREADS) != "exact"
+
+
+def test_the_same_pipeline_is_exact_with_flushes_only_at_element_boundaries():
+    assert repro("--safe_runner", *THREADS) == "exact"
+
+
+def test_values_encoded_by_compiled_code_are_never_cut():
+    assert repro("--plain_values", "--runner=FnApiRunner", *THREADS) == "exact"
+
+
+@pytest.mark.parametrize(
+    ("experiments", "verdict"),
+    [([], "exact"), (["--experiments=data_buffer_time_limit_ms=5"], "failed")],
+    ids=["default", "timer_flush"],
+)
+def test_prism_reads_cut_elements_as_garbage_when_workers_flush_on_a_timer(experiments, verdict):
+    found = repro("--keys=60", "--runner=PrismRunner", f"--prism_location={prism_location()}", *experiments)
+    assert found.split(":")[0] == verdict, found

@@ -1,0 +1,74 @@
+"""Which runner a run uses, the default local mode, and the runner settings refused because Beam loses data
+with them."""
+
+from __future__ import annotations
+
+import pytest
+from apache_beam.options.pipeline_options import PipelineOptions
+
+from beam_api_pipeline.errors import ConfigError
+from beam_api_pipeline.runners import (
+    DEFAULT_LOCAL_ARGS,
+    SafeFnApiRunner,
+    check_runner_options,
+    create_runner,
+    with_default_mode,
+)
+from beam_api_pipeline.transforms.runner_profile import PRISM_BUNDLES_IN_FLIGHT, RunnerProfile, runner_profile
+
+
+def test_a_run_without_runner_options_uses_the_default_local_mode():
+    assert with_default_mode(["--temp_location=/tmp"]) == ["--temp_location=/tmp", *DEFAULT_LOCAL_ARGS]
+
+
+@pytest.mark.parametrize(
+    "args", [["--runner=PrismRunner"], ["--direct_running_mode=in_memory"], ["--direct_num_workers", "2"]]
+)
+def test_named_runner_options_are_kept_as_they_are(args):
+    assert with_default_mode(args) == args
+
+
+@pytest.mark.parametrize("runner", [None, "DirectRunner", "FnApiRunner"])
+def test_local_runs_use_the_fn_api_runner_that_flushes_only_whole_elements(runner):
+    args = [f"--runner={runner}"] if runner else []
+    assert isinstance(create_runner(PipelineOptions(args)), SafeFnApiRunner)
+
+
+@pytest.mark.parametrize("runner", ["PrismRunner", "DataflowRunner"])
+def test_other_runners_are_beams_own(runner):
+    assert create_runner(PipelineOptions([f"--runner={runner}"])) is None
+
+
+def test_prism_defers_and_runs_in_one_process():
+    profile = runner_profile(PipelineOptions(["--runner=PrismRunner"]))
+    assert profile == RunnerProfile(processes=1, workers=PRISM_BUNDLES_IN_FLIGHT, can_defer=True)
+
+
+@pytest.mark.parametrize("runner", ["PrismRunner", "DataflowRunner", "DirectRunner"])
+def test_a_timer_flush_of_worker_data_is_refused_on_every_runner(runner):
+    options = PipelineOptions([f"--runner={runner}", "--experiments=data_buffer_time_limit_ms=1000"])
+    with pytest.raises(ConfigError) as raised:
+        check_runner_options(options)
+    assert raised.value.problems == [
+        "--experiments=data_buffer_time_limit_ms=1000: refused: SDK workers would flush data from a timer thread, "
+        "which can cut an element in two and lose records silently (docs/beam-time-flush-bug.md)"
+    ]
+
+
+@pytest.mark.parametrize("limit", ["0", "-1"])
+def test_data_flushed_only_at_element_boundaries_is_accepted(limit):
+    check_runner_options(PipelineOptions([f"--experiments=data_buffer_time_limit_ms={limit}"]))
+
+
+@pytest.mark.parametrize(
+    "mode", [["--direct_num_workers=2", "--direct_running_mode=multi_threading"], ["--direct_running_mode=in_memory"]]
+)
+def test_injected_test_splits_are_refused_where_beam_drops_or_repeats_elements(mode):
+    options = PipelineOptions([*mode, '--direct_test_splits={"ReadFromApi/WalkPages": {"timings": [0]}}'])
+    with pytest.raises(ConfigError, match="--direct_test_splits: needs --direct_running_mode=multi_threading"):
+        check_runner_options(options)
+
+
+def test_injected_test_splits_run_with_one_worker_thread():
+    args = ["--direct_num_workers=1", "--direct_running_mode=multi_threading", '--direct_test_splits={"a": {}}']
+    check_runner_options(PipelineOptions(args))
