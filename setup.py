@@ -20,10 +20,11 @@ setup(
         "pydantic>=2.6,<3",
         "tenacity>=8.2",
         "PyYAML>=6",
+        "orjson>=3.9",
     ],
     entry_points={
         "console_scripts": [
-            "beam-api-pipeline=beam_api_pipeline.cli:main",
+            "beam-api-pipeline=beam_api_pipeline.cli:console_main",
             "beam-api-pipeline-launch=beam_api_pipeline.main:main",
         ]
     },

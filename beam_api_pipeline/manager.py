@@ -21,6 +21,7 @@ from beam_api_pipeline.config import PipelineConfig
 from beam_api_pipeline.errors import ConfigError
 from beam_api_pipeline.factory import PipelineFactory
 from beam_api_pipeline.logging_setup import set_log_context
+from beam_api_pipeline.parallel import range_paging
 from beam_api_pipeline.report import RunReport
 from beam_api_pipeline.run_plan import RunPlan, make_plan, new_run_id
 from beam_api_pipeline.runners import check_runner_options, create_runner, with_default_mode
@@ -75,7 +76,9 @@ def prepare_run(
 ) -> tuple[beam.Pipeline, RunPlan]:
     """Plan a run from the stored watermarks (unless given a plan), build its (unstarted) pipeline on the
     runner `beam_args` choose (see `runners`), and record the run as running."""
-    options = PipelineOptions(with_default_mode(beam_args or []))
+    api = config.api_config
+    walks_pages = any(range_paging(api, endpoint) is None for endpoint in api.endpoints)
+    options = PipelineOptions(with_default_mode(beam_args or [], walks_pages))
     check_runner_options(options)
     plan = plan or make_plan(config, store, start_time, end_time, run_id=run_id)
     pipeline = beam.Pipeline(runner=create_runner(options), options=options)

@@ -11,6 +11,8 @@ def get_path(document: Any, path: str | None, default: Any = None) -> Any:
     """The value at `path` ("" is the document itself); list items by index, negative from the end."""
     if not path:
         return document
+    if "." not in path and isinstance(document, dict):
+        return document.get(path, default)  # the common case, a top-level field, in one step
     value = document
     for part in path.split("."):
         value = _step(value, part)

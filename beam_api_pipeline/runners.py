@@ -1,7 +1,7 @@
 """Which Beam runner a run uses, and the runner settings refused because Beam would lose data with them.
 
 - No `--runner` (or DirectRunner, FnApiRunner): Beam's in-process FnApiRunner, as `SafeFnApiRunner`. Without
-  runner options a local run uses `DEFAULT_LOCAL_ARGS` (worker threads). Beam's DirectRunner would first try
+  runner options a local run uses worker threads (`default_local_args`). Beam's DirectRunner would first try
   to download Prism from GitHub.
 - `--runner=PrismRunner`: Beam's portable runner; `--prism_location` names the binary (`make prism` builds
   one), else Beam downloads it from GitHub.
@@ -26,9 +26,12 @@ from apache_beam.runners.portability.fn_api_runner import FnApiRunner
 
 from beam_api_pipeline.errors import ConfigError
 
-#: A local run's runner options when the command line gives none: the fastest mode that passes the runner
-#: matrix (tests/runners), see the README's runner table.
-DEFAULT_LOCAL_ARGS = ("--direct_num_workers=4", "--direct_running_mode=multi_threading")
+#: Worker threads of a local run without runner options (the fastest mode that passes the runner matrix, see
+#: the README's runner table). A window walked page by page takes a thread to itself, so walks go faster with
+#: more threads; a window fetched as a page range has its pages in flight at once already. Each thread more
+#: costs every stage of every run a bundle, ~20-50 ms (measured in benchmarks/RESULTS.md).
+WALK_THREADS = 4
+RANGE_THREADS = 2
 #: A data-buffer time limit that turns the timer flush off: SDK workers flush only after a whole element.
 _ELEMENT_BOUNDARY_FLUSH_ONLY = -1
 _LOCAL_RUNNERS = {"direct", "fnapi"}
@@ -76,12 +79,19 @@ def is_local_fn_api(options: PipelineOptions) -> bool:
     return runner_name(options) in _LOCAL_RUNNERS
 
 
-def with_default_mode(beam_args: list[str]) -> list[str]:
-    """`beam_args`, with `DEFAULT_LOCAL_ARGS` added when they name no runner and no local running mode."""
+def default_local_args(walks_pages: bool) -> list[str]:
+    """The runner options of a local run that names none: worker threads, WALK_THREADS of them when some
+    endpoint is walked page by page, else RANGE_THREADS."""
+    threads = WALK_THREADS if walks_pages else RANGE_THREADS
+    return [f"--direct_num_workers={threads}", "--direct_running_mode=multi_threading"]
+
+
+def with_default_mode(beam_args: list[str], walks_pages: bool) -> list[str]:
+    """`beam_args`, with `default_local_args` added when they name no runner and no local running mode."""
     named = {arg.split("=", 1)[0] for arg in beam_args if arg.startswith("--")}
     if named & {"--runner", "--direct_running_mode", "--direct_num_workers"}:
         return beam_args
-    return [*beam_args, *DEFAULT_LOCAL_ARGS]
+    return [*beam_args, *default_local_args(walks_pages)]
 
 
 def check_runner_options(options: PipelineOptions) -> None:

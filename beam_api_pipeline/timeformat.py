@@ -63,4 +63,6 @@ def _parse_text(text: str, time_format: str) -> datetime:
 
 
 def _as_utc(moment: datetime) -> datetime:
+    if moment.tzinfo is UTC:
+        return moment
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

@@ -206,6 +206,16 @@ def w4(runner: list[str]) -> list[dict]:
     return results
 
 
+def default_mode_line(outcomes: list[Outcome]) -> str:
+    """W5: this pipeline with no runner options against the sequential loop of the same run (target <= 1/5)."""
+    loop = next(o for o in outcomes if o.contender == "requests loop")
+    pipeline = next(o for o in outcomes if o.contender == "this pipeline")
+    return (
+        f"W5 default mode: this pipeline {pipeline.wall:.1f} s, requests loop {loop.wall:.1f} s: "
+        f"ratio {pipeline.wall / loop.wall:.2f} (target <= 0.20)"
+    )
+
+
 def table(outcomes: list[Outcome]) -> str:
     head = (
         "| workload | contender | wall s | extraction s | requests | 429s | req/s | records | records/s | CPU s"
@@ -236,7 +246,7 @@ WORK = Path(tempfile.mkdtemp(prefix="bench-"))
 
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--only", default="W1,W2,W3,W4,scaling")
+    parser.add_argument("--only", default="W1,W2,W3,W4,W5,scaling")
     parser.add_argument("--skip-dlt", action="store_true")
     parser.add_argument("--runner-args", default="", help="extra DirectRunner options for this pipeline")
     args = parser.parse_args()
@@ -255,6 +265,11 @@ def main() -> int:
         outcomes += workload(
             "W3", {"records_per_day": 10_000}, 30, 1000, None, dlt, ["--max-concurrent", "16", *runner_args]
         )
+    if "W5" in only:
+        w5_api = {"records_per_day": 2000, "latency_ms": 50}
+        w5 = workload("W5", w5_api, 31, 100, 16 / 0.05, None, ["--primary-key", "id"])
+        outcomes += w5
+        print(default_mode_line(w5), file=sys.stderr)
     if "scaling" in only:
         for cap in (4, 8, 16, 32):
             name = f"W1 x{cap}"

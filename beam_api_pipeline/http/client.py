@@ -21,7 +21,7 @@ from urllib.parse import parse_qsl, urlsplit
 import requests
 from requests.adapters import HTTPAdapter
 
-from beam_api_pipeline import metrics
+from beam_api_pipeline import jsoncodec, metrics
 from beam_api_pipeline.errors import ApiError, RateLimitedError, RetryableApiError
 from beam_api_pipeline.http.auth import AuthHandler
 from beam_api_pipeline.http.limits import RequestLimits
@@ -190,7 +190,7 @@ class ApiClient:
                 return ApiResponse(status=status, headers=dict(response.headers), body=None, url=response.url)
             raise RetryableApiError(f"{self._describe(request)} answered {status} with an empty body", status=status)
         try:
-            body = response.json()
+            body = jsoncodec.loads(content)
         except ValueError as error:
             content_type = response.headers.get("Content-Type") or "no Content-Type"
             excerpt = self.redact(content[:_BODY_EXCERPT].decode("utf-8", "replace")).strip()

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
+
+from beam_api_pipeline import jsoncodec
 
 
 def to_json_line(row: Any) -> str:
-    """One compact JSON document on one line; values JSON cannot hold are written as text."""
-    return json.dumps(row, separators=(",", ":"), ensure_ascii=False, default=str)
+    """One compact JSON document on one line; values JSON cannot hold are written as text, NaN as null."""
+    return jsoncodec.dumps(row)

@@ -1,8 +1,7 @@
-"""Record transforms: keep each record in its window, one per primary key, then apply `transform`."""
+"""Record transforms: keep each record in its window, one per primary key (`dedup`), then apply `transform`."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -19,6 +18,7 @@ from beam_api_pipeline.paths import get_path
 from beam_api_pipeline.record_ops import apply_transform
 from beam_api_pipeline.run_plan import TaskElement, WindowTask
 from beam_api_pipeline.timeformat import parse_timestamp
+from beam_api_pipeline.transforms.dedup import KeepNewestFn, bucketed
 from beam_api_pipeline.transforms.element_checks import checked
 from beam_api_pipeline.windowing import format_utc
 
@@ -31,8 +31,8 @@ _OUTSIDE = "outside its window"
 class _PlaceRecordsFn(beam.DoFn):
     """Checks a page of records: each record's `timestamp_field` must fall in its window (records of another
     window are dropped and counted), and with a `primary_key` the key must be there. Unreadable records go to
-    INVALID with the reason; records of endpoints with a primary key go one by one to KEYED, keyed for
-    de-duplication within the window; the others go on together as one batch."""
+    INVALID with the reason; records of endpoints with a primary key go to KEYED in groups keyed for
+    de-duplication within the window (`dedup.bucketed`); the others go on together as one batch."""
 
     def __init__(self, config: PipelineConfig):
         watermark = config.api_config.watermark
@@ -53,13 +53,15 @@ class _PlaceRecordsFn(beam.DoFn):
             elif problem:
                 metrics.RECORDS_INVALID.inc()
                 yield pvalue.TaggedOutput(INVALID, (task_element, record, problem))
-            elif key_field is None:
-                placed.append(record)
             else:
-                key = json.dumps(get_path(record, key_field), sort_keys=True, default=str)
-                yield pvalue.TaggedOutput(KEYED, (f"{window_key} {key}", (task_element, record)))
-        if placed:
+                placed.append(record)
+        if not placed:
+            return
+        if key_field is None:
             yield task_element, placed
+        else:
+            for group in bucketed(task_element, window_key, placed, key_field):
+                yield pvalue.TaggedOutput(KEYED, group)
 
     def _problem(self, task: WindowTask, record: Any) -> str | None:
         """Why `record` cannot go on (_OUTSIDE: it belongs to another window), or None."""
@@ -74,19 +76,6 @@ class _PlaceRecordsFn(beam.DoFn):
         if key_field is not None and get_path(record, key_field) is None:
             return f"primary_key {key_field}: missing"
         return None
-
-
-def _newest(keyed: tuple[str, list[tuple[TaskElement, Any]]], timestamp_field: str | None, time_format: str):
-    """One record per key and window, as a batch of one: the newest by `timestamp_field` (the first seen on a
-    tie)."""
-    _, elements = keyed
-    elements = list(elements)
-    if len(elements) > 1:
-        metrics.DUPLICATES_DROPPED.inc(len(elements) - 1)
-    task, record = elements[0]
-    if timestamp_field is not None:
-        task, record = max(elements, key=lambda e: parse_timestamp(get_path(e[1], timestamp_field), time_format))
-    return task, [record]
 
 
 def _rows_tag(endpoint: str) -> str:
@@ -142,8 +131,6 @@ class TransformRecords(beam.PTransform):
         self._run_id = run_id
 
     def expand(self, records: pvalue.PCollection) -> dict[str, pvalue.PCollection]:
-        watermark = self._config.api_config.watermark
-        timestamp_field = watermark.timestamp_field if watermark.enabled else None
         placed = records | "PlaceRecords" >> beam.ParDo(_PlaceRecordsFn(self._config)).with_outputs(
             INVALID, KEYED, main="unkeyed"
         )
@@ -152,7 +139,7 @@ class TransformRecords(beam.PTransform):
             deduplicated = (
                 checked(placed[KEYED], KEYED)
                 | "GroupByKeyInWindow" >> beam.GroupByKey()
-                | "KeepNewest" >> beam.Map(_newest, timestamp_field, watermark.time_format)
+                | "KeepNewest" >> beam.ParDo(KeepNewestFn(self._config))
             )
             kept = (kept, checked(deduplicated, "newest")) | "AllPlaced" >> beam.Flatten()
         endpoints = list(self._config.api_config.endpoints)

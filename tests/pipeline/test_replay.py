@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from beam_api_pipeline.cli import main
 from tests.support import read_jsonl, stored_watermark, t
 
@@ -27,9 +29,9 @@ def test_a_replay_that_skips_an_earlier_failure_leaves_the_watermark(sample_api,
     sample_api.set_faults(fail_since=["2024-01-03T00:00:00Z", "2024-01-05T00:00:00Z"])
     path, config = write_config()
     assert main(["run", "--config", str(path), "--end_time", "2024-01-06"]) == 1
-    dead_file = next((tmp_path / "dead_letter").glob("*.jsonl"))
-    later_only = [line for line in dead_file.read_text().splitlines() if "2024-01-05T00:00:00Z" in line]
-    dead_file.write_text("\n".join(later_only) + "\n")
+    later_only = [row for row in read_jsonl(tmp_path / "dead_letter") if row["window_start"] == "2024-01-05T00:00:00Z"]
+    dead_file = tmp_path / "later_only.jsonl"
+    dead_file.write_text("".join(json.dumps(row) + "\n" for row in later_only))
 
     sample_api.set_faults(fail_since=[])
     assert main(["replay", "--config", str(path), "--dead_letter", str(dead_file)]) == 0

@@ -8,7 +8,8 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from beam_api_pipeline.errors import ConfigError
 from beam_api_pipeline.runners import (
-    DEFAULT_LOCAL_ARGS,
+    RANGE_THREADS,
+    WALK_THREADS,
     SafeFnApiRunner,
     check_runner_options,
     create_runner,
@@ -17,15 +18,20 @@ from beam_api_pipeline.runners import (
 from beam_api_pipeline.transforms.runner_profile import PRISM_BUNDLES_IN_FLIGHT, RunnerProfile, runner_profile
 
 
-def test_a_run_without_runner_options_uses_the_default_local_mode():
-    assert with_default_mode(["--temp_location=/tmp"]) == ["--temp_location=/tmp", *DEFAULT_LOCAL_ARGS]
+@pytest.mark.parametrize(("walks_pages", "threads"), [(True, WALK_THREADS), (False, RANGE_THREADS)])
+def test_a_run_without_runner_options_uses_worker_threads(walks_pages, threads):
+    assert with_default_mode(["--temp_location=/tmp"], walks_pages) == [
+        "--temp_location=/tmp",
+        f"--direct_num_workers={threads}",
+        "--direct_running_mode=multi_threading",
+    ]
 
 
 @pytest.mark.parametrize(
     "args", [["--runner=PrismRunner"], ["--direct_running_mode=in_memory"], ["--direct_num_workers", "2"]]
 )
 def test_named_runner_options_are_kept_as_they_are(args):
-    assert with_default_mode(args) == args
+    assert with_default_mode(args, walks_pages=True) == args
 
 
 @pytest.mark.parametrize("runner", [None, "DirectRunner", "FnApiRunner"])

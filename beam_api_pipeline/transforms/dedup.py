@@ -1,0 +1,78 @@
+"""De-duplication within a window: one record per primary key, the newest by `timestamp_field`.
+
+Records travel to the shuffle in batches, not one by one: each batch of a window is cut into at most
+DEDUP_BUCKETS groups by a stable hash of the key, and the shuffle groups them by (window, bucket), so that
+every copy of a key meets the others and each group holds about a DEDUP_BUCKETS-th of a window.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from typing import Any
+
+import apache_beam as beam
+
+from beam_api_pipeline import jsoncodec, metrics
+from beam_api_pipeline.config import PipelineConfig
+from beam_api_pipeline.paths import get_path
+from beam_api_pipeline.run_plan import TaskElement
+from beam_api_pipeline.timeformat import parse_timestamp
+
+DEDUP_BUCKETS = 16
+
+#: `(window and bucket, (task, records))`: the element KeepNewest groups.
+KeyedBatch = tuple[str, tuple[TaskElement, list[Any]]]
+
+
+def record_key(record: Any, key_field: str) -> bytes:
+    """The primary key of `record` as canonical JSON: equal keys give equal bytes in every process."""
+    return jsoncodec.canonical(get_path(record, key_field))
+
+
+def bucketed(task_element: TaskElement, window_key: str, records: list[Any], key_field: str) -> Iterator[KeyedBatch]:
+    """`records` of one window in at most DEDUP_BUCKETS groups, each keyed by the window and its bucket."""
+    groups: dict[int, list[Any]] = defaultdict(list)
+    for record in records:
+        groups[zlib.crc32(record_key(record, key_field)) % DEDUP_BUCKETS].append(record)
+    for bucket, group in groups.items():
+        yield f"{window_key} {bucket}", (task_element, group)
+
+
+class KeepNewestFn(beam.DoFn):
+    """One record per key of a (window, bucket) group, the newest by `timestamp_field` (the first seen on a
+    tie), out in `(task, rows)` batches of at most `batch_size`."""
+
+    def __init__(self, config: PipelineConfig):
+        watermark = config.api_config.watermark
+        self._timestamp_field = watermark.timestamp_field if watermark.enabled else None
+        self._time_format = watermark.time_format
+        self._primary_keys = {name: e.primary_key for name, e in config.api_config.endpoints.items()}
+        self._batch_size = config.api_config.batch_size
+
+    def process(self, keyed: tuple[str, Iterable[tuple[TaskElement, list[Any]]]]) -> Iterator[tuple]:
+        _, groups = keyed
+        newest: dict[bytes, Any] = {}
+        seen = 0
+        for task_element, records in groups:
+            key_field = self._primary_keys[task_element[0]]  # a TaskElement starts with its endpoint
+            for record in records:
+                seen += 1
+                key = record_key(record, key_field)
+                kept = newest.setdefault(key, record)
+                if kept is not record and self._is_newer(record, kept):
+                    newest[key] = record
+        if seen > len(newest):
+            metrics.DUPLICATES_DROPPED.inc(seen - len(newest))
+        rows = list(newest.values())
+        for start in range(0, len(rows), self._batch_size):
+            yield task_element, rows[start : start + self._batch_size]
+
+    def _is_newer(self, record: Any, than: Any) -> bool:
+        """Whether `record` is newer than `than` by `timestamp_field` (never without one: the first seen stays)."""
+        return self._timestamp_field is not None and self._moment(record) > self._moment(than)
+
+    def _moment(self, record: Any) -> datetime:
+        return parse_timestamp(get_path(record, self._timestamp_field), self._time_format)

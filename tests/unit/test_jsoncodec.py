@@ -1,0 +1,31 @@
+"""JSON on the hot paths: orjson where it can, the standard library for what orjson refuses."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from beam_api_pipeline import jsoncodec
+
+
+def test_documents_orjson_refuses_are_read_by_the_standard_library():
+    document = jsoncodec.loads(b'{"big": 123456789012345678901234567890, "nan": NaN, "text": "\\u00e9"}')
+    assert document["big"] == 123456789012345678901234567890 and math.isnan(document["nan"])
+    assert document["text"] == "é"
+    assert jsoncodec.loads("[1, 2]".encode("utf-16")) == [1, 2]
+
+
+def test_text_that_is_not_json_is_a_value_error():
+    with pytest.raises(ValueError, match="Expecting value: line 1 column 1"):
+        jsoncodec.loads(b"<html>busy</html>")
+
+
+def test_lines_are_compact_keep_non_ascii_and_write_what_json_cannot_hold_as_text():
+    assert jsoncodec.dumps({"a": "é", "b": [1, None], 3: True}) == '{"a":"é","b":[1,null],"3":true}'
+    assert jsoncodec.dumps({"big": 2**70, "at": object}) == '{"big":1180591620717411303424,"at":"<class \'object\'>"}'
+
+
+def test_canonical_json_is_the_same_for_equal_values():
+    assert jsoncodec.canonical({"b": 1, "a": {"d": 2, "c": 1}}) == jsoncodec.canonical({"a": {"c": 1, "d": 2}, "b": 1})
+    assert jsoncodec.canonical(2**70) == b"1180591620717411303424"
