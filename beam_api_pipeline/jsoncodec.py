@@ -1,9 +1,13 @@
 """JSON in and out on the hot paths, with orjson (several times faster than the standard library), and the
-standard library for what orjson refuses: NaN and Infinity, integers over 64 bits, text not in UTF-8."""
+standard library for what orjson refuses (NaN and Infinity in, integers over 64 bits, text not in UTF-8),
+written the same way either way: NaN and Infinity as null, dates and times in ISO 8601, other values as text.
+"""
 
 from __future__ import annotations
 
 import json
+import math
+from datetime import date, datetime, time
 from typing import Any
 
 import orjson
@@ -21,11 +25,11 @@ def loads(data: bytes | str) -> Any:
 
 
 def dumps(value: Any) -> str:
-    """`value` as compact JSON on one line, non-ASCII kept; values JSON cannot hold are written as text."""
+    """`value` as compact JSON on one line, non-ASCII kept."""
     try:
         return orjson.dumps(value, default=str, option=_LINE).decode()
     except orjson.JSONEncodeError:
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
+        return json.dumps(_as_orjson_writes(value), separators=(",", ":"), ensure_ascii=False)
 
 
 def canonical(value: Any) -> bytes:
@@ -33,4 +37,19 @@ def canonical(value: Any) -> bytes:
     try:
         return orjson.dumps(value, default=str, option=_CANONICAL)
     except orjson.JSONEncodeError:
-        return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str).encode()
+        return json.dumps(_as_orjson_writes(value), sort_keys=True, separators=(",", ":")).encode()
+
+
+def _as_orjson_writes(value: Any) -> Any:
+    """`value` with what orjson writes differently from the standard library made plain JSON first."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, datetime | date | time):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {str(key) if not isinstance(key, str) else key: _as_orjson_writes(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_as_orjson_writes(item) for item in value]
+    if value is None or isinstance(value, str | int | bool):
+        return value
+    return str(value)

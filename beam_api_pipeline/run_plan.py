@@ -17,8 +17,8 @@ from typing import Any
 from beam_api_pipeline.watermark.handler import WatermarkHandler, WindowOutcome, next_watermark
 from beam_api_pipeline.windowing import Window, format_utc
 
-DONE = "done"  # the walk reached the last page
-PARTIAL = "partial"  # the runner split the walk; another part goes on from where this one stopped
+DONE = "done"  # the part fetched every page of its restriction (as a split left it)
+PARTIAL = "partial"  # the part stopped early and handed the rest on (deferred, or split off mid-page)
 FAILED = "failed"  # a page could not be fetched or read
 TRUNCATED = "truncated"  # max_pages was reached before the last page
 
@@ -26,8 +26,9 @@ _MICROSECOND = timedelta(microseconds=1)
 
 #: A WindowTask between stages: (endpoint, window start, window end, overlap in microseconds).
 TaskElement = tuple[str, str, str, int]
-#: A WindowResult between stages: (task, status, pages, records, retries, error, error type, seconds).
-ResultElement = tuple[TaskElement, str, int, int, int, str | None, str | None, float]
+#: A WindowResult between stages: (task, status, pages, records, retries, error, error type, seconds,
+#: first page, end page, window pages).
+ResultElement = tuple[TaskElement, str, int, int, int, str | None, str | None, float, int, int, int | None]
 
 
 @dataclass(frozen=True)
@@ -48,9 +49,18 @@ class WindowTask:
         return cls(endpoint, window)
 
 
+def task_endpoint(element: TaskElement) -> str:
+    """The endpoint of a TaskElement, without reading its window."""
+    return element[0]
+
+
 @dataclass(frozen=True)
 class WindowResult:
-    """What one part of a window's walk did; `status` is DONE, PARTIAL, FAILED or TRUNCATED."""
+    """What one part of a window's walk did; `status` is DONE, PARTIAL, FAILED or TRUNCATED.
+
+    The part fetched the pages `[first_page, end_page)` (0-based indices in the window); `window_pages` is the
+    window's number of pages when the part knows it (a page range always does, a walk once it reached the last
+    page), else None. Together the parts tell whether the whole window was fetched (`window_complete`)."""
 
     task: WindowTask
     status: str
@@ -60,6 +70,9 @@ class WindowResult:
     error: str | None = None
     error_type: str | None = None
     seconds: float = 0.0
+    first_page: int = 0
+    end_page: int = 0
+    window_pages: int | None = None
 
     def to_element(self) -> ResultElement:
         return (
@@ -71,12 +84,21 @@ class WindowResult:
             self.error,
             self.error_type,
             self.seconds,
+            self.first_page,
+            self.end_page,
+            self.window_pages,
         )
 
     @classmethod
     def from_element(cls, element: ResultElement) -> WindowResult:
         task, *counts = element
         return cls(WindowTask.from_element(task), *counts)
+
+    @property
+    def ends_window(self) -> bool:
+        """Whether this part ended its window's walk: it failed, was truncated or fetched the last page."""
+        reached_last_page = self.window_pages is not None and self.end_page >= self.window_pages
+        return reached_last_page or self.status in (FAILED, TRUNCATED)
 
 
 @dataclass(frozen=True)
@@ -116,17 +138,32 @@ def make_plan(
     return RunPlan(run_id or new_run_id(now), config.pipeline_id, now, tasks, before)
 
 
+def window_complete(parts: list[WindowResult]) -> bool:
+    """Whether the parts of one window's walk fetched all of it: none failed or was truncated, they agree on the
+    window's number of pages, and their pages cover `[0, window_pages)` without a gap. A part a runner lost
+    (never ran, dropped after a split) leaves a gap."""
+    if not parts or any(part.status in (FAILED, TRUNCATED) for part in parts):
+        return False
+    totals = {part.window_pages for part in parts if part.window_pages is not None}
+    if len(totals) != 1:
+        return False
+    reached = 0
+    for first, end in sorted((part.first_page, part.end_page) for part in parts):
+        if first > reached:
+            return False
+        reached = max(reached, end)
+    return reached >= totals.pop()
+
+
 def window_outcomes(plan: RunPlan, results: Iterable[WindowResult]) -> dict[str, list[WindowOutcome]]:
-    """Per endpoint, whether each planned window was fetched completely: some part of its walk reached the
-    last page and no part failed or was truncated. A window with no result at all is incomplete."""
-    statuses: dict[WindowTask, set[str]] = defaultdict(set)
+    """Per endpoint, whether each planned window was fetched completely (`window_complete`). A window with no
+    result at all is incomplete."""
+    parts: dict[WindowTask, list[WindowResult]] = defaultdict(list)
     for result in results:
-        statuses[result.task].add(result.status)
+        parts[result.task].append(result)
     outcomes: dict[str, list[WindowOutcome]] = defaultdict(list)
     for task in plan.tasks:
-        seen = statuses.get(task, set())
-        complete = DONE in seen and not seen & {FAILED, TRUNCATED}
-        outcomes[task.endpoint].append(WindowOutcome(task.window, complete))
+        outcomes[task.endpoint].append(WindowOutcome(task.window, window_complete(parts.get(task, []))))
     return dict(outcomes)
 
 

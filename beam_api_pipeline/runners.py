@@ -1,6 +1,7 @@
 """Which Beam runner a run uses, and the runner settings refused because Beam would lose data with them.
 
-- No `--runner` (or DirectRunner, FnApiRunner): Beam's in-process FnApiRunner, as `SafeFnApiRunner`. Without
+- No `--runner` (or DirectRunner, SwitchingDirectRunner, FnApiRunner): Beam's in-process FnApiRunner, as
+  `SafeFnApiRunner`. Without
   runner options a local run uses worker threads (`default_local_args`). Beam's DirectRunner would first try
   to download Prism from GitHub.
 - `--runner=PrismRunner`: Beam's portable runner; `--prism_location` names the binary (`make prism` builds
@@ -16,13 +17,10 @@ Refused everywhere (`ConfigError`, exit 2), with the reason in docs/beam-time-fl
 
 from __future__ import annotations
 
-import json
 import re
 
 from apache_beam.options.pipeline_options import DebugOptions, DirectOptions, PipelineOptions, StandardOptions
-from apache_beam.portability import python_urns
-from apache_beam.portability.api import beam_runner_api_pb2
-from apache_beam.runners.portability.fn_api_runner import FnApiRunner
+from apache_beam.runners.portability.fn_api_runner import FnApiRunner, worker_handlers
 
 from beam_api_pipeline.errors import ConfigError
 
@@ -32,41 +30,38 @@ from beam_api_pipeline.errors import ConfigError
 #: costs every stage of every run a bundle, ~20-50 ms (measured in benchmarks/RESULTS.md).
 WALK_THREADS = 4
 RANGE_THREADS = 2
-#: A data-buffer time limit that turns the timer flush off: SDK workers flush only after a whole element.
-_ELEMENT_BOUNDARY_FLUSH_ONLY = -1
-_LOCAL_RUNNERS = {"direct", "fnapi"}
-_TIME_LIMIT = re.compile(r"data_buffer_time_limit_ms=(-?\d+)")
+#: Runner names (lower case, without `Runner`) that run on the in-process FnApiRunner.
+_LOCAL_RUNNERS = {"direct", "switchingdirect", "fnapi"}
+_TIME_LIMIT = re.compile(r"data_buffer_time_limit_ms=\+?(-?\d+)")
 
 
 class SafeFnApiRunner(FnApiRunner):
-    """Beam's FnApiRunner, whose in-process gRPC SDK workers (`multi_threading`) flush their data channels
-    only at element boundaries.
+    """Beam's FnApiRunner, whose gRPC data channels flush only at element boundaries.
 
-    Beam starts them with a one-second timer flush (`worker_handlers.DATA_BUFFER_TIME_LIMIT_MS`, which a
-    pipeline option cannot turn off) that can send half an element; the runner then deals the pieces to
-    different workers and loses or corrupts records without failing the run.
+    FnApiRunner starts the data channels of its gRPC server and of its in-process SDK workers (`multi_threading`)
+    with `worker_handlers.DATA_BUFFER_TIME_LIMIT_MS`, a one-second timer flush that no pipeline option reaches.
+    The timer can send half an element, or drop bytes written while it flushes; the runner then deals the pieces
+    to different workers and loses or corrupts records without failing the run (docs/beam-time-flush-bug.md).
+    Creating a SafeFnApiRunner sets that limit to 0, size-based flushes only, for every FnApiRunner of the
+    process.
     """
 
-    def run_via_runner_api(self, pipeline_proto: beam_runner_api_pb2.Pipeline, options: PipelineOptions):
-        for environment in pipeline_proto.components.environments.values():
-            if environment.urn == python_urns.EMBEDDED_PYTHON_GRPC:
-                config = json.loads(environment.payload or b"{}")
-                config["data_buffer_time_limit_ms"] = _ELEMENT_BOUNDARY_FLUSH_ONLY
-                environment.payload = json.dumps(config).encode()
-        return super().run_via_runner_api(pipeline_proto, options)
+    def __init__(self) -> None:
+        super().__init__()
+        worker_handlers.DATA_BUFFER_TIME_LIMIT_MS = 0
 
 
 def runner_name(options: PipelineOptions) -> str:
-    """The runner `options` name, lower case without the `runner` suffix (`dataflow`, `prism`, `fnapi`, ...);
-    `direct` when none is named."""
+    """The runner `options` name, lower case, without its module and its `Runner` suffix (`dataflow`,
+    `testdataflow`, `prism`, `fnapi`, ...); `direct` when none is named."""
     runner = options.view_as(StandardOptions).runner
     name = runner if isinstance(runner, str) else type(runner).__name__ if runner else "DirectRunner"
-    return name.lower().removesuffix("runner") or "direct"
+    return name.rsplit(".", 1)[-1].lower().removesuffix("runner") or "direct"
 
 
 def is_dataflow(options: PipelineOptions) -> bool:
-    """Whether `options` run the pipeline on Dataflow."""
-    return runner_name(options) == "dataflow"
+    """Whether `options` run the pipeline on Dataflow (or its test runner)."""
+    return runner_name(options).endswith("dataflow")
 
 
 def is_prism(options: PipelineOptions) -> bool:
@@ -89,7 +84,7 @@ def default_local_args(walks_pages: bool) -> list[str]:
 def with_default_mode(beam_args: list[str], walks_pages: bool) -> list[str]:
     """`beam_args`, with `default_local_args` added when they name no runner and no local running mode."""
     named = {arg.split("=", 1)[0] for arg in beam_args if arg.startswith("--")}
-    if named & {"--runner", "--direct_running_mode", "--direct_num_workers"}:
+    if named & {"--runner", "--direct_running_mode", "--direct_num_workers", "--direct_test_splits"}:
         return beam_args
     return [*beam_args, *default_local_args(walks_pages)]
 

@@ -15,9 +15,10 @@ from beam_api_pipeline.config import PipelineConfig
 from beam_api_pipeline.extractors.rest import RestExtractor
 from beam_api_pipeline.parallel import RangeTask
 from beam_api_pipeline.run_plan import WindowTask
-from beam_api_pipeline.transforms.fetch import _FetchWindowFn, _PlanRangesFn
+from beam_api_pipeline.transforms.fetch_range import FetchRangeFn
+from beam_api_pipeline.transforms.page_range import PageRangeProvider
+from beam_api_pipeline.transforms.plan_ranges import PlanRangesFn
 from beam_api_pipeline.transforms.runner_profile import RunnerProfile
-from beam_api_pipeline.transforms.window_work import WindowWorkProvider
 from beam_api_pipeline.windowing import Window
 
 
@@ -57,19 +58,19 @@ def main() -> None:
         }
     )
     profile = RunnerProfile()
-    planner, fetcher = _PlanRangesFn(config, RestExtractor, profile), _FetchWindowFn(config, RestExtractor, profile)
+    planner, fetcher = PlanRangesFn(config, RestExtractor, profile), FetchRangeFn(config, RestExtractor, profile)
     planner.setup()
     fetcher.setup()
     baseline = rss_mb()
     planner.start_bundle()
-    task = WindowTask("items", Window(start, start + timedelta(days=1)))
+    task = WindowTask("items", Window(start, start + timedelta(days=1))).to_element()
     planned = [*planner.process(task), *(wv.value for wv in planner.finish_bundle())]
-    element: RangeTask = planned[0]
-    tracker = WindowWorkProvider().create_tracker(OffsetRange(0, element.stop))
+    element = planned[0]
+    tracker = PageRangeProvider().create_tracker(OffsetRange(0, RangeTask.from_element(element).stop))
     records = 0
     for output in fetcher.process(element, tracker=tracker):
-        if isinstance(output, tuple):
-            records += 1
+        if isinstance(output, tuple):  # a (task, rows) batch
+            records += len(output[1])
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     json.dump({"records": records, "baseline_mb": baseline, "peak_mb": peak, "dofn_mb": peak - baseline}, sys.stdout)
 

@@ -210,6 +210,8 @@ def default_mode_line(outcomes: list[Outcome]) -> str:
     """W5: this pipeline with no runner options against the sequential loop of the same run (target <= 1/5)."""
     loop = next(o for o in outcomes if o.contender == "requests loop")
     pipeline = next(o for o in outcomes if o.contender == "this pipeline")
+    if pipeline.records != loop.records:
+        return f"W5 default mode: this pipeline wrote {pipeline.records} of {loop.records} records: no ratio"
     return (
         f"W5 default mode: this pipeline {pipeline.wall:.1f} s, requests loop {loop.wall:.1f} s: "
         f"ratio {pipeline.wall / loop.wall:.2f} (target <= 0.20)"

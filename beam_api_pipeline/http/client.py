@@ -15,6 +15,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from email.message import Message
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -190,7 +191,7 @@ class ApiClient:
                 return ApiResponse(status=status, headers=dict(response.headers), body=None, url=response.url)
             raise RetryableApiError(f"{self._describe(request)} answered {status} with an empty body", status=status)
         try:
-            body = jsoncodec.loads(content)
+            body = jsoncodec.loads(_declared_text(response, content))
         except ValueError as error:
             content_type = response.headers.get("Content-Type") or "no Content-Type"
             excerpt = self.redact(content[:_BODY_EXCERPT].decode("utf-8", "replace")).strip()
@@ -200,6 +201,20 @@ class ApiClient:
                 status=status,
             ) from None
         return ApiResponse(status=status, headers=dict(response.headers), body=body, url=response.url)
+
+
+def _declared_text(response: requests.Response, content: bytes) -> bytes | str:
+    """The body as JSON text: the bytes themselves (UTF-8, or a UTF-16/32 the decoder recognizes), or decoded
+    with the charset the answer's Content-Type declares when that is another one."""
+    message = Message()
+    message["Content-Type"] = response.headers.get("Content-Type", "")
+    charset = message.get_content_charset()
+    if charset is None or charset.replace("_", "-") in ("utf-8", "utf8", "utf-16", "utf-32"):
+        return content
+    try:
+        return content.decode(charset)
+    except (LookupError, UnicodeDecodeError):
+        return content
 
 
 def _is_rate_limited(response: requests.Response) -> bool:

@@ -18,7 +18,7 @@ import apache_beam as beam
 from beam_api_pipeline import jsoncodec, metrics
 from beam_api_pipeline.config import PipelineConfig
 from beam_api_pipeline.paths import get_path
-from beam_api_pipeline.run_plan import TaskElement
+from beam_api_pipeline.run_plan import TaskElement, task_endpoint
 from beam_api_pipeline.timeformat import parse_timestamp
 
 DEDUP_BUCKETS = 16
@@ -42,8 +42,8 @@ def bucketed(task_element: TaskElement, window_key: str, records: list[Any], key
 
 
 class KeepNewestFn(beam.DoFn):
-    """One record per key of a (window, bucket) group, the newest by `timestamp_field` (the first seen on a
-    tie), out in `(task, rows)` batches of at most `batch_size`."""
+    """One record per key of a (window, bucket) group, the newest by `timestamp_field` (see `_prefer`), out in
+    `(task, rows)` batches of at most `batch_size`."""
 
     def __init__(self, config: PipelineConfig):
         watermark = config.api_config.watermark
@@ -57,12 +57,12 @@ class KeepNewestFn(beam.DoFn):
         newest: dict[bytes, Any] = {}
         seen = 0
         for task_element, records in groups:
-            key_field = self._primary_keys[task_element[0]]  # a TaskElement starts with its endpoint
+            key_field = self._primary_keys[task_endpoint(task_element)]
             for record in records:
                 seen += 1
                 key = record_key(record, key_field)
                 kept = newest.setdefault(key, record)
-                if kept is not record and self._is_newer(record, kept):
+                if kept is not record and self._prefer(record, kept):
                     newest[key] = record
         if seen > len(newest):
             metrics.DUPLICATES_DROPPED.inc(seen - len(newest))
@@ -70,9 +70,15 @@ class KeepNewestFn(beam.DoFn):
         for start in range(0, len(rows), self._batch_size):
             yield task_element, rows[start : start + self._batch_size]
 
-    def _is_newer(self, record: Any, than: Any) -> bool:
-        """Whether `record` is newer than `than` by `timestamp_field` (never without one: the first seen stays)."""
-        return self._timestamp_field is not None and self._moment(record) > self._moment(than)
+    def _prefer(self, record: Any, kept: Any) -> bool:
+        """Whether `record` replaces `kept` (the same key): the newer by `timestamp_field` wins; on a tie, or
+        without a timestamp field, the greater as canonical JSON, so that every run keeps the same copy
+        whatever order the shuffle gives."""
+        if self._timestamp_field is not None:
+            moment, kept_moment = self._moment(record), self._moment(kept)
+            if moment != kept_moment:
+                return moment > kept_moment
+        return jsoncodec.canonical(record) > jsoncodec.canonical(kept)
 
     def _moment(self, record: Any) -> datetime:
         return parse_timestamp(get_path(record, self._timestamp_field), self._time_format)

@@ -47,7 +47,9 @@ class ReadFromApi(beam.PTransform):
         self._extractor_class = extractor_class
         self._tasks = tasks
         api = config.api_config
-        self._uses_ranges = any(range_paging(api, endpoint) is not None for endpoint in api.endpoints)
+        pagings = [range_paging(api, endpoint) for endpoint in api.endpoints]
+        self._uses_ranges = any(paging is not None for paging in pagings)
+        self._uses_walks = any(paging is None or not paging.require_total for paging in pagings)
 
     def expand(self, pbegin: pvalue.PBegin) -> dict[str, pvalue.PCollection]:
         profile = runner_profile(pbegin.pipeline.options)
@@ -62,7 +64,13 @@ class ReadFromApi(beam.PTransform):
             fetched.append(
                 ranges | "FetchRanges" >> beam.ParDo(FetchRangeFn(*dofn_args)).with_outputs(RESULTS, main=RECORDS)
             )
-        fetched.append(walks | "WalkPages" >> beam.ParDo(WalkPagesFn(*dofn_args)).with_outputs(RESULTS, main=RECORDS))
+        # Only where a window may be walked: a Flatten of both fetchers' records would make FnApiRunner keep
+        # every record between two stages instead of passing it on in the same one.
+        if self._uses_walks:
+            walk_pages = beam.ParDo(WalkPagesFn(*dofn_args)).with_outputs(RESULTS, main=RECORDS)
+            fetched.append(walks | "WalkPages" >> walk_pages)
+        if len(fetched) == 1:
+            return {tag: checked(fetched[0][tag], tag) for tag in (RECORDS, RESULTS)}
         return {
             tag: checked([part[tag] for part in fetched] | f"All[{tag}]" >> beam.Flatten(), tag)
             for tag in (RECORDS, RESULTS)

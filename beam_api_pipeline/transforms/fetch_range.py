@@ -37,13 +37,14 @@ class FetchRangeFn(WindowFetchDoFn):
     def process(self, element: RangeElement, tracker=_RANGE) -> Iterator[object]:
         initial = tracker.current_restriction()
         ranged = RangeTask.from_element(element)
-        part = WindowPart(ranged.task, self._client.redact)
+        part = WindowPart(ranged.task, initial.start, self._client.redact)
+        part.window_pages = ranged.stop
         yield from self._fetch(ranged, part, tracker)
         self._count_split(part, initial, tracker)
 
     def _fetch(self, ranged: RangeTask, part: WindowPart, tracker) -> Iterator[object]:
         if ranged.error is not None:
-            yield self._failed(tracker.try_claim(tracker.current_restriction().start), part, ranged.error)
+            yield self._failed(_claim_the_rest(tracker, tracker.current_restriction().start), part, ranged.error)
             return
         task = part.task
         extractor, paging = self._extractors[task.endpoint], self._paging[task.endpoint]
@@ -73,19 +74,30 @@ class FetchRangeFn(WindowFetchDoFn):
                     yield self._defer(tracker, part, deferral)
                     return
                 except Exception as error:
-                    yield self._failed(tracker.try_claim(index), part, error)
+                    yield self._failed(_claim_the_rest(tracker, index), part, error)
                     return
                 if not tracker.try_claim(index):
-                    break
+                    break  # a split handed this page and the rest to another part
+                part.claimed(index)
                 yield from self._emit(extractor, part, records)
-                if index == 0 and ranged.truncated:
-                    yield self._truncated(part)
                 fill()
         finally:
             for _, future in pending:
                 future.cancel()
-        yield self._done(part)
+        # The part with page 0 speaks for a window cut short by max_pages (the range stops there).
+        yield self._truncated(part) if ranged.truncated and part.first_page == 0 else self._done(part)
 
     def _page_records(self, ranged: RangeTask, paging: RangePaging, index: int, on_retry) -> list[Any]:
         self._check_pause()
         return self._fetch_range_page(ranged.task, paging, index, on_retry).records
+
+
+def _claim_the_rest(tracker, index: int) -> bool:
+    """Claim page `index` and, when it is ours, every page after it: a part that fails gives up the rest of its
+    range (which `check_done` then finds claimed). False when a split already handed `index` on."""
+    if not tracker.try_claim(index):
+        return False
+    last = tracker.current_restriction().stop - 1
+    if last > index:
+        tracker.try_claim(last)
+    return True

@@ -81,7 +81,8 @@ class PageWalkTracker(RestrictionTracker):
     def try_split(self, fraction_of_remainder: float):
         """Split after the last claimed page, whatever the fraction: the rest of a walk is unknown until it is
         walked, so a split of it (a checkpoint at 0, Prism's and Dataflow's at other fractions) hands all of
-        it on."""
+        it on. Before the first claim too: Prism stops asking a bundle that declines once, and the walk moves
+        on to a bundle of its own."""
         if self._walk_finished():
             return None
         walk = self._restriction
@@ -108,7 +109,7 @@ class PageWalkTracker(RestrictionTracker):
 
 
 class PageWalkCoder(Coder):
-    """Encodes a PageWalk as plain values with Beam's compiled coder: nothing is pickled."""
+    """Encodes a PageWalk as plain values with Beam's compiled coder (a JSON token is encoded as it is)."""
 
     _values = FastPrimitivesCoder()
 

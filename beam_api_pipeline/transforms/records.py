@@ -16,7 +16,7 @@ from beam_api_pipeline import metrics
 from beam_api_pipeline.config import PipelineConfig
 from beam_api_pipeline.paths import get_path
 from beam_api_pipeline.record_ops import apply_transform
-from beam_api_pipeline.run_plan import TaskElement, WindowTask
+from beam_api_pipeline.run_plan import TaskElement, WindowTask, task_endpoint
 from beam_api_pipeline.timeformat import parse_timestamp
 from beam_api_pipeline.transforms.dedup import KeepNewestFn, bucketed
 from beam_api_pipeline.transforms.element_checks import checked
@@ -111,7 +111,7 @@ class _ApplyTransformFn(beam.DoFn):
 
     def process(self, element: tuple[TaskElement, list[Any]]) -> Iterator[pvalue.TaggedOutput]:
         task_element, records = element
-        endpoint = task_element[0]  # a TaskElement starts with its endpoint
+        endpoint = task_endpoint(task_element)
         transform = self._config.api_config.transform
         metadata = self._metadata_of(task_element) if transform.add_metadata else {}
         self._rows += len(records)

@@ -10,8 +10,8 @@ from collections.abc import Iterator
 
 import apache_beam as beam
 
-from beam_api_pipeline.run_plan import PARTIAL, TaskElement, WindowTask
-from beam_api_pipeline.transforms.page_walk import PageStep, PageWalkProvider
+from beam_api_pipeline.run_plan import DONE, TaskElement, WindowTask
+from beam_api_pipeline.transforms.page_walk import PageStep, PageWalk, PageWalkProvider
 from beam_api_pipeline.transforms.window_fetch import Deferral, WindowFetchDoFn, WindowPart
 
 _WALK = beam.DoFn.RestrictionParam(PageWalkProvider())
@@ -22,8 +22,8 @@ class WalkPagesFn(WindowFetchDoFn):
     WindowResult for the part it walked."""
 
     def process(self, element: TaskElement, tracker=_WALK) -> Iterator[object]:
-        initial = tracker.current_restriction()
-        part = WindowPart(WindowTask.from_element(element), self._client.redact)
+        initial: PageWalk = tracker.current_restriction()
+        part = WindowPart(WindowTask.from_element(element), initial.start_index, self._client.redact)
         yield from self._walk(part, tracker)
         self._count_split(part, initial, tracker)
 
@@ -33,9 +33,12 @@ class WalkPagesFn(WindowFetchDoFn):
         position = tracker.current_restriction().start or extractor.pagination.first_position()
         on_retry = self._on_retry(part)
         while True:
+            if _split_off(tracker, position.index):
+                yield part.result(DONE)  # a split handed this page and the rest to another part
+                return
             if position.index >= self._max_pages[task.endpoint]:
                 claimed = tracker.try_claim(PageStep(position, None))
-                yield self._truncated(part) if claimed else part.result(PARTIAL)
+                yield self._truncated(part) if claimed else part.result(DONE)
                 return
             try:
                 self._check_pause()
@@ -48,10 +51,18 @@ class WalkPagesFn(WindowFetchDoFn):
                 yield self._failed(tracker.try_claim(PageStep(position, None)), part, error)
                 return
             if not tracker.try_claim(PageStep(position, next_position)):
-                yield part.result(PARTIAL)
+                yield part.result(DONE)  # split while the page was fetched: its new owner fetches it again
                 return
+            part.claimed(position.index)
             yield from self._emit(extractor, part, page.records)
             if next_position is None:
+                part.window_pages = part.end_page
                 yield self._done(part)
                 return
             position = next_position
+
+
+def _split_off(tracker, index: int) -> bool:
+    """Whether a split has already handed page `index` on (no need to fetch it)."""
+    stop = tracker.current_restriction().stop_index
+    return stop is not None and index >= stop

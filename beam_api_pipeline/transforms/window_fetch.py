@@ -4,6 +4,7 @@ WindowResult, and turning a long Retry-After into a deferral where the runner ho
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -40,24 +41,45 @@ def log_fields(task: WindowTask) -> dict[str, str]:
 
 
 class WindowPart:
-    """Counts of one part of a window's walk, and its WindowResult."""
+    """One part of a window's walk: the pages it claimed, `[first_page, end_page)`, its counts, and its
+    WindowResult. `window_pages` is the window's number of pages once known."""
 
-    def __init__(self, task: WindowTask, redact: Callable[[str], str]):
+    def __init__(self, task: WindowTask, first_page: int, redact: Callable[[str], str]):
         self.task = task
         self.element: TaskElement = task.to_element()
+        self.first_page = self.end_page = first_page
+        self.window_pages: int | None = None
         self.pages = self.records = self.retries = 0
         self.deferred = False
         self._redact = redact
         self._started = time.monotonic()
+        self._lock = threading.Lock()  # retries are counted from the request pool's threads
+
+    def claimed(self, index: int) -> None:
+        """Page `index` is this part's (its claim succeeded)."""
+        self.end_page = index + 1
 
     def count_retry(self, _error: BaseException, _wait: float) -> None:
-        self.retries += 1
+        with self._lock:
+            self.retries += 1
 
     def result(self, status: str, error: BaseException | str | None = None) -> pvalue.TaggedOutput:
         message = self._redact(str(error)) if error else None
         error_type = None if error is None or isinstance(error, str) else type(error).__name__
         seconds = round(time.monotonic() - self._started, 3)
-        result = WindowResult(self.task, status, self.pages, self.records, self.retries, message, error_type, seconds)
+        result = WindowResult(
+            self.task,
+            status,
+            self.pages,
+            self.records,
+            self.retries,
+            message,
+            error_type,
+            seconds,
+            self.first_page,
+            self.end_page,
+            self.window_pages,
+        )
         return pvalue.TaggedOutput(RESULTS, result.to_element())
 
 
@@ -100,7 +122,8 @@ class WindowFetchDoFn(ApiDoFn):
             yield part.element, rows[start : start + self._batch_size]
 
     def _done(self, part: WindowPart) -> pvalue.TaggedOutput:
-        metrics.WINDOWS_SUCCEEDED.inc()
+        if part.window_pages is not None and part.end_page >= part.window_pages:
+            metrics.WINDOWS_SUCCEEDED.inc()  # counted once per window: by the part with its last page
         metrics.RECORDS_PER_WINDOW.update(part.records)
         return part.result(DONE)
 
@@ -114,9 +137,10 @@ class WindowFetchDoFn(ApiDoFn):
         return part.result(TRUNCATED, RuntimeError(f"max_pages ({max_pages}) reached before the last page"))
 
     def _failed(self, claimed: bool, part: WindowPart, error: BaseException | str) -> pvalue.TaggedOutput:
-        """FAILED when this part owns the page that failed, else PARTIAL (a split handed it to another part)."""
+        """FAILED when this part owns the page that failed, else DONE (a split handed that page, and what
+        follows, to another part)."""
         if not claimed:
-            return part.result(PARTIAL)
+            return part.result(DONE)
         metrics.WINDOWS_FAILED.inc()
         task = part.task
         message = self._client.redact(str(error))

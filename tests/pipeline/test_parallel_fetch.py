@@ -145,7 +145,9 @@ def test_a_long_retry_after_defers_the_remainder_instead_of_sleeping(sample_api,
     assert 19_000_000 < range_delay.micros <= 20_000_000
     assert range_out[0] == (task.to_element(), first_page)  # page 0 was emitted before the deferral
     range_result = WindowResult.from_element(range_out[1].value)
-    assert dataclasses.replace(range_result, seconds=0) == WindowResult(task, PARTIAL, 1, 10, 0)
+    assert dataclasses.replace(range_result, seconds=0) == WindowResult(
+        task, PARTIAL, 1, 10, 0, first_page=0, end_page=1, window_pages=5
+    )
     assert sample_api.stats()["requests"] == 1  # the walk's 429 paused the limiter: the range asked nothing
 
 
@@ -188,3 +190,20 @@ def test_a_dynamic_split_mid_range_hands_the_rest_to_a_residual_exactly_once(sam
     records = [row["id"] for o in emitted + resumed if isinstance(o, tuple) for row in o[1]]
     assert sorted(records) == sample_api.dataset.ids_between(t("2024-01-02"), t("2024-01-04"))
     assert len(records) == len(set(records)) == 96
+
+
+def test_a_page_that_fails_for_good_in_the_middle_of_a_range_fails_its_window_not_the_run(
+    sample_api, write_config, tmp_path
+):
+    sample_api.set_faults(answer_faults=("404",), answer_fault_after=2, answer_fault_count=1)  # page 2 of 0..4
+    path, config = write_config(api_config={"parallel_config": {"type": "known_pages", "max_concurrent_pages": 1}})
+    args = ["run", "--config", str(path), "--end_time", "2024-01-03", "--direct_running_mode=in_memory"]
+    assert main(args) == 1
+
+    [dead] = read_jsonl(tmp_path / "dead_letter")
+    assert (dead["status"], dead["window_start"], dead["pages_fetched"]) == ("failed", "2024-01-02T00:00:00Z", 2)
+    assert "page=3&per_page=10 answered 404" in dead["error"]
+    assert sorted(row["id"] for row in read_jsonl(tmp_path / "out")) == sample_api.dataset.ids_between(
+        t("2024-01-02"), t("2024-01-02T10:00")
+    )  # pages 0 and 1, 20 records, written before the failure
+    assert stored_watermark(config) is None

@@ -15,8 +15,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from tests.support import prism_location
 
 REPRO = Path(__file__).with_name("flush_repro.py")
@@ -44,8 +42,13 @@ def repro(*args: str) -> str:
     return lines[-1] if lines else f"died with code {done.returncode}"
 
 
+#: What the reader makes of the pieces of a cut element: garbage lengths, unknown tags, None values, or less data.
+CORRUPTION = ("failed: MemoryError", "Error decoding input stream", "Unknown type tag", "NoneType", "wrong: ")
+
+
 def test_beams_multi_threading_mode_corrupts_values_encoded_by_python_code():
-    assert repro("--runner=FnApiRunner", *THREADS) != "exact"
+    verdict = repro("--runner=FnApiRunner", *THREADS)
+    assert any(sign in verdict for sign in CORRUPTION), verdict
 
 
 def test_the_same_pipeline_is_exact_with_flushes_only_at_element_boundaries():
@@ -56,11 +59,8 @@ def test_values_encoded_by_compiled_code_are_never_cut():
     assert repro("--plain_values", "--runner=FnApiRunner", *THREADS) == "exact"
 
 
-@pytest.mark.parametrize(
-    ("experiments", "verdict"),
-    [([], "exact"), (["--experiments=data_buffer_time_limit_ms=5"], "failed")],
-    ids=["default", "timer_flush"],
-)
-def test_prism_reads_cut_elements_as_garbage_when_workers_flush_on_a_timer(experiments, verdict):
-    found = repro("--keys=60", "--runner=PrismRunner", f"--prism_location={prism_location()}", *experiments)
-    assert found.split(":")[0] == verdict, found
+def test_prism_reads_cut_elements_as_garbage_when_workers_flush_on_a_timer():
+    prism = ["--keys=60", "--runner=PrismRunner", f"--prism_location={prism_location()}"]
+    assert repro(*prism) == "exact"
+    verdict = repro(*prism, "--experiments=data_buffer_time_limit_ms=5")
+    assert any(sign in verdict for sign in CORRUPTION), verdict

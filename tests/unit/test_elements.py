@@ -7,13 +7,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from apache_beam.coders import Coder, FastPrimitivesCoder
-from apache_beam.io.restriction_trackers import OffsetRange
 
 from beam_api_pipeline.pagination import PagePosition
 from beam_api_pipeline.parallel import RangeTask
 from beam_api_pipeline.run_plan import DONE, FAILED, WindowResult, WindowTask
+from beam_api_pipeline.transforms.dedup import bucketed
 from beam_api_pipeline.transforms.element_checks import not_plain
-from beam_api_pipeline.transforms.page_range import PageRangeProvider
 from beam_api_pipeline.transforms.page_walk import PageWalk, PageWalkProvider
 from beam_api_pipeline.windowing import Window
 
@@ -54,8 +53,9 @@ def test_a_window_task_travels_as_strings_and_comes_back_equal():
 @pytest.mark.parametrize(
     "result",
     [
-        WindowResult(TASK, DONE, pages=3, records=250, retries=1, seconds=1.25),
-        WindowResult(TASK, FAILED, 1, 0, 5, "GET /items: 503", "RetryableApiError", 0.5),
+        WindowResult(TASK, DONE, pages=3, records=250, retries=1, seconds=1.25, first_page=4, end_page=7),
+        WindowResult(TASK, DONE, 20, 2000, 0, None, None, 3.5, 0, 20, window_pages=20),
+        WindowResult(TASK, FAILED, 1, 0, 5, "GET /items: 503", "RetryableApiError", 0.5, 2, 3, 9),
     ],
 )
 def test_a_window_result_comes_back_equal(result):
@@ -72,7 +72,7 @@ def test_a_range_task_comes_back_equal_with_its_first_page():
     "element",
     [
         (TASK.to_element(), RECORDS),  # a batch of rows
-        ("items 2024-01-01T06:30:15.250000Z/2024-01-02T00:00:00Z 1", (TASK.to_element(), RECORDS[0])),  # keyed
+        *bucketed(TASK.to_element(), "items 2024-01-01T06:30:15.250000Z/2024-01-02T00:00:00Z", RECORDS, "id"),
         (TASK.to_element(), RECORDS[0], "updated_at: not a timestamp: None"),  # an invalid record
     ],
     ids=["batch", "keyed", "invalid"],
@@ -99,11 +99,6 @@ def test_a_page_walk_round_trips_through_its_coder_without_pickling(walk):
     assert (back.start and back.start.seen) == (walk.start and walk.start.seen)  # the loop guard's history too
     assert not_plain(walk.to_values()) is None
     assert PageWalk.from_values(round_trip(walk.to_values())) == walk
-
-
-def test_a_page_range_round_trips_through_its_coder():
-    coder = PageRangeProvider().restriction_coder()
-    assert coder.decode(coder.encode(OffsetRange(3, 17))) == OffsetRange(3, 17)
 
 
 @pytest.mark.parametrize(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from datetime import UTC, datetime
 
 import pytest
 
@@ -29,3 +30,10 @@ def test_lines_are_compact_keep_non_ascii_and_write_what_json_cannot_hold_as_tex
 def test_canonical_json_is_the_same_for_equal_values():
     assert jsoncodec.canonical({"b": 1, "a": {"d": 2, "c": 1}}) == jsoncodec.canonical({"a": {"c": 1, "d": 2}, "b": 1})
     assert jsoncodec.canonical(2**70) == b"1180591620717411303424"
+
+
+@pytest.mark.parametrize("big", [None, 2**70], ids=["orjson", "standard_library"])
+def test_both_encoders_write_the_same_text(big):
+    row = {"nan": math.nan, "inf": -math.inf, "at": datetime(2024, 1, 2, 3, 4, tzinfo=UTC), "k": {1: "one"}}
+    written = jsoncodec.loads(jsoncodec.dumps({**row, "big": big}))
+    assert written == {"nan": None, "inf": None, "at": "2024-01-02T03:04:00+00:00", "k": {"1": "one"}, "big": big}

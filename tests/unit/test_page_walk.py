@@ -46,6 +46,11 @@ def test_checkpoint_before_any_claim_defers_the_whole_walk():
     tracker.check_done()
 
 
+@pytest.mark.parametrize("fraction", [0, 0.5])
+def test_a_split_before_the_first_claim_hands_on_the_whole_walk(fraction):
+    assert PageWalkTracker(PageWalk()).try_split(fraction) == (PageWalk(None, 0), PageWalk())
+
+
 @pytest.mark.parametrize("fraction", [0.25, 0.5, 0.9])
 def test_a_split_at_any_fraction_hands_on_the_pages_after_the_last_claimed_one(fraction):
     tracker = PageWalkTracker(PageWalk())

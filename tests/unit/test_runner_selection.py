@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
+from apache_beam.runners.portability.fn_api_runner import worker_handlers
 
 from beam_api_pipeline.errors import ConfigError
 from beam_api_pipeline.runners import (
@@ -13,6 +14,7 @@ from beam_api_pipeline.runners import (
     SafeFnApiRunner,
     check_runner_options,
     create_runner,
+    runner_name,
     with_default_mode,
 )
 from beam_api_pipeline.transforms.runner_profile import PRISM_BUNDLES_IN_FLIGHT, RunnerProfile, runner_profile
@@ -78,3 +80,38 @@ def test_injected_test_splits_are_refused_where_beam_drops_or_repeats_elements(m
 def test_injected_test_splits_run_with_one_worker_thread():
     args = ["--direct_num_workers=1", "--direct_running_mode=multi_threading", '--direct_test_splits={"a": {}}']
     check_runner_options(PipelineOptions(args))
+
+
+@pytest.mark.parametrize(
+    ("runner", "name"),
+    [
+        (None, "direct"),
+        ("direct", "direct"),
+        ("SwitchingDirectRunner", "switchingdirect"),
+        ("apache_beam.runners.portability.fn_api_runner.FnApiRunner", "fnapi"),
+        ("TestDataflowRunner", "testdataflow"),
+        ("PrismRunner", "prism"),
+    ],
+)
+def test_runner_names_are_read_without_module_and_suffix(runner, name):
+    assert runner_name(PipelineOptions([f"--runner={runner}"] if runner else [])) == name
+
+
+@pytest.mark.parametrize("runner", ["direct", "SwitchingDirectRunner", "apache_beam.runners.FnApiRunner"])
+def test_every_name_of_the_local_runner_gets_the_safe_one(runner):
+    assert isinstance(create_runner(PipelineOptions([f"--runner={runner}"])), SafeFnApiRunner)
+
+
+def test_dataflows_test_runner_is_dataflow():
+    assert runner_profile(PipelineOptions(["--runner=TestDataflowRunner", "--max_num_workers=3"])).can_defer
+
+
+def test_the_safe_runner_turns_the_timer_flush_off_for_the_runner_and_its_workers(monkeypatch):
+    monkeypatch.setattr(worker_handlers, "DATA_BUFFER_TIME_LIMIT_MS", 1000)  # Beam's own value
+    SafeFnApiRunner()
+    assert worker_handlers.DATA_BUFFER_TIME_LIMIT_MS == 0
+
+
+def test_injected_test_splits_name_the_mode_themselves():
+    args = ['--direct_test_splits={"a": {}}']
+    assert with_default_mode(args, walks_pages=True) == args

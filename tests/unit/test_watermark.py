@@ -1,5 +1,7 @@
 from datetime import timedelta
 
+import pytest
+
 from beam_api_pipeline.config import WatermarkConfig
 from beam_api_pipeline.run_plan import (
     DONE,
@@ -10,6 +12,7 @@ from beam_api_pipeline.run_plan import (
     WindowResult,
     WindowTask,
     watermarks_after,
+    window_complete,
     window_outcomes,
 )
 from beam_api_pipeline.watermark.handler import WatermarkHandler, WindowOutcome, next_watermark
@@ -30,22 +33,41 @@ def test_watermark_moves_to_the_end_of_the_complete_prefix():
     assert next_watermark([]) is None
 
 
-def result(window: Window, status: str, endpoint: str = "items") -> WindowResult:
-    return WindowResult(WindowTask(endpoint, window), status, pages=1, records=1)
+def part(window: Window, status: str, pages: tuple[int, int], window_pages: int | None) -> WindowResult:
+    """A part of `window`'s walk that fetched the pages [first, end)."""
+    first, end = pages
+    return WindowResult(
+        WindowTask("items", window), status, end - first, 10, 0, None, None, 0.1, first, end, window_pages
+    )
 
 
-def test_a_window_is_complete_only_when_a_part_reached_its_last_page_and_none_failed():
+def test_a_window_is_complete_when_its_parts_cover_every_page_and_none_failed():
     plan = RunPlan("r1", "p", t("2024-02-01"), [WindowTask("items", w) for w in DAYS])
     results = [
-        result(DAYS[0], PARTIAL),
-        result(DAYS[0], DONE),
-        result(DAYS[1], PARTIAL),  # its other part never reported
-        result(DAYS[2], DONE),
+        part(DAYS[0], DONE, (0, 3), None),  # a walk, split after page 3 ...
+        part(DAYS[0], DONE, (3, 7), 7),  # ... whose residual reached the last page
+        part(DAYS[1], DONE, (0, 5), 10),  # a page range whose other part never reported
+        part(DAYS[2], PARTIAL, (0, 2), 4),  # a range part deferred after two pages ...
+        part(DAYS[2], DONE, (2, 4), 4),  # ... and resumed
     ]
     assert [o.complete for o in window_outcomes(plan, results)["items"]] == [True, False, True]
     assert watermarks_after(plan, window_outcomes(plan, results)) == {"items": t("2024-01-02")}
-    failed = [result(DAYS[0], DONE), result(DAYS[0], FAILED), result(DAYS[1], TRUNCATED)]
-    assert [o.complete for o in window_outcomes(plan, failed)["items"]] == [False, False, False]
+
+
+@pytest.mark.parametrize(
+    "parts",
+    [
+        [part(DAYS[0], DONE, (0, 3), None)],  # a walk whose last page nobody fetched
+        [part(DAYS[0], DONE, (0, 3), 6), part(DAYS[0], DONE, (4, 6), 6)],  # page 3 missing
+        [part(DAYS[0], DONE, (0, 6), 6), part(DAYS[0], DONE, (6, 9), 9)],  # parts disagree on the total
+        [part(DAYS[0], DONE, (0, 3), 6), part(DAYS[0], FAILED, (3, 3), 6)],
+        [part(DAYS[0], TRUNCATED, (0, 5), 5)],
+        [],
+    ],
+    ids=["no_last_page", "gap", "totals_differ", "failed", "truncated", "no_result"],
+)
+def test_a_window_is_incomplete_when_a_page_is_missing_or_a_part_failed(parts):
+    assert not window_complete(parts)
 
 
 def test_run_bounds_come_from_the_store_minus_lookback(tmp_path):
