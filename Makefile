@@ -18,7 +18,7 @@ $(INSTALLED): requirements.txt requirements-test.txt setup.py
 	touch $(INSTALLED)
 
 demo: $(INSTALLED)
-	$(PY) -m beam_api_pipeline demo
+	$(PY) -m sample_api.demo
 
 prism: $(PRISM)
 

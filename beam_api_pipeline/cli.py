@@ -1,4 +1,4 @@
-"""The command line: `python -m beam_api_pipeline list|run|launch|status|runs|validate|watermark show|demo`."""
+"""The command line: `python -m beam_api_pipeline list|run|launch|status|runs|replay|validate|watermark show`."""
 
 from __future__ import annotations
 
@@ -102,9 +102,6 @@ def _parser() -> argparse.ArgumentParser:
     show = watermark_commands.add_parser("show", help="print each endpoint's stored watermark as JSON")
     _add_source(show)
 
-    demo = commands.add_parser("demo", help="run the demo pipeline twice against the bundled sample API")
-    demo.add_argument("--config", default="templates/pipelines/demo.yaml")
-    demo.add_argument("--workdir", default="./demo-output", help="the demo config's output and state folder")
     return parser
 
 
@@ -224,12 +221,6 @@ def _watermark_show(args: argparse.Namespace, _beam_args: list[str]) -> int:
     return EXIT_OK
 
 
-def _demo(args: argparse.Namespace, _beam_args: list[str]) -> int:
-    from beam_api_pipeline.demo import run_demo
-
-    return run_demo(args.config, args.workdir)
-
-
 _COMMANDS = {
     "list": _list,
     "run": _run,
@@ -239,7 +230,6 @@ _COMMANDS = {
     "runs": _runs,
     "validate": _validate,
     "watermark": _watermark_show,
-    "demo": _demo,
 }
 
 

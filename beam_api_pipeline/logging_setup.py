@@ -7,7 +7,7 @@ import logging
 import threading
 from datetime import UTC, datetime
 
-from beam_api_pipeline.http.redaction import MASK
+from beam_api_pipeline.client.redaction import MASK
 
 _secrets: set[str] = set()
 _secrets_lock = threading.Lock()

@@ -20,7 +20,7 @@ from beam_api_pipeline.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, exit_code_of
 from beam_api_pipeline.errors import ConfigError
 from beam_api_pipeline.logging_setup import configure_logging
 from beam_api_pipeline.manager import PipelineManager, prepare_run
-from beam_api_pipeline.options import TemplateRun, read_template_run, worker_log_args
+from beam_api_pipeline.options import TemplateRun, read_template_run, template_help, worker_log_args
 from beam_api_pipeline.report import format_report
 from beam_api_pipeline.run_plan import RunPlan
 from beam_api_pipeline.runners import is_dataflow
@@ -40,6 +40,9 @@ def build_pipeline(run: TemplateRun, beam_args: list[str]) -> tuple[beam.Pipelin
 
 def launch(argv: list[str]) -> int:
     """Launch the run ``argv`` describes; the exit code of the launcher process."""
+    if "-h" in argv or "--help" in argv:
+        print(template_help("main.py"))
+        return EXIT_OK
     options = PipelineOptions(argv)
     try:
         run = read_template_run(options)

@@ -17,6 +17,7 @@ too (the form the Dataflow console's table picker gives), read as ``project.data
 
 from __future__ import annotations
 
+import argparse
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -72,6 +73,15 @@ _CONFIDENTIAL = ("pipeline_config", "env_config")
 
 _FILE_OUTPUTS = ("local", "gcs")
 _SHARED_FILE_SETTINGS = ("file_format", "batch_size")
+
+
+def template_help(prog: str) -> str:
+    """The template parameters with their help, as ``--help`` shows them."""
+    parser = argparse.ArgumentParser(
+        prog=prog, description="Run or launch a pipeline; options other than these go to Beam and Dataflow."
+    )
+    ApiPipelineOptions._add_argparse_args(parser)
+    return parser.format_help()
 
 
 class ApiPipelineOptions(PipelineOptions):

@@ -65,7 +65,7 @@ class Api:
     """The sample API in a subprocess, with a thread polling its stats."""
 
     def __init__(self, days: int, records_per_day: int, latency_ms: float = 0, rate_limit: float | None = None):
-        command = [sys.executable, "-m", "beam_api_pipeline.sample_api", "--start", START, "--days", str(days)]
+        command = [sys.executable, "-m", "sample_api", "--start", START, "--days", str(days)]
         command += ["--records-per-day", str(records_per_day), "--latency-ms", str(latency_ms)]
         if rate_limit:
             command += ["--rate-limit", str(rate_limit), "--retry-after", "1"]

@@ -6,10 +6,10 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from beam_api_pipeline.client.api_client import ApiClient, ApiRequest, ApiResponse
+from beam_api_pipeline.client.redaction import redact_url
 from beam_api_pipeline.config import PipelineConfig
 from beam_api_pipeline.errors import PaginationError
-from beam_api_pipeline.http.client import ApiClient, ApiRequest, ApiResponse
-from beam_api_pipeline.http.redaction import redact_url
 from beam_api_pipeline.pagination import Page, PagePosition, PaginationStrategy, create_strategy
 from beam_api_pipeline.paths import get_path
 from beam_api_pipeline.timeformat import format_bound, inclusive_end

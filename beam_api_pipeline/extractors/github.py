@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from beam_api_pipeline.client.api_client import ApiRequest
 from beam_api_pipeline.extractors.base import BaseExtractor
-from beam_api_pipeline.http.client import ApiRequest
 from beam_api_pipeline.pagination import PagePosition
 from beam_api_pipeline.windowing import Window
 

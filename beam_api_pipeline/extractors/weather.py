@@ -12,9 +12,9 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from beam_api_pipeline.client.api_client import ApiResponse
 from beam_api_pipeline.errors import PaginationError
 from beam_api_pipeline.extractors.base import BaseExtractor
-from beam_api_pipeline.http.client import ApiResponse
 from beam_api_pipeline.pagination import Page, SinglePage
 from beam_api_pipeline.windowing import format_utc
 

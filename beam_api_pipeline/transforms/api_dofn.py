@@ -7,10 +7,10 @@ import dataclasses
 
 import apache_beam as beam
 
+from beam_api_pipeline.client.build import DEFAULT_MAX_CONCURRENT_REQUESTS, build_client
+from beam_api_pipeline.client.limits import share_of_budget, shared_limits
 from beam_api_pipeline.config import PipelineConfig, resolve_config
 from beam_api_pipeline.extractors.base import BaseExtractor
-from beam_api_pipeline.http.build import DEFAULT_MAX_CONCURRENT_REQUESTS, build_client
-from beam_api_pipeline.http.limits import share_of_budget, shared_limits
 from beam_api_pipeline.pagination import Page
 from beam_api_pipeline.parallel import RangePaging, range_paging
 from beam_api_pipeline.run_plan import WindowTask

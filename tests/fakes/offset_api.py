@@ -9,7 +9,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
-from beam_api_pipeline.sample_api import Dataset, parse_instant
+from sample_api import Dataset, parse_instant
 
 
 class OffsetApi:

@@ -22,7 +22,7 @@ from beam_api_pipeline.gcp.endpoints import (
     storage_client,
     use_emulators,
 )
-from beam_api_pipeline.sample_api import SampleApi
+from sample_api import SampleApi
 
 _MISSING = [name for name in (BIGQUERY_HOST_VARIABLE, STORAGE_HOST_VARIABLE) if not os.environ.get(name)]
 

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from beam_api_pipeline.config import PipelineConfig, load_pipeline_config
-from beam_api_pipeline.sample_api import SampleApi
+from sample_api import SampleApi
 
 
 @pytest.fixture

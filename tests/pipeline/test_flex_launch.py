@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +13,7 @@ from pathlib import Path
 import yaml
 
 from beam_api_pipeline.config import load_pipeline_config
+from beam_api_pipeline.options import PATTERNS
 from beam_api_pipeline.watermark.store import open_store
 from tests.support import read_jsonl, t
 
@@ -109,3 +111,16 @@ def test_a_config_problem_exits_2_naming_the_key(tmp_path):
         f"{config}: api_config.endpoints: must not be empty",
         f"{config}: extra: unknown key",
     ]
+
+
+def test_the_entry_file_runs_as_a_script_and_lists_every_template_parameter_with_its_help():
+    done = subprocess.run(
+        [sys.executable, "beam_api_pipeline/main.py", "--help"], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    parameters = [entry["name"] for entry in json.loads((ROOT / "metadata.json").read_text())["parameters"]]
+    template_parameters = [name for name in parameters if name in PATTERNS]
+    assert len(template_parameters) >= 9
+    for name in template_parameters:
+        described = re.search(rf"--{name} \S+\s+(\S[^\n]*)", done.stdout)
+        assert described and len(described.group(1)) > 10, name

@@ -26,7 +26,7 @@ from apache_beam.portability.api import beam_runner_api_pb2
 from apache_beam.runners.portability.stager import Stager
 from pydantic import SecretStr
 
-from beam_api_pipeline.http.client import ApiClient
+from beam_api_pipeline.client.api_client import ApiClient
 from beam_api_pipeline.main import build_pipeline
 from beam_api_pipeline.options import read_template_run
 from tests.support import read_jsonl, t

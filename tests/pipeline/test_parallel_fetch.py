@@ -14,13 +14,13 @@ from beam_api_pipeline.cli import main
 from beam_api_pipeline.extractors.rest import RestExtractor
 from beam_api_pipeline.parallel import RangeTask
 from beam_api_pipeline.run_plan import DONE, PARTIAL, WindowResult, WindowTask
-from beam_api_pipeline.sample_api import Dataset
 from beam_api_pipeline.transforms.fetch_range import FetchRangeFn
 from beam_api_pipeline.transforms.page_range import PageRangeProvider
 from beam_api_pipeline.transforms.page_walk import PageWalk, PageWalkTracker
 from beam_api_pipeline.transforms.runner_profile import RunnerProfile
 from beam_api_pipeline.transforms.walk_pages import WalkPagesFn
 from beam_api_pipeline.windowing import Window
+from sample_api import Dataset
 from tests.fakes.offset_api import OffsetApi
 from tests.support import read_jsonl, stored_watermark, t
 

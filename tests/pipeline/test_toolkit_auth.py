@@ -14,9 +14,9 @@ from apache_beam.metrics.metric import MetricsFilter
 from beam_api_pipeline import metrics
 from beam_api_pipeline.cli import main
 from beam_api_pipeline.manager import prepare_run
-from beam_api_pipeline.sample_api import Credentials, OAuthSettings
-from beam_api_pipeline.sample_api.auth import TokenIssuer
 from beam_api_pipeline.watermark.store import open_store
+from sample_api import Credentials, OAuthSettings
+from sample_api.auth import TokenIssuer
 from tests.support import read_jsonl, t
 
 END = "2024-01-05T00:00:00Z"

@@ -9,9 +9,9 @@ from pathlib import Path
 import yaml
 
 from beam_api_pipeline.cli import main
-from beam_api_pipeline.sample_api import Credentials
-from beam_api_pipeline.sample_api.github import repository_id
-from beam_api_pipeline.sample_api.weather import hourly_value
+from sample_api import Credentials
+from sample_api.github import repository_id
+from sample_api.weather import hourly_value
 from tests.support import read_jsonl, t
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates" / "pipelines"

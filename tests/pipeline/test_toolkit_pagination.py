@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from beam_api_pipeline.cli import main
-from beam_api_pipeline.sample_api import Credentials, SampleApi
+from sample_api import Credentials, SampleApi
 from tests.support import read_jsonl, stored_watermark, t
 
 END = "2024-01-05T00:00:00Z"

@@ -14,8 +14,8 @@ import pytest
 import yaml
 
 from beam_api_pipeline.config import load_pipeline_config
-from beam_api_pipeline.sample_api import SampleApi
 from beam_api_pipeline.watermark.store import open_store
+from sample_api import SampleApi
 
 
 def merged(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:

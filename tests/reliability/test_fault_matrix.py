@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from beam_api_pipeline.sample_api.answers import HTML_ERROR_PAGE
+from sample_api.answers import HTML_ERROR_PAGE
 from tests.support import t
 
 START, END = "2024-01-02", "2024-01-05T00:00:00Z"

@@ -12,14 +12,14 @@ from typing import Any
 import pytest
 from pydantic import TypeAdapter
 
+from beam_api_pipeline.client.api_client import ApiClient, ApiRequest
+from beam_api_pipeline.client.build import create_auth_handler
+from beam_api_pipeline.client.limits import RequestLimits
+from beam_api_pipeline.client.retry import RetryPolicy
 from beam_api_pipeline.config import AuthConfig, RetryConfig, load_pipeline_config, resolve_references
-from beam_api_pipeline.http.build import create_auth_handler
-from beam_api_pipeline.http.client import ApiClient, ApiRequest
-from beam_api_pipeline.http.limits import RequestLimits
-from beam_api_pipeline.http.retry import RetryPolicy
 from beam_api_pipeline.manager import prepare_run
-from beam_api_pipeline.sample_api import Credentials, OAuthSettings, SampleApi
 from beam_api_pipeline.watermark.store import open_store
+from sample_api import Credentials, OAuthSettings, SampleApi
 from tests.support import t
 
 OAUTH = OAuthSettings(client_secret="oauth-client-secret-Q7", refresh_token="oauth-refresh-token-W3")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from beam_api_pipeline.sample_api import Dataset, Faults, SampleApi
+from sample_api import Dataset, Faults, SampleApi
 from tests.support import t
 
 WINDOWS, PAGES, PAGE_SIZE = 200, 20, 5

@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from beam_api_pipeline.sample_api import SampleApi
+from sample_api import SampleApi
 from tests.support import t
 
 
@@ -71,7 +71,7 @@ def test_an_untrusted_certificate_fails_each_window_once_with_a_clear_message(ht
 
 
 def test_verify_ssl_false_reads_the_data_and_warns_every_run(https_api, pipeline_file, run_pipeline, caplog):
-    caplog.set_level(logging.WARNING, logger="beam_api_pipeline.http.client")
+    caplog.set_level(logging.WARNING, logger="beam_api_pipeline.client.api_client")
     path = pipeline_file(api_config={"base_url": https_api.url, "verify_ssl": False})
     first = run_pipeline(path, "2024-01-03T00:00:00Z")
     second = run_pipeline(path, "2024-01-04T00:00:00Z")

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from beam_api_pipeline.sample_api import Dataset, SampleApi
+from sample_api import Dataset, SampleApi
 from tests.runners.runs import RECORDS_PER_DAY
 
 

@@ -9,7 +9,7 @@ import time
 
 from beam_api_pipeline.factory import PipelineFactory
 from beam_api_pipeline.outputs.files import LocalOutput
-from beam_api_pipeline.sample_api import Dataset, SampleApi
+from sample_api import Dataset, SampleApi
 from tests.runners.runs import run_pipeline
 from tests.runners.slow_output import SlowLocalOutput
 from tests.support import items_config, prism_location, t

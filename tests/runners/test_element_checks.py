@@ -7,7 +7,7 @@ import pytest
 
 from beam_api_pipeline.factory import PipelineFactory
 from beam_api_pipeline.outputs.files import LocalOutput
-from beam_api_pipeline.sample_api import SampleApi
+from sample_api import SampleApi
 from tests.runners.mutating_output import MutatingLocalOutput
 from tests.runners.runs import run_pipeline
 from tests.support import items_config

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from beam_api_pipeline.sample_api import Dataset, SampleApi
+from sample_api import Dataset, SampleApi
 from tests.runners.runs import run_pipeline
 from tests.support import items_config, merged, prism_location, t
 

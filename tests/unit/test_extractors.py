@@ -6,12 +6,12 @@ from datetime import UTC, datetime
 
 import pytest
 
+from beam_api_pipeline.client.api_client import ApiResponse
 from beam_api_pipeline.config import PipelineConfig
 from beam_api_pipeline.errors import ApiError, ConfigError, PaginationError
 from beam_api_pipeline.extractors import GitHubExtractor, GraphqlExtractor, RestExtractor, WeatherExtractor
 from beam_api_pipeline.extractors.registry import load_extractor_class
 from beam_api_pipeline.extractors.weather import hourly_rows
-from beam_api_pipeline.http.client import ApiResponse
 from beam_api_pipeline.pagination import PagePosition
 from beam_api_pipeline.windowing import Window
 

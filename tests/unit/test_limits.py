@@ -1,7 +1,7 @@
 import threading
 import time
 
-from beam_api_pipeline.http.limits import (
+from beam_api_pipeline.client.limits import (
     RateLimitHint,
     RequestLimits,
     TokenBucket,

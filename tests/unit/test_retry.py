@@ -3,9 +3,9 @@ from datetime import UTC, datetime
 
 import pytest
 
+from beam_api_pipeline.client.retry import RetryPolicy, parse_retry_after
 from beam_api_pipeline.config import RetryConfig
 from beam_api_pipeline.errors import ApiError, RateLimitedError, RetryableApiError
-from beam_api_pipeline.http.retry import RetryPolicy, parse_retry_after
 
 
 class FakeClock:

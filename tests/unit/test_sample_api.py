@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from beam_api_pipeline.sample_api import Dataset, Faults, SampleApi
+from sample_api import Dataset, Faults, SampleApi
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SINCE = datetime(2024, 1, 2, tzinfo=UTC)
@@ -281,7 +281,7 @@ def test_stop_releases_the_server():
 
 def test_cli_prints_the_listening_line_and_serves(session):
     process = subprocess.Popen(
-        [sys.executable, "-m", "beam_api_pipeline.sample_api", "--port", "0", "--days", "2"],
+        [sys.executable, "-m", "sample_api", "--port", "0", "--days", "2"],
         cwd=REPO_ROOT,
         stdout=subprocess.PIPE,
         text=True,

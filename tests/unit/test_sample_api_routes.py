@@ -8,8 +8,8 @@ import pytest
 import requests
 
 from beam_api_pipeline.config import load_pipeline_config
-from beam_api_pipeline.sample_api import Credentials, SampleApi
-from beam_api_pipeline.sample_api.github import repository_id
+from sample_api import Credentials, SampleApi
+from sample_api.github import repository_id
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates" / "pipelines"
 

@@ -23,11 +23,11 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from beam_api_pipeline import jsoncodec, metrics
+from beam_api_pipeline.client.auth import AuthHandler
+from beam_api_pipeline.client.limits import RequestLimits
+from beam_api_pipeline.client.redaction import redact_text, redact_url
+from beam_api_pipeline.client.retry import RetryPolicy, parse_retry_after
 from beam_api_pipeline.errors import ApiError, RateLimitedError, RetryableApiError
-from beam_api_pipeline.http.auth import AuthHandler
-from beam_api_pipeline.http.limits import RequestLimits
-from beam_api_pipeline.http.redaction import redact_text, redact_url
-from beam_api_pipeline.http.retry import RetryPolicy, parse_retry_after
 
 logger = logging.getLogger(__name__)
 

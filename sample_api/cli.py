@@ -1,4 +1,4 @@
-"""`python -m beam_api_pipeline.sample_api`: serve the sample API until SIGTERM or SIGINT."""
+"""`python -m sample_api`: serve the sample API until SIGTERM or SIGINT."""
 
 from __future__ import annotations
 
@@ -6,21 +6,19 @@ import argparse
 import signal
 import threading
 
-from beam_api_pipeline.sample_api.data import (
+from sample_api.data import (
     DEFAULT_DAYS,
     DEFAULT_RECORDS_PER_DAY,
     DEFAULT_START,
     Dataset,
     parse_instant,
 )
-from beam_api_pipeline.sample_api.faults import Faults
-from beam_api_pipeline.sample_api.server import SampleApi
+from sample_api.faults import Faults
+from sample_api.server import SampleApi
 
 
 def _build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m beam_api_pipeline.sample_api", description="Serve the bundled sample API."
-    )
+    parser = argparse.ArgumentParser(prog="python -m sample_api", description="Serve the bundled sample API.")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--start", type=parse_instant, default=DEFAULT_START, help="first record's time")

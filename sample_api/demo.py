@@ -1,16 +1,19 @@
-"""`make demo`: the demo pipeline run twice against the bundled sample API, the second run incremental."""
+"""`make demo` (`python -m sample_api.demo`): the demo pipeline run twice against the bundled sample API, the
+second run incremental."""
 
 from __future__ import annotations
 
+import argparse
 import os
 import shutil
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
 from beam_api_pipeline.config import load_pipeline_config
 from beam_api_pipeline.manager import PipelineManager
 from beam_api_pipeline.report import format_report
-from beam_api_pipeline.sample_api import SampleApi
+from sample_api import SampleApi
 
 FIRST_RUN_END = datetime(2024, 1, 8, tzinfo=UTC)
 SECOND_RUN_END = datetime(2024, 1, 11, tzinfo=UTC)
@@ -36,3 +39,15 @@ def run_demo(config_path: str, workdir: str) -> int:
         print(f"{folder}: {len(files)} files, {rows} rows; first row of {files[0].name}:")
         print(f"  {files[0].read_text().splitlines()[0]}")
     return exit_code
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m sample_api.demo", description=__doc__)
+    parser.add_argument("--config", default="templates/pipelines/demo.yaml")
+    parser.add_argument("--workdir", default="./demo-output", help="the demo config's output and state folder")
+    args = parser.parse_args()
+    return run_demo(args.config, args.workdir)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

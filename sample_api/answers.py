@@ -6,8 +6,8 @@ import dataclasses
 import email.utils
 import time
 
-from beam_api_pipeline.sample_api.faults import Faults
-from beam_api_pipeline.sample_api.protocol import Reply
+from sample_api.faults import Faults
+from sample_api.protocol import Reply
 
 HTML_ERROR_PAGE = (
     b"<!DOCTYPE html>\n<html><head><title>502 Bad Gateway</title></head>"

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from beam_api_pipeline.sample_api.protocol import Reply, Request
+from sample_api.protocol import Reply, Request
 
 TOKEN_PATH = "/oauth/token"
 

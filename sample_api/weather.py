@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from datetime import UTC, date, datetime, timedelta
 
-from beam_api_pipeline.sample_api.protocol import Reply, Request
+from sample_api.protocol import Reply, Request
 
 HOURLY_UNITS = {
     "temperature_2m": "°C",

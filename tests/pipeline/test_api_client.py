@@ -9,12 +9,12 @@ from email.utils import format_datetime
 
 import pytest
 
+from beam_api_pipeline.client.api_client import ApiClient, ApiRequest
+from beam_api_pipeline.client.auth import AuthHandler
+from beam_api_pipeline.client.limits import RequestLimits
+from beam_api_pipeline.client.retry import RetryPolicy
 from beam_api_pipeline.config import RetryConfig
 from beam_api_pipeline.errors import ApiError, RetryableApiError
-from beam_api_pipeline.http.auth import AuthHandler
-from beam_api_pipeline.http.client import ApiClient, ApiRequest
-from beam_api_pipeline.http.limits import RequestLimits
-from beam_api_pipeline.http.retry import RetryPolicy
 
 
 def client(sleeps: list[float], **retry) -> ApiClient:

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from beam_api_pipeline.sample_api.data import Dataset
-from beam_api_pipeline.sample_api.faults import Faults
-from beam_api_pipeline.sample_api.protocol import (
+from sample_api.data import Dataset
+from sample_api.faults import Faults
+from sample_api.protocol import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
     BadRequest,
@@ -23,7 +23,7 @@ from beam_api_pipeline.sample_api.protocol import (
     parse_instant_value,
     positive_int,
 )
-from beam_api_pipeline.sample_api.rest import keyset_page
+from sample_api.rest import keyset_page
 
 
 def _error(message: str, path: list[str] | None = None) -> Reply:

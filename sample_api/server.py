@@ -15,12 +15,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from beam_api_pipeline.sample_api import github, graphql, rest, weather
-from beam_api_pipeline.sample_api.answers import broken_answer, retry_after_value
-from beam_api_pipeline.sample_api.auth import TOKEN_PATH, Credentials, OAuthSettings, TokenIssuer, check_credentials
-from beam_api_pipeline.sample_api.data import Dataset, format_instant
-from beam_api_pipeline.sample_api.faults import Faults, FaultState
-from beam_api_pipeline.sample_api.protocol import BadRequest, Reply, Request
+from sample_api import github, graphql, rest, weather
+from sample_api.answers import broken_answer, retry_after_value
+from sample_api.auth import TOKEN_PATH, Credentials, OAuthSettings, TokenIssuer, check_credentials
+from sample_api.data import Dataset, format_instant
+from sample_api.faults import Faults, FaultState
+from sample_api.protocol import BadRequest, Reply, Request
 
 SHUTDOWN_POLL_SECONDS = 0.05
 STATS_PATH = "/_stats"

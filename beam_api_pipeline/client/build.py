@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from beam_api_pipeline.client.api_client import ApiClient
+from beam_api_pipeline.client.auth import ApiKeyAuth, AuthHandler, BasicAuth, BearerAuth
+from beam_api_pipeline.client.limits import RequestLimits
+from beam_api_pipeline.client.oauth import OAuth2Auth
+from beam_api_pipeline.client.retry import RetryPolicy
 from beam_api_pipeline.config import PipelineConfig
 from beam_api_pipeline.errors import ConfigError
-from beam_api_pipeline.http.auth import ApiKeyAuth, AuthHandler, BasicAuth, BearerAuth
-from beam_api_pipeline.http.client import ApiClient
-from beam_api_pipeline.http.limits import RequestLimits
-from beam_api_pipeline.http.oauth import OAuth2Auth
-from beam_api_pipeline.http.retry import RetryPolicy
 from beam_api_pipeline.logging_setup import register_secrets
 
 #: Requests in flight for the whole job when `max_concurrent_requests` is not set.

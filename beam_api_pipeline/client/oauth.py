@@ -19,9 +19,9 @@ from typing import Any
 import requests
 
 from beam_api_pipeline import metrics
+from beam_api_pipeline.client.auth import AuthHandler
+from beam_api_pipeline.client.redaction import redact_url
 from beam_api_pipeline.errors import ApiError, RetryableApiError
-from beam_api_pipeline.http.auth import AuthHandler
-from beam_api_pipeline.http.redaction import redact_url
 
 logger = logging.getLogger(__name__)
 

@@ -16,9 +16,9 @@ from __future__ import annotations
 import bisect
 from datetime import datetime
 
-from beam_api_pipeline.sample_api.data import Dataset, Record, record_key
-from beam_api_pipeline.sample_api.faults import Faults
-from beam_api_pipeline.sample_api.protocol import (
+from sample_api.data import Dataset, Record, record_key
+from sample_api.faults import Faults
+from sample_api.protocol import (
     DEFAULT_PAGE_SIZE,
     BadRequest,
     Reply,

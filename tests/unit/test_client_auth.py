@@ -10,13 +10,13 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from pydantic import TypeAdapter
 
+from beam_api_pipeline.client.api_client import ApiClient, ApiRequest
+from beam_api_pipeline.client.build import create_auth_handler
+from beam_api_pipeline.client.limits import RequestLimits
+from beam_api_pipeline.client.retry import RetryPolicy
 from beam_api_pipeline.config import AuthConfig, RetryConfig
 from beam_api_pipeline.errors import ApiError, RateLimitedError
-from beam_api_pipeline.http.build import create_auth_handler
-from beam_api_pipeline.http.client import ApiClient, ApiRequest
-from beam_api_pipeline.http.limits import RequestLimits
-from beam_api_pipeline.http.retry import RetryPolicy
-from beam_api_pipeline.sample_api import Credentials, OAuthSettings, SampleApi
+from sample_api import Credentials, OAuthSettings, SampleApi
 
 _pipeline_ids = (f"unit_{n}" for n in itertools.count())
 

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import urlsplit
 
-from beam_api_pipeline.sample_api.data import Record, format_instant, parse_instant
+from sample_api.data import Record, format_instant, parse_instant
 
 #: What an injected answer fault does: a status (with a JSON error body), or a broken answer.
 ANSWER_FAULTS = {

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs, urlencode
 
-from beam_api_pipeline.sample_api.data import Record, format_instant, parse_instant
+from sample_api.data import Record, format_instant, parse_instant
 
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000

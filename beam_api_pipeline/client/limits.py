@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from beam_api_pipeline import metrics
-from beam_api_pipeline.http.retry import parse_retry_after
+from beam_api_pipeline.client.retry import parse_retry_after
 
 #: After a 429 the rate drops to this fraction of what it was; each success wins back `RECOVERY_STEP`.
 SLOWDOWN_FACTOR = 0.7

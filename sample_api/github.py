@@ -15,9 +15,9 @@ import zlib
 from datetime import timedelta
 from typing import Any
 
-from beam_api_pipeline.sample_api.data import Dataset, Record, format_instant
-from beam_api_pipeline.sample_api.faults import Faults
-from beam_api_pipeline.sample_api.protocol import BadRequest, Reply, Request, instant_param, link_to, size_param
+from sample_api.data import Dataset, Record, format_instant
+from sample_api.faults import Faults
+from sample_api.protocol import BadRequest, Reply, Request, instant_param, link_to, size_param
 
 REPO_PATH = re.compile(r"/repos/(?P<owner>[\w.-]+)/(?P<repo>[\w.-]+)/issues")
 REPOSITORY_ID_PATH = re.compile(r"/repositories/(?P<repository_id>\d+)/issues")

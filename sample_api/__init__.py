@@ -16,12 +16,12 @@ broken answers of `faults.ANSWER_FAULTS`: error statuses, dropped bodies, stalls
 error-object 200s, 50 MB pages; records repeated across pages, missing fields, timestamp styles) apply to the
 data routes and can be changed while the server runs (`SampleApi.set_faults`); so can the credentials they
 require. `SampleApi.injected()` counts the broken answers sent.
-Run it with `python -m beam_api_pipeline.sample_api --port 8080`.
+Run it with `python -m sample_api --port 8080`.
 """
 
-from beam_api_pipeline.sample_api.auth import Credentials, OAuthSettings
-from beam_api_pipeline.sample_api.data import Dataset, parse_instant
-from beam_api_pipeline.sample_api.faults import Faults
-from beam_api_pipeline.sample_api.server import SampleApi
+from sample_api.auth import Credentials, OAuthSettings
+from sample_api.data import Dataset, parse_instant
+from sample_api.faults import Faults
+from sample_api.server import SampleApi
 
 __all__ = ["Credentials", "Dataset", "Faults", "OAuthSettings", "SampleApi", "parse_instant"]
