@@ -16,12 +16,10 @@ def t(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
-def read_jsonl(folder: Path) -> list[dict[str, Any]]:
-    """Every row of every finished `*.jsonl` file directly in `folder`."""
-    rows = []
-    for path in sorted(folder.glob("*.jsonl")):
-        rows.extend(json.loads(line) for line in path.read_text().splitlines())
-    return rows
+def read_jsonl(folder: Path, recursive: bool = False) -> list[dict[str, Any]]:
+    """Every row of every finished `*.jsonl` file directly in `folder` (`recursive`: in its sub-folders too)."""
+    paths = folder.rglob("*.jsonl") if recursive else folder.glob("*.jsonl")
+    return [json.loads(line) for path in sorted(paths) for line in path.read_text().splitlines()]
 
 
 def stored_watermark(config, endpoint: str = "items") -> datetime | None:
@@ -35,11 +33,16 @@ def stored_watermark(config, endpoint: str = "items") -> datetime | None:
         store.close()
 
 
+#: Config sections whose keys depend on their `type`: a change replaces them whole.
+_REPLACED_WHOLE = ("watermark_store", "dead_letter")
+
+
 def merged(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
-    """`base` with `changes` merged in, mappings key by key."""
+    """`base` with `changes` merged in, mappings key by key (but `watermark_store` and `dead_letter`, which a
+    change replaces whole)."""
     result = dict(base)
     for key, value in changes.items():
-        both_dicts = isinstance(value, dict) and isinstance(result.get(key), dict)
+        both_dicts = isinstance(value, dict) and isinstance(result.get(key), dict) and key not in _REPLACED_WHOLE
         result[key] = merged(result[key], value) if both_dicts else value
     return result
 

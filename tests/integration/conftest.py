@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from beam_api_pipeline.config import PipelineConfig, load_pipeline_config
 from beam_api_pipeline.gcp.endpoints import (
@@ -23,6 +22,7 @@ from beam_api_pipeline.gcp.endpoints import (
     use_emulators,
 )
 from sample_api import SampleApi
+from tests.support import items_config, merged, write_yaml
 
 _MISSING = [name for name in (BIGQUERY_HOST_VARIABLE, STORAGE_HOST_VARIABLE) if not os.environ.get(name)]
 
@@ -76,46 +76,19 @@ def sample_api() -> Iterator[SampleApi]:
         yield api
 
 
-_REPLACED = {"watermark_store", "dead_letter"}
-
-
-def _merge(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
-    """`base` with `changes` merged in; lists and the sections in _REPLACED are replaced whole."""
-    merged = dict(base)
-    for key, value in changes.items():
-        nested = isinstance(value, dict) and isinstance(merged.get(key), dict) and key not in _REPLACED
-        merged[key] = _merge(merged[key], value) if nested else value
-    return merged
-
-
 @pytest.fixture
 def write_config(tmp_path: Path, sample_api: SampleApi) -> Callable[..., tuple[Path, PipelineConfig]]:
-    """Writes a pipeline YAML for the sample API's /items endpoint, with `changes` merged in."""
+    """Writes a pipeline YAML for the sample API's /items endpoint (`tests.support.items_config`: 25 a page, no
+    lookback, no output unless given), with `changes` merged in."""
 
     def write(**changes: Any) -> tuple[Path, PipelineConfig]:
-        base = {
-            "pipeline_id": "it_items",
-            "api_config": {
-                "base_url": sample_api.url,
-                "timeout": 5,
-                "endpoints": {"items": {"path": "/items", "records_path": "items", "primary_key": "id"}},
-                "pagination": {"strategy": "page_number", "page_size": 25, "total_path": "total"},
-                "retry": {"max_attempts": 3, "base_delay": 0.01, "max_delay": 0.05, "max_time": 10},
-                "watermark": {
-                    "timestamp_field": "updated_at",
-                    "watermark_field": "since",
-                    "window_end_field": "until",
-                    "initial_watermark": "2024-01-02T00:00:00Z",
-                    "lookback_window": "0m",
-                    "window": {"window_size": "24h"},
-                },
-            },
-            "output": [],
-            "dead_letter": {"path": str(tmp_path / "dead_letter")},
-            "watermark_store": {"type": "local", "path": str(tmp_path / "state" / "control.db")},
+        api = {
+            "pagination": {"page_size": 25},
+            "retry": {"max_attempts": 3, "max_time": 10},
+            "watermark": {"lookback_window": "0m"},
         }
-        path = tmp_path / "pipeline.yaml"
-        path.write_text(yaml.safe_dump(_merge(base, changes)))
+        base = items_config(sample_api.url, tmp_path, pipeline_id="it_items", api_config=api, output=[])
+        path = write_yaml(tmp_path / "pipeline.yaml", merged(base, changes))
         return path, load_pipeline_config(path)
 
     return write

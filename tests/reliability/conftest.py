@@ -11,25 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from beam_api_pipeline.config import load_pipeline_config
 from beam_api_pipeline.watermark.store import open_store
 from sample_api import SampleApi
-
-
-def merged(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
-    """`base` with `changes` merged in, mappings key by key."""
-    result = dict(base)
-    for key, value in changes.items():
-        both_dicts = isinstance(value, dict) and isinstance(result.get(key), dict)
-        result[key] = merged(result[key], value) if both_dicts else value
-    return result
-
-
-def read_jsonl(folder: Path) -> list[dict[str, Any]]:
-    """Every row of every finished `*.jsonl` file under `folder`."""
-    return [json.loads(line) for path in sorted(folder.rglob("*.jsonl")) for line in path.read_text().splitlines()]
+from tests.support import items_config, merged, read_jsonl, write_yaml
 
 
 @dataclass(frozen=True)
@@ -63,30 +49,9 @@ def pipeline_file(tmp_path: Path, sample_api: SampleApi) -> Callable[..., Path]:
     with `changes` merged in."""
 
     def write(**changes: Any) -> Path:
-        base = {
-            "pipeline_id": "faults",
-            "api_config": {
-                "base_url": sample_api.url,
-                "timeout": 5,
-                "endpoints": {"items": {"path": "/items", "records_path": "items", "primary_key": "id"}},
-                "pagination": {"strategy": "page_number", "page_size": 10, "total_path": "total"},
-                "retry": {"max_attempts": 6, "base_delay": 0.01, "max_delay": 0.05, "max_time": 30},
-                "watermark": {
-                    "enabled": True,
-                    "timestamp_field": "updated_at",
-                    "watermark_field": "since",
-                    "window_end_field": "until",
-                    "initial_watermark": "2024-01-02T00:00:00Z",
-                    "window": {"window_size": "24h"},
-                },
-            },
-            "output": [{"type": "local", "config": {"path": str(tmp_path / "out")}}],
-            "dead_letter": {"path": str(tmp_path / "dead_letter")},
-            "watermark_store": {"type": "local", "path": str(tmp_path / "state" / "control.db")},
-        }
-        path = tmp_path / "pipeline.yaml"
-        path.write_text(yaml.safe_dump(merged(base, changes)))
-        return path
+        base = items_config(sample_api.url, tmp_path, pipeline_id="faults")
+        base["output"] = [{"type": "local", "config": {"path": str(tmp_path / "out")}}]
+        return write_yaml(tmp_path / "pipeline.yaml", merged(base, changes))
 
     return write
 
@@ -114,8 +79,8 @@ def run_pipeline(tmp_path: Path, capsys) -> Callable[..., RunOutcome]:
         return RunOutcome(
             code,
             report,
-            read_jsonl(tmp_path / "out"),
-            read_jsonl(tmp_path / "dead_letter"),
+            read_jsonl(tmp_path / "out", recursive=True),
+            read_jsonl(tmp_path / "dead_letter", recursive=True),
             watermark,
             captured.out,
             captured.err,
