@@ -18,7 +18,7 @@ setup(
         "apache-beam[gcp]==2.77.0",
         "requests>=2.31",
         "pydantic>=2.6,<3",
-        "tenacity>=8.2",
+        "tenacity>=8.3",
         "PyYAML>=6",
         "orjson>=3.9",
     ],

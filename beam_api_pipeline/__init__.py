@@ -1,3 +1,13 @@
-"""beam_api_pipeline: land REST and GraphQL API data in BigQuery, GCS and files with Apache Beam."""
+"""beam_api_pipeline: land REST and GraphQL API data in BigQuery, GCS and files with Apache Beam.
 
-__version__ = "0.1.0"
+`ReadFromApi` (with `window_tasks`, `load_pipeline_config`, `RECORDS` and `RESULTS`) reads an API in a Beam
+pipeline of your own; see docs/extending.md.
+"""
+
+__version__ = "0.1.0"  # before the imports below: beam_api_pipeline.config reads it
+
+from beam_api_pipeline.config import load_pipeline_config
+from beam_api_pipeline.run_plan import window_tasks
+from beam_api_pipeline.transforms.fetch import RECORDS, RESULTS, ReadFromApi
+
+__all__ = ["RECORDS", "RESULTS", "ReadFromApi", "__version__", "load_pipeline_config", "window_tasks"]

@@ -10,7 +10,8 @@ import sys
 from collections.abc import Callable
 from datetime import datetime
 
-from beam_api_pipeline.config import PipelineConfig, load_pipeline_config
+from beam_api_pipeline.checks import config_problems
+from beam_api_pipeline.config import EnvConfig, PipelineConfig, load_env_config, load_pipeline_config
 from beam_api_pipeline.config_store import load_config_dir
 from beam_api_pipeline.errors import ConfigError, PipelineError
 from beam_api_pipeline.logging_setup import configure_logging
@@ -94,7 +95,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     replay.add_argument("--run_id", help="with a table: whose dead letters (default: the latest run's)")
 
-    validate = commands.add_parser("validate", help="check configuration files")
+    validate = commands.add_parser(
+        "validate", help="check configuration files as `run` would; other --options are Beam options, as for run"
+    )
     _add_source(validate, required_id=False)
 
     watermark = commands.add_parser("watermark", help="watermark commands")
@@ -106,11 +109,15 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _manager(args: argparse.Namespace) -> PipelineManager:
+    """The pipelines `--config` or `--config_dir` name, with the environment file's service."""
+    env = load_env_config(args.env_config) if args.env_config else EnvConfig()
     if getattr(args, "config_dir", None):
-        return PipelineManager(load_config_dir(args.config_dir, args.env_config))
+        configs = load_config_dir(args.config_dir, args.env_config)
+        sources = {pipeline_id: f"{args.config_dir} ({pipeline_id})" for pipeline_id in configs}
+        return PipelineManager(configs, sources, env.service)
     if getattr(args, "config", None):
-        config = load_pipeline_config(args.config, args.env_config)
-        return PipelineManager({config.pipeline_id: config})
+        config = load_pipeline_config(args.config, env)
+        return PipelineManager({config.pipeline_id: config}, {config.pipeline_id: args.config}, env.service)
     raise ConfigError("give --config FILE or --config_dir DIR")
 
 
@@ -173,7 +180,7 @@ def _launch(args: argparse.Namespace, _beam_args: list[str]) -> int:
     source = args.config_gcs_path or args.config
     if not source:
         raise ConfigError("launch needs --config FILE or --config_gcs_path gs://...")
-    run = manager.trigger_pipeline(config, settings, source, args.start_time, args.end_time)
+    run = manager.trigger_pipeline(config, settings, source, args.start_time, args.end_time, args.env_config)
     print(json.dumps({"run_id": run.run_id, "pipeline_id": run.pipeline_id, "job_id": run.job_id}))
     return EXIT_OK
 
@@ -195,8 +202,15 @@ def _runs(args: argparse.Namespace, _beam_args: list[str]) -> int:
     return EXIT_OK
 
 
-def _validate(args: argparse.Namespace, _beam_args: list[str]) -> int:
+def _validate(args: argparse.Namespace, beam_args: list[str]) -> int:
     manager = _manager(args)
+    problems = [
+        problem
+        for pipeline_id, config in manager.pipelines.items()
+        for problem in config_problems(config, manager.sources[pipeline_id], beam_args)
+    ]
+    if problems:
+        raise ConfigError(problems)
     source = args.config or args.config_dir
     for config in manager.pipelines.values():
         print(f"{source}: valid (pipeline {config.pipeline_id}, endpoints: {', '.join(config.api_config.endpoints)})")
@@ -237,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
     """Parse the command line, run the command, and return its exit code."""
     args, beam_args = _parser().parse_known_args(argv)
     configure_logging(args.log_level, args.log_format)
-    if beam_args and args.command not in ("run", "replay"):
+    if beam_args and args.command not in ("run", "replay", "validate"):
         print(f"error: unrecognized arguments: {' '.join(beam_args)}", file=sys.stderr)
         return EXIT_USAGE
     return exit_code_of(lambda: _COMMANDS[args.command](args, beam_args), args.command)

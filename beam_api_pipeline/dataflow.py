@@ -1,4 +1,5 @@
-"""Launching the Flex Template on Dataflow and reading job states, through google-cloud-dataflow-client.
+"""Launching the Flex Template on Dataflow and reading job states, through google-cloud-dataflow-client, and
+the job labels that name the service.
 
 `DATAFLOW_ENDPOINT` (e.g. `http://127.0.0.1:9070`) points the clients at another endpoint, with anonymous
 credentials: that is how the tests talk to a local fake of the Dataflow REST API.
@@ -7,17 +8,24 @@ credentials: that is how the tests talk to a local fake of the Dataflow REST API
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
+
+from beam_api_pipeline.config.env import ServiceConfig
+from beam_api_pipeline.watermark.runs import RunStatus
 
 ENDPOINT_VARIABLE = "DATAFLOW_ENDPOINT"
 
 _FINAL_STATES = {
-    "JOB_STATE_DONE": "succeeded",
-    "JOB_STATE_FAILED": "failed",
-    "JOB_STATE_CANCELLED": "failed",
-    "JOB_STATE_DRAINED": "succeeded",
-    "JOB_STATE_UPDATED": "succeeded",
+    "JOB_STATE_DONE": RunStatus.SUCCEEDED,
+    "JOB_STATE_FAILED": RunStatus.FAILED,
+    "JOB_STATE_CANCELLED": RunStatus.FAILED,
+    "JOB_STATE_DRAINED": RunStatus.SUCCEEDED,
+    "JOB_STATE_UPDATED": RunStatus.SUCCEEDED,
 }
+#: What a GCP label value may not contain; a value is at most 63 characters.
+_NOT_IN_LABEL = re.compile(r"[^a-z0-9_-]")
+_LABEL_LENGTH = 63
 
 
 @dataclass(frozen=True)
@@ -33,9 +41,16 @@ class LaunchSettings:
     extra_parameters: dict[str, str] = field(default_factory=dict)
 
 
-def run_status(job_state: str) -> str:
+def run_status(job_state: str) -> RunStatus:
     """Our run status for a Dataflow job state: succeeded, failed or running."""
-    return _FINAL_STATES.get(job_state, "running")
+    return _FINAL_STATES.get(job_state, RunStatus.RUNNING)
+
+
+def service_labels(service: ServiceConfig) -> dict[str, str]:
+    """Job labels `service_name` and `service_version` for the parts of `service` given, made to follow GCP's
+    label rules: lower case, every character outside a-z, 0-9, _ and - as _, at most 63 characters."""
+    given = {"service_name": service.name, "service_version": service.version}
+    return {key: _NOT_IN_LABEL.sub("_", value.lower())[:_LABEL_LENGTH] for key, value in given.items() if value}
 
 
 def _client_kwargs() -> dict:
@@ -59,12 +74,15 @@ class DataflowClient:
         self._templates = dataflow.FlexTemplatesServiceClient(**_client_kwargs())
         self._jobs = dataflow.JobsV1Beta3Client(**_client_kwargs())
 
-    def launch(self, job_name: str, settings: LaunchSettings, parameters: dict[str, str]) -> str:
-        """Launch the template; returns the new job's id."""
+    def launch(
+        self, job_name: str, settings: LaunchSettings, parameters: dict[str, str], labels: dict[str, str]
+    ) -> str:
+        """Launch the template with the job `labels`; returns the new job's id."""
         environment = self._dataflow.FlexTemplateRuntimeEnvironment(
             max_workers=settings.max_workers or 0,
             service_account_email=settings.service_account or "",
             temp_location=settings.temp_location or "",
+            additional_user_labels=labels,
         )
         request = self._dataflow.LaunchFlexTemplateRequest(
             project_id=self.project,

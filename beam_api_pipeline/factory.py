@@ -7,9 +7,9 @@ from typing import ClassVar
 import apache_beam as beam
 
 from beam_api_pipeline.config import PipelineConfig
-from beam_api_pipeline.errors import ConfigError
+from beam_api_pipeline.errors import ConfigError, OutputError
+from beam_api_pipeline.extractors import registry
 from beam_api_pipeline.extractors.base import BaseExtractor
-from beam_api_pipeline.extractors.registry import load_extractor_class
 from beam_api_pipeline.outputs.base import BaseOutput
 from beam_api_pipeline.outputs.bigquery import BigQueryOutput
 from beam_api_pipeline.outputs.files import LocalOutput
@@ -24,14 +24,16 @@ from beam_api_pipeline.transforms.write import WriteOutputs
 
 
 class PipelineFactory:
-    """Builds the graph of one run: ReadFromApi → TransformRecords → WriteOutputs → CommitWatermark."""
+    """Builds the graph of one run: ReadFromApi → TransformRecords → WriteOutputs → CommitWatermark.
+
+    `_outputs` maps each `output[].type` to its class; extractor names live in `extractors.registry`.
+    """
 
     _outputs: ClassVar[dict[str, type[BaseOutput]]] = {
         "local": LocalOutput,
         "bigquery": BigQueryOutput,
         "gcs": GcsOutput,
     }
-    _extractors: ClassVar[dict[str, type[BaseExtractor]]] = {}
 
     @classmethod
     def register_output(cls, type_name: str, output_class: type[BaseOutput]) -> None:
@@ -40,39 +42,62 @@ class PipelineFactory:
 
     @classmethod
     def register_extractor(cls, name: str, extractor_class: type[BaseExtractor]) -> None:
-        """Make `extractor_class: name` use `extractor_class`."""
-        cls._extractors[name] = extractor_class
+        """Make `extractor_class: name` use `extractor_class` (`extractors.registry.register_extractor`)."""
+        registry.register_extractor(name, extractor_class)
+
+    @classmethod
+    def extractor_class(cls, config: PipelineConfig) -> type[BaseExtractor]:
+        """The class `config.extractor_class` names; a ConfigError when it is not registered or cannot be loaded."""
+        return registry.load_extractor_class(config.extractor_class)
+
+    @classmethod
+    def output_of(cls, config: PipelineConfig, index: int, run_id: str) -> BaseOutput:
+        """The BaseOutput of `config.output[index]` for run `run_id`. A type with no registered class, and what
+        the output refuses in its configuration (OutputError), are a ConfigError naming `output.<index>`."""
+        output = config.output[index]
+        output_class = cls._outputs.get(output.type)
+        if output_class is None:
+            registered = ", ".join(sorted(cls._outputs))
+            raise ConfigError(f"output.{index}.type: {output.type!r} is not registered (registered: {registered})")
+        try:
+            return output_class(output, config, run_id)
+        except OutputError as error:
+            raise ConfigError(f"output.{index}: {error}") from None
+
+    @classmethod
+    def outputs_of(cls, config: PipelineConfig, run_id: str) -> list[BaseOutput]:
+        """`output_of` each enabled `output` entry; one ConfigError with a line per output that has a problem."""
+        outputs, problems = [], []
+        for index, output in enumerate(config.output):
+            if not output.enabled:
+                continue
+            try:
+                outputs.append(cls.output_of(config, index, run_id))
+            except ConfigError as error:
+                problems.extend(error.problems)
+        if problems:
+            raise ConfigError(problems)
+        return outputs
+
+    @staticmethod
+    def dead_letter_location(config: PipelineConfig) -> str:
+        """Where `config`'s dead letters go: a folder (local or gs://) or a BigQuery table."""
+        section = config.dead_letter
+        if section is None:
+            return default_dead_letter_path(config.pipeline_id)
+        return section.path or section.table
 
     def __init__(self, config: PipelineConfig, plan: RunPlan):
         self.config = config
         self.plan = plan
 
-    def create_outputs(self) -> list[BaseOutput]:
-        """One BaseOutput per enabled `output` entry."""
-        outputs = []
-        for i, output in enumerate(self.config.output):
-            if not output.enabled:
-                continue
-            output_class = self._outputs.get(output.type)
-            if output_class is None:
-                raise ConfigError(f"output.{i}.type: {output.type!r} is not available yet")
-            outputs.append(output_class(output, self.config, self.plan.run_id))
-        return outputs
-
-    def dead_letter_location(self) -> str:
-        """Where this pipeline's dead letters go: a folder (local or gs://) or a BigQuery table."""
-        section = self.config.dead_letter
-        if section is None:
-            return default_dead_letter_path(self.config.pipeline_id)
-        return section.path or section.table
-
     def build(self, pipeline: beam.Pipeline) -> None:
         """Add the whole run to `pipeline`."""
         config, plan = self.config, self.plan
-        extractor_class = load_extractor_class(config.extractor_class, self._extractors)
-        outputs = self.create_outputs()
+        extractor_class = self.extractor_class(config)
+        outputs = self.outputs_of(config, plan.run_id)
 
-        fetched = pipeline | "ReadFromApi" >> ReadFromApi(config, extractor_class, plan.tasks)
+        fetched = pipeline | "ReadFromApi" >> ReadFromApi(config, plan.tasks, extractor_class)
         records = fetched[RECORDS]
         if plan.replayed_records:
             batches = [(task.to_element(), [record]) for task, record in plan.replayed_records]
@@ -85,7 +110,7 @@ class PipelineFactory:
         section = config.dead_letter
         table = section.table if section is not None else None
         dead_letters = (fetched[RESULTS], shaped[INVALID], rejected_rows) | "WriteDeadLetters" >> WriteDeadLetters(
-            config.pipeline_id, plan.run_id, path=None if table else self.dead_letter_location(), table=table
+            config.pipeline_id, plan.run_id, path=None if table else self.dead_letter_location(config), table=table
         )
         invalid_records = (shaped[INVALID], rejected_rows) | "InvalidOrRejected" >> beam.Flatten()
         _ = fetched[RESULTS] | "ReportProgress" >> ReportProgress()

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -14,24 +12,26 @@ import apache_beam as beam
 import yaml
 from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.options.pipeline_options import PipelineOptions
-from pydantic import BaseModel, SecretStr
 
 from beam_api_pipeline import metrics, progress
-from beam_api_pipeline.config import PipelineConfig
+from beam_api_pipeline.checks import check_config, config_problems, dataflow_args
+from beam_api_pipeline.config import PipelineConfig, ServiceConfig
+from beam_api_pipeline.config.loading import is_inline
+from beam_api_pipeline.config.references import literal_secrets
+from beam_api_pipeline.dataflow import DataflowClient, LaunchSettings, run_status, service_labels
 from beam_api_pipeline.errors import ConfigError
 from beam_api_pipeline.factory import PipelineFactory
 from beam_api_pipeline.logging_setup import set_log_context
 from beam_api_pipeline.parallel import range_paging
 from beam_api_pipeline.report import RunReport
 from beam_api_pipeline.run_plan import RunPlan, make_plan, new_run_id
-from beam_api_pipeline.runners import check_runner_options, create_runner, with_default_mode
-from beam_api_pipeline.watermark.runs import FAILED, RUNNING, PipelineRun
+from beam_api_pipeline.runners import create_runner, with_default_mode
+from beam_api_pipeline.watermark.runs import PipelineRun, RunStatus
 from beam_api_pipeline.watermark.store import WatermarkStore, open_store
 from beam_api_pipeline.windowing import format_utc
 
 logger = logging.getLogger(__name__)
 
-LAUNCHED = "launched"
 _REPORTED_COUNTERS = (
     "pages",
     "requests",
@@ -39,10 +39,10 @@ _REPORTED_COUNTERS = (
     "records_fetched",
     "files_written",
     "dead_letter_files",
+    "page_ranges",
     "split_parts",
     "deferred_remainders",
 )
-_REFERENCE = re.compile(r"^\$\{[a-z]+:[^}]+\}$")
 
 
 def _counters(result) -> dict[str, int]:
@@ -54,17 +54,6 @@ def _counters(result) -> dict[str, int]:
     return totals
 
 
-def literal_secrets(model: BaseModel, path: str = "") -> Iterator[str]:
-    """Key paths of secrets written into the config as plain values rather than `${...}` references."""
-    for name in type(model).model_fields:
-        value = getattr(model, name)
-        where = f"{path}.{name}" if path else name
-        if isinstance(value, SecretStr) and not _REFERENCE.match(value.get_secret_value()):
-            yield where
-        elif isinstance(value, BaseModel):
-            yield from literal_secrets(value, where)
-
-
 def prepare_run(
     config: PipelineConfig,
     store: WatermarkStore,
@@ -73,27 +62,50 @@ def prepare_run(
     end_time: datetime | None = None,
     run_id: str | None = None,
     plan: RunPlan | None = None,
+    *,
+    source: str | None = None,
+    service: ServiceConfig | None = None,
 ) -> tuple[beam.Pipeline, RunPlan]:
-    """Plan a run from the stored watermarks (unless given a plan), build its (unstarted) pipeline on the
-    runner `beam_args` choose (see `runners`), and record the run as running."""
+    """Check `config` (loaded from `source`) for the runner `beam_args` choose (`checks`), plan a run from the
+    stored watermarks (unless given a plan), build its (unstarted) pipeline on that runner (see `runners`), and
+    record the run as running, for `service` (the environment file's)."""
+    check_config(config, source, beam_args)
+    service = service or ServiceConfig()
     api = config.api_config
     walks_pages = any(range_paging(api, endpoint) is None for endpoint in api.endpoints)
-    options = PipelineOptions(with_default_mode(beam_args or [], walks_pages))
-    check_runner_options(options)
+    options = PipelineOptions([*with_default_mode(beam_args or [], walks_pages), *_label_args(service)])
     plan = plan or make_plan(config, store, start_time, end_time, run_id=run_id)
     pipeline = beam.Pipeline(runner=create_runner(options), options=options)
     PipelineFactory(config, plan).build(pipeline)
-    store.save_run(PipelineRun(plan.run_id, config.pipeline_id, RUNNING, plan.started_at))
+    running = PipelineRun(plan.run_id, config.pipeline_id, RunStatus.RUNNING, plan.started_at)
+    store.save_run(_with_service(running, service))
     set_log_context(pipeline_id=config.pipeline_id, run_id=plan.run_id)
     logger.info("run %s: %d windows", plan.run_id, len(plan.tasks))
     return pipeline, plan
 
 
-class PipelineManager:
-    """The pipelines of a config store, and their runs."""
+def _label_args(service: ServiceConfig) -> list[str]:
+    """`--labels` options naming `service`, for runners that label their jobs (Dataflow)."""
+    return [f"--labels={key}={value}" for key, value in service_labels(service).items()]
 
-    def __init__(self, configs: dict[str, PipelineConfig] | None = None):
+
+def _with_service(run: PipelineRun, service: ServiceConfig) -> PipelineRun:
+    return replace(run, service_name=service.name, service_version=service.version)
+
+
+class PipelineManager:
+    """The pipelines of a config store, and their runs. `sources` names the file each pipeline was loaded from
+    (for messages); `service` is the environment file's, recorded with each run and labelling Dataflow jobs."""
+
+    def __init__(
+        self,
+        configs: dict[str, PipelineConfig] | None = None,
+        sources: dict[str, str] | None = None,
+        service: ServiceConfig | None = None,
+    ):
         self.pipelines = configs or {}
+        self.sources = sources or {}
+        self.service = service or ServiceConfig()
 
     def get_config(self, pipeline_id: str) -> PipelineConfig:
         if pipeline_id not in self.pipelines:
@@ -139,10 +151,22 @@ class PipelineManager:
         `plan_run(store)` may supply the RunPlan (a replay does)."""
         if not config.enabled:
             raise ConfigError(f"enabled: pipeline {config.pipeline_id} is disabled")
+        source = self.sources.get(config.pipeline_id)
+        check_config(config, source, beam_args)  # before the store is opened, which may be BigQuery's
         store = open_store(config.watermark_store)
         try:
             plan = plan_run(store) if plan_run else None
-            pipeline, plan = prepare_run(config, store, beam_args, start_time, end_time, run_id=run_id, plan=plan)
+            pipeline, plan = prepare_run(
+                config,
+                store,
+                beam_args,
+                start_time,
+                end_time,
+                run_id=run_id,
+                plan=plan,
+                source=source,
+                service=self.service,
+            )
             if show_progress:
                 progress.start(len(plan.tasks))
             try:
@@ -151,7 +175,12 @@ class PipelineManager:
             except Exception as error:
                 message = store_safe_message(error)
                 failed = PipelineRun(
-                    plan.run_id, config.pipeline_id, FAILED, plan.started_at, datetime.now(UTC), errors=[message]
+                    plan.run_id,
+                    config.pipeline_id,
+                    RunStatus.FAILED,
+                    plan.started_at,
+                    datetime.now(UTC),
+                    errors=[message],
                 )
                 store.save_run(failed)
                 raise
@@ -159,59 +188,56 @@ class PipelineManager:
                 progress.stop()
             run = store.get_run(plan.run_id)
             after = {endpoint: store.get_watermark(config.pipeline_id, endpoint) for endpoint in plan.watermarks_before}
-            dead_letter_location = PipelineFactory(config, plan).dead_letter_location()
-            return RunReport(plan, run, _counters(result), after, dead_letter_location)
+            return RunReport(plan, run, _counters(result), after, PipelineFactory.dead_letter_location(config))
         finally:
             store.close()
 
     def trigger_pipeline(
         self,
         config: PipelineConfig,
-        settings,
+        settings: LaunchSettings,
         config_source: str,
         start_time: datetime | None = None,
         end_time: datetime | None = None,
+        env_source: str | None = None,
     ) -> PipelineRun:
-        """Launch the Flex Template on Dataflow for `config` and record the run with its job id.
+        """Launch the Flex Template on Dataflow for `config` and record the run with its job id, labelling the
+        job with the service. Nothing is launched when `checks` refuse the config for Dataflow.
 
         `config_source` is the config's `gs://` path, or a local file whose content is passed inline as JSON
-        (then every secret in it must be a `${...}` reference: job parameters are visible to anyone who can
-        see the job)."""
-        from beam_api_pipeline.dataflow import DataflowClient
-
+        (then every secret in it must be a `${secret:...}` reference: job parameters are visible to anyone who
+        can see the job). `env_source`, the environment file, is passed the same way."""
+        source = self.sources.get(config.pipeline_id, config_source)
+        problems = config_problems(config, source, dataflow_args(settings.project))
+        if not _passed_as_is(config_source):
+            problems.extend(
+                f"{source}: {path}: must be a ${{secret:...}} reference to pass the config inline; "
+                "or upload the file to GCS and launch with its gs:// path"
+                for path in literal_secrets(config)
+            )
+        if problems:
+            raise ConfigError(problems)
         now = datetime.now(UTC)
         run_id = new_run_id(now)
-        parameters = {"pipeline_config": self._config_parameter(config, config_source), "run_id": run_id}
+        parameters = {"pipeline_config": _job_parameter(config_source), "run_id": run_id}
+        if env_source:
+            parameters["env_config"] = _job_parameter(env_source)
         if start_time:
             parameters["start_time"] = format_utc(start_time)
         if end_time:
             parameters["end_time"] = format_utc(end_time)
         parameters.update(settings.extra_parameters)
         job_name = f"{config.pipeline_id.replace('_', '-')}-{run_id.lower()}"
-        job_id = DataflowClient(settings.project, settings.region).launch(job_name, settings, parameters)
-        run = PipelineRun(run_id, config.pipeline_id, LAUNCHED, now, job_id=job_id)
+        client = DataflowClient(settings.project, settings.region)
+        job_id = client.launch(job_name, settings, parameters, service_labels(self.service))
+        launched = PipelineRun(run_id, config.pipeline_id, RunStatus.LAUNCHED, now, job_id=job_id)
+        run = _with_service(launched, self.service)
         store = open_store(config.watermark_store)
         try:
             store.save_run(run)
         finally:
             store.close()
         return run
-
-    @staticmethod
-    def _config_parameter(config: PipelineConfig, source: str) -> str:
-        if source.startswith("gs://"):
-            return source
-        literal = list(literal_secrets(config))
-        if literal:
-            raise ConfigError(
-                [
-                    f"{source}: {path}: must be a ${{secret:...}} or ${{env:...}} reference to pass the config inline; "
-                    "or upload the file to GCS and launch with its gs:// path"
-                    for path in literal
-                ]
-            )
-        with open(source, encoding="utf-8") as handle:
-            return json.dumps(yaml.safe_load(handle), separators=(",", ":"), default=str)
 
     def get_run_status(
         self, run_id: str, config: PipelineConfig | None = None, dataflow: tuple[str, str] | None = None
@@ -225,7 +251,7 @@ class PipelineManager:
                 run = store.get_run(run_id)
                 if run is None:
                     continue
-                if run.job_id and dataflow and run.status in (LAUNCHED, RUNNING):
+                if run.job_id and dataflow and run.status in (RunStatus.LAUNCHED, RunStatus.RUNNING):
                     run = _refresh_from_dataflow(run, store, *dataflow)
                 return run
             finally:
@@ -241,13 +267,25 @@ class PipelineManager:
             store.close()
 
 
+def _passed_as_is(source: str) -> bool:
+    """Whether a job reads `source` itself (a gs:// path, or inline JSON already)."""
+    return source.startswith("gs://") or is_inline(source)
+
+
+def _job_parameter(source: str) -> str:
+    """`source` as a template parameter: as it is when the job can read it, else the local file's content as
+    inline JSON."""
+    if _passed_as_is(source):
+        return source
+    with open(source, encoding="utf-8") as handle:
+        return json.dumps(yaml.safe_load(handle), separators=(",", ":"), default=str)
+
+
 def _refresh_from_dataflow(run: PipelineRun, store: WatermarkStore, project: str, region: str) -> PipelineRun:
     """The run with the status of its Dataflow job; a finished job's status is saved."""
-    from beam_api_pipeline.dataflow import DataflowClient, run_status
-
     status = run_status(DataflowClient(project, region).job_state(run.job_id))
-    if status == RUNNING:
-        return replace(run, status=RUNNING)
+    if status == RunStatus.RUNNING:
+        return replace(run, status=RunStatus.RUNNING)
     updated = replace(run, status=status, end_time=datetime.now(UTC))
     store.save_run(updated)
     return updated

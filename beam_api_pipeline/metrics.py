@@ -25,6 +25,7 @@ UNAUTHORIZED_RETRIES = Metrics.counter(NAMESPACE, "unauthorized_retries")
 #: Seconds spent throttled, under the name Dataflow's autoscaler reads (see ThrottlingSignaler in Beam).
 THROTTLING_SECONDS = Metrics.counter(NAMESPACE, "cumulativeThrottlingSeconds")
 DEFERRED_REMAINDERS = Metrics.counter(NAMESPACE, "deferred_remainders")
+#: Windows planned as a range of pages (`parallel_config` known_pages or calculated_offset), one each.
 PAGE_RANGES = Metrics.counter(NAMESPACE, "page_ranges")
 #: Parts of a window's walk whose restriction the runner split while they ran (a residual went elsewhere).
 SPLIT_PARTS = Metrics.counter(NAMESPACE, "split_parts")

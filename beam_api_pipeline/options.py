@@ -27,6 +27,7 @@ from typing import Any
 from apache_beam.options.pipeline_options import PipelineOptions
 from pydantic import ValidationError
 
+from beam_api_pipeline.bigquery_names import ALL_FORMS, FULL_FORMS, TableParts, parse_table_name, table_name_regex
 from beam_api_pipeline.config import EnvConfig, PipelineConfig, load_env_config, load_pipeline_config
 from beam_api_pipeline.config.problems import validation_problems
 from beam_api_pipeline.errors import ConfigError
@@ -36,10 +37,6 @@ _GCS_PATH = r"gs://[a-z0-9][a-z0-9._-]{1,220}[a-z0-9](/\S*)?"
 _CONFIG_FILE = r"(gs://[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]/\S+|[^\s:{][^:\n\r]*)\.(yaml|yml|json)"
 _INLINE_JSON = r"\{[\s\S]*\}"
 _TIMESTAMP = r"\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})?)?"
-_PROJECT = r"([a-z][a-z0-9.-]*[a-z0-9]:)?[a-z][a-z0-9-]{4,28}[a-z0-9]"
-_DATASET = r"[A-Za-z0-9_]{1,1024}"
-_TABLE = r"[A-Za-z0-9_-]{1,1024}"
-_TABLE_PARTS = re.compile(r"(?:(.+)[.:])?([A-Za-z0-9_]+)\.([^.]+)")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 #: Each template parameter's format, as the regex metadata.json gives it (Java and Python read them alike).
@@ -48,8 +45,8 @@ PATTERNS: dict[str, str] = {
     "env_config": f"^({_CONFIG_FILE}|{_INLINE_JSON})$",
     "start_time": f"^{_TIMESTAMP}$",
     "end_time": f"^{_TIMESTAMP}$",
-    "watermark_table": rf"^{_PROJECT}[.:]{_DATASET}\.{_TABLE}$",
-    "output_table": rf"^({_PROJECT}[.:])?{_DATASET}\.([A-Za-z0-9_-]|\{{endpoint\}})+$",
+    "watermark_table": f"^{table_name_regex()}$",
+    "output_table": f"^{table_name_regex(project_optional=True, endpoint_template=True)}$",
     "output_path": rf"^({_GCS_PATH}|[^:\s]+)$",
     "log_level": f"^({'|'.join(LOG_LEVELS)})$",
     "run_id": r"^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{8}$",
@@ -61,8 +58,8 @@ _RULES: dict[str, str] = {
     "env_config": "expected a gs:// or local path to a .yaml, .yml or .json file, or the file as inline JSON",
     "start_time": "expected an ISO 8601 time such as 2024-01-01T00:00:00Z",
     "end_time": "expected an ISO 8601 time such as 2024-01-01T00:00:00Z",
-    "watermark_table": "expected a BigQuery table as project.dataset.table (or project:dataset.table)",
-    "output_table": "expected a BigQuery table as project.dataset.table, project:dataset.table or dataset.table",
+    "watermark_table": f"expected a BigQuery table as {FULL_FORMS}",
+    "output_table": f"expected a BigQuery table as {ALL_FORMS}",
     "output_path": "expected a gs://bucket/prefix path or a local path",
     "log_level": f"expected one of: {', '.join(LOG_LEVELS)}",
     "run_id": "expected a run id such as 20240101T000000Z-1a2b3c4d",
@@ -179,7 +176,8 @@ def apply_overrides(config: PipelineConfig, parameters: TemplateParameters) -> P
     """``config`` with ``watermark_table``, ``output_table`` and ``output_path`` applied (see the module doc)."""
     data = config.model_dump(by_alias=True)
     if parameters.watermark_table:
-        data["watermark_store"] = {"type": "bigquery", "table": ".".join(split_table(parameters.watermark_table))}
+        table = ".".join(_table_parts("watermark_table", parameters.watermark_table))
+        data["watermark_store"] = {"type": "bigquery", "table": table}
     if parameters.output_table:
         _set_output(data["output"], "output_table", ("bigquery",), _table_output(parameters.output_table))
     if parameters.output_path:
@@ -212,17 +210,17 @@ def _shared_file_settings(settings: dict[str, Any]) -> dict[str, Any]:
     return {key: settings[key] for key in _SHARED_FILE_SETTINGS if key in settings}
 
 
-def split_table(table: str) -> tuple[str, ...]:
-    """``(project, dataset, table)`` or ``(dataset, table)`` of a table name; the project may end in ``:``."""
-    parts = _TABLE_PARTS.fullmatch(table)
-    if parts is None:
-        raise ConfigError(f"{table!r}: expected project.dataset.table or dataset.table")
-    return tuple(part for part in parts.groups() if part is not None)
+def _table_parts(parameter: str, table: str, **forms: bool) -> TableParts:
+    """The parts of the table ``--parameter`` names (``forms``: see ``parse_table_name``); ConfigError if none."""
+    try:
+        return parse_table_name(table, **forms)
+    except ValueError as error:
+        raise ConfigError(f"--{parameter}: {error}, got {table!r}") from None
 
 
 def _table_output(table: str) -> dict[str, Any]:
-    *project, dataset_id, table_id = split_table(table)
-    settings = {"dataset_id": dataset_id, "table_id": table_id} | ({"project": project[0]} if project else {})
+    project, dataset_id, table_id = _table_parts("output_table", table, project_optional=True, endpoint_template=True)
+    settings = {"dataset_id": dataset_id, "table_id": table_id} | ({"project": project} if project else {})
     return {"type": "bigquery", "enabled": True, "config": settings}
 
 

@@ -4,23 +4,21 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from datetime import UTC, datetime
 from typing import Any
 
+from beam_api_pipeline.bigquery_names import parse_table_name
 from beam_api_pipeline.config import PipelineConfig
 from beam_api_pipeline.errors import ConfigError
 from beam_api_pipeline.run_plan import RunPlan, WindowTask, new_run_id
 from beam_api_pipeline.timeformat import parse_timestamp
 from beam_api_pipeline.windowing import Window
 
-_TABLE = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_]+\.[A-Za-z0-9_-]+")
-
 
 def read_dead_letters(location: str, pipeline_id: str, run_id: str | None = None) -> list[dict[str, Any]]:
-    """The dead-letter rows at `location`: a BigQuery table `project.dataset.table` (one run's rows: `run_id`,
-    else the latest run's), or files (see `read_dead_letter_files`)."""
-    if _TABLE.fullmatch(location) and not os.path.exists(location):
+    """The dead-letter rows at `location`: a BigQuery table `project.dataset.table` or `project:dataset.table`
+    (one run's rows: `run_id`, else the latest run's), or files (see `read_dead_letter_files`)."""
+    if _is_table_name(location) and not os.path.exists(location):
         from beam_api_pipeline.outputs.dead_letter_table import read_dead_letter_table
 
         rows = read_dead_letter_table(location, pipeline_id, run_id)
@@ -28,6 +26,15 @@ def read_dead_letters(location: str, pipeline_id: str, run_id: str | None = None
             raise ConfigError(f"--dead_letter: no dead letters of {pipeline_id} in {location}")
         return rows
     return read_dead_letter_files(location)
+
+
+def _is_table_name(location: str) -> bool:
+    """Whether `location` has the form of a BigQuery table name (a file's name may have it too)."""
+    try:
+        parse_table_name(location)
+    except ValueError:
+        return False
+    return True
 
 
 def read_dead_letter_files(path: str) -> list[dict[str, Any]]:
@@ -53,7 +60,7 @@ def make_replay_plan(config: PipelineConfig, store, rows: list[dict[str, Any]], 
     """A run of exactly the windows and records in `rows` (rows of other pipelines are an error). Rows a sink
     rejected (`kind: row`) are not replayed."""
     endpoints = config.api_config.endpoints
-    overlap = config.api_config.watermark.window.window_overlap
+    overlap = config.api_config.watermark.window.request_overlap()
     tasks: dict[WindowTask, None] = {}
     records: list[tuple[WindowTask, Any]] = []
     for row in rows:

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from beam_api_pipeline.run_plan import RunPlan
-from beam_api_pipeline.watermark.runs import SUCCEEDED, PipelineRun
+from beam_api_pipeline.watermark.runs import PipelineRun, RunStatus
 from beam_api_pipeline.windowing import format_utc
 
 _COLUMNS = ("windows", "windows_done", "windows_failed", "pages", "records", "retries", "errors", "seconds")
@@ -27,7 +27,7 @@ class RunReport:
     @property
     def succeeded(self) -> bool:
         """Every window completed and nothing went to the dead letter."""
-        return self.run.status == SUCCEEDED and self.run.dead_letter_rows == 0
+        return self.run.status == RunStatus.SUCCEEDED and self.run.dead_letter_rows == 0
 
     def to_dict(self) -> dict[str, Any]:
         """The report as JSON-friendly data (`--report_json`)."""

@@ -12,15 +12,26 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 from beam_api_pipeline.watermark.handler import WatermarkHandler, WindowOutcome, next_watermark
 from beam_api_pipeline.windowing import Window, format_utc
 
-DONE = "done"  # the part fetched every page of its restriction (as a split left it)
-PARTIAL = "partial"  # the part stopped early and handed the rest on (deferred, or split off mid-page)
-FAILED = "failed"  # a page could not be fetched or read
-TRUNCATED = "truncated"  # max_pages was reached before the last page
+
+class WindowStatus(StrEnum):
+    """How one part of a window's walk ended; each value is the string its element form carries."""
+
+    DONE = "done"  # the part fetched every page of its restriction (as a split left it)
+    PARTIAL = "partial"  # the part stopped early and handed the rest on (deferred, or split off mid-page)
+    FAILED = "failed"  # a page could not be fetched or read
+    TRUNCATED = "truncated"  # max_pages was reached before the last page
+
+    @property
+    def fails_window(self) -> bool:
+        """Whether the window this part belongs to failed (and goes to the dead letter)."""
+        return self in (WindowStatus.FAILED, WindowStatus.TRUNCATED)
+
 
 _MICROSECOND = timedelta(microseconds=1)
 
@@ -56,14 +67,14 @@ def task_endpoint(element: TaskElement) -> str:
 
 @dataclass(frozen=True)
 class WindowResult:
-    """What one part of a window's walk did; `status` is DONE, PARTIAL, FAILED or TRUNCATED.
+    """What one part of a window's walk did, and how it ended (`status`).
 
     The part fetched the pages `[first_page, end_page)` (0-based indices in the window); `window_pages` is the
     window's number of pages when the part knows it (a page range always does, a walk once it reached the last
     page), else None. Together the parts tell whether the whole window was fetched (`window_complete`)."""
 
     task: WindowTask
-    status: str
+    status: WindowStatus
     pages: int
     records: int
     retries: int = 0
@@ -77,7 +88,7 @@ class WindowResult:
     def to_element(self) -> ResultElement:
         return (
             self.task.to_element(),
-            self.status,
+            self.status.value,  # a plain str: Beam would pickle a str subclass
             self.pages,
             self.records,
             self.retries,
@@ -91,14 +102,14 @@ class WindowResult:
 
     @classmethod
     def from_element(cls, element: ResultElement) -> WindowResult:
-        task, *counts = element
-        return cls(WindowTask.from_element(task), *counts)
+        task, status, *counts = element
+        return cls(WindowTask.from_element(task), WindowStatus(status), *counts)
 
     @property
     def ends_window(self) -> bool:
         """Whether this part ended its window's walk: it failed, was truncated or fetched the last page."""
         reached_last_page = self.window_pages is not None and self.end_page >= self.window_pages
-        return reached_last_page or self.status in (FAILED, TRUNCATED)
+        return reached_last_page or self.status.fails_window
 
 
 @dataclass(frozen=True)
@@ -138,11 +149,21 @@ def make_plan(
     return RunPlan(run_id or new_run_id(now), config.pipeline_id, now, tasks, before)
 
 
+def window_tasks(config, start: datetime, end: datetime) -> list[WindowTask]:
+    """Every endpoint's windows over `[start, end)`, cut as `watermark.window` says; no watermark is read."""
+    handler = WatermarkHandler(config.api_config.watermark, None, config.pipeline_id)
+    return [
+        WindowTask(endpoint, window)
+        for endpoint in config.api_config.endpoints
+        for window in handler.plan(endpoint, start, end, now=end)
+    ]
+
+
 def window_complete(parts: list[WindowResult]) -> bool:
     """Whether the parts of one window's walk fetched all of it: none failed or was truncated, they agree on the
     window's number of pages, and their pages cover `[0, window_pages)` without a gap. A part a runner lost
     (never ran, dropped after a split) leaves a gap."""
-    if not parts or any(part.status in (FAILED, TRUNCATED) for part in parts):
+    if not parts or any(part.status.fails_window for part in parts):
         return False
     totals = {part.window_pages for part in parts if part.window_pages is not None}
     if len(totals) != 1:
@@ -199,6 +220,6 @@ def endpoint_stats(plan: RunPlan, results: Iterable[WindowResult]) -> dict[str, 
         entry["pages"] += result.pages
         entry["records"] += result.records
         entry["retries"] += result.retries
-        entry["errors"] += result.status in (FAILED, TRUNCATED)
+        entry["errors"] += result.status.fails_window
         entry["seconds"] = round(entry["seconds"] + result.seconds, 3)
     return stats

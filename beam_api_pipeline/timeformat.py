@@ -2,25 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 
 from beam_api_pipeline.windowing import format_utc
 
-NAMED_FORMATS = ("iso8601", "epoch", "epoch_ms", "date")
+#: The time formats known by name and how each writes a (UTC) moment; any other time format is a strftime pattern.
+_NAMED: dict[str, Callable[[datetime], str | int]] = {
+    "iso8601": format_utc,
+    "epoch": lambda moment: int(moment.timestamp()),
+    "epoch_ms": lambda moment: int(moment.timestamp() * 1000),
+    "date": lambda moment: moment.date().isoformat(),
+}
+NAMED_FORMATS = tuple(_NAMED)
 _SMALLEST_STEP = {"epoch_ms": timedelta(milliseconds=1), "date": timedelta(days=1)}
 
 
 def format_bound(moment: datetime, time_format: str) -> str | int:
     """Render a window bound as the API expects it in a query parameter or variable."""
     moment = moment.astimezone(UTC)
-    if time_format == "iso8601":
-        return format_utc(moment)
-    if time_format == "epoch":
-        return int(moment.timestamp())
-    if time_format == "epoch_ms":
-        return int(moment.timestamp() * 1000)
-    if time_format == "date":
-        return moment.date().isoformat()
+    if time_format in _NAMED:
+        return _NAMED[time_format](moment)
     return moment.strftime(time_format)
 
 

@@ -84,9 +84,12 @@ class _Stats:
             self._in_flight += 1
             self._max_in_flight = max(self._max_in_flight, self._in_flight)
 
-    def count(self, path: str, status: int) -> None:
-        """Count an answer before it is sent, so that a client that has read it finds it counted."""
+    def answered(self, path: str, status: int) -> None:
+        """Count an answer and end its request's time in flight, before a byte of it is sent: a client that has
+        read it finds it counted, and one that holds a slot until its answer is read never sees more requests
+        in flight here than its own cap."""
         with self._lock:
+            self._in_flight -= 1
             self._answers.append((time.monotonic(), path, status))
             self._by_path[path] += 1
             self._by_status[str(status)] += 1
@@ -138,10 +141,11 @@ class _Handler(BaseHTTPRequestHandler):
         stats.enter()
         try:
             reply = self._answer(request)
-            stats.count(parts.path, reply.status)
-            self._send(reply)
-        finally:
+        except BaseException:
             stats.leave()
+            raise
+        stats.answered(parts.path, reply.status)
+        self._send(reply)
 
     def _answer(self, request: Request) -> Reply:
         api = self.server.api

@@ -24,7 +24,7 @@ from requests.adapters import HTTPAdapter
 
 from beam_api_pipeline import jsoncodec, metrics
 from beam_api_pipeline.client.auth import AuthHandler
-from beam_api_pipeline.client.limits import RequestLimits
+from beam_api_pipeline.client.limits import RequestLimits, remaining_requests, seconds_until_reset
 from beam_api_pipeline.client.redaction import redact_text, redact_url
 from beam_api_pipeline.client.retry import RetryPolicy, parse_retry_after
 from beam_api_pipeline.errors import ApiError, RateLimitedError, RetryableApiError
@@ -218,19 +218,16 @@ def _declared_text(response: requests.Response, content: bytes) -> bytes | str:
 
 
 def _is_rate_limited(response: requests.Response) -> bool:
-    """A 429, or a 403 that says it is a rate limit (GitHub: `X-RateLimit-Remaining: 0` or `Retry-After`)."""
+    """A 429, or a 403 that says it is a rate limit (GitHub: no requests remaining, or `Retry-After`)."""
     if response.status_code == 429:
         return True
     headers = response.headers
-    return response.status_code == 403 and (
-        headers.get("X-RateLimit-Remaining") == "0" or headers.get("Retry-After") is not None
-    )
+    return response.status_code == 403 and (remaining_requests(headers) == 0 or headers.get("Retry-After") is not None)
 
 
 def _rate_limit_wait(response: requests.Response) -> float | None:
-    """Seconds to wait: `Retry-After`, else until `X-RateLimit-Reset` (epoch seconds), else None."""
+    """Seconds to wait: `Retry-After`, else until the budget resets (`seconds_until_reset`), else None."""
     retry_after = parse_retry_after(response.headers.get("Retry-After"))
     if retry_after is not None:
         return retry_after
-    reset = response.headers.get("X-RateLimit-Reset", "")
-    return max(0.0, float(reset) - time.time()) if reset.isdigit() else None
+    return seconds_until_reset(response.headers)

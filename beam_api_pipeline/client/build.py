@@ -1,5 +1,8 @@
 """Building the ApiClient of a (resolved) pipeline configuration, with the auth handler of its `auth_type` and
-the limits of the process that uses it."""
+the limits of the process that uses it.
+
+Every request says who sends it: `api_config.headers` holds the `User-Agent` (the environment file's service,
+filled in when the config is loaded, see `config.env.user_agent`), else it is `beam_api_pipeline/<version>`."""
 
 from __future__ import annotations
 
@@ -10,7 +13,8 @@ from beam_api_pipeline.client.auth import ApiKeyAuth, AuthHandler, BasicAuth, Be
 from beam_api_pipeline.client.limits import RequestLimits
 from beam_api_pipeline.client.oauth import OAuth2Auth
 from beam_api_pipeline.client.retry import RetryPolicy
-from beam_api_pipeline.config import PipelineConfig
+from beam_api_pipeline.config import PipelineConfig, ServiceConfig
+from beam_api_pipeline.config.env import user_agent
 from beam_api_pipeline.errors import ConfigError
 from beam_api_pipeline.logging_setup import register_secrets
 
@@ -45,7 +49,7 @@ def build_client(config: PipelineConfig, limits: RequestLimits) -> ApiClient:
     register_secrets(auth.secrets())
     return ApiClient(
         timeout=api.timeout,
-        headers=api.headers,
+        headers={"User-Agent": user_agent(ServiceConfig()), **api.headers},
         retry_on=list(api.retry.retry_on),
         retry_policy=RetryPolicy(api.retry),
         auth=auth,

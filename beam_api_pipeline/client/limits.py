@@ -8,6 +8,7 @@ its share in one `RequestLimits`, shared by all its threads (`shared_limits`).
 from __future__ import annotations
 
 import math
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -22,8 +23,10 @@ SLOWDOWN_FACTOR = 0.7
 RECOVERY_STEP = 0.02
 #: The slowest rate a 429 can push the limiter to, as a fraction of the configured rate.
 MIN_RATE_FRACTION = 0.1
-#: A reset value above this is an epoch timestamp (GitHub's `X-RateLimit-Reset`), not a number of seconds.
-_EPOCH_THRESHOLD = 1_000_000_000
+#: A reset value above this is an epoch timestamp (GitHub's `X-RateLimit-Reset`), not a number of seconds (the
+#: IETF draft's `RateLimit-Reset`): 1e9 seconds is 31 years, and as a time it is September 2001.
+EPOCH_THRESHOLD = 1_000_000_000
+_NUMBER = re.compile(r"[0-9]+(\.[0-9]+)?")
 
 
 @dataclass(frozen=True)
@@ -60,19 +63,33 @@ def _header(headers: Mapping[str, str], *names: str) -> str | None:
     return None
 
 
-def parse_rate_limit_headers(headers: Mapping[str, str], now: Callable[[], float] = time.time) -> RateLimitHint | None:
-    """`RateLimit-Remaining`/`RateLimit-Reset` (IETF draft, reset in seconds) or `X-RateLimit-Remaining`/
-    `X-RateLimit-Reset` (seconds, or an epoch timestamp as GitHub sends); None when absent or unreadable."""
+def remaining_requests(headers: Mapping[str, str]) -> int | None:
+    """The requests left in the budget (`RateLimit-Remaining` or `X-RateLimit-Remaining`, at least 0); None when
+    absent or not an integer."""
     remaining = _header(headers, "RateLimit-Remaining", "X-RateLimit-Remaining")
-    reset = _header(headers, "RateLimit-Reset", "X-RateLimit-Reset")
-    if remaining is None or reset is None:
-        return None
     try:
-        left, reset_value = int(remaining.strip()), float(reset.strip())
+        return max(0, int(remaining.strip())) if remaining is not None else None
     except ValueError:
         return None
-    reset_after = reset_value - now() if reset_value > _EPOCH_THRESHOLD else reset_value
-    return RateLimitHint(max(0, left), max(0.0, reset_after))
+
+
+def seconds_until_reset(headers: Mapping[str, str], now: Callable[[], float] = time.time) -> float | None:
+    """Seconds until the budget resets (`RateLimit-Reset` or `X-RateLimit-Reset`, at least 0): a number of
+    seconds, or an epoch timestamp when above `EPOCH_THRESHOLD`; None when absent or not a non-negative number."""
+    reset = _header(headers, "RateLimit-Reset", "X-RateLimit-Reset")
+    if reset is None or not _NUMBER.fullmatch(reset.strip()):
+        return None
+    value = float(reset)
+    return max(0.0, value - now()) if value > EPOCH_THRESHOLD else value
+
+
+def parse_rate_limit_headers(headers: Mapping[str, str], now: Callable[[], float] = time.time) -> RateLimitHint | None:
+    """What the `RateLimit-*` or `X-RateLimit-*` headers say (`remaining_requests`, `seconds_until_reset`);
+    None when either is absent or unreadable."""
+    remaining, reset_after = remaining_requests(headers), seconds_until_reset(headers, now)
+    if remaining is None or reset_after is None:
+        return None
+    return RateLimitHint(remaining, reset_after)
 
 
 class TokenBucket:

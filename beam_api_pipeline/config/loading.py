@@ -12,7 +12,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from ..errors import ConfigError
-from .env import EnvConfig
+from .env import EnvConfig, user_agent
 from .pipeline import PipelineConfig
 from .problems import validation_problems
 
@@ -40,7 +40,8 @@ def load_pipeline_config(source: str | Path, env_config: str | Path | EnvConfig 
     """The pipeline in ``source`` (a path, ``gs://`` path or inline JSON text), validated.
 
     ``env_config`` (a path or an ``EnvConfig``) supplies ``api_config.rate_limit`` and
-    ``api_config.max_concurrent_requests`` when the pipeline file does not set them.
+    ``api_config.max_concurrent_requests`` when the pipeline file does not set them, and, when its ``service``
+    has a name, the ``User-Agent`` of ``api_config.headers`` (``env.user_agent``) unless the file sets one.
     """
     label, data = _read(source)
     if env_config is not None:
@@ -70,7 +71,8 @@ def dump_pipeline_config(config: PipelineConfig) -> str:
 
 
 def _with_env_defaults(data: dict[str, Any], env: EnvConfig) -> dict[str, Any]:
-    """``data`` with the environment's rate limits filled in where ``api_config`` does not give them."""
+    """``data`` with the environment's rate limits and User-Agent filled in where ``api_config`` does not give
+    them."""
     api_config = data.get("api_config")
     if not isinstance(api_config, dict):
         return data  # reported by validation
@@ -79,7 +81,24 @@ def _with_env_defaults(data: dict[str, Any], env: EnvConfig) -> dict[str, Any]:
         "max_concurrent_requests": env.rate_limits.max_concurrent,
     }
     missing = {key: value for key, value in defaults.items() if value is not None and key not in api_config}
-    return {**data, "api_config": {**missing, **api_config}}
+    headers = api_config.get("headers", {})
+    if env.service.name and isinstance(headers, dict) and not any(_is_user_agent(name) for name in headers):
+        missing["headers"] = {**headers, "User-Agent": user_agent(env.service)}
+    return {**data, "api_config": {**api_config, **missing}}
+
+
+def _is_user_agent(header: Any) -> bool:
+    return isinstance(header, str) and header.lower() == "user-agent"
+
+
+def is_inline(source: str | Path) -> bool:
+    """Whether ``source`` is the config itself, as inline JSON text, rather than a path."""
+    return isinstance(source, str) and source.lstrip().startswith("{")
+
+
+def source_label(source: str | Path) -> str:
+    """How messages name ``source``: its path, or ``<inline JSON>``."""
+    return _INLINE if is_inline(source) else str(source)
 
 
 def _validate(model: type[_Model], data: dict[str, Any], label: str) -> _Model:
@@ -91,10 +110,10 @@ def _validate(model: type[_Model], data: dict[str, Any], label: str) -> _Model:
 
 def _read(source: str | Path) -> tuple[str, dict[str, Any]]:
     """``(label for messages, top-level mapping)`` of ``source``."""
-    if isinstance(source, str) and source.lstrip().startswith("{"):
-        label, text, is_json = _INLINE, source, True
+    label = source_label(source)
+    if is_inline(source):
+        text, is_json = str(source), True
     else:
-        label = str(source)
         text, is_json = _read_text(label), label.lower().endswith(".json")
     data = _parse_json(text, label) if is_json else _parse_yaml(text, label)
     if data is None:

@@ -1,35 +1,39 @@
 """How one run fans out: ``api_config.parallel_config``, one model per ``type``."""
 
-from typing import Annotated, Literal, Self
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
 from .base import StrictModel, rule_error
-from .fields import Duration, PositiveDuration
 
 
 class TimeWindowParallelConfig(StrictModel):
-    """Windows are fetched concurrently; ``window_size`` / ``window_overlap`` override the watermark's."""
+    """Windows are fetched concurrently, at most ``max_concurrent_windows`` at once across the job (see
+    `transforms.window_slots`). The windows themselves come from ``watermark.window``: the design's
+    ``window_size``, ``window_overlap`` and ``timestamp_format`` here are refused, naming the key to use."""
 
     type: Literal["time_window"] = "time_window"
     max_concurrent_windows: int = Field(8, gt=0)
-    window_size: PositiveDuration | None = None
-    window_overlap: Duration | None = None
-    timestamp_format: str | None = None
+    window_size: None = None
+    window_overlap: None = None
+    timestamp_format: None = None
 
-    @model_validator(mode="after")
-    def _overlap_below_size(self) -> Self:
-        if self.window_size and self.window_overlap is not None and self.window_overlap >= self.window_size:
-            raise rule_error("must be shorter than window_size", "window_overlap")
-        return self
+    @model_validator(mode="before")
+    @classmethod
+    def _windows_come_from_the_watermark(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for name, instead in _WATERMARK_KEYS.items():
+                if data.get(name) is not None:
+                    raise rule_error(f"not read here: set api_config.watermark.{instead} instead", name)
+        return data
 
-    def window_size_seconds(self) -> float | None:
-        """``window_size`` in seconds, or None when the watermark's window applies."""
-        return None if self.window_size is None else self.window_size.total_seconds()
 
-    def window_overlap_seconds(self) -> float | None:
-        """``window_overlap`` in seconds, or None when the watermark's window applies."""
-        return None if self.window_overlap is None else self.window_overlap.total_seconds()
+#: Keys of the design's time_window section, and where the watermark section takes them.
+_WATERMARK_KEYS = {
+    "window_size": "window.window_size",
+    "window_overlap": "window.window_overlap",
+    "timestamp_format": "time_format",
+}
 
 
 class KnownPagesParallelConfig(StrictModel):

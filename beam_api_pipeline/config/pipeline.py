@@ -10,7 +10,6 @@ from .base import StrictModel, rule_error
 from .outputs import BigQueryOutputConfig, OutputConfig
 from .stores import DeadLetterConfig, LocalWatermarkStoreConfig, WatermarkStoreConfig
 
-BUILTIN_EXTRACTORS = ("rest", "graphql", "github", "weather")
 _CLASS_PATH = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*:[A-Za-z_]\w*")
 
 
@@ -41,8 +40,8 @@ class PipelineConfig(StrictModel):
     def _known_extractor(cls, value: str) -> str:
         if not NAME_PATTERN.fullmatch(value) and not _CLASS_PATH.fullmatch(value):
             raise ValueError(
-                f"must be a built-in ({', '.join(BUILTIN_EXTRACTORS)}), a name registered with "
-                "PipelineFactory.register_extractor, or package.module:ClassName"
+                "must be an extractor's name (built in, such as rest, or registered with "
+                "PipelineFactory.register_extractor) or package.module:ClassName"
             )
         return value
 

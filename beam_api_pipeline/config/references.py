@@ -1,16 +1,17 @@
 """``${env:NAME}``, ``${file:/path}`` and ``${secret:projects/P/secrets/S/versions/V}`` in string values.
 
 References are resolved on the worker at run time (in ``DoFn.setup``) by ``resolve_config``, never by the
-loader, so that secrets never reach the job graph. No error message contains a resolved value.
+loader, so that secrets never reach the job graph. Only ``api_config`` is resolved. No error message contains a
+resolved value.
 """
 
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from pydantic import SecretStr, ValidationError
+from pydantic import BaseModel, SecretStr, ValidationError
 
 from ..errors import ConfigError
 from .pipeline import PipelineConfig
@@ -85,6 +86,20 @@ def resolve_references(value: str, *, secret_client_factory: SecretClientFactory
     return _Resolver(secret_client_factory).resolve(value)
 
 
+def _map_strings(value: Any, path: str, function: Callable[[str, str], str]) -> Any:
+    """``value`` (dumped config data) with every string, secrets included, replaced by ``function(text, path)``;
+    ``path`` is the key path of ``value``."""
+    if isinstance(value, dict):
+        return {key: _map_strings(item, f"{path}.{key}", function) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_map_strings(item, f"{path}.{index}", function) for index, item in enumerate(value)]
+    if isinstance(value, SecretStr):
+        return SecretStr(function(value.get_secret_value(), path))
+    if isinstance(value, str):
+        return function(value, path)
+    return value
+
+
 def resolve_config(
     config: PipelineConfig, *, secret_client_factory: SecretClientFactory | None = None
 ) -> PipelineConfig:
@@ -95,26 +110,41 @@ def resolve_config(
     resolver = _Resolver(secret_client_factory)
     problems: list[str] = []
 
-    def walk(value: Any, path: str) -> Any:
-        if isinstance(value, dict):
-            return {key: walk(item, f"{path}.{key}") for key, item in value.items()}
-        if isinstance(value, list):
-            return [walk(item, f"{path}.{index}") for index, item in enumerate(value)]
-        if isinstance(value, str | SecretStr):
-            text = value.get_secret_value() if isinstance(value, SecretStr) else value
-            try:
-                resolved = resolver.resolve(text)
-            except ConfigError as error:
-                problems.extend(f"{path}: {problem}" for problem in error.problems)
-                return value
-            return SecretStr(resolved) if isinstance(value, SecretStr) else resolved
-        return value
+    def resolve(text: str, path: str) -> str:
+        try:
+            return resolver.resolve(text)
+        except ConfigError as error:
+            problems.extend(f"{path}: {problem}" for problem in error.problems)
+            return text
 
     data = config.model_dump(by_alias=True)
-    data["api_config"] = walk(data["api_config"], "api_config")
+    data["api_config"] = _map_strings(data["api_config"], "api_config", resolve)
     if problems:
         raise ConfigError(problems)
     try:
         return PipelineConfig.model_validate(data)
     except ValidationError as error:
         raise ConfigError(validation_problems(error, data)) from None
+
+
+def references(config: PipelineConfig) -> list[tuple[str, str]]:
+    """``(key path, scheme)`` of every reference that ``resolve_config`` resolves, in key order."""
+    found: list[tuple[str, str]] = []
+
+    def collect(text: str, path: str) -> str:
+        found.extend((path, match["scheme"]) for match in _REFERENCE.finditer(text))
+        return text
+
+    _map_strings(config.model_dump(by_alias=True)["api_config"], "api_config", collect)
+    return found
+
+
+def literal_secrets(model: BaseModel, path: str = "") -> Iterator[str]:
+    """Key paths of secrets written into the config as plain values rather than as one ``${...}`` reference."""
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        where = f"{path}.{name}" if path else name
+        if isinstance(value, SecretStr) and not _REFERENCE.fullmatch(value.get_secret_value()):
+            yield where
+        elif isinstance(value, BaseModel):
+            yield from literal_secrets(value, where)

@@ -1,18 +1,15 @@
 """Where state and failures go: ``dead_letter`` and ``watermark_store``."""
 
-import re
 from typing import Annotated, Literal, Self
 
 from pydantic import AfterValidator, Field, model_validator
 
+from ..bigquery_names import parse_table_name
 from .base import StrictModel, rule_error
-
-_TABLE = re.compile(r"[^.\s]+\.[^.\s]+\.[^.\s]+")
 
 
 def _check_table(value: str) -> str:
-    if not _TABLE.fullmatch(value):
-        raise ValueError("expected project.dataset.table")
+    parse_table_name(value)
     return value
 
 

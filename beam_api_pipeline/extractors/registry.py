@@ -1,4 +1,9 @@
-"""Which BaseExtractor class an `extractor_class` name stands for."""
+"""Which BaseExtractor class an `extractor_class` name stands for.
+
+`BUILT_IN_EXTRACTORS` is the one table of built-in extractors; `register_extractor` (also reached as
+`PipelineFactory.register_extractor`) adds names on top of it (a registered name replaces the built-in of that
+name); any other name is a user's `package.module:ClassName`.
+"""
 
 from __future__ import annotations
 
@@ -18,16 +23,24 @@ BUILT_IN_EXTRACTORS: dict[str, type[BaseExtractor]] = {
     "weather": WeatherExtractor,
 }
 
+#: The names `register_extractor` added, in this process.
+REGISTERED_EXTRACTORS: dict[str, type[BaseExtractor]] = {}
 
-def load_extractor_class(name: str, registered: dict[str, type[BaseExtractor]]) -> type[BaseExtractor]:
-    """A registered or built-in extractor, or a user's `package.module:ClassName`."""
-    if name in registered:
-        return registered[name]
-    if name in BUILT_IN_EXTRACTORS:
-        return BUILT_IN_EXTRACTORS[name]
+
+def register_extractor(name: str, extractor_class: type[BaseExtractor]) -> None:
+    """Make `extractor_class: name` use `extractor_class` (register before the pipeline is built)."""
+    REGISTERED_EXTRACTORS[name] = extractor_class
+
+
+def load_extractor_class(name: str) -> type[BaseExtractor]:
+    """The class of `name`: a registered or built-in name, or a user's `package.module:ClassName`; a
+    ConfigError under `extractor_class` when there is none."""
+    known = {**BUILT_IN_EXTRACTORS, **REGISTERED_EXTRACTORS}
+    if name in known:
+        return known[name]
     if ":" not in name:
-        known = ", ".join([*BUILT_IN_EXTRACTORS, *registered])
-        raise ConfigError(f"extractor_class: {name!r} is not known; expected one of {known}, or package.module:Class")
+        names = ", ".join(known)
+        raise ConfigError(f"extractor_class: {name!r} is not known; expected one of {names}, or package.module:Class")
     module_name, _, class_name = name.partition(":")
     try:
         extractor = getattr(importlib.import_module(module_name), class_name)

@@ -26,7 +26,7 @@ class BaseOutput:
         raise NotImplementedError
 
     def write_batches(self, batches: pvalue.PCollection, endpoint: str) -> pvalue.PCollection:
-        """Apply the sink to `batches` (lists of rows, one per page) of `endpoint`: by default a row at a time
+        """Apply the sink to `batches` (lists of at most `batch_size` rows) of `endpoint`: by default a row at a time
         through `write`; a sink that can take whole batches overrides this."""
         return self.write(batches | "Rows" >> beam.FlatMap(lambda batch: batch), endpoint)
 

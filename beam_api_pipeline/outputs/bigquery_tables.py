@@ -5,12 +5,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from beam_api_pipeline.bigquery_names import parse_table_name
+
 _UNSAFE = re.compile(r"[^A-Za-z0-9_]")
 
 
 @dataclass(frozen=True)
 class TableName:
-    """project.dataset.table."""
+    """project.dataset.table (the project may be domain-scoped: `example.com:my-project`)."""
 
     project: str
     dataset: str
@@ -21,8 +23,8 @@ class TableName:
 
     @classmethod
     def parse(cls, name: str) -> TableName:
-        """`project.dataset.table` (the config has checked the shape)."""
-        project, dataset, table = name.split(".")
+        """`project.dataset.table` or `project:dataset.table`; ValueError for anything else."""
+        project, dataset, table = parse_table_name(name)
         return cls(project, dataset, table)
 
     @property

@@ -13,8 +13,6 @@ from apache_beam import pvalue
 from beam_api_pipeline import metrics
 from beam_api_pipeline.config import PipelineConfig
 from beam_api_pipeline.run_plan import (
-    FAILED,
-    TRUNCATED,
     ResultElement,
     RunPlan,
     WindowResult,
@@ -22,8 +20,7 @@ from beam_api_pipeline.run_plan import (
     watermarks_after,
     window_outcomes,
 )
-from beam_api_pipeline.watermark.runs import FAILED as RUN_FAILED
-from beam_api_pipeline.watermark.runs import SUCCEEDED, PipelineRun
+from beam_api_pipeline.watermark.runs import PipelineRun, RunStatus
 from beam_api_pipeline.watermark.store import open_store
 
 logger = logging.getLogger(__name__)
@@ -70,7 +67,7 @@ class _CommitFn(beam.DoFn):
     ) -> PipelineRun:
         done = sum(o.complete for endpoint_outcomes in outcomes.values() for o in endpoint_outcomes)
         failed = sum(not o.complete for endpoint_outcomes in outcomes.values() for o in endpoint_outcomes)
-        failures = [r for r in results if r.status in (FAILED, TRUNCATED)]
+        failures = [r for r in results if r.status.fails_window]
         errors = [
             f"{r.task.endpoint} {r.task.window.label()}: {r.error}"
             for r in sorted(failures, key=lambda r: (r.task.endpoint, r.task.window.start))
@@ -78,7 +75,7 @@ class _CommitFn(beam.DoFn):
         return PipelineRun(
             run_id=self._plan.run_id,
             pipeline_id=self._plan.pipeline_id,
-            status=SUCCEEDED if failed == 0 else RUN_FAILED,
+            status=RunStatus.SUCCEEDED if failed == 0 else RunStatus.FAILED,
             start_time=self._plan.started_at,
             end_time=datetime.now(UTC),
             records_processed=rows_written,

@@ -11,7 +11,7 @@ from apache_beam import pvalue
 from beam_api_pipeline.outputs.dead_letter_table import WriteDeadLetterTable
 from beam_api_pipeline.outputs.files import run_file_prefix
 from beam_api_pipeline.outputs.jsonl import to_json_line
-from beam_api_pipeline.run_plan import FAILED, TRUNCATED, TaskElement, WindowResult, WindowTask
+from beam_api_pipeline.run_plan import TaskElement, WindowResult, WindowTask
 from beam_api_pipeline.windowing import format_utc
 
 
@@ -36,7 +36,7 @@ def window_dead_letter(pipeline_id: str, run_id: str, result: WindowResult) -> d
     return {
         "kind": "window",
         **_task_fields(pipeline_id, run_id, result.task),
-        "status": result.status,
+        "status": result.status.value,
         "error_type": result.error_type,
         "error": result.error,
         "pages_fetched": result.pages,
@@ -75,7 +75,7 @@ class WriteDeadLetters(beam.PTransform):
         windows = (
             results
             | "ReadResults" >> beam.Map(WindowResult.from_element)
-            | "FailedWindows" >> beam.Filter(lambda r: r.status in (FAILED, TRUNCATED))
+            | "FailedWindows" >> beam.Filter(lambda r: r.status.fails_window)
             | "WindowRows" >> beam.Map(lambda r: window_dead_letter(pipeline_id, run_id, r))
         )
         records = invalid | "RecordRows" >> beam.MapTuple(

@@ -13,11 +13,14 @@ each restriction has its own coder: nothing that crosses a stage is pickled.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import apache_beam as beam
 from apache_beam import pvalue
 
 from beam_api_pipeline.config import PipelineConfig
 from beam_api_pipeline.extractors.base import BaseExtractor
+from beam_api_pipeline.extractors.registry import load_extractor_class
 from beam_api_pipeline.parallel import range_paging
 from beam_api_pipeline.run_plan import WindowTask
 from beam_api_pipeline.transforms.element_checks import checked
@@ -33,19 +36,26 @@ __all__ = ["RECORDS", "RESULTS", "ReadFromApi"]
 
 
 class ReadFromApi(beam.PTransform):
-    """Reads `tasks` (one per endpoint and window) from the API of `config`.
+    """Reads `tasks` (one per endpoint and window, see `run_plan.window_tasks`) from the API of `config`, with
+    `extractor_class` (default: the one `config.extractor_class` names). Usable in any Beam pipeline; it reads
+    and writes no watermark (docs/extending.md).
 
-    Out, a dict of two PCollections: RECORDS, `(task, rows)` batches of at most `batch_size` rows, where `task`
-    is a `run_plan.TaskElement`; RESULTS, one `run_plan.ResultElement` per part of a window's walk (see
+    Out, a dict of two PCollections: RECORDS, `(task, rows)` batches of at most `batch_size` API records, where
+    `task` is a `run_plan.TaskElement`; RESULTS, one `run_plan.ResultElement` per part of a window's walk (see
     `run_plan.window_outcomes` for whether a window was read completely). How the work fans out is decided
     here, from the pipeline's options (see `runner_profile`).
     """
 
-    def __init__(self, config: PipelineConfig, extractor_class: type[BaseExtractor], tasks: list[WindowTask]):
+    def __init__(
+        self,
+        config: PipelineConfig,
+        tasks: Sequence[WindowTask],
+        extractor_class: type[BaseExtractor] | None = None,
+    ):
         super().__init__()
         self._config = config
-        self._extractor_class = extractor_class
-        self._tasks = tasks
+        self._tasks = list(tasks)
+        self._extractor_class = extractor_class or load_extractor_class(config.extractor_class)
         api = config.api_config
         pagings = [range_paging(api, endpoint) for endpoint in api.endpoints]
         self._uses_ranges = any(paging is not None for paging in pagings)

@@ -12,6 +12,7 @@ from apache_beam.transforms.window import GlobalWindow
 from apache_beam.utils.timestamp import MIN_TIMESTAMP
 from apache_beam.utils.windowed_value import WindowedValue
 
+from beam_api_pipeline import metrics
 from beam_api_pipeline.parallel import RangeElement, RangeTask, plan_range
 from beam_api_pipeline.paths import get_path
 from beam_api_pipeline.run_plan import TaskElement, WindowTask
@@ -24,7 +25,8 @@ WALKS = "walks"
 
 class PlanRangesFn(ApiDoFn):
     """Fetches each window's first page (several windows at once) and turns the window into a RangeTask (main
-    output); a window whose answer has no total goes to WALKS when `require_total_count` is false."""
+    output, counted in `page_ranges`); a window whose answer has no total goes to WALKS when
+    `require_total_count` is false."""
 
     def setup(self) -> None:
         super().setup()
@@ -64,4 +66,6 @@ class PlanRangesFn(ApiDoFn):
             error = f"total_path {paging.total_path!r} is not in the first page's answer"
             return RangeTask(task, 1, 1, error=error).to_element()
         planned = plan_range(task, total, paging, self._max_pages[task.endpoint], self._profile.workers)
+        if planned.error is None:
+            metrics.PAGE_RANGES.inc()
         return dataclasses.replace(planned, first_records=page.records).to_element()

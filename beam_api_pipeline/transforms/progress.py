@@ -5,13 +5,13 @@ from __future__ import annotations
 import apache_beam as beam
 
 from beam_api_pipeline import progress
-from beam_api_pipeline.run_plan import FAILED, TRUNCATED, ResultElement, WindowResult
+from beam_api_pipeline.run_plan import ResultElement, WindowResult
 
 
 class _ReportProgressFn(beam.DoFn):
     def process(self, element: ResultElement):
         result = WindowResult.from_element(element)
-        progress.report(result.records, result.ends_window, result.status in (FAILED, TRUNCATED))
+        progress.report(result.records, result.ends_window, result.status.fails_window)
         return []
 
 

@@ -29,14 +29,15 @@ _OUTSIDE = "outside its window"
 
 
 class _PlaceRecordsFn(beam.DoFn):
-    """Checks a page of records: each record's `timestamp_field` must fall in its window (records of another
-    window are dropped and counted), and with a `primary_key` the key must be there. Unreadable records go to
-    INVALID with the reason; records of endpoints with a primary key go to KEYED in groups keyed for
-    de-duplication within the window (`dedup.bucketed`); the others go on together as one batch."""
+    """Checks a page of records: each record's placement field (`window.timestamp_field`, else the watermark's
+    `timestamp_field`) must fall in its window (records of another window are dropped and counted), and with a
+    `primary_key` the key must be there. Unreadable records go to INVALID with the reason; records of endpoints
+    with a primary key go to KEYED in groups keyed for de-duplication within the window (`dedup.bucketed`); the
+    others go on together as one batch."""
 
     def __init__(self, config: PipelineConfig):
         watermark = config.api_config.watermark
-        self._field = watermark.timestamp_field if watermark.enabled else None
+        self._field = watermark.placement_field() if watermark.enabled else None
         self._format = watermark.time_format
         self._primary_keys = {name: e.primary_key for name, e in config.api_config.endpoints.items()}
 

@@ -1,18 +1,22 @@
 """WalkPages: the splittable DoFn that walks a window page by page (cursors, next URLs, pages without a total).
 
 The restriction is the rest of the walk (`page_walk.PageWalk`): a runner can checkpoint it after any page and
-resume it later, elsewhere, from that page's next position.
+resume it later, elsewhere, from that page's next position. With `parallel_config` time_window, each part of a
+walk holds one of the process's window slots (`window_slots`) while it fetches; a deferred part gives its slot
+back when it stops, and its remainder takes one again when the runner resumes it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import AbstractContextManager, nullcontext
 
 import apache_beam as beam
 
-from beam_api_pipeline.run_plan import DONE, TaskElement, WindowTask
+from beam_api_pipeline.run_plan import TaskElement, WindowStatus, WindowTask
 from beam_api_pipeline.transforms.page_walk import PageStep, PageWalk, PageWalkProvider
 from beam_api_pipeline.transforms.window_fetch import Deferral, WindowFetchDoFn, WindowPart
+from beam_api_pipeline.transforms.window_slots import window_slots
 
 _WALK = beam.DoFn.RestrictionParam(PageWalkProvider())
 
@@ -21,11 +25,20 @@ class WalkPagesFn(WindowFetchDoFn):
     """Walks one window (or the rest of it), yielding `(task, rows)` batches as each page arrives and one
     WindowResult for the part it walked."""
 
+    def setup(self) -> None:
+        super().setup()
+        self._window_slots = window_slots(self._config, self._profile.processes_on_worker())
+
     def process(self, element: TaskElement, tracker=_WALK) -> Iterator[object]:
-        initial: PageWalk = tracker.current_restriction()
-        part = WindowPart(WindowTask.from_element(element), initial.start_index, self._client.redact)
-        yield from self._walk(part, tracker)
+        with self._window_slot():
+            initial: PageWalk = tracker.current_restriction()
+            part = WindowPart(WindowTask.from_element(element), initial.start_index, self._client.redact)
+            yield from self._walk(part, tracker)
         self._count_split(part, initial, tracker)
+
+    def _window_slot(self) -> AbstractContextManager[None]:
+        """One of the process's window slots (`max_concurrent_windows`), or no cap."""
+        return nullcontext() if self._window_slots is None else self._window_slots.hold()
 
     def _walk(self, part: WindowPart, tracker) -> Iterator[object]:
         task = part.task
@@ -34,11 +47,11 @@ class WalkPagesFn(WindowFetchDoFn):
         on_retry = self._on_retry(part)
         while True:
             if _split_off(tracker, position.index):
-                yield part.result(DONE)  # a split handed this page and the rest to another part
+                yield part.result(WindowStatus.DONE)  # a split handed this page and the rest to another part
                 return
             if position.index >= self._max_pages[task.endpoint]:
                 claimed = tracker.try_claim(PageStep(position, None))
-                yield self._truncated(part) if claimed else part.result(DONE)
+                yield self._truncated(part) if claimed else part.result(WindowStatus.DONE)
                 return
             try:
                 self._check_pause()
@@ -51,7 +64,7 @@ class WalkPagesFn(WindowFetchDoFn):
                 yield self._failed(tracker.try_claim(PageStep(position, None)), part, error)
                 return
             if not tracker.try_claim(PageStep(position, next_position)):
-                yield part.result(DONE)  # split while the page was fetched: its new owner fetches it again
+                yield part.result(WindowStatus.DONE)  # split while the page was fetched: its new owner fetches it again
                 return
             part.claimed(position.index)
             yield from self._emit(extractor, part, page.records)

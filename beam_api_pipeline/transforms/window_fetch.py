@@ -16,7 +16,7 @@ from beam_api_pipeline import metrics
 from beam_api_pipeline.errors import RateLimitedError
 from beam_api_pipeline.extractors.base import BaseExtractor
 from beam_api_pipeline.pagination import Page
-from beam_api_pipeline.run_plan import DONE, FAILED, PARTIAL, TRUNCATED, TaskElement, WindowResult, WindowTask
+from beam_api_pipeline.run_plan import TaskElement, WindowResult, WindowStatus, WindowTask
 from beam_api_pipeline.transforms.api_dofn import ApiDoFn
 
 logger = logging.getLogger(__name__)
@@ -63,7 +63,7 @@ class WindowPart:
         with self._lock:
             self.retries += 1
 
-    def result(self, status: str, error: BaseException | str | None = None) -> pvalue.TaggedOutput:
+    def result(self, status: WindowStatus, error: BaseException | str | None = None) -> pvalue.TaggedOutput:
         message = self._redact(str(error)) if error else None
         error_type = None if error is None or isinstance(error, str) else type(error).__name__
         seconds = round(time.monotonic() - self._started, 3)
@@ -108,7 +108,7 @@ class WindowFetchDoFn(ApiDoFn):
         metrics.DEFERRED_REMAINDERS.inc()
         task = part.task
         logger.info("%s %s: %s", task.endpoint, task.window.label(), deferral, extra=log_fields(task))
-        return part.result(PARTIAL)
+        return part.result(WindowStatus.PARTIAL)
 
     def _emit(self, extractor: BaseExtractor, part: WindowPart, records: list[Any]) -> Iterator[tuple]:
         """A page's rows in `(task, rows)` batches of at most `batch_size`: downstream steps work a batch at a
@@ -125,7 +125,7 @@ class WindowFetchDoFn(ApiDoFn):
         if part.window_pages is not None and part.end_page >= part.window_pages:
             metrics.WINDOWS_SUCCEEDED.inc()  # counted once per window: by the part with its last page
         metrics.RECORDS_PER_WINDOW.update(part.records)
-        return part.result(DONE)
+        return part.result(WindowStatus.DONE)
 
     def _truncated(self, part: WindowPart) -> pvalue.TaggedOutput:
         metrics.MAX_PAGES_REACHED.inc()
@@ -134,18 +134,20 @@ class WindowFetchDoFn(ApiDoFn):
         logger.warning(
             "%s %s: max_pages (%d) reached", task.endpoint, task.window.label(), max_pages, extra=log_fields(task)
         )
-        return part.result(TRUNCATED, RuntimeError(f"max_pages ({max_pages}) reached before the last page"))
+        return part.result(
+            WindowStatus.TRUNCATED, RuntimeError(f"max_pages ({max_pages}) reached before the last page")
+        )
 
     def _failed(self, claimed: bool, part: WindowPart, error: BaseException | str) -> pvalue.TaggedOutput:
         """FAILED when this part owns the page that failed, else DONE (a split handed that page, and what
         follows, to another part)."""
         if not claimed:
-            return part.result(DONE)
+            return part.result(WindowStatus.DONE)
         metrics.WINDOWS_FAILED.inc()
         task = part.task
         message = self._client.redact(str(error))
         logger.warning("%s %s failed: %s", task.endpoint, task.window.label(), message, extra=log_fields(task))
-        return part.result(FAILED, error)
+        return part.result(WindowStatus.FAILED, error)
 
     @staticmethod
     def _count_split(part: WindowPart, initial: object, tracker) -> None:

@@ -7,7 +7,11 @@ forward, so two overlapping runs of one pipeline cannot lose ground.
     <table>_runs: run_id STRING REQUIRED, pipeline_id STRING REQUIRED, status STRING REQUIRED,
                   start_time TIMESTAMP REQUIRED, end_time TIMESTAMP, records_processed INTEGER REQUIRED,
                   errors STRING REPEATED, windows_done INTEGER REQUIRED, windows_failed INTEGER REQUIRED,
-                  job_id STRING, endpoint_stats STRING (JSON text), dead_letter_rows INTEGER
+                  job_id STRING, endpoint_stats STRING (JSON text), dead_letter_rows INTEGER,
+                  service_name STRING, service_version STRING
+
+A runs table created by an earlier version lacks the last two columns; opening the store adds them (NULLABLE,
+empty for the runs already recorded).
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from typing import Any
 
 from beam_api_pipeline.gcp.endpoints import bigquery_client
 from beam_api_pipeline.outputs.bigquery_tables import TableName
-from beam_api_pipeline.watermark.runs import PipelineRun
+from beam_api_pipeline.watermark.runs import PipelineRun, RunStatus
 
 RUNS_SUFFIX = "_runs"
 
@@ -42,6 +46,8 @@ RUN_FIELDS = [
     ("job_id", "STRING", "NULLABLE"),
     ("endpoint_stats", "STRING", "NULLABLE"),
     ("dead_letter_rows", "INTEGER", "NULLABLE"),
+    ("service_name", "STRING", "NULLABLE"),
+    ("service_version", "STRING", "NULLABLE"),
 ]
 _RUN_COLUMNS = ", ".join(name for name, _type, _mode in RUN_FIELDS)
 
@@ -57,20 +63,21 @@ WHEN NOT MATCHED THEN
   VALUES (S.pipeline_id, S.endpoint, S.watermark, S.updated_at, S.run_id)
 """
 
-SAVE_RUN_SQL = """
-MERGE {table} T
-USING (SELECT @run_id AS run_id, @pipeline_id AS pipeline_id, @status AS status, @start_time AS start_time,
-              @end_time AS end_time, @records_processed AS records_processed, @errors AS errors,
-              @windows_done AS windows_done, @windows_failed AS windows_failed, @job_id AS job_id,
-              @endpoint_stats AS endpoint_stats, @dead_letter_rows AS dead_letter_rows) S
-ON T.run_id = S.run_id
-WHEN MATCHED THEN UPDATE SET pipeline_id = S.pipeline_id, status = S.status, start_time = S.start_time,
-  end_time = S.end_time, records_processed = S.records_processed, errors = S.errors,
-  windows_done = S.windows_done, windows_failed = S.windows_failed, job_id = S.job_id,
-  endpoint_stats = S.endpoint_stats, dead_letter_rows = S.dead_letter_rows
-WHEN NOT MATCHED THEN INSERT ({columns}) VALUES (S.run_id, S.pipeline_id, S.status, S.start_time, S.end_time,
-  S.records_processed, S.errors, S.windows_done, S.windows_failed, S.job_id, S.endpoint_stats, S.dead_letter_rows)
-"""
+#: Kept from the stored row when a save gives none (see PipelineRun).
+_KEPT_WHEN_NONE = ("service_name", "service_version")
+_RUN_NAMES = [name for name, _type, _mode in RUN_FIELDS]
+SAVE_RUN_SQL = (
+    "MERGE {table} T USING (SELECT "
+    + ", ".join(f"@{name} AS {name}" for name in _RUN_NAMES)
+    + ") S ON T.run_id = S.run_id WHEN MATCHED THEN UPDATE SET "
+    + ", ".join(
+        f"{name} = COALESCE(S.{name}, T.{name})" if name in _KEPT_WHEN_NONE else f"{name} = S.{name}"
+        for name in _RUN_NAMES[1:]
+    )
+    + f" WHEN NOT MATCHED THEN INSERT ({_RUN_COLUMNS}) VALUES ("
+    + ", ".join(f"S.{name}" for name in _RUN_NAMES)
+    + ")"
+)
 
 
 class BigQueryWatermarkStore:
@@ -86,11 +93,20 @@ class BigQueryWatermarkStore:
         self._create_if_missing()
 
     def _create_if_missing(self) -> None:
-        bq = self._bq
         self._client.create_dataset(f"{self.watermarks.project}.{self.watermarks.dataset}", exists_ok=True)
-        for name, fields in ((self.watermarks, WATERMARK_FIELDS), (self.runs, RUN_FIELDS)):
-            schema = [bq.SchemaField(field, kind, mode=mode) for field, kind, mode in fields]
-            self._client.create_table(bq.Table(str(name), schema=schema), exists_ok=True)
+        self._ensure_table(self.watermarks, WATERMARK_FIELDS)
+        self._ensure_table(self.runs, RUN_FIELDS)
+
+    def _ensure_table(self, name: TableName, fields: list[tuple[str, str, str]]) -> None:
+        """Create the table if missing; add the fields that a table made by an earlier version lacks (each added
+        field is NULLABLE), with DDL, which changes the table's data and its schema alike."""
+        bq = self._bq
+        schema = [bq.SchemaField(field, kind, mode=mode) for field, kind, mode in fields]
+        table = self._client.create_table(bq.Table(str(name), schema=schema), exists_ok=True)
+        present = {field.name for field in table.schema}
+        for field, kind, _mode in fields:
+            if field not in present:
+                self._query(f"ALTER TABLE {name.sql} ADD COLUMN IF NOT EXISTS {field} {kind}", [])
 
     def _query(self, sql: str, parameters: list) -> list:
         job = self._client.query(sql, job_config=self._bq.QueryJobConfig(query_parameters=parameters))
@@ -122,11 +138,11 @@ class BigQueryWatermarkStore:
 
     def save_run(self, run: PipelineRun) -> None:
         self._query(
-            SAVE_RUN_SQL.format(table=self.runs.sql, columns=_RUN_COLUMNS),
+            SAVE_RUN_SQL.format(table=self.runs.sql),
             [
                 self._param("run_id", "STRING", run.run_id),
                 self._param("pipeline_id", "STRING", run.pipeline_id),
-                self._param("status", "STRING", run.status),
+                self._param("status", "STRING", str(run.status)),
                 self._param("start_time", "TIMESTAMP", run.start_time),
                 self._param("end_time", "TIMESTAMP", run.end_time),
                 self._param("records_processed", "INT64", run.records_processed),
@@ -136,6 +152,8 @@ class BigQueryWatermarkStore:
                 self._param("job_id", "STRING", run.job_id),
                 self._param("endpoint_stats", "STRING", json.dumps(run.endpoint_stats)),
                 self._param("dead_letter_rows", "INT64", run.dead_letter_rows),
+                self._param("service_name", "STRING", run.service_name),
+                self._param("service_version", "STRING", run.service_version),
             ],
         )
 
@@ -165,7 +183,7 @@ def _run_from_row(row) -> PipelineRun:
     return PipelineRun(
         run_id=row["run_id"],
         pipeline_id=row["pipeline_id"],
-        status=row["status"],
+        status=RunStatus(row["status"]),
         start_time=_utc(row["start_time"]),
         end_time=_utc(row["end_time"]),
         records_processed=row["records_processed"],
@@ -175,4 +193,6 @@ def _run_from_row(row) -> PipelineRun:
         job_id=row["job_id"],
         endpoint_stats=json.loads(row["endpoint_stats"] or "{}"),
         dead_letter_rows=row["dead_letter_rows"] or 0,
+        service_name=row["service_name"],
+        service_version=row["service_version"],
     )

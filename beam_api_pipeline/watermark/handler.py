@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from beam_api_pipeline.windowing import EPOCH, Window, plan_windows
+from beam_api_pipeline.windowing import EPOCH, Window
 
 
 @dataclass(frozen=True)
@@ -64,5 +64,4 @@ class WatermarkHandler:
         start, end = self.run_bounds(endpoint, start_time, end_time, now)
         if not self.config.enabled:
             return [Window(start, end)] if end > start else []
-        window = self.config.window
-        return plan_windows(start, end, window.window_size, window.window_offset, window.window_overlap)
+        return self.config.window.plan(start, end)

@@ -1,4 +1,8 @@
-"""The embedded SQLite control store, the default for local (DirectRunner) runs."""
+"""The embedded SQLite control store, the default for local (DirectRunner) runs.
+
+A database written by an earlier version lacks the newer `pipeline_runs` columns (`service_name`,
+`service_version`); opening it adds them, empty for the runs already recorded.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
-from beam_api_pipeline.watermark.runs import PipelineRun
+from beam_api_pipeline.watermark.runs import PipelineRun, RunStatus
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS watermarks (
@@ -33,9 +37,32 @@ CREATE TABLE IF NOT EXISTS pipeline_runs (
     dead_letter_rows INTEGER NOT NULL DEFAULT 0
 );
 """
-_RUN_COLUMNS = (
-    "run_id, pipeline_id, status, start_time, end_time, records_processed, errors, "
-    "windows_done, windows_failed, job_id, endpoint_stats, dead_letter_rows"
+#: Columns added since the table was first released, with their SQLite types.
+_ADDED_RUN_COLUMNS = {"service_name": "TEXT", "service_version": "TEXT"}
+_RUN_COLUMNS = [
+    "run_id",
+    "pipeline_id",
+    "status",
+    "start_time",
+    "end_time",
+    "records_processed",
+    "errors",
+    "windows_done",
+    "windows_failed",
+    "job_id",
+    "endpoint_stats",
+    "dead_letter_rows",
+    *_ADDED_RUN_COLUMNS,
+]
+#: Kept from the stored row when a save gives none (see PipelineRun).
+_KEPT_WHEN_NONE = ("service_name", "service_version")
+_SAVE_RUN_SQL = (
+    f"INSERT INTO pipeline_runs ({', '.join(_RUN_COLUMNS)}) VALUES ({', '.join('?' for _ in _RUN_COLUMNS)}) "
+    "ON CONFLICT (run_id) DO UPDATE SET "
+    + ", ".join(
+        f"{name} = COALESCE(excluded.{name}, {name})" if name in _KEPT_WHEN_NONE else f"{name} = excluded.{name}"
+        for name in _RUN_COLUMNS[1:]
+    )
 )
 
 
@@ -48,6 +75,20 @@ def _from_text(text: str | None) -> datetime | None:
     return None if text is None else datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
 
 
+def _add_missing_columns(db: sqlite3.Connection) -> None:
+    """Add the columns an older database lacks; another process adding them at the same time is no error."""
+    present = {row[1] for row in db.execute("PRAGMA table_info(pipeline_runs)")}
+    for column, kind in _ADDED_RUN_COLUMNS.items():
+        if column in present:
+            continue
+        try:
+            with db:
+                db.execute(f"ALTER TABLE pipeline_runs ADD COLUMN {column} {kind}")
+        except sqlite3.OperationalError as error:
+            if "duplicate column" not in str(error):
+                raise
+
+
 class LocalWatermarkStore:
     """Watermarks and run records in one SQLite file."""
 
@@ -55,6 +96,7 @@ class LocalWatermarkStore:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(str(path), timeout=30, check_same_thread=False)
         self._db.executescript(_SCHEMA)
+        _add_missing_columns(self._db)
 
     def get_watermark(self, pipeline_id: str, endpoint: str) -> datetime | None:
         row = self._db.execute(
@@ -74,11 +116,11 @@ class LocalWatermarkStore:
     def save_run(self, run: PipelineRun) -> None:
         with self._db:
             self._db.execute(
-                f"INSERT OR REPLACE INTO pipeline_runs ({_RUN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                _SAVE_RUN_SQL,
                 (
                     run.run_id,
                     run.pipeline_id,
-                    run.status,
+                    str(run.status),
                     _to_text(run.start_time),
                     _to_text(run.end_time) if run.end_time else None,
                     run.records_processed,
@@ -88,16 +130,20 @@ class LocalWatermarkStore:
                     run.job_id,
                     json.dumps(run.endpoint_stats),
                     run.dead_letter_rows,
+                    run.service_name,
+                    run.service_version,
                 ),
             )
 
     def get_run(self, run_id: str) -> PipelineRun | None:
-        row = self._db.execute(f"SELECT {_RUN_COLUMNS} FROM pipeline_runs WHERE run_id = ?", (run_id,)).fetchone()
+        row = self._db.execute(
+            f"SELECT {', '.join(_RUN_COLUMNS)} FROM pipeline_runs WHERE run_id = ?", (run_id,)
+        ).fetchone()
         return self._run_from_row(row) if row else None
 
     def list_runs(self, pipeline_id: str) -> list[PipelineRun]:
         rows = self._db.execute(
-            f"SELECT {_RUN_COLUMNS} FROM pipeline_runs WHERE pipeline_id = ? ORDER BY start_time DESC",
+            f"SELECT {', '.join(_RUN_COLUMNS)} FROM pipeline_runs WHERE pipeline_id = ? ORDER BY start_time DESC",
             (pipeline_id,),
         ).fetchall()
         return [self._run_from_row(row) for row in rows]
@@ -107,11 +153,11 @@ class LocalWatermarkStore:
 
     @staticmethod
     def _run_from_row(row: tuple) -> PipelineRun:
-        run_id, pipeline_id, status, start, end, records, errors, done, failed, job_id, stats, dead = row
+        run_id, pipeline_id, status, start, end, records, errors, done, failed, job_id, stats, dead, name, version = row
         return PipelineRun(
             run_id=run_id,
             pipeline_id=pipeline_id,
-            status=status,
+            status=RunStatus(status),
             start_time=_from_text(start),
             end_time=_from_text(end),
             records_processed=records,
@@ -121,4 +167,6 @@ class LocalWatermarkStore:
             job_id=job_id,
             endpoint_stats=json.loads(stats),
             dead_letter_rows=dead,
+            service_name=name,
+            service_version=version,
         )

@@ -1,23 +1,30 @@
-"""PipelineRun: the record each run leaves in the control store."""
+"""PipelineRun: the record each run leaves in the control store, and RunStatus, the statuses it can have."""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
-RUNNING = "running"
-SUCCEEDED = "succeeded"
-FAILED = "failed"
+
+class RunStatus(StrEnum):
+    """A run's status; each value is the string the control stores hold."""
+
+    RUNNING = "running"  # planned and started here, or a launched job Dataflow reports as not finished
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    LAUNCHED = "launched"  # handed to Dataflow by `launch`; the job has not reported yet
 
 
 @dataclass(frozen=True)
 class PipelineRun:
-    """What one run of a pipeline did."""
+    """What one run of a pipeline did. `service_name` and `service_version` come from the environment file's
+    `service` (None without one); a store keeps the ones recorded first when a later save of the run gives none."""
 
     run_id: str
     pipeline_id: str
-    status: str
+    status: RunStatus
     start_time: datetime
     end_time: datetime | None = None
     records_processed: int = 0
@@ -27,10 +34,13 @@ class PipelineRun:
     job_id: str | None = None
     endpoint_stats: dict[str, dict[str, float]] = field(default_factory=dict)
     dead_letter_rows: int = 0
+    service_name: str | None = None
+    service_version: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-friendly dict (times as ISO 8601)."""
+        """A JSON-friendly dict (times as ISO 8601, the status as its string)."""
         data = asdict(self)
+        data["status"] = str(self.status)
         for key in ("start_time", "end_time"):
             if data[key] is not None:
                 data[key] = data[key].isoformat()

@@ -18,7 +18,8 @@ class WatermarkStore(Protocol):
         """Store `watermark` unless the stored one is already later."""
 
     def save_run(self, run: PipelineRun) -> None:
-        """Insert or replace a run record."""
+        """Insert or replace a run record; `service_name` and `service_version`, when `run` gives none, keep
+        the values recorded before (the commit step's record does not know the service; the first one does)."""
 
     def get_run(self, run_id: str) -> PipelineRun | None:
         """One run record."""

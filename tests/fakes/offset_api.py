@@ -48,14 +48,14 @@ class OffsetApi:
                     offset, limit = int(query["offset"]), int(query["limit"])
                     body = {"records": [r.as_json() for r in records[offset : offset + limit]], "count": len(records)}
                     payload = json.dumps(body).encode()
-                    self.send_response(200)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(payload)))
-                    self.end_headers()
-                    self.wfile.write(payload)
-                finally:
+                finally:  # before a byte of the answer is sent (see sample_api's `answered`)
                     with api._lock:
                         api._in_flight -= 1
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
 
         return Handler
 

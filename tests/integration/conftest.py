@@ -71,12 +71,6 @@ def dataset(bq) -> Iterator[str]:
 
 
 @pytest.fixture
-def sample_api() -> Iterator[SampleApi]:
-    with SampleApi() as api:
-        yield api
-
-
-@pytest.fixture
 def write_config(tmp_path: Path, sample_api: SampleApi) -> Callable[..., tuple[Path, PipelineConfig]]:
     """Writes a pipeline YAML for the sample API's /items endpoint (`tests.support.items_config`: 25 a page, no
     lookback, no output unless given), with `changes` merged in."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -12,12 +12,6 @@ import pytest
 from beam_api_pipeline.config import PipelineConfig, load_pipeline_config
 from sample_api import SampleApi
 from tests.support import items_config, write_yaml
-
-
-@pytest.fixture
-def sample_api() -> Iterator[SampleApi]:
-    with SampleApi() as api:
-        yield api
 
 
 @pytest.fixture

@@ -96,15 +96,6 @@ def test_json_logs_of_a_run_are_structured_and_never_show_the_token(
             assert token.encode() not in written.read_bytes(), written
 
 
-def test_an_extractor_name_nobody_registered_is_a_usage_error(write_config, capsys):
-    path, config = write_config(extractor_class="jira")
-    assert main(["run", "--config", str(path), "--end_time", "2024-01-03"]) == 2
-    assert capsys.readouterr().err.strip() == (
-        "extractor_class: 'jira' is not known; expected one of rest, graphql, github, weather, or package.module:Class"
-    )
-    assert open_store(config.watermark_store).list_runs("sample_items") == []  # nothing was recorded
-
-
 def test_a_runner_setting_that_loses_records_is_refused_before_anything_runs(write_config, capsys):
     path, config = write_config()
     args = ["run", "--config", str(path), "--end_time", "2024-01-03", "--experiments=data_buffer_time_limit_ms=1000"]

@@ -1,4 +1,6 @@
-"""PipelineManager through the command line: list, runs, status, launch on (a local fake of) Dataflow."""
+"""PipelineManager through the command line: list, runs, status, and a launched run's status from (a local fake
+of) Dataflow. Launching itself: tests/integration/test_trust_launch.py (its control table is BigQuery's) and
+tests/pipeline/test_trust_dataflow.py (what launch refuses)."""
 
 from __future__ import annotations
 
@@ -10,8 +12,11 @@ import pytest
 import yaml
 
 from beam_api_pipeline.cli import main
+from beam_api_pipeline.watermark.runs import PipelineRun, RunStatus
+from beam_api_pipeline.watermark.store import open_store
 from tests.fakes.dataflow_api import FakeDataflow
 from tests.pipeline.conftest import run_report
+from tests.support import t
 
 
 def lines(capsys) -> list[dict]:
@@ -89,56 +94,24 @@ def test_status_and_runs_read_the_run_records(write_config, tmp_path, capsys):
     assert main(["status", "nope", "--config", str(path)]) == 1
 
 
-def test_launch_posts_the_flex_template_request_and_status_follows_the_job(write_config, monkeypatch, capsys):
-    path, _ = write_config()
+def test_status_follows_a_launched_run_s_dataflow_job(write_config, monkeypatch, capsys):
+    path, config = write_config()
+    store = open_store(config.watermark_store)
+    try:
+        store.save_run(
+            PipelineRun("20240105T000000Z-0a1b2c3d", "sample_items", RunStatus.LAUNCHED, t("2024-01-05"), job_id="j-1")
+        )
+    finally:
+        store.close()
     with FakeDataflow() as dataflow:
         monkeypatch.setenv("DATAFLOW_ENDPOINT", dataflow.url)
-        args = ["--config", str(path), "--project", "proj", "--region", "europe-west1"]
-        code = main(
-            [
-                "launch",
-                *args,
-                "--template_path",
-                "gs://bucket/templates/api.json",
-                "--end_time",
-                "2024-01-05",
-                "--max_workers",
-                "4",
-                "--temp_location",
-                "gs://bucket/tmp",
-            ]
-        )
-        assert code == 0, capsys.readouterr().err
-        launched = lines(capsys)[0]
-        request = dataflow.requests[0]
-        assert request["path"] == "/v1b3/projects/proj/locations/europe-west1/flexTemplates:launch"
-        parameter = request["body"]["launchParameter"]
-        assert parameter["containerSpecGcsPath"] == "gs://bucket/templates/api.json"
-        assert parameter["environment"] == {"maxWorkers": 4, "tempLocation": "gs://bucket/tmp"}
-        assert parameter["jobName"] == f"sample-items-{launched['run_id'].lower()}"
-        assert parameter["parameters"]["run_id"] == launched["run_id"]
-        assert parameter["parameters"]["end_time"] == "2024-01-05T00:00:00Z"
-        assert json.loads(parameter["parameters"]["pipeline_config"]) == yaml.safe_load(path.read_text())
-        assert launched["job_id"] == "2026-01-01_00_00_00-1"
-
-        status_args = ["status", launched["run_id"], *args]
-        assert main(status_args) == 0
+        args = ["status", "20240105T000000Z-0a1b2c3d", "--config", str(path), "--project", "proj", "--region", "r1"]
+        dataflow.job_states["j-1"] = "JOB_STATE_RUNNING"
+        assert main(args) == 0
         assert lines(capsys)[0]["status"] == "running"
-        dataflow.job_states[launched["job_id"]] = "JOB_STATE_DONE"
-        assert main(status_args) == 0
+        dataflow.job_states["j-1"] = "JOB_STATE_DONE"
+        assert main(args) == 0
         assert lines(capsys)[0]["status"] == "succeeded"
-        assert dataflow.requests[-1]["path"] == f"/v1b3/projects/proj/locations/europe-west1/jobs/{launched['job_id']}"
-
-
-def test_launch_refuses_to_inline_a_config_with_a_literal_secret(write_config, capsys):
-    path, _ = write_config(
-        api_config={"auth_config": {"auth_type": "bearer", "auth_credentials": {"token": "plain-token-value"}}}
-    )
-    args = ["--project", "p", "--region", "r", "--template_path", "gs://b/t.json"]
-    assert main(["launch", "--config", str(path), *args]) == 2
-    err = capsys.readouterr().err
-    assert err.strip() == (
-        f"{path}: api_config.auth_config.auth_credentials.token: must be a ${{secret:...}} or ${{env:...}} "
-        "reference to pass the config inline; or upload the file to GCS and launch with its gs:// path"
-    )
-    assert "plain-token-value" not in err
+        assert [request["path"] for request in dataflow.requests] == ["/v1b3/projects/proj/locations/r1/jobs/j-1"] * 2
+    assert main(["status", "20240105T000000Z-0a1b2c3d", "--config", str(path)]) == 0
+    assert lines(capsys)[0]["status"] == "succeeded"  # the finished job's status was saved

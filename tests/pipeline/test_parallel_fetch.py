@@ -13,7 +13,7 @@ from apache_beam.runners.sdf_utils import RestrictionTrackerView, ThreadsafeRest
 from beam_api_pipeline.cli import main
 from beam_api_pipeline.extractors.rest import RestExtractor
 from beam_api_pipeline.parallel import RangeTask
-from beam_api_pipeline.run_plan import DONE, PARTIAL, WindowResult, WindowTask
+from beam_api_pipeline.run_plan import WindowResult, WindowStatus, WindowTask
 from beam_api_pipeline.transforms.fetch_range import FetchRangeFn
 from beam_api_pipeline.transforms.page_range import PageRangeProvider
 from beam_api_pipeline.transforms.page_walk import PageWalk, PageWalkTracker
@@ -137,7 +137,7 @@ def test_a_long_retry_after_defers_the_remainder_instead_of_sleeping(sample_api,
     walk_residual, walk_delay = walk_state.deferred_status()
     assert walk_residual == PageWalk()
     assert 19_000_000 < walk_delay.micros <= 20_000_000
-    assert [WindowResult.from_element(o.value).status for o in walk_out] == [PARTIAL]
+    assert [WindowResult.from_element(o.value).status for o in walk_out] == [WindowStatus.PARTIAL]
 
     range_residual, range_delay = range_state.deferred_status()
     range_primary = range_state.current_restriction()
@@ -146,7 +146,7 @@ def test_a_long_retry_after_defers_the_remainder_instead_of_sleeping(sample_api,
     assert range_out[0] == (task.to_element(), first_page)  # page 0 was emitted before the deferral
     range_result = WindowResult.from_element(range_out[1].value)
     assert dataclasses.replace(range_result, seconds=0) == WindowResult(
-        task, PARTIAL, 1, 10, 0, first_page=0, end_page=1, window_pages=5
+        task, WindowStatus.PARTIAL, 1, 10, 0, first_page=0, end_page=1, window_pages=5
     )
     assert sample_api.stats()["requests"] == 1  # the walk's 429 paused the limiter: the range asked nothing
 
@@ -163,7 +163,7 @@ def test_without_deferral_a_long_retry_after_is_waited_out(sample_api, write_con
         fn.teardown()
     assert time.monotonic() - started >= 6
     result = WindowResult.from_element(out[-1].value)
-    assert (result.status, result.records) == (DONE, 48)
+    assert (result.status, result.records) == (WindowStatus.DONE, 48)
 
 
 def test_a_dynamic_split_mid_range_hands_the_rest_to_a_residual_exactly_once(sample_api, write_config):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import textwrap
 
 from beam_api_pipeline.cli import main
-from beam_api_pipeline.extractors import RestExtractor
+from beam_api_pipeline.extractors import RestExtractor, registry
 from beam_api_pipeline.factory import PipelineFactory
 from tests.support import read_jsonl, t
 
@@ -41,7 +41,7 @@ class _TaggedRest(RestExtractor):
 
 
 def test_a_registered_extractor_replaces_the_built_in_of_its_name(sample_api, write_config, tmp_path, monkeypatch):
-    monkeypatch.setattr(PipelineFactory, "_extractors", {})  # restored after the test
+    monkeypatch.setattr(registry, "REGISTERED_EXTRACTORS", {})  # restored after the test
     PipelineFactory.register_extractor("rest", _TaggedRest)
     path, _ = write_config()
     assert main(["run", "--config", str(path), "--end_time", "2024-01-03T00:00:00Z"]) == 0

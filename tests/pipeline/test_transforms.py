@@ -9,11 +9,11 @@ from pathlib import Path
 
 import apache_beam as beam
 import pytest
-from apache_beam.testing.test_pipeline import TestPipeline
+from apache_beam.testing import test_pipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from beam_api_pipeline.config import PipelineConfig
-from beam_api_pipeline.run_plan import DONE, FAILED, TRUNCATED, RunPlan, WindowResult, WindowTask
+from beam_api_pipeline.run_plan import RunPlan, WindowResult, WindowStatus, WindowTask
 from beam_api_pipeline.runners import SafeFnApiRunner
 from beam_api_pipeline.transforms.commit import CommitWatermark
 from beam_api_pipeline.transforms.dead_letter import WriteDeadLetters
@@ -30,8 +30,10 @@ def config(folder: Path, **changes) -> PipelineConfig:
     return PipelineConfig.model_validate(items_config("http://127.0.0.1:1", folder, **changes))
 
 
-def pipeline() -> TestPipeline:
-    return TestPipeline(runner=SafeFnApiRunner(), options=beam.options.pipeline_options.PipelineOptions([]))
+def pipeline() -> test_pipeline.TestPipeline:
+    return test_pipeline.TestPipeline(
+        runner=SafeFnApiRunner(), options=beam.options.pipeline_options.PipelineOptions([])
+    )
 
 
 def record(record_id: int, updated_at: str, **fields) -> dict:
@@ -62,9 +64,11 @@ def test_transform_records_places_deduplicates_and_shapes_each_batch(tmp_path):
 
 def test_write_dead_letters_keeps_failed_windows_and_bad_records_with_their_reasons(tmp_path):
     results = [
-        WindowResult(DAY_1, DONE, 3, 30, 0, None, None, 0.1, 0, 3, 3),
-        WindowResult(DAY_2, FAILED, 1, 10, 5, "GET /items answered 500", "RetryableApiError", 2.0, 1, 1, 4),
-        WindowResult(DAY_2, TRUNCATED, 2, 20, 0, "max_pages (2) reached", "RuntimeError", 0.4, 0, 2, 5),
+        WindowResult(DAY_1, WindowStatus.DONE, 3, 30, 0, None, None, 0.1, 0, 3, 3),
+        WindowResult(
+            DAY_2, WindowStatus.FAILED, 1, 10, 5, "GET /items answered 500", "RetryableApiError", 2.0, 1, 1, 4
+        ),
+        WindowResult(DAY_2, WindowStatus.TRUNCATED, 2, 20, 0, "max_pages (2) reached", "RuntimeError", 0.4, 0, 2, 5),
     ]
     invalid = [(DAY_1.to_element(), {"id": 9}, "updated_at: not a timestamp: None")]
     rejected = [{"kind": "row", "pipeline_id": "sample_items", "endpoint": "items", "error": "no such field: x"}]
@@ -89,7 +93,9 @@ def test_write_dead_letters_keeps_failed_windows_and_bad_records_with_their_reas
 
 def test_write_dead_letters_writes_nothing_when_all_went_well(tmp_path):
     with pipeline() as p:
-        empty = p | "Results" >> beam.Create([WindowResult(DAY_1, DONE, 1, 1, 0, None, None, 0, 0, 1, 1).to_element()])
+        empty = p | "Results" >> beam.Create(
+            [WindowResult(DAY_1, WindowStatus.DONE, 1, 1, 0, None, None, 0, 0, 1, 1).to_element()]
+        )
         nothing = (p | "Invalid" >> beam.Create([]), p | "Rejected" >> beam.Create([]))
         written = (empty, *nothing) | WriteDeadLetters("sample_items", "r1", path=str(tmp_path / "dead"))
         assert_that(written, equal_to([]))
@@ -106,8 +112,12 @@ def _slowly(count: int, marker: Path) -> int:
 def test_commit_moves_the_watermark_over_complete_windows_only_after_its_side_inputs(tmp_path, failed_day_2):
     cfg = config(tmp_path)
     plan = RunPlan("r1", "sample_items", datetime.now(UTC), [DAY_1, DAY_2])
-    results = [WindowResult(DAY_1, DONE, 3, 30, 0, None, None, 0.1, 0, 3, 3)]
-    results.append(WindowResult(DAY_2, FAILED if failed_day_2 else DONE, 2, 20, 0, None, None, 0.1, 0, 2, 2))
+    results = [WindowResult(DAY_1, WindowStatus.DONE, 3, 30, 0, None, None, 0.1, 0, 3, 3)]
+    results.append(
+        WindowResult(
+            DAY_2, WindowStatus.FAILED if failed_day_2 else WindowStatus.DONE, 2, 20, 0, None, None, 0.1, 0, 2, 2
+        )
+    )
     marker = tmp_path / "written_at"
     with pipeline() as p:
         written = p | "Written" >> beam.Create([4]) | "Slowly" >> beam.Map(_slowly, marker)

@@ -4,7 +4,7 @@ helper that runs the command line and collects everything a user would look at a
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -35,12 +35,6 @@ class RunOutcome:
     def ids(self) -> list[int]:
         """The ids written, sorted (duplicates kept, so that they show)."""
         return sorted(row["id"] for row in self.rows)
-
-
-@pytest.fixture
-def sample_api() -> Iterator[SampleApi]:
-    with SampleApi() as api:
-        yield api
 
 
 @pytest.fixture

@@ -97,6 +97,22 @@ def test_table_names():
     assert endpoint_table_id("raw", "issues", 1) == "raw"
 
 
+def test_table_names_are_parsed_in_every_full_form():
+    assert TableName.parse("my-project.d.t") == TableName("my-project", "d", "t")
+    assert TableName.parse("my-project:d.t") == TableName("my-project", "d", "t")
+    domain_scoped = TableName.parse("example.com:my-project:d.t")
+    assert domain_scoped == TableName("example.com:my-project", "d", "t")
+    assert (str(domain_scoped), domain_scoped.beam_spec, domain_scoped.sql) == (
+        "example.com:my-project.d.t",
+        "example.com:my-project:d.t",
+        "`example.com:my-project.d.t`",
+    )
+    for name in ("d.t", "my-project.d.t.x", "a:b.c.d"):
+        with pytest.raises(ValueError) as caught:
+            TableName.parse(name)
+        assert str(caught.value) == "expected project.dataset.table or project:dataset.table"
+
+
 def test_merge_statement_keeps_the_latest_row_per_key():
     sql = merge_statement(TableName("p", "d", "t"), TableName("p", "d", "s"), ["id", "v"], "id", "updated_at")
     assert sql == (

@@ -322,8 +322,8 @@ def test_an_endpoint_may_have_its_own_pagination(tmp_path):
         pytest.param(
             {"extractor_class": "my_module.Extractor"},
             [
-                "extractor_class: must be a built-in (rest, graphql, github, weather), a name registered with "
-                "PipelineFactory.register_extractor, or package.module:ClassName"
+                "extractor_class: must be an extractor's name (built in, such as rest, or registered with "
+                "PipelineFactory.register_extractor) or package.module:ClassName"
             ],
             id="bad-extractor-class",
         ),
@@ -406,13 +406,13 @@ def test_an_endpoint_may_have_its_own_pagination(tmp_path):
             id="bad-schema",
         ),
         pytest.param(
-            {"dead_letter": {"path": "./dl", "table": "p.d.t"}},
+            {"dead_letter": {"path": "./dl", "table": "my-project.d.t"}},
             ["dead_letter: give exactly one of path and table"],
             id="dead-letter-two-targets",
         ),
         pytest.param(
             {"watermark_store": {"type": "bigquery", "table": "dataset.table"}},
-            ["watermark_store.table: expected project.dataset.table"],
+            ["watermark_store.table: expected project.dataset.table or project:dataset.table"],
             id="bad-control-table",
         ),
     ],
@@ -714,8 +714,6 @@ def test_datetimes_are_stored_in_utc(value):
 def test_window_helpers():
     window = WindowConfig(window_size="2h", window_offset="30m")
     assert (window.window_size_seconds(), window.window_offset_seconds()) == (7200, 1800)
-    parallel = TimeWindowParallelConfig(window_size="1h")
-    assert (parallel.window_size_seconds(), parallel.window_overlap_seconds()) == (3600, None)
 
 
 def test_pagination_seed_constructors():

@@ -10,7 +10,7 @@ from apache_beam.coders import Coder, FastPrimitivesCoder
 
 from beam_api_pipeline.pagination import PagePosition
 from beam_api_pipeline.parallel import RangeTask
-from beam_api_pipeline.run_plan import DONE, FAILED, WindowResult, WindowTask
+from beam_api_pipeline.run_plan import WindowResult, WindowStatus, WindowTask
 from beam_api_pipeline.transforms.dedup import bucketed
 from beam_api_pipeline.transforms.element_checks import not_plain
 from beam_api_pipeline.transforms.page_walk import PageWalk, PageWalkProvider
@@ -53,9 +53,9 @@ def test_a_window_task_travels_as_strings_and_comes_back_equal():
 @pytest.mark.parametrize(
     "result",
     [
-        WindowResult(TASK, DONE, pages=3, records=250, retries=1, seconds=1.25, first_page=4, end_page=7),
-        WindowResult(TASK, DONE, 20, 2000, 0, None, None, 3.5, 0, 20, window_pages=20),
-        WindowResult(TASK, FAILED, 1, 0, 5, "GET /items: 503", "RetryableApiError", 0.5, 2, 3, 9),
+        WindowResult(TASK, WindowStatus.DONE, pages=3, records=250, retries=1, seconds=1.25, first_page=4, end_page=7),
+        WindowResult(TASK, WindowStatus.DONE, 20, 2000, 0, None, None, 3.5, 0, 20, window_pages=20),
+        WindowResult(TASK, WindowStatus.FAILED, 1, 0, 5, "GET /items: 503", "RetryableApiError", 0.5, 2, 3, 9),
     ],
 )
 def test_a_window_result_comes_back_equal(result):

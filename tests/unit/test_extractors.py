@@ -170,9 +170,9 @@ def test_weather_sends_inclusive_dates_and_never_pages():
 
 
 def test_the_registry_knows_the_built_ins_and_loads_user_classes():
-    assert load_extractor_class("github", {}) is GitHubExtractor
-    assert load_extractor_class("beam_api_pipeline.extractors.weather:WeatherExtractor", {}) is WeatherExtractor
+    assert load_extractor_class("github") is GitHubExtractor
+    assert load_extractor_class("beam_api_pipeline.extractors.weather:WeatherExtractor") is WeatherExtractor
     with pytest.raises(ConfigError, match=r"extractor_class: 'json:dumps' is not a BaseExtractor subclass"):
-        load_extractor_class("json:dumps", {})
+        load_extractor_class("json:dumps")
     with pytest.raises(ConfigError, match=r"extractor_class: cannot load 'no_such_module:X'"):
-        load_extractor_class("no_such_module:X", {})
+        load_extractor_class("no_such_module:X")

@@ -1,13 +1,19 @@
 import threading
 import time
 
+import pytest
+
 from beam_api_pipeline.client.limits import (
     RateLimitHint,
     RequestLimits,
     TokenBucket,
     parse_rate_limit_headers,
+    remaining_requests,
+    seconds_until_reset,
     share_of_budget,
 )
+
+NOW = 1_700_000_000.0
 
 
 class FakeTime:
@@ -55,6 +61,39 @@ def test_ratelimit_headers_in_seconds_and_github_epoch_form():
     assert parse_rate_limit_headers(epoch, now=lambda: 1700000000.0) == RateLimitHint(0, 30.0)
     assert parse_rate_limit_headers({"RateLimit-Remaining": "many", "RateLimit-Reset": "1"}) is None
     assert parse_rate_limit_headers({"Content-Type": "application/json"}) is None
+    assert parse_rate_limit_headers({"RateLimit-Remaining": "7"}) is None
+    assert parse_rate_limit_headers({"RateLimit-Reset": "7"}) is None
+
+
+@pytest.mark.parametrize(
+    ("headers", "wait"),
+    [
+        ({"RateLimit-Reset": "12"}, 12.0),  # the IETF draft: seconds
+        ({"X-RateLimit-Reset": "12.5"}, 12.5),
+        ({"ratelimit-reset": " 0 "}, 0.0),
+        ({"RateLimit-Reset": "1000000000"}, 1_000_000_000.0),  # the threshold itself is still seconds
+        ({"X-RateLimit-Reset": "1700000030"}, 30.0),  # GitHub: epoch seconds
+        ({"X-RateLimit-Reset": "1700000000.25"}, 0.25),
+        ({"X-RateLimit-Reset": "1699999990"}, 0.0),  # a reset in the past: no wait
+        ({"RateLimit-Reset": "5", "X-RateLimit-Reset": "1700000030"}, 5.0),  # the IETF header first
+    ],
+)
+def test_seconds_until_reset_reads_seconds_and_epoch_timestamps(headers, wait):
+    assert seconds_until_reset(headers, now=lambda: NOW) == wait
+
+
+@pytest.mark.parametrize("value", ["", " ", "-5", "soon", "1e3", "nan", "inf", "0x10", "1,5", "+5"])
+def test_seconds_until_reset_refuses_what_is_no_non_negative_number(value):
+    assert seconds_until_reset({"RateLimit-Reset": value}, now=lambda: NOW) is None
+    assert seconds_until_reset({}, now=lambda: NOW) is None
+
+
+def test_remaining_requests_reads_either_header_and_never_goes_below_zero():
+    assert remaining_requests({"RateLimit-Remaining": "7"}) == 7
+    assert remaining_requests({"x-ratelimit-remaining": " 0 "}) == 0
+    assert remaining_requests({"X-RateLimit-Remaining": "-1"}) == 0
+    assert remaining_requests({"X-RateLimit-Remaining": "many"}) is None
+    assert remaining_requests({}) is None
 
 
 def test_a_429_slows_the_rate_and_pauses_every_request_for_its_retry_after():

@@ -17,7 +17,13 @@ from beam_api_pipeline.config import (
     LocalWatermarkStoreConfig,
 )
 from beam_api_pipeline.errors import ConfigError
-from beam_api_pipeline.options import read_parameters, read_template_run, split_table, worker_log_args
+from beam_api_pipeline.options import (
+    TemplateParameters,
+    apply_overrides,
+    read_parameters,
+    read_template_run,
+    worker_log_args,
+)
 from beam_api_pipeline.runners import is_dataflow
 
 
@@ -85,7 +91,7 @@ def test_a_timestamp_of_the_right_shape_that_is_no_date_is_refused():
 
 def test_tables_must_be_fully_qualified_where_the_store_needs_it():
     assert problems_of("--pipeline_config=a.yaml", "--watermark_table=control.watermarks") == [
-        "--watermark_table: expected a BigQuery table as project.dataset.table (or project:dataset.table), "
+        "--watermark_table: expected a BigQuery table as project.dataset.table or project:dataset.table, "
         "got 'control.watermarks'"
     ]
 
@@ -216,11 +222,37 @@ def test_env_config_supplies_rate_limits_and_log_level_and_the_parameter_wins(tm
     assert run_of(f"--env_config={env_file}", "--log_level=DEBUG").log_level == "DEBUG"
 
 
-def test_split_table_reads_every_accepted_form():
-    assert split_table("my-project.raw.t") == ("my-project", "raw", "t")
-    assert split_table("my-project:raw.t") == ("my-project", "raw", "t")
-    assert split_table("example.com:my-project.raw.t") == ("example.com:my-project", "raw", "t")
-    assert split_table("raw.t") == ("raw", "t")
+@pytest.mark.parametrize(
+    ("table", "expected"),
+    [
+        ("my-project.raw.t", ("my-project", "raw", "t")),
+        ("my-project:raw.t", ("my-project", "raw", "t")),
+        ("example.com:my-project.raw.t", ("example.com:my-project", "raw", "t")),
+        ("raw.t_{endpoint}", (None, "raw", "t_{endpoint}")),
+    ],
+)
+def test_output_table_reads_every_form_of_the_table_name(table, expected):
+    project, dataset_id, table_id = expected
+    settings = run_of(f"--output_table={table}").config.output[0].config
+    assert (settings.project, settings.dataset_id, settings.table_id) == (project, dataset_id, table_id)
+
+
+@pytest.mark.parametrize(
+    ("parameter", "value", "problem"),
+    [
+        ("watermark_table", "raw.t", "expected project.dataset.table or project:dataset.table, got 'raw.t'"),
+        (
+            "output_table",
+            "p.raw.t",
+            "expected project.dataset.table, project:dataset.table or dataset.table, got 'p.raw.t'",
+        ),
+    ],
+)
+def test_overrides_not_read_through_the_parameters_are_still_checked(parameter, value, problem):
+    config = read_template_run(PipelineOptions([f"--pipeline_config={config_json()}"])).config
+    with pytest.raises(ConfigError) as caught:
+        apply_overrides(config, TemplateParameters(pipeline_config="-", **{parameter: value}))
+    assert caught.value.problems == [f"--{parameter}: {problem}"]
 
 
 @pytest.mark.parametrize(
@@ -239,3 +271,8 @@ def test_workers_get_the_log_level_unless_already_set():
     ]
     given = ["--default_sdk_harness_log_level=ERROR"]
     assert worker_log_args(given, "DEBUG") == given
+
+
+def test_watermark_table_keeps_a_domain_scoped_project():
+    run = run_of("--watermark_table=example.com:my-project:control.watermarks")
+    assert run.config.watermark_store == BigQueryWatermarkStoreConfig(table="example.com:my-project.control.watermarks")

@@ -1,7 +1,8 @@
-import random
 from datetime import UTC, datetime
+from types import SimpleNamespace
 
 import pytest
+import tenacity.wait
 
 from beam_api_pipeline.client.retry import RetryPolicy, parse_retry_after
 from beam_api_pipeline.config import RetryConfig
@@ -36,7 +37,7 @@ def failing(errors: list[Exception], result: str = "ok"):
 
 
 def policy(clock: FakeClock, **config) -> RetryPolicy:
-    return RetryPolicy(RetryConfig(**config), sleep=clock.sleep, clock=clock, rng=random.Random(1))
+    return RetryPolicy(RetryConfig(**config), sleep=clock.sleep, clock=clock)
 
 
 def test_backoff_doubles_up_to_max_delay_without_jitter():
@@ -57,6 +58,16 @@ def test_jitter_keeps_each_wait_between_half_and_full_backoff():
         assert full / 2 <= wait <= full
 
 
+@pytest.mark.parametrize(("draw", "expected"), [("low", [1.0, 2.0, 4.0, 5.0]), ("high", [2.0, 4.0, 8.0, 10.0])])
+def test_jitter_draws_each_wait_from_the_upper_half_of_the_capped_backoff(monkeypatch, draw, expected):
+    pick = {"low": lambda low, high: low, "high": lambda low, high: high}[draw]
+    monkeypatch.setattr(tenacity.wait, "random", SimpleNamespace(uniform=pick))  # the draw tenacity makes
+    clock = FakeClock()
+    attempt, _ = failing([RetryableApiError("boom")] * 4)
+    policy(clock, max_attempts=5, base_delay=2.0, max_delay=10, jitter=True).call(attempt)
+    assert clock.sleeps == expected
+
+
 def test_gives_up_after_max_attempts_with_the_last_error():
     clock = FakeClock()
     attempt, calls = failing([RetryableApiError(f"boom {i}") for i in range(10)])
@@ -73,6 +84,30 @@ def test_gives_up_before_a_wait_would_pass_max_time():
         policy(clock, max_attempts=10, max_time=10, base_delay=2, max_delay=60, jitter=False).call(attempt)
     assert clock.sleeps == [2.0, 4.0]  # the next wait (8 s) would end at 14 s > 10 s
     assert len(calls) == 3
+
+
+def test_gives_up_when_the_next_wait_would_end_exactly_at_max_time():
+    clock = FakeClock()
+    attempt, calls = failing([RetryableApiError("boom")] * 10)
+    with pytest.raises(RetryableApiError):
+        policy(clock, max_attempts=10, max_time=6, base_delay=2, max_delay=60, jitter=False).call(attempt)
+    assert clock.sleeps == [2.0]  # the next wait (4 s) would end at 6 s
+    assert len(calls) == 2
+
+
+def test_time_spent_in_attempts_counts_towards_max_time():
+    clock = FakeClock()
+    calls = []
+
+    def slow_attempt():
+        calls.append(clock.now)
+        clock.now += 3  # each attempt takes 3 s
+        raise RetryableApiError("slow")
+
+    with pytest.raises(RetryableApiError):
+        policy(clock, max_attempts=10, max_time=10, base_delay=1, max_delay=60, jitter=False).call(slow_attempt)
+    assert calls == [0.0, 4.0, 9.0]  # the third fails at 12 s, past max_time
+    assert clock.sleeps == [1.0, 2.0]
 
 
 def test_non_retryable_errors_are_raised_at_once():

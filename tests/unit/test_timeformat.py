@@ -2,7 +2,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from beam_api_pipeline.timeformat import format_bound, inclusive_end, parse_timestamp
+from beam_api_pipeline.timeformat import NAMED_FORMATS, format_bound, inclusive_end, parse_timestamp
 
 MOMENT = datetime(2024, 3, 5, 6, 7, 8, tzinfo=UTC)
 
@@ -47,3 +47,10 @@ def test_inclusive_end_steps_back_by_the_format_resolution():
     end = datetime(2024, 1, 2, tzinfo=UTC)
     assert format_bound(inclusive_end(end, "date"), "date") == "2024-01-01"
     assert format_bound(inclusive_end(end, "iso8601"), "iso8601") == "2024-01-01T23:59:59Z"
+
+
+def test_the_named_formats_are_these_and_each_reads_back_what_it_writes():
+    assert NAMED_FORMATS == ("iso8601", "epoch", "epoch_ms", "date")
+    for time_format in NAMED_FORMATS:
+        expected = MOMENT.replace(hour=0, minute=0, second=0) if time_format == "date" else MOMENT
+        assert parse_timestamp(format_bound(MOMENT, time_format), time_format) == expected

@@ -4,12 +4,9 @@ import pytest
 
 from beam_api_pipeline.config import WatermarkConfig
 from beam_api_pipeline.run_plan import (
-    DONE,
-    FAILED,
-    PARTIAL,
-    TRUNCATED,
     RunPlan,
     WindowResult,
+    WindowStatus,
     WindowTask,
     watermarks_after,
     window_complete,
@@ -17,7 +14,7 @@ from beam_api_pipeline.run_plan import (
 )
 from beam_api_pipeline.watermark.handler import WatermarkHandler, WindowOutcome, next_watermark
 from beam_api_pipeline.watermark.local import LocalWatermarkStore
-from beam_api_pipeline.watermark.runs import SUCCEEDED, PipelineRun
+from beam_api_pipeline.watermark.runs import PipelineRun, RunStatus
 from beam_api_pipeline.windowing import Window
 from tests.support import t
 
@@ -33,7 +30,7 @@ def test_watermark_moves_to_the_end_of_the_complete_prefix():
     assert next_watermark([]) is None
 
 
-def part(window: Window, status: str, pages: tuple[int, int], window_pages: int | None) -> WindowResult:
+def part(window: Window, status: WindowStatus, pages: tuple[int, int], window_pages: int | None) -> WindowResult:
     """A part of `window`'s walk that fetched the pages [first, end)."""
     first, end = pages
     return WindowResult(
@@ -44,11 +41,11 @@ def part(window: Window, status: str, pages: tuple[int, int], window_pages: int 
 def test_a_window_is_complete_when_its_parts_cover_every_page_and_none_failed():
     plan = RunPlan("r1", "p", t("2024-02-01"), [WindowTask("items", w) for w in DAYS])
     results = [
-        part(DAYS[0], DONE, (0, 3), None),  # a walk, split after page 3 ...
-        part(DAYS[0], DONE, (3, 7), 7),  # ... whose residual reached the last page
-        part(DAYS[1], DONE, (0, 5), 10),  # a page range whose other part never reported
-        part(DAYS[2], PARTIAL, (0, 2), 4),  # a range part deferred after two pages ...
-        part(DAYS[2], DONE, (2, 4), 4),  # ... and resumed
+        part(DAYS[0], WindowStatus.DONE, (0, 3), None),  # a walk, split after page 3 ...
+        part(DAYS[0], WindowStatus.DONE, (3, 7), 7),  # ... whose residual reached the last page
+        part(DAYS[1], WindowStatus.DONE, (0, 5), 10),  # a page range whose other part never reported
+        part(DAYS[2], WindowStatus.PARTIAL, (0, 2), 4),  # a range part deferred after two pages ...
+        part(DAYS[2], WindowStatus.DONE, (2, 4), 4),  # ... and resumed
     ]
     assert [o.complete for o in window_outcomes(plan, results)["items"]] == [True, False, True]
     assert watermarks_after(plan, window_outcomes(plan, results)) == {"items": t("2024-01-02")}
@@ -57,11 +54,14 @@ def test_a_window_is_complete_when_its_parts_cover_every_page_and_none_failed():
 @pytest.mark.parametrize(
     "parts",
     [
-        [part(DAYS[0], DONE, (0, 3), None)],  # a walk whose last page nobody fetched
-        [part(DAYS[0], DONE, (0, 3), 6), part(DAYS[0], DONE, (4, 6), 6)],  # page 3 missing
-        [part(DAYS[0], DONE, (0, 6), 6), part(DAYS[0], DONE, (6, 9), 9)],  # parts disagree on the total
-        [part(DAYS[0], DONE, (0, 3), 6), part(DAYS[0], FAILED, (3, 3), 6)],
-        [part(DAYS[0], TRUNCATED, (0, 5), 5)],
+        [part(DAYS[0], WindowStatus.DONE, (0, 3), None)],  # a walk whose last page nobody fetched
+        [part(DAYS[0], WindowStatus.DONE, (0, 3), 6), part(DAYS[0], WindowStatus.DONE, (4, 6), 6)],  # page 3 missing
+        [
+            part(DAYS[0], WindowStatus.DONE, (0, 6), 6),
+            part(DAYS[0], WindowStatus.DONE, (6, 9), 9),
+        ],  # parts disagree on the total
+        [part(DAYS[0], WindowStatus.DONE, (0, 3), 6), part(DAYS[0], WindowStatus.FAILED, (3, 3), 6)],
+        [part(DAYS[0], WindowStatus.TRUNCATED, (0, 5), 5)],
         [],
     ],
     ids=["no_last_page", "gap", "totals_differ", "failed", "truncated", "no_result"],
@@ -99,7 +99,7 @@ def test_the_local_store_never_moves_a_watermark_backwards(tmp_path):
 
 def test_run_records_round_trip(tmp_path):
     store = LocalWatermarkStore(tmp_path / "c.db")
-    run = PipelineRun("r1", "p", SUCCEEDED, t("2024-01-01T10:00"), t("2024-01-01T10:05"), 42, ["x"], 3, 0)
+    run = PipelineRun("r1", "p", RunStatus.SUCCEEDED, t("2024-01-01T10:00"), t("2024-01-01T10:05"), 42, ["x"], 3, 0)
     store.save_run(run)
     store.save_run(PipelineRun("r2", "p", "running", t("2024-01-02T10:00")))
     assert store.get_run("r1") == run

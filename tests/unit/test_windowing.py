@@ -3,6 +3,9 @@ from datetime import datetime, timedelta
 
 import pytest
 
+from beam_api_pipeline.config import PipelineConfig, WindowConfig
+from beam_api_pipeline.extractors import RestExtractor
+from beam_api_pipeline.watermark.handler import WatermarkHandler
 from beam_api_pipeline.windowing import Window, format_utc, plan_windows
 from tests.support import t
 
@@ -72,3 +75,79 @@ def test_hourly_windows_cover_the_range_without_gaps():
 def test_naive_bounds_are_refused():
     with pytest.raises(ValueError, match="timezone-aware"):
         plan_windows(datetime(2024, 1, 1), datetime(2024, 1, 2), DAY)
+
+
+def fetch_bounds(windows: list[Window]) -> list[tuple[str, str, str]]:
+    return [(format_utc(w.fetch_start), format_utc(w.start), format_utc(w.end)) for w in windows]
+
+
+def test_sliding_windows_are_cut_every_slide_and_each_requests_the_window_size():
+    sliding = WindowConfig(window_type="sliding", window_size="6h", window_slide="2h")
+    windows = sliding.plan(t("2024-01-02"), t("2024-01-02T08:00"))
+    assert fetch_bounds(windows) == [
+        ("2024-01-01T20:00:00Z", "2024-01-02T00:00:00Z", "2024-01-02T02:00:00Z"),
+        ("2024-01-01T22:00:00Z", "2024-01-02T02:00:00Z", "2024-01-02T04:00:00Z"),
+        ("2024-01-02T00:00:00Z", "2024-01-02T04:00:00Z", "2024-01-02T06:00:00Z"),
+        ("2024-01-02T02:00:00Z", "2024-01-02T06:00:00Z", "2024-01-02T08:00:00Z"),
+    ]
+    assert all(w.overlap == 4 * HOUR for w in windows)
+
+
+def test_sliding_windows_add_the_overlap_follow_the_offset_and_keep_partial_windows():
+    sliding = WindowConfig(
+        window_type="sliding", window_size="6h", window_slide="2h", window_offset="1h", window_overlap="30m"
+    )
+    windows = sliding.plan(t("2024-01-02T01:00"), t("2024-01-02T07:30"))
+    assert fetch_bounds(windows) == [
+        ("2024-01-01T20:30:00Z", "2024-01-02T01:00:00Z", "2024-01-02T03:00:00Z"),
+        ("2024-01-01T22:30:00Z", "2024-01-02T03:00:00Z", "2024-01-02T05:00:00Z"),
+        ("2024-01-02T00:30:00Z", "2024-01-02T05:00:00Z", "2024-01-02T07:00:00Z"),
+        ("2024-01-02T02:30:00Z", "2024-01-02T07:00:00Z", "2024-01-02T07:30:00Z"),
+    ]
+    placed = [w for w in windows if w.contains(t("2024-01-02T04:59"))]
+    assert bounds(placed) == [("2024-01-02T03:00:00Z", "2024-01-02T05:00:00Z")]
+
+
+def test_a_slide_as_long_as_the_window_plans_fixed_windows():
+    sliding = WindowConfig(window_type="sliding", window_size="1d", window_slide="1d")
+    assert sliding.plan(t("2024-01-01"), t("2024-01-03")) == plan_windows(t("2024-01-01"), t("2024-01-03"), DAY)
+    assert sliding.request_overlap() == timedelta(0)
+
+
+SLIDING = {
+    "enabled": True,
+    "watermark_field": "since",
+    "window_end_field": "until",
+    "initial_watermark": "2024-01-02T00:00:00Z",
+    "window": {"window_type": "sliding", "window_size": "6h", "window_slide": "2h", "window_overlap": "30m"},
+}
+
+
+def sliding_config() -> PipelineConfig:
+    return PipelineConfig.model_validate(
+        {
+            "pipeline_id": "unit",
+            "api_config": {
+                "base_url": "https://api.example.com",
+                "endpoints": {"items": {"path": "/items"}},
+                "watermark": SLIDING,
+            },
+        }
+    )
+
+
+def test_a_sliding_config_plans_slides_whose_requests_reach_back_the_window_size_and_the_overlap():
+    config = sliding_config()
+    handler = WatermarkHandler(config.api_config.watermark, None, config.pipeline_id)
+    windows = handler.plan("items", start_time=t("2024-01-02"), end_time=t("2024-01-02T06:00"))
+    extractor = RestExtractor(config, "items")
+    assert [extractor.window_params(w) for w in windows] == [
+        {"since": "2024-01-01T19:30:00Z", "until": "2024-01-02T02:00:00Z"},
+        {"since": "2024-01-01T21:30:00Z", "until": "2024-01-02T04:00:00Z"},
+        {"since": "2024-01-01T23:30:00Z", "until": "2024-01-02T06:00:00Z"},
+    ]
+    assert bounds(windows) == [
+        ("2024-01-02T00:00:00Z", "2024-01-02T02:00:00Z"),
+        ("2024-01-02T02:00:00Z", "2024-01-02T04:00:00Z"),
+        ("2024-01-02T04:00:00Z", "2024-01-02T06:00:00Z"),
+    ]
