@@ -8,7 +8,10 @@ INSTALLED := $(VENV)/.installed
 PRISM_VERSION := v2.77.0
 PRISM := .tools/prism
 
-.PHONY: demo test bench lint format clean prism
+# Debian's Redis server: the rate-limit tests and benchmark start their own on 127.0.0.1 (rate_limit_mode shared).
+REDIS_SERVER := /usr/bin/redis-server
+
+.PHONY: demo test bench lint format clean prism redis
 
 $(INSTALLED): requirements.txt requirements-test.txt setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -22,18 +25,24 @@ demo: $(INSTALLED)
 
 prism: $(PRISM)
 
+redis: $(REDIS_SERVER)
+
+$(REDIS_SERVER):
+	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends redis-server || \
+		(apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends redis-server)
+
 $(PRISM):
 	GOBIN=$(abspath .tools) go install github.com/apache/beam/sdks/v2/go/cmd/prism@$(PRISM_VERSION)
 
 # The whole suite in a network namespace of its own (tests/isolated.sh), with the BigQuery and GCS emulators
 # running for tests/integration (own virtualenv, free 127.0.0.1 ports, stopped by PID when pytest ends) and
-# Prism built for tests/runners; see docs/testing.md.
-test: $(INSTALLED) $(PRISM) lint
+# Prism built for tests/runners, and redis-server installed for tests/rate_limits; see docs/testing.md.
+test: $(INSTALLED) $(PRISM) $(REDIS_SERVER) lint
 	PYTHON=$(PYTHON) tests/integration/emulators.sh install
 	PRISM_LOCATION=$(abspath $(PRISM)) PYTHON=$(PYTHON) tests/isolated.sh tests/integration/emulators.sh run \
 		$(PY) -m pytest -q
 
-bench: $(INSTALLED)
+bench: $(INSTALLED) $(REDIS_SERVER)
 	PYTHON=$(PY) ./benchmarks/run.sh
 
 lint: $(INSTALLED)

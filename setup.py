@@ -21,6 +21,7 @@ setup(
         "tenacity>=8.3",
         "PyYAML>=6",
         "orjson>=3.9",
+        "redis>=5",
     ],
     entry_points={
         "console_scripts": [

@@ -8,7 +8,8 @@ options as `run`, `validate` gives the same verdict.
 - each enabled output can be created from its configuration (a registered type, what the output refuses in its
   settings, such as a bad BigQuery schema) and, for BigQuery, has a project (`config.project` or `--project`);
 - on Dataflow, nothing the job needs is on this machine or on a worker's own disk: the watermark store, file
-  outputs, the dead letter, and `${file:...}` / `${env:...}` references, which the workers resolve.
+  outputs, the dead letter, the Redis of `rate_limit_mode: shared`, and `${file:...}` / `${env:...}`
+  references, which the workers resolve.
 
 Each problem is one line `<file>: <key>: <message>`; a runner setting is `--<option>: <message>`.
 """
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 from apache_beam.options.pipeline_options import GoogleCloudOptions, PipelineOptions
 
@@ -29,6 +31,7 @@ from beam_api_pipeline.parallel import range_paging
 from beam_api_pipeline.runners import check_runner_options, is_dataflow
 
 _GCS = "gs://"
+_THIS_MACHINE = ("127.0.0.1", "localhost", "::1")
 _ON_WORKER_DISKS = "on the Dataflow workers' disks, which are lost when the job ends"
 _USE_A_SECRET = "use a ${secret:projects/P/secrets/S} reference, or the value itself"
 _WORKERS_LACK = {
@@ -111,6 +114,12 @@ def _dataflow_problems(config: PipelineConfig) -> list[str]:
         problems.append(
             f"dead_letter.path: a local folder is {_ON_WORKER_DISKS}; use a gs:// path or "
             "dead_letter: {table: project.dataset.table}"
+        )
+    store = config.api_config.rate_limit_store
+    if store is not None and urlsplit(store).hostname in _THIS_MACHINE:
+        problems.append(
+            "api_config.rate_limit_store: a Redis on this machine is out of the Dataflow workers' reach; give the "
+            "address of one they reach, such as a Memorystore instance in the job's network"
         )
     for path, scheme in dict.fromkeys(references(config)):
         if scheme in _WORKERS_LACK:

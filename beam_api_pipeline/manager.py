@@ -15,6 +15,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from beam_api_pipeline import metrics, progress
 from beam_api_pipeline.checks import check_config, config_problems, dataflow_args
+from beam_api_pipeline.client.limits import small_share_warning
 from beam_api_pipeline.config import PipelineConfig, ServiceConfig
 from beam_api_pipeline.config.loading import is_inline
 from beam_api_pipeline.config.references import literal_secrets
@@ -23,9 +24,10 @@ from beam_api_pipeline.errors import ConfigError
 from beam_api_pipeline.factory import PipelineFactory
 from beam_api_pipeline.logging_setup import set_log_context
 from beam_api_pipeline.parallel import range_paging
-from beam_api_pipeline.report import RunReport
+from beam_api_pipeline.report import RateUse, RunReport
 from beam_api_pipeline.run_plan import RunPlan, make_plan, new_run_id
 from beam_api_pipeline.runners import create_runner, with_default_mode
+from beam_api_pipeline.transforms.runner_profile import DATAFLOW_DEFAULT_MAX_WORKERS
 from beam_api_pipeline.watermark.runs import PipelineRun, RunStatus
 from beam_api_pipeline.watermark.store import WatermarkStore, open_store
 from beam_api_pipeline.windowing import format_utc
@@ -42,6 +44,7 @@ _REPORTED_COUNTERS = (
     "page_ranges",
     "split_parts",
     "deferred_remainders",
+    "rate_limit_store_outages",
 )
 
 
@@ -52,6 +55,17 @@ def _counters(result) -> dict[str, int]:
         if counter.key.metric.name in totals:
             totals[counter.key.metric.name] += counter.committed or 0
     return totals
+
+
+def _achieved_rate(result) -> float | None:
+    """Requests per second from the first request sent to the last (`metrics.REQUEST_SENT_MS`)."""
+    query = MetricsFilter().with_namespace(metrics.NAMESPACE).with_name("request_sent_ms")
+    sent = [entry.committed for entry in result.metrics().query(query)["distributions"] if entry.committed]
+    count = sum(distribution.count for distribution in sent)
+    if count < 2:
+        return None
+    span_ms = max(distribution.max for distribution in sent) - min(distribution.min for distribution in sent)
+    return (count - 1) / (span_ms / 1000) if span_ms > 0 else None
 
 
 def prepare_run(
@@ -188,7 +202,10 @@ class PipelineManager:
                 progress.stop()
             run = store.get_run(plan.run_id)
             after = {endpoint: store.get_watermark(config.pipeline_id, endpoint) for endpoint in plan.watermarks_before}
-            return RunReport(plan, run, _counters(result), after, PipelineFactory.dead_letter_location(config))
+            api = config.api_config
+            rate = RateUse(api.rate_limit_mode, api.rate_limit, _achieved_rate(result))
+            dead_letters = PipelineFactory.dead_letter_location(config)
+            return RunReport(plan, run, _counters(result), after, rate, dead_letters)
         finally:
             store.close()
 
@@ -217,6 +234,12 @@ class PipelineManager:
             )
         if problems:
             raise ConfigError(problems)
+        api = config.api_config
+        workers = settings.max_workers or DATAFLOW_DEFAULT_MAX_WORKERS
+        source = "max_workers" if settings.max_workers else "max_workers unset: Dataflow's default"
+        warning = small_share_warning(api.rate_limit_mode, api.rate_limit, workers, source)
+        if warning:
+            logger.warning(warning)
         now = datetime.now(UTC)
         run_id = new_run_id(now)
         parameters = {"pipeline_config": _job_parameter(config_source), "run_id": run_id}

@@ -25,6 +25,10 @@ UNAUTHORIZED_RETRIES = Metrics.counter(NAMESPACE, "unauthorized_retries")
 #: Seconds spent throttled, under the name Dataflow's autoscaler reads (see ThrottlingSignaler in Beam).
 THROTTLING_SECONDS = Metrics.counter(NAMESPACE, "cumulativeThrottlingSeconds")
 DEFERRED_REMAINDERS = Metrics.counter(NAMESPACE, "deferred_remainders")
+#: When each request was sent (epoch milliseconds): its count, first and last give the rate a run achieved.
+REQUEST_SENT_MS = Metrics.distribution(NAMESPACE, "request_sent_ms")
+#: Outages of `rate_limit_store` (Redis) a process lived through on its local share, one per process and outage.
+RATE_LIMIT_STORE_OUTAGES = Metrics.counter(NAMESPACE, "rate_limit_store_outages")
 #: Windows planned as a range of pages (`parallel_config` known_pages or calculated_offset), one each.
 PAGE_RANGES = Metrics.counter(NAMESPACE, "page_ranges")
 #: Parts of a window's walk whose restriction the runner split while they ran (a residual went elsewhere).

@@ -15,6 +15,26 @@ _HEADINGS = ("endpoint", "windows", "done", "failed", "pages", "records", "retri
 
 
 @dataclass(frozen=True)
+class RateUse:
+    """How fast the run sent requests (`achieved`, per second, None with fewer than two) against the job's
+    `rate_limit` held in `mode`."""
+
+    mode: str
+    rate_limit: float | None
+    achieved: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        achieved = round(self.achieved, 1) if self.achieved is not None else None
+        return {"mode": self.mode, "rate_limit": self.rate_limit, "achieved": achieved}
+
+    def line(self) -> str:
+        achieved = f"{self.achieved:.1f} requests/s achieved" if self.achieved is not None else "too few requests"
+        if self.rate_limit is None:
+            return f"  rate: {achieved} (no rate_limit)"
+        return f"  rate: {achieved} of rate_limit {self.rate_limit:g} (rate_limit_mode {self.mode})"
+
+
+@dataclass(frozen=True)
 class RunReport:
     """What a finished local run did."""
 
@@ -22,6 +42,7 @@ class RunReport:
     run: PipelineRun
     counters: dict[str, int]
     watermarks_after: dict[str, datetime | None]
+    rate: RateUse
     dead_letter_location: str = ""
 
     @property
@@ -34,6 +55,7 @@ class RunReport:
         return {
             "run": self.run.to_dict(),
             "counters": self.counters,
+            "rate": self.rate.to_dict(),
             "dead_letter_location": self.dead_letter_location,
             "watermarks": {
                 endpoint: {"before": _iso(before), "after": _iso(self.watermarks_after.get(endpoint))}
@@ -71,6 +93,7 @@ def format_report(report: RunReport) -> str:
         *table,
         f"  total: {run.windows_done} windows done, {run.windows_failed} failed, {counters['requests']} requests, "
         f"{run.records_processed} records written, {counters['files_written']} files",
+        report.rate.line(),
     ]
     if counters["split_parts"] or counters["deferred_remainders"]:
         lines.append(

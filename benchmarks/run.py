@@ -2,6 +2,8 @@
 
     python -m benchmarks.run [--only W1,W3] [--skip-dlt]
 
+W6 (the rate-limit modes) runs `benchmarks.rate_limit_modes` and prints its own lines.
+
 Each contender runs in its own process (CPU seconds and peak RSS come from `os.wait4`); the sample API runs
 in another. The extraction phase is the time from the API's first data request to its last, from polling
 `/_stats` every 20 ms. dlt runs in its own virtualenv (`DLT_VENV`, default /tmp/dlt-venv; created with
@@ -248,7 +250,7 @@ WORK = Path(tempfile.mkdtemp(prefix="bench-"))
 
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--only", default="W1,W2,W3,W4,W5,scaling")
+    parser.add_argument("--only", default="W1,W2,W3,W4,W5,W6,scaling")
     parser.add_argument("--skip-dlt", action="store_true")
     parser.add_argument("--runner-args", default="", help="extra DirectRunner options for this pipeline")
     args = parser.parse_args()
@@ -286,6 +288,9 @@ def main() -> int:
         print("|---|---|")
         for result in w4([sys.executable]):
             print(f"| {result['records']:,} records | {result['dofn_mb']:.1f} |")
+    if "W6" in only:
+        print()
+        subprocess.run([sys.executable, "-m", "benchmarks.rate_limit_modes"], cwd=ROOT, env=ENV, check=True)
     shutil.rmtree(WORK, ignore_errors=True)
     return 0
 

@@ -52,6 +52,11 @@ class Faults:
     `next_url_host` (an origin) makes next-page links (body and `Link` header) point to another host;
     `loop_from_page` (N > 1) makes page N and later link back to page 2: a pagination loop.
 
+    `rate_limit` (requests a second) is a token bucket holding one second of requests: a data request finding
+    it empty answers 429 with `retry_after`, and every data answer carries `RateLimit-Limit`,
+    `RateLimit-Remaining` and `RateLimit-Reset` (seconds until the bucket is full). `rate_limit_every` answers
+    429 to every Nth request.
+
     Answer faults: data requests are counted from 1; those after the first `answer_fault_after` are chosen
     every `answer_fault_every`-th, or with probability `answer_fault_rate` (seeded), or all of them when neither
     is set; with `answer_fault_since`, only requests whose `since` is one of those. At most
@@ -161,18 +166,27 @@ class _TokenBucket:
 
     def __init__(self, rate: float):
         self._rate = rate
-        self._capacity = max(1.0, rate)
-        self._tokens = self._capacity
+        self.capacity = max(1.0, rate)
+        self.tokens = self.capacity
         self._stamp = time.monotonic()
 
     def take(self) -> bool:
         now = time.monotonic()
-        self._tokens = min(self._capacity, self._tokens + (now - self._stamp) * self._rate)
+        self.tokens = min(self.capacity, self.tokens + (now - self._stamp) * self._rate)
         self._stamp = now
-        if self._tokens < 1:
+        if self.tokens < 1:
             return False
-        self._tokens -= 1
+        self.tokens -= 1
         return True
+
+    def headers(self) -> dict[str, str]:
+        """The IETF draft's `RateLimit-*` headers: the capacity, the whole tokens left and the seconds until
+        the bucket is full again."""
+        return {
+            "RateLimit-Limit": str(int(self.capacity)),
+            "RateLimit-Remaining": str(int(self.tokens)),
+            "RateLimit-Reset": f"{(self.capacity - self.tokens) / self._rate:.3f}",
+        }
 
 
 class FaultState:
@@ -192,14 +206,16 @@ class FaultState:
             parse_instant(text) for text in faults.answer_fault_since
         )
 
-    def rate_limited(self) -> bool:
-        """Count one data request; True if it must answer 429."""
+    def rate_limited(self) -> tuple[bool, dict[str, str]]:
+        """Count one data request: whether it must answer 429, and the `RateLimit-*` headers of the answer
+        (none without `rate_limit`)."""
         with self._lock:
             self._count += 1
             every = self.faults.rate_limit_every
-            if every and self._count % every == 0:
-                return True
-            return self._bucket is not None and not self._bucket.take()
+            if self._bucket is None:
+                return bool(every and self._count % every == 0), {}
+            limited = not self._bucket.take() or bool(every and self._count % every == 0)
+            return limited, self._bucket.headers()
 
     def random_failure(self) -> bool:
         """True for the `error_rate` fraction of calls, in the seeded order."""

@@ -162,10 +162,11 @@ class _Handler(BaseHTTPRequestHandler):
         faults = state.faults
         if faults.latency_ms:
             time.sleep(faults.latency_ms / 1000)
-        if state.rate_limited():
+        limited, budget = state.rate_limited()
+        if limited:
             if github.REPO_PATH.fullmatch(request.path) or github.REPOSITORY_ID_PATH.fullmatch(request.path):
                 return github.rate_limited(retry_after_value(faults))
-            return Reply(429, {"error": "rate limited"}, {"Retry-After": retry_after_value(faults)})
+            return Reply(429, {"error": "rate limited"}, {"Retry-After": retry_after_value(faults), **budget})
         refused = check_credentials(api.credentials, api.token_issuer, request)
         if refused is not None:
             return refused
@@ -179,6 +180,7 @@ class _Handler(BaseHTTPRequestHandler):
             if kind == "stall":
                 time.sleep(faults.stall_seconds)
             answer = route(api.dataset, faults, request)
+            answer = dataclasses.replace(answer, headers={**budget, **answer.headers})
             return answer if kind is None else broken_answer(kind, answer, faults)
         except BadRequest as error:
             return Reply(400, {"error": str(error), "parameter": error.parameter})

@@ -24,7 +24,8 @@ from requests.adapters import HTTPAdapter
 
 from beam_api_pipeline import jsoncodec, metrics
 from beam_api_pipeline.client.auth import AuthHandler
-from beam_api_pipeline.client.limits import RequestLimits, remaining_requests, seconds_until_reset
+from beam_api_pipeline.client.limits import RequestLimits
+from beam_api_pipeline.client.rate_headers import remaining_requests, seconds_until_reset
 from beam_api_pipeline.client.redaction import redact_text, redact_url
 from beam_api_pipeline.client.retry import RetryPolicy, parse_retry_after
 from beam_api_pipeline.errors import ApiError, RateLimitedError, RetryableApiError
@@ -143,6 +144,7 @@ class ApiClient:
         auth_params = {name: value for name, value in self._auth.get_auth_params().items() if name not in in_url}
         with self._limits.request_slot():
             metrics.REQUESTS.inc()
+            metrics.REQUEST_SENT_MS.update(int(time.time() * 1000))
             started = time.monotonic()
             try:
                 response = self._session.request(

@@ -1,32 +1,44 @@
-"""Limits that every request of a worker process shares: a token bucket, a concurrency cap, and the API's own
-signals (429 answers, ``RateLimit-*`` / ``X-RateLimit-*`` headers) that slow every thread down at once.
+"""Limits that every request of a worker process shares: a pacer (how fast, by `rate_limit_mode`), a
+concurrency cap, and the API's own signals (429 answers, `RateLimit-*` / `X-RateLimit-*` headers) that pause
+every thread at once.
 
 A job-wide budget is divided between the processes that run the job (`share_of_budget`); each process holds
-its share in one `RequestLimits`, shared by all its threads (`shared_limits`).
+its part in one `RequestLimits`, shared by all its threads (`process_limits`).
 """
 
 from __future__ import annotations
 
 import math
-import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Protocol
 
 from beam_api_pipeline import metrics
+from beam_api_pipeline.client.pacing import AdaptivePacer, SharePacer
+from beam_api_pipeline.client.rate_headers import RateLimitHint, header, parse_rate_limit_headers
+from beam_api_pipeline.client.redis_bucket import RedisPacer, bucket_key
 from beam_api_pipeline.client.retry import parse_retry_after
 
-#: After a 429 the rate drops to this fraction of what it was; each success wins back `RECOVERY_STEP`.
-SLOWDOWN_FACTOR = 0.7
-RECOVERY_STEP = 0.02
-#: The slowest rate a 429 can push the limiter to, as a fraction of the configured rate.
-MIN_RATE_FRACTION = 0.1
-#: A reset value above this is an epoch timestamp (GitHub's `X-RateLimit-Reset`), not a number of seconds (the
-#: IETF draft's `RateLimit-Reset`): 1e9 seconds is 31 years, and as a time it is September 2001.
-EPOCH_THRESHOLD = 1_000_000_000
-_NUMBER = re.compile(r"[0-9]+(\.[0-9]+)?")
+#: Below this fraction of `rate_limit` a process's share is too small to be what the user meant.
+SMALL_SHARE = 0.1
+
+
+class Pacer(Protocol):
+    """How fast one process sends requests (`client.pacing`, `client.redis_bucket`)."""
+
+    rate: float
+
+    def acquire(self) -> float:
+        """Wait until the next request may start; returns the seconds waited."""
+
+    def throttled(self) -> None:
+        """The API answered 429."""
+
+    def answered(self, hint: RateLimitHint | None) -> None:
+        """The API answered without throttling; `hint` is what its rate-limit headers said."""
 
 
 @dataclass(frozen=True)
@@ -47,91 +59,18 @@ def share_of_budget(rate_limit: float | None, max_concurrent: int | None, proces
     )
 
 
-@dataclass(frozen=True)
-class RateLimitHint:
-    """What an answer's headers say about the budget left: `remaining` requests until `reset_after` seconds."""
-
-    remaining: int
-    reset_after: float
-
-
-def _header(headers: Mapping[str, str], *names: str) -> str | None:
-    lowered = {key.lower(): value for key, value in headers.items()}
-    for name in names:
-        if name.lower() in lowered:
-            return lowered[name.lower()]
-    return None
-
-
-def remaining_requests(headers: Mapping[str, str]) -> int | None:
-    """The requests left in the budget (`RateLimit-Remaining` or `X-RateLimit-Remaining`, at least 0); None when
-    absent or not an integer."""
-    remaining = _header(headers, "RateLimit-Remaining", "X-RateLimit-Remaining")
-    try:
-        return max(0, int(remaining.strip())) if remaining is not None else None
-    except ValueError:
+def small_share_warning(mode: str, rate_limit: float | None, processes: int, where: str) -> str | None:
+    """What to tell a user whose `share` of `rate_limit` is under `SMALL_SHARE` of it, with `processes`
+    processes (`where` says where they come from); None when the share is not small or another mode is set."""
+    if mode != "share" or not rate_limit or processes * SMALL_SHARE <= 1:
         return None
-
-
-def seconds_until_reset(headers: Mapping[str, str], now: Callable[[], float] = time.time) -> float | None:
-    """Seconds until the budget resets (`RateLimit-Reset` or `X-RateLimit-Reset`, at least 0): a number of
-    seconds, or an epoch timestamp when above `EPOCH_THRESHOLD`; None when absent or not a non-negative number."""
-    reset = _header(headers, "RateLimit-Reset", "X-RateLimit-Reset")
-    if reset is None or not _NUMBER.fullmatch(reset.strip()):
-        return None
-    value = float(reset)
-    return max(0.0, value - now()) if value > EPOCH_THRESHOLD else value
-
-
-def parse_rate_limit_headers(headers: Mapping[str, str], now: Callable[[], float] = time.time) -> RateLimitHint | None:
-    """What the `RateLimit-*` or `X-RateLimit-*` headers say (`remaining_requests`, `seconds_until_reset`);
-    None when either is absent or unreadable."""
-    remaining, reset_after = remaining_requests(headers), seconds_until_reset(headers, now)
-    if remaining is None or reset_after is None:
-        return None
-    return RateLimitHint(remaining, reset_after)
-
-
-class TokenBucket:
-    """A thread-safe token bucket: `rate` tokens per second, at most `burst` saved up; the rate can be lowered
-    for a while (`set_rate`) and raised back up to `configured_rate`."""
-
-    def __init__(
-        self,
-        rate: float,
-        burst: float | None = None,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
-    ):
-        self.configured_rate = rate
-        self.rate = rate
-        self.burst = burst if burst is not None else max(1.0, rate)
-        self._clock = clock
-        self._sleep = sleep
-        self._tokens = self.burst
-        self._updated = clock()
-        self._lock = threading.Lock()
-
-    def _refill(self) -> None:
-        now = self._clock()
-        self._tokens = min(self.burst, self._tokens + (now - self._updated) * self.rate)
-        self._updated = now
-
-    def acquire(self) -> float:
-        """Take one token, waiting until one is free; returns the seconds waited."""
-        with self._lock:
-            self._refill()
-            self._tokens -= 1
-            wait = -self._tokens / self.rate if self._tokens < 0 else 0.0
-        if wait > 0:
-            self._sleep(wait)
-        return wait
-
-    def set_rate(self, rate: float) -> None:
-        """Hand out tokens at `rate` from now on (the burst stays)."""
-        with self._lock:
-            self._refill()
-            self.rate = rate
+    share = rate_limit / processes
+    return (
+        f"rate_limit_mode share: each of {processes} processes ({where}) may send {share:.3g} requests/s, "
+        f"{100 / processes:.2g} % of rate_limit {rate_limit:g}; give the number of workers the job needs "
+        "(max_workers), or set rate_limit_mode: adaptive (the API's own limit is the budget) or shared "
+        "(a Redis bucket for the whole job)"
+    )
 
 
 class Pause:
@@ -182,22 +121,22 @@ class ThrottleReporter:
 
 
 class RequestLimits:
-    """The rate limit and the number of requests in flight, shared by all threads of a process.
+    """The pace (`pacer`, None without a rate limit) and the number of requests in flight, shared by all
+    threads of a process.
 
-    `observe(status, headers)` feeds back each answer: a 429 lowers the rate (to `SLOWDOWN_FACTOR` of it)
-    and pauses every thread for its Retry-After; headers saying the budget is spent pause every thread
-    until it resets, and a low budget spreads what is left over the time until the reset.
+    `observe(status, headers)` feeds back each answer: a 429 tells the pacer and pauses every thread for its
+    Retry-After; headers saying the budget is spent pause every thread until it resets.
     """
 
     def __init__(
         self,
-        rate_limit: float | None,
+        pacer: Pacer | None,
         max_concurrent: int | None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         wall_clock: Callable[[], float] = time.time,
     ):
-        self._bucket = TokenBucket(rate_limit, clock=clock, sleep=sleep) if rate_limit else None
+        self.pacer = pacer
         self._pause = Pause(clock, sleep)
         self._slots = threading.BoundedSemaphore(max_concurrent) if max_concurrent else None
         self._wall_clock = wall_clock
@@ -211,8 +150,8 @@ class RequestLimits:
             self._slots.acquire()
         try:
             waited = self._pause.wait()
-            if self._bucket is not None:
-                waited += self._bucket.acquire()
+            if self.pacer is not None:
+                waited += self.pacer.acquire()
             self._throttle.report(waited)
             yield waited
         finally:
@@ -221,28 +160,18 @@ class RequestLimits:
 
     def observe(self, status: int, headers: Mapping[str, str]) -> None:
         """Adapt to one answer of the API: its status and headers (Retry-After, RateLimit-*, X-RateLimit-*)."""
-        if status == 429:
-            self._slow_down(parse_retry_after(_header(headers, "Retry-After")))
-        elif status < 400 and self._bucket is not None and self._bucket.rate < self._bucket.configured_rate:
-            bucket = self._bucket
-            bucket.set_rate(min(bucket.configured_rate, bucket.rate + bucket.configured_rate * RECOVERY_STEP))
         hint = parse_rate_limit_headers(headers, self._wall_clock)
-        if hint is None:
-            return
-        if hint.remaining == 0 and hint.reset_after > 0:
+        if status == 429:
+            if self.pacer is not None:
+                self.pacer.throttled()
+            retry_after = parse_retry_after(header(headers, "Retry-After"))
+            if retry_after:
+                self._pause.extend(retry_after)
+                self._throttle.report(retry_after)
+        elif status < 400 and self.pacer is not None:
+            self.pacer.answered(hint)
+        if hint is not None and hint.remaining == 0 and hint.reset_after > 0:
             self._pause.extend(hint.reset_after)
-        elif self._bucket is not None and hint.reset_after > 0:
-            spread = hint.remaining / hint.reset_after
-            if spread < self._bucket.rate:
-                self._bucket.set_rate(max(spread, self._bucket.configured_rate * MIN_RATE_FRACTION))
-
-    def _slow_down(self, retry_after: float | None) -> None:
-        if self._bucket is not None:
-            floor = self._bucket.configured_rate * MIN_RATE_FRACTION
-            self._bucket.set_rate(max(floor, self._bucket.rate * SLOWDOWN_FACTOR))
-        if retry_after:
-            self._pause.extend(retry_after)
-            self._throttle.report(retry_after)
 
     def paused_for(self) -> float:
         """Seconds until the API lets requests through again (after a 429 or a spent budget); 0 when it does."""
@@ -251,17 +180,41 @@ class RequestLimits:
     @property
     def rate(self) -> float | None:
         """The rate in force now (requests per second), None when there is no rate limit."""
-        return self._bucket.rate if self._bucket is not None else None
+        return self.pacer.rate if self.pacer is not None else None
 
 
-_shared: dict[tuple[str, float | None, int | None], RequestLimits] = {}
+@dataclass(frozen=True)
+class LimitSettings:
+    """What one process's RequestLimits are made of: the job's `rate_limit` in its `mode`, this process's
+    `share` of it and of the concurrency cap, and for `shared` the Redis `store` (and its `password`)."""
+
+    pipeline_id: str
+    mode: str
+    rate_limit: float | None
+    share: BudgetShare
+    store: str | None = None
+    password: str | None = field(default=None, repr=False)
+
+
+def _pacer(settings: LimitSettings) -> Pacer | None:
+    rate_limit, share = settings.rate_limit, settings.share.rate_limit
+    if rate_limit is None or share is None:
+        return None
+    if settings.mode == "adaptive":
+        return AdaptivePacer(share, rate_limit)
+    if settings.mode == "shared":
+        key = bucket_key(settings.pipeline_id)
+        return RedisPacer(settings.store, settings.password, key, rate_limit, SharePacer(share))
+    return SharePacer(share)
+
+
+_shared: dict[LimitSettings, RequestLimits] = {}
 _shared_lock = threading.Lock()
 
 
-def shared_limits(key: str, rate_limit: float | None, max_concurrent: int | None) -> RequestLimits:
-    """The process-wide RequestLimits for `key` (one per pipeline) and these limits, created on first use."""
+def process_limits(settings: LimitSettings) -> RequestLimits:
+    """The process-wide RequestLimits of `settings` (one per pipeline), created on first use."""
     with _shared_lock:
-        entry = (key, rate_limit, max_concurrent)
-        if entry not in _shared:
-            _shared[entry] = RequestLimits(rate_limit, max_concurrent)
-        return _shared[entry]
+        if settings not in _shared:
+            _shared[settings] = RequestLimits(_pacer(settings), settings.share.max_concurrent)
+        return _shared[settings]

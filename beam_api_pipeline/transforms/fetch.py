@@ -13,11 +13,13 @@ each restriction has its own coder: nothing that crosses a stage is pickled.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 
 import apache_beam as beam
 from apache_beam import pvalue
 
+from beam_api_pipeline.client.limits import small_share_warning
 from beam_api_pipeline.config import PipelineConfig
 from beam_api_pipeline.extractors.base import BaseExtractor
 from beam_api_pipeline.extractors.registry import load_extractor_class
@@ -31,6 +33,8 @@ from beam_api_pipeline.transforms.walk_pages import WalkPagesFn
 from beam_api_pipeline.transforms.window_fetch import RESULTS
 
 RECORDS = "records"
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["RECORDS", "RESULTS", "ReadFromApi"]
 
@@ -63,6 +67,10 @@ class ReadFromApi(beam.PTransform):
 
     def expand(self, pbegin: pvalue.PBegin) -> dict[str, pvalue.PCollection]:
         profile = runner_profile(pbegin.pipeline.options)
+        api = self._config.api_config
+        warning = small_share_warning(api.rate_limit_mode, api.rate_limit, profile.processes, profile.processes_from)
+        if warning:
+            logger.warning(warning)
         dofn_args = (self._config, self._extractor_class, profile)
         tasks = pbegin | "CreateWindows" >> beam.Create([task.to_element() for task in self._tasks], reshuffle=True)
         walks = checked(tasks, "windows")

@@ -110,3 +110,47 @@ def test_a_runs_table_made_before_the_service_columns_gets_them_and_keeps_its_ro
         "acme-etl",
         None,
     )
+
+
+@pytest.mark.parametrize(
+    ("max_workers", "mode", "warning"),
+    [
+        (
+            [],
+            {},
+            "rate_limit_mode share: each of 100 processes (max_workers unset: Dataflow's default) may send 0.1 "
+            "requests/s, 1 % of rate_limit 10; give the number of workers the job needs (max_workers), or set "
+            "rate_limit_mode: adaptive (the API's own limit is the budget) or shared (a Redis bucket for the whole "
+            "job)",
+        ),
+        (["--max_workers", "5"], {}, None),
+        ([], {"rate_limit_mode": "adaptive"}, None),
+    ],
+    ids=["share-default-workers", "share-five-workers", "adaptive"],
+)
+def test_launch_warns_when_a_process_s_share_is_under_a_tenth_of_the_rate_limit(
+    control_table, tmp_path, monkeypatch, capsys, max_workers, mode, warning
+):
+    path = write_yaml(
+        tmp_path / "pipeline.yaml",
+        {
+            "pipeline_id": "acme_items",
+            "api_config": {
+                "base_url": "https://api.example.com",
+                "endpoints": {"items": {"path": "/items"}},
+                "rate_limit": 10,
+                **mode,
+            },
+            "output": [{"type": "gcs", "config": {"bucket": "acme-lake"}}],
+            "dead_letter": {"path": "gs://acme-lake/dead_letter"},
+            "watermark_store": {"type": "bigquery", "table": control_table},
+        },
+    )
+    with FakeDataflow() as dataflow:
+        monkeypatch.setenv("DATAFLOW_ENDPOINT", dataflow.url)
+        launch = ["--config", str(path), "--project", "proj", "--region", "europe-west1"]
+        launch += ["--template_path", "gs://acme-lake/templates/api.json", *max_workers]
+        assert main(["launch", *launch]) == 0
+        assert len(dataflow.requests) == 1  # a warning, not a refusal
+    warnings = [line for line in capsys.readouterr().err.splitlines() if "rate_limit_mode share" in line]
+    assert warnings == ([f"WARNING beam_api_pipeline.manager: {warning}"] if warning else [])

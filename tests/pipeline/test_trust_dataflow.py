@@ -139,3 +139,20 @@ def test_launch_refuses_to_inline_a_config_with_a_literal_secret(tmp_path, capsy
         "config inline; or upload the file to GCS and launch with its gs:// path"
     ]
     assert "plain-token-value" not in err
+
+
+def test_a_rate_limit_store_on_this_machine_is_refused_for_dataflow(tmp_path, capsys):
+    api_config = {
+        "base_url": "https://api.example.com",
+        "endpoints": {"items": {"path": "/items", "records_path": "items"}},
+        "rate_limit": 10,
+        "rate_limit_mode": "shared",
+        "rate_limit_store": "redis://127.0.0.1:6379/0",
+    }
+    path = dataflow_config(tmp_path, api_config=api_config)
+    assert main(["validate", "--config", str(path), *DATAFLOW]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"{path}: api_config.rate_limit_store: a Redis on this machine is out of the Dataflow workers' reach; give "
+        "the address of one they reach, such as a Memorystore instance in the job's network"
+    ]
+    assert main(["validate", "--config", str(path)]) == 0  # a local run may use it

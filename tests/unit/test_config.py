@@ -415,6 +415,34 @@ def test_an_endpoint_may_have_its_own_pagination(tmp_path):
             ["watermark_store.table: expected project.dataset.table or project:dataset.table"],
             id="bad-control-table",
         ),
+        pytest.param(
+            {"api_config": {"rate_limit_mode": "adaptive"}},
+            ["api_config.rate_limit: required when rate_limit_mode is adaptive"],
+            id="adaptive-without-rate-limit",
+        ),
+        pytest.param(
+            {"api_config": {"rate_limit": 10, "rate_limit_mode": "shared"}},
+            ["api_config.rate_limit_store: required when rate_limit_mode is shared"],
+            id="shared-without-store",
+        ),
+        pytest.param(
+            {"api_config": {"rate_limit": 10, "rate_limit_store": "redis://10.0.0.3:6379/0"}},
+            ["api_config.rate_limit_store: only used with rate_limit_mode: shared"],
+            id="store-without-shared",
+        ),
+        pytest.param(
+            {"api_config": {"rate_limit": 10, "rate_limit_mode": "shared", "rate_limit_store": "redis://:pw@h:1/0"}},
+            [
+                "api_config.rate_limit_store: must be redis://host:port/db (or rediss:// for TLS); give the password "
+                "in rate_limit_store_password"
+            ],
+            id="password-in-store-url",
+        ),
+        pytest.param(
+            {"api_config": {"rate_limit_mode": "fair"}},
+            ["api_config.rate_limit_mode: must be one of: share, adaptive, shared"],
+            id="unknown-rate-limit-mode",
+        ),
     ],
 )
 def test_each_problem_is_one_line_naming_the_key(tmp_path, patch, expected):

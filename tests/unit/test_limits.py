@@ -3,14 +3,13 @@ import time
 
 import pytest
 
-from beam_api_pipeline.client.limits import (
+from beam_api_pipeline.client.limits import RequestLimits, share_of_budget, small_share_warning
+from beam_api_pipeline.client.pacing import SharePacer, TokenBucket
+from beam_api_pipeline.client.rate_headers import (
     RateLimitHint,
-    RequestLimits,
-    TokenBucket,
     parse_rate_limit_headers,
     remaining_requests,
     seconds_until_reset,
-    share_of_budget,
 )
 
 NOW = 1_700_000_000.0
@@ -28,7 +27,7 @@ class FakeTime:
 
 
 def test_the_job_wide_rate_is_never_exceeded_over_any_second_by_more_than_the_burst():
-    limits = RequestLimits(rate_limit=40, max_concurrent=None)
+    limits = RequestLimits(SharePacer(40), max_concurrent=None)
     granted: list[float] = []
     lock = threading.Lock()
     deadline = time.monotonic() + 1.6
@@ -57,6 +56,8 @@ def test_share_of_budget_divides_rate_and_concurrency_between_processes():
 
 def test_ratelimit_headers_in_seconds_and_github_epoch_form():
     assert parse_rate_limit_headers({"RateLimit-Remaining": "7", "RateLimit-Reset": "12"}) == RateLimitHint(7, 12.0)
+    with_limit = {"RateLimit-Limit": "40", "RateLimit-Remaining": "7", "RateLimit-Reset": "0.250"}
+    assert parse_rate_limit_headers(with_limit) == RateLimitHint(7, 0.25, limit=40)
     epoch = {"x-ratelimit-remaining": "0", "X-RateLimit-Reset": "1700000030"}
     assert parse_rate_limit_headers(epoch, now=lambda: 1700000000.0) == RateLimitHint(0, 30.0)
     assert parse_rate_limit_headers({"RateLimit-Remaining": "many", "RateLimit-Reset": "1"}) is None
@@ -98,7 +99,7 @@ def test_remaining_requests_reads_either_header_and_never_goes_below_zero():
 
 def test_a_429_slows_the_rate_and_pauses_every_request_for_its_retry_after():
     fake = FakeTime()
-    limits = RequestLimits(10, None, clock=fake.clock, sleep=fake.sleep)
+    limits = RequestLimits(SharePacer(10, fake.clock, fake.sleep), None, clock=fake.clock, sleep=fake.sleep)
     limits.observe(429, {"Retry-After": "3"})
     assert limits.rate == 7.0
     assert limits.paused_for() == 3.0
@@ -111,7 +112,8 @@ def test_a_429_slows_the_rate_and_pauses_every_request_for_its_retry_after():
 
 def test_a_spent_budget_pauses_until_its_reset_and_a_low_one_is_spread_out():
     fake = FakeTime()
-    limits = RequestLimits(50, None, clock=fake.clock, sleep=fake.sleep, wall_clock=lambda: 0.0)
+    pacer = SharePacer(50, fake.clock, fake.sleep)
+    limits = RequestLimits(pacer, None, clock=fake.clock, sleep=fake.sleep, wall_clock=lambda: 0.0)
     limits.observe(200, {"X-RateLimit-Remaining": "20", "X-RateLimit-Reset": "4"})
     assert limits.rate == 5.0
     limits.observe(200, {"RateLimit-Remaining": "0", "RateLimit-Reset": "2"})
@@ -132,3 +134,14 @@ def test_token_bucket_waits_for_tokens_after_its_burst():
     bucket = TokenBucket(4, burst=2, clock=fake.clock, sleep=fake.sleep)
     assert [bucket.acquire(), bucket.acquire()] == [0.0, 0.0]
     assert bucket.acquire() == 0.25
+
+
+def test_a_share_under_a_tenth_of_the_rate_limit_is_named_with_what_to_set():
+    assert small_share_warning("share", 10, 400, "max_num_workers") == (
+        "rate_limit_mode share: each of 400 processes (max_num_workers) may send 0.025 requests/s, 0.25 % of "
+        "rate_limit 10; give the number of workers the job needs (max_workers), or set rate_limit_mode: adaptive "
+        "(the API's own limit is the budget) or shared (a Redis bucket for the whole job)"
+    )
+    assert small_share_warning("share", 10, 10, "direct_num_workers") is None  # a tenth is what was asked for
+    assert small_share_warning("adaptive", 10, 400, "max_num_workers") is None
+    assert small_share_warning("share", None, 400, "max_num_workers") is None

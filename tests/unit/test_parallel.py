@@ -67,11 +67,29 @@ def test_split_evenly_covers_the_range_without_gaps_or_empty_parts():
     [
         ([], RunnerProfile(1, 1, False)),
         (["--direct_num_workers=4", "--direct_running_mode=multi_threading"], RunnerProfile(1, 4, False)),
-        (["--direct_num_workers=3", "--direct_running_mode=multi_processing"], RunnerProfile(3, 3, False)),
-        (["--runner=DataflowRunner", "--max_num_workers=20"], RunnerProfile(20, 20, True, True)),
+        (
+            ["--direct_num_workers=3", "--direct_running_mode=multi_processing"],
+            RunnerProfile(3, 3, False, processes_from="direct_num_workers"),
+        ),
+        (
+            ["--direct_num_workers=3", "--direct_running_mode=multi_processing", "--max_num_workers=100"],
+            RunnerProfile(100, 3, False, processes_from="max_num_workers"),
+        ),
+        (
+            ["--runner=PrismRunner", "--max_num_workers=100"],
+            RunnerProfile(100, 8, True, processes_from="max_num_workers"),
+        ),
+        (
+            ["--runner=DataflowRunner", "--max_num_workers=20"],
+            RunnerProfile(20, 20, True, True, processes_from="max_num_workers"),
+        ),
         (
             ["--runner=DataflowRunner", "--num_workers=5", "--experiments=no_use_multiple_sdk_containers"],
-            RunnerProfile(5, 5, True, False),
+            RunnerProfile(5, 5, True, False, processes_from="num_workers"),
+        ),
+        (
+            ["--runner=DataflowRunner"],
+            RunnerProfile(100, 100, True, True, processes_from="max_num_workers unset: Dataflow's default"),
         ),
     ],
 )

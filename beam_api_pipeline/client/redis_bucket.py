@@ -1,0 +1,133 @@
+"""`rate_limit_mode: shared`: one token bucket in Redis that every process of the job draws from.
+
+Each request reserves a token with one atomic script, on Redis's own clock: the bucket refills at `rate_limit`
+tokens a second, holds at most `burst`, and may go below zero, in which case the caller waits until its token
+is due. So the whole job sends at most `rate_limit` requests a second (plus the burst), whatever the number of
+workers. When Redis fails (no answer within `STORE_TIMEOUT_SECONDS`, a refused password), the process falls
+back to its share of the budget (`SharePacer`), logs it once per outage, and tries Redis again after
+`RETRY_STORE_SECONDS`: a window never fails for it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+import redis
+
+from beam_api_pipeline import metrics
+from beam_api_pipeline.client.pacing import SharePacer
+from beam_api_pipeline.client.rate_headers import RateLimitHint
+
+logger = logging.getLogger(__name__)
+
+#: The bucket holds this many seconds of `rate_limit` at most.
+BURST_SECONDS = 0.1
+#: How long a process keeps to its share after Redis failed, before it asks Redis again.
+RETRY_STORE_SECONDS = 5.0
+#: How long one Redis call may take before it counts as an outage.
+STORE_TIMEOUT_SECONDS = 1.0
+#: The bucket's key expires after this long unused, so a finished job leaves nothing behind.
+KEY_TTL_MS = 60_000
+
+#: KEYS[1] the bucket; ARGV rate, burst. Returns the seconds the caller waits for its token, as text (Redis
+#: turns Lua numbers into integers).
+_RESERVE = """
+local now = redis.call('TIME')
+now = tonumber(now[1]) + tonumber(now[2]) / 1000000
+local rate, burst = tonumber(ARGV[1]), tonumber(ARGV[2])
+local saved = redis.call('HMGET', KEYS[1], 'tokens', 'at')
+local tokens, at = tonumber(saved[1]) or burst, tonumber(saved[2]) or now
+tokens = math.min(burst, tokens + math.max(0, now - at) * rate) - 1
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(now))
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+if tokens >= 0 then return '0' end
+return tostring(-tokens / rate)
+"""
+
+
+def bucket_key(pipeline_id: str) -> str:
+    """The Redis key of a pipeline's bucket: every job of the pipeline shares its `rate_limit`."""
+    return f"beam_api_pipeline:rate_limit:{pipeline_id}"
+
+
+class RedisPacer:
+    """The job-wide bucket in Redis at `url`, with `fallback` (this process's share) while Redis is away."""
+
+    def __init__(
+        self,
+        url: str,
+        password: str | None,
+        key: str,
+        rate: float,
+        fallback: SharePacer,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        client = redis.Redis.from_url(
+            url,
+            password=password,
+            socket_timeout=STORE_TIMEOUT_SECONDS,
+            socket_connect_timeout=STORE_TIMEOUT_SECONDS,
+        )
+        self._reserve = client.register_script(_RESERVE)
+        self._client = client
+        self._key = key
+        self._args = (rate, max(1.0, rate * BURST_SECONDS), KEY_TTL_MS)
+        self._fallback = fallback
+        self._clock = clock
+        self._sleep = sleep
+        self._away_until: float | None = None
+        self._lock = threading.Lock()
+        self.rate = rate
+
+    def acquire(self) -> float:
+        if self._store_away():
+            return self._fallback.acquire()
+        try:
+            wait = float(self._reserve(keys=[self._key], args=list(self._args)))
+        except redis.RedisError as error:
+            self._went_away(error)
+            return self._fallback.acquire()
+        self._came_back()
+        if wait > 0:
+            self._sleep(wait)
+        return wait
+
+    def throttled(self) -> None:
+        """The bucket is the job's cap; the API's Retry-After pauses this process (see `RequestLimits`)."""
+        self._fallback.throttled()
+
+    def answered(self, hint: RateLimitHint | None) -> None:
+        self._fallback.answered(hint)
+
+    def close(self) -> None:
+        self._client.close()
+
+    def _store_away(self) -> bool:
+        with self._lock:
+            return self._away_until is not None and self._clock() < self._away_until
+
+    def _went_away(self, error: redis.RedisError) -> None:
+        """Keep to the share for a while; log the outage (by the error's type: its text may hold the URL)."""
+        with self._lock:
+            first = self._away_until is None
+            self._away_until = self._clock() + RETRY_STORE_SECONDS
+        if first:
+            metrics.RATE_LIMIT_STORE_OUTAGES.inc()
+            logger.warning(
+                "rate_limit_store failed (%s); this process keeps to its share, %.3g requests/s, "
+                "and asks again every %.0f s",
+                type(error).__name__,
+                self._fallback.share,
+                RETRY_STORE_SECONDS,
+            )
+
+    def _came_back(self) -> None:
+        with self._lock:
+            if self._away_until is None:
+                return
+            self._away_until = None
+        logger.warning("rate_limit_store answers again; the job-wide bucket paces this process")
