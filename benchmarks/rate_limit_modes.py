@@ -24,7 +24,7 @@ from tests.rate_limits.limited_runs import (
 )
 from tests.redis_server import RedisServer
 
-DAYS, RECORDS_PER_DAY = 10, 600  # 600 pages of 10 records: 15 s at 40 requests a second
+DAYS, RECORDS_PER_DAY = 16, 600  # 960 pages of 10 records: 24 s at 40 requests a second
 
 
 def _exact(run: LimitedRun) -> str:

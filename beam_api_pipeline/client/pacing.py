@@ -30,7 +30,7 @@ MIN_RATE_FRACTION = 0.1
 #: Adaptive mode: the rate doubles every `DOUBLING_SECONDS` until the first throttle (at most once per
 #: answer), then grows by `ADDITIVE_STEP` of `rate_limit` a second (counting at most `MAX_GROWTH_SECONDS` between
 #: two answers, so an idle process does not bank growth it never tried).
-DOUBLING_SECONDS = 0.5
+DOUBLING_SECONDS = 0.25
 ADDITIVE_STEP = 0.04
 MAX_GROWTH_SECONDS = 1.0
 #: Adaptive mode: a throttle signal cuts the rate to this fraction; signals within `DECREASE_COOLDOWN` seconds
