@@ -42,8 +42,8 @@ def create_auth_handler(
 
 
 def build_client(config: PipelineConfig, limits: RequestLimits) -> ApiClient:
-    """An ApiClient for `config`, whose secrets must already be resolved, held to `limits` (this process's share
-    of the job's rate and concurrency, see `http.limits`)."""
+    """An ApiClient for `config`, whose secrets must already be resolved, held to `limits` (this process's part
+    of the job's rate and concurrency, see `client.limits`)."""
     api = config.api_config
     auth = create_auth_handler(api.auth_config, config.pipeline_id, api.timeout, api.verify_ssl)
     register_secrets(auth.secrets())
