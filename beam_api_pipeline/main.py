@@ -18,14 +18,11 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from beam_api_pipeline.checks import check_config
 from beam_api_pipeline.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, exit_code_of
-from beam_api_pipeline.config import ServiceConfig, load_env_config
-from beam_api_pipeline.config.loading import source_label
 from beam_api_pipeline.errors import ConfigError
 from beam_api_pipeline.logging_setup import configure_logging
 from beam_api_pipeline.manager import PipelineManager, prepare_run
 from beam_api_pipeline.options import (
     TemplateRun,
-    read_parameters,
     read_template_run,
     template_help,
     worker_log_args,
@@ -38,23 +35,14 @@ from beam_api_pipeline.watermark.store import open_store
 logger = logging.getLogger("beam_api_pipeline.main")
 
 
-def build_pipeline(
-    run: TemplateRun, beam_args: list[str], source: str | None = None, service: ServiceConfig | None = None
-) -> tuple[beam.Pipeline, RunPlan]:
-    """The run's checked, planned, unstarted pipeline (planning reads the stored watermarks and records the run);
-    `source` names the config in messages, `service` is recorded with the run."""
-    check_config(run.config, source, beam_args)  # before the store is opened, which may be BigQuery's
+def build_pipeline(run: TemplateRun, beam_args: list[str]) -> tuple[beam.Pipeline, RunPlan]:
+    """The run's checked, planned, unstarted pipeline (planning reads the stored watermarks and records the run
+    with its service)."""
+    check_config(run.config, run.source, beam_args)  # before the store is opened, which may be BigQuery's
     store = open_store(run.config.watermark_store)
     try:
         return prepare_run(
-            run.config,
-            store,
-            beam_args,
-            run.start_time,
-            run.end_time,
-            run_id=run.run_id,
-            source=source,
-            service=service,
+            run.config, store, beam_args, run.start_time, run.end_time, run_id=run.run_id, service=run.service
         )
     finally:
         store.close()
@@ -73,32 +61,23 @@ def launch(argv: list[str]) -> int:
         return EXIT_USAGE
     configure_logging(run.log_level)
     beam_args = worker_log_args(argv, run.log_level)
-    source, service = _origin(options)
     if is_dataflow(options):
-        return exit_code_of(lambda: _submit(run, beam_args, source, service), "launch")
-    return exit_code_of(lambda: _run_here(run, beam_args, source, service), "run")
+        return exit_code_of(lambda: _submit(run, beam_args), "launch")
+    return exit_code_of(lambda: _run_here(run, beam_args), "run")
 
 
-def _origin(options: PipelineOptions) -> tuple[str, ServiceConfig]:
-    """How messages name the ``pipeline_config`` parameter, and the service of the ``env_config`` one (read
-    again: a TemplateRun does not keep it)."""
-    parameters = read_parameters(options)
-    service = load_env_config(parameters.env_config).service if parameters.env_config else ServiceConfig()
-    return source_label(parameters.pipeline_config), service
-
-
-def _submit(run: TemplateRun, beam_args: list[str], source: str, service: ServiceConfig) -> int:
+def _submit(run: TemplateRun, beam_args: list[str]) -> int:
     """Submit the job to Dataflow and return at once: the launcher must not wait for the job."""
-    pipeline, plan = build_pipeline(run, beam_args, source, service)
+    pipeline, plan = build_pipeline(run, beam_args)
     pipeline.run()
     logger.info("run %s of %s submitted to Dataflow", plan.run_id, run.config.pipeline_id)
     return EXIT_OK
 
 
-def _run_here(run: TemplateRun, beam_args: list[str], source: str, service: ServiceConfig) -> int:
+def _run_here(run: TemplateRun, beam_args: list[str]) -> int:
     """Run on a local runner, wait, and print the run report."""
     pipeline_id = run.config.pipeline_id
-    manager = PipelineManager({pipeline_id: run.config}, {pipeline_id: source}, service)
+    manager = PipelineManager({pipeline_id: run.config}, {pipeline_id: run.source}, run.service)
     report = manager.execute_pipeline(run.config, beam_args, run.start_time, run.end_time, run_id=run.run_id)
     print(format_report(report))
     return EXIT_OK if report.succeeded else EXIT_FAILED

@@ -77,13 +77,11 @@ def prepare_run(
     run_id: str | None = None,
     plan: RunPlan | None = None,
     *,
-    source: str | None = None,
     service: ServiceConfig | None = None,
 ) -> tuple[beam.Pipeline, RunPlan]:
-    """Check `config` (loaded from `source`) for the runner `beam_args` choose (`checks`), plan a run from the
-    stored watermarks (unless given a plan), build its (unstarted) pipeline on that runner (see `runners`), and
+    """Plan a run of `config` (which the caller has checked, `checks.check_config`) from the stored watermarks
+    (unless given a plan), build its (unstarted) pipeline on the runner `beam_args` choose (see `runners`), and
     record the run as running, for `service` (the environment file's)."""
-    check_config(config, source, beam_args)
     service = service or ServiceConfig()
     api = config.api_config
     walks_pages = any(range_paging(api, endpoint) is None for endpoint in api.endpoints)
@@ -178,7 +176,6 @@ class PipelineManager:
                 end_time,
                 run_id=run_id,
                 plan=plan,
-                source=source,
                 service=self.service,
             )
             if show_progress:
@@ -236,8 +233,8 @@ class PipelineManager:
             raise ConfigError(problems)
         api = config.api_config
         workers = settings.max_workers or DATAFLOW_DEFAULT_MAX_WORKERS
-        source = "max_workers" if settings.max_workers else "max_workers unset: Dataflow's default"
-        warning = small_share_warning(api.rate_limit_mode, api.rate_limit, workers, source)
+        workers_from = "max_workers" if settings.max_workers else "max_workers unset: Dataflow's default"
+        warning = small_share_warning(api.rate_limit_mode, api.rate_limit, workers, workers_from)
         if warning:
             logger.warning(warning)
         now = datetime.now(UTC)

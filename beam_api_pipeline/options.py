@@ -20,7 +20,7 @@ from __future__ import annotations
 import argparse
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -28,7 +28,8 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from pydantic import ValidationError
 
 from beam_api_pipeline.bigquery_names import ALL_FORMS, FULL_FORMS, TableParts, parse_table_name, table_name_regex
-from beam_api_pipeline.config import EnvConfig, PipelineConfig, load_env_config, load_pipeline_config
+from beam_api_pipeline.config import EnvConfig, PipelineConfig, ServiceConfig, load_env_config, load_pipeline_config
+from beam_api_pipeline.config.loading import source_label
 from beam_api_pipeline.config.problems import validation_problems
 from beam_api_pipeline.errors import ConfigError
 from beam_api_pipeline.timeformat import parse_timestamp
@@ -116,13 +117,16 @@ class TemplateParameters:
 
 @dataclass(frozen=True)
 class TemplateRun:
-    """What a launch runs: the config with its overrides applied, the run's bounds and the log level."""
+    """What a launch runs: the config with its overrides applied, the run's bounds and the log level; `source`
+    names the config in messages and `service` is the environment file's."""
 
     config: PipelineConfig
     start_time: datetime | None
     end_time: datetime | None
     log_level: str
     run_id: str | None = None
+    source: str | None = None
+    service: ServiceConfig = field(default_factory=ServiceConfig)
 
 
 def read_parameters(options: PipelineOptions) -> TemplateParameters:
@@ -169,7 +173,10 @@ def read_template_run(options: PipelineOptions) -> TemplateRun:
     env = load_env_config(parameters.env_config) if parameters.env_config else EnvConfig()
     config = apply_overrides(load_pipeline_config(parameters.pipeline_config, env), parameters)
     log_level = parameters.log_level or env.service.log_level or "INFO"
-    return TemplateRun(config, parameters.start_time, parameters.end_time, log_level, parameters.run_id)
+    source = source_label(parameters.pipeline_config)
+    return TemplateRun(
+        config, parameters.start_time, parameters.end_time, log_level, parameters.run_id, source, env.service
+    )
 
 
 def apply_overrides(config: PipelineConfig, parameters: TemplateParameters) -> PipelineConfig:

@@ -18,6 +18,7 @@ from beam_api_pipeline.client.build import build_client
 from beam_api_pipeline.client.limits import RequestLimits
 from beam_api_pipeline.config import ServiceConfig, load_pipeline_config, resolve_config
 from beam_api_pipeline.dataflow import service_labels
+from beam_api_pipeline.main import launch as flex_template_entry
 from beam_api_pipeline.manager import prepare_run
 from beam_api_pipeline.watermark.store import open_store
 from tests.support import write_yaml
@@ -51,10 +52,19 @@ def test_every_request_says_which_service_sends_it(sample_api, write_config, tmp
     assert sent_user_agent(load_pipeline_config(path, env), sample_api.url) == expected
 
 
-def test_a_run_records_the_service_and_its_status_as_the_stored_string(write_config, tmp_path, capsys):
+def run_with_the_cli(path, env) -> int:
+    return main(["run", "--config", str(path), "--env_config", str(env), "--end_time", "2024-01-03"])
+
+
+def run_as_the_flex_template_does(path, env) -> int:
+    return flex_template_entry([f"--pipeline_config={path}", f"--env_config={env}", "--end_time=2024-01-03"])
+
+
+@pytest.mark.parametrize("run", [run_with_the_cli, run_as_the_flex_template_does])
+def test_a_run_records_the_service_and_its_status_as_the_stored_string(write_config, tmp_path, capsys, run):
     path, config = write_config()
     env = write_yaml(tmp_path / "env.yaml", {"service": SERVICE})
-    assert main(["run", "--config", str(path), "--env_config", str(env), "--end_time", "2024-01-03"]) == 0
+    assert run(path, env) == 0
     capsys.readouterr()
     assert main(["runs", "--config", str(path)]) == 0
     (record,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
