@@ -82,18 +82,18 @@ def range_paging(api: ApiConfig, endpoint: str) -> RangePaging | None:
 @dataclass(frozen=True)
 class RangeTask:
     """A window whose first page is fetched, as pages `[0, stop)`: page 0 is not fetched again, its records are
-    `first_records`. `parts` is the initial split; `error` is set when the window cannot be fetched as a range,
-    `truncated` when `max_pages` cut it short."""
+    `first_page` (packed, see `packing`). `parts` is the initial split; `error` is set when the window cannot
+    be fetched as a range, `truncated` when `max_pages` cut it short."""
 
     task: WindowTask
     stop: int
     parts: int
     truncated: bool = False
     error: str | None = None
-    first_records: list[Any] = field(default_factory=list, compare=False)
+    first_page: bytes = field(default=b"", compare=False)
 
     def to_element(self) -> RangeElement:
-        return (self.task.to_element(), self.stop, self.parts, self.truncated, self.error, self.first_records)
+        return (self.task.to_element(), self.stop, self.parts, self.truncated, self.error, self.first_page)
 
     @classmethod
     def from_element(cls, element: RangeElement) -> RangeTask:
@@ -101,8 +101,8 @@ class RangeTask:
         return cls(WindowTask.from_element(task), *rest)
 
 
-#: A RangeTask between stages: (task, stop, parts, truncated, error, first page's records).
-RangeElement = tuple[TaskElement, int, int, bool, str | None, list[Any]]
+#: A RangeTask between stages: (task, stop, parts, truncated, error, first page's records packed).
+RangeElement = tuple[TaskElement, int, int, bool, str | None, bytes]
 
 
 def page_count(total: int, page_size: int) -> int:

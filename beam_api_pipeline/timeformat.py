@@ -36,6 +36,8 @@ def parse_timestamp(value: object, time_format: str = "iso8601") -> datetime:
 
     Raises ValueError with a message naming the value when it cannot be read.
     """
+    if isinstance(value, str):  # the common case first: this runs once for every record
+        return _parse_text(value.strip(), time_format)
     if isinstance(value, bool) or value is None:
         raise ValueError(f"not a timestamp: {value!r}")
     if isinstance(value, int | float):
@@ -45,8 +47,6 @@ def parse_timestamp(value: object, time_format: str = "iso8601") -> datetime:
         return _as_utc(value)
     if isinstance(value, date):
         return datetime(value.year, value.month, value.day, tzinfo=UTC)
-    if isinstance(value, str):
-        return _parse_text(value.strip(), time_format)
     raise ValueError(f"not a timestamp: {value!r}")
 
 

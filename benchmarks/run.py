@@ -2,7 +2,8 @@
 
     python -m benchmarks.run [--only W1,W3] [--skip-dlt]
 
-W6 (the rate-limit modes) runs `benchmarks.rate_limit_modes` and prints its own lines.
+W3 (issue 17: cost per record) and W5 run this pipeline with no runner options, the mode a new user gets, and
+print their targets' lines; W6 (the rate-limit modes) runs `benchmarks.rate_limit_modes` and prints its own.
 
 Each contender runs in its own process (CPU seconds and peak RSS come from `os.wait4`); the sample API runs
 in another. The extraction phase is the time from the API's first data request to its last, from polling
@@ -32,7 +33,10 @@ HERE = Path(__file__).resolve().parent
 DLT_VENV = Path(os.environ.get("DLT_VENV", "/tmp/dlt-venv"))
 START = "2024-01-01T00:00:00Z"
 POLL_SECONDS = 0.02
-ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
+#: Contenders run with Python's bytecode cache, as an installed package does (pip compiles it; so do Dataflow's
+#: workers): with PYTHONDONTWRITEBYTECODE set, every run would compile this repository's modules again.
+ENV = {name: value for name, value in os.environ.items() if name != "PYTHONDONTWRITEBYTECODE"}
+ENV["PYTHONPATH"] = str(ROOT)
 
 
 @dataclass
@@ -220,6 +224,51 @@ def default_mode_line(outcomes: list[Outcome]) -> str:
     )
 
 
+#: W3 (issue 17): no latency, 100 daily windows of 10,000 records at 1,000 a page, in the default local mode.
+W3_DAYS, W3_PER_DAY, W3_PAGE = 100, 10_000, 1000
+
+
+def w3_runs(dlt: Path | None):
+    """The loop, dlt and this pipeline over 1,000,000 records; this pipeline again with `primary_key` and over
+    the first 100,000 records (for the memory ratio). No runner options: the mode a new user gets."""
+    work, fetch = WORK / "W3", ["--max-concurrent", "16"]
+    yield from contenders(W3_DAYS, W3_PAGE, work, dlt, fetch)
+    pk = [*fetch, "--primary-key", "id"]
+    yield from pipeline_contender("this pipeline, primary_key", W3_DAYS, W3_PAGE, work / "pk", pk)
+    yield from pipeline_contender("this pipeline, 100,000 records", W3_DAYS // 10, W3_PAGE, work / "small", fetch)
+
+
+def cpu_per_100k(outcome: Outcome) -> float:
+    return outcome.cpu / outcome.records * 100_000 if outcome.records else float("nan")
+
+
+def cost_lines(w3: list[Outcome]) -> list[str]:
+    """Issue 17's targets, from W3's contenders of one run."""
+    by_name = {o.contender: o for o in w3}
+    pipeline, keyed = by_name["this pipeline"], by_name["this pipeline, primary_key"]
+    small, loop = by_name["this pipeline, 100,000 records"], by_name["requests loop"]
+    expected = W3_DAYS * W3_PER_DAY
+    if {pipeline.records, keyed.records, loop.records} != {expected} or small.records != expected // 10:
+        return [f"W3: a contender wrote the wrong number of records ({[o.records for o in w3]}): no ratios"]
+    lines = [
+        f"W3 CPU s per 100,000 records: this pipeline {cpu_per_100k(pipeline):.2f} (target <= 0.7), "
+        f"with primary_key {cpu_per_100k(keyed):.2f} (target <= 1.0), requests loop {cpu_per_100k(loop):.2f}",
+        f"W3 peak RSS: 1,000,000 records {pipeline.peak_rss_mb:.0f} MB, 100,000 records {small.peak_rss_mb:.0f} MB: "
+        f"{pipeline.peak_rss_mb / small.peak_rss_mb:.2f}x (target < 1.5)",
+        f"W3 cost: {pipeline.cpu / pipeline.records * 1e6:.1f} vCPU-seconds per million records "
+        f"({keyed.cpu / keyed.records * 1e6:.1f} with primary_key)",
+    ]
+    dlt = by_name.get("dlt rest_api")
+    if dlt is not None:
+        lines.insert(
+            0,
+            f"W3 records/s: this pipeline {pipeline.records_per_second:,.0f}, dlt {dlt.records_per_second:,.0f}: "
+            f"{pipeline.records_per_second / dlt.records_per_second:.2f}x dlt (target >= 2); dlt CPU s per "
+            f"100,000 records {cpu_per_100k(dlt):.2f}",
+        )
+    return lines
+
+
 def table(outcomes: list[Outcome]) -> str:
     head = (
         "| workload | contender | wall s | extraction s | requests | 429s | req/s | records | records/s | CPU s"
@@ -266,9 +315,10 @@ def main() -> int:
         w2 = ["--max-concurrent", "16", "--rate-limit", "40", *runner_args]
         outcomes += workload("W2", {"records_per_day": 2000, "rate_limit": 40}, 20, 100, 40, None, w2)
     if "W3" in only:
-        outcomes += workload(
-            "W3", {"records_per_day": 10_000}, 30, 1000, None, dlt, ["--max-concurrent", "16", *runner_args]
-        )
+        w3 = workload("W3", {"records_per_day": W3_PER_DAY}, W3_DAYS, W3_PAGE, None, dlt, [], w3_runs(dlt))
+        outcomes += w3
+        for line in cost_lines(w3):
+            print(line, file=sys.stderr)
     if "W5" in only:
         w5_api = {"records_per_day": 2000, "latency_ms": 50}
         w5 = workload("W5", w5_api, 31, 100, 16 / 0.05, None, ["--primary-key", "id"])

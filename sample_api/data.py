@@ -7,6 +7,7 @@ import re
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from typing import Any
 
 DEFAULT_START = datetime(2024, 1, 1, tzinfo=UTC)
@@ -45,11 +46,16 @@ class Record:
     id: int
     updated_at: datetime
 
+    @cached_property
+    def updated_at_text(self) -> str:
+        """`updated_at` as `format_instant` writes it, made once (every page that serves the record reads it)."""
+        return format_instant(self.updated_at)
+
     def as_json(self) -> dict[str, Any]:
         """The record as the API answers it."""
         return {
             "id": self.id,
-            "updated_at": format_instant(self.updated_at),
+            "updated_at": self.updated_at_text,
             "title": f"Item {self.id}",
             "value": (self.id * 37) % 1000,
         }

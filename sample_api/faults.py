@@ -14,7 +14,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import urlsplit
 
-from sample_api.data import Record, format_instant, parse_instant
+from sample_api.data import Record, parse_instant
 
 #: What an injected answer fault does: a status (with a JSON error body), or a broken answer.
 ANSWER_FAULTS = {
@@ -34,6 +34,8 @@ ANSWER_FAULTS = {
     "huge_page": "answer the page padded to `huge_page_bytes`",
 }
 TIMESTAMP_STYLES = ("z", "offset", "naive", "epoch", "mixed")
+#: The first half of 😀 (U+1F600) in UTF-16: not text on its own, and not something UTF-8 can hold.
+HALF_EMOJI = "\ud83d"
 OFFSET_ZONE = timezone(timedelta(hours=-7))
 
 
@@ -65,7 +67,9 @@ class Faults:
 
     Records (generic REST routes): `boundary_duplicates` repeats the last N records of the previous page at the
     start of each page; records whose id is a multiple of `strip_every` lack the fields in `strip_fields`;
-    `timestamp_style` writes `updated_at` with a `Z`, a -07:00 offset, no zone, as epoch seconds, or mixed.
+    those whose id is a multiple of `half_emoji_every` end their title with half an emoji (a lone UTF-16
+    surrogate, `\\ud83d`, as APIs that cut text by UTF-16 units send); `timestamp_style` writes `updated_at`
+    with a `Z`, a -07:00 offset, no zone, as epoch seconds, or mixed.
     """
 
     latency_ms: float = 0.0
@@ -89,6 +93,7 @@ class Faults:
     boundary_duplicates: int = 0
     strip_fields: frozenset[str] = field(default_factory=frozenset)
     strip_every: int = 0
+    half_emoji_every: int = 0
     timestamp_style: str = "z"
 
     def __post_init__(self) -> None:
@@ -111,8 +116,15 @@ class Faults:
                     "answer_fault_every, answer_fault_after and answer_fault_count must be >= 0",
                 ),
                 (
-                    min(self.stall_seconds, self.huge_page_bytes, self.boundary_duplicates, self.strip_every) < 0,
-                    "stall_seconds, huge_page_bytes, boundary_duplicates and strip_every must be >= 0",
+                    min(
+                        self.stall_seconds,
+                        self.huge_page_bytes,
+                        self.boundary_duplicates,
+                        self.strip_every,
+                        self.half_emoji_every,
+                    )
+                    < 0,
+                    "stall_seconds, huge_page_bytes, boundary_duplicates, strip_every, half_emoji_every must be >= 0",
                 ),
                 (self.timestamp_style not in TIMESTAMP_STYLES, f"timestamp_style must be one of {TIMESTAMP_STYLES}"),
                 (
@@ -145,6 +157,8 @@ class Faults:
         if self.strip_every and record.id % self.strip_every == 0:
             for name in self.strip_fields:
                 body.pop(name, None)
+        if self.half_emoji_every and record.id % self.half_emoji_every == 0:
+            body["title"] += HALF_EMOJI
         return body
 
 
@@ -158,7 +172,7 @@ def _styled_timestamp(record: Record, style: str) -> str | int:
         return moment.replace(tzinfo=None).isoformat()
     if style == "epoch":
         return int(moment.timestamp())
-    return format_instant(moment)
+    return record.updated_at_text
 
 
 class _TokenBucket:

@@ -19,7 +19,6 @@ from typing import Protocol
 from beam_api_pipeline import metrics
 from beam_api_pipeline.client.pacing import AdaptivePacer, SharePacer
 from beam_api_pipeline.client.rate_headers import RateLimitHint, header, parse_rate_limit_headers
-from beam_api_pipeline.client.redis_bucket import RedisPacer, bucket_key
 from beam_api_pipeline.client.retry import parse_retry_after
 
 #: Below this fraction of `rate_limit` a process's share is too small to be what the user meant.
@@ -203,6 +202,9 @@ def _pacer(settings: LimitSettings) -> Pacer | None:
     if settings.mode == "adaptive":
         return AdaptivePacer(share, rate_limit)
     if settings.mode == "shared":
+        # Imported here: the Redis client takes a fifth of a second to import, and only this mode needs it.
+        from beam_api_pipeline.client.redis_bucket import RedisPacer, bucket_key
+
         key = bucket_key(settings.pipeline_id)
         return RedisPacer(settings.store, settings.password, key, rate_limit, SharePacer(share))
     return SharePacer(share)

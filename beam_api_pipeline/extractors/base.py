@@ -108,9 +108,11 @@ class BaseExtractor:
         return self.read_page(client.send(request, on_retry=on_retry))
 
     def records(self, page: Page) -> Iterable[Any]:
-        """The rows of a page, each item passed through `_transform_item`."""
-        for item in page.records:
-            yield from self._transform_item(item)
+        """The rows of a page, each item passed through `_transform_item` (the items themselves when an
+        extractor keeps the default, which makes each item one row)."""
+        if type(self)._transform_item is BaseExtractor._transform_item:
+            return page.records
+        return (row for item in page.records for row in self._transform_item(item))
 
     def _transform_item(self, item: Any) -> Iterable[Any]:
         """Turn one item of a page into rows (one by default)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import posixpath
 from collections.abc import Iterator
 
@@ -12,7 +13,7 @@ from apache_beam.utils.timestamp import MIN_TIMESTAMP
 from apache_beam.utils.windowed_value import WindowedValue
 
 from beam_api_pipeline.outputs.base import BaseOutput
-from beam_api_pipeline.outputs.jsonl import to_json_line
+from beam_api_pipeline.outputs.jsonl import json_line_bytes
 
 
 def run_file_prefix(directory: str, endpoint: str, run_id: str) -> str:
@@ -51,21 +52,35 @@ class LocalOutput(BaseOutput):
 
 
 class _JsonLinesFilesFn(beam.DoFn):
-    """Gathers a bundle's rows as JSON lines into file contents of at most `lines_per_file` lines."""
+    """Gathers a bundle's rows as JSON lines (UTF-8 bytes, which WriteToText writes as they are) into file
+    contents of at most `lines_per_file` lines."""
 
     def __init__(self, lines_per_file: int):
         self._lines_per_file = lines_per_file
 
     def start_bundle(self) -> None:
-        self._lines: list[str] = []
+        self._contents = io.BytesIO()
+        self._lines = 0
 
-    def process(self, batch: list) -> Iterator[str]:
-        for row in batch:
-            self._lines.append(to_json_line(row))
-            if len(self._lines) == self._lines_per_file:
-                yield "\n".join(self._lines)
-                self._lines = []
+    def process(self, batch: list) -> Iterator[bytes]:
+        start = 0
+        while start < len(batch):
+            rows = batch[start : start + self._lines_per_file - self._lines]
+            if self._lines:
+                self._contents.write(b"\n")
+            self._contents.write(b"\n".join(map(json_line_bytes, rows)))
+            self._lines += len(rows)
+            start += len(rows)
+            if self._lines == self._lines_per_file:
+                yield self._take()
 
     def finish_bundle(self) -> Iterator[WindowedValue]:
         if self._lines:
-            yield WindowedValue("\n".join(self._lines), MIN_TIMESTAMP, [GlobalWindow()])
+            yield WindowedValue(self._take(), MIN_TIMESTAMP, [GlobalWindow()])
+
+    def _take(self) -> bytes:
+        """The file gathered so far; the next one starts empty."""
+        contents = self._contents.getvalue()
+        self._contents = io.BytesIO()
+        self._lines = 0
+        return contents

@@ -15,7 +15,7 @@ from apache_beam.io.filesystems import FileSystems
 
 from beam_api_pipeline.gcp.endpoints import use_emulators
 from beam_api_pipeline.outputs.base import BaseOutput
-from beam_api_pipeline.outputs.jsonl import to_json_line
+from beam_api_pipeline.outputs.jsonl import json_line_bytes
 from beam_api_pipeline.paths import get_path
 from beam_api_pipeline.timeformat import parse_timestamp
 
@@ -59,7 +59,7 @@ class _WriteFolderFn(beam.DoFn):
         for row in rows:
             if handle is None:
                 path, handle = self._open(folder)
-            handle.write(to_json_line(row).encode("utf-8") + b"\n")
+            handle.write(json_line_bytes(row) + b"\n")
             count += 1
             if count == self._batch_size:
                 handle.close()

@@ -1,5 +1,6 @@
 """ApiDoFn: the base of the DoFns that call the API. It carries only the config; `setup()` builds the worker's
-client, held to this process's share of the job's limits, and one extractor per endpoint."""
+client, held to this process's share of the job's limits, and one extractor per endpoint, after settling the
+process's garbage collector for a stream of records (`heap`)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from beam_api_pipeline.client.build import DEFAULT_MAX_CONCURRENT_REQUESTS, buil
 from beam_api_pipeline.client.limits import LimitSettings, process_limits, share_of_budget
 from beam_api_pipeline.config import PipelineConfig, resolve_config
 from beam_api_pipeline.extractors.base import BaseExtractor
+from beam_api_pipeline.heap import settle_heap
 from beam_api_pipeline.logging_setup import register_secrets
 from beam_api_pipeline.pagination import Page
 from beam_api_pipeline.parallel import RangePaging, range_paging
@@ -28,6 +30,7 @@ class ApiDoFn(beam.DoFn):
         self._profile = profile
 
     def setup(self) -> None:
+        settle_heap()
         resolved = resolve_config(self._config)
         api = resolved.api_config
         share = share_of_budget(

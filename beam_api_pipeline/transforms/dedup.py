@@ -1,15 +1,15 @@
 """De-duplication within a window: one record per primary key, the newest by `timestamp_field`.
 
-Records travel to the shuffle in batches, not one by one: each batch of a window is cut into at most
-DEDUP_BUCKETS groups by a stable hash of the key, and the shuffle groups them by (window, bucket), so that
-every copy of a key meets the others and each group holds about a DEDUP_BUCKETS-th of a window.
+Records travel to the shuffle in packed batches, not one by one (see `packing`): each batch of a window is cut
+into at most DEDUP_BUCKETS groups by a stable hash of the key, and the shuffle groups them by (window, bucket),
+so that every copy of a key meets the others and each group holds about a DEDUP_BUCKETS-th of a window.
 """
 
 from __future__ import annotations
 
 import zlib
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Hashable, Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
@@ -17,28 +17,38 @@ import apache_beam as beam
 
 from beam_api_pipeline import jsoncodec, metrics
 from beam_api_pipeline.config import PipelineConfig
+from beam_api_pipeline.packing import pack, unpack
 from beam_api_pipeline.paths import get_path
 from beam_api_pipeline.run_plan import TaskElement, task_endpoint
 from beam_api_pipeline.timeformat import parse_timestamp
 
 DEDUP_BUCKETS = 16
 
-#: `(window and bucket, (task, records))`: the element KeepNewest groups.
-KeyedBatch = tuple[str, tuple[TaskElement, list[Any]]]
+#: `(window and bucket, (task, packed records))`: the element KeepNewest groups.
+KeyedBatch = tuple[str, tuple[TaskElement, bytes]]
 
 
-def record_key(record: Any, key_field: str) -> bytes:
-    """The primary key of `record` as canonical JSON: equal keys give equal bytes in every process."""
-    return jsoncodec.canonical(get_path(record, key_field))
+def record_key(record: Any, key_field: str) -> Hashable:
+    """What copies of a record share: its primary key as it is when text or an integer, else as canonical JSON
+    (so that equal objects are equal keys, and 1, 1.0 and true stay three)."""
+    value = get_path(record, key_field)
+    return value if type(value) is str or type(value) is int else jsoncodec.canonical(value)
+
+
+def bucket_of(key: Hashable) -> int:
+    """The bucket of a `record_key`, the same in every process (Python's own hash of text is salted per process)."""
+    if type(key) is int:
+        return key % DEDUP_BUCKETS
+    return zlib.crc32(key.encode("utf-8", "surrogatepass") if type(key) is str else key) % DEDUP_BUCKETS
 
 
 def bucketed(task_element: TaskElement, window_key: str, records: list[Any], key_field: str) -> Iterator[KeyedBatch]:
-    """`records` of one window in at most DEDUP_BUCKETS groups, each keyed by the window and its bucket."""
+    """`records` of one window in at most DEDUP_BUCKETS packed groups, each keyed by the window and its bucket."""
     groups: dict[int, list[Any]] = defaultdict(list)
     for record in records:
-        groups[zlib.crc32(record_key(record, key_field)) % DEDUP_BUCKETS].append(record)
+        groups[bucket_of(record_key(record, key_field))].append(record)
     for bucket, group in groups.items():
-        yield f"{window_key} {bucket}", (task_element, group)
+        yield f"{window_key} {bucket}", (task_element, pack(group))
 
 
 class KeepNewestFn(beam.DoFn):
@@ -52,13 +62,13 @@ class KeepNewestFn(beam.DoFn):
         self._primary_keys = {name: e.primary_key for name, e in config.api_config.endpoints.items()}
         self._batch_size = config.api_config.batch_size
 
-    def process(self, keyed: tuple[str, Iterable[tuple[TaskElement, list[Any]]]]) -> Iterator[tuple]:
+    def process(self, keyed: tuple[str, Iterable[tuple[TaskElement, bytes]]]) -> Iterator[tuple]:
         _, groups = keyed
-        newest: dict[bytes, Any] = {}
+        newest: dict[Hashable, Any] = {}
         seen = 0
-        for task_element, records in groups:
+        for task_element, packed in groups:
             key_field = self._primary_keys[task_endpoint(task_element)]
-            for record in records:
+            for record in unpack(packed):
                 seen += 1
                 key = record_key(record, key_field)
                 kept = newest.setdefault(key, record)

@@ -13,6 +13,7 @@ from typing import Any
 
 import apache_beam as beam
 
+from beam_api_pipeline.packing import unpack
 from beam_api_pipeline.parallel import RangeElement, RangePaging, RangeTask
 from beam_api_pipeline.transforms.concurrency import RequestPool
 from beam_api_pipeline.transforms.page_range import PageRangeProvider
@@ -57,7 +58,7 @@ class FetchRangeFn(WindowFetchDoFn):
             while len(pending) < self._pool.width and next_index < tracker.current_restriction().stop:
                 if next_index == 0:
                     first: Future = Future()
-                    first.set_result(ranged.first_records)
+                    first.set_result(unpack(ranged.first_page))
                     pending.append((0, first))
                 else:
                     future = self._pool.submit(self._page_records, ranged, paging, next_index, on_retry)

@@ -13,6 +13,7 @@ from apache_beam.utils.timestamp import MIN_TIMESTAMP
 from apache_beam.utils.windowed_value import WindowedValue
 
 from beam_api_pipeline import metrics
+from beam_api_pipeline.packing import pack
 from beam_api_pipeline.parallel import RangeElement, RangeTask, plan_range
 from beam_api_pipeline.paths import get_path
 from beam_api_pipeline.run_plan import TaskElement, WindowTask
@@ -68,4 +69,4 @@ class PlanRangesFn(ApiDoFn):
         planned = plan_range(task, total, paging, self._max_pages[task.endpoint], self._profile.workers)
         if planned.error is None:
             metrics.PAGE_RANGES.inc()
-        return dataclasses.replace(planned, first_records=page.records).to_element()
+        return dataclasses.replace(planned, first_page=pack(page.records)).to_element()

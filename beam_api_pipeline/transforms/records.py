@@ -20,7 +20,7 @@ from beam_api_pipeline.run_plan import TaskElement, WindowTask, task_endpoint
 from beam_api_pipeline.timeformat import parse_timestamp
 from beam_api_pipeline.transforms.dedup import KeepNewestFn, bucketed
 from beam_api_pipeline.transforms.element_checks import checked
-from beam_api_pipeline.windowing import format_utc
+from beam_api_pipeline.windowing import Window, format_utc
 
 INVALID = "invalid_records"
 KEYED = "keyed"
@@ -45,10 +45,9 @@ class _PlaceRecordsFn(beam.DoFn):
         task_element, records = element
         task = WindowTask.from_element(task_element)
         key_field = self._primary_keys[task.endpoint]
-        window_key = f"{task.endpoint} {task.window.label()}"
         placed = []
         for record in records:
-            problem = self._problem(task, record)
+            problem = self._problem(task.window, key_field, record)
             if problem == _OUTSIDE:
                 metrics.RECORDS_OUTSIDE_WINDOW.inc()
             elif problem:
@@ -61,19 +60,19 @@ class _PlaceRecordsFn(beam.DoFn):
         if key_field is None:
             yield task_element, placed
         else:
+            window_key = f"{task.endpoint} {task.window.label()}"
             for group in bucketed(task_element, window_key, placed, key_field):
                 yield pvalue.TaggedOutput(KEYED, group)
 
-    def _problem(self, task: WindowTask, record: Any) -> str | None:
-        """Why `record` cannot go on (_OUTSIDE: it belongs to another window), or None."""
+    def _problem(self, window: Window, key_field: str | None, record: Any) -> str | None:
+        """Why `record` cannot go on (_OUTSIDE: it belongs to another window than `window`), or None."""
         if self._field is not None:
             try:
                 moment = parse_timestamp(get_path(record, self._field), self._format)
             except (ValueError, TypeError, OverflowError) as error:
                 return f"{self._field}: {error}"
-            if not task.window.contains(moment):
+            if not window.contains(moment):
                 return _OUTSIDE
-        key_field = self._primary_keys[task.endpoint]
         if key_field is not None and get_path(record, key_field) is None:
             return f"primary_key {key_field}: missing"
         return None
@@ -116,7 +115,9 @@ class _ApplyTransformFn(beam.DoFn):
         transform = self._config.api_config.transform
         metadata = self._metadata_of(task_element) if transform.add_metadata else {}
         self._rows += len(records)
-        yield pvalue.TaggedOutput(_rows_tag(endpoint), [apply_transform(r, transform, metadata) for r in records])
+        if transform.select or transform.rename or metadata:
+            records = [apply_transform(r, transform, metadata) for r in records]
+        yield pvalue.TaggedOutput(_rows_tag(endpoint), records)  # without a transform, the batch as it came
 
     def finish_bundle(self) -> Iterator[pvalue.TaggedOutput]:
         yield pvalue.TaggedOutput(ROW_COUNTS, WindowedValue(self._rows, MIN_TIMESTAMP, [GlobalWindow()]))
@@ -135,14 +136,19 @@ class TransformRecords(beam.PTransform):
         placed = records | "PlaceRecords" >> beam.ParDo(_PlaceRecordsFn(self._config)).with_outputs(
             INVALID, KEYED, main="unkeyed"
         )
-        kept = checked(placed.unkeyed, "unkeyed")
-        if any(endpoint.primary_key for endpoint in self._config.api_config.endpoints.values()):
+        kept = unkeyed = checked(placed.unkeyed, "unkeyed")
+        keyed = [bool(endpoint.primary_key) for endpoint in self._config.api_config.endpoints.values()]
+        if any(keyed):
             deduplicated = (
                 checked(placed[KEYED], KEYED)
                 | "GroupByKeyInWindow" >> beam.GroupByKey()
                 | "KeepNewest" >> beam.ParDo(KeepNewestFn(self._config))
             )
-            kept = (kept, checked(deduplicated, "newest")) | "AllPlaced" >> beam.Flatten()
+            kept = checked(deduplicated, "newest")
+            if not all(keyed):
+                # Only when endpoints without a primary key run too: FnApiRunner keeps every record that goes
+                # through a Flatten of two stages' outputs in memory until the stage after it runs.
+                kept = (unkeyed, kept) | "AllPlaced" >> beam.Flatten()
         endpoints = list(self._config.api_config.endpoints)
         shaped = kept | "ApplyTransform" >> beam.ParDo(_ApplyTransformFn(self._config, self._run_id)).with_outputs(
             ROW_COUNTS, *map(_rows_tag, endpoints)

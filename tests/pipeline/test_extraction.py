@@ -187,3 +187,19 @@ def test_an_endpoint_s_own_max_pages_applies_to_that_endpoint_only(sample_api, w
         "items": {"before": None, "after": "2024-01-03T00:00:00Z"},
         "events": {"before": None, "after": None},
     }
+
+
+def test_half_an_emoji_in_a_title_is_read_as_the_replacement_character(sample_api, write_config, tmp_path):
+    """An API that cuts text by UTF-16 units can send half a surrogate pair, which the standard library reads
+    and UTF-8 cannot hold: Beam's coders and every sink would fail the run on it. It is read as U+FFFD."""
+    sample_api.set_faults(half_emoji_every=7)
+    path, _ = write_config()
+    code, report = run_report(tmp_path, "--config", str(path), "--end_time", "2024-01-04T00:00:00Z")
+
+    assert code == 0 and report["run"]["status"] == "succeeded"
+    lines = [line for f in sorted((tmp_path / "out").glob("*.jsonl")) for line in f.read_bytes().splitlines()]
+    rows = [json.loads(line.decode("utf-8")) for line in lines]  # every line is valid UTF-8
+    assert sorted(row["id"] for row in rows) == sample_api.dataset.ids_between(t("2024-01-02"), t("2024-01-04"))
+    titles = {row["id"]: row["title"] for row in rows}
+    assert {i for i, title in titles.items() if title == f"Item {i}\ufffd"} == {i for i in titles if i % 7 == 0}
+    assert all(title == f"Item {i}" for i, title in titles.items() if i % 7)

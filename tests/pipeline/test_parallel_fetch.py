@@ -12,6 +12,7 @@ from apache_beam.runners.sdf_utils import RestrictionTrackerView, ThreadsafeRest
 
 from beam_api_pipeline.cli import main
 from beam_api_pipeline.extractors.rest import RestExtractor
+from beam_api_pipeline.packing import pack
 from beam_api_pipeline.parallel import RangeTask
 from beam_api_pipeline.run_plan import WindowResult, WindowStatus, WindowTask
 from beam_api_pipeline.transforms.fetch_range import FetchRangeFn
@@ -126,7 +127,7 @@ def test_a_long_retry_after_defers_the_remainder_instead_of_sleeping(sample_api,
         walk_state, walk_view = _view(PageWalkTracker(PageWalk()))
         walk_out = list(walk_fn.process(task.to_element(), tracker=walk_view))
         range_state, range_view = _view(PageRangeProvider().create_tracker(OffsetRange(0, 5)))
-        element = RangeTask(task, 5, 1, first_records=first_page).to_element()
+        element = RangeTask(task, 5, 1, first_page=pack(first_page)).to_element()
         range_out = list(range_fn.process(element, tracker=range_view))
         elapsed = time.monotonic() - started
     finally:
@@ -171,7 +172,7 @@ def test_a_dynamic_split_mid_range_hands_the_rest_to_a_residual_exactly_once(sam
     fn = _fetch_fn(FetchRangeFn, config, can_defer=False)
     task = WindowTask("items", Window(t("2024-01-02"), t("2024-01-04")))  # 96 records: pages 0..9
     first = [row.as_json() for row in sample_api.dataset.window(t("2024-01-02"), t("2024-01-04"))[:10]]
-    element = RangeTask(task, 10, 1, first_records=first).to_element()
+    element = RangeTask(task, 10, 1, first_page=pack(first)).to_element()
     provider = PageRangeProvider()
     try:
         state, view = _view(provider.create_tracker(OffsetRange(0, 10)))

@@ -3,13 +3,16 @@ of a key kept (the first seen on a tie), and the result in batches."""
 
 from __future__ import annotations
 
-import zlib
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from beam_api_pipeline.config import PipelineConfig
-from beam_api_pipeline.transforms.dedup import DEDUP_BUCKETS, KeepNewestFn, bucketed, record_key
+from beam_api_pipeline.packing import pack, unpack
+from beam_api_pipeline.transforms.dedup import DEDUP_BUCKETS, KeepNewestFn, bucket_of, bucketed, record_key
 from tests.support import items_config
 
 TASK = ("items", "2024-01-02T00:00:00Z", "2024-01-03T00:00:00Z", 0)
@@ -23,20 +26,37 @@ def record(record_id, updated_at="2024-01-02T01:00:00Z", **fields):
     return {"id": record_id, "updated_at": updated_at, **fields}
 
 
-def test_a_key_is_the_same_bytes_in_every_process_and_lands_in_one_bucket():
-    assert record_key({"id": {"b": 1, "a": 2}}, "id") == b'{"a":2,"b":1}'
-    assert record_key(record(7), "id") == b"7"
+KEYS = [7, "7", "é", {"b": 1, "a": 2}, {"a": 2, "b": 1}, True, 1.0, None, [1, "x"]]
+BUCKETS_IN_A_PROCESS = (
+    "from beam_api_pipeline.transforms.dedup import bucket_of, record_key; from tests.unit.test_dedup import KEYS; "
+    "print([bucket_of(record_key({'id': key}, 'id')) for key in KEYS])"
+)
+
+
+def test_equal_keys_are_one_key_and_land_in_the_same_bucket_in_every_process():
+    keys = [record_key({"id": key}, "id") for key in KEYS]
+    assert keys[3] == keys[4] == b'{"a":2,"b":1}' and len(set(keys)) == len(KEYS) - 1  # 1, 1.0 and true apart
+    buckets = [bucket_of(key) for key in keys]
+    for seed in ("1", "2"):  # Python salts its hash of text differently in each process
+        run = subprocess.run(
+            [sys.executable, "-c", BUCKETS_IN_A_PROCESS],
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        assert run.stdout.strip() == str(buckets)
     groups = dict(bucketed(TASK, "items W", [record(i) for i in range(200)], "id"))
     assert len(groups) == DEDUP_BUCKETS
-    assert sum(len(records) for _, records in groups.values()) == 200
-    for key, (task, records) in groups.items():
+    assert sum(len(unpack(packed)) for _, packed in groups.values()) == 200
+    for key, (task, packed) in groups.items():
         bucket = int(key.rsplit(" ", 1)[1])
         assert task == TASK
-        assert all(zlib.crc32(record_key(r, "id")) % DEDUP_BUCKETS == bucket for r in records)
+        assert all(bucket_of(record_key(r, "id")) == bucket for r in unpack(packed))
 
 
 def run_keep_newest(fn: KeepNewestFn, *groups: list) -> list:
-    return list(fn.process(("items W 3", [(TASK, list(group)) for group in groups])))
+    return list(fn.process(("items W 3", [(TASK, pack(list(group))) for group in groups])))
 
 
 def test_the_newest_copy_of_each_key_is_kept_whatever_the_order():

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from apache_beam.coders import Coder, FastPrimitivesCoder
 
+from beam_api_pipeline.packing import pack, unpack
 from beam_api_pipeline.pagination import PagePosition
 from beam_api_pipeline.parallel import RangeTask
 from beam_api_pipeline.run_plan import WindowResult, WindowStatus, WindowTask
@@ -63,9 +64,9 @@ def test_a_window_result_comes_back_equal(result):
 
 
 def test_a_range_task_comes_back_equal_with_its_first_page():
-    ranged = RangeTask(TASK, stop=20, parts=3, truncated=True, error=None, first_records=RECORDS)
+    ranged = RangeTask(TASK, stop=20, parts=3, truncated=True, error=None, first_page=pack(RECORDS))
     back = RangeTask.from_element(round_trip(ranged.to_element()))
-    assert back == ranged and back.first_records == RECORDS
+    assert back == ranged and unpack(back.first_page) == RECORDS
 
 
 @pytest.mark.parametrize(

@@ -17,6 +17,13 @@ def test_documents_orjson_refuses_are_read_by_the_standard_library():
     assert jsoncodec.loads("[1, 2]".encode("utf-16")) == [1, 2]
 
 
+def test_half_a_surrogate_pair_is_read_as_the_replacement_character_and_a_whole_pair_as_its_character():
+    document = jsoncodec.loads(b'{"t\\ud800": ["x\\ud83d", "\\ud83d\\ude00", "\\ude00y"], "n": NaN}')
+    assert set(document) == {"t\ufffd", "n"}
+    assert document["t\ufffd"] == ["x\ufffd", "\U0001f600", "\ufffdy"]
+    assert jsoncodec.encode(document["t\ufffd"]) == '["x\ufffd","\U0001f600","\ufffdy"]'.encode()
+
+
 def test_text_that_is_not_json_is_a_value_error():
     with pytest.raises(ValueError, match="Expecting value: line 1 column 1"):
         jsoncodec.loads(b"<html>busy</html>")
