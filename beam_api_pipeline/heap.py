@@ -22,7 +22,7 @@ _settled = False
 def settle_heap() -> None:
     """Once per process: freeze what exists (modules, the pipeline, the runner) so that full passes skip it,
     and make young passes rarer. Frozen objects are still freed by reference counting; a cycle among them is
-    not (a full collection first would find the few start-up leaves, for a fifth of a second)."""
+    not (the few cycles left over from start-up stay: a full collection first would cost a fifth of a second)."""
     global _settled
     with _lock:
         if _settled:
