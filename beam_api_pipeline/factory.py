@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 import apache_beam as beam
+from apache_beam import pvalue
 
 from beam_api_pipeline.config import PipelineConfig
 from beam_api_pipeline.errors import ConfigError, OutputError
@@ -14,17 +15,20 @@ from beam_api_pipeline.outputs.base import BaseOutput
 from beam_api_pipeline.outputs.bigquery import BigQueryOutput
 from beam_api_pipeline.outputs.files import LocalOutput
 from beam_api_pipeline.outputs.gcs import GcsOutput
+from beam_api_pipeline.parents import EndpointTree
 from beam_api_pipeline.run_plan import RunPlan
+from beam_api_pipeline.transforms.children import SPAWNED, FetchChildren
 from beam_api_pipeline.transforms.commit import CommitWatermark
 from beam_api_pipeline.transforms.dead_letter import WriteDeadLetters, default_dead_letter_path
 from beam_api_pipeline.transforms.fetch import RECORDS, RESULTS, ReadFromApi
 from beam_api_pipeline.transforms.progress import ReportProgress
-from beam_api_pipeline.transforms.records import INVALID, TransformRecords
+from beam_api_pipeline.transforms.records import INVALID, KEPT, TransformRecords
 from beam_api_pipeline.transforms.write import WriteOutputs
 
 
 class PipelineFactory:
-    """Builds the graph of one run: ReadFromApi → TransformRecords → WriteOutputs → CommitWatermark.
+    """Builds the graph of one run: ReadFromApi → TransformRecords (→ FetchChildren → TransformRecords, for each
+    level of child endpoints) → WriteOutputs → CommitWatermark.
 
     `_outputs` maps each `output[].type` to its class; extractor names live in `extractors.registry`.
     """
@@ -97,28 +101,71 @@ class PipelineFactory:
         extractor_class = self.extractor_class(config)
         outputs = self.outputs_of(config, plan.run_id)
 
-        fetched = pipeline | "ReadFromApi" >> ReadFromApi(config, plan.tasks, extractor_class)
-        records = fetched[RECORDS]
-        if plan.replayed_records:
-            batches = [(task.to_element(), [record]) for task, record in plan.replayed_records]
-            replayed = pipeline | "ReplayedRecords" >> beam.Create(batches)
-            records = (records, replayed) | "WithReplayedRecords" >> beam.Flatten()
-        shaped = records | "TransformRecords" >> TransformRecords(config, plan.run_id)
-        written = shaped["rows"] | "WriteOutputs" >> WriteOutputs(outputs)
+        fetched = self._fetch_and_transform(pipeline, extractor_class)
+        results = _all(fetched[RESULTS], "AllResults")
+        invalid = _all(fetched[INVALID], "AllInvalid")
+        written = fetched["rows"] | "WriteOutputs" >> WriteOutputs(outputs)
         rejected = [rows for output in outputs for rows in output.rejected_rows()]
         rejected_rows = (rejected or [pipeline | "NoRejectedRows" >> beam.Create([])]) | "AllRejected" >> beam.Flatten()
         section = config.dead_letter
         table = section.table if section is not None else None
-        dead_letters = (fetched[RESULTS], shaped[INVALID], rejected_rows) | "WriteDeadLetters" >> WriteDeadLetters(
+        dead_letters = (results, invalid, rejected_rows) | "WriteDeadLetters" >> WriteDeadLetters(
             config.pipeline_id, plan.run_id, path=None if table else self.dead_letter_location(config), table=table
         )
-        invalid_records = (shaped[INVALID], rejected_rows) | "InvalidOrRejected" >> beam.Flatten()
-        _ = fetched[RESULTS] | "ReportProgress" >> ReportProgress()
-        _ = fetched[RESULTS] | "CommitWatermark" >> CommitWatermark(
+        invalid_records = (invalid, rejected_rows) | "InvalidOrRejected" >> beam.Flatten()
+        rows_written = _all(fetched["rows_written"], "AllRowsWritten")
+        if len(fetched["rows_written"]) > 1:
+            rows_written = rows_written | "SumRowsWritten" >> beam.CombineGlobally(sum)
+        spawned = fetched[SPAWNED] or [pipeline | "NoChildTasks" >> beam.Create([])]
+        _ = results | "ReportProgress" >> ReportProgress()
+        _ = results | "CommitWatermark" >> CommitWatermark(
             config,
             plan,
             written=written,
             dead_letters=dead_letters,
-            rows_written=shaped["rows_written"],
+            rows_written=rows_written,
             invalid_records=invalid_records | "CountInvalid" >> beam.combiners.Count.Globally(),
+            spawned=_all(spawned, "AllChildTasks"),
         )
+
+    def _fetch_and_transform(
+        self, pipeline: beam.Pipeline, extractor_class: type[BaseExtractor]
+    ) -> dict[str, list[pvalue.PCollection]]:
+        """Each level of endpoints fetched and transformed, the roots first and then, from the records each level
+        kept, its children's tasks. Out: `rows` (per endpoint), and lists, one PCollection per level, of RESULTS,
+        INVALID, `rows_written` and the child tasks made (SPAWNED)."""
+        config, plan = self.config, self.plan
+        levels = EndpointTree.of(config.api_config).levels()
+        roots = [task for task in plan.tasks if task.endpoint in levels[0]]
+        fetched = pipeline | "ReadFromApi" >> ReadFromApi(config, roots, extractor_class)
+        out: dict = {"rows": {}, RESULTS: [fetched[RESULTS]], INVALID: [], "rows_written": [], SPAWNED: []}
+        shaped = self._transform_level(pipeline, fetched[RECORDS], levels[0], "", out)
+        for depth, endpoints in enumerate(levels[1:], start=1):
+            replayed_tasks = [task for task in plan.tasks if task.endpoint in endpoints]
+            fetch_children = FetchChildren(config, extractor_class, endpoints, replayed_tasks)
+            children = shaped[KEPT] | f"FetchChildren[{depth}]" >> fetch_children
+            out[RESULTS].append(children[RESULTS])
+            out[SPAWNED].append(children[SPAWNED])
+            shaped = self._transform_level(pipeline, children[RECORDS], endpoints, f"[{depth}]", out)
+        return out
+
+    def _transform_level(
+        self, pipeline: beam.Pipeline, records: pvalue.PCollection, endpoints: list[str], level: str, out: dict
+    ) -> dict[str, pvalue.PCollection]:
+        """TransformRecords of one level's `records` (with the replayed records of its endpoints), its outputs
+        added to `out`."""
+        plan = self.plan
+        replayed = [(task.to_element(), [rec]) for task, rec in plan.replayed_records if task.endpoint in endpoints]
+        if replayed:
+            replayed_records = pipeline | f"ReplayedRecords{level}" >> beam.Create(replayed)
+            records = (records, replayed_records) | f"WithReplayedRecords{level}" >> beam.Flatten()
+        shaped = records | f"TransformRecords{level}" >> TransformRecords(self.config, plan.run_id, endpoints)
+        out["rows"].update(shaped["rows"])
+        out[INVALID].append(shaped[INVALID])
+        out["rows_written"].append(shaped["rows_written"])
+        return shaped
+
+
+def _all(collections: list[pvalue.PCollection], label: str) -> pvalue.PCollection:
+    """The one PCollection of `collections`, or their Flatten."""
+    return collections[0] if len(collections) == 1 else collections | label >> beam.Flatten()

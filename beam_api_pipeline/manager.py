@@ -179,7 +179,7 @@ class PipelineManager:
                 service=self.service,
             )
             if show_progress:
-                progress.start(len(plan.tasks))
+                progress.start(sum(task.parent is None for task in plan.tasks))
             try:
                 result = pipeline.run()
                 result.wait_until_finish()

@@ -44,12 +44,13 @@ class RangePaging:
 
 
 def range_paging(api: ApiConfig, endpoint: str) -> RangePaging | None:
-    """The RangePaging of `endpoint` when `parallel_config` fetches pages as ranges, else None.
+    """The RangePaging of `endpoint` when `parallel_config` fetches pages as ranges, else None. A child endpoint
+    is always walked page by page: its tasks, one per parent record, are what runs in parallel.
 
     Raises ConfigError naming the key when the pagination cannot support it.
     """
     parallel = api.parallel_config
-    if parallel is None or parallel.type not in RANGE_TYPES:
+    if parallel is None or parallel.type not in RANGE_TYPES or api.endpoints[endpoint].parent is not None:
         return None
     pagination = api.pagination_for(endpoint)
     where = f"api_config.endpoints.{endpoint}" if api.endpoints[endpoint].pagination else "api_config"

@@ -30,12 +30,13 @@ def rename_fields(record: dict[str, Any], renames: dict[str, str]) -> dict[str, 
     return {renames.get(key, key): value for key, value in record.items()}
 
 
-def apply_transform(record: Any, transform, metadata: dict[str, Any]) -> Any:
-    """The `transform` section applied to one record: select, then rename, then metadata."""
+def apply_transform(record: Any, transform, metadata: dict[str, Any], keep: list[str] | None = None) -> Any:
+    """The `transform` section applied to one record: select (which keeps the fields in `keep` too), then rename,
+    then metadata."""
     if not isinstance(record, dict):
         return record
     if transform.select:
-        record = select_fields(record, list(transform.select))
+        record = select_fields(record, [*transform.select, *(keep or [])])
     if transform.rename:
         record = rename_fields(record, dict(transform.rename))
     if transform.add_metadata:

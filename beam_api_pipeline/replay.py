@@ -1,4 +1,5 @@
-"""Replaying a dead letter: exactly its failed windows are fetched again and its records processed again."""
+"""Replaying a dead letter: exactly its failed windows (and failed child tasks, each for its one parent) are
+fetched again and its records processed again."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 from beam_api_pipeline.bigquery_names import parse_table_name
 from beam_api_pipeline.config import PipelineConfig
 from beam_api_pipeline.errors import ConfigError
+from beam_api_pipeline.parents import EndpointTree, ParentRef
 from beam_api_pipeline.run_plan import RunPlan, WindowTask, new_run_id
 from beam_api_pipeline.timeformat import parse_timestamp
 from beam_api_pipeline.windowing import Window
@@ -70,12 +72,16 @@ def make_replay_plan(config: PipelineConfig, store, rows: list[dict[str, Any]], 
             where = f"{row.get('pipeline_id')}/{row.get('endpoint')}"
             raise ConfigError(f"--dead_letter: a row of {where} does not belong to pipeline {config.pipeline_id}")
         window = Window(parse_timestamp(row["window_start"]), parse_timestamp(row["window_end"]), overlap)
-        task = WindowTask(row["endpoint"], window)
+        parent = row.get("parent")
+        task = WindowTask(row["endpoint"], window, parent and ParentRef.of(parent["key"], parent["fields"]))
         if row["kind"] == "window":
             tasks[task] = None
         else:
             records.append((task, row["record"]))
     now = now or datetime.now(UTC)
     before = {endpoint: store.get_watermark(config.pipeline_id, endpoint) for endpoint in endpoints}
-    ordered = sorted(tasks, key=lambda t: (t.endpoint, t.window.start))
-    return RunPlan(new_run_id(now), config.pipeline_id, now, ordered, before, records, is_replay=True)
+    ordered = sorted(tasks, key=lambda t: (t.endpoint, t.window.start, t.parent is not None and t.parent.text))
+    parents = EndpointTree.of(config.api_config).parents
+    return RunPlan(
+        new_run_id(now), config.pipeline_id, now, ordered, before, records, is_replay=True, endpoint_parents=parents
+    )

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from beam_api_pipeline.parents import EndpointTree, ParentRef
 from beam_api_pipeline.watermark.handler import WatermarkHandler, WindowOutcome, next_watermark
 from beam_api_pipeline.windowing import Window, format_utc
 
@@ -35,8 +36,9 @@ class WindowStatus(StrEnum):
 
 _MICROSECOND = timedelta(microseconds=1)
 
-#: A WindowTask between stages: (endpoint, window start, window end, overlap in microseconds).
-TaskElement = tuple[str, str, str, int]
+#: A WindowTask between stages: (endpoint, window start, window end, overlap in microseconds, parent as JSON
+#: text or None).
+TaskElement = tuple[str, str, str, int, str | None]
 #: A WindowResult between stages: (task, status, pages, records, retries, error, error type, seconds,
 #: first page, end page, window pages).
 ResultElement = tuple[TaskElement, str, int, int, int, str | None, str | None, float, int, int, int | None]
@@ -44,20 +46,28 @@ ResultElement = tuple[TaskElement, str, int, int, int, str | None, str | None, f
 
 @dataclass(frozen=True)
 class WindowTask:
-    """One endpoint's window: the element the fetch DoFn works on."""
+    """One endpoint's window: the element the fetch DoFn works on. A child endpoint's task also names the parent
+    record it was made for (`parents.ParentRef`)."""
 
     endpoint: str
     window: Window
+    parent: ParentRef | None = None
 
     def to_element(self) -> TaskElement:
         window = self.window
-        return (self.endpoint, format_utc(window.start), format_utc(window.end), window.overlap // _MICROSECOND)
+        parent = None if self.parent is None else self.parent.text
+        return (self.endpoint, format_utc(window.start), format_utc(window.end), window.overlap // _MICROSECOND, parent)
 
     @classmethod
     def from_element(cls, element: TaskElement) -> WindowTask:
-        endpoint, start, end, overlap = element
+        endpoint, start, end, overlap, parent = element
         window = Window(datetime.fromisoformat(start), datetime.fromisoformat(end), overlap * _MICROSECOND)
-        return cls(endpoint, window)
+        return cls(endpoint, window, None if parent is None else ParentRef(parent))
+
+    def label(self) -> str:
+        """The window's label, and the parent of a child task: `2024-01-01T00:00:00Z/.. parent 12`."""
+        window = self.window.label()
+        return window if self.parent is None else f"{window} {self.parent.label()}"
 
 
 def task_endpoint(element: TaskElement) -> str:
@@ -114,7 +124,10 @@ class WindowResult:
 
 @dataclass(frozen=True)
 class RunPlan:
-    """The windows one run covers, decided when the pipeline is built."""
+    """The windows one run covers, decided when the pipeline is built. `tasks` are the windows of endpoints
+    without a parent (and, in a replay, child tasks); a child endpoint's windows are its root's, and its tasks
+    are made from the parent records of each window while the run goes. `endpoint_parents` maps each endpoint to
+    its parent (None for a root; an endpoint missing from it is a root)."""
 
     run_id: str
     pipeline_id: str
@@ -123,11 +136,26 @@ class RunPlan:
     watermarks_before: dict[str, datetime | None] = field(default_factory=dict)
     replayed_records: list[tuple[WindowTask, Any]] = field(default_factory=list)
     is_replay: bool = False
+    endpoint_parents: dict[str, str | None] = field(default_factory=dict)
+
+    def parent_of(self, endpoint: str) -> str | None:
+        return self.endpoint_parents.get(endpoint)
+
+    def tree(self) -> EndpointTree:
+        """The endpoints of the plan, with the endpoints of its tasks as roots when no parents are known."""
+        parents = {task.endpoint: None for task in self.tasks}
+        return EndpointTree({**parents, **self.endpoint_parents})
 
 
 def new_run_id(now: datetime) -> str:
     """A sortable, unique run id such as `20240101T000000Z-1a2b3c4d`."""
     return f"{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
+
+
+def oldest(watermarks: Iterable[datetime | None]) -> datetime | None:
+    """The oldest of `watermarks`; None when any is None (an endpoint with no watermark yet)."""
+    watermarks = list(watermarks)
+    return None if None in watermarks else min(watermarks)
 
 
 def make_plan(
@@ -138,24 +166,28 @@ def make_plan(
     now: datetime | None = None,
     run_id: str | None = None,
 ) -> RunPlan:
-    """Plan every endpoint's windows from the stored watermarks (or the explicit start and end)."""
+    """Plan the windows of every endpoint without a parent from the stored watermarks (or the explicit start and
+    end). A root starts from the oldest watermark of its family: a child whose watermark lags (a child task
+    failed) has those windows' parents read again, and their children with them."""
     now = now or datetime.now(UTC)
     handler = WatermarkHandler(config.api_config.watermark, store, config.pipeline_id)
+    tree = EndpointTree.of(config.api_config)
+    before = {endpoint: handler.get_last_watermark(endpoint) for endpoint in config.api_config.endpoints}
     tasks: list[WindowTask] = []
-    before: dict[str, datetime | None] = {}
-    for endpoint in config.api_config.endpoints:
-        before[endpoint] = handler.get_last_watermark(endpoint)
-        tasks.extend(WindowTask(endpoint, w) for w in handler.plan(endpoint, start_time, end_time, now))
-    return RunPlan(run_id or new_run_id(now), config.pipeline_id, now, tasks, before)
+    for root in tree.roots:
+        stored = oldest(before[endpoint] for endpoint in tree.family(root))
+        tasks.extend(WindowTask(root, w) for w in handler.plan(stored, start_time, end_time, now))
+    return RunPlan(run_id or new_run_id(now), config.pipeline_id, now, tasks, before, endpoint_parents=tree.parents)
 
 
 def window_tasks(config, start: datetime, end: datetime) -> list[WindowTask]:
-    """Every endpoint's windows over `[start, end)`, cut as `watermark.window` says; no watermark is read."""
+    """The windows over `[start, end)` of every endpoint without a parent, cut as `watermark.window` says; no
+    watermark is read."""
     handler = WatermarkHandler(config.api_config.watermark, None, config.pipeline_id)
     return [
         WindowTask(endpoint, window)
-        for endpoint in config.api_config.endpoints
-        for window in handler.plan(endpoint, start, end, now=end)
+        for endpoint in EndpointTree.of(config.api_config).roots
+        for window in handler.plan(None, start, end, now=end)
     ]
 
 
@@ -176,42 +208,69 @@ def window_complete(parts: list[WindowResult]) -> bool:
     return reached >= totals.pop()
 
 
-def window_outcomes(plan: RunPlan, results: Iterable[WindowResult]) -> dict[str, list[WindowOutcome]]:
-    """Per endpoint, whether each planned window was fetched completely (`window_complete`). A window with no
-    result at all is incomplete."""
+def window_outcomes(
+    plan: RunPlan, results: Iterable[WindowResult], spawned: Iterable[WindowTask] = ()
+) -> dict[str, list[WindowOutcome]]:
+    """Per endpoint, whether each of its windows in the run was fetched completely (`window_complete`): a
+    window with no result at all is incomplete. A child endpoint's window (its root's, made for each parent
+    record in it: `spawned`) is complete when every child task of it is, and its parent's window is."""
     parts: dict[WindowTask, list[WindowResult]] = defaultdict(list)
     for result in results:
         parts[result.task].append(result)
+    expected: dict[tuple[str, Window], set[WindowTask]] = defaultdict(set)
+    for task in (*plan.tasks, *spawned):
+        expected[task.endpoint, task.window].add(task)
+    tree = plan.tree()
+    in_run = {(task.endpoint, task.window) for task in plan.tasks}
+    for endpoint, window in list(in_run):
+        in_run.update((below, window) for below in tree.family(endpoint))
+    complete: dict[tuple[str, Window], bool] = {}
     outcomes: dict[str, list[WindowOutcome]] = defaultdict(list)
-    for task in plan.tasks:
-        outcomes[task.endpoint].append(WindowOutcome(task.window, window_complete(parts.get(task, []))))
+    for endpoint, window in sorted(in_run, key=lambda pair: (tree.level_of(pair[0]), pair[1].start, pair[0])):
+        parent = (tree.parents.get(endpoint), window)
+        done = all(window_complete(parts.get(task, [])) for task in expected[endpoint, window])
+        complete[endpoint, window] = done and complete.get(parent, True)
+        outcomes[endpoint].append(WindowOutcome(window, complete[endpoint, window]))
     return dict(outcomes)
 
 
 def watermark_to_commit(plan: RunPlan, endpoint: str, outcomes: list[WindowOutcome]) -> datetime | None:
-    """Where `endpoint`'s watermark moves to (None: it stays). A replay moves it only when its first window
-    starts at or before the stored watermark: otherwise an earlier window is still missing."""
+    """Where `endpoint`'s watermark moves to (None: it stays). A replay, and a child endpoint in any run, moves
+    it only when its first window starts at or before the stored watermark: otherwise an earlier window is still
+    missing."""
     watermark = next_watermark(outcomes)
-    if watermark is None or not plan.is_replay:
+    if watermark is None or not (plan.is_replay or plan.parent_of(endpoint)):
         return watermark
     stored = plan.watermarks_before.get(endpoint)
+    if stored is None:
+        return None if plan.is_replay else watermark  # a child's first run starts at initial_watermark
     first = min(outcome.window.start for outcome in outcomes)
-    return watermark if stored is not None and first <= stored else None
+    return watermark if first <= stored else None
 
 
 def watermarks_after(plan: RunPlan, outcomes: dict[str, list[WindowOutcome]]) -> dict[str, datetime | None]:
-    """Per endpoint, where the watermark moves to (None: it stays), from `window_outcomes`."""
-    return {
+    """Per endpoint, where the watermark moves to (None: it stays), from `window_outcomes`; a child's never
+    passes its parent's."""
+    after = {
         endpoint: watermark_to_commit(plan, endpoint, endpoint_outcomes)
         for endpoint, endpoint_outcomes in outcomes.items()
     }
+    for level in plan.tree().levels()[1:]:
+        for endpoint in level:
+            parent = plan.parent_of(endpoint)
+            ceiling = after.get(parent) or plan.watermarks_before.get(parent)
+            if after.get(endpoint) is not None and (ceiling is None or after[endpoint] > ceiling):
+                after[endpoint] = ceiling
+    return after
 
 
-def endpoint_stats(plan: RunPlan, results: Iterable[WindowResult]) -> dict[str, dict[str, float]]:
+def endpoint_stats(
+    plan: RunPlan, results: Iterable[WindowResult], spawned: Iterable[WindowTask] = ()
+) -> dict[str, dict[str, float]]:
     """Per endpoint: windows planned, done and failed, pages, records, retries, errors and fetch seconds."""
     results = list(results)
     stats: dict[str, dict[str, float]] = {}
-    for endpoint, outcomes in window_outcomes(plan, results).items():
+    for endpoint, outcomes in window_outcomes(plan, results, spawned).items():
         done = sum(o.complete for o in outcomes)
         stats[endpoint] = {"windows": len(outcomes), "windows_done": done, "windows_failed": len(outcomes) - done}
         stats[endpoint].update(pages=0, records=0, retries=0, errors=0, seconds=0.0)

@@ -87,6 +87,7 @@ class Dataset:
         self._records = [
             Record(id=i + 1, updated_at=start + timedelta(seconds=i * step)) for i in range(days * records_per_day)
         ]
+        self._by_id = {record.id: record for record in self._records}
         self._max_id = len(self._records)
 
     def __len__(self) -> int:
@@ -99,9 +100,16 @@ class Dataset:
         with self._lock:
             ids = list(range(self._max_id + 1, self._max_id + 1 + count))
             for record_id in ids:
-                bisect.insort(self._records, Record(record_id, updated_at), key=record_key)
+                record = Record(record_id, updated_at)
+                bisect.insort(self._records, record, key=record_key)
+                self._by_id[record_id] = record
             self._max_id += count
         return ids
+
+    def record(self, record_id: int) -> Record | None:
+        """The record with id `record_id`, if there is one."""
+        with self._lock:
+            return self._by_id.get(record_id)
 
     def window(self, since: datetime | None = None, until: datetime | None = None) -> list[Record]:
         """The records with since <= updated_at < until, in order; a missing bound is unbounded."""

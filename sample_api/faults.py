@@ -54,6 +54,8 @@ class Faults:
     `next_url_host` (an origin) makes next-page links (body and `Link` header) point to another host;
     `loop_from_page` (N > 1) makes page N and later link back to page 2: a pagination loop.
 
+    `missing_paths` answer 404 Not Found (a parent whose children are gone).
+
     `rate_limit` (requests a second) is a token bucket holding one second of requests: a data request finding
     it empty answers 429 with `retry_after`, and every data answer carries `RateLimit-Limit`,
     `RateLimit-Remaining` and `RateLimit-Reset` (seconds until the bucket is full). `rate_limit_every` answers
@@ -78,6 +80,7 @@ class Faults:
     rate_limit_every: int = 0
     retry_after: str = "1"
     fail_since: frozenset[str] = field(default_factory=frozenset)
+    missing_paths: frozenset[str] = field(default_factory=frozenset)
     seed: int = 0
     next_url_host: str | None = None
     loop_from_page: int = 0
@@ -97,7 +100,7 @@ class Faults:
     timestamp_style: str = "z"
 
     def __post_init__(self) -> None:
-        for name in ("fail_since", "answer_fault_since", "strip_fields"):
+        for name in ("fail_since", "missing_paths", "answer_fault_since", "strip_fields"):
             value: Iterable[str] | str = getattr(self, name)  # a set, a list or a single string
             object.__setattr__(self, name, frozenset([value] if isinstance(value, str) else value))
         kinds: Iterable[str] | str = self.answer_faults

@@ -4,7 +4,8 @@ Shaped like https://docs.github.com/en/rest/issues/issues#list-repository-issues
 `direction`, `since` (updated at or after; there is no end bound), `per_page` (at most 100), `page`; issue
 objects with `number`, `title`, `state`, `user`, timestamps and `pull_request` on pull requests; and the
 headers GitHub sends: a `Link` header whose `next` URL is on `/repositories/{id}/issues` (as GitHub's are),
-and `X-RateLimit-*`. Every fourth record is a pull request, every third one is closed.
+and `X-RateLimit-*`. Every fourth record is a pull request, every third one is closed. And each issue's
+comments, `GET /repos/{owner}/{repo}/issues/{number}/comments`: as many as its `comments` field says.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from sample_api.protocol import BadRequest, Reply, Request, instant_param, link_
 
 REPO_PATH = re.compile(r"/repos/(?P<owner>[\w.-]+)/(?P<repo>[\w.-]+)/issues")
 REPOSITORY_ID_PATH = re.compile(r"/repositories/(?P<repository_id>\d+)/issues")
+COMMENTS_PATH = re.compile(r"/repos/(?P<owner>[\w.-]+)/(?P<repo>[\w.-]+)/issues/(?P<number>\d+)/comments")
 GITHUB_MAX_PER_PAGE = 100
 _GITHUB_DEFAULT_PER_PAGE = 30
 _CHOICES = {
@@ -114,6 +116,46 @@ def issues(dataset: Dataset, faults: Faults, request: Request, repo_path: str, r
     if links:
         headers["Link"] = ", ".join(links)
     return Reply(200, [as_issue(record, request.origin, repo_path) for record in served], headers)
+
+
+def comment_ids(number: int) -> list[int]:
+    """The ids of issue `number`'s comments: as many as the issue's `comments` field says (`number % 5`)."""
+    return [50_000_000 + number * 10 + k for k in range(number % 5)]
+
+
+def as_comment(comment_id: int, issue: Record, origin: str, repo_path: str) -> dict[str, Any]:
+    """A comment of `issue`, as GitHub's issue comments endpoint answers it."""
+    order = comment_id % 10
+    at = format_instant(issue.updated_at - timedelta(minutes=10 * (issue.id % 5 - order)))
+    return {
+        "url": f"{origin}{repo_path}/issues/comments/{comment_id}",
+        "html_url": f"https://github.com{repo_path.removeprefix('/repos')}/issues/{issue.id}#issuecomment-{comment_id}",
+        "issue_url": f"{origin}{repo_path}/issues/{issue.id}",
+        "id": comment_id,
+        "node_id": f"IC_kwDO{comment_id:08d}",
+        "user": {"login": "hubot", "id": 2, "type": "User"},
+        "created_at": at,
+        "updated_at": at,
+        "author_association": "CONTRIBUTOR",
+        "body": f"Comment {order + 1} on item {issue.id}",
+    }
+
+
+def comments(dataset: Dataset, request: Request, repo_path: str, number: int) -> Reply:
+    """One page of an issue's comments (oldest first), with GitHub's `Link` header; 404 for an unknown issue."""
+    issue = dataset.record(number)
+    if issue is None:
+        return Reply(404, {"message": "Not Found", "documentation_url": "https://docs.github.com/rest"})
+    per_page = size_param(request, "per_page", _GITHUB_DEFAULT_PER_PAGE, maximum=GITHUB_MAX_PER_PAGE)
+    page = size_param(request, "page", 1, maximum=10**9)
+    ids = comment_ids(number)
+    last_page = max(1, -(-len(ids) // per_page))
+    served = ids[(page - 1) * per_page : page * per_page]
+    headers = {"Content-Type": "application/json; charset=utf-8"}
+    if page < last_page:
+        path = f"{repo_path}/issues/{number}/comments"
+        headers["Link"] = f'<{link_to(request.origin, path, {"per_page": per_page, "page": page + 1})}>; rel="next"'
+    return Reply(200, [as_comment(comment_id, issue, request.origin, repo_path) for comment_id in served], headers)
 
 
 def rate_limited(retry_after: str) -> Reply:

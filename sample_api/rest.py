@@ -1,7 +1,7 @@
 """The generic REST routes, one per pagination style, all over the same data set (`since` inclusive, `until`
 exclusive):
 
-- `GET /items?page=&per_page=` page numbers, with `total`;
+- `GET /items?page=&per_page=&order=` page numbers, with `total`, oldest first (`order=desc`: newest first);
 - `GET /events?cursor=&limit=` an opaque cursor at `meta.next_cursor`, with `has_more`; or, Stripe's way,
   `starting_after=<id of the last record seen>`;
 - `GET /records?offset=&limit=` offset and limit, with `total`;
@@ -60,10 +60,16 @@ def with_boundary_duplicates(records: list[Record], offset: int, limit: int, fau
 
 
 def items(dataset: Dataset, faults: Faults, request: Request) -> Reply:
-    """Page-number pagination: page is 1-based, a page past the end is empty."""
+    """Page-number pagination: page is 1-based, a page past the end is empty; `order=desc` serves the newest
+    first (for APIs read without a time filter)."""
     page = size_param(request, "page", 1, maximum=10**9)
     per_page = size_param(request, "per_page", DEFAULT_PAGE_SIZE)
+    order = request.param("order") or "asc"
+    if order not in ("asc", "desc"):
+        raise BadRequest("order", f"must be asc or desc, got {order!r}")
     records = dataset.window(*window_of(request))
+    if order == "desc":
+        records = records[::-1]
     offset = (page - 1) * per_page
     served = with_boundary_duplicates(records, offset, per_page, faults) if offset < len(records) else []
     return Reply(

@@ -15,7 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from sample_api import github, graphql, rest, weather
+from sample_api import children, github, graphql, rest, weather
 from sample_api.answers import broken_answer, retry_after_value
 from sample_api.auth import TOKEN_PATH, Credentials, OAuthSettings, TokenIssuer, check_credentials
 from sample_api.data import Dataset, format_instant
@@ -38,7 +38,12 @@ DATA_ROUTES: dict[tuple[str, str], DataRoute] = {
 
 
 def _github_route(path: str) -> DataRoute | None:
-    """The issues route of a `/repos/{owner}/{repo}/issues` or `/repositories/{id}/issues` path."""
+    """The issues route of a `/repos/{owner}/{repo}/issues` or `/repositories/{id}/issues` path, or the comments
+    route of `/repos/{owner}/{repo}/issues/{number}/comments`."""
+    comments = github.COMMENTS_PATH.fullmatch(path)
+    if comments:
+        repo_path, number = f"/repos/{comments['owner']}/{comments['repo']}", int(comments["number"])
+        return lambda dataset, _faults, request: github.comments(dataset, request, repo_path, number)
     match = github.REPO_PATH.fullmatch(path)
     if match:
         repo_path = f"/repos/{match['owner']}/{match['repo']}"
@@ -56,6 +61,14 @@ def _data_route(method: str, path: str) -> DataRoute | None:
     if route is None and method == "GET":
         if path == "/v1/archive":
             return lambda _dataset, _faults, request: weather.archive(request)
+        match = children.CHILDREN_PATH.fullmatch(path)
+        if match:
+            item_id = int(match["item_id"])
+            return lambda dataset, faults, request: children.children(dataset, faults, request, item_id)
+        match = children.NOTES_PATH.fullmatch(path)
+        if match:
+            child_id = int(match["child_id"])
+            return lambda dataset, faults, request: children.notes(dataset, faults, request, child_id)
         return _github_route(path)
     return route
 
@@ -170,6 +183,8 @@ class _Handler(BaseHTTPRequestHandler):
         refused = check_credentials(api.credentials, api.token_issuer, request)
         if refused is not None:
             return refused
+        if request.path in faults.missing_paths:
+            return Reply(404, {"error": f"injected: {request.path} is gone"})
         try:
             since = rest.instant_param(request, "since")
             if since is not None and since in state.fail_instants:

@@ -13,9 +13,29 @@ from .parallel import ParallelConfig
 from .retry import RetryConfig
 from .watermark import WatermarkConfig
 
+#: `{parent.<dotted field>}` in a child endpoint's path, params, body or variables.
+PARENT_PLACEHOLDER = re.compile(r"\{parent\.([A-Za-z0-9_][A-Za-z0-9_.\-]*)\}")
+
 NAME_PATTERN = re.compile(r"[a-z][a-z0-9_]*")
 NAME_RULE = "must start with a lowercase letter and contain only a-z, 0-9 and _"
 _REDIS_URL = re.compile(r"rediss?://[A-Za-z0-9.-]+:[0-9]{1,5}(/[0-9]{1,2})?")
+
+
+def _strings(value: Any) -> list[str]:
+    """Every string inside `value` (a string, or lists and dicts of them)."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [text for item in value.values() for text in _strings(item)]
+    if isinstance(value, list):
+        return [text for item in value for text in _strings(item)]
+    return []
+
+
+def parent_placeholders(endpoint: "EndpointConfig") -> list[str]:
+    """The parent fields named by `{parent.<field>}` in `endpoint`'s path, params, body and variables."""
+    texts = _strings([endpoint.path, endpoint.params, endpoint.body, endpoint.variables])
+    return sorted({field for text in texts for field in PARENT_PLACEHOLDER.findall(text)})
 
 
 class EndpointConfig(StrictModel):
@@ -25,6 +45,10 @@ class EndpointConfig(StrictModel):
     to which the window bounds and the cursor are added. ``records_path`` is where the list of records is in
     a response (``""`` = the body itself, ``items``, ``data.events.nodes``). ``pagination``, when given,
     replaces ``api_config.pagination`` for this endpoint (as a whole: its unset keys take their defaults).
+
+    A child endpoint names its ``parent``: each parent record that changed in a window becomes a request of
+    the child, its fields put where ``{parent.<field>}`` stands, and ``include_from_parent`` fields copied into
+    each child row as ``_parent_<field>`` (see ``parents``).
     """
 
     path: str
@@ -36,6 +60,16 @@ class EndpointConfig(StrictModel):
     query: str | None = None
     variables: dict[str, Any] = Field(default_factory=dict)
     pagination: PaginationConfig | None = None
+    parent: str | None = None
+    include_from_parent: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _parent_fields_need_a_parent(self) -> Self:
+        if self.parent is None and self.include_from_parent:
+            raise rule_error("only used with parent", "include_from_parent")
+        if self.parent is None and parent_placeholders(self):
+            raise rule_error("{parent.<field>} is used, but the endpoint has no parent", "parent")
+        return self
 
 
 class TransformConfig(StrictModel):
@@ -112,3 +146,29 @@ class ApiConfig(StrictModel):
             if not NAME_PATTERN.fullmatch(name):
                 raise rule_error(f"endpoint name {NAME_RULE}", name)
         return endpoints
+
+    @model_validator(mode="after")
+    def _parents_form_a_tree(self) -> Self:
+        for name, endpoint in self.endpoints.items():
+            if endpoint.parent is not None and endpoint.parent not in self.endpoints:
+                known = ", ".join(sorted(self.endpoints))
+                message = f"{endpoint.parent!r} is not an endpoint (endpoints: {known})"
+                raise rule_error(message, f"endpoints.{name}.parent")
+            chain = [name]
+            while (parent := self.endpoints[chain[-1]].parent) is not None:
+                if parent in chain:
+                    cycle = " -> ".join([*chain[chain.index(parent) :], parent])
+                    raise rule_error(f"the parents form a cycle: {cycle}", f"endpoints.{name}.parent")
+                chain.append(parent)
+        return self
+
+    @model_validator(mode="after")
+    def _client_filter_walks(self) -> Self:
+        parallel = self.parallel_config
+        if self.watermark.filter == "client" and parallel is not None and parallel.type != "time_window":
+            raise rule_error(
+                f"client needs a page-by-page walk that can stop early; parallel_config {parallel.type} fetches "
+                "every page of a window",
+                "watermark.filter",
+            )
+        return self

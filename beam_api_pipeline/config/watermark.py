@@ -65,7 +65,11 @@ class WindowConfig(StrictModel):
 
 
 class WatermarkConfig(StrictModel):
-    """Where the first run starts, which record field holds the update time, and how bounds are sent."""
+    """Where the first run starts, which record field holds the update time, and how bounds are sent.
+
+    ``filter: client`` is for APIs without a time filter: no bounds are sent, the endpoint is read newest first
+    (its sort in ``params``) and a window's walk stops after the first page whose records all precede the window.
+    """
 
     enabled: bool = True
     timestamp_field: str = "updated_at"
@@ -76,6 +80,7 @@ class WatermarkConfig(StrictModel):
     lookback_window: Duration = timedelta(0)
     time_format: str = "iso8601"
     window: WindowConfig = WindowConfig()
+    filter: Literal["server", "client"] = "server"
 
     @field_validator("time_format")
     @classmethod

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -11,8 +12,9 @@ from beam_api_pipeline.client.redaction import redact_url
 from beam_api_pipeline.config import PipelineConfig
 from beam_api_pipeline.errors import PaginationError
 from beam_api_pipeline.pagination import Page, PagePosition, PaginationStrategy, create_strategy
+from beam_api_pipeline.parents import ParentRef, for_parent
 from beam_api_pipeline.paths import get_path
-from beam_api_pipeline.timeformat import format_bound, inclusive_end
+from beam_api_pipeline.timeformat import format_bound, inclusive_end, parse_timestamp
 from beam_api_pipeline.windowing import Window
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -40,6 +42,15 @@ class BaseExtractor:
         self.endpoint_name = endpoint
         self.endpoint = self.api.endpoints[endpoint]
         self.pagination: PaginationStrategy = create_strategy(self.api.pagination_for(endpoint))
+        self.parent_columns: dict[str, Any] = {}
+
+    def for_parent(self, parent: ParentRef) -> BaseExtractor:
+        """This extractor for the child task of one parent record: `{parent.<field>}` filled in (a ValueError
+        names a field the parent lacks) and the `include_from_parent` columns added to every row."""
+        child = copy.copy(self)
+        child.endpoint = for_parent(self.endpoint, parent)
+        child.parent_columns = parent.columns(self.endpoint.include_from_parent)
+        return child
 
     @property
     def url(self) -> str:
@@ -49,8 +60,8 @@ class BaseExtractor:
     def window_params(self, window: Window) -> dict[str, Any]:
         """The window bounds as the API wants them (`watermark_field`, `window_end_field`)."""
         watermark = self.api.watermark
-        if not watermark.enabled:
-            return {}
+        if not watermark.enabled or watermark.filter == "client" or self.endpoint.parent is not None:
+            return {}  # no time filter: read newest first and stopped (`next_position`); a child: all of it
         params: dict[str, Any] = {}
         if watermark.watermark_field:
             params[watermark.watermark_field] = format_bound(window.fetch_start, watermark.time_format)
@@ -107,12 +118,36 @@ class BaseExtractor:
         self._check_host(window, position, request.url)
         return self.read_page(client.send(request, on_retry=on_retry))
 
+    def next_position(self, window: Window, position: PagePosition, page: Page) -> PagePosition | None:
+        """The position of the page after `page`, None when the walk of `window` ends there: at the API's last
+        page or, with `watermark.filter: client`, at a page whose records are all older than the window."""
+        if self.api.watermark.filter == "client" and self.endpoint.parent is None and self._precedes(window, page):
+            return None
+        return self.pagination.next_position(position, page)
+
+    def _precedes(self, window: Window, page: Page) -> bool:
+        """Whether every record of `page` has a placement time before `window` requests (an unreadable one does
+        not count as older)."""
+        watermark = self.api.watermark
+        field = watermark.placement_field()
+        try:
+            moments = [parse_timestamp(get_path(record, field), watermark.time_format) for record in page.records]
+        except (ValueError, TypeError, OverflowError):
+            return False
+        return all(moment < window.fetch_start for moment in moments)
+
     def records(self, page: Page) -> Iterable[Any]:
         """The rows of a page, each item passed through `_transform_item` (the items themselves when an
-        extractor keeps the default, which makes each item one row)."""
+        extractor keeps the default, which makes each item one row); a child task's rows with its parent
+        columns."""
         if type(self)._transform_item is BaseExtractor._transform_item:
-            return page.records
-        return (row for item in page.records for row in self._transform_item(item))
+            rows: Iterable[Any] = page.records
+        else:
+            rows = (row for item in page.records for row in self._transform_item(item))
+        columns = self.parent_columns
+        if columns:
+            return [{**row, **columns} if isinstance(row, dict) else row for row in rows]
+        return rows
 
     def _transform_item(self, item: Any) -> Iterable[Any]:
         """Turn one item of a page into rows (one by default)."""

@@ -13,7 +13,8 @@ from apache_beam.io.gcp.bigquery import BigQueryDisposition, RetryStrategy, Writ
 from beam_api_pipeline.gcp.endpoints import bigquery_client, use_emulators
 from beam_api_pipeline.outputs.bigquery_tables import TableName
 
-#: The table's schema; `record` holds the record that could not be placed or written, as JSON text.
+#: The table's schema; `record` holds the record that could not be placed or written, as JSON text, and for a
+#: failed child task its parent (`{"parent": {"key": ..., "fields": {...}}}`).
 DEAD_LETTER_FIELDS = [
     {"name": "kind", "type": "STRING", "mode": "REQUIRED"},
     {"name": "pipeline_id", "type": "STRING", "mode": "REQUIRED"},
@@ -39,6 +40,8 @@ def to_table_row(row: dict[str, Any]) -> dict[str, Any]:
     table_row = {column: row.get(column) for column in _COLUMNS}
     if "record" in row:
         table_row["record"] = json.dumps(row["record"], default=str)
+    elif "parent" in row:
+        table_row["record"] = json.dumps({"parent": row["parent"]}, default=str)
     return table_row
 
 
@@ -47,6 +50,8 @@ def from_table_row(row: dict[str, Any]) -> dict[str, Any]:
     data = dict(row)
     if data.get("record") is not None:
         data["record"] = json.loads(data["record"])
+    if data.get("kind") == "window" and data.get("record") is not None:
+        data["parent"] = data.pop("record")["parent"]
     return data
 
 

@@ -16,10 +16,12 @@ from beam_api_pipeline.run_plan import (
     ResultElement,
     RunPlan,
     WindowResult,
+    WindowTask,
     endpoint_stats,
     watermarks_after,
     window_outcomes,
 )
+from beam_api_pipeline.transforms.fetch_children import ChildBatch, batch_tasks
 from beam_api_pipeline.watermark.runs import PipelineRun, RunStatus
 from beam_api_pipeline.watermark.store import open_store
 
@@ -42,16 +44,18 @@ class _CommitFn(beam.DoFn):
         dead_letter_files: int,
         rows_written: int,
         invalid_records: int,
+        spawned: list[ChildBatch],
     ) -> Iterator[PipelineRun]:
         results = [WindowResult.from_element(element) for element in result_elements]
-        outcomes = window_outcomes(self._plan, results)
+        child_tasks = [task for batch in spawned for task in batch_tasks(batch)]
+        outcomes = window_outcomes(self._plan, results, child_tasks)
         store = open_store(self._config.watermark_store)
         try:
             if self._config.api_config.watermark.enabled:
                 for endpoint, watermark in watermarks_after(self._plan, outcomes).items():
                     if watermark is not None:
                         store.advance_watermark(self._plan.pipeline_id, endpoint, watermark, self._plan.run_id)
-            run = self._run_record(outcomes, results, rows_written, invalid_records)
+            run = self._run_record(outcomes, results, child_tasks, rows_written, invalid_records)
             store.save_run(run)
         finally:
             store.close()
@@ -63,13 +67,18 @@ class _CommitFn(beam.DoFn):
         yield run
 
     def _run_record(
-        self, outcomes, results: list[WindowResult], rows_written: int, invalid_records: int
+        self,
+        outcomes,
+        results: list[WindowResult],
+        child_tasks: list[WindowTask],
+        rows_written: int,
+        invalid_records: int,
     ) -> PipelineRun:
         done = sum(o.complete for endpoint_outcomes in outcomes.values() for o in endpoint_outcomes)
         failed = sum(not o.complete for endpoint_outcomes in outcomes.values() for o in endpoint_outcomes)
         failures = [r for r in results if r.status.fails_window]
         errors = [
-            f"{r.task.endpoint} {r.task.window.label()}: {r.error}"
+            f"{r.task.endpoint} {r.task.label()}: {r.error}"
             for r in sorted(failures, key=lambda r: (r.task.endpoint, r.task.window.start))
         ]
         return PipelineRun(
@@ -82,7 +91,7 @@ class _CommitFn(beam.DoFn):
             errors=errors[:MAX_ERRORS_KEPT],
             windows_done=done,
             windows_failed=failed,
-            endpoint_stats=endpoint_stats(self._plan, results),
+            endpoint_stats=endpoint_stats(self._plan, results, child_tasks),
             dead_letter_rows=len(failures) + invalid_records,
         )
 
@@ -90,11 +99,15 @@ class _CommitFn(beam.DoFn):
 class CommitWatermark(beam.PTransform):
     """WindowResults (as `run_plan.ResultElement`) in, the main input. Side inputs, each a PCollection:
     `written` (one count per sink of what it wrote, see `WriteOutputs`), `dead_letters` (what the dead letter
-    wrote), `rows_written` and `invalid_records` (single counts). Each is complete only when what it counts is
-    written, so the commit runs after every write, on every runner."""
+    wrote), `rows_written` and `invalid_records` (single counts), and `spawned` (the child tasks made, as
+    `fetch_children.ChildBatch`es). Each is complete only when what it counts is written, so the commit runs after
+    every write, on every runner."""
 
-    def __init__(self, config: PipelineConfig, plan: RunPlan, *, written, dead_letters, rows_written, invalid_records):
+    def __init__(
+        self, config: PipelineConfig, plan: RunPlan, *, written, dead_letters, rows_written, invalid_records, spawned
+    ):
         super().__init__()
+        self._spawned = spawned
         self._config = config
         self._plan = plan
         self._written = written
@@ -115,5 +128,6 @@ class CommitWatermark(beam.PTransform):
                 ),
                 rows_written=pvalue.AsSingleton(self._rows_written),
                 invalid_records=pvalue.AsSingleton(self._invalid_records),
+                spawned=pvalue.AsList(self._spawned),
             )
         )

@@ -32,8 +32,9 @@ def _task_fields(pipeline_id: str, run_id: str, task: WindowTask) -> dict[str, A
 
 
 def window_dead_letter(pipeline_id: str, run_id: str, result: WindowResult) -> dict[str, Any]:
-    """The dead-letter row of a window that failed or was truncated."""
-    return {
+    """The dead-letter row of a window that failed or was truncated; a child task's names its parent record
+    (`parent`: its key and the fields the child used), which is what `replay` needs to fetch it again."""
+    row = {
         "kind": "window",
         **_task_fields(pipeline_id, run_id, result.task),
         "status": result.status.value,
@@ -43,6 +44,10 @@ def window_dead_letter(pipeline_id: str, run_id: str, result: WindowResult) -> d
         "records_fetched": result.records,
         "retries": result.retries,
     }
+    parent = result.task.parent
+    if parent is not None:
+        row["parent"] = {"key": parent.key, "fields": parent.fields}
+    return row
 
 
 def record_dead_letter(

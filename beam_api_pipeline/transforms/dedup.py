@@ -52,12 +52,16 @@ def bucketed(task_element: TaskElement, window_key: str, records: list[Any], key
 
 
 class KeepNewestFn(beam.DoFn):
-    """One record per key of a (window, bucket) group, the newest by `timestamp_field` (see `_prefer`), out in
-    `(task, rows)` batches of at most `batch_size`."""
+    """One record per key of a (window, bucket) group, the newest by `timestamp_field` (see `_prefer`; a child
+    endpoint's records, which may lack it, by content alone), out in `(task, rows)` batches of at most
+    `batch_size`."""
 
     def __init__(self, config: PipelineConfig):
         watermark = config.api_config.watermark
-        self._timestamp_field = watermark.timestamp_field if watermark.enabled else None
+        timestamp_field = watermark.timestamp_field if watermark.enabled else None
+        self._timestamp_fields = {
+            name: None if endpoint.parent else timestamp_field for name, endpoint in config.api_config.endpoints.items()
+        }
         self._time_format = watermark.time_format
         self._primary_keys = {name: e.primary_key for name, e in config.api_config.endpoints.items()}
         self._batch_size = config.api_config.batch_size
@@ -67,12 +71,13 @@ class KeepNewestFn(beam.DoFn):
         newest: dict[Hashable, Any] = {}
         seen = 0
         for task_element, packed in groups:
-            key_field = self._primary_keys[task_endpoint(task_element)]
+            endpoint = task_endpoint(task_element)
+            key_field, timestamp_field = self._primary_keys[endpoint], self._timestamp_fields[endpoint]
             for record in unpack(packed):
                 seen += 1
                 key = record_key(record, key_field)
                 kept = newest.setdefault(key, record)
-                if kept is not record and self._prefer(record, kept):
+                if kept is not record and self._prefer(record, kept, timestamp_field):
                     newest[key] = record
         if seen > len(newest):
             metrics.DUPLICATES_DROPPED.inc(seen - len(newest))
@@ -80,15 +85,15 @@ class KeepNewestFn(beam.DoFn):
         for start in range(0, len(rows), self._batch_size):
             yield task_element, rows[start : start + self._batch_size]
 
-    def _prefer(self, record: Any, kept: Any) -> bool:
+    def _prefer(self, record: Any, kept: Any, timestamp_field: str | None) -> bool:
         """Whether `record` replaces `kept` (the same key): the newer by `timestamp_field` wins; on a tie, or
         without a timestamp field, the greater as canonical JSON, so that every run keeps the same copy
         whatever order the shuffle gives."""
-        if self._timestamp_field is not None:
-            moment, kept_moment = self._moment(record), self._moment(kept)
+        if timestamp_field is not None:
+            moment, kept_moment = self._moment(record, timestamp_field), self._moment(kept, timestamp_field)
             if moment != kept_moment:
                 return moment > kept_moment
         return jsoncodec.canonical(record) > jsoncodec.canonical(kept)
 
-    def _moment(self, record: Any) -> datetime:
-        return parse_timestamp(get_path(record, self._timestamp_field), self._time_format)
+    def _moment(self, record: Any, timestamp_field: str) -> datetime:
+        return parse_timestamp(get_path(record, timestamp_field), self._time_format)

@@ -24,6 +24,7 @@ from beam_api_pipeline.config import PipelineConfig
 from beam_api_pipeline.extractors.base import BaseExtractor
 from beam_api_pipeline.extractors.registry import load_extractor_class
 from beam_api_pipeline.parallel import range_paging
+from beam_api_pipeline.parents import EndpointTree
 from beam_api_pipeline.run_plan import WindowTask
 from beam_api_pipeline.transforms.element_checks import checked
 from beam_api_pipeline.transforms.fetch_range import FetchRangeFn
@@ -42,7 +43,8 @@ __all__ = ["RECORDS", "RESULTS", "ReadFromApi"]
 class ReadFromApi(beam.PTransform):
     """Reads `tasks` (one per endpoint and window, see `run_plan.window_tasks`) from the API of `config`, with
     `extractor_class` (default: the one `config.extractor_class` names). Usable in any Beam pipeline; it reads
-    and writes no watermark (docs/extending.md).
+    and writes no watermark (docs/extending.md). It reads the endpoints without a parent: a child endpoint's
+    tasks are made from its parent's records (`children.FetchChildren`, in the run's graph).
 
     Out, a dict of two PCollections: RECORDS, `(task, rows)` batches of at most `batch_size` API records, where
     `task` is a `run_plan.TaskElement`; RESULTS, one `run_plan.ResultElement` per part of a window's walk (see
@@ -61,7 +63,7 @@ class ReadFromApi(beam.PTransform):
         self._tasks = list(tasks)
         self._extractor_class = extractor_class or load_extractor_class(config.extractor_class)
         api = config.api_config
-        pagings = [range_paging(api, endpoint) for endpoint in api.endpoints]
+        pagings = [range_paging(api, endpoint) for endpoint in EndpointTree.of(api).roots]
         self._uses_ranges = any(paging is not None for paging in pagings)
         self._uses_walks = any(paging is None or not paging.require_total for paging in pagings)
 

@@ -9,9 +9,12 @@ from beam_api_pipeline.run_plan import ResultElement, WindowResult
 
 
 class _ReportProgressFn(beam.DoFn):
+    """Records of every part; windows (finished, failed) of the planned windows only, not of child tasks."""
+
     def process(self, element: ResultElement):
         result = WindowResult.from_element(element)
-        progress.report(result.records, result.ends_window, result.status.fails_window)
+        planned = result.task.parent is None
+        progress.report(result.records, planned and result.ends_window, planned and result.status.fails_window)
         return []
 
 

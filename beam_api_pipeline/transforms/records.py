@@ -14,6 +14,7 @@ from apache_beam.utils.windowed_value import WindowedValue
 
 from beam_api_pipeline import metrics
 from beam_api_pipeline.config import PipelineConfig
+from beam_api_pipeline.parents import parent_column
 from beam_api_pipeline.paths import get_path
 from beam_api_pipeline.record_ops import apply_transform
 from beam_api_pipeline.run_plan import TaskElement, WindowTask, task_endpoint
@@ -23,6 +24,7 @@ from beam_api_pipeline.transforms.element_checks import checked
 from beam_api_pipeline.windowing import Window, format_utc
 
 INVALID = "invalid_records"
+KEPT = "kept"
 KEYED = "keyed"
 ROW_COUNTS = "row_counts"
 _OUTSIDE = "outside its window"
@@ -30,8 +32,9 @@ _OUTSIDE = "outside its window"
 
 class _PlaceRecordsFn(beam.DoFn):
     """Checks a page of records: each record's placement field (`window.timestamp_field`, else the watermark's
-    `timestamp_field`) must fall in its window (records of another window are dropped and counted), and with a
-    `primary_key` the key must be there. Unreadable records go to INVALID with the reason; records of endpoints
+    `timestamp_field`) must fall in its window (records of another window are dropped and counted; a child
+    endpoint's records belong to their parent's window whatever their time), and with a `primary_key` the key
+    must be there. Unreadable records go to INVALID with the reason; records of endpoints
     with a primary key go to KEYED in groups keyed for de-duplication within the window (`dedup.bucketed`); the
     others go on together as one batch."""
 
@@ -40,14 +43,16 @@ class _PlaceRecordsFn(beam.DoFn):
         self._field = watermark.placement_field() if watermark.enabled else None
         self._format = watermark.time_format
         self._primary_keys = {name: e.primary_key for name, e in config.api_config.endpoints.items()}
+        self._children = {name for name, e in config.api_config.endpoints.items() if e.parent is not None}
 
     def process(self, element: tuple[TaskElement, list[Any]]) -> Iterator[object]:
         task_element, records = element
         task = WindowTask.from_element(task_element)
         key_field = self._primary_keys[task.endpoint]
+        placed_by_time = task.endpoint not in self._children
         placed = []
         for record in records:
-            problem = self._problem(task.window, key_field, record)
+            problem = self._problem(task.window if placed_by_time else None, key_field, record)
             if problem == _OUTSIDE:
                 metrics.RECORDS_OUTSIDE_WINDOW.inc()
             elif problem:
@@ -64,9 +69,10 @@ class _PlaceRecordsFn(beam.DoFn):
             for group in bucketed(task_element, window_key, placed, key_field):
                 yield pvalue.TaggedOutput(KEYED, group)
 
-    def _problem(self, window: Window, key_field: str | None, record: Any) -> str | None:
-        """Why `record` cannot go on (_OUTSIDE: it belongs to another window than `window`), or None."""
-        if self._field is not None:
+    def _problem(self, window: Window | None, key_field: str | None, record: Any) -> str | None:
+        """Why `record` cannot go on (_OUTSIDE: it belongs to another window than `window`; None: no window to
+        check), or None."""
+        if self._field is not None and window is not None:
             try:
                 moment = parse_timestamp(get_path(record, self._field), self._format)
             except (ValueError, TypeError, OverflowError) as error:
@@ -84,12 +90,17 @@ def _rows_tag(endpoint: str) -> str:
 
 
 class _ApplyTransformFn(beam.DoFn):
-    """The `transform` section (metadata naming the pipeline, endpoint, window and run), each row sent to its
-    endpoint's output; counts the rows of each bundle into ROW_COUNTS."""
+    """The `transform` section (metadata naming the pipeline, endpoint, window and run; `select` keeps a child's
+    `_parent_<field>` columns), each row sent to its endpoint's output; counts the rows of each bundle into
+    ROW_COUNTS."""
 
     def __init__(self, config: PipelineConfig, run_id: str):
         self._config = config
         self._run_id = run_id
+        self._parent_columns = {
+            name: [parent_column(field) for field in endpoint.include_from_parent]
+            for name, endpoint in config.api_config.endpoints.items()
+        }
 
     def start_bundle(self) -> None:
         self._rows = 0
@@ -116,7 +127,8 @@ class _ApplyTransformFn(beam.DoFn):
         metadata = self._metadata_of(task_element) if transform.add_metadata else {}
         self._rows += len(records)
         if transform.select or transform.rename or metadata:
-            records = [apply_transform(r, transform, metadata) for r in records]
+            keep = self._parent_columns[endpoint]
+            records = [apply_transform(r, transform, metadata, keep) for r in records]
         yield pvalue.TaggedOutput(_rows_tag(endpoint), records)  # without a transform, the batch as it came
 
     def finish_bundle(self) -> Iterator[pvalue.TaggedOutput]:
@@ -124,20 +136,23 @@ class _ApplyTransformFn(beam.DoFn):
 
 
 class TransformRecords(beam.PTransform):
-    """Batches of `(task, records)` in; out: `rows` (each endpoint's batches of rows), `rows_written` (their
-    count) and INVALID (records that cannot be placed, with the reason)."""
+    """Batches of `(task, records)` of `endpoints` (default: all) in; out: `rows` (each endpoint's batches of
+    rows), `rows_written` (their count), INVALID (records that cannot be placed, with the reason) and KEPT (the
+    records placed and de-duplicated, before the transform: the parents of child endpoints)."""
 
-    def __init__(self, config: PipelineConfig, run_id: str):
+    def __init__(self, config: PipelineConfig, run_id: str, endpoints: list[str] | None = None):
         super().__init__()
         self._config = config
         self._run_id = run_id
+        self._endpoints = endpoints or list(config.api_config.endpoints)
 
     def expand(self, records: pvalue.PCollection) -> dict[str, pvalue.PCollection]:
         placed = records | "PlaceRecords" >> beam.ParDo(_PlaceRecordsFn(self._config)).with_outputs(
             INVALID, KEYED, main="unkeyed"
         )
         kept = unkeyed = checked(placed.unkeyed, "unkeyed")
-        keyed = [bool(endpoint.primary_key) for endpoint in self._config.api_config.endpoints.values()]
+        api = self._config.api_config
+        keyed = [bool(api.endpoints[endpoint].primary_key) for endpoint in self._endpoints]
         if any(keyed):
             deduplicated = (
                 checked(placed[KEYED], KEYED)
@@ -149,7 +164,7 @@ class TransformRecords(beam.PTransform):
                 # Only when endpoints without a primary key run too: FnApiRunner keeps every record that goes
                 # through a Flatten of two stages' outputs in memory until the stage after it runs.
                 kept = (unkeyed, kept) | "AllPlaced" >> beam.Flatten()
-        endpoints = list(self._config.api_config.endpoints)
+        endpoints = self._endpoints
         shaped = kept | "ApplyTransform" >> beam.ParDo(_ApplyTransformFn(self._config, self._run_id)).with_outputs(
             ROW_COUNTS, *map(_rows_tag, endpoints)
         )
@@ -158,4 +173,5 @@ class TransformRecords(beam.PTransform):
             "rows": {endpoint: checked(shaped[_rows_tag(endpoint)], f"rows:{endpoint}") for endpoint in endpoints},
             "rows_written": rows_written,
             INVALID: checked(placed[INVALID], INVALID),
+            KEPT: kept,
         }

@@ -56,7 +56,7 @@ class WalkPagesFn(WindowFetchDoFn):
             try:
                 self._check_pause()
                 page = extractor.fetch_page(self._client, task.window, position, on_retry=on_retry)
-                next_position = extractor.pagination.next_position(position, page)
+                next_position = extractor.next_position(task.window, position, page)
             except Deferral as deferral:
                 yield self._defer(tracker, part, deferral)
                 return

@@ -53,6 +53,7 @@ class WindowPart:
         self.deferred = False
         self._redact = redact
         self._started = time.monotonic()
+        self._ended: float | None = None
         self._lock = threading.Lock()  # retries are counted from the request pool's threads
 
     def claimed(self, index: int) -> None:
@@ -63,10 +64,14 @@ class WindowPart:
         with self._lock:
             self.retries += 1
 
+    def stop_clock(self) -> None:
+        """The part's fetching ends now, though its result is emitted later (a child task waiting its turn)."""
+        self._ended = time.monotonic()
+
     def result(self, status: WindowStatus, error: BaseException | str | None = None) -> pvalue.TaggedOutput:
         message = self._redact(str(error)) if error else None
         error_type = None if error is None or isinstance(error, str) else type(error).__name__
-        seconds = round(time.monotonic() - self._started, 3)
+        seconds = round((self._ended or time.monotonic()) - self._started, 3)
         result = WindowResult(
             self.task,
             status,
@@ -107,7 +112,7 @@ class WindowFetchDoFn(ApiDoFn):
         part.deferred = True
         metrics.DEFERRED_REMAINDERS.inc()
         task = part.task
-        logger.info("%s %s: %s", task.endpoint, task.window.label(), deferral, extra=log_fields(task))
+        logger.info("%s %s: %s", task.endpoint, task.label(), deferral, extra=log_fields(task))
         return part.result(WindowStatus.PARTIAL)
 
     def _emit(self, extractor: BaseExtractor, part: WindowPart, records: list[Any]) -> Iterator[tuple]:
@@ -131,9 +136,7 @@ class WindowFetchDoFn(ApiDoFn):
         metrics.MAX_PAGES_REACHED.inc()
         task = part.task
         max_pages = self._max_pages[task.endpoint]
-        logger.warning(
-            "%s %s: max_pages (%d) reached", task.endpoint, task.window.label(), max_pages, extra=log_fields(task)
-        )
+        logger.warning("%s %s: max_pages (%d) reached", task.endpoint, task.label(), max_pages, extra=log_fields(task))
         return part.result(
             WindowStatus.TRUNCATED, RuntimeError(f"max_pages ({max_pages}) reached before the last page")
         )
@@ -146,7 +149,7 @@ class WindowFetchDoFn(ApiDoFn):
         metrics.WINDOWS_FAILED.inc()
         task = part.task
         message = self._client.redact(str(error))
-        logger.warning("%s %s failed: %s", task.endpoint, task.window.label(), message, extra=log_fields(task))
+        logger.warning("%s %s failed: %s", task.endpoint, task.label(), message, extra=log_fields(task))
         return part.result(WindowStatus.FAILED, error)
 
     @staticmethod

@@ -42,12 +42,12 @@ class WatermarkHandler:
 
     def run_bounds(
         self,
-        endpoint: str,
+        stored: datetime | None,
         start_time: datetime | None = None,
         end_time: datetime | None = None,
         now: datetime | None = None,
     ) -> tuple[datetime, datetime]:
-        """[start, end) of a run: explicit times win; else stored watermark - lookback (first run: the
+        """[start, end) of a run: explicit times win; else the `stored` watermark - lookback (none stored: the
         initial watermark) up to now. The end never lies in the future."""
         now = now or datetime.now(UTC)
         end = min(end_time, now) if end_time else now
@@ -55,13 +55,13 @@ class WatermarkHandler:
             return start_time, end
         if not self.config.enabled:
             return EPOCH, end
-        stored = self.get_last_watermark(endpoint)
         start = stored - self.config.lookback_window if stored else self.config.initial_watermark
         return start, end
 
-    def plan(self, endpoint: str, start_time=None, end_time=None, now=None) -> list[Window]:
-        """The windows of a run for `endpoint` (one window over the whole range when watermarks are off)."""
-        start, end = self.run_bounds(endpoint, start_time, end_time, now)
+    def plan(self, stored: datetime | None, start_time=None, end_time=None, now=None) -> list[Window]:
+        """The windows of a run from the `stored` watermark (one window over the whole range when watermarks are
+        off)."""
+        start, end = self.run_bounds(stored, start_time, end_time, now)
         if not self.config.enabled:
             return [Window(start, end)] if end > start else []
         return self.config.window.plan(start, end)

@@ -131,6 +131,7 @@ def test_commit_moves_the_watermark_over_complete_windows_only_after_its_side_in
                 dead_letters=p | "NoDeadLetters" >> beam.Create([]),
                 rows_written=p | "Rows" >> beam.Create([50]),
                 invalid_records=p | "Invalid" >> beam.Create([0]),
+                spawned=p | "NoChildTasks" >> beam.Create([]),
             )
         )
 

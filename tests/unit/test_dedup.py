@@ -15,7 +15,7 @@ from beam_api_pipeline.packing import pack, unpack
 from beam_api_pipeline.transforms.dedup import DEDUP_BUCKETS, KeepNewestFn, bucket_of, bucketed, record_key
 from tests.support import items_config
 
-TASK = ("items", "2024-01-02T00:00:00Z", "2024-01-03T00:00:00Z", 0)
+TASK = ("items", "2024-01-02T00:00:00Z", "2024-01-03T00:00:00Z", 0, None)
 
 
 def config(**api_changes) -> PipelineConfig:

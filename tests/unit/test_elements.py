@@ -47,7 +47,7 @@ def round_trip(value):
 
 def test_a_window_task_travels_as_strings_and_comes_back_equal():
     element = TASK.to_element()
-    assert element == ("items", "2024-01-01T06:30:15.250000Z", "2024-01-02T00:00:00Z", 300_000_007)
+    assert element == ("items", "2024-01-01T06:30:15.250000Z", "2024-01-02T00:00:00Z", 300_000_007, None)
     assert WindowTask.from_element(round_trip(element)) == TASK
 
 

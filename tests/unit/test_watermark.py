@@ -77,13 +77,14 @@ def test_run_bounds_come_from_the_store_minus_lookback(tmp_path):
     )
     handler = WatermarkHandler(config, store, "p")
     now = t("2024-01-03T12:00")
-    assert handler.run_bounds("items", now=now) == (t("2024-01-01"), now)
+    assert handler.run_bounds(handler.get_last_watermark("items"), now=now) == (t("2024-01-01"), now)
     store.advance_watermark("p", "items", t("2024-01-03"), "r1")
-    assert handler.run_bounds("items", now=now) == (t("2024-01-02T22:00"), now)
-    assert handler.run_bounds("items", end_time=t("2030-01-01"), now=now)[1] == now
-    explicit = handler.run_bounds("items", start_time=t("2023-06-01"), end_time=t("2023-06-02"), now=now)
+    stored = handler.get_last_watermark("items")
+    assert handler.run_bounds(stored, now=now) == (t("2024-01-02T22:00"), now)
+    assert handler.run_bounds(stored, end_time=t("2030-01-01"), now=now)[1] == now
+    explicit = handler.run_bounds(stored, start_time=t("2023-06-01"), end_time=t("2023-06-02"), now=now)
     assert explicit == (t("2023-06-01"), t("2023-06-02"))
-    assert [w.start for w in handler.plan("items", now=now)] == [t("2024-01-02T22:00"), t("2024-01-03")]
+    assert [w.start for w in handler.plan(stored, now=now)] == [t("2024-01-02T22:00"), t("2024-01-03")]
 
 
 def test_the_local_store_never_moves_a_watermark_backwards(tmp_path):

@@ -139,7 +139,7 @@ def sliding_config() -> PipelineConfig:
 def test_a_sliding_config_plans_slides_whose_requests_reach_back_the_window_size_and_the_overlap():
     config = sliding_config()
     handler = WatermarkHandler(config.api_config.watermark, None, config.pipeline_id)
-    windows = handler.plan("items", start_time=t("2024-01-02"), end_time=t("2024-01-02T06:00"))
+    windows = handler.plan(None, start_time=t("2024-01-02"), end_time=t("2024-01-02T06:00"))
     extractor = RestExtractor(config, "items")
     assert [extractor.window_params(w) for w in windows] == [
         {"since": "2024-01-01T19:30:00Z", "until": "2024-01-02T02:00:00Z"},

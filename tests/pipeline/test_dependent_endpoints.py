@@ -1,0 +1,222 @@
+"""Dependent endpoints against the sample API over HTTP: each item's children (`/items/{id}/children`, 1-3 pages
+of 10), fetched for the items that changed in a window, in every runner mode; incremental runs, a child that
+is gone (404) and its replay, grandchildren, the job-wide concurrency cap, and `watermark.filter: client`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+from unittest.mock import ANY
+
+import pytest
+
+from beam_api_pipeline.cli import main
+from beam_api_pipeline.config import load_pipeline_config
+from sample_api import SampleApi
+from sample_api.children import child_count, child_ids
+from sample_api.data import Dataset
+from tests.pipeline.conftest import run_report
+from tests.support import items_config, prism_location, read_jsonl, stored_watermark, t, write_yaml
+
+RECORDS_PER_DAY = 12
+START, END = "2024-01-02T00:00:00Z", "2024-01-05T00:00:00Z"
+CHILD_PAGE = 10
+
+CHILDREN = {
+    "parent": "items",
+    "path": "/items/{parent.id}/children",
+    "records_path": "children",
+    "primary_key": "id",
+    "include_from_parent": ["id"],
+    "pagination": {"strategy": "page_number", "page_size": CHILD_PAGE, "total_path": "total"},
+}
+MODES = {
+    "default": [],
+    "in_memory": ["--direct_num_workers=1", "--direct_running_mode=in_memory"],
+    "threads": ["--direct_num_workers=4", "--direct_running_mode=multi_threading"],
+    "processes": ["--direct_num_workers=4", "--direct_running_mode=multi_processing"],
+    "prism": ["--runner=PrismRunner"],
+}
+
+
+@pytest.fixture
+def api():
+    with SampleApi(Dataset(records_per_day=RECORDS_PER_DAY)).start() as server:
+        yield server
+
+
+def write(api: SampleApi, folder: Path, with_children: bool = True, **changes: Any) -> Path:
+    """The items config with `changes`, and the `children` endpoint unless `with_children` is false."""
+    config = items_config(api.url, folder, **changes)
+    if with_children:
+        config["api_config"]["endpoints"]["children"] = {
+            **CHILDREN,
+            **config["api_config"]["endpoints"].get("children", {}),
+        }
+    return write_yaml(folder / "pipeline.yaml", config)
+
+
+def rows(folder: Path, endpoint: str) -> list[dict[str, Any]]:
+    return read_jsonl(folder / "out" / endpoint)
+
+
+def child_pages(item_id: int) -> int:
+    return -(-child_count(item_id) // CHILD_PAGE)
+
+
+def children_paths(api: SampleApi) -> dict[str, int]:
+    return {path: n for path, n in api.stats()["by_path"].items() if path.endswith("/children")}
+
+
+def mode_args(mode: str) -> list[str]:
+    return [*MODES[mode], f"--prism_location={prism_location()}"] if mode == "prism" else MODES[mode]
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("parent_key", ["id", None], ids=["parent_key", "no_parent_key"])
+def test_children_of_every_parent_of_three_windows_land_once_with_their_parent(api, tmp_path, mode, parent_key):
+    path = write(api, tmp_path, api_config={"endpoints": {"items": {"primary_key": parent_key}}})
+    assert main(["run", "--config", str(path), "--end_time", END, *mode_args(mode)]) == 0
+
+    parents = api.dataset.ids_between(t("2024-01-02"), t("2024-01-05"))
+    assert len(parents) == 3 * RECORDS_PER_DAY
+    assert sorted(row["id"] for row in rows(tmp_path, "items")) == parents
+    children = rows(tmp_path, "children")
+    assert sorted(row["id"] for row in children) == sorted(c for parent in parents for c in child_ids(parent))
+    assert all(row["_parent_id"] == row["item_id"] == row["id"] // 100 for row in children)
+    # one walk per parent, each page once
+    assert children_paths(api) == {f"/items/{parent}/children": child_pages(parent) for parent in parents}
+    config = load_pipeline_config(path)
+    assert stored_watermark(config, "items") == stored_watermark(config, "children") == t("2024-01-05")
+
+
+@pytest.mark.parametrize("fraction", [0.25, 0.5])
+def test_a_split_of_a_batch_of_child_tasks_keeps_every_child_once(api, tmp_path, fraction):
+    api.set_faults(latency_ms=50)  # 12 child tasks of 1-3 pages, one request at a time: about 1.2 s
+    path = write(api, tmp_path, api_config={"max_concurrent_requests": 1})
+    splits = {
+        "FetchChildren[1]/FetchChildTasks/ParDo(FetchChildTasksFn)": {
+            "timings": [0, 0.6],
+            "fractions": [0.01, fraction],
+        }
+    }
+    runner = ["--direct_num_workers=1", "--direct_running_mode=multi_threading"]
+    args = ["--start_time", "2024-01-02", "--end_time", "2024-01-03", *runner]
+    assert run_report(tmp_path, "--config", str(path), *args, f"--direct_test_splits={json.dumps(splits)}") == (0, ANY)
+
+    parents = api.dataset.ids_between(t("2024-01-02"), t("2024-01-03"))
+    children = [row["id"] for row in rows(tmp_path, "children")]
+    assert sorted(children) == sorted(c for parent in parents for c in child_ids(parent))
+    assert len(children) == len(set(children))
+    assert json.loads((tmp_path / "report.json").read_text())["counters"]["split_parts"] == 1
+    assert stored_watermark(load_pipeline_config(path), "children") == t("2024-01-03")
+
+
+def test_a_second_run_fetches_children_only_for_parents_updated_since(api, tmp_path):
+    path = write(api, tmp_path)
+    assert main(["run", "--config", str(path), "--end_time", END]) == 0
+    api.reset_stats()
+    added = api.dataset.add_records(3, t("2024-01-05T06:00"))
+
+    assert main(["run", "--config", str(path), "--end_time", "2024-01-06T00:00:00Z"]) == 0
+    updated = api.dataset.ids_between(t("2024-01-05"), t("2024-01-06"))
+    assert set(added) < set(updated) and len(updated) == RECORDS_PER_DAY + 3
+    assert children_paths(api) == {f"/items/{parent}/children": child_pages(parent) for parent in updated}
+    parents = api.dataset.ids_between(t("2024-01-02"), t("2024-01-06"))
+    written = sorted(row["id"] for row in rows(tmp_path, "children"))
+    assert written == sorted(c for parent in parents for c in child_ids(parent))  # each once over both runs
+    assert stored_watermark(load_pipeline_config(path), "children") == t("2024-01-06")
+
+
+def test_a_child_that_is_gone_goes_to_the_dead_letter_and_replay_fetches_only_it(api, tmp_path):
+    parents = api.dataset.ids_between(t("2024-01-02"), t("2024-01-05"))
+    gone = parents[RECORDS_PER_DAY + 4]  # a parent of the second window
+    api.set_faults(missing_paths={f"/items/{gone}/children"})
+    path = write(api, tmp_path)
+    assert main(["run", "--config", str(path), "--end_time", END]) == 1
+
+    written = sorted(row["id"] for row in rows(tmp_path, "children"))
+    assert written == sorted(c for parent in parents if parent != gone for c in child_ids(parent))
+    assert sorted(row["id"] for row in rows(tmp_path, "items")) == parents
+    [dead] = read_jsonl(tmp_path / "dead_letter")
+    assert (dead["kind"], dead["endpoint"], dead["parent"]) == (
+        "window",
+        "children",
+        {"key": gone, "fields": {"id": gone}},
+    )
+    assert (dead["window_start"], dead["window_end"]) == ("2024-01-03T00:00:00Z", "2024-01-04T00:00:00Z")
+    assert "404" in dead["error"] and f"/items/{gone}/children" in dead["error"]
+    config = load_pipeline_config(path)
+    assert stored_watermark(config, "items") == t("2024-01-05")
+    assert stored_watermark(config, "children") == t("2024-01-03")  # held at the failed child's window
+
+    api.set_faults(missing_paths=set())
+    api.reset_stats()
+    assert main(["replay", "--config", str(path), "--dead_letter", str(tmp_path / "dead_letter")]) == 0
+    assert api.stats()["by_path"] == {f"/items/{gone}/children": child_pages(gone)}
+    replayed = sorted(row["id"] for row in rows(tmp_path, "children") if row["_parent_id"] == gone)
+    assert replayed == child_ids(gone)
+    assert stored_watermark(config, "children") == t("2024-01-04")
+    assert stored_watermark(config, "items") == t("2024-01-05")
+
+
+def test_a_parent_without_the_field_a_child_needs_fails_that_child_task_with_the_field_named(api, tmp_path):
+    path = write(
+        api, tmp_path, api_config={"endpoints": {"children": {**CHILDREN, "path": "/items/{parent.nope}/children"}}}
+    )
+    assert main(["run", "--config", str(path), "--start_time", "2024-01-02", "--end_time", "2024-01-03"]) == 1
+    dead = read_jsonl(tmp_path / "dead_letter")
+    assert len(dead) == RECORDS_PER_DAY
+    assert {row["error"] for row in dead} == {
+        f"{{parent.nope}}: the parent {row['parent']['key']} has no 'nope'" for row in dead
+    }
+    assert children_paths(api) == {}
+
+
+def test_grandchildren_are_fetched_for_each_child(api, tmp_path):
+    notes = {"parent": "children", "path": "/children/{parent.id}/notes", "records_path": "notes", "primary_key": "id",
+             "include_from_parent": ["id", "item_id"]}  # fmt: skip
+    path = write(api, tmp_path, api_config={"endpoints": {"notes": notes}})
+    assert main(["run", "--config", str(path), "--start_time", "2024-01-02", "--end_time", "2024-01-02T06:00"]) == 0
+
+    parents = api.dataset.ids_between(t("2024-01-02"), t("2024-01-02T06:00"))
+    children = sorted(c for parent in parents for c in child_ids(parent))
+    assert sorted(row["id"] for row in rows(tmp_path, "children")) == children
+    written = rows(tmp_path, "notes")
+    assert sorted(row["id"] for row in written) == sorted(child * 10 + n for child in children for n in (1, 2))
+    assert all(
+        row["_parent_id"] == row["child_id"] and row["_parent_item_id"] == row["child_id"] // 100 for row in written
+    )
+    config = load_pipeline_config(path)
+    assert stored_watermark(config, "notes") == t("2024-01-02T06:00")
+
+
+def test_parents_and_children_share_the_job_wide_concurrency_cap(api, tmp_path):
+    api.set_faults(latency_ms=20)
+    path = write(api, tmp_path, api_config={"max_concurrent_requests": 3})
+    assert main(["run", "--config", str(path), "--end_time", END]) == 0
+    assert len(rows(tmp_path, "children")) == sum(
+        child_count(p) for p in api.dataset.ids_between(t("2024-01-02"), t("2024-01-05"))
+    )
+    assert api.stats()["max_in_flight"] == 3
+
+
+def test_client_filter_reads_newest_first_and_stops_after_the_first_older_page(api, tmp_path):
+    path = write(
+        api,
+        tmp_path,
+        with_children=False,
+        api_config={
+            "endpoints": {"items": {"params": {"order": "desc"}}},
+            "watermark": {"filter": "client", "watermark_field": None, "window_end_field": None},
+        },
+    )  # fmt: skip
+    assert main(["run", "--config", str(path), "--start_time", "2024-01-13", "--end_time", "2024-01-15"]) == 0
+
+    in_window = api.dataset.ids_between(t("2024-01-13"), t("2024-01-15"))
+    assert sorted(row["id"] for row in read_jsonl(tmp_path / "out")) == in_window
+    # each daily window reads from the newest page down to the first page whose records all precede it
+    newer = [len(api.dataset.ids_between(start)) for start in (t("2024-01-13"), t("2024-01-14"))]
+    assert newer == [2 * RECORDS_PER_DAY, RECORDS_PER_DAY]
+    assert api.stats()["by_path"] == {"/items": sum(-(-count // 10) + 1 for count in newer)}  # 4 + 3, of 17 each
