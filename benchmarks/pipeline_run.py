@@ -19,6 +19,8 @@ def main() -> None:
     parser.add_argument("--max-concurrent", type=int, default=16)
     parser.add_argument("--rate-limit", type=float, default=None)
     parser.add_argument("--primary-key", default=None, help="the endpoint's primary_key (de-duplication on)")
+    parser.add_argument("--children", action="store_true", help="and each item's children (a dependent endpoint)")
+    parser.add_argument("--child-page-size", type=int, default=10)
     args, beam_args = parser.parse_known_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -52,6 +54,14 @@ def main() -> None:
         "dead_letter": {"path": str(out / "dead_letter")},
         "watermark_store": {"type": "local", "path": str(out / "control.db")},
     }
+    if args.children:
+        config["api_config"]["endpoints"]["children"] = {
+            "parent": "items",
+            "path": "/items/{parent.id}/children",
+            "records_path": "children",
+            "include_from_parent": ["id"],
+            "pagination": {"page_size": args.child_page_size, "total_path": "total"},
+        }
     path = out / "pipeline.yaml"
     path.write_text(yaml.safe_dump(json.loads(json.dumps(config))))
     end = (start + timedelta(days=args.days)).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -3,7 +3,8 @@
     python -m benchmarks.run [--only W1,W3] [--skip-dlt]
 
 W3 (issue 17: cost per record) and W5 run this pipeline with no runner options, the mode a new user gets, and
-print their targets' lines; W6 (the rate-limit modes) runs `benchmarks.rate_limit_modes` and prints its own.
+print their targets' lines; W6 (the rate-limit modes) runs `benchmarks.rate_limit_modes` and prints its own;
+W7 (issue 15) reads 1,000 parents and their children, against a sequential loop over the same requests.
 
 Each contender runs in its own process (CPU seconds and peak RSS come from `os.wait4`); the sample API runs
 in another. The extraction phase is the time from the API's first data request to its last, from polling
@@ -294,12 +295,46 @@ def machine() -> str:
     return f"{model}, {os.cpu_count()} CPUs visible, Python {platform.python_version()}, {platform.system()}"
 
 
+#: W7 (issue 15): 1,000 parents (one day, 100 a page) with 1-3 pages of 10 children each, 50 ms answers.
+W7_PARENTS, W7_LATENCY_MS, W7_IN_FLIGHT = 1000, 50, 16
+
+
+def w7_runs():
+    """The sequential loop over parents and their children, and this pipeline with a dependent endpoint and
+    16 requests in flight, in the default local mode."""
+    common = ["--url", "{url}", "--start", START, "--days", "1", "--page-size", "100"]
+    loop_out = WORK / "W7" / "loop"
+    loop_out.mkdir(parents=True)
+    loop = [
+        sys.executable,
+        str(HERE / "sequential_loop.py"),
+        *common,
+        "--children",
+        "--out",
+        str(loop_out / "out.jsonl"),
+    ]
+    yield "requests loop, parents and children", loop, loop_out
+    children = ["--children", "--max-concurrent", str(W7_IN_FLIGHT)]
+    yield from pipeline_contender("this pipeline, parents and children", 1, 100, WORK / "W7" / "pipeline", children)
+
+
+def children_line(outcomes: list[Outcome]) -> str:
+    """W7: the sequential loop's wall time over this pipeline's (target >= 8)."""
+    loop, pipeline = outcomes
+    if pipeline.records != loop.records:
+        return f"W7 dependent endpoints: this pipeline wrote {pipeline.records} of {loop.records} records: no ratio"
+    return (
+        f"W7 dependent endpoints: {loop.requests} requests; requests loop {loop.wall:.1f} s, this pipeline "
+        f"{pipeline.wall:.1f} s: {loop.wall / pipeline.wall:.1f}x faster (target >= 8x)"
+    )
+
+
 WORK = Path(tempfile.mkdtemp(prefix="bench-"))
 
 
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--only", default="W1,W2,W3,W4,W5,W6,scaling")
+    parser.add_argument("--only", default="W1,W2,W3,W4,W5,W6,W7,scaling")
     parser.add_argument("--skip-dlt", action="store_true")
     parser.add_argument("--runner-args", default="", help="extra DirectRunner options for this pipeline")
     args = parser.parse_args()
@@ -324,6 +359,11 @@ def main() -> int:
         w5 = workload("W5", w5_api, 31, 100, 16 / 0.05, None, ["--primary-key", "id"])
         outcomes += w5
         print(default_mode_line(w5), file=sys.stderr)
+    if "W7" in only:
+        w7_api = {"records_per_day": W7_PARENTS, "latency_ms": W7_LATENCY_MS}
+        w7 = workload("W7", w7_api, 1, 100, W7_IN_FLIGHT / (W7_LATENCY_MS / 1000), None, [], w7_runs())
+        outcomes += w7
+        print(children_line(w7), file=sys.stderr)
     if "scaling" in only:
         for cap in (4, 8, 16, 32):
             name = f"W1 x{cap}"
