@@ -113,6 +113,29 @@ def test_a_split_of_a_batch_of_child_tasks_keeps_every_child_once(api, tmp_path,
     assert stored_watermark(load_pipeline_config(path), "children") == t("2024-01-03")
 
 
+def test_prism_splits_a_slow_batch_of_child_tasks_while_it_is_walked_and_keeps_every_child_once(api, tmp_path):
+    """Prism asks a bundle without progress to split (from another thread) and asks it once only (see
+    tests/runners/test_splits_and_deferral.py): every run must be exact, and one of three must have split."""
+    api.set_faults(latency_ms=700)  # slower than Prism's patience: no task is claimed before it asks
+    prism = ["--runner=PrismRunner", f"--prism_location={prism_location()}"]
+    parents = api.dataset.ids_between(t("2024-01-02"), t("2024-01-03"))
+    for attempt in range(3):
+        folder = tmp_path / f"run-{attempt}"
+        folder.mkdir()
+        path = write(api, folder, api_config={"max_concurrent_requests": 4})
+        args = ["--config", str(path), "--start_time", "2024-01-02", "--end_time", "2024-01-03", *prism]
+        code, report = run_report(folder, *args)
+
+        assert code == 0
+        children = [row["id"] for row in rows(folder, "children")]
+        assert sorted(children) == sorted(c for parent in parents for c in child_ids(parent))
+        assert len(children) == len(set(children))
+        assert stored_watermark(load_pipeline_config(path), "children") == t("2024-01-03")
+        if report["counters"]["split_parts"]:
+            break
+    assert report["counters"]["split_parts"] >= 1
+
+
 def test_a_second_run_fetches_children_only_for_parents_updated_since(api, tmp_path):
     path = write(api, tmp_path)
     assert main(["run", "--config", str(path), "--end_time", END]) == 0
