@@ -132,8 +132,8 @@ class PipelineFactory:
         self, pipeline: beam.Pipeline, extractor_class: type[BaseExtractor]
     ) -> dict[str, list[pvalue.PCollection]]:
         """Each level of endpoints fetched and transformed, the roots first and then, from the records each level
-        kept, its children's tasks. Out: `rows` (per endpoint), and lists, one PCollection per level, of RESULTS,
-        INVALID, `rows_written` and the child tasks made (SPAWNED)."""
+        kept, its children's tasks. Out: `rows` (per endpoint), and lists of PCollections of RESULTS, INVALID,
+        `rows_written` and the child tasks made (SPAWNED)."""
         config, plan = self.config, self.plan
         levels = EndpointTree.of(config.api_config).levels()
         roots = [task for task in plan.tasks if task.endpoint in levels[0]]
@@ -146,6 +146,7 @@ class PipelineFactory:
             children = shaped[KEPT] | f"FetchChildren[{depth}]" >> fetch_children
             out[RESULTS].append(children[RESULTS])
             out[SPAWNED].append(children[SPAWNED])
+            out[INVALID].append(children[INVALID])
             shaped = self._transform_level(pipeline, children[RECORDS], endpoints, f"[{depth}]", out)
         return out
 

@@ -38,11 +38,6 @@ class EndpointTree:
             family.extend(self.children(name))
         return family
 
-    def root_of(self, endpoint: str) -> str:
-        while (parent := self.parents[endpoint]) is not None:
-            endpoint = parent
-        return endpoint
-
     def levels(self) -> list[list[str]]:
         """The endpoints by depth: the roots, their children, their grandchildren, ..."""
         levels = [self.roots]
@@ -50,8 +45,9 @@ class EndpointTree:
             levels.append(children)
         return levels
 
-    def level_of(self, endpoint: str) -> int:
-        return next(depth for depth, names in enumerate(self.levels()) if endpoint in names)
+    def depths(self) -> dict[str, int]:
+        """Each endpoint's depth: 0 for a root, 1 for its children, ..."""
+        return {name: depth for depth, names in enumerate(self.levels()) for name in names}
 
 
 def parent_column(field: str) -> str:

@@ -226,7 +226,8 @@ def window_outcomes(
         in_run.update((below, window) for below in tree.family(endpoint))
     complete: dict[tuple[str, Window], bool] = {}
     outcomes: dict[str, list[WindowOutcome]] = defaultdict(list)
-    for endpoint, window in sorted(in_run, key=lambda pair: (tree.level_of(pair[0]), pair[1].start, pair[0])):
+    depths = tree.depths()
+    for endpoint, window in sorted(in_run, key=lambda pair: (depths[pair[0]], pair[1].start, pair[0])):
         parent = (tree.parents.get(endpoint), window)
         done = all(window_complete(parts.get(task, [])) for task in expected[endpoint, window])
         complete[endpoint, window] = done and complete.get(parent, True)
@@ -235,15 +236,15 @@ def window_outcomes(
 
 
 def watermark_to_commit(plan: RunPlan, endpoint: str, outcomes: list[WindowOutcome]) -> datetime | None:
-    """Where `endpoint`'s watermark moves to (None: it stays). A replay, and a child endpoint in any run, moves
-    it only when its first window starts at or before the stored watermark: otherwise an earlier window is still
-    missing."""
+    """Where `endpoint`'s watermark moves to (None: it stays). A replay, and a child endpoint with a stored
+    watermark in any run, moves it only when its first window starts at or before the stored watermark:
+    otherwise an earlier window is still missing. A replay never moves a watermark that was never stored."""
     watermark = next_watermark(outcomes)
     if watermark is None or not (plan.is_replay or plan.parent_of(endpoint)):
         return watermark
     stored = plan.watermarks_before.get(endpoint)
     if stored is None:
-        return None if plan.is_replay else watermark  # a child's first run starts at initial_watermark
+        return None if plan.is_replay else watermark
     first = min(outcome.window.start for outcome in outcomes)
     return watermark if first <= stored else None
 

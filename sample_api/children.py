@@ -32,6 +32,7 @@ def child_ids(item_id: int) -> list[int]:
 def child_json(parent: Record, child_id: int) -> dict[str, Any]:
     return {
         "id": child_id,
+        "number": child_id % 100,  # 1, 2, ... within its item, like the line numbers of an order
         "item_id": parent.id,
         "updated_at": parent.updated_at_text,
         "text": f"Child {child_id % 100} of item {parent.id}",

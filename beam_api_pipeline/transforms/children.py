@@ -9,13 +9,15 @@ from typing import Any
 import apache_beam as beam
 from apache_beam import pvalue
 
-from beam_api_pipeline.config import PipelineConfig
+from beam_api_pipeline import metrics
+from beam_api_pipeline.config import EndpointConfig, PipelineConfig
 from beam_api_pipeline.extractors.base import BaseExtractor
-from beam_api_pipeline.parents import ParentRef, parent_fields
+from beam_api_pipeline.parents import ParentRef, for_parent, parent_fields
 from beam_api_pipeline.run_plan import TaskElement, WindowTask
 from beam_api_pipeline.transforms.element_checks import checked
 from beam_api_pipeline.transforms.fetch import RECORDS
 from beam_api_pipeline.transforms.fetch_children import ChildBatch, FetchChildTasksFn
+from beam_api_pipeline.transforms.records import INVALID
 from beam_api_pipeline.transforms.runner_profile import runner_profile
 from beam_api_pipeline.transforms.window_fetch import RESULTS
 
@@ -29,24 +31,33 @@ CHILD_BATCH = 64
 class _SpawnChildTasksFn(beam.DoFn):
     """`(task, rows)` batches of parent records in; out, per record and child endpoint, `(child window, parent)`:
     the child endpoint's task in the parent's window (without a parent) and the ParentRef text of the record,
-    naming its primary key and the fields the child uses."""
+    naming its primary key and the fields the child uses. A record that lacks a field the child's request needs
+    goes to INVALID with the reason, as a record of its own endpoint: its window still completes."""
 
     def __init__(self, config: PipelineConfig, children: Sequence[str]):
         api = config.api_config
-        self._children: dict[str, list[tuple[str, list[str]]]] = {}
+        self._children: dict[str, list[tuple[str, EndpointConfig]]] = {}
         for child in children:
             endpoint = api.endpoints[child]
-            self._children.setdefault(endpoint.parent, []).append((child, parent_fields(endpoint)))
+            self._children.setdefault(endpoint.parent, []).append((child, endpoint))
         self._primary_keys = {name: endpoint.primary_key for name, endpoint in api.endpoints.items()}
 
-    def process(self, element: tuple[TaskElement, list[Any]]) -> Iterator[tuple[TaskElement, str]]:
+    def process(self, element: tuple[TaskElement, list[Any]]) -> Iterator[object]:
         task_element, records = element
         task = WindowTask.from_element(task_element)
         key_field = self._primary_keys[task.endpoint]
-        for child, fields in self._children.get(task.endpoint, []):
+        for child, endpoint in self._children.get(task.endpoint, []):
             window = WindowTask(child, task.window).to_element()
+            fields = parent_fields(endpoint)
             for record in records:
-                yield window, ParentRef.for_record(record, key_field, fields).text
+                parent = ParentRef.for_record(record, key_field, fields)
+                try:
+                    for_parent(endpoint, parent)
+                except ValueError as error:
+                    metrics.RECORDS_INVALID.inc()
+                    yield pvalue.TaggedOutput(INVALID, (task_element, record, f"{child}: {error}"))
+                    continue
+                yield window, parent.text
 
 
 def _cut_into_batches(grouped: tuple[TaskElement, Iterable[str]]) -> Iterator[ChildBatch]:
@@ -59,8 +70,9 @@ def _cut_into_batches(grouped: tuple[TaskElement, Iterable[str]]) -> Iterator[Ch
 
 class FetchChildren(beam.PTransform):
     """Parent batches in (the records a level of endpoints kept, `TransformRecords`'s KEPT), and `replayed`
-    child tasks; out: RECORDS and RESULTS of the child endpoints `children` (as ReadFromApi's), and SPAWNED,
-    the batches of child tasks made (each task once: a parent seen twice in a window makes one task)."""
+    child tasks; out: RECORDS and RESULTS of the child endpoints `children` (as ReadFromApi's), SPAWNED, the
+    batches of child tasks made (each task once: a parent seen twice in a window makes one task), and INVALID,
+    parent records that lack a field a child's request needs (as `TransformRecords`'s INVALID)."""
 
     def __init__(
         self,
@@ -80,7 +92,9 @@ class FetchChildren(beam.PTransform):
         ]
 
     def expand(self, parents: pvalue.PCollection) -> dict[str, pvalue.PCollection]:
-        spawned = parents | "SpawnChildTasks" >> beam.ParDo(_SpawnChildTasksFn(self._config, self._children))
+        spawn = _SpawnChildTasksFn(self._config, self._children)
+        made = parents | "SpawnChildTasks" >> beam.ParDo(spawn).with_outputs(INVALID, main="tasks")
+        spawned = made.tasks
         if self._replayed:
             replayed = parents.pipeline | "ReplayedChildTasks" >> beam.Create(self._replayed)
             spawned = (spawned, replayed) | "WithReplayedTasks" >> beam.Flatten()
@@ -98,5 +112,6 @@ class FetchChildren(beam.PTransform):
         return {
             RECORDS: checked(fetched[RECORDS], RECORDS),
             RESULTS: checked(fetched[RESULTS], RESULTS),
+            INVALID: checked(made[INVALID], INVALID),
             SPAWNED: batches,
         }

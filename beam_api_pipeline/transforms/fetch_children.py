@@ -19,7 +19,6 @@ import apache_beam as beam
 from apache_beam.io.restriction_trackers import OffsetRange, OffsetRestrictionTracker
 from apache_beam.transforms.core import RestrictionProvider
 
-from beam_api_pipeline import metrics
 from beam_api_pipeline.extractors.base import BaseExtractor
 from beam_api_pipeline.parents import ParentRef
 from beam_api_pipeline.run_plan import TaskElement, WindowStatus, WindowTask
@@ -96,16 +95,17 @@ class FetchChildTasksFn(WindowFetchDoFn):
             fill()
             while pending:
                 index, future = pending.popleft()
+                if index >= tracker.current_restriction().stop:
+                    break  # a split handed this task and the rest to another part: no need to wait for it
                 walk = future.result()
                 if not tracker.try_claim(index):
-                    break  # a split handed this task and the rest to another part
+                    break
                 yield from self._emit_walk(walk)
                 fill()
         finally:
             for _, future in pending:
                 future.cancel()
-        if tracker.current_restriction() != initial:
-            metrics.SPLIT_PARTS.inc()  # the runner split this batch while it ran
+        self._count_split(None, initial, tracker)
 
     def _walk(self, task: WindowTask) -> _ChildWalk:
         """Walk `task` from its first page to its last (or max_pages, or the first error), on a pool thread."""

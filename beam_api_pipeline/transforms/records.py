@@ -35,8 +35,8 @@ class _PlaceRecordsFn(beam.DoFn):
     `timestamp_field`) must fall in its window (records of another window are dropped and counted; a child
     endpoint's records belong to their parent's window whatever their time), and with a `primary_key` the key
     must be there. Unreadable records go to INVALID with the reason; records of endpoints
-    with a primary key go to KEYED in groups keyed for de-duplication within the window (`dedup.bucketed`); the
-    others go on together as one batch."""
+    with a primary key go to KEYED in groups keyed for de-duplication within the window (a child's, within its
+    parent's records of the window: `dedup.bucketed`); the others go on together as one batch."""
 
     def __init__(self, config: PipelineConfig):
         watermark = config.api_config.watermark
@@ -65,7 +65,8 @@ class _PlaceRecordsFn(beam.DoFn):
         if key_field is None:
             yield task_element, placed
         else:
-            window_key = f"{task.endpoint} {task.window.label()}"
+            # a child's records are de-duplicated among its parent's: its key may be unique within a parent only
+            window_key = f"{task.endpoint} {task.label()}"
             for group in bucketed(task_element, window_key, placed, key_field):
                 yield pvalue.TaggedOutput(KEYED, group)
 

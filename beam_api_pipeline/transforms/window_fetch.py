@@ -153,7 +153,9 @@ class WindowFetchDoFn(ApiDoFn):
         return part.result(WindowStatus.FAILED, error)
 
     @staticmethod
-    def _count_split(part: WindowPart, initial: object, tracker) -> None:
-        """Counts a part whose restriction the runner split while it ran (`try_split` handed a residual on)."""
-        if not part.deferred and tracker.current_restriction() != initial:
+    def _count_split(part: WindowPart | None, initial: object, tracker) -> None:
+        """Counts a part (of a window's walk, or of a batch: None) whose restriction the runner split while it
+        ran (`try_split` handed a residual on)."""
+        deferred = part is not None and part.deferred
+        if not deferred and tracker.current_restriction() != initial:
             metrics.SPLIT_PARTS.inc()

@@ -136,6 +136,16 @@ def test_prism_splits_a_slow_batch_of_child_tasks_while_it_is_walked_and_keeps_e
     assert report["counters"]["split_parts"] >= 1
 
 
+def test_a_child_key_unique_only_within_its_parent_keeps_every_child(api, tmp_path):
+    numbered = {**CHILDREN, "primary_key": "number"}  # 1..n within each item, as order lines are
+    path = write(api, tmp_path, api_config={"endpoints": {"children": numbered}})
+    assert main(["run", "--config", str(path), "--start_time", "2024-01-02", "--end_time", "2024-01-03"]) == 0
+
+    parents = api.dataset.ids_between(t("2024-01-02"), t("2024-01-03"))
+    written = sorted((row["_parent_id"], row["number"]) for row in rows(tmp_path, "children"))
+    assert written == sorted((parent, c % 100) for parent in parents for c in child_ids(parent))
+
+
 def test_a_second_run_fetches_children_only_for_parents_updated_since(api, tmp_path):
     path = write(api, tmp_path)
     assert main(["run", "--config", str(path), "--end_time", END]) == 0
@@ -184,17 +194,22 @@ def test_a_child_that_is_gone_goes_to_the_dead_letter_and_replay_fetches_only_it
     assert stored_watermark(config, "items") == t("2024-01-05")
 
 
-def test_a_parent_without_the_field_a_child_needs_fails_that_child_task_with_the_field_named(api, tmp_path):
-    path = write(
-        api, tmp_path, api_config={"endpoints": {"children": {**CHILDREN, "path": "/items/{parent.nope}/children"}}}
-    )
-    assert main(["run", "--config", str(path), "--start_time", "2024-01-02", "--end_time", "2024-01-03"]) == 1
+def test_a_parent_without_the_field_a_child_needs_is_a_dead_letter_and_its_window_completes(api, tmp_path):
+    children = {**CHILDREN, "path": "/items/{parent.nope}/children"}
+    path = write(api, tmp_path, api_config={"endpoints": {"children": children}})
+    code = main(["run", "--config", str(path), "--start_time", "2024-01-02", "--end_time", "2024-01-03"])
+
+    parents = api.dataset.ids_between(t("2024-01-02"), t("2024-01-03"))
     dead = read_jsonl(tmp_path / "dead_letter")
-    assert len(dead) == RECORDS_PER_DAY
+    assert sorted(row["record"]["id"] for row in dead) == parents
+    assert {(row["kind"], row["endpoint"]) for row in dead} == {("record", "items")}
     assert {row["error"] for row in dead} == {
-        f"{{parent.nope}}: the parent {row['parent']['key']} has no 'nope'" for row in dead
+        f"children: {{parent.nope}}: the parent {row['record']['id']} has no 'nope'" for row in dead
     }
-    assert children_paths(api) == {}
+    assert (code, children_paths(api)) == (1, {})
+    assert sorted(row["id"] for row in rows(tmp_path, "items")) == parents
+    # the window completes: a record that cannot be used is kept in the dead letter, not retried forever
+    assert stored_watermark(load_pipeline_config(path), "children") == t("2024-01-03")
 
 
 def test_grandchildren_are_fetched_for_each_child(api, tmp_path):

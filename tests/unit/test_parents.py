@@ -43,7 +43,7 @@ def test_the_tree_orders_endpoints_by_depth_and_finds_each_family():
     assert tree.roots == ["items", "other"]
     assert tree.levels() == [["items", "other"], ["children", "tags"], ["notes"]]
     assert tree.family("items") == ["items", "children", "tags", "notes"]
-    assert tree.root_of("notes") == "items" and tree.level_of("notes") == 2
+    assert tree.depths() == {"items": 0, "other": 0, "children": 1, "tags": 1, "notes": 2}
 
 
 @pytest.mark.parametrize(
