@@ -95,6 +95,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     replay.add_argument("--run_id", help="with a table: whose dead letters (default: the latest run's)")
 
+    check = commands.add_parser(
+        "check", help="check a config against the live API: one line per check, nothing written, exit 0 or 1"
+    )
+    _add_source(check)
+    check.add_argument("--endpoint", help="only this endpoint (and the parents it needs)")
+    check.add_argument("--records", type=int, default=1000, help="read at most this many records (default 1000)")
+
     validate = commands.add_parser(
         "validate", help="check configuration files as `run` would; other --options are Beam options, as for run"
     )
@@ -202,6 +209,15 @@ def _runs(args: argparse.Namespace, _beam_args: list[str]) -> int:
     return EXIT_OK
 
 
+def _check(args: argparse.Namespace, _beam_args: list[str]) -> int:
+    from beam_api_pipeline.conformance import FAIL
+
+    manager = _manager(args)
+    lines = manager.check_sources(_config(args, manager), args.endpoint, args.records)
+    print("\n".join(map(str, lines)))
+    return EXIT_FAILED if any(line.outcome == FAIL for line in lines) else EXIT_OK
+
+
 def _validate(args: argparse.Namespace, beam_args: list[str]) -> int:
     manager = _manager(args)
     problems = [
@@ -242,6 +258,7 @@ _COMMANDS = {
     "replay": _replay,
     "status": _status,
     "runs": _runs,
+    "check": _check,
     "validate": _validate,
     "watermark": _watermark_show,
 }

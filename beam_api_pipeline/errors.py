@@ -37,5 +37,9 @@ class PaginationError(PipelineError):
     """A page walk cannot go on (a repeating cursor, an unreadable page)."""
 
 
+class RecordsPathError(PaginationError):
+    """An answer has no list of records at the endpoint's `records_path`."""
+
+
 class OutputError(PipelineError):
     """A sink cannot be configured or written."""

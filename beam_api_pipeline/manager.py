@@ -6,6 +6,7 @@ import json
 import logging
 from dataclasses import replace
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import apache_beam as beam
@@ -15,10 +16,12 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from beam_api_pipeline import metrics, progress
 from beam_api_pipeline.checks import check_config, config_problems, dataflow_args
+from beam_api_pipeline.client.build import budget_share, build_client, client_limits
 from beam_api_pipeline.client.limits import small_share_warning
-from beam_api_pipeline.config import PipelineConfig, ServiceConfig
+from beam_api_pipeline.config import PipelineConfig, ServiceConfig, resolve_config
 from beam_api_pipeline.config.loading import is_inline
 from beam_api_pipeline.config.references import literal_secrets
+from beam_api_pipeline.conformance import CheckLine, ConformanceCheck
 from beam_api_pipeline.dataflow import DataflowClient, LaunchSettings, run_status, service_labels
 from beam_api_pipeline.errors import ConfigError
 from beam_api_pipeline.factory import PipelineFactory
@@ -205,6 +208,27 @@ class PipelineManager:
             return RunReport(plan, run, _counters(result), after, rate, dead_letters)
         finally:
             store.close()
+
+    def check_sources(
+        self, config: PipelineConfig, endpoint: str | None = None, max_records: int = 1000
+    ) -> list[CheckLine]:
+        """The conformance checks (`conformance`) of `config`'s endpoints (or of `endpoint`) against the live
+        API; reads the stored watermarks, writes nothing."""
+        endpoints = config.api_config.endpoints
+        if endpoint is not None and endpoint not in endpoints:
+            raise ConfigError(
+                f"--endpoint: {endpoint!r} is not an endpoint of {config.pipeline_id} ({', '.join(endpoints)})"
+            )
+        resolved = resolve_config(config)
+        client = build_client(resolved, client_limits(resolved, budget_share(resolved, 1)))
+        store = open_store(config.watermark_store)
+        try:
+            stored = partial(store.get_watermark, config.pipeline_id)
+            extractor_class = PipelineFactory.extractor_class(config)
+            return ConformanceCheck(resolved, client, extractor_class, stored, max_records).run(endpoint)
+        finally:
+            store.close()
+            client.close()
 
     def trigger_pipeline(
         self,

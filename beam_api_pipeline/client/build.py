@@ -10,7 +10,7 @@ from typing import Any
 
 from beam_api_pipeline.client.api_client import ApiClient
 from beam_api_pipeline.client.auth import ApiKeyAuth, AuthHandler, BasicAuth, BearerAuth
-from beam_api_pipeline.client.limits import RequestLimits
+from beam_api_pipeline.client.limits import BudgetShare, LimitSettings, RequestLimits, process_limits, share_of_budget
 from beam_api_pipeline.client.oauth import OAuth2Auth
 from beam_api_pipeline.client.retry import RetryPolicy
 from beam_api_pipeline.config import PipelineConfig, ServiceConfig
@@ -39,6 +39,21 @@ def create_auth_handler(
     if handler is None:
         raise ConfigError(f"api_config.auth_config.auth_type: {config.auth_type!r} is not a known auth type")
     return handler(config)
+
+
+def budget_share(config: PipelineConfig, processes: int) -> BudgetShare:
+    """The share of the job's `rate_limit` and `max_concurrent_requests` of one of `processes` processes."""
+    api = config.api_config
+    return share_of_budget(api.rate_limit, api.max_concurrent_requests or DEFAULT_MAX_CONCURRENT_REQUESTS, processes)
+
+
+def client_limits(config: PipelineConfig, share: BudgetShare) -> RequestLimits:
+    """This process's RequestLimits for `config` (secrets resolved) holding `share`, in `rate_limit_mode`."""
+    api = config.api_config
+    password = api.rate_limit_store_password.get_secret_value() if api.rate_limit_store_password else None
+    register_secrets([password])
+    mode, store = api.rate_limit_mode, api.rate_limit_store
+    return process_limits(LimitSettings(config.pipeline_id, mode, api.rate_limit, share, store, password))
 
 
 def build_client(config: PipelineConfig, limits: RequestLimits) -> ApiClient:

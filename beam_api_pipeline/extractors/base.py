@@ -10,7 +10,7 @@ from urllib.parse import parse_qsl, urlsplit
 from beam_api_pipeline.client.api_client import ApiClient, ApiRequest, ApiResponse
 from beam_api_pipeline.client.redaction import redact_url
 from beam_api_pipeline.config import PipelineConfig
-from beam_api_pipeline.errors import PaginationError
+from beam_api_pipeline.errors import PaginationError, RecordsPathError
 from beam_api_pipeline.pagination import Page, PagePosition, PaginationStrategy, create_strategy
 from beam_api_pipeline.parents import ParentRef, for_parent
 from beam_api_pipeline.paths import get_path
@@ -100,7 +100,7 @@ class BaseExtractor:
         records = get_path(response.body, self.endpoint.records_path, default=_ABSENT)
         if records is _ABSENT and response.body is not None:
             keys = ", ".join(map(str, response.body)) if isinstance(response.body, dict) else "none"
-            raise PaginationError(
+            raise RecordsPathError(
                 f"{self.endpoint_name}: the answer of {redact_url(response.url)} has no "
                 f"{self.endpoint.records_path!r} (records_path); its keys: {keys or 'none'}"
             )
@@ -108,7 +108,7 @@ class BaseExtractor:
             records = []
         if not isinstance(records, list):
             where = self.endpoint.records_path or "the response body"
-            raise PaginationError(f"records_path {where!r} is a {type(records).__name__}, not a list")
+            raise RecordsPathError(f"records_path {where!r} is a {type(records).__name__}, not a list")
         return Page(response.body, response.headers, records, response.url)
 
     def fetch_page(self, client: ApiClient, window: Window, position: PagePosition, on_retry=None) -> Page:

@@ -8,12 +8,10 @@ import dataclasses
 
 import apache_beam as beam
 
-from beam_api_pipeline.client.build import DEFAULT_MAX_CONCURRENT_REQUESTS, build_client
-from beam_api_pipeline.client.limits import LimitSettings, process_limits, share_of_budget
+from beam_api_pipeline.client.build import budget_share, build_client, client_limits
 from beam_api_pipeline.config import PipelineConfig, resolve_config
 from beam_api_pipeline.extractors.base import BaseExtractor
 from beam_api_pipeline.heap import settle_heap
-from beam_api_pipeline.logging_setup import register_secrets
 from beam_api_pipeline.pagination import Page
 from beam_api_pipeline.parallel import RangePaging, range_paging
 from beam_api_pipeline.run_plan import WindowTask
@@ -33,17 +31,8 @@ class ApiDoFn(beam.DoFn):
         settle_heap()
         resolved = resolve_config(self._config)
         api = resolved.api_config
-        share = share_of_budget(
-            api.rate_limit,
-            api.max_concurrent_requests or DEFAULT_MAX_CONCURRENT_REQUESTS,
-            self._profile.processes_on_worker(),
-        )
-        password = api.rate_limit_store_password.get_secret_value() if api.rate_limit_store_password else None
-        register_secrets([password])
-        settings = LimitSettings(
-            resolved.pipeline_id, api.rate_limit_mode, api.rate_limit, share, api.rate_limit_store, password
-        )
-        self._limits = process_limits(settings)
+        share = budget_share(resolved, self._profile.processes_on_worker())
+        self._limits = client_limits(resolved, share)
         self._max_concurrent = share.max_concurrent or 1
         self._client = build_client(resolved, self._limits)
         self._extractors = {name: self._extractor_class(resolved, name) for name in api.endpoints}

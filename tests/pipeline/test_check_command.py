@@ -1,0 +1,128 @@
+"""`check`: a conformance run of a config against the sample API over HTTP: every check passes on good configs
+(page numbers, cursors, GitHub issues and their comments), each broken config names its failing check, and
+nothing is written and no watermark moves."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from beam_api_pipeline.cli import main
+from beam_api_pipeline.config import load_pipeline_config
+from beam_api_pipeline.conformance import CHECKS
+from sample_api import Credentials
+from tests.support import items_config, stored_watermark, write_yaml
+
+WINDOW = "2024-01-02T00:00:00Z/2024-01-03T00:00:00Z"
+CURSOR = {
+    "endpoints": {"items": {"path": "/events", "records_path": "data", "primary_key": "id"}},
+    "pagination": {"strategy": "cursor", "page_size": 10, "cursor_path": "meta.next_cursor"},
+}
+
+
+def check(capsys, path: Path, *args: str) -> tuple[int, list[str]]:
+    code = main(["check", "--config", str(path), *args])
+    return code, capsys.readouterr().out.splitlines()
+
+
+def test_every_check_passes_on_a_good_config_and_nothing_is_written(sample_api, tmp_path, capsys):
+    path = write_yaml(tmp_path / "p.yaml", items_config(sample_api.url, tmp_path))
+    code, lines = check(capsys, path)
+
+    assert lines == [
+        "pass  items  auth: the first page was answered",
+        "pass  items  records_path: 'items' holds a list on each of 5 pages",
+        f"pass  items  pagination: 5 pages, 48 records in {WINDOW}, no page repeated",
+        "pass  items  primary_key: every record has 'id'",
+        "pass  items  timestamp: every 'updated_at' is readable and in the window",
+        "pass  items  unique_keys: 48 keys, each once",
+        "pass  items  stable_order: the first page, asked twice, has the same records in order",
+        "pass  items  schema: inferred 4 columns: id INTEGER, updated_at TIMESTAMP, title STRING, value INTEGER",
+    ]
+    assert code == 0
+    assert sample_api.stats()["by_path"] == {"/items": 6}  # 5 pages, and the first one again
+    assert not (tmp_path / "out").exists() and not (tmp_path / "dead_letter").exists()
+    assert stored_watermark(load_pipeline_config(path)) is None
+
+
+def test_records_limit_the_walk_and_say_so(sample_api, tmp_path, capsys):
+    config = items_config(sample_api.url, tmp_path, api_config={"endpoints": {"items": {"path": "/events"}}, **CURSOR})
+    code, lines = check(capsys, write_yaml(tmp_path / "p.yaml", config), "--records", "20")
+    assert code == 0
+    assert lines[2] == "warn  items  pagination: stopped at 2 pages, 20 records (--records), before the last page"
+
+
+@pytest.mark.parametrize(
+    ("changes", "faults", "line"),
+    [
+        (
+            {"api_config": {"endpoints": {"items": {"records_path": "data"}}}},
+            {},
+            "fail  items  records_path: items: the answer of {url}/items?since=2024-01-02T00%3A00%3A00Z&until="
+            "2024-01-03T00%3A00%3A00Z&page=1&per_page=10 has no 'data' (records_path); its keys: items, total, page, "
+            "per_page",
+        ),
+        (
+            {"api_config": {"endpoints": {"items": {"primary_key": "number"}}}},
+            {},
+            "fail  items  primary_key: 48 of 48 records have no 'number'",
+        ),
+        (
+            {"api_config": CURSOR},
+            {"loop_from_page": 3},
+            "fail  items  pagination: after 3 pages: page 4 repeats the cursor of page 2",
+        ),
+        (
+            {},
+            {"strip_fields": ["updated_at"], "strip_every": 8},
+            "fail  items  timestamp: 6 of 48 records: 'updated_at' is not readable as iso8601 (first: None)",
+        ),
+        (
+            {"api_config": {"auth_config": {"auth_type": "bearer", "auth_credentials": {"token": "wrong-token"}}}},
+            {},
+            "fail  items  auth: the first request failed: GET {url}/items?since=2024-01-02T00%3A00%3A00Z&until="
+            '2024-01-03T00%3A00%3A00Z&page=1&per_page=10 answered 401: {"message": "Bad credentials"}',
+        ),
+    ],
+    ids=["records_path", "primary_key", "pagination loop", "timestamp", "auth"],
+)
+def test_a_broken_config_names_its_failing_check_and_exits_1(sample_api, tmp_path, capsys, changes, faults, line):
+    sample_api.credentials = Credentials(bearer_token="the-right-token")
+    if "auth_config" not in changes.get("api_config", {}):
+        changes = {**changes, "api_config": {**changes.get("api_config", {}), "auth_config": {
+            "auth_type": "bearer", "auth_credentials": {"token": "the-right-token"}}}}  # fmt: skip
+    sample_api.set_faults(**faults)
+    code, lines = check(capsys, write_yaml(tmp_path / "p.yaml", items_config(sample_api.url, tmp_path, **changes)))
+    assert line.replace("{url}", sample_api.url) in lines, lines
+    assert [entry for entry in lines if entry.startswith("fail")] == [line.replace("{url}", sample_api.url)]
+    assert code == 1
+    assert "the-right-token" not in "\n".join(lines) and "wrong-token" not in "\n".join(lines)
+
+
+def test_a_child_endpoint_is_checked_with_its_parents_first_record(sample_api, tmp_path, capsys, monkeypatch):
+    sample_api.credentials = Credentials(bearer_token="ghp_sample_token")
+    monkeypatch.setenv("GITHUB_TOKEN", "ghp_sample_token")
+    template = Path(__file__).resolve().parents[2] / "templates" / "pipelines" / "github_issues.yaml"
+    config = yaml.safe_load(template.read_text())
+    config["api_config"]["base_url"] = sample_api.url
+    config["api_config"]["rate_limit"] = 50
+    config["api_config"]["watermark"]["initial_watermark"] = "2024-01-12T00:00:00Z"  # the sample API's last days
+    config["watermark_store"]["path"] = str(tmp_path / "state.db")
+    code, lines = check(capsys, write_yaml(tmp_path / "github.yaml", config), "--endpoint", "comments")
+    assert code == 0, lines
+    assert [line.split(":")[0] for line in lines] == [f"pass  comments  {name}" for name in CHECKS]
+
+
+def test_rows_that_do_not_fit_a_declared_schema_fail_the_schema_check(sample_api, tmp_path, capsys):
+    schema = [{"name": "id", "type": "INTEGER"}, {"name": "updated_at", "type": "TIMESTAMP"},
+              {"name": "title", "type": "INTEGER"}, {"name": "value", "type": "INTEGER"}]  # fmt: skip
+    output = {"type": "bigquery", "config": {"project": "p", "dataset_id": "d", "table_id": "items", "schema": schema}}
+    code, lines = check(
+        capsys, write_yaml(tmp_path / "p.yaml", items_config(sample_api.url, tmp_path, output=[output]))
+    )
+    assert [line for line in lines if line.startswith(("fail", "warn"))] == [
+        "fail  items  schema: row 1 does not fit the declared schema: title: expected an INTEGER, got 'Item 49'"
+    ]
+    assert code == 1
