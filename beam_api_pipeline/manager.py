@@ -48,6 +48,8 @@ _REPORTED_COUNTERS = (
     "split_parts",
     "deferred_remainders",
     "rate_limit_store_outages",
+    "child_tasks_succeeded",
+    "child_tasks_failed",
 )
 
 

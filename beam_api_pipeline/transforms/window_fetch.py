@@ -127,6 +127,9 @@ class WindowFetchDoFn(ApiDoFn):
             yield part.element, rows[start : start + self._batch_size]
 
     def _done(self, part: WindowPart) -> pvalue.TaggedOutput:
+        if part.task.parent is not None:
+            metrics.CHILD_TASKS_SUCCEEDED.inc()  # a child task is walked whole, by one part
+            return part.result(WindowStatus.DONE)
         if part.window_pages is not None and part.end_page >= part.window_pages:
             metrics.WINDOWS_SUCCEEDED.inc()  # counted once per window: by the part with its last page
         metrics.RECORDS_PER_WINDOW.update(part.records)
@@ -146,7 +149,7 @@ class WindowFetchDoFn(ApiDoFn):
         follows, to another part)."""
         if not claimed:
             return part.result(WindowStatus.DONE)
-        metrics.WINDOWS_FAILED.inc()
+        (metrics.WINDOWS_FAILED if part.task.parent is None else metrics.CHILD_TASKS_FAILED).inc()
         task = part.task
         message = self._client.redact(str(error))
         logger.warning("%s %s failed: %s", task.endpoint, task.label(), message, extra=log_fields(task))

@@ -167,7 +167,9 @@ def test_a_child_that_is_gone_goes_to_the_dead_letter_and_replay_fetches_only_it
     gone = parents[RECORDS_PER_DAY + 4]  # a parent of the second window
     api.set_faults(missing_paths={f"/items/{gone}/children"})
     path = write(api, tmp_path)
-    assert main(["run", "--config", str(path), "--end_time", END]) == 1
+    code, report = run_report(tmp_path, "--config", str(path), "--end_time", END)
+    assert code == 1
+    assert (report["counters"]["child_tasks_succeeded"], report["counters"]["child_tasks_failed"]) == (35, 1)
 
     written = sorted(row["id"] for row in rows(tmp_path, "children"))
     assert written == sorted(c for parent in parents if parent != gone for c in child_ids(parent))
