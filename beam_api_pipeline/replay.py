@@ -73,7 +73,8 @@ def make_replay_plan(config: PipelineConfig, store, rows: list[dict[str, Any]], 
             raise ConfigError(f"--dead_letter: a row of {where} does not belong to pipeline {config.pipeline_id}")
         window = Window(parse_timestamp(row["window_start"]), parse_timestamp(row["window_end"]), overlap)
         parent = row.get("parent")
-        task = WindowTask(row["endpoint"], window, parent and ParentRef.of(parent["key"], parent["fields"]))
+        parent_ref = None if parent is None else ParentRef.of(parent["key"], parent["fields"])
+        task = WindowTask(row["endpoint"], window, parent_ref)
         if row["kind"] == "window":
             tasks[task] = None
         else:
