@@ -81,6 +81,21 @@ def write_yaml(path: Path, data: dict[str, Any]) -> Path:
     return path
 
 
+#: The runner modes the README offers, as command-line options (Prism's location is added by `runner_mode_args`).
+RUNNER_MODES = {
+    "default": [],
+    "in_memory": ["--direct_num_workers=1", "--direct_running_mode=in_memory"],
+    "threads": ["--direct_num_workers=4", "--direct_running_mode=multi_threading"],
+    "processes": ["--direct_num_workers=4", "--direct_running_mode=multi_processing"],
+    "prism": ["--runner=PrismRunner"],
+}
+
+
+def runner_mode_args(mode: str) -> list[str]:
+    """The options of RUNNER_MODES[`mode`], with the Prism binary for Prism."""
+    return [*RUNNER_MODES[mode], f"--prism_location={prism_location()}"] if mode == "prism" else RUNNER_MODES[mode]
+
+
 def prism_location() -> str:
     """The Prism binary `make test` builds (`PRISM_LOCATION`, else `.tools/prism`); fails the test, never skips
     it, when there is none: a missing runner must not pass for a passing test."""

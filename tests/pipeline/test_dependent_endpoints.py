@@ -17,7 +17,16 @@ from sample_api import SampleApi
 from sample_api.children import child_count, child_ids
 from sample_api.data import Dataset
 from tests.pipeline.conftest import run_report
-from tests.support import items_config, prism_location, read_jsonl, stored_watermark, t, write_yaml
+from tests.support import (
+    RUNNER_MODES,
+    items_config,
+    prism_location,
+    read_jsonl,
+    runner_mode_args,
+    stored_watermark,
+    t,
+    write_yaml,
+)
 
 RECORDS_PER_DAY = 12
 START, END = "2024-01-02T00:00:00Z", "2024-01-05T00:00:00Z"
@@ -30,13 +39,6 @@ CHILDREN = {
     "primary_key": "id",
     "include_from_parent": ["id"],
     "pagination": {"strategy": "page_number", "page_size": CHILD_PAGE, "total_path": "total"},
-}
-MODES = {
-    "default": [],
-    "in_memory": ["--direct_num_workers=1", "--direct_running_mode=in_memory"],
-    "threads": ["--direct_num_workers=4", "--direct_running_mode=multi_threading"],
-    "processes": ["--direct_num_workers=4", "--direct_running_mode=multi_processing"],
-    "prism": ["--runner=PrismRunner"],
 }
 
 
@@ -69,15 +71,11 @@ def children_paths(api: SampleApi) -> dict[str, int]:
     return {path: n for path, n in api.stats()["by_path"].items() if path.endswith("/children")}
 
 
-def mode_args(mode: str) -> list[str]:
-    return [*MODES[mode], f"--prism_location={prism_location()}"] if mode == "prism" else MODES[mode]
-
-
-@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("mode", RUNNER_MODES)
 @pytest.mark.parametrize("parent_key", ["id", None], ids=["parent_key", "no_parent_key"])
 def test_children_of_every_parent_of_three_windows_land_once_with_their_parent(api, tmp_path, mode, parent_key):
     path = write(api, tmp_path, api_config={"endpoints": {"items": {"primary_key": parent_key}}})
-    assert main(["run", "--config", str(path), "--end_time", END, *mode_args(mode)]) == 0
+    assert main(["run", "--config", str(path), "--end_time", END, *runner_mode_args(mode)]) == 0
 
     parents = api.dataset.ids_between(t("2024-01-02"), t("2024-01-05"))
     assert len(parents) == 3 * RECORDS_PER_DAY

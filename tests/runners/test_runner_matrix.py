@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from tests.runners.runs import END, START, run_pipeline
-from tests.support import items_config, merged, prism_location, t
+from tests.support import RUNNER_MODES, items_config, merged, runner_mode_args, t
 
 GRAPHQL_QUERY = """
 query Events($since: DateTime, $until: DateTime, $first: Int, $after: String) {
@@ -57,24 +57,13 @@ PAGINATIONS = {
     },
 }
 
-MODES = {
-    "default": [],
-    "in_memory": ["--direct_num_workers=1", "--direct_running_mode=in_memory"],
-    "threads": ["--direct_num_workers=4", "--direct_running_mode=multi_threading"],
-    "processes": ["--direct_num_workers=4", "--direct_running_mode=multi_processing"],
-    "prism": ["--runner=PrismRunner"],
-}
 REPEATS = {"default": 3, "in_memory": 1, "threads": 3, "processes": 1, "prism": 3}
 CELLS = [
     pytest.param(pagination, mode, repeat, id=f"{pagination}-{mode}-{repeat}")
     for pagination in PAGINATIONS
-    for mode in MODES
+    for mode in RUNNER_MODES
     for repeat in range(1, REPEATS[mode] + 1)
 ]
-
-
-def mode_args(mode: str) -> list[str]:
-    return [*MODES[mode], f"--prism_location={prism_location()}"] if mode == "prism" else MODES[mode]
 
 
 @pytest.mark.parametrize(("pagination", "mode", "repeat"), CELLS)
@@ -87,7 +76,7 @@ def test_every_record_exactly_once_and_the_watermark_at_the_end(big_api, tmp_pat
         output=[{"type": "local", "config": {"path": str(tmp_path / "out"), "batch_size": 5000}}],
     )
     config = merged(config, PAGINATIONS[pagination])
-    outcome = run_pipeline(config, tmp_path, "--end_time", END, "--check_elements", *mode_args(mode))
+    outcome = run_pipeline(config, tmp_path, "--end_time", END, "--check_elements", *runner_mode_args(mode))
 
     assert outcome.exit_code == 0, outcome.dead_letters[:3]
     assert sorted(outcome.ids) == big_api.dataset.ids_between(t(START[:10]), t(END[:10]))
