@@ -126,3 +126,12 @@ def test_rows_that_do_not_fit_a_declared_schema_fail_the_schema_check(sample_api
         "fail  items  schema: row 1 does not fit the declared schema: title: expected an INTEGER, got 'Item 49'"
     ]
     assert code == 1
+
+
+def test_an_unknown_endpoint_is_a_usage_error_naming_it(sample_api, tmp_path, capsys):
+    path = write_yaml(tmp_path / "p.yaml", items_config(sample_api.url, tmp_path))
+    assert main(["check", "--config", str(path), "--endpoint", "itemz"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "--endpoint: 'itemz' is not an endpoint of sample_items (items)" in captured.err
+    assert sample_api.stats()["requests"] == 0
