@@ -53,12 +53,7 @@ def main() -> None:
                     "page": page,
                     "per_page": args.page_size,
                 }
-                response = session.get(args.url + "/items", params=params, timeout=30)
-                if response.status_code == 429:
-                    time.sleep(float(response.headers.get("Retry-After", "1")))
-                    continue
-                response.raise_for_status()
-                items = response.json()["items"]
+                items = get_json(session, args.url + "/items", params)["items"]
                 for item in items:
                     out.write(json.dumps(item) + "\n")
                     if args.children:
