@@ -96,17 +96,21 @@ class ParentRef:
         return {parent_column(field): fields.get(field) for field in include}
 
 
+def check_placeholders(placeholders: list[str], parent: ParentRef) -> None:
+    """Raise a ValueError naming the first of `placeholders` (`parent_placeholders`) that `parent` lacks or has
+    as null: its child task cannot be asked for."""
+    fields = parent.fields
+    for field in placeholders:
+        if fields.get(field) is None:
+            raise ValueError(f"{{parent.{field}}}: the {parent.label()} has no {field!r}")
+
+
 def for_parent(endpoint: EndpointConfig, parent: ParentRef) -> EndpointConfig:
     """`endpoint` with each `{parent.<field>}` replaced by the parent's value: URL-quoted in the path; in params,
     body and variables the value itself where the placeholder is the whole text, else its text. A field the
-    parent lacks (or has as null) is a ValueError naming it."""
+    parent lacks (or has as null) is a ValueError naming it (`check_placeholders`)."""
+    check_placeholders(parent_placeholders(endpoint), parent)
     fields = parent.fields
-
-    def value_of(field: str) -> Any:
-        value = fields.get(field)
-        if value is None:
-            raise ValueError(f"{{parent.{field}}}: the {parent.label()} has no {field!r}")
-        return value
 
     def text_of(value: Any) -> str:
         return value if isinstance(value, str) else json.dumps(value)
@@ -115,15 +119,15 @@ def for_parent(endpoint: EndpointConfig, parent: ParentRef) -> EndpointConfig:
         if isinstance(value, str):
             whole = PARENT_PLACEHOLDER.fullmatch(value)
             if whole:
-                return value_of(whole.group(1))
-            return PARENT_PLACEHOLDER.sub(lambda match: text_of(value_of(match.group(1))), value)
+                return fields[whole.group(1)]
+            return PARENT_PLACEHOLDER.sub(lambda match: text_of(fields[match.group(1)]), value)
         if isinstance(value, dict):
             return {name: fill(item) for name, item in value.items()}
         if isinstance(value, list):
             return [fill(item) for item in value]
         return value
 
-    path = PARENT_PLACEHOLDER.sub(lambda match: quote(text_of(value_of(match.group(1))), safe=""), endpoint.path)
+    path = PARENT_PLACEHOLDER.sub(lambda match: quote(text_of(fields[match.group(1)]), safe=""), endpoint.path)
     return endpoint.model_copy(
         update={
             "path": path,

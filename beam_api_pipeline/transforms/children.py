@@ -10,9 +10,10 @@ import apache_beam as beam
 from apache_beam import pvalue
 
 from beam_api_pipeline import metrics
-from beam_api_pipeline.config import EndpointConfig, PipelineConfig
+from beam_api_pipeline.config import PipelineConfig
+from beam_api_pipeline.config.api import parent_placeholders
 from beam_api_pipeline.extractors.base import BaseExtractor
-from beam_api_pipeline.parents import ParentRef, for_parent, parent_fields
+from beam_api_pipeline.parents import ParentRef, check_placeholders, parent_fields
 from beam_api_pipeline.run_plan import TaskElement, WindowTask
 from beam_api_pipeline.transforms.element_checks import checked
 from beam_api_pipeline.transforms.fetch import RECORDS
@@ -36,23 +37,24 @@ class _SpawnChildTasksFn(beam.DoFn):
 
     def __init__(self, config: PipelineConfig, children: Sequence[str]):
         api = config.api_config
-        self._children: dict[str, list[tuple[str, EndpointConfig]]] = {}
+        #: per parent endpoint: each child, the parent fields it uses, and those its request needs
+        self._children: dict[str, list[tuple[str, list[str], list[str]]]] = {}
         for child in children:
             endpoint = api.endpoints[child]
-            self._children.setdefault(endpoint.parent, []).append((child, endpoint))
+            uses = (child, parent_fields(endpoint), parent_placeholders(endpoint))
+            self._children.setdefault(endpoint.parent, []).append(uses)
         self._primary_keys = {name: endpoint.primary_key for name, endpoint in api.endpoints.items()}
 
     def process(self, element: tuple[TaskElement, list[Any]]) -> Iterator[object]:
         task_element, records = element
         task = WindowTask.from_element(task_element)
         key_field = self._primary_keys[task.endpoint]
-        for child, endpoint in self._children.get(task.endpoint, []):
+        for child, fields, placeholders in self._children.get(task.endpoint, []):
             window = WindowTask(child, task.window).to_element()
-            fields = parent_fields(endpoint)
             for record in records:
                 parent = ParentRef.for_record(record, key_field, fields)
                 try:
-                    for_parent(endpoint, parent)
+                    check_placeholders(placeholders, parent)
                 except ValueError as error:
                     metrics.RECORDS_INVALID.inc()
                     yield pvalue.TaggedOutput(INVALID, (task_element, record, f"{child}: {error}"))
