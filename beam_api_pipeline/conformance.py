@@ -15,7 +15,7 @@ from typing import Any
 from beam_api_pipeline import jsoncodec
 from beam_api_pipeline.client.api_client import ApiClient
 from beam_api_pipeline.config import BigQueryOutputConfig, PipelineConfig
-from beam_api_pipeline.errors import PaginationError, PipelineError, RecordsPathError
+from beam_api_pipeline.errors import PipelineError, RecordsPathError
 from beam_api_pipeline.extractors.base import BaseExtractor
 from beam_api_pipeline.outputs.bigquery_schema import load_schema, row_problems
 from beam_api_pipeline.pagination import Page
@@ -90,15 +90,12 @@ class ConformanceCheck:
         self._first_records: dict[str, Any] = {}
 
     def run(self, only: str | None = None) -> list[CheckLine]:
-        """Every check of every endpoint (or of `only`, and the parents it needs), parents first."""
+        """Every check of every endpoint (or of `only`, after walking the parents it needs), parents first."""
         tree = EndpointTree.of(self._config.api_config)
         lines = []
-        for level in tree.levels():
-            for endpoint in level:
-                needed = only is None or endpoint == only or _is_ancestor(tree, endpoint, only)
-                if needed:
-                    checked = self._check(endpoint, tree.parents[endpoint])
-                    lines.extend(checked if only is None or endpoint == only else [])
+        for endpoint in tree.lineage(only) if only else [name for level in tree.levels() for name in level]:
+            checked = self._check(endpoint, tree.parents[endpoint])
+            lines.extend(checked if only in (None, endpoint) else [])
         return lines
 
     def _check(self, endpoint: str, parent: str | None) -> list[CheckLine]:
@@ -140,12 +137,7 @@ class ConformanceCheck:
         position = extractor.pagination.first_position()
         try:
             while position is not None and len(walk.records) < self._max_records:
-                earlier = position.repeated_page()
-                if earlier is not None:
-                    raise PaginationError(
-                        f"page {position.index + 1} repeats the {extractor.pagination.token_name} of page {earlier}"
-                    )
-                page = extractor.fetch_page(self._client, window, position)
+                page = extractor.fetch_page(self._client, window, position)  # stops a walk that repeats a page
                 walk.first_page = walk.first_page or page
                 walk.pages += 1
                 walk.records.extend(extractor.records(page))
@@ -262,15 +254,6 @@ class ConformanceCheck:
                 if isinstance(schema, list):
                     return schema
         return None
-
-
-def _is_ancestor(tree: EndpointTree, endpoint: str, of: str | None) -> bool:
-    parent = tree.parents.get(of) if of else None
-    while parent is not None:
-        if parent == endpoint:
-            return True
-        parent = tree.parents[parent]
-    return False
 
 
 def _json_type(value: Any, is_timestamp: bool) -> str:

@@ -38,6 +38,13 @@ class EndpointTree:
             family.extend(self.children(name))
         return family
 
+    def lineage(self, endpoint: str) -> list[str]:
+        """`endpoint`'s root, the endpoints down from it, and `endpoint` last."""
+        lineage = [endpoint]
+        while (parent := self.parents[lineage[0]]) is not None:
+            lineage.insert(0, parent)
+        return lineage
+
     def levels(self) -> list[list[str]]:
         """The endpoints by depth: the roots, their children, their grandchildren, ..."""
         levels = [self.roots]

@@ -72,7 +72,8 @@ def test_records_limit_the_walk_and_say_so(sample_api, tmp_path, capsys):
         (
             {"api_config": CURSOR},
             {"loop_from_page": 3},
-            "fail  items  pagination: after 3 pages: page 4 repeats the cursor of page 2",
+            "fail  items  pagination: after 3 pages: items window 2024-01-02T00:00:00Z/2024-01-03T00:00:00Z page 4: "
+            "the API gave the cursor of page 2 again; the walk is stopped as a loop",
         ),
         (
             {},

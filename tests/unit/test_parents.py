@@ -44,6 +44,7 @@ def test_the_tree_orders_endpoints_by_depth_and_finds_each_family():
     assert tree.levels() == [["items", "other"], ["children", "tags"], ["notes"]]
     assert tree.family("items") == ["items", "children", "tags", "notes"]
     assert tree.depths() == {"items": 0, "other": 0, "children": 1, "tags": 1, "notes": 2}
+    assert tree.lineage("notes") == ["items", "children", "notes"] and tree.lineage("other") == ["other"]
 
 
 @pytest.mark.parametrize(
