@@ -1,4 +1,5 @@
-"""The command line: `python -m beam_api_pipeline list|run|launch|status|runs|replay|validate|watermark show`."""
+"""The command line: `python -m beam_api_pipeline <command>`: list, run, launch, status, runs, replay, check,
+validate, alerts apply, watermark show."""
 
 from __future__ import annotations
 
@@ -78,6 +79,11 @@ def _parser() -> argparse.ArgumentParser:
     launch.add_argument("--max_workers", type=int)
     launch.add_argument("--service_account")
     launch.add_argument("--temp_location")
+    launch.add_argument(
+        "--print_request",
+        action="store_true",
+        help="print the launch request body as JSON instead of launching, for a scheduler (the job makes its run id)",
+    )
 
     status = commands.add_parser("status", help="one run record (a launched run asks Dataflow)")
     status.add_argument("run_id")
@@ -106,6 +112,14 @@ def _parser() -> argparse.ArgumentParser:
         "validate", help="check configuration files as `run` would; other --options are Beam options, as for run"
     )
     _add_source(validate, required_id=False)
+
+    alerts = commands.add_parser("alerts", help="alerting on GCP")
+    alerts_commands = alerts.add_subparsers(dest="alerts_command", required=True)
+    apply = alerts_commands.add_parser(
+        "apply", help="create or update the pipeline's log-based metrics and alert policies in Cloud Monitoring"
+    )
+    _add_source(apply)
+    apply.add_argument("--project", required=True)
 
     watermark = commands.add_parser("watermark", help="watermark commands")
     watermark_commands = watermark.add_subparsers(dest="watermark_command", required=True)
@@ -187,6 +201,10 @@ def _launch(args: argparse.Namespace, _beam_args: list[str]) -> int:
     source = args.config_gcs_path or args.config
     if not source:
         raise ConfigError("launch needs --config FILE or --config_gcs_path gs://...")
+    if args.print_request:
+        body = manager.launch_request(config, settings, source, args.start_time, args.end_time, args.env_config)
+        print(json.dumps(body, indent=2))
+        return EXIT_OK
     run = manager.trigger_pipeline(config, settings, source, args.start_time, args.end_time, args.env_config)
     print(json.dumps({"run_id": run.run_id, "pipeline_id": run.pipeline_id, "job_id": run.job_id}))
     return EXIT_OK
@@ -233,6 +251,14 @@ def _validate(args: argparse.Namespace, beam_args: list[str]) -> int:
     return EXIT_OK
 
 
+def _alerts_apply(args: argparse.Namespace, _beam_args: list[str]) -> int:
+    from beam_api_pipeline.gcp.monitoring import apply_alerts
+
+    manager = _manager(args)
+    print("\n".join(apply_alerts(_config(args, manager), args.project)))
+    return EXIT_OK
+
+
 def _watermark_show(args: argparse.Namespace, _beam_args: list[str]) -> int:
     manager = _manager(args)
     config = _config(args, manager)
@@ -260,6 +286,7 @@ _COMMANDS = {
     "runs": _runs,
     "check": _check,
     "validate": _validate,
+    "alerts": _alerts_apply,
     "watermark": _watermark_show,
 }
 

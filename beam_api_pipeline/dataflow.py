@@ -7,9 +7,11 @@ credentials: that is how the tests talk to a local fake of the Dataflow REST API
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from beam_api_pipeline.config.env import ServiceConfig
 from beam_api_pipeline.watermark.runs import RunStatus
@@ -39,6 +41,27 @@ class LaunchSettings:
     service_account: str | None = None
     temp_location: str | None = None
     extra_parameters: dict[str, str] = field(default_factory=dict)
+
+
+def launch_body(
+    job_name: str, settings: LaunchSettings, parameters: dict[str, str], labels: dict[str, str]
+) -> dict[str, Any]:
+    """The JSON body of a flexTemplates.launch request (as `launch` sends it, and as Cloud Scheduler and Airflow
+    send it): the job name, template, parameters, and the environment settings given, with the job `labels`."""
+    environment: dict[str, Any] = {
+        "maxWorkers": settings.max_workers,
+        "serviceAccountEmail": settings.service_account,
+        "tempLocation": settings.temp_location,
+        "additionalUserLabels": labels or None,
+    }
+    return {
+        "launchParameter": {
+            "jobName": job_name,
+            "containerSpecGcsPath": settings.template_path,
+            "parameters": parameters,
+            "environment": {key: value for key, value in environment.items() if value},
+        }
+    }
 
 
 def run_status(job_state: str) -> RunStatus:
@@ -74,25 +97,12 @@ class DataflowClient:
         self._templates = dataflow.FlexTemplatesServiceClient(**_client_kwargs())
         self._jobs = dataflow.JobsV1Beta3Client(**_client_kwargs())
 
-    def launch(
-        self, job_name: str, settings: LaunchSettings, parameters: dict[str, str], labels: dict[str, str]
-    ) -> str:
-        """Launch the template with the job `labels`; returns the new job's id."""
-        environment = self._dataflow.FlexTemplateRuntimeEnvironment(
-            max_workers=settings.max_workers or 0,
-            service_account_email=settings.service_account or "",
-            temp_location=settings.temp_location or "",
-            additional_user_labels=labels,
-        )
+    def launch(self, body: dict[str, Any]) -> str:
+        """Send flexTemplates.launch with `body` (`launch_body`); returns the new job's id."""
         request = self._dataflow.LaunchFlexTemplateRequest(
             project_id=self.project,
             location=self.region,
-            launch_parameter=self._dataflow.LaunchFlexTemplateParameter(
-                job_name=job_name,
-                container_spec_gcs_path=settings.template_path,
-                parameters=parameters,
-                environment=environment,
-            ),
+            launch_parameter=self._dataflow.LaunchFlexTemplateParameter.from_json(json.dumps(body["launchParameter"])),
         )
         return self._templates.launch_flex_template(request=request).job.id
 

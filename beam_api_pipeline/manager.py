@@ -22,7 +22,7 @@ from beam_api_pipeline.config import PipelineConfig, ServiceConfig, resolve_conf
 from beam_api_pipeline.config.loading import is_inline
 from beam_api_pipeline.config.references import literal_secrets
 from beam_api_pipeline.conformance import CheckLine, ConformanceCheck
-from beam_api_pipeline.dataflow import DataflowClient, LaunchSettings, run_status, service_labels
+from beam_api_pipeline.dataflow import DataflowClient, LaunchSettings, launch_body, run_status, service_labels
 from beam_api_pipeline.errors import ConfigError
 from beam_api_pipeline.factory import PipelineFactory
 from beam_api_pipeline.logging_setup import set_log_context
@@ -241,8 +241,34 @@ class PipelineManager:
         end_time: datetime | None = None,
         env_source: str | None = None,
     ) -> PipelineRun:
-        """Launch the Flex Template on Dataflow for `config` and record the run with its job id, labelling the
-        job with the service. Nothing is launched when `checks` refuse the config for Dataflow.
+        """Launch the Flex Template on Dataflow for `config` (the request `launch_request` makes, with a new run
+        id) and record the run with its job id."""
+        now = datetime.now(UTC)
+        run_id = new_run_id(now)
+        body = self.launch_request(config, settings, config_source, start_time, end_time, env_source, run_id)
+        job_id = DataflowClient(settings.project, settings.region).launch(body)
+        launched = PipelineRun(run_id, config.pipeline_id, RunStatus.LAUNCHED, now, job_id=job_id)
+        run = _with_service(launched, self.service)
+        store = open_store(config.watermark_store)
+        try:
+            store.save_run(run)
+        finally:
+            store.close()
+        return run
+
+    def launch_request(
+        self,
+        config: PipelineConfig,
+        settings: LaunchSettings,
+        config_source: str,
+        start_time: datetime | None = None,
+        end_time: datetime | None = None,
+        env_source: str | None = None,
+        run_id: str | None = None,
+    ) -> dict[str, Any]:
+        """The flexTemplates.launch body for `config`, labelling the job with the service; ConfigError when
+        `checks` refuse the config for Dataflow. Without `run_id` (a scheduled launch) the job makes its own
+        and the job is named after the pipeline alone, so Dataflow refuses a launch while the last one runs.
 
         `config_source` is the config's `gs://` path, or a local file whose content is passed inline as JSON
         (then every secret in it must be a `${secret:...}` reference: job parameters are visible to anyone who
@@ -263,9 +289,9 @@ class PipelineManager:
         warning = small_share_warning(api.rate_limit_mode, api.rate_limit, workers, workers_from)
         if warning:
             logger.warning(warning)
-        now = datetime.now(UTC)
-        run_id = new_run_id(now)
-        parameters = {"pipeline_config": _job_parameter(config_source), "run_id": run_id}
+        parameters = {"pipeline_config": _job_parameter(config_source)}
+        if run_id:
+            parameters["run_id"] = run_id
         if env_source:
             parameters["env_config"] = _job_parameter(env_source)
         if start_time:
@@ -273,17 +299,8 @@ class PipelineManager:
         if end_time:
             parameters["end_time"] = format_utc(end_time)
         parameters.update(settings.extra_parameters)
-        job_name = f"{config.pipeline_id.replace('_', '-')}-{run_id.lower()}"
-        client = DataflowClient(settings.project, settings.region)
-        job_id = client.launch(job_name, settings, parameters, service_labels(self.service))
-        launched = PipelineRun(run_id, config.pipeline_id, RunStatus.LAUNCHED, now, job_id=job_id)
-        run = _with_service(launched, self.service)
-        store = open_store(config.watermark_store)
-        try:
-            store.save_run(run)
-        finally:
-            store.close()
-        return run
+        job_name = config.pipeline_id.replace("_", "-") + (f"-{run_id.lower()}" if run_id else "")
+        return launch_body(job_name, settings, parameters, service_labels(self.service))
 
     def get_run_status(
         self, run_id: str, config: PipelineConfig | None = None, dataflow: tuple[str, str] | None = None

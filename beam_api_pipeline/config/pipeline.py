@@ -5,6 +5,7 @@ from typing import Self
 
 from pydantic import Field, field_validator, model_validator
 
+from .alerts import AlertsConfig
 from .api import NAME_PATTERN, NAME_RULE, ApiConfig
 from .base import StrictModel, rule_error
 from .outputs import BigQueryOutputConfig, OutputConfig
@@ -27,6 +28,7 @@ class PipelineConfig(StrictModel):
     output: list[OutputConfig] = Field(default_factory=list)
     dead_letter: DeadLetterConfig | None = None
     watermark_store: WatermarkStoreConfig = LocalWatermarkStoreConfig()
+    alerts: AlertsConfig | None = None
 
     @field_validator("pipeline_id")
     @classmethod
