@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from beam_api_pipeline.config.env import ServiceConfig
+from beam_api_pipeline.options import PATTERNS
 from beam_api_pipeline.watermark.runs import RunStatus
 
 ENDPOINT_VARIABLE = "DATAFLOW_ENDPOINT"
@@ -41,6 +42,18 @@ class LaunchSettings:
     service_account: str | None = None
     temp_location: str | None = None
     extra_parameters: dict[str, str] = field(default_factory=dict)
+
+
+def job_name(pipeline_id: str, run_id: str | None = None) -> str:
+    """The name `launch` gives a job: the pipeline id with dashes, then the run id in lower case when the launch
+    made one (a scheduled launch does not: one name, so Dataflow refuses a second job while one runs)."""
+    return pipeline_id.replace("_", "-") + (f"-{run_id.lower()}" if run_id else "")
+
+
+def job_name_pattern(pipeline_id: str) -> str:
+    """A regular expression matching the names `job_name` gives the jobs of `pipeline_id`, and no others."""
+    run_id = PATTERNS["run_id"].strip("^$").lower()
+    return f"^{job_name(pipeline_id)}(-{run_id})?$"
 
 
 def launch_body(

@@ -9,11 +9,13 @@ from typing import Any
 
 
 class FakeDataflow:
-    """Answers like Dataflow's v1b3 REST API on 127.0.0.1; `job_states` sets what jobs.get returns."""
+    """Answers like Dataflow's v1b3 REST API on 127.0.0.1; `job_states` sets what jobs.get returns, and
+    `refuse_launches` makes flexTemplates.launch answer 400 (as for a template it cannot read)."""
 
     def __init__(self) -> None:
         self.requests: list[dict[str, Any]] = []
         self.job_states: dict[str, str] = {}
+        self.refuse_launches = False
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -23,6 +25,10 @@ class FakeDataflow:
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
                 fake.requests.append({"method": "POST", "path": self.path.split("?")[0], "body": body})
+                if fake.refuse_launches:
+                    error = {"code": 400, "message": "Invalid template file", "status": "INVALID_ARGUMENT"}
+                    self._send({"error": error}, 400)
+                    return
                 job_id = f"2026-01-01_00_00_00-{len(fake.requests)}"
                 fake.job_states[job_id] = "JOB_STATE_PENDING"
                 name = body["launchParameter"]["jobName"]
@@ -33,9 +39,9 @@ class FakeDataflow:
                 job_id = self.path.split("?")[0].rsplit("/", 1)[-1]
                 self._send({"id": job_id, "currentState": fake.job_states.get(job_id, "JOB_STATE_UNKNOWN")})
 
-            def _send(self, payload: dict[str, Any]) -> None:
+            def _send(self, payload: dict[str, Any], status: int = 200) -> None:
                 data = json.dumps(payload).encode()
-                self.send_response(200)
+                self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()

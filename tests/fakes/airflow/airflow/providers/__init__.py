@@ -1,0 +1,1 @@
+"""Part of the minimal Airflow stand-in (see `airflow`)."""
