@@ -22,13 +22,14 @@ from beam_api_pipeline.transforms.commit import CommitWatermark
 from beam_api_pipeline.transforms.dead_letter import WriteDeadLetters, default_dead_letter_path
 from beam_api_pipeline.transforms.fetch import RECORDS, RESULTS, ReadFromApi
 from beam_api_pipeline.transforms.progress import ReportProgress
+from beam_api_pipeline.transforms.quality import DROPPED, FAILED_WINDOWS, ROWS, ROWS_WRITTEN, CheckQuality
 from beam_api_pipeline.transforms.records import INVALID, KEPT, TransformRecords
 from beam_api_pipeline.transforms.write import WriteOutputs
 
 
 class PipelineFactory:
     """Builds the graph of one run: ReadFromApi → TransformRecords (→ FetchChildren → TransformRecords, for each
-    level of child endpoints) → WriteOutputs → CommitWatermark.
+    level of child endpoints) → CheckQuality (endpoints with `quality` checks) → WriteOutputs → CommitWatermark.
 
     `_outputs` maps each `output[].type` to its class; extractor names live in `extractors.registry`.
     """
@@ -91,9 +92,11 @@ class PipelineFactory:
             return default_dead_letter_path(config.pipeline_id)
         return section.path or section.table
 
-    def __init__(self, config: PipelineConfig, plan: RunPlan):
+    def __init__(self, config: PipelineConfig, plan: RunPlan, job_alerts: bool = False):
+        """`job_alerts`: the commit step sends the run's alert (`alerts`), for a job nobody waits for."""
         self.config = config
         self.plan = plan
+        self.job_alerts = job_alerts
 
     def build(self, pipeline: beam.Pipeline) -> None:
         """Add the whole run to `pipeline`."""
@@ -103,13 +106,16 @@ class PipelineFactory:
 
         fetched = self._fetch_and_transform(pipeline, extractor_class)
         results = _all(fetched[RESULTS], "AllResults")
+        # windows a quality check failed count as failed fetches do: in the dead letter and at the commit
+        quality_results = fetched[_QUALITY_RESULTS]
+        judged = _all([results, *quality_results], "WithQualityResults")
         invalid = _all(fetched[INVALID], "AllInvalid")
         written = fetched["rows"] | "WriteOutputs" >> WriteOutputs(outputs)
-        rejected = [rows for output in outputs for rows in output.rejected_rows()]
+        rejected = [rows for output in outputs for rows in output.rejected_rows()] + fetched[DROPPED]
         rejected_rows = (rejected or [pipeline | "NoRejectedRows" >> beam.Create([])]) | "AllRejected" >> beam.Flatten()
         section = config.dead_letter
         table = section.table if section is not None else None
-        dead_letters = (results, invalid, rejected_rows) | "WriteDeadLetters" >> WriteDeadLetters(
+        dead_letters = (judged, invalid, rejected_rows) | "WriteDeadLetters" >> WriteDeadLetters(
             config.pipeline_id, plan.run_id, path=None if table else self.dead_letter_location(config), table=table
         )
         invalid_records = (invalid, rejected_rows) | "InvalidOrRejected" >> beam.Flatten()
@@ -118,7 +124,7 @@ class PipelineFactory:
             rows_written = rows_written | "SumRowsWritten" >> beam.CombineGlobally(sum)
         spawned = fetched[SPAWNED] or [pipeline | "NoChildTasks" >> beam.Create([])]
         _ = results | "ReportProgress" >> ReportProgress()
-        _ = results | "CommitWatermark" >> CommitWatermark(
+        _ = judged | "CommitWatermark" >> CommitWatermark(
             config,
             plan,
             written=written,
@@ -126,6 +132,7 @@ class PipelineFactory:
             rows_written=rows_written,
             invalid_records=invalid_records | "CountInvalid" >> beam.combiners.Count.Globally(),
             spawned=_all(spawned, "AllChildTasks"),
+            alert_with=self.dead_letter_location(config) if self.job_alerts else None,
         )
 
     def _fetch_and_transform(
@@ -133,13 +140,15 @@ class PipelineFactory:
     ) -> dict[str, list[pvalue.PCollection]]:
         """Each level of endpoints fetched and transformed, the roots first and then, from the records each level
         kept, its children's tasks. Out: `rows` (per endpoint), and lists of PCollections of RESULTS, INVALID,
-        `rows_written` and the child tasks made (SPAWNED)."""
+        `rows_written`, the child tasks made (SPAWNED), and of quality checks the failed windows and the rows
+        dropped."""
         config, plan = self.config, self.plan
         levels = EndpointTree.of(config.api_config).levels()
         roots = [task for task in plan.tasks if task.endpoint in levels[0]]
         fetched = pipeline | "ReadFromApi" >> ReadFromApi(config, roots, extractor_class)
         out: dict = {"rows": {}, RESULTS: [fetched[RESULTS]], INVALID: [], "rows_written": [], SPAWNED: []}
-        shaped = self._transform_level(pipeline, fetched[RECORDS], levels[0], "", out)
+        out.update({_QUALITY_RESULTS: [], DROPPED: []})
+        shaped = self._transform_level(pipeline, (fetched[RECORDS], fetched[RESULTS]), levels[0], "", out)
         for depth, endpoints in enumerate(levels[1:], start=1):
             replayed_tasks = [task for task in plan.tasks if task.endpoint in endpoints]
             fetch_children = FetchChildren(config, extractor_class, endpoints, replayed_tasks)
@@ -147,15 +156,24 @@ class PipelineFactory:
             out[RESULTS].append(children[RESULTS])
             out[SPAWNED].append(children[SPAWNED])
             out[INVALID].append(children[INVALID])
-            shaped = self._transform_level(pipeline, children[RECORDS], endpoints, f"[{depth}]", out)
+            level = (children[RECORDS], children[RESULTS])
+            shaped = self._transform_level(pipeline, level, endpoints, f"[{depth}]", out)
         return out
 
     def _transform_level(
-        self, pipeline: beam.Pipeline, records: pvalue.PCollection, endpoints: list[str], level: str, out: dict
+        self,
+        pipeline: beam.Pipeline,
+        fetched: tuple[pvalue.PCollection, pvalue.PCollection],
+        endpoints: list[str],
+        level: str,
+        out: dict,
     ) -> dict[str, pvalue.PCollection]:
-        """TransformRecords of one level's `records` (with the replayed records of its endpoints), its outputs
-        added to `out`."""
+        """TransformRecords of one level's `(records, fetch results)` (with the replayed records of its endpoints),
+        then CheckQuality of its endpoints with checks (which reads the results: a window whose fetch failed is
+        failed once), its outputs added to `out`. Children are fetched from the level's records before the checks:
+        `drop_row` and `fail_window` are refused on an endpoint with children (`config.api`)."""
         plan = self.plan
+        records, results = fetched
         replayed = [(task.to_element(), [rec]) for task, rec in plan.replayed_records if task.endpoint in endpoints]
         if replayed:
             replayed_records = pipeline | f"ReplayedRecords{level}" >> beam.Create(replayed)
@@ -164,7 +182,19 @@ class PipelineFactory:
         out["rows"].update(shaped["rows"])
         out[INVALID].append(shaped[INVALID])
         out["rows_written"].append(shaped["rows_written"])
+        for endpoint in endpoints:
+            if self.config.api_config.endpoints[endpoint].quality:
+                quality = (shaped["rows"][endpoint], results) | f"CheckQuality[{endpoint}]" >> CheckQuality(
+                    self.config, plan, endpoint
+                )
+                out["rows"][endpoint] = quality[ROWS]
+                out[_QUALITY_RESULTS].append(quality[FAILED_WINDOWS])
+                out[DROPPED].append(quality[DROPPED])
+                out["rows_written"].append(quality[ROWS_WRITTEN])
         return shaped
+
+
+_QUALITY_RESULTS = "quality_results"
 
 
 def _all(collections: list[pvalue.PCollection], label: str) -> pvalue.PCollection:

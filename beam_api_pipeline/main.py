@@ -35,14 +35,21 @@ from beam_api_pipeline.watermark.store import open_store
 logger = logging.getLogger("beam_api_pipeline.main")
 
 
-def build_pipeline(run: TemplateRun, beam_args: list[str]) -> tuple[beam.Pipeline, RunPlan]:
+def build_pipeline(run: TemplateRun, beam_args: list[str], job_alerts: bool = False) -> tuple[beam.Pipeline, RunPlan]:
     """The run's checked, planned, unstarted pipeline (planning reads the stored watermarks and records the run
-    with its service)."""
+    with its service); with `job_alerts` the job sends the run's alert itself."""
     check_config(run.config, run.source, beam_args)  # before the store is opened, which may be BigQuery's
     store = open_store(run.config.watermark_store)
     try:
         return prepare_run(
-            run.config, store, beam_args, run.start_time, run.end_time, run_id=run.run_id, service=run.service
+            run.config,
+            store,
+            beam_args,
+            run.start_time,
+            run.end_time,
+            run_id=run.run_id,
+            service=run.service,
+            job_alerts=job_alerts,
         )
     finally:
         store.close()
@@ -67,8 +74,9 @@ def launch(argv: list[str]) -> int:
 
 
 def _submit(run: TemplateRun, beam_args: list[str]) -> int:
-    """Submit the job to Dataflow and return at once: the launcher must not wait for the job."""
-    pipeline, plan = build_pipeline(run, beam_args)
+    """Submit the job to Dataflow and return at once: the launcher must not wait for the job, so the job sends
+    its run's alert."""
+    pipeline, plan = build_pipeline(run, beam_args, job_alerts=True)
     pipeline.run()
     logger.info("run %s of %s submitted to Dataflow", plan.run_id, run.config.pipeline_id)
     return EXIT_OK

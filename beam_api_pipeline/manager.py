@@ -15,6 +15,7 @@ from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from beam_api_pipeline import metrics, progress
+from beam_api_pipeline.alerts import RunFacts, job_url, report_facts, send_run_alert
 from beam_api_pipeline.checks import check_config, config_problems, dataflow_args
 from beam_api_pipeline.client.build import budget_share, build_client, client_limits
 from beam_api_pipeline.client.limits import small_share_warning
@@ -22,11 +23,19 @@ from beam_api_pipeline.config import PipelineConfig, ServiceConfig, resolve_conf
 from beam_api_pipeline.config.loading import is_inline
 from beam_api_pipeline.config.references import literal_secrets
 from beam_api_pipeline.conformance import CheckLine, ConformanceCheck
-from beam_api_pipeline.dataflow import DataflowClient, LaunchSettings, launch_body, run_status, service_labels
+from beam_api_pipeline.dataflow import (
+    DataflowClient,
+    LaunchSettings,
+    job_name,
+    launch_body,
+    run_status,
+    service_labels,
+)
 from beam_api_pipeline.errors import ConfigError
 from beam_api_pipeline.factory import PipelineFactory
 from beam_api_pipeline.logging_setup import set_log_context
 from beam_api_pipeline.parallel import range_paging
+from beam_api_pipeline.quality import quality_outcomes
 from beam_api_pipeline.report import RateUse, RunReport
 from beam_api_pipeline.run_plan import RunPlan, make_plan, new_run_id
 from beam_api_pipeline.runners import create_runner, with_default_mode
@@ -50,15 +59,21 @@ _REPORTED_COUNTERS = (
     "rate_limit_store_outages",
     "child_tasks_succeeded",
     "child_tasks_failed",
+    "throttled_msecs",
+    "fetch_msecs",
+    "quality_rows_failed",
+    "quality_windows_failed",
 )
 
 
 def _counters(result) -> dict[str, int]:
+    """The run's `_REPORTED_COUNTERS`, and its quality checks' (`quality_*`) that counted something."""
     found = result.metrics().query(MetricsFilter().with_namespace(metrics.NAMESPACE))["counters"]
     totals = dict.fromkeys(_REPORTED_COUNTERS, 0)
     for counter in found:
-        if counter.key.metric.name in totals:
-            totals[counter.key.metric.name] += counter.committed or 0
+        name = counter.key.metric.name
+        if name in totals or name.startswith("quality_"):
+            totals[name] = totals.get(name, 0) + (counter.committed or 0)
     return totals
 
 
@@ -83,17 +98,19 @@ def prepare_run(
     plan: RunPlan | None = None,
     *,
     service: ServiceConfig | None = None,
+    job_alerts: bool = False,
 ) -> tuple[beam.Pipeline, RunPlan]:
     """Plan a run of `config` (which the caller has checked, `checks.check_config`) from the stored watermarks
     (unless given a plan), build its (unstarted) pipeline on the runner `beam_args` choose (see `runners`), and
-    record the run as running, for `service` (the environment file's)."""
+    record the run as running, for `service` (the environment file's). With `job_alerts` the job sends the run's
+    alert itself (a launched job: nobody waits for it)."""
     service = service or ServiceConfig()
     api = config.api_config
     walks_pages = any(range_paging(api, endpoint) is None for endpoint in api.endpoints)
     options = PipelineOptions([*with_default_mode(beam_args or [], walks_pages), *_label_args(service)])
     plan = plan or make_plan(config, store, start_time, end_time, run_id=run_id)
     pipeline = beam.Pipeline(runner=create_runner(options), options=options)
-    PipelineFactory(config, plan).build(pipeline)
+    PipelineFactory(config, plan, job_alerts=job_alerts).build(pipeline)
     running = PipelineRun(plan.run_id, config.pipeline_id, RunStatus.RUNNING, plan.started_at)
     store.save_run(_with_service(running, service))
     set_log_context(pipeline_id=config.pipeline_id, run_id=plan.run_id)
@@ -199,6 +216,7 @@ class PipelineManager:
                     errors=[message],
                 )
                 store.save_run(failed)
+                send_run_alert(config.alerts, RunFacts(failed), datetime.now(UTC))
                 raise
             finally:
                 progress.stop()
@@ -207,7 +225,11 @@ class PipelineManager:
             api = config.api_config
             rate = RateUse(api.rate_limit_mode, api.rate_limit, _achieved_rate(result))
             dead_letters = PipelineFactory.dead_letter_location(config)
-            return RunReport(plan, run, _counters(result), after, rate, dead_letters)
+            counters = _counters(result)
+            quality = quality_outcomes(api.endpoints, counters)
+            report = RunReport(plan, run, counters, after, rate, dead_letters, quality)
+            send_run_alert(config.alerts, report_facts(report), datetime.now(UTC))
+            return report
         finally:
             store.close()
 
@@ -246,14 +268,23 @@ class PipelineManager:
         now = datetime.now(UTC)
         run_id = new_run_id(now)
         body = self.launch_request(config, settings, config_source, start_time, end_time, env_source, run_id)
-        job_id = DataflowClient(settings.project, settings.region).launch(body)
+        try:
+            job_id = DataflowClient(settings.project, settings.region).launch(body)
+        except Exception as error:
+            failed = PipelineRun(
+                run_id,
+                config.pipeline_id,
+                RunStatus.FAILED,
+                now,
+                datetime.now(UTC),
+                errors=[f"the launch failed: {store_safe_message(error)}"],
+            )
+            _save_run(config, _with_service(failed, self.service))
+            send_run_alert(config.alerts, RunFacts(failed), datetime.now(UTC))
+            raise
         launched = PipelineRun(run_id, config.pipeline_id, RunStatus.LAUNCHED, now, job_id=job_id)
         run = _with_service(launched, self.service)
-        store = open_store(config.watermark_store)
-        try:
-            store.save_run(run)
-        finally:
-            store.close()
+        _save_run(config, run)
         return run
 
     def launch_request(
@@ -299,14 +330,14 @@ class PipelineManager:
         if end_time:
             parameters["end_time"] = format_utc(end_time)
         parameters.update(settings.extra_parameters)
-        job_name = config.pipeline_id.replace("_", "-") + (f"-{run_id.lower()}" if run_id else "")
-        return launch_body(job_name, settings, parameters, service_labels(self.service))
+        return launch_body(job_name(config.pipeline_id, run_id), settings, parameters, service_labels(self.service))
 
     def get_run_status(
         self, run_id: str, config: PipelineConfig | None = None, dataflow: tuple[str, str] | None = None
     ) -> PipelineRun | None:
         """A run record; a launched run's status is refreshed from the Dataflow jobs API when `dataflow`
-        gives its (project, region)."""
+        gives its (project, region). A job that ended before it recorded its end (a crash, a cancel) is recorded
+        as failed, and its alert sent."""
         configs = [config] if config else list(self.pipelines.values())
         for candidate in configs:
             store = open_store(candidate.watermark_store)
@@ -316,6 +347,9 @@ class PipelineManager:
                     continue
                 if run.job_id and dataflow and run.status in (RunStatus.LAUNCHED, RunStatus.RUNNING):
                     run = _refresh_from_dataflow(run, store, *dataflow)
+                    if run.status != RunStatus.RUNNING:
+                        facts = RunFacts(run, job_url=job_url(*dataflow, run.job_id))
+                        send_run_alert(candidate.alerts, facts, datetime.now(UTC))
                 return run
             finally:
                 store.close()
@@ -345,13 +379,25 @@ def _job_parameter(source: str) -> str:
 
 
 def _refresh_from_dataflow(run: PipelineRun, store: WatermarkStore, project: str, region: str) -> PipelineRun:
-    """The run with the status of its Dataflow job; a finished job's status is saved."""
-    status = run_status(DataflowClient(project, region).job_state(run.job_id))
+    """The run with the status of its Dataflow job; a finished job's status is saved (a failed one with why)."""
+    state = DataflowClient(project, region).job_state(run.job_id)
+    status = run_status(state)
     if status == RunStatus.RUNNING:
         return replace(run, status=RunStatus.RUNNING)
-    updated = replace(run, status=status, end_time=datetime.now(UTC))
+    errors = run.errors
+    if status == RunStatus.FAILED:
+        errors = [*errors, f"Dataflow job {run.job_id} ended {state} before the run recorded its end"]
+    updated = replace(run, status=status, end_time=datetime.now(UTC), errors=errors)
     store.save_run(updated)
     return updated
+
+
+def _save_run(config: PipelineConfig, run: PipelineRun) -> None:
+    store = open_store(config.watermark_store)
+    try:
+        store.save_run(run)
+    finally:
+        store.close()
 
 
 def store_safe_message(error: BaseException) -> str:

@@ -8,6 +8,9 @@ REQUESTS = Metrics.counter(NAMESPACE, "requests")
 RETRIES = Metrics.counter(NAMESPACE, "retries")
 RATE_LIMITED = Metrics.counter(NAMESPACE, "rate_limited_429")
 THROTTLED_MSECS = Metrics.counter(NAMESPACE, "throttled_msecs")
+#: Milliseconds spent fetching (each window part's, as the report's fetch seconds): throttled_msecs / fetch_msecs
+#: is the share of fetch time spent throttled (the `rate_limited` alert).
+FETCH_MSECS = Metrics.counter(NAMESPACE, "fetch_msecs")
 REQUEST_LATENCY_MS = Metrics.distribution(NAMESPACE, "request_latency_ms")
 PAGES = Metrics.counter(NAMESPACE, "pages")
 RECORDS_FETCHED = Metrics.counter(NAMESPACE, "records_fetched")
@@ -36,3 +39,15 @@ RATE_LIMIT_STORE_OUTAGES = Metrics.counter(NAMESPACE, "rate_limit_store_outages"
 PAGE_RANGES = Metrics.counter(NAMESPACE, "page_ranges")
 #: Parts of a window's walk whose restriction the runner split while they ran (a residual went elsewhere).
 SPLIT_PARTS = Metrics.counter(NAMESPACE, "split_parts")
+#: Row failures of data quality checks, all checks together: one per row and check it failed (whatever the
+#: check's action did with the row).
+QUALITY_ROWS_FAILED = Metrics.counter(NAMESPACE, "quality_rows_failed")
+#: Windows with a failure of any data quality check (once each, however many checks failed in it), and 1 for each
+#: `freshness` check that found the run stale: what row_count and freshness find, which count no rows.
+QUALITY_WINDOWS_FAILED = Metrics.counter(NAMESPACE, "quality_windows_failed")
+
+
+def quality_counter(name: str):
+    """The counter of one quality check (`quality.counter_name`: `quality_<endpoint>_<index>_<check>_rows` or
+    `_windows`)."""
+    return Metrics.counter(NAMESPACE, name)

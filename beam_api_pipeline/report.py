@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from beam_api_pipeline.quality import QualityOutcome
 from beam_api_pipeline.run_plan import RunPlan
 from beam_api_pipeline.watermark.runs import PipelineRun, RunStatus
 from beam_api_pipeline.windowing import format_utc
@@ -36,7 +37,7 @@ class RateUse:
 
 @dataclass(frozen=True)
 class RunReport:
-    """What a finished local run did."""
+    """What a finished local run did; `quality` is what each data quality check found (in config order)."""
 
     plan: RunPlan
     run: PipelineRun
@@ -44,6 +45,7 @@ class RunReport:
     watermarks_after: dict[str, datetime | None]
     rate: RateUse
     dead_letter_location: str = ""
+    quality: tuple[QualityOutcome, ...] = ()
 
     @property
     def succeeded(self) -> bool:
@@ -57,6 +59,7 @@ class RunReport:
             "counters": self.counters,
             "rate": self.rate.to_dict(),
             "dead_letter_location": self.dead_letter_location,
+            "quality": [outcome.to_dict() for outcome in self.quality],
             "watermarks": {
                 endpoint: {"before": _iso(before), "after": _iso(self.watermarks_after.get(endpoint))}
                 for endpoint, before in self.plan.watermarks_before.items()
@@ -100,6 +103,7 @@ def format_report(report: RunReport) -> str:
             f"  runner: {counters['split_parts']} window parts split, "
             f"{counters['deferred_remainders']} remainders deferred"
         )
+    lines.extend(outcome.line() for outcome in report.quality)
     if run.dead_letter_rows:
         lines.append(f"  dead letters: {run.dead_letter_rows} rows in {report.dead_letter_location}")
     lines.extend(f"  error: {error}" for error in run.errors)

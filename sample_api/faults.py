@@ -72,6 +72,8 @@ class Faults:
     those whose id is a multiple of `half_emoji_every` end their title with half an emoji (a lone UTF-16
     surrogate, `\\ud83d`, as APIs that cut text by UTF-16 units send); `timestamp_style` writes `updated_at`
     with a `Z`, a -07:00 offset, no zone, as epoch seconds, or mixed.
+
+    `quality_fields` adds fields for data quality checks to each record of the generic REST routes (`QUALITY_FIELDS`).
     """
 
     latency_ms: float = 0.0
@@ -98,6 +100,7 @@ class Faults:
     strip_every: int = 0
     half_emoji_every: int = 0
     timestamp_style: str = "z"
+    quality_fields: bool = False
 
     def __post_init__(self) -> None:
         for name in ("fail_since", "missing_paths", "answer_fault_since", "strip_fields"):
@@ -162,7 +165,30 @@ class Faults:
                 body.pop(name, None)
         if self.half_emoji_every and record.id % self.half_emoji_every == 0:
             body["title"] += HALF_EMOJI
+        if self.quality_fields:
+            body.update(quality_fields(record.id))
         return body
+
+
+#: What `Faults.quality_fields` adds to a record, and which ids hold the odd values.
+QUALITY_FIELDS = {
+    "state": "open for odd ids, closed for even ones, spam for multiples of 25",
+    "comments": "id % 20, but -1 for multiples of 30",
+    "html_url": "https://sample.test/items/<id>, but http:// for multiples of 16",
+    "ref": "the id, but id - 1 for the first record of each day (ids 48k + 1): the last record of the day before",
+}
+
+
+def quality_fields(record_id: int) -> dict[str, Any]:
+    """The fields `Faults.quality_fields` adds to record `record_id` (see QUALITY_FIELDS)."""
+    state = "spam" if record_id % 25 == 0 else ("closed" if record_id % 2 == 0 else "open")
+    scheme = "http" if record_id % 16 == 0 else "https"
+    return {
+        "state": state,
+        "comments": -1 if record_id % 30 == 0 else record_id % 20,
+        "html_url": f"{scheme}://sample.test/items/{record_id}",
+        "ref": record_id - 1 if record_id % 48 == 1 else record_id,
+    }
 
 
 def _styled_timestamp(record: Record, style: str) -> str | int:

@@ -4,6 +4,7 @@
 ``${env:}`` / ``${file:}`` / ``${secret:}`` references on the worker at run time.
 """
 
+from .alerts import AlertCondition, AlertsConfig
 from .api import ApiConfig, EndpointConfig, TransformConfig
 from .auth import (
     ApiKeyAuthConfig,
@@ -39,6 +40,7 @@ from .parallel import (
     TimeWindowParallelConfig,
 )
 from .pipeline import PipelineConfig
+from .quality import QualityAction, QualityCheckConfig, QualityCheckName
 from .references import resolve_config, resolve_references
 from .retry import RetryConfig
 from .stores import (
@@ -50,6 +52,8 @@ from .stores import (
 from .watermark import WatermarkConfig, WindowConfig
 
 __all__ = [
+    "AlertCondition",
+    "AlertsConfig",
     "ApiConfig",
     "ApiKeyAuthConfig",
     "ApiKeyCredentials",
@@ -81,6 +85,9 @@ __all__ = [
     "ParallelConfig",
     "PipelineConfig",
     "PositiveDuration",
+    "QualityAction",
+    "QualityCheckConfig",
+    "QualityCheckName",
     "RateLimitsConfig",
     "RetryConfig",
     "Secret",

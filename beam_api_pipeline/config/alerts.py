@@ -1,9 +1,9 @@
 """``alerts``: a webhook message at the end of each run, for the conditions a team asks for."""
 
 from datetime import timedelta
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from .base import StrictModel
 from .fields import PositiveDuration, Secret
@@ -25,3 +25,11 @@ class AlertsConfig(StrictModel):
     )
     stale_after: PositiveDuration = timedelta(days=2)
     rate_limited_share: float = Field(default=0.5, gt=0, le=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _on_as_written(cls, data: Any) -> Any:
+        """YAML 1.1 reads an unquoted `on:` key as the boolean true: it is the `on` key."""
+        if isinstance(data, dict) and True in data:
+            data = {("on" if key is True else key): value for key, value in data.items()}
+        return data

@@ -10,6 +10,7 @@ from .base import StrictModel, rule_error
 from .fields import Secret
 from .pagination import PaginationConfig
 from .parallel import ParallelConfig
+from .quality import QualityCheckConfig
 from .retry import RetryConfig
 from .watermark import WatermarkConfig
 
@@ -49,6 +50,8 @@ class EndpointConfig(StrictModel):
     A child endpoint names its ``parent``: each parent record that changed in a window becomes a request of
     the child, its fields put where ``{parent.<field>}`` stands, and ``include_from_parent`` fields copied into
     each child row as ``_parent_<field>`` (see ``parents``).
+
+    ``quality`` lists the data quality checks of its rows, after the transform (``QualityCheckConfig``).
     """
 
     path: str
@@ -62,6 +65,7 @@ class EndpointConfig(StrictModel):
     pagination: PaginationConfig | None = None
     parent: str | None = None
     include_from_parent: list[str] = Field(default_factory=list)
+    quality: list[QualityCheckConfig] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _parent_fields_need_a_parent(self) -> Self:
@@ -72,16 +76,28 @@ class EndpointConfig(StrictModel):
         return self
 
 
+#: The columns ``transform.add_metadata`` adds to each row, in this order (``transforms.records`` fills them).
+METADATA_COLUMNS = ("_pipeline_id", "_endpoint", "_window_start", "_window_end", "_extracted_at", "_run_id")
+
+
 class TransformConfig(StrictModel):
     """Applied to each record in order: keep ``select`` (dotted paths), ``rename``, then add metadata.
 
-    ``add_metadata`` adds ``_pipeline_id``, ``_endpoint``, ``_window_start``, ``_window_end``,
-    ``_extracted_at`` and ``_run_id``.
+    ``add_metadata`` adds the ``METADATA_COLUMNS``: ``_pipeline_id``, ``_endpoint``, ``_window_start``,
+    ``_window_end``, ``_extracted_at`` and ``_run_id``.
     """
 
     select: list[str] | None = None
     rename: dict[str, str] = Field(default_factory=dict)
     add_metadata: bool = False
+
+    def column_of(self, path: str) -> str | None:
+        """The (dotted) column the record field at `path` becomes in a row: its first part renamed as ``rename``
+        says; None when ``select`` leaves it out (it keeps neither `path` nor an object holding it)."""
+        if self.select is not None and not any(path == kept or path.startswith(f"{kept}.") for kept in self.select):
+            return None
+        first, dot, rest = path.partition(".")
+        return self.rename.get(first, first) + dot + rest
 
 
 class ApiConfig(StrictModel):
@@ -160,6 +176,37 @@ class ApiConfig(StrictModel):
                     cycle = " -> ".join([*chain[chain.index(parent) :], parent])
                     raise rule_error(f"the parents form a cycle: {cycle}", f"endpoints.{name}.parent")
                 chain.append(parent)
+        return self
+
+    @model_validator(mode="after")
+    def _quality_checks_fit_their_endpoint(self) -> Self:
+        timestamp_field = self.watermark.timestamp_field
+        for name, endpoint in self.endpoints.items():
+            children = sorted(child for child, config in self.endpoints.items() if config.parent == name)
+            for index, check in enumerate(endpoint.quality):
+                path = f"endpoints.{name}.quality.{index}"
+                if children and check.action in ("drop_row", "fail_window"):
+                    raise rule_error(
+                        f"{check.action} is not allowed on an endpoint with child endpoints ({', '.join(children)}): "
+                        "its children are fetched from every row it fetched",
+                        f"{path}.action",
+                    )
+                if endpoint.parent is not None and check.check == "row_count":
+                    raise rule_error(
+                        "row_count is for endpoints without a parent (a child's window is one task per parent record)",
+                        f"{path}.check",
+                    )
+                if endpoint.parent is not None and check.check == "freshness" and check.action == "fail_window":
+                    raise rule_error("freshness on a child endpoint allows: warn", f"{path}.action")
+                if check.check != "freshness" or check.field is not None:
+                    continue
+                if not self.watermark.enabled:
+                    raise rule_error("required for freshness when the watermark is disabled", f"{path}.field")
+                if self.transform.column_of(timestamp_field) is None:
+                    raise rule_error(
+                        f"required for freshness: transform.select drops watermark.timestamp_field ({timestamp_field})",
+                        f"{path}.field",
+                    )
         return self
 
     @model_validator(mode="after")

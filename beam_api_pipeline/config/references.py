@@ -128,14 +128,18 @@ def resolve_config(
 
 
 def references(config: PipelineConfig) -> list[tuple[str, str]]:
-    """``(key path, scheme)`` of every reference that ``resolve_config`` resolves, in key order."""
+    """``(key path, scheme)`` of every reference a run resolves where it runs (on the workers, on Dataflow): those
+    of ``api_config`` (``resolve_config``) and the ``alerts.webhook`` a job sends its alert to, in key order."""
     found: list[tuple[str, str]] = []
 
     def collect(text: str, path: str) -> str:
         found.extend((path, match["scheme"]) for match in _REFERENCE.finditer(text))
         return text
 
-    _map_strings(config.model_dump(by_alias=True)["api_config"], "api_config", collect)
+    data = config.model_dump(by_alias=True)
+    _map_strings(data["api_config"], "api_config", collect)
+    if config.alerts is not None and config.alerts.webhook is not None:
+        collect(config.alerts.webhook.get_secret_value(), "alerts.webhook")
     return found
 
 

@@ -11,6 +11,7 @@ import apache_beam as beam
 from apache_beam import pvalue
 
 from beam_api_pipeline import metrics
+from beam_api_pipeline.alerts import RunFacts, send_run_alert
 from beam_api_pipeline.config import PipelineConfig
 from beam_api_pipeline.run_plan import (
     ResultElement,
@@ -33,9 +34,10 @@ MAX_ERRORS_KEPT = 20
 class _CommitFn(beam.DoFn):
     """Runs once, with every WindowResult; the side inputs make it wait for the sinks and the dead letter."""
 
-    def __init__(self, config: PipelineConfig, plan: RunPlan):
+    def __init__(self, config: PipelineConfig, plan: RunPlan, alert_with: str | None):
         self._config = config
         self._plan = plan
+        self._alert_with = alert_with
 
     def process(
         self,
@@ -51,20 +53,32 @@ class _CommitFn(beam.DoFn):
         outcomes = window_outcomes(self._plan, results, child_tasks)
         store = open_store(self._config.watermark_store)
         try:
-            if self._config.api_config.watermark.enabled:
-                for endpoint, watermark in watermarks_after(self._plan, outcomes).items():
-                    if watermark is not None:
-                        store.advance_watermark(self._plan.pipeline_id, endpoint, watermark, self._plan.run_id)
+            committed = watermarks_after(self._plan, outcomes) if self._config.api_config.watermark.enabled else {}
+            for endpoint, watermark in committed.items():
+                if watermark is not None:
+                    store.advance_watermark(self._plan.pipeline_id, endpoint, watermark, self._plan.run_id)
             run = self._run_record(outcomes, results, child_tasks, rows_written, invalid_records)
             store.save_run(run)
         finally:
             store.close()
+        if self._alert_with is not None:
+            self._send_alert(run, committed)
         metrics.FILES_WRITTEN.inc(sum(written))
         metrics.DEAD_LETTER_FILES.inc(dead_letter_files)
         logger.info(
             "run %s %s: %d files, %d dead-letter files", run.run_id, run.status, sum(written), dead_letter_files
         )
         yield run
+
+    def _send_alert(self, run: PipelineRun, committed: dict[str, datetime | None]) -> None:
+        """The run's alert, from what a job knows at its end (its counters are not readable here): each endpoint's
+        watermark is the one committed, else the one it had (a watermark never moves back)."""
+        watermarks = {
+            endpoint: max(filter(None, (before, committed.get(endpoint))), default=None)
+            for endpoint, before in self._plan.watermarks_before.items()
+        }
+        facts = RunFacts(run, dead_letter_location=self._alert_with, watermarks=watermarks)
+        send_run_alert(self._config.alerts, facts, datetime.now(UTC))
 
     def _run_record(
         self,
@@ -101,10 +115,20 @@ class CommitWatermark(beam.PTransform):
     `written` (one count per sink of what it wrote, see `WriteOutputs`), `dead_letters` (what the dead letter
     wrote), `rows_written` and `invalid_records` (single counts), and `spawned` (the child tasks made, as
     `fetch_children.ChildBatch`es). Each is complete only when what it counts is written, so the commit runs after
-    every write, on every runner."""
+    every write, on every runner. With `alert_with` (the dead-letter location) the commit also sends the run's
+    alert (`alerts.send_run_alert`)."""
 
     def __init__(
-        self, config: PipelineConfig, plan: RunPlan, *, written, dead_letters, rows_written, invalid_records, spawned
+        self,
+        config: PipelineConfig,
+        plan: RunPlan,
+        *,
+        written,
+        dead_letters,
+        rows_written,
+        invalid_records,
+        spawned,
+        alert_with: str | None = None,
     ):
         super().__init__()
         self._spawned = spawned
@@ -114,6 +138,7 @@ class CommitWatermark(beam.PTransform):
         self._dead_letters = dead_letters
         self._rows_written = rows_written
         self._invalid_records = invalid_records
+        self._alert_with = alert_with
 
     def expand(self, results: pvalue.PCollection) -> pvalue.PCollection:
         return (
@@ -121,7 +146,7 @@ class CommitWatermark(beam.PTransform):
             | "AllResults" >> beam.combiners.ToList()
             | "Commit"
             >> beam.ParDo(
-                _CommitFn(self._config, self._plan),
+                _CommitFn(self._config, self._plan, self._alert_with),
                 written=pvalue.AsList(self._written),
                 dead_letter_files=pvalue.AsSingleton(
                     self._dead_letters | "CountDeadLetterFiles" >> beam.combiners.Count.Globally()

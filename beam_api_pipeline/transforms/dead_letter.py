@@ -11,6 +11,7 @@ from apache_beam import pvalue
 from beam_api_pipeline.outputs.dead_letter_table import WriteDeadLetterTable
 from beam_api_pipeline.outputs.files import run_file_prefix
 from beam_api_pipeline.outputs.jsonl import to_json_line
+from beam_api_pipeline.quality import QUALITY_ERROR_TYPE
 from beam_api_pipeline.run_plan import TaskElement, WindowResult, WindowTask
 from beam_api_pipeline.windowing import format_utc
 
@@ -60,6 +61,21 @@ def record_dead_letter(
         "error_type": "InvalidRecord",
         "error": reason,
         "record": record,
+    }
+
+
+def quality_dead_letter(
+    pipeline_id: str, run_id: str, task_element: TaskElement, row: Any, reason: str
+) -> dict[str, Any]:
+    """The dead-letter row of a row a `drop_row` quality check dropped: a `row` (already transformed, so
+    `replay` leaves it), with its window and the reasons of every check it failed."""
+    return {
+        "kind": "row",
+        **_task_fields(pipeline_id, run_id, WindowTask.from_element(task_element)),
+        "destination": "quality",
+        "error_type": QUALITY_ERROR_TYPE,
+        "error": reason,
+        "record": row,
     }
 
 

@@ -14,6 +14,7 @@ from apache_beam.utils.windowed_value import WindowedValue
 
 from beam_api_pipeline import metrics
 from beam_api_pipeline.config import PipelineConfig
+from beam_api_pipeline.config.api import METADATA_COLUMNS
 from beam_api_pipeline.parents import parent_column
 from beam_api_pipeline.paths import get_path
 from beam_api_pipeline.record_ops import apply_transform
@@ -93,11 +94,13 @@ def _rows_tag(endpoint: str) -> str:
 class _ApplyTransformFn(beam.DoFn):
     """The `transform` section (metadata naming the pipeline, endpoint, window and run; `select` keeps a child's
     `_parent_<field>` columns), each row sent to its endpoint's output; counts the rows of each bundle into
-    ROW_COUNTS."""
+    ROW_COUNTS. An endpoint with `quality` checks gets `(task, rows)` batches, not counted here (its checks
+    decide which rows go on: `transforms.quality.CheckQuality`)."""
 
     def __init__(self, config: PipelineConfig, run_id: str):
         self._config = config
         self._run_id = run_id
+        self._checked = {name for name, endpoint in config.api_config.endpoints.items() if endpoint.quality}
         self._parent_columns = {
             name: [parent_column(field) for field in endpoint.include_from_parent]
             for name, endpoint in config.api_config.endpoints.items()
@@ -111,14 +114,11 @@ class _ApplyTransformFn(beam.DoFn):
         """The metadata of a window's rows, made once per bundle (`_extracted_at` is when the bundle saw it)."""
         if task_element not in self._metadata:
             task = WindowTask.from_element(task_element)
-            self._metadata[task_element] = {
-                "_pipeline_id": self._config.pipeline_id,
-                "_endpoint": task.endpoint,
-                "_window_start": format_utc(task.window.start),
-                "_window_end": format_utc(task.window.end),
-                "_extracted_at": format_utc(datetime.now(UTC)),
-                "_run_id": self._run_id,
-            }
+            window, extracted_at = task.window, format_utc(datetime.now(UTC))
+            values = (self._config.pipeline_id, task.endpoint, format_utc(window.start), format_utc(window.end))
+            self._metadata[task_element] = dict(
+                zip(METADATA_COLUMNS, (*values, extracted_at, self._run_id), strict=True)
+            )
         return self._metadata[task_element]
 
     def process(self, element: tuple[TaskElement, list[Any]]) -> Iterator[pvalue.TaggedOutput]:
@@ -126,10 +126,13 @@ class _ApplyTransformFn(beam.DoFn):
         endpoint = task_endpoint(task_element)
         transform = self._config.api_config.transform
         metadata = self._metadata_of(task_element) if transform.add_metadata else {}
-        self._rows += len(records)
         if transform.select or transform.rename or metadata:
             keep = self._parent_columns[endpoint]
             records = [apply_transform(r, transform, metadata, keep) for r in records]
+        if endpoint in self._checked:  # to its quality checks, with its window; they count what goes on
+            yield pvalue.TaggedOutput(_rows_tag(endpoint), (task_element, records))
+            return
+        self._rows += len(records)
         yield pvalue.TaggedOutput(_rows_tag(endpoint), records)  # without a transform, the batch as it came
 
     def finish_bundle(self) -> Iterator[pvalue.TaggedOutput]:
@@ -138,7 +141,8 @@ class _ApplyTransformFn(beam.DoFn):
 
 class TransformRecords(beam.PTransform):
     """Batches of `(task, records)` of `endpoints` (default: all) in; out: `rows` (each endpoint's batches of
-    rows), `rows_written` (their count), INVALID (records that cannot be placed, with the reason) and KEPT (the
+    rows; `(task, rows)` batches for an endpoint with `quality` checks), `rows_written` (their count, but those
+    of endpoints with checks), INVALID (records that cannot be placed, with the reason) and KEPT (the
     records placed and de-duplicated, before the transform: the parents of child endpoints)."""
 
     def __init__(self, config: PipelineConfig, run_id: str, endpoints: list[str] | None = None):

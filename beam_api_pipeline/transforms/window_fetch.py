@@ -72,6 +72,7 @@ class WindowPart:
         message = self._redact(str(error)) if error else None
         error_type = None if error is None or isinstance(error, str) else type(error).__name__
         seconds = round((self._ended or time.monotonic()) - self._started, 3)
+        metrics.FETCH_MSECS.inc(int(seconds * 1000))
         result = WindowResult(
             self.task,
             status,

@@ -91,6 +91,12 @@ CASES = [
         id="file-reference",
     ),
     pytest.param(
+        {"alerts": {"webhook": "${env:ALERT_WEBHOOK}"}},
+        "alerts.webhook: ${env:...} is read on the Dataflow workers, which do not have this machine's environment "
+        "variables; use a ${secret:projects/P/secrets/S} reference, or the value itself",
+        id="env-webhook",
+    ),
+    pytest.param(
         {"token": "${env:ACME_TOKEN}"},
         "api_config.auth_config.auth_credentials.token: ${env:...} is read on the Dataflow workers, which do not "
         "have this machine's environment variables; use a ${secret:projects/P/secrets/S} reference, or the value "

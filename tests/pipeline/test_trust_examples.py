@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from beam_api_pipeline.cli import main
+from beam_api_pipeline.config import PipelineConfig
 from tests.support import merged, write_yaml
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -101,13 +102,14 @@ def doc_examples() -> list[Any]:
 
 
 def as_pipeline(example: Any) -> dict[str, Any]:
-    """A whole config: the example itself, or the fragment (`output` entries, an `api_config` part, sections of
-    `api_config`) inside FRAGMENT_BASE."""
+    """A whole config: the example itself, or the fragment (`output` entries, top-level sections such as
+    `api_config` or `alerts`, sections of `api_config`) inside FRAGMENT_BASE."""
     if isinstance(example, list):
         return {**FRAGMENT_BASE, "output": example}
     if "pipeline_id" in example:
         return example
-    return merged(FRAGMENT_BASE, example if "api_config" in example else {"api_config": example})
+    top_level = set(example) <= set(PipelineConfig.model_fields)
+    return merged(FRAGMENT_BASE, example if top_level else {"api_config": example})
 
 
 @pytest.mark.parametrize("example", doc_examples())
