@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
+from tests.fakes import LocalServer
 
-class FakeDataflow:
+
+class FakeDataflow(LocalServer):
     """Answers like Dataflow's v1b3 REST API on 127.0.0.1; `job_states` sets what jobs.get returns, and
     `refuse_launches` makes flexTemplates.launch answer 400 (as for a template it cannot read)."""
 
@@ -47,17 +48,4 @@ class FakeDataflow:
                 self.end_headers()
                 self.wfile.write(data)
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def __enter__(self) -> FakeDataflow:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._serve(Handler)

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import json
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from tests.fakes import LocalServer
 
-class FakeMonitoring:
+
+class FakeMonitoring(LocalServer):
     """Answers like Logging and Monitoring on 127.0.0.1. `metrics` and `policies` hold the stored resources by
     name, as the APIs answer them: a policy gets a name, condition names, `enabled` and a mutation record, and
     fields holding their default (such as `thresholdValue: 0`) are left out.
@@ -61,8 +63,7 @@ class FakeMonitoring:
                 self.wfile.write(data)
 
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._serve(Handler)
 
     def _route(self, method: str, path: str, query: dict[str, str], body: Any) -> tuple[int, Any]:
         parts = path.strip("/").split("/")
@@ -118,18 +119,6 @@ class FakeMonitoring:
             conditions.append(condition)
         stored = {**policy, "conditions": conditions, "mutationRecord": {"mutateTime": "2026-01-01T00:00:00Z"}}
         return without_defaults(stored)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def __enter__(self) -> FakeMonitoring:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
 
 
 def _stored_metric(body: dict[str, Any]) -> dict[str, Any]:

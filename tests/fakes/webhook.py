@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
+from tests.fakes import LocalServer
 
-class WebhookReceiver:
+
+class WebhookReceiver(LocalServer):
     """Takes POSTs on 127.0.0.1 at any path; `failing` makes it answer 500 to every one (each still recorded)."""
 
     def __init__(self, failing: bool = False) -> None:
@@ -27,20 +28,12 @@ class WebhookReceiver:
                 self.end_headers()
                 self.wfile.write(b"ok")
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._serve(Handler)
 
     @property
     def messages(self) -> list[dict[str, Any]]:
         return [post["message"] for post in self.posts]
 
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}{path}"
-
-    def __enter__(self) -> WebhookReceiver:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+    def at(self, path: str) -> str:
+        """The receiver's URL with `path` (and query)."""
+        return self.url + path

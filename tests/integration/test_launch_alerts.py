@@ -33,7 +33,7 @@ def launch_setup(project, dataset, tmp_path, monkeypatch):
                 "output": [{"type": "gcs", "config": {"bucket": "acme-lake"}}],
                 "dead_letter": {"path": "gs://acme-lake/dead_letter"},
                 "watermark_store": {"type": "bigquery", "table": f"{project}.{dataset}.watermarks"},
-                "alerts": {"webhook": receiver.url(HOOK_PATH)},  # a literal: the config goes by its gs:// path
+                "alerts": {"webhook": receiver.at(HOOK_PATH)},  # a literal: the config goes by its gs:// path
             },
         )
         yield path, receiver, dataflow

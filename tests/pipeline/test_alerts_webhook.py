@@ -34,7 +34,7 @@ def alerting_config(
 ) -> tuple[Path, dict[str, Any]]:
     """The sample /items config with `alerts` (every condition, nothing stale unless changed), its webhook
     given as a `${env:...}` reference."""
-    monkeypatch.setenv("ALERT_WEBHOOK", webhook.url(HOOK_PATH))
+    monkeypatch.setenv("ALERT_WEBHOOK", webhook.at(HOOK_PATH))
     section = {"webhook": "${env:ALERT_WEBHOOK}", "on": EVERY_CONDITION, "stale_after": NEVER_STALE, **alerts}
     data = items_config(sample_api.url, tmp_path, alerts=section)
     return write_yaml(tmp_path / "pipeline.yaml", data), data
@@ -138,7 +138,7 @@ def test_a_failing_webhook_is_retried_logged_without_its_url_and_leaves_the_exit
 def test_a_webhook_whose_token_is_in_its_query_never_shows_it(sample_api, tmp_path, monkeypatch, capfd, caplog):
     with WebhookReceiver() as chat:  # as Google Chat's: /v1/spaces/S/messages?key=...&token=...
         path, _ = alerting_config(sample_api, tmp_path, monkeypatch, chat, stale_after="1d")
-        monkeypatch.setenv("ALERT_WEBHOOK", chat.url("/v1/spaces/AAAA/messages?key=k3y-Q1w2&token=t0ken-E3r4"))
+        monkeypatch.setenv("ALERT_WEBHOOK", chat.at("/v1/spaces/AAAA/messages?key=k3y-Q1w2&token=t0ken-E3r4"))
         assert run(path, "--end_time", "2024-01-03T00:00:00Z") == 0
 
     (post,) = chat.posts
