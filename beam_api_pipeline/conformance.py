@@ -207,7 +207,10 @@ class ConformanceCheck:
         key = self._config.api_config.endpoints[endpoint].primary_key
         if key is None:
             return CheckLine(endpoint, "unique_keys", PASS, "not needed: no primary_key")
-        counts = Counter(jsoncodec.dumps(get_path(record, key)) for record in records)
+        keys = [get_path(record, key) for record in records]
+        counts = Counter(jsoncodec.dumps(value) for value in keys if value is not None)  # no key: primary_key fails
+        if not counts:
+            return CheckLine(endpoint, "unique_keys", WARN, f"nothing to compare: no record has {key!r}")
         repeated = sum(1 for count in counts.values() if count > 1)
         if repeated:
             return CheckLine(endpoint, "unique_keys", WARN, f"{repeated} keys appear more than once (a run keeps one)")

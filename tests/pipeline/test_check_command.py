@@ -136,3 +136,13 @@ def test_an_unknown_endpoint_is_a_usage_error_naming_it(sample_api, tmp_path, ca
     assert captured.out == ""
     assert "--endpoint: 'itemz' is not an endpoint of sample_items (items)" in captured.err
     assert sample_api.stats()["requests"] == 0
+
+
+def test_records_without_the_primary_key_are_not_counted_as_one_repeated_key(sample_api, tmp_path, capsys):
+    config = items_config(sample_api.url, tmp_path, api_config={"endpoints": {"items": {"primary_key": "number"}}})
+    code, lines = check(capsys, write_yaml(tmp_path / "p.yaml", config))
+
+    assert code == 1
+    assert [line for line in lines if " unique_keys: " in line] == [
+        "warn  items  unique_keys: nothing to compare: no record has 'number'"
+    ]
