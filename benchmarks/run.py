@@ -5,6 +5,11 @@
 W3 (issue 17: cost per record) and W5 run this pipeline with no runner options, the mode a new user gets, and
 print their targets' lines; W6 (the rate-limit modes) runs `benchmarks.rate_limit_modes` and prints its own;
 W7 (issue 15) reads 1,000 parents and their children, against a sequential loop over the same requests.
+W8 (data quality checks) runs this pipeline over W3's 1,000,000 records (100 daily windows of 10,000, 1,000 a
+page, the sample API's `--quality-fields` on) twice: as W3 runs it (the baseline), then with `quality` checks on
+every record (not_null, accepted_values, range and regex with action warn, so every row is written, and `unique`
+on `id`: each window's rows are grouped on one worker to judge it, and the rows by value across the run); it
+prints the ratios checked / baseline of wall time, CPU seconds per 100,000 records and peak RSS.
 
 Each contender runs in its own process (CPU seconds and peak RSS come from `os.wait4`); the sample API runs
 in another. The extraction phase is the time from the API's first data request to its last, from polling
@@ -25,9 +30,11 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import requests
+import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 HERE = Path(__file__).resolve().parent
@@ -71,11 +78,20 @@ class Outcome:
 class Api:
     """The sample API in a subprocess, with a thread polling its stats."""
 
-    def __init__(self, days: int, records_per_day: int, latency_ms: float = 0, rate_limit: float | None = None):
+    def __init__(
+        self,
+        days: int,
+        records_per_day: int,
+        latency_ms: float = 0,
+        rate_limit: float | None = None,
+        quality_fields: bool = False,
+    ):
         command = [sys.executable, "-m", "sample_api", "--start", START, "--days", str(days)]
         command += ["--records-per-day", str(records_per_day), "--latency-ms", str(latency_ms)]
         if rate_limit:
             command += ["--rate-limit", str(rate_limit), "--retry-after", "1"]
+        if quality_fields:
+            command.append("--quality-fields")
         self._process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
         self.url = self._process.stdout.readline().split()[-1]
 
@@ -329,12 +345,52 @@ def children_line(outcomes: list[Outcome]) -> str:
     )
 
 
+#: W8 (data quality): one check of each kind that judges rows, on the sample API's quality fields (which fail
+#: a few percent of rows: spam, -1 comments, http:// links), all with action warn so that every row is written.
+W8_CHECKS = [
+    {"check": "not_null", "field": "ref"},
+    {"check": "accepted_values", "field": "state", "values": ["open", "closed"]},
+    {"check": "range", "field": "comments", "min": 0, "max": 100},
+    {"check": "regex", "field": "html_url", "pattern": "^https://"},
+    {"check": "unique", "field": "id"},
+]
+
+
+def w8_runs():
+    """This pipeline over W3's records as W3 runs it, then the same config with W8_CHECKS on `items`."""
+    baseline, checked = WORK / "W8" / "baseline", WORK / "W8" / "checked"
+    yield from pipeline_contender("this pipeline, no checks", W3_DAYS, W3_PAGE, baseline, ["--max-concurrent", "16"])
+    # pipeline_run.py wrote the baseline's config when it ran: the checked run reads the same, into its own folder.
+    config = yaml.safe_load((baseline / "pipeline.yaml").read_text().replace(str(baseline), str(checked)))
+    config["api_config"]["endpoints"]["items"]["quality"] = W8_CHECKS
+    checked.mkdir(parents=True)
+    (checked / "pipeline.yaml").write_text(yaml.safe_dump(config))
+    end = datetime.fromisoformat(START) + timedelta(days=W3_DAYS)
+    command = [sys.executable, "-m", "beam_api_pipeline", "run", "--config", str(checked / "pipeline.yaml")]
+    command += ["--start_time", START, "--end_time", end.strftime("%Y-%m-%dT%H:%M:%SZ")]
+    yield "this pipeline, quality checks", command, checked / "rows"
+
+
+def quality_lines(w8: list[Outcome]) -> list[str]:
+    """W8: what the checks cost, as ratios of the checked run to the baseline."""
+    baseline, checked = w8
+    if baseline.records != checked.records:
+        return [f"W8 quality checks: the checked run wrote {checked.records} of {baseline.records} records: no ratios"]
+    return [
+        f"W8 quality checks / none: wall {checked.wall / baseline.wall:.2f}x ({baseline.wall:.1f} s, "
+        f"{checked.wall:.1f} s); CPU s per 100,000 records {cpu_per_100k(checked) / cpu_per_100k(baseline):.2f}x "
+        f"({cpu_per_100k(baseline):.2f}, {cpu_per_100k(checked):.2f}); peak RSS "
+        f"{checked.peak_rss_mb / baseline.peak_rss_mb:.2f}x ({baseline.peak_rss_mb:.0f} MB, "
+        f"{checked.peak_rss_mb:.0f} MB)"
+    ]
+
+
 WORK = Path(tempfile.mkdtemp(prefix="bench-"))
 
 
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--only", default="W1,W2,W3,W4,W5,W6,W7,scaling")
+    parser.add_argument("--only", default="W1,W2,W3,W4,W5,W6,W7,W8,scaling")
     parser.add_argument("--skip-dlt", action="store_true")
     parser.add_argument("--runner-args", default="", help="extra DirectRunner options for this pipeline")
     args = parser.parse_args()
@@ -364,6 +420,12 @@ def main() -> int:
         w7 = workload("W7", w7_api, 1, 100, W7_IN_FLIGHT / (W7_LATENCY_MS / 1000), None, [], w7_runs())
         outcomes += w7
         print(children_line(w7), file=sys.stderr)
+    if "W8" in only:
+        w8_api = {"records_per_day": W3_PER_DAY, "quality_fields": True}
+        w8 = workload("W8", w8_api, W3_DAYS, W3_PAGE, None, None, [], w8_runs())
+        outcomes += w8
+        for line in quality_lines(w8):
+            print(line, file=sys.stderr)
     if "scaling" in only:
         for cap in (4, 8, 16, 32):
             name = f"W1 x{cap}"

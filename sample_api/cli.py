@@ -33,6 +33,9 @@ def _build_parser() -> argparse.ArgumentParser:
         "--fail-since", action="append", default=[], help="a since value that always answers 500 (repeatable)"
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the error_rate draws")
+    parser.add_argument(
+        "--quality-fields", action="store_true", help="records carry the fields data quality checks judge"
+    )
     return parser
 
 
@@ -49,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
             retry_after=args.retry_after,
             fail_since=frozenset(args.fail_since),
             seed=args.seed,
+            quality_fields=args.quality_fields,
         )
         dataset = Dataset(args.start, args.days, args.records_per_day)
     except ValueError as error:
