@@ -62,10 +62,16 @@ def record_failure(check: QualityCheckConfig, row: Any, pattern: re.Pattern[str]
 def _range_failure(label: str, value: Any, low: float | None, high: float | None) -> str | None:
     if not _is_number(value):
         return f"{label}: {value_text(value)} is not a number"
+    bound = _outside(value, low, high)
+    return None if bound is None else f"{label}: {value_text(value)} {bound}"
+
+
+def _outside(value: float, low: float | None, high: float | None) -> str | None:
+    """`< min <low>` or `> max <high>` when `value` is outside the bounds given (inclusive), else None."""
     if low is not None and value < low:
-        return f"{label}: {value_text(value)} < min {low:g}"
+        return f"< min {low:g}"
     if high is not None and value > high:
-        return f"{label}: {value_text(value)} > max {high:g}"
+        return f"> max {high:g}"
     return None
 
 
@@ -120,11 +126,8 @@ def duplicate_reason(check: QualityCheckConfig, value: Any, kept_window: datetim
 
 def row_count_failure(check: QualityCheckConfig, count: int) -> str | None:
     """Why a window of `count` rows fails `row_count`, or None."""
-    if check.min is not None and count < check.min:
-        return f"row_count: {count} rows < min {check.min:g}"
-    if check.max is not None and count > check.max:
-        return f"row_count: {count} rows > max {check.max:g}"
-    return None
+    bound = _outside(count, check.min, check.max)
+    return None if bound is None else f"row_count: {count} rows {bound}"
 
 
 def freshness_failure(check: QualityCheckConfig, field: str, newest: datetime | None, now: datetime) -> str | None:
