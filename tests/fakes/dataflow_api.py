@@ -6,7 +6,7 @@ import json
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from tests.fakes import LocalServer
+from tests.fakes import LocalServer, send_json
 
 
 class FakeDataflow(LocalServer):
@@ -28,24 +28,16 @@ class FakeDataflow(LocalServer):
                 fake.requests.append({"method": "POST", "path": self.path.split("?")[0], "body": body})
                 if fake.refuse_launches:
                     error = {"code": 400, "message": "Invalid template file", "status": "INVALID_ARGUMENT"}
-                    self._send({"error": error}, 400)
+                    send_json(self, {"error": error}, 400)
                     return
                 job_id = f"2026-01-01_00_00_00-{len(fake.requests)}"
                 fake.job_states[job_id] = "JOB_STATE_PENDING"
                 name = body["launchParameter"]["jobName"]
-                self._send({"job": {"id": job_id, "name": name, "currentState": "JOB_STATE_PENDING"}})
+                send_json(self, {"job": {"id": job_id, "name": name, "currentState": "JOB_STATE_PENDING"}})
 
             def do_GET(self) -> None:
                 fake.requests.append({"method": "GET", "path": self.path.split("?")[0], "body": None})
                 job_id = self.path.split("?")[0].rsplit("/", 1)[-1]
-                self._send({"id": job_id, "currentState": fake.job_states.get(job_id, "JOB_STATE_UNKNOWN")})
-
-            def _send(self, payload: dict[str, Any], status: int = 200) -> None:
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                send_json(self, {"id": job_id, "currentState": fake.job_states.get(job_id, "JOB_STATE_UNKNOWN")})
 
         self._serve(Handler)

@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from tests.fakes import LocalServer
+from tests.fakes import LocalServer, send_json
 
 
 class FakeMonitoring(LocalServer):
@@ -55,12 +55,7 @@ class FakeMonitoring(LocalServer):
                     status, payload = (
                         (status, _error(status, "refused")) if status else fake._route(method, url.path, query, body)
                     )
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                send_json(self, payload, status)
 
         self._lock = threading.Lock()
         self._serve(Handler)

@@ -6,13 +6,14 @@ from __future__ import annotations
 import json
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlsplit
 
 from sample_api import Dataset, parse_instant
+from tests.fakes import LocalServer, send_bytes
 
 
-class OffsetApi:
+class OffsetApi(LocalServer):
     """`with OffsetApi(Dataset(), latency_ms=20) as api: api.url`."""
 
     def __init__(self, dataset: Dataset, latency_ms: float = 0.0):
@@ -22,9 +23,7 @@ class OffsetApi:
         self.requests = 0
         self._in_flight = 0
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
+        self._serve(self._handler())
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         api = self
@@ -51,23 +50,6 @@ class OffsetApi:
                 finally:  # before a byte of the answer is sent (see sample_api's `answered`)
                     with api._lock:
                         api._in_flight -= 1
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
+                send_bytes(self, payload)
 
         return Handler
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def __enter__(self) -> OffsetApi:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
