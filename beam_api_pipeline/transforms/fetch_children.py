@@ -2,9 +2,9 @@
 
 A batch is one child endpoint's tasks of one window (`ChildBatch`: the window, and the parents as `ParentRef`
 texts). The restriction is the range of the batch's task indices: tasks are walked up to the worker's request
-budget at a time, each with the child's own pagination from its first page to its last, and claimed and emitted
-in order; a runner can split the range at any task (Dataflow's dynamic splitting, Prism's splits of a slow
-bundle), and a task walked beyond a split point is dropped (its new owner walks it).
+budget at a time, each with the child's own pagination from its first page to its last, and emitted in order. A
+task is claimed when its walk starts, so a runner's split (Dataflow's dynamic splitting, Prism's splits of a slow
+bundle) hands on only tasks nobody has started: no task is walked twice.
 """
 
 from __future__ import annotations
@@ -82,28 +82,25 @@ class FetchChildTasksFn(WindowFetchDoFn):
     def process(self, batch: ChildBatch, tracker=_TASKS) -> Iterator[object]:
         initial = tracker.current_restriction()
         tasks = batch_tasks(batch)
-        pending: deque[tuple[int, Future[_ChildWalk]]] = deque()
-        next_index = tracker.current_restriction().start
+        pending: deque[Future[_ChildWalk]] = deque()
+        next_index = initial.start
+        owned = True  # False once a claim failed: a split handed the rest on, and a tracker is not asked twice
 
         def fill() -> None:
-            nonlocal next_index
-            while len(pending) < self._pool.width and next_index < tracker.current_restriction().stop:
-                pending.append((next_index, self._pool.submit(self._walk, tasks[next_index])))
-                next_index += 1
+            nonlocal next_index, owned
+            while owned and len(pending) < self._pool.width:
+                owned = tracker.try_claim(next_index)
+                if owned:
+                    pending.append(self._pool.submit(self._walk, tasks[next_index]))
+                    next_index += 1
 
         try:
             fill()
             while pending:
-                index, future = pending.popleft()
-                if index >= tracker.current_restriction().stop:
-                    break  # a split handed this task and the rest to another part: no need to wait for it
-                walk = future.result()
-                if not tracker.try_claim(index):
-                    break
-                yield from self._emit_walk(walk)
+                yield from self._emit_walk(pending.popleft().result())
                 fill()
         finally:
-            for _, future in pending:
+            for future in pending:
                 future.cancel()
         self._count_split(None, initial, tracker)
 

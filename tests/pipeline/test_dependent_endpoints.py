@@ -107,6 +107,7 @@ def test_a_split_of_a_batch_of_child_tasks_keeps_every_child_once(api, tmp_path,
     children = [row["id"] for row in rows(tmp_path, "children")]
     assert sorted(children) == sorted(c for parent in parents for c in child_ids(parent))
     assert len(children) == len(set(children))
+    assert children_paths(api) == {f"/items/{parent}/children": child_pages(parent) for parent in parents}
     assert json.loads((tmp_path / "report.json").read_text())["counters"]["split_parts"] == 1
     assert stored_watermark(load_pipeline_config(path), "children") == t("2024-01-03")
 
@@ -121,6 +122,7 @@ def test_prism_splits_a_slow_batch_of_child_tasks_while_it_is_walked_and_keeps_e
         folder = tmp_path / f"run-{attempt}"
         folder.mkdir()
         path = write(api, folder, api_config={"max_concurrent_requests": 4})
+        api.reset_stats()
         args = ["--config", str(path), "--start_time", "2024-01-02", "--end_time", "2024-01-03", *prism]
         code, report = run_report(folder, *args)
 
@@ -128,6 +130,8 @@ def test_prism_splits_a_slow_batch_of_child_tasks_while_it_is_walked_and_keeps_e
         children = [row["id"] for row in rows(folder, "children")]
         assert sorted(children) == sorted(c for parent in parents for c in child_ids(parent))
         assert len(children) == len(set(children))
+        # a task is claimed when its walk starts: a split never makes two parts walk it
+        assert children_paths(api) == {f"/items/{parent}/children": child_pages(parent) for parent in parents}
         assert stored_watermark(load_pipeline_config(path), "children") == t("2024-01-03")
         if report["counters"]["split_parts"]:
             break
