@@ -1,5 +1,5 @@
 """The command line: `python -m beam_api_pipeline <command>`: list, run, launch, status, runs, replay, check,
-validate, alerts apply, watermark show."""
+validate, alerts apply, watermark show, schema show."""
 
 from __future__ import annotations
 
@@ -16,9 +16,10 @@ from beam_api_pipeline.config import EnvConfig, PipelineConfig, load_env_config,
 from beam_api_pipeline.config_store import load_config_dir
 from beam_api_pipeline.errors import ConfigError, PipelineError
 from beam_api_pipeline.logging_setup import configure_logging
-from beam_api_pipeline.manager import PipelineManager
+from beam_api_pipeline.manager import PipelineManager, chosen_endpoints
 from beam_api_pipeline.report import format_report
 from beam_api_pipeline.timeformat import parse_timestamp
+from beam_api_pipeline.watermark.schemas import format_schema_version
 from beam_api_pipeline.watermark.store import open_store
 from beam_api_pipeline.windowing import format_utc
 
@@ -125,6 +126,14 @@ def _parser() -> argparse.ArgumentParser:
     watermark_commands = watermark.add_subparsers(dest="watermark_command", required=True)
     show = watermark_commands.add_parser("show", help="print each endpoint's stored watermark as JSON")
     _add_source(show)
+
+    schema = commands.add_parser("schema", help="schema history commands")
+    schema_commands = schema.add_subparsers(dest="schema_command", required=True)
+    schema_show = schema_commands.add_parser(
+        "show", help="each endpoint's recorded BigQuery schema versions, oldest first, with their changes"
+    )
+    _add_source(schema_show)
+    schema_show.add_argument("--endpoint", help="only this endpoint")
 
     return parser
 
@@ -277,6 +286,21 @@ def _watermark_show(args: argparse.Namespace, _beam_args: list[str]) -> int:
     return EXIT_OK
 
 
+def _schema_show(args: argparse.Namespace, _beam_args: list[str]) -> int:
+    manager = _manager(args)
+    config = _config(args, manager)
+    endpoints = chosen_endpoints(config, args.endpoint)
+    store = open_store(config.watermark_store)
+    try:
+        for endpoint in endpoints:
+            versions = store.schema_versions(config.pipeline_id, endpoint)
+            lines = [line for version in versions for line in format_schema_version(version)]
+            print("\n".join(lines or [f"{endpoint}: no schema recorded yet"]))
+    finally:
+        store.close()
+    return EXIT_OK
+
+
 _COMMANDS = {
     "list": _list,
     "run": _run,
@@ -288,6 +312,7 @@ _COMMANDS = {
     "validate": _validate,
     "alerts": _alerts_apply,
     "watermark": _watermark_show,
+    "schema": _schema_show,
 }
 
 

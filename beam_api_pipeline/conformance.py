@@ -14,14 +14,17 @@ from typing import Any
 
 from beam_api_pipeline import jsoncodec
 from beam_api_pipeline.client.api_client import ApiClient
-from beam_api_pipeline.config import BigQueryOutputConfig, PipelineConfig
+from beam_api_pipeline.config import PipelineConfig
+from beam_api_pipeline.config.api import METADATA_TIMES
 from beam_api_pipeline.errors import PipelineError, RecordsPathError
 from beam_api_pipeline.extractors.base import BaseExtractor
-from beam_api_pipeline.outputs.bigquery_schema import load_schema, row_problems
+from beam_api_pipeline.outputs.bigquery_schema import row_problems
 from beam_api_pipeline.pagination import Page
 from beam_api_pipeline.parents import EndpointTree, ParentRef, parent_fields
 from beam_api_pipeline.paths import get_path
 from beam_api_pipeline.record_ops import apply_transform
+from beam_api_pipeline.schema_baseline import declared_fields
+from beam_api_pipeline.schema_infer import describe_fields, infer_fields, json_type
 from beam_api_pipeline.timeformat import parse_timestamp
 from beam_api_pipeline.watermark.handler import WatermarkHandler
 from beam_api_pipeline.windowing import Window, format_utc
@@ -29,7 +32,6 @@ from beam_api_pipeline.windowing import Window, format_utc
 PASS, WARN, FAIL = "pass", "warn", "fail"
 #: The checks, in the order their lines are printed for each endpoint.
 CHECKS = ("auth", "records_path", "pagination", "primary_key", "timestamp", "unique_keys", "stable_order", "schema")
-_JSON_TYPES: list[tuple[type, str]] = [(bool, "BOOLEAN"), (int, "INTEGER"), (float, "FLOAT"), (str, "STRING")]
 
 
 @dataclass(frozen=True)
@@ -237,9 +239,9 @@ class ConformanceCheck:
     def _schema(self, endpoint: str, records: list[Any]) -> CheckLine:
         transform = self._config.api_config.transform
         metadata = {"_pipeline_id": "", "_endpoint": endpoint, "_run_id": ""}
-        metadata |= dict.fromkeys(("_window_start", "_window_end", "_extracted_at"), format_utc(self._now))
+        metadata |= dict.fromkeys(METADATA_TIMES, format_utc(self._now))
         rows = [apply_transform(record, transform, metadata) for record in records]
-        declared = self._declared_schema()
+        declared = declared_fields(self._config)
         if declared is not None:
             for number, row in enumerate(rows, start=1):
                 problems = row_problems(row, declared)
@@ -249,42 +251,27 @@ class ConformanceCheck:
             return CheckLine(endpoint, "schema", PASS, f"{len(rows)} rows fit the declared schema")
         return _inferred_schema_line(endpoint, rows, self._config.api_config.watermark.timestamp_field)
 
-    def _declared_schema(self) -> list[dict[str, Any]] | None:
-        """The first BigQuery output's declared schema (a list of fields), if any."""
-        for index, output in enumerate(self._config.output):
-            if isinstance(output, BigQueryOutputConfig) and output.enabled:
-                schema = load_schema(output.config.table_schema, f"output.{index}.config.schema")
-                if isinstance(schema, list):
-                    return schema
-        return None
-
-
-def _json_type(value: Any, is_timestamp: bool) -> str:
-    if isinstance(value, dict):
-        return "RECORD"
-    if isinstance(value, list):
-        return "REPEATED"
-    if is_timestamp:
-        return "TIMESTAMP"
-    return next(name for kind, name in _JSON_TYPES if isinstance(value, kind))
-
 
 def _inferred_schema_line(endpoint: str, rows: list[Any], timestamp_field: str) -> CheckLine:
-    """Infers a column type per top-level field from the rows' JSON values; a field seen with two types (an
-    integer and text) fails. Integers where floats are seen too are FLOAT."""
+    """The columns `infer_fields` finds in the rows; a top-level field seen with two kinds of value (an integer
+    and text, an object and a list) fails. Integers where floats are seen too are FLOAT."""
+    conflicts = _type_conflicts(rows, timestamp_field)
+    if conflicts:
+        return CheckLine(endpoint, "schema", FAIL, "no one type per column: " + "; ".join(conflicts))
+    fields = infer_fields(rows, frozenset({timestamp_field}))
+    return CheckLine(endpoint, "schema", PASS, f"inferred {len(fields)} columns: {describe_fields(fields)}")
+
+
+def _type_conflicts(rows: list[Any], timestamp_field: str) -> list[str]:
+    """For each top-level field whose non-null values are of two kinds: "'b': INTEGER in 3, STRING in 1 rows"."""
     seen: dict[str, Counter[str]] = defaultdict(Counter)
     for row in rows:
         for name, value in row.items() if isinstance(row, dict) else ():
             if value is not None:
-                seen[name][_json_type(value, name == timestamp_field)] += 1
-    columns, conflicts = [], []
+                seen[name]["REPEATED" if isinstance(value, list) else json_type(value, name == timestamp_field)] += 1
+    conflicts = []
     for name, kinds in seen.items():
-        if set(kinds) == {"INTEGER", "FLOAT"}:
-            kinds = Counter({"FLOAT": kinds.total()})
-        if len(kinds) > 1:
+        if len(kinds) > 1 and set(kinds) != {"INTEGER", "FLOAT"}:
             counts = ", ".join(f"{kind} in {count}" for kind, count in kinds.most_common())
             conflicts.append(f"{name!r}: {counts} rows")
-        columns.append(f"{name} {kinds.most_common(1)[0][0]}")
-    if conflicts:
-        return CheckLine(endpoint, "schema", FAIL, "no one type per column: " + "; ".join(conflicts))
-    return CheckLine(endpoint, "schema", PASS, f"inferred {len(columns)} columns: {', '.join(columns)}")
+    return conflicts

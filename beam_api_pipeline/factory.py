@@ -23,13 +23,15 @@ from beam_api_pipeline.transforms.dead_letter import WriteDeadLetters, default_d
 from beam_api_pipeline.transforms.fetch import RECORDS, RESULTS, ReadFromApi
 from beam_api_pipeline.transforms.progress import ReportProgress
 from beam_api_pipeline.transforms.quality import DROPPED, FAILED_WINDOWS, ROWS, ROWS_WRITTEN, CheckQuality
-from beam_api_pipeline.transforms.records import INVALID, KEPT, TransformRecords
+from beam_api_pipeline.transforms.records import CONTRACT_DROPPED, CONTRACT_FAILED, INVALID, KEPT, TransformRecords
+from beam_api_pipeline.transforms.schemas import FailContractWindows, RowSchemas, timestamp_columns
 from beam_api_pipeline.transforms.write import WriteOutputs
 
 
 class PipelineFactory:
     """Builds the graph of one run: ReadFromApi → TransformRecords (→ FetchChildren → TransformRecords, for each
-    level of child endpoints) → CheckQuality (endpoints with `quality` checks) → WriteOutputs → CommitWatermark.
+    level of child endpoints) → CheckQuality (endpoints with `quality` checks) → WriteOutputs, and RowSchemas →
+    CommitWatermark (which records each endpoint's schema version).
 
     `_outputs` maps each `output[].type` to its class; extractor names live in `extractors.registry`.
     """
@@ -106,11 +108,13 @@ class PipelineFactory:
 
         fetched = self._fetch_and_transform(pipeline, extractor_class)
         results = _all(fetched[RESULTS], "AllResults")
-        # windows a quality check failed count as failed fetches do: in the dead letter and at the commit
-        quality_results = fetched[_QUALITY_RESULTS]
-        judged = _all([results, *quality_results], "WithQualityResults")
+        # windows a quality check or a schema contract failed count as failed fetches do: in the dead letter and at
+        # the commit
+        check_results = fetched[_CHECK_RESULTS]
+        judged = _all([results, *check_results], "WithCheckResults")
         invalid = _all(fetched[INVALID], "AllInvalid")
         written = fetched["rows"] | "WriteOutputs" >> WriteOutputs(outputs)
+        schemas = fetched["rows"] | "RowSchemas" >> RowSchemas(timestamp_columns(config))
         rejected = [rows for output in outputs for rows in output.rejected_rows()] + fetched[DROPPED]
         rejected_rows = (rejected or [pipeline | "NoRejectedRows" >> beam.Create([])]) | "AllRejected" >> beam.Flatten()
         section = config.dead_letter
@@ -132,6 +136,11 @@ class PipelineFactory:
             rows_written=rows_written,
             invalid_records=invalid_records | "CountInvalid" >> beam.combiners.Count.Globally(),
             spawned=_all(spawned, "AllChildTasks"),
+            schemas=schemas,
+            schema_files={
+                endpoint: [path for output in outputs if (path := output.schema_file(endpoint))]
+                for endpoint in config.api_config.endpoints
+            },
             alert_with=self.dead_letter_location(config) if self.job_alerts else None,
         )
 
@@ -140,14 +149,14 @@ class PipelineFactory:
     ) -> dict[str, list[pvalue.PCollection]]:
         """Each level of endpoints fetched and transformed, the roots first and then, from the records each level
         kept, its children's tasks. Out: `rows` (per endpoint), and lists of PCollections of RESULTS, INVALID,
-        `rows_written`, the child tasks made (SPAWNED), and of quality checks the failed windows and the rows
-        dropped."""
+        `rows_written`, the child tasks made (SPAWNED), and of quality checks and schema contracts the failed windows
+        and the rows dropped."""
         config, plan = self.config, self.plan
         levels = EndpointTree.of(config.api_config).levels()
         roots = [task for task in plan.tasks if task.endpoint in levels[0]]
         fetched = pipeline | "ReadFromApi" >> ReadFromApi(config, roots, extractor_class)
         out: dict = {"rows": {}, RESULTS: [fetched[RESULTS]], INVALID: [], "rows_written": [], SPAWNED: []}
-        out.update({_QUALITY_RESULTS: [], DROPPED: []})
+        out.update({_CHECK_RESULTS: [], DROPPED: []})
         shaped = self._transform_level(pipeline, (fetched[RECORDS], fetched[RESULTS]), levels[0], "", out)
         for depth, endpoints in enumerate(levels[1:], start=1):
             replayed_tasks = [task for task in plan.tasks if task.endpoint in endpoints]
@@ -168,9 +177,10 @@ class PipelineFactory:
         level: str,
         out: dict,
     ) -> dict[str, pvalue.PCollection]:
-        """TransformRecords of one level's `(records, fetch results)` (with the replayed records of its endpoints),
-        then CheckQuality of its endpoints with checks (which reads the results: a window whose fetch failed is
-        failed once), its outputs added to `out`. Children are fetched from the level's records before the checks:
+        """TransformRecords of one level's `(records, fetch results)` (with the replayed records of its endpoints;
+        each endpoint held to its schema contract, with FailContractWindows for `freeze`), then CheckQuality of its
+        endpoints with checks (which reads the results: a window whose fetch failed is failed once), its outputs
+        added to `out`. Children are fetched from the level's records before the checks:
         `drop_row` and `fail_window` are refused on an endpoint with children (`config.api`)."""
         plan = self.plan
         records, results = fetched
@@ -178,23 +188,29 @@ class PipelineFactory:
         if replayed:
             replayed_records = pipeline | f"ReplayedRecords{level}" >> beam.Create(replayed)
             records = (records, replayed_records) | f"WithReplayedRecords{level}" >> beam.Flatten()
-        shaped = records | f"TransformRecords{level}" >> TransformRecords(self.config, plan.run_id, endpoints)
+        transform = TransformRecords(self.config, plan.run_id, endpoints, plan.schemas_before)
+        shaped = records | f"TransformRecords{level}" >> transform
         out["rows"].update(shaped["rows"])
         out[INVALID].append(shaped[INVALID])
         out["rows_written"].append(shaped["rows_written"])
+        out[DROPPED].append(shaped[CONTRACT_DROPPED])
+        endpoint_configs = self.config.api_config.endpoints
+        if any(endpoint_configs[e].schema_contract == "freeze" and e in plan.schemas_before for e in endpoints):
+            refused = (shaped[CONTRACT_FAILED], results)
+            out[_CHECK_RESULTS].append(refused | f"FailContractWindows{level}" >> FailContractWindows())
         for endpoint in endpoints:
             if self.config.api_config.endpoints[endpoint].quality:
                 quality = (shaped["rows"][endpoint], results) | f"CheckQuality[{endpoint}]" >> CheckQuality(
                     self.config, plan, endpoint
                 )
                 out["rows"][endpoint] = quality[ROWS]
-                out[_QUALITY_RESULTS].append(quality[FAILED_WINDOWS])
+                out[_CHECK_RESULTS].append(quality[FAILED_WINDOWS])
                 out[DROPPED].append(quality[DROPPED])
                 out["rows_written"].append(quality[ROWS_WRITTEN])
         return shaped
 
 
-_QUALITY_RESULTS = "quality_results"
+_CHECK_RESULTS = "check_results"
 
 
 def _all(collections: list[pvalue.PCollection], label: str) -> pvalue.PCollection:

@@ -63,6 +63,8 @@ _REPORTED_COUNTERS = (
     "fetch_msecs",
     "quality_rows_failed",
     "quality_windows_failed",
+    "schema_rows_refused",
+    "schema_values_discarded",
 )
 
 
@@ -125,6 +127,19 @@ def _label_args(service: ServiceConfig) -> list[str]:
 
 def _with_service(run: PipelineRun, service: ServiceConfig) -> PipelineRun:
     return replace(run, service_name=service.name, service_version=service.version)
+
+
+def chosen_endpoints(config: PipelineConfig, endpoint: str | None) -> list[str]:
+    """`[endpoint]` (`--endpoint`), or all of `config`'s endpoints (sorted) without one; an endpoint that is not
+    in `config` is a ConfigError."""
+    endpoints = sorted(config.api_config.endpoints)
+    if endpoint is None:
+        return endpoints
+    if endpoint not in endpoints:
+        raise ConfigError(
+            f"--endpoint: {endpoint!r} is not an endpoint of {config.pipeline_id} ({', '.join(endpoints)})"
+        )
+    return [endpoint]
 
 
 class PipelineManager:
@@ -238,11 +253,7 @@ class PipelineManager:
     ) -> list[CheckLine]:
         """The conformance checks (`conformance`) of `config`'s endpoints (or of `endpoint`) against the live
         API; reads the stored watermarks, writes nothing."""
-        endpoints = config.api_config.endpoints
-        if endpoint is not None and endpoint not in endpoints:
-            raise ConfigError(
-                f"--endpoint: {endpoint!r} is not an endpoint of {config.pipeline_id} ({', '.join(endpoints)})"
-            )
+        chosen_endpoints(config, endpoint)
         resolved = resolve_config(config)
         client = build_client(resolved, client_limits(resolved, budget_share(resolved, 1)))
         store = open_store(config.watermark_store)

@@ -45,6 +45,10 @@ QUALITY_ROWS_FAILED = Metrics.counter(NAMESPACE, "quality_rows_failed")
 #: Windows with a failure of any data quality check (once each, however many checks failed in it), and 1 for each
 #: `freshness` check that found the run stale: what row_count and freshness find, which count no rows.
 QUALITY_WINDOWS_FAILED = Metrics.counter(NAMESPACE, "quality_windows_failed")
+#: Rows an endpoint's `schema_contract` kept out of its outputs (to the dead letter, or failing their window).
+SCHEMA_ROWS_REFUSED = Metrics.counter(NAMESPACE, "schema_rows_refused")
+#: Values `discard_value` left out of rows: new fields, and values of another type than their column's.
+SCHEMA_VALUES_DISCARDED = Metrics.counter(NAMESPACE, "schema_values_discarded")
 
 
 def quality_counter(name: str):

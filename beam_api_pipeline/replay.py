@@ -13,6 +13,7 @@ from beam_api_pipeline.config import PipelineConfig
 from beam_api_pipeline.errors import ConfigError
 from beam_api_pipeline.parents import EndpointTree, ParentRef
 from beam_api_pipeline.run_plan import RunPlan, WindowTask, new_run_id
+from beam_api_pipeline.schema_baseline import baseline_schemas
 from beam_api_pipeline.timeformat import parse_timestamp
 from beam_api_pipeline.windowing import Window
 
@@ -84,5 +85,13 @@ def make_replay_plan(config: PipelineConfig, store, rows: list[dict[str, Any]], 
     ordered = sorted(tasks, key=lambda t: (t.endpoint, t.window.start, t.parent is not None and t.parent.text))
     parents = EndpointTree.of(config.api_config).parents
     return RunPlan(
-        new_run_id(now), config.pipeline_id, now, ordered, before, records, is_replay=True, endpoint_parents=parents
+        new_run_id(now),
+        config.pipeline_id,
+        now,
+        ordered,
+        before,
+        records,
+        is_replay=True,
+        endpoint_parents=parents,
+        schemas_before=baseline_schemas(config, store),
     )

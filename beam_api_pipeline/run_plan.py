@@ -16,6 +16,7 @@ from enum import StrEnum
 from typing import Any
 
 from beam_api_pipeline.parents import EndpointTree, ParentRef
+from beam_api_pipeline.schema_baseline import baseline_schemas
 from beam_api_pipeline.watermark.handler import WatermarkHandler, WindowOutcome, next_watermark
 from beam_api_pipeline.windowing import Window, format_utc
 
@@ -127,7 +128,8 @@ class RunPlan:
     """The windows one run covers, decided when the pipeline is built. `tasks` are the windows of endpoints
     without a parent (and, in a replay, child tasks); a child endpoint's windows are its root's, and its tasks
     are made from the parent records of each window while the run goes. `endpoint_parents` maps each endpoint to
-    its parent (None for a root; an endpoint missing from it is a root)."""
+    its parent (None for a root; an endpoint missing from it is a root). `schemas_before` holds each endpoint's
+    schema its rows are held to (`schema_baseline`; BigQuery JSON fields)."""
 
     run_id: str
     pipeline_id: str
@@ -137,6 +139,7 @@ class RunPlan:
     replayed_records: list[tuple[WindowTask, Any]] = field(default_factory=list)
     is_replay: bool = False
     endpoint_parents: dict[str, str | None] = field(default_factory=dict)
+    schemas_before: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
     def parent_of(self, endpoint: str) -> str | None:
         return self.endpoint_parents.get(endpoint)
@@ -177,7 +180,16 @@ def make_plan(
     for root in tree.roots:
         stored = oldest(before[endpoint] for endpoint in tree.family(root))
         tasks.extend(WindowTask(root, w) for w in handler.plan(stored, start_time, end_time, now))
-    return RunPlan(run_id or new_run_id(now), config.pipeline_id, now, tasks, before, endpoint_parents=tree.parents)
+    schemas = baseline_schemas(config, store)
+    return RunPlan(
+        run_id or new_run_id(now),
+        config.pipeline_id,
+        now,
+        tasks,
+        before,
+        endpoint_parents=tree.parents,
+        schemas_before=schemas,
+    )
 
 
 def window_tasks(config, start: datetime, end: datetime) -> list[WindowTask]:

@@ -74,6 +74,7 @@ class Faults:
     with a `Z`, a -07:00 offset, no zone, as epoch seconds, or mixed.
 
     `quality_fields` adds fields for data quality checks to each record of the generic REST routes (`QUALITY_FIELDS`).
+    `schema_drift` changes the records' shape as an API's new version does (`SCHEMA_DRIFT`).
     """
 
     latency_ms: float = 0.0
@@ -101,6 +102,7 @@ class Faults:
     half_emoji_every: int = 0
     timestamp_style: str = "z"
     quality_fields: bool = False
+    schema_drift: bool = False
 
     def __post_init__(self) -> None:
         for name in ("fail_since", "missing_paths", "answer_fault_since", "strip_fields"):
@@ -167,6 +169,8 @@ class Faults:
             body["title"] += HALF_EMOJI
         if self.quality_fields:
             body.update(quality_fields(record.id))
+        if self.schema_drift:
+            body.update(drifted_fields(record.id, body["value"]))
         return body
 
 
@@ -189,6 +193,18 @@ def quality_fields(record_id: int) -> dict[str, Any]:
         "html_url": f"{scheme}://sample.test/items/{record_id}",
         "ref": record_id - 1 if record_id % 48 == 1 else record_id,
     }
+
+
+#: What `Faults.schema_drift` changes in a record.
+SCHEMA_DRIFT = {
+    "c": "a new field: id % 7",
+    "value": "text ('v<value>') instead of an integer in records whose id is a multiple of 50",
+}
+
+
+def drifted_fields(record_id: int, value: int) -> dict[str, Any]:
+    """The fields `Faults.schema_drift` sets in record `record_id` (see SCHEMA_DRIFT)."""
+    return {"c": record_id % 7, "value": f"v{value}" if record_id % 50 == 0 else value}
 
 
 def _styled_timestamp(record: Record, style: str) -> str | int:

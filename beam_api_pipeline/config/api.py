@@ -52,6 +52,7 @@ class EndpointConfig(StrictModel):
     each child row as ``_parent_<field>`` (see ``parents``).
 
     ``quality`` lists the data quality checks of its rows, after the transform (``QualityCheckConfig``).
+    ``schema_contract`` says what a row that does not fit the endpoint's recorded schema does (``schema_contract``).
     """
 
     path: str
@@ -66,6 +67,7 @@ class EndpointConfig(StrictModel):
     parent: str | None = None
     include_from_parent: list[str] = Field(default_factory=list)
     quality: list[QualityCheckConfig] = Field(default_factory=list)
+    schema_contract: Literal["evolve", "freeze", "discard_row", "discard_value"] = "evolve"
 
     @model_validator(mode="after")
     def _parent_fields_need_a_parent(self) -> Self:
@@ -78,6 +80,8 @@ class EndpointConfig(StrictModel):
 
 #: The columns ``transform.add_metadata`` adds to each row, in this order (``transforms.records`` fills them).
 METADATA_COLUMNS = ("_pipeline_id", "_endpoint", "_window_start", "_window_end", "_extracted_at", "_run_id")
+#: The metadata columns that hold times.
+METADATA_TIMES = ("_window_start", "_window_end", "_extracted_at")
 
 
 class TransformConfig(StrictModel):

@@ -30,6 +30,11 @@ class BaseOutput:
         through `write`; a sink that can take whole batches overrides this."""
         return self.write(batches | "Rows" >> beam.FlatMap(lambda batch: batch), endpoint)
 
+    def schema_file(self, endpoint: str) -> str | None:
+        """Where the commit step writes the schema of this run's `endpoint` files (`transforms.schemas`); None
+        for a sink that holds its own schema (a table)."""
+        return None
+
     def rejected_rows(self) -> list[pvalue.PCollection]:
         """After `write`: the rows this sink refused, as `outputs.rejected.rejected_row` dicts (one
         PCollection per endpoint written), for the dead letter. A sink that takes every row returns []."""

@@ -65,7 +65,8 @@ def load_schema(setting: str | list[dict[str, Any]] | None, where: str) -> list[
     return normalize_fields(document, f"{where} ({setting})")
 
 
-def _type_problem(value: Any, kind: str) -> str | None:
+def value_problem(value: Any, kind: str) -> str | None:
+    """Why BigQuery would not take the (non-null, non-list) JSON `value` in a column of type `kind`, or None."""
     if kind == "INTEGER":
         ok = (isinstance(value, int) and not isinstance(value, bool)) or (
             isinstance(value, str) and value.strip().lstrip("-").isdigit()
@@ -108,7 +109,7 @@ def row_problems(row: Any, fields: list[dict[str, Any]], prefix: str = "") -> li
             problems.append(f"{path}: expected a list (REPEATED), got {value!r}")
             continue
         for item in values:
-            problem = _type_problem(item, field["type"])
+            problem = value_problem(item, field["type"])
             if problem:
                 problems.append(f"{path}: {problem}, got {item!r}")
             elif field["type"] == "RECORD":

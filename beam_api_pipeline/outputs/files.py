@@ -24,6 +24,11 @@ def run_file_prefix(directory: str, endpoint: str, run_id: str) -> str:
     return posixpath.join(directory.rstrip("/"), f"{endpoint}-{run_id}")
 
 
+def schema_file_name(file_stem: str) -> str:
+    """The schema file next to a run's files named `<file_stem>-...`: `<file_stem>.schema.json`."""
+    return f"{file_stem}.schema.json"
+
+
 class LocalOutput(BaseOutput):
     """`type: local`: JSON Lines files under `config.path` (`{endpoint}` may appear in it)."""
 
@@ -32,6 +37,9 @@ class LocalOutput(BaseOutput):
         if "{endpoint}" in path:
             return path.replace("{endpoint}", endpoint)
         return posixpath.join(path, endpoint) if len(self.pipeline_config.api_config.endpoints) > 1 else path
+
+    def schema_file(self, endpoint: str) -> str:
+        return schema_file_name(run_file_prefix(self.directory(endpoint), endpoint, self.run_id))
 
     def write(self, rows: pvalue.PCollection, endpoint: str) -> pvalue.PCollection:
         return self.write_batches(rows | "AsBatches" >> beam.Map(lambda row: [row]), endpoint)

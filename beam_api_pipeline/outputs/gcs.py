@@ -15,6 +15,7 @@ from apache_beam.io.filesystems import FileSystems
 
 from beam_api_pipeline.gcp.endpoints import use_emulators
 from beam_api_pipeline.outputs.base import BaseOutput
+from beam_api_pipeline.outputs.files import schema_file_name
 from beam_api_pipeline.outputs.jsonl import json_line_bytes
 from beam_api_pipeline.paths import get_path
 from beam_api_pipeline.timeformat import parse_timestamp
@@ -74,12 +75,22 @@ class GcsOutput(BaseOutput):
     """`type: gcs`. Each file is uploaded as one object, so a reader never sees half a file; a retried
     bundle may leave an extra file with the same rows (the rows carry `_run_id` when metadata is on)."""
 
+    def schema_file(self, endpoint: str) -> str:
+        """In the endpoint's folder (above the dated folders, with `{window_date}` in the prefix)."""
+        undated = self.settings.prefix.split("{window_date}")[0]
+        return schema_file_name(
+            posixpath.join(folder_for(self.settings.bucket, undated, endpoint, ""), self._stem(endpoint))
+        )
+
+    def _stem(self, endpoint: str) -> str:
+        return f"{endpoint}-{self.run_id}"
+
     def write(self, rows: pvalue.PCollection, endpoint: str) -> pvalue.PCollection:
         use_emulators()
         settings = self.settings
         watermark = self.pipeline_config.api_config.watermark
         bucket, prefix = settings.bucket, settings.prefix
-        file_stem = f"{endpoint}-{self.run_id}"
+        file_stem = self._stem(endpoint)
 
         dated = "{window_date}" in prefix
 

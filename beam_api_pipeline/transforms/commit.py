@@ -22,7 +22,9 @@ from beam_api_pipeline.run_plan import (
     watermarks_after,
     window_outcomes,
 )
+from beam_api_pipeline.schema_infer import Fields
 from beam_api_pipeline.transforms.fetch_children import ChildBatch, batch_tasks
+from beam_api_pipeline.transforms.schemas import record_run_schema, write_schema_files
 from beam_api_pipeline.watermark.runs import PipelineRun, RunStatus
 from beam_api_pipeline.watermark.store import open_store
 
@@ -34,10 +36,13 @@ MAX_ERRORS_KEPT = 20
 class _CommitFn(beam.DoFn):
     """Runs once, with every WindowResult; the side inputs make it wait for the sinks and the dead letter."""
 
-    def __init__(self, config: PipelineConfig, plan: RunPlan, alert_with: str | None):
+    def __init__(
+        self, config: PipelineConfig, plan: RunPlan, alert_with: str | None, schema_files: dict[str, list[str]]
+    ):
         self._config = config
         self._plan = plan
         self._alert_with = alert_with
+        self._schema_files = schema_files
 
     def process(
         self,
@@ -47,6 +52,7 @@ class _CommitFn(beam.DoFn):
         rows_written: int,
         invalid_records: int,
         spawned: list[ChildBatch],
+        schemas: list[tuple[str, Fields]],
     ) -> Iterator[PipelineRun]:
         results = [WindowResult.from_element(element) for element in result_elements]
         child_tasks = [task for batch in spawned for task in batch_tasks(batch)]
@@ -57,6 +63,9 @@ class _CommitFn(beam.DoFn):
             for endpoint, watermark in committed.items():
                 if watermark is not None:
                     store.advance_watermark(self._plan.pipeline_id, endpoint, watermark, self._plan.run_id)
+            for endpoint, fields in sorted(schemas):
+                version = record_run_schema(store, self._plan.pipeline_id, endpoint, fields, self._plan.run_id)
+                write_schema_files(self._schema_files.get(endpoint, []), version, self._plan.run_id)
             run = self._run_record(outcomes, results, child_tasks, rows_written, invalid_records)
             store.save_run(run)
         finally:
@@ -113,10 +122,12 @@ class _CommitFn(beam.DoFn):
 class CommitWatermark(beam.PTransform):
     """WindowResults (as `run_plan.ResultElement`) in, the main input. Side inputs, each a PCollection:
     `written` (one count per sink of what it wrote, see `WriteOutputs`), `dead_letters` (what the dead letter
-    wrote), `rows_written` and `invalid_records` (single counts), and `spawned` (the child tasks made, as
-    `fetch_children.ChildBatch`es). Each is complete only when what it counts is written, so the commit runs after
-    every write, on every runner. With `alert_with` (the dead-letter location) the commit also sends the run's
-    alert (`alerts.send_run_alert`)."""
+    wrote), `rows_written` and `invalid_records` (single counts), `spawned` (the child tasks made, as
+    `fetch_children.ChildBatch`es) and `schemas` (each endpoint's `(endpoint, fields)` of the rows it wrote, from
+    `schemas.RowSchemas`: the commit records a new schema version where they changed it, and writes the version
+    to the endpoint's `schema_files`). Each is complete only when what it counts is written, so the commit runs
+    after every write, on every runner. With `alert_with` (the dead-letter location) the commit also sends the
+    run's alert (`alerts.send_run_alert`)."""
 
     def __init__(
         self,
@@ -128,10 +139,14 @@ class CommitWatermark(beam.PTransform):
         rows_written,
         invalid_records,
         spawned,
+        schemas,
+        schema_files: dict[str, list[str]] | None = None,
         alert_with: str | None = None,
     ):
         super().__init__()
         self._spawned = spawned
+        self._schemas = schemas
+        self._schema_files = schema_files or {}
         self._config = config
         self._plan = plan
         self._written = written
@@ -146,7 +161,7 @@ class CommitWatermark(beam.PTransform):
             | "AllResults" >> beam.combiners.ToList()
             | "Commit"
             >> beam.ParDo(
-                _CommitFn(self._config, self._plan, self._alert_with),
+                _CommitFn(self._config, self._plan, self._alert_with, self._schema_files),
                 written=pvalue.AsList(self._written),
                 dead_letter_files=pvalue.AsSingleton(
                     self._dead_letters | "CountDeadLetterFiles" >> beam.combiners.Count.Globally()
@@ -154,5 +169,6 @@ class CommitWatermark(beam.PTransform):
                 rows_written=pvalue.AsSingleton(self._rows_written),
                 invalid_records=pvalue.AsSingleton(self._invalid_records),
                 spawned=pvalue.AsList(self._spawned),
+                schemas=pvalue.AsList(self._schemas),
             )
         )

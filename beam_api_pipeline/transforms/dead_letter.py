@@ -13,6 +13,7 @@ from beam_api_pipeline.outputs.files import run_file_prefix
 from beam_api_pipeline.outputs.jsonl import to_json_line
 from beam_api_pipeline.quality import QUALITY_ERROR_TYPE
 from beam_api_pipeline.run_plan import TaskElement, WindowResult, WindowTask
+from beam_api_pipeline.schema_contract import CONTRACT_ERROR_TYPE
 from beam_api_pipeline.windowing import format_utc
 
 
@@ -62,6 +63,14 @@ def record_dead_letter(
         "error": reason,
         "record": record,
     }
+
+
+def contract_dead_letter(
+    pipeline_id: str, run_id: str, task_element: TaskElement, record: Any, reason: str
+) -> dict[str, Any]:
+    """The dead-letter row of a record its endpoint's `schema_contract` kept out: the record as fetched, so that
+    `replay` processes it again (under the contract and the schema of that time)."""
+    return {**record_dead_letter(pipeline_id, run_id, task_element, record, reason), "error_type": CONTRACT_ERROR_TYPE}
 
 
 def quality_dead_letter(

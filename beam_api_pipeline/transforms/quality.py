@@ -68,11 +68,12 @@ _MICROS = 1_000_000
 _ROWS, _PLANNED, _FETCH_FAILED = "rows", "planned", "fetch_failed"
 
 
-def failed_result(task_element: TaskElement, error: str) -> ResultElement:
-    """The WindowResult element failing the window `task_element` for a quality check: 0 pages and 0 records,
-    since its fetch is counted by the fetch's own result (the run report's pages and records)."""
+def failed_result(task_element: TaskElement, error: str, error_type: str = QUALITY_ERROR_TYPE) -> ResultElement:
+    """The WindowResult element failing the window `task_element` for a check of its rows (a quality check, or
+    a schema contract): 0 pages and 0 records, since its fetch is counted by the fetch's own result (the run
+    report's pages and records)."""
     task = WindowTask.from_element(task_element)
-    return WindowResult(task, WindowStatus.FAILED, 0, 0, error=error, error_type=QUALITY_ERROR_TYPE).to_element()
+    return WindowResult(task, WindowStatus.FAILED, 0, 0, error=error, error_type=error_type).to_element()
 
 
 def _fetch_failed(result: ResultElement, endpoint: str) -> bool:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,12 +19,18 @@ from beam_api_pipeline.parents import parent_column
 from beam_api_pipeline.paths import get_path
 from beam_api_pipeline.record_ops import apply_transform
 from beam_api_pipeline.run_plan import TaskElement, WindowTask, task_endpoint
+from beam_api_pipeline.schema_contract import HeldSchema, apply_contract
+from beam_api_pipeline.schema_infer import Fields
 from beam_api_pipeline.timeformat import parse_timestamp
+from beam_api_pipeline.transforms.dead_letter import contract_dead_letter
 from beam_api_pipeline.transforms.dedup import KeepNewestFn, bucketed
 from beam_api_pipeline.transforms.element_checks import checked
 from beam_api_pipeline.windowing import Window, format_utc
 
 INVALID = "invalid_records"
+#: Dead-letter rows of the records a schema contract kept out, and `(task, reason)` of the rows `freeze` refused.
+CONTRACT_DROPPED = "contract_dropped"
+CONTRACT_FAILED = "contract_failed"
 KEPT = "kept"
 KEYED = "keyed"
 ROW_COUNTS = "row_counts"
@@ -93,18 +99,24 @@ def _rows_tag(endpoint: str) -> str:
 
 class _ApplyTransformFn(beam.DoFn):
     """The `transform` section (metadata naming the pipeline, endpoint, window and run; `select` keeps a child's
-    `_parent_<field>` columns), each row sent to its endpoint's output; counts the rows of each bundle into
-    ROW_COUNTS. An endpoint with `quality` checks gets `(task, rows)` batches, not counted here (its checks
-    decide which rows go on: `transforms.quality.CheckQuality`)."""
+    `_parent_<field>` columns), then the endpoint's `schema_contract` against its schema in `schemas` (an endpoint
+    without one has nothing to be held to yet), each row sent to its endpoint's output; counts the rows of each
+    bundle into ROW_COUNTS. A row the contract keeps out goes to CONTRACT_DROPPED as the record it came from, or,
+    under `freeze`, fails its window (CONTRACT_FAILED). An endpoint with `quality` checks gets `(task, rows)`
+    batches, not counted here (its checks decide which rows go on: `transforms.quality.CheckQuality`)."""
 
-    def __init__(self, config: PipelineConfig, run_id: str):
+    def __init__(self, config: PipelineConfig, run_id: str, schemas: dict[str, Fields]):
         self._config = config
         self._run_id = run_id
+        self._schemas = schemas
         self._checked = {name for name, endpoint in config.api_config.endpoints.items() if endpoint.quality}
         self._parent_columns = {
             name: [parent_column(field) for field in endpoint.include_from_parent]
             for name, endpoint in config.api_config.endpoints.items()
         }
+
+    def setup(self) -> None:
+        self._held = {endpoint: HeldSchema(fields) for endpoint, fields in self._schemas.items()}
 
     def start_bundle(self) -> None:
         self._rows = 0
@@ -126,14 +138,46 @@ class _ApplyTransformFn(beam.DoFn):
         endpoint = task_endpoint(task_element)
         transform = self._config.api_config.transform
         metadata = self._metadata_of(task_element) if transform.add_metadata else {}
+        rows = records
         if transform.select or transform.rename or metadata:
             keep = self._parent_columns[endpoint]
-            records = [apply_transform(r, transform, metadata, keep) for r in records]
+            rows = [apply_transform(r, transform, metadata, keep) for r in records]
+        if endpoint in self._schemas:
+            rows = yield from self._held_to_contract(task_element, records, rows)
+            if not rows:
+                return
         if endpoint in self._checked:  # to its quality checks, with its window; they count what goes on
-            yield pvalue.TaggedOutput(_rows_tag(endpoint), (task_element, records))
+            yield pvalue.TaggedOutput(_rows_tag(endpoint), (task_element, rows))
             return
-        self._rows += len(records)
-        yield pvalue.TaggedOutput(_rows_tag(endpoint), records)  # without a transform, the batch as it came
+        self._rows += len(rows)
+        yield pvalue.TaggedOutput(_rows_tag(endpoint), rows)  # without a transform or contract, the batch as it came
+
+    def _held_to_contract(
+        self, task_element: TaskElement, records: list[Any], rows: list[Any]
+    ) -> Generator[pvalue.TaggedOutput, None, list[Any]]:
+        """Yields what the endpoint's `schema_contract` keeps out of `rows` (made from `records`); returns the
+        rows to write."""
+        endpoint = task_endpoint(task_element)
+        contract = self._config.api_config.endpoints[endpoint].schema_contract
+        schema, kept = self._held[endpoint], []
+        for record, row in zip(records, rows, strict=True):
+            outcome = apply_contract(contract, schema, row)
+            if outcome is None:
+                kept.append(row)
+                continue
+            if outcome.row is not None:
+                kept.append(outcome.row)
+                metrics.SCHEMA_VALUES_DISCARDED.inc(outcome.values_discarded)
+                continue
+            metrics.SCHEMA_ROWS_REFUSED.inc()
+            if contract == "freeze":
+                yield pvalue.TaggedOutput(CONTRACT_FAILED, (task_element, outcome.reason))
+            else:
+                dead = contract_dead_letter(
+                    self._config.pipeline_id, self._run_id, task_element, record, outcome.reason
+                )
+                yield pvalue.TaggedOutput(CONTRACT_DROPPED, dead)
+        return kept
 
     def finish_bundle(self) -> Iterator[pvalue.TaggedOutput]:
         yield pvalue.TaggedOutput(ROW_COUNTS, WindowedValue(self._rows, MIN_TIMESTAMP, [GlobalWindow()]))
@@ -142,14 +186,22 @@ class _ApplyTransformFn(beam.DoFn):
 class TransformRecords(beam.PTransform):
     """Batches of `(task, records)` of `endpoints` (default: all) in; out: `rows` (each endpoint's batches of
     rows; `(task, rows)` batches for an endpoint with `quality` checks), `rows_written` (their count, but those
-    of endpoints with checks), INVALID (records that cannot be placed, with the reason) and KEPT (the
-    records placed and de-duplicated, before the transform: the parents of child endpoints)."""
+    of endpoints with checks), INVALID (records that cannot be placed, with the reason), KEPT (the records
+    placed and de-duplicated, before the transform: the parents of child endpoints), and CONTRACT_DROPPED and
+    CONTRACT_FAILED (what the endpoints' schema contracts keep out, held to `schemas`)."""
 
-    def __init__(self, config: PipelineConfig, run_id: str, endpoints: list[str] | None = None):
+    def __init__(
+        self,
+        config: PipelineConfig,
+        run_id: str,
+        endpoints: list[str] | None = None,
+        schemas: dict[str, Fields] | None = None,
+    ):
         super().__init__()
         self._config = config
         self._run_id = run_id
         self._endpoints = endpoints or list(config.api_config.endpoints)
+        self._schemas = schemas or {}
 
     def expand(self, records: pvalue.PCollection) -> dict[str, pvalue.PCollection]:
         placed = records | "PlaceRecords" >> beam.ParDo(_PlaceRecordsFn(self._config)).with_outputs(
@@ -170,8 +222,9 @@ class TransformRecords(beam.PTransform):
                 # through a Flatten of two stages' outputs in memory until the stage after it runs.
                 kept = (unkeyed, kept) | "AllPlaced" >> beam.Flatten()
         endpoints = self._endpoints
-        shaped = kept | "ApplyTransform" >> beam.ParDo(_ApplyTransformFn(self._config, self._run_id)).with_outputs(
-            ROW_COUNTS, *map(_rows_tag, endpoints)
+        transform = _ApplyTransformFn(self._config, self._run_id, self._schemas)
+        shaped = kept | "ApplyTransform" >> beam.ParDo(transform).with_outputs(
+            ROW_COUNTS, CONTRACT_DROPPED, CONTRACT_FAILED, *map(_rows_tag, endpoints)
         )
         rows_written = shaped[ROW_COUNTS] | "CountRows" >> beam.CombineGlobally(sum)
         return {
@@ -179,4 +232,6 @@ class TransformRecords(beam.PTransform):
             "rows_written": rows_written,
             INVALID: checked(placed[INVALID], INVALID),
             KEPT: kept,
+            CONTRACT_DROPPED: checked(shaped[CONTRACT_DROPPED], CONTRACT_DROPPED),
+            CONTRACT_FAILED: checked(shaped[CONTRACT_FAILED], CONTRACT_FAILED),
         }

@@ -1,6 +1,7 @@
 """The BigQuery control table: watermarks in `watermark_store.table`, run records in a sibling table
-`<table>_runs`. Both are created when missing. A watermark is written with a MERGE that only ever moves it
-forward, so two overlapping runs of one pipeline cannot lose ground.
+`<table>_runs`, the schema each run wrote per endpoint in `<table>_schema_versions`. All are created when
+missing. A watermark is written with a MERGE that only ever moves it forward, so two overlapping runs of one
+pipeline cannot lose ground.
 
     <table>:      pipeline_id STRING REQUIRED, endpoint STRING REQUIRED, watermark TIMESTAMP REQUIRED,
                   updated_at TIMESTAMP REQUIRED, run_id STRING REQUIRED
@@ -9,6 +10,9 @@ forward, so two overlapping runs of one pipeline cannot lose ground.
                   errors STRING REPEATED, windows_done INTEGER REQUIRED, windows_failed INTEGER REQUIRED,
                   job_id STRING, endpoint_stats STRING (JSON text), dead_letter_rows INTEGER,
                   service_name STRING, service_version STRING
+    <table>_schema_versions: pipeline_id STRING REQUIRED, endpoint STRING REQUIRED, version INTEGER REQUIRED,
+                  fields STRING REQUIRED (JSON text), changes STRING REQUIRED (JSON text), run_id STRING REQUIRED,
+                  recorded_at TIMESTAMP REQUIRED
 
 A runs table created by an earlier version lacks the last two columns; opening the store adds them (NULLABLE,
 empty for the runs already recorded).
@@ -23,8 +27,10 @@ from typing import Any
 from beam_api_pipeline.gcp.endpoints import bigquery_client
 from beam_api_pipeline.outputs.bigquery_tables import TableName
 from beam_api_pipeline.watermark.runs import PipelineRun, RunStatus
+from beam_api_pipeline.watermark.schemas import SchemaVersion
 
 RUNS_SUFFIX = "_runs"
+SCHEMAS_SUFFIX = "_schema_versions"
 
 WATERMARK_FIELDS = [
     ("pipeline_id", "STRING", "REQUIRED"),
@@ -50,6 +56,16 @@ RUN_FIELDS = [
     ("service_version", "STRING", "NULLABLE"),
 ]
 _RUN_COLUMNS = ", ".join(name for name, _type, _mode in RUN_FIELDS)
+SCHEMA_FIELDS = [
+    ("pipeline_id", "STRING", "REQUIRED"),
+    ("endpoint", "STRING", "REQUIRED"),
+    ("version", "INTEGER", "REQUIRED"),
+    ("fields", "STRING", "REQUIRED"),
+    ("changes", "STRING", "REQUIRED"),
+    ("run_id", "STRING", "REQUIRED"),
+    ("recorded_at", "TIMESTAMP", "REQUIRED"),
+]
+_SCHEMA_COLUMNS = ", ".join(name for name, _type, _mode in SCHEMA_FIELDS)
 
 ADVANCE_SQL = """
 MERGE {table} T
@@ -80,6 +96,14 @@ SAVE_RUN_SQL = (
 )
 
 
+#: The next version is computed in the statement itself, so that a version is taken at most once per statement.
+RECORD_SCHEMA_SQL = f"""
+INSERT INTO {{table}} ({_SCHEMA_COLUMNS})
+SELECT @pipeline_id, @endpoint, COALESCE(MAX(version), 0) + 1, @fields, @changes, @run_id, @recorded_at
+FROM {{table}} WHERE pipeline_id = @pipeline_id AND endpoint = @endpoint
+"""
+
+
 class BigQueryWatermarkStore:
     """Watermarks and run records in BigQuery, through google-cloud-bigquery (emulator-aware)."""
 
@@ -88,14 +112,20 @@ class BigQueryWatermarkStore:
 
         self._bq = bigquery
         self.watermarks = TableName.parse(table)
-        self.runs = TableName(self.watermarks.project, self.watermarks.dataset, self.watermarks.table + RUNS_SUFFIX)
+        self.runs = self._sibling(RUNS_SUFFIX)
+        self.schemas = self._sibling(SCHEMAS_SUFFIX)
         self._client = bigquery_client(self.watermarks.project)
         self._create_if_missing()
+
+    def _sibling(self, suffix: str) -> TableName:
+        """The table named like the watermark table with `suffix`, in its dataset."""
+        return TableName(self.watermarks.project, self.watermarks.dataset, self.watermarks.table + suffix)
 
     def _create_if_missing(self) -> None:
         self._client.create_dataset(f"{self.watermarks.project}.{self.watermarks.dataset}", exists_ok=True)
         self._ensure_table(self.watermarks, WATERMARK_FIELDS)
         self._ensure_table(self.runs, RUN_FIELDS)
+        self._ensure_table(self.schemas, SCHEMA_FIELDS)
 
     def _ensure_table(self, name: TableName, fields: list[tuple[str, str, str]]) -> None:
         """Create the table if missing; add the fields that a table made by an earlier version lacks (each added
@@ -171,6 +201,53 @@ class BigQueryWatermarkStore:
         )
         return [_run_from_row(row) for row in rows]
 
+    def latest_schema(self, pipeline_id: str, endpoint: str) -> SchemaVersion | None:
+        rows = self._query(
+            f"SELECT {_SCHEMA_COLUMNS} FROM {self.schemas.sql} "
+            "WHERE pipeline_id = @pipeline_id AND endpoint = @endpoint ORDER BY version DESC LIMIT 1",
+            [self._param("pipeline_id", "STRING", pipeline_id), self._param("endpoint", "STRING", endpoint)],
+        )
+        return _schema_from_row(rows[0]) if rows else None
+
+    def record_schema(
+        self, pipeline_id: str, endpoint: str, fields: list[dict], changes: list[str], run_id: str
+    ) -> SchemaVersion:
+        """Insert the next version, then read back the row this call inserted (BigQuery DML returns no rows)."""
+        recorded_at = datetime.now(UTC)
+        key = [
+            self._param("pipeline_id", "STRING", pipeline_id),
+            self._param("endpoint", "STRING", endpoint),
+            self._param("run_id", "STRING", run_id),
+            self._param("recorded_at", "TIMESTAMP", recorded_at),
+        ]
+        self._query(
+            RECORD_SCHEMA_SQL.format(table=self.schemas.sql),
+            [
+                *key,
+                self._param("fields", "STRING", json.dumps(fields)),
+                self._param("changes", "STRING", json.dumps(changes)),
+            ],
+        )
+        rows = self._query(
+            f"SELECT {_SCHEMA_COLUMNS} FROM {self.schemas.sql} WHERE pipeline_id = @pipeline_id "
+            "AND endpoint = @endpoint AND run_id = @run_id AND recorded_at = @recorded_at",
+            key,
+        )
+        return _schema_from_row(rows[0])
+
+    def schema_versions(self, pipeline_id: str, endpoint: str | None = None) -> list[SchemaVersion]:
+        conditions = ["pipeline_id = @pipeline_id"]
+        parameters = [self._param("pipeline_id", "STRING", pipeline_id)]
+        if endpoint is not None:
+            conditions.append("endpoint = @endpoint")
+            parameters.append(self._param("endpoint", "STRING", endpoint))
+        rows = self._query(
+            f"SELECT {_SCHEMA_COLUMNS} FROM {self.schemas.sql} WHERE {' AND '.join(conditions)} "
+            "ORDER BY endpoint, version",
+            parameters,
+        )
+        return [_schema_from_row(row) for row in rows]
+
     def close(self) -> None:
         self._client.close()
 
@@ -195,4 +272,16 @@ def _run_from_row(row) -> PipelineRun:
         dead_letter_rows=row["dead_letter_rows"] or 0,
         service_name=row["service_name"],
         service_version=row["service_version"],
+    )
+
+
+def _schema_from_row(row) -> SchemaVersion:
+    return SchemaVersion(
+        pipeline_id=row["pipeline_id"],
+        endpoint=row["endpoint"],
+        version=row["version"],
+        fields=json.loads(row["fields"]),
+        changes=json.loads(row["changes"]),
+        run_id=row["run_id"],
+        recorded_at=_utc(row["recorded_at"]),
     )

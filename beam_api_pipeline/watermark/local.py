@@ -1,7 +1,7 @@
 """The embedded SQLite control store, the default for local (DirectRunner) runs.
 
 A database written by an earlier version lacks the newer `pipeline_runs` columns (`service_name`,
-`service_version`); opening it adds them, empty for the runs already recorded.
+`service_version`) and the `schema_versions` table; opening it adds them, empty for the runs already recorded.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from beam_api_pipeline.watermark.runs import PipelineRun, RunStatus
+from beam_api_pipeline.watermark.schemas import SchemaVersion
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS watermarks (
@@ -36,6 +37,16 @@ CREATE TABLE IF NOT EXISTS pipeline_runs (
     endpoint_stats TEXT NOT NULL DEFAULT '{}',
     dead_letter_rows INTEGER NOT NULL DEFAULT 0
 );
+CREATE TABLE IF NOT EXISTS schema_versions (
+    pipeline_id TEXT NOT NULL,
+    endpoint TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    fields TEXT NOT NULL,
+    changes TEXT NOT NULL,
+    run_id TEXT NOT NULL,
+    recorded_at TEXT NOT NULL,
+    PRIMARY KEY (pipeline_id, endpoint, version)
+);
 """
 #: Columns added since the table was first released, with their SQLite types.
 _ADDED_RUN_COLUMNS = {"service_name": "TEXT", "service_version": "TEXT"}
@@ -56,6 +67,7 @@ _RUN_COLUMNS = [
 ]
 #: Kept from the stored row when a save gives none (see PipelineRun).
 _KEPT_WHEN_NONE = ("service_name", "service_version")
+_SCHEMA_COLUMNS = "pipeline_id, endpoint, version, fields, changes, run_id, recorded_at"
 _SAVE_RUN_SQL = (
     f"INSERT INTO pipeline_runs ({', '.join(_RUN_COLUMNS)}) VALUES ({', '.join('?' for _ in _RUN_COLUMNS)}) "
     "ON CONFLICT (run_id) DO UPDATE SET "
@@ -148,6 +160,47 @@ class LocalWatermarkStore:
         ).fetchall()
         return [self._run_from_row(row) for row in rows]
 
+    def latest_schema(self, pipeline_id: str, endpoint: str) -> SchemaVersion | None:
+        row = self._db.execute(
+            f"SELECT {_SCHEMA_COLUMNS} FROM schema_versions WHERE pipeline_id = ? AND endpoint = ? "
+            "ORDER BY version DESC LIMIT 1",
+            (pipeline_id, endpoint),
+        ).fetchone()
+        return _schema_from_row(row) if row else None
+
+    def record_schema(
+        self, pipeline_id: str, endpoint: str, fields: list[dict], changes: list[str], run_id: str
+    ) -> SchemaVersion:
+        """The next version is read and inserted in one write transaction, so that two processes recording at
+        once wait for each other instead of taking the same version."""
+        with self._db:
+            self._db.execute("BEGIN IMMEDIATE")
+            (latest,) = self._db.execute(
+                "SELECT COALESCE(MAX(version), 0) FROM schema_versions WHERE pipeline_id = ? AND endpoint = ?",
+                (pipeline_id, endpoint),
+            ).fetchone()
+            row = (
+                pipeline_id,
+                endpoint,
+                latest + 1,
+                json.dumps(fields),
+                json.dumps(changes),
+                run_id,
+                _to_text(datetime.now(UTC)),
+            )
+            self._db.execute(f"INSERT INTO schema_versions ({_SCHEMA_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)", row)
+        return _schema_from_row(row)
+
+    def schema_versions(self, pipeline_id: str, endpoint: str | None = None) -> list[SchemaVersion]:
+        endpoint_filter = "" if endpoint is None else " AND endpoint = ?"
+        parameters = (pipeline_id,) if endpoint is None else (pipeline_id, endpoint)
+        rows = self._db.execute(
+            f"SELECT {_SCHEMA_COLUMNS} FROM schema_versions WHERE pipeline_id = ?{endpoint_filter} "
+            "ORDER BY endpoint, version",
+            parameters,
+        ).fetchall()
+        return [_schema_from_row(row) for row in rows]
+
     def close(self) -> None:
         self._db.close()
 
@@ -170,3 +223,16 @@ class LocalWatermarkStore:
             service_name=name,
             service_version=version,
         )
+
+
+def _schema_from_row(row: tuple) -> SchemaVersion:
+    pipeline_id, endpoint, version, fields, changes, run_id, recorded_at = row
+    return SchemaVersion(
+        pipeline_id=pipeline_id,
+        endpoint=endpoint,
+        version=version,
+        fields=json.loads(fields),
+        changes=json.loads(changes),
+        run_id=run_id,
+        recorded_at=_from_text(recorded_at),
+    )

@@ -6,10 +6,11 @@ from datetime import datetime
 from typing import Protocol
 
 from beam_api_pipeline.watermark.runs import PipelineRun
+from beam_api_pipeline.watermark.schemas import SchemaVersion
 
 
 class WatermarkStore(Protocol):
-    """Watermarks per (pipeline, endpoint) and run records. A watermark never moves backwards."""
+    """Watermarks per (pipeline, endpoint), run records and schema versions. A watermark never moves backwards."""
 
     def get_watermark(self, pipeline_id: str, endpoint: str) -> datetime | None:
         """The stored watermark, or None before the first successful window."""
@@ -26,6 +27,17 @@ class WatermarkStore(Protocol):
 
     def list_runs(self, pipeline_id: str) -> list[PipelineRun]:
         """A pipeline's run records, newest first."""
+
+    def latest_schema(self, pipeline_id: str, endpoint: str) -> SchemaVersion | None:
+        """The newest schema version recorded for the endpoint, or None before the first."""
+
+    def record_schema(
+        self, pipeline_id: str, endpoint: str, fields: list[dict], changes: list[str], run_id: str
+    ) -> SchemaVersion:
+        """Store the next version (latest + 1, or 1) and return it."""
+
+    def schema_versions(self, pipeline_id: str, endpoint: str | None = None) -> list[SchemaVersion]:
+        """Oldest first; all endpoints (sorted by endpoint, then version) when endpoint is None."""
 
     def close(self) -> None:
         """Release connections."""

@@ -27,7 +27,8 @@ def test_one_folder_per_day_with_at_most_batch_size_lines_per_file(
     path, _config = write_config(output=[output])
     assert main(["run", "--config", str(path), "--end_time", "2024-01-05T00:00:00Z", *beam_args]) == 0
 
-    blobs = list(gcs.list_blobs(bucket, prefix=f"{run_folder}/items/"))
+    listed = gcs.list_blobs(bucket, prefix=f"{run_folder}/items/")
+    blobs = [blob for blob in listed if not blob.name.endswith(".schema.json")]  # the run's schema file is above
     folders = sorted({blob.name.rsplit("/", 1)[0] for blob in blobs})
     assert folders == [f"{run_folder}/items/2024-01-0{day}" for day in (2, 3, 4)]
     suffix = ".jsonl.gz" if compression == "gzip" else ".jsonl"
@@ -39,3 +40,23 @@ def test_one_folder_per_day_with_at_most_batch_size_lines_per_file(
         assert sorted(len(file_lines) for file_lines in lines) == [8, 20, 20]
         ids = sorted(json.loads(line)["id"] for file_lines in lines for line in file_lines)
         assert ids == sample_api.dataset.ids_between(t(f"2024-01-0{day}"), t(f"2024-01-0{day + 1}"))
+
+
+def test_the_schema_file_of_a_run_names_its_version_above_the_dated_folders(
+    sample_api, write_config, gcs, bucket, beam_args
+):
+    run_folder = f"it-{uuid.uuid4().hex[:8]}"
+    output = {"type": "gcs", "config": {"bucket": bucket, "prefix": f"{run_folder}/{{endpoint}}/{{window_date}}/"}}
+    path, _config = write_config(output=[output])
+    assert main(["run", "--config", str(path), "--end_time", "2024-01-03T00:00:00Z", *beam_args]) == 0
+
+    [schema_blob] = [b for b in gcs.list_blobs(bucket, prefix=f"{run_folder}/items/") if b.name.endswith(".json")]
+    document = json.loads(schema_blob.download_as_bytes())
+    assert schema_blob.name == f"{run_folder}/items/items-{document['run_id']}.schema.json"
+    assert (document["pipeline_id"], document["endpoint"], document["schema_version"]) == ("it_items", "items", 1)
+    assert document["fields"] == [
+        {"name": "id", "type": "INTEGER", "mode": "NULLABLE"},
+        {"name": "updated_at", "type": "TIMESTAMP", "mode": "NULLABLE"},
+        {"name": "title", "type": "STRING", "mode": "NULLABLE"},
+        {"name": "value", "type": "INTEGER", "mode": "NULLABLE"},
+    ]

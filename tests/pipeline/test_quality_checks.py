@@ -237,6 +237,11 @@ def _recent(tmp_path, **changes) -> Iterator[tuple]:
         yield api, path, load_pipeline_config(path)
 
 
+def _age_days(now: datetime) -> float:
+    """RECENT_NEWEST's age at `now` in days, as a freshness message rounds it."""
+    return round((now - RECENT_NEWEST) / timedelta(days=1), 1)
+
+
 def _utc(moment: datetime) -> str:
     return f"{moment:%Y-%m-%dT%H:%M:%SZ}"
 
@@ -244,14 +249,18 @@ def _utc(moment: datetime) -> str:
 def test_freshness_of_a_stale_run_fails_its_last_window_and_a_replay_does_not_judge_it_again(tmp_path, capsys):
     quality = _quality({"check": "freshness", "max_age": "2d", "action": "fail_window"})
     with _recent(tmp_path, **quality) as (_, path, config):
+        before = datetime.now(UTC)
         code, report = run_report(tmp_path, "--config", str(path), "--start_time", _utc(RECENT_START))
+        after = datetime.now(UTC)
         assert code == 1
         # freshness is known once the run has read everything: the rows are written
         assert len(read_jsonl(tmp_path / "out")) == 12
         [row] = read_jsonl(tmp_path / "dead_letter")
         assert (row["window_start"], row["error_type"]) == (_utc(TODAY), "QualityCheck")
-        assert row["error"].startswith(f"quality freshness updated_at: the newest is {_utc(RECENT_NEWEST)}, 3.")
-        assert row["error"].endswith(" old (max_age 2d) (fail_window)")
+        head = f"quality freshness updated_at: the newest is {_utc(RECENT_NEWEST)}, "
+        assert row["error"].startswith(head) and row["error"].endswith("d old (max_age 2d) (fail_window)")
+        age = float(row["error"].removeprefix(head).split("d old")[0])  # 3.25 d at midnight, more later in the day
+        assert _age_days(before) <= age <= _age_days(after)
         assert (_outcome(report)["windows_failed"], report["counters"]["quality_windows_failed"]) == (1, 1)
         assert stored_watermark(config) == TODAY  # the last window counts as failed
 

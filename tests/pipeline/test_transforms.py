@@ -132,6 +132,7 @@ def test_commit_moves_the_watermark_over_complete_windows_only_after_its_side_in
                 rows_written=p | "Rows" >> beam.Create([50]),
                 invalid_records=p | "Invalid" >> beam.Create([0]),
                 spawned=p | "NoChildTasks" >> beam.Create([]),
+                schemas=p | "NoSchemas" >> beam.Create([]),
             )
         )
 

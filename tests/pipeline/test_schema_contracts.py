@@ -1,0 +1,184 @@
+"""Schema contracts (`api_config.endpoints.<name>.schema_contract`) and the schema history, end to end against the
+sample API over HTTP.
+
+Run 1 (2024-01-02 .. 01-04: ids 49..144) records the schema {id, updated_at, title, value}. Then the sample API
+drifts (`Faults.schema_drift`): every record gains `c` (id % 7), and `value` is text ('v<value>') in records whose
+id is a multiple of 50. Run 2 (2024-01-04 .. 01-06: ids 145..240) meets the drift: ids 150 and 200 carry text.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from beam_api_pipeline.cli import main
+from beam_api_pipeline.config import load_pipeline_config
+from beam_api_pipeline.watermark.store import open_store
+from tests.pipeline.conftest import run_report
+from tests.support import RUNNER_MODES, items_config, read_jsonl, runner_mode_args, stored_watermark, t, write_yaml
+
+RUN_1 = ["--start_time", "2024-01-02", "--end_time", "2024-01-04"]
+RUN_2 = ["--start_time", "2024-01-04", "--end_time", "2024-01-06"]
+RUN_2_IDS = list(range(145, 241))
+TEXT_IDS = [150, 200]
+FIRST_SCHEMA = [
+    {"name": "id", "type": "INTEGER", "mode": "NULLABLE"},
+    {"name": "updated_at", "type": "TIMESTAMP", "mode": "NULLABLE"},
+    {"name": "title", "type": "STRING", "mode": "NULLABLE"},
+    {"name": "value", "type": "INTEGER", "mode": "NULLABLE"},
+]
+
+
+def _value(record_id: int) -> int:
+    return (record_id * 37) % 1000
+
+
+def _setup(sample_api, tmp_path, contract: str, primary_key: str | None = "id"):
+    endpoint = {"schema_contract": contract, "primary_key": primary_key}
+    path = write_yaml(
+        tmp_path / "p.yaml", items_config(sample_api.url, tmp_path, api_config={"endpoints": {"items": endpoint}})
+    )
+    assert main(["run", "--config", str(path), *RUN_1]) == 0
+    sample_api.set_faults(schema_drift=True)
+    return path
+
+
+def _versions(path) -> list:
+    config = load_pipeline_config(path)
+    store = open_store(config.watermark_store)
+    try:
+        return store.schema_versions(config.pipeline_id, "items")
+    finally:
+        store.close()
+
+
+def _schema_files(tmp_path) -> list[dict]:
+    return [json.loads(path.read_text()) for path in sorted((tmp_path / "out").glob("items-*.schema.json"))]
+
+
+def _rows_of_run_2(tmp_path) -> dict[int, dict]:
+    rows = {row["id"]: row for row in read_jsonl(tmp_path / "out") if row["id"] >= 145}
+    assert len(rows) == len([row for row in read_jsonl(tmp_path / "out") if row["id"] >= 145])  # each once
+    return rows
+
+
+@pytest.mark.parametrize("mode", RUNNER_MODES)
+@pytest.mark.parametrize("primary_key", ["id", None], ids=["primary_key", "no_primary_key"])
+def test_evolve_adds_the_new_field_and_sends_rows_of_another_type_to_the_dead_letter(
+    sample_api, tmp_path, mode, primary_key
+):
+    path = _setup(sample_api, tmp_path, "evolve", primary_key)
+    [first] = _versions(path)
+    assert (first.version, first.fields) == (1, FIRST_SCHEMA)
+
+    code, report = run_report(tmp_path, "--config", str(path), *RUN_2, *runner_mode_args(mode))
+
+    assert code == 1  # rows went to the dead letter
+    rows = _rows_of_run_2(tmp_path)
+    assert report["run"]["records_processed"] == len(rows)
+    assert sorted(rows) == [i for i in RUN_2_IDS if i not in TEXT_IDS]
+    assert all(row["c"] == row["id"] % 7 and row["value"] == _value(row["id"]) for row in rows.values())
+    dead = read_jsonl(tmp_path / "dead_letter")
+    assert sorted(row["record"]["id"] for row in dead) == TEXT_IDS
+    assert {(row["kind"], row["error_type"]) for row in dead} == {("record", "SchemaContract")}
+    assert sorted(row["error"] for row in dead) == sorted(
+        f"schema_contract evolve: value: expected INTEGER, seen STRING ('v{_value(i)}')" for i in TEXT_IDS
+    )
+    assert report["counters"]["schema_rows_refused"] == 2
+    assert stored_watermark(load_pipeline_config(path)) == t("2024-01-06")
+    versions = _versions(path)
+    assert [(v.version, v.changes) for v in versions] == [
+        (1, ["new schema: id INTEGER, updated_at TIMESTAMP, title STRING, value INTEGER"]),
+        (2, ["added c INTEGER"]),
+    ]
+    assert versions[1].fields == [*FIRST_SCHEMA, {"name": "c", "type": "INTEGER", "mode": "NULLABLE"}]
+    # the local output's files of each run name their schema version
+    assert sorted((f["run_id"], f["schema_version"]) for f in _schema_files(tmp_path)) == [
+        (versions[0].run_id, 1),
+        (report["run"]["run_id"], 2),
+    ]
+    assert {f["run_id"]: f["fields"] for f in _schema_files(tmp_path)}[report["run"]["run_id"]] == versions[1].fields
+
+
+def test_a_run_that_changes_nothing_records_no_new_version(sample_api, tmp_path):
+    path = _setup(sample_api, tmp_path, "evolve")
+    assert main(["run", "--config", str(path), *RUN_2]) == 1
+    # ids 241..288: 250 carries text (a dead letter), c is known by now
+    assert main(["run", "--config", str(path), "--start_time", "2024-01-06", "--end_time", "2024-01-07"]) == 1
+    assert [v.version for v in _versions(path)] == [1, 2]
+
+
+def test_freeze_fails_each_window_with_a_difference_and_holds_the_watermark(sample_api, tmp_path):
+    path = _setup(sample_api, tmp_path, "freeze")
+
+    code, report = run_report(tmp_path, "--config", str(path), *RUN_2)
+
+    assert code == 1
+    assert _rows_of_run_2(tmp_path) == {}
+    dead = read_jsonl(tmp_path / "dead_letter")
+    assert sorted((row["kind"], row["window_start"], row["error_type"]) for row in dead) == [
+        ("window", "2024-01-04T00:00:00Z", "SchemaContract"),
+        ("window", "2024-01-05T00:00:00Z", "SchemaContract"),
+    ]
+    assert {row["error"] for row in dead} == {
+        "48 rows do not fit the recorded schema, the first: schema_contract freeze: c: new field (INTEGER)"
+    }
+    assert report["counters"]["schema_rows_refused"] == 96
+    assert stored_watermark(load_pipeline_config(path)) == t("2024-01-04")
+    assert [v.version for v in _versions(path)] == [1]
+    assert [f["schema_version"] for f in _schema_files(tmp_path)] == [1]  # run 2 wrote no file
+
+
+def test_discard_row_sends_every_row_with_a_difference_to_the_dead_letter(sample_api, tmp_path):
+    path = _setup(sample_api, tmp_path, "discard_row")
+    sample_api.set_faults(schema_drift=False)
+    clean_day = ["--start_time", "2024-01-04", "--end_time", "2024-01-05"]
+    assert main(["run", "--config", str(path), *clean_day]) == 0  # no drift: every row fits
+    sample_api.set_faults(schema_drift=True)
+
+    code, report = run_report(tmp_path, "--config", str(path), "--start_time", "2024-01-05", "--end_time", "2024-01-06")
+
+    assert code == 1
+    assert sorted(_rows_of_run_2(tmp_path)) == list(range(145, 193))
+    dead = read_jsonl(tmp_path / "dead_letter")
+    assert sorted(row["record"]["id"] for row in dead) == list(range(193, 241))
+    by_id = {row["record"]["id"]: row["error"] for row in dead}
+    assert by_id[199] == "schema_contract discard_row: c: new field (INTEGER)"
+    assert by_id[200] == (
+        "schema_contract discard_row: value: expected INTEGER, seen STRING ('v400'); c: new field (INTEGER)"
+    )
+    assert report["counters"]["schema_rows_refused"] == 48
+    assert stored_watermark(load_pipeline_config(path)) == t("2024-01-06")
+    assert [v.version for v in _versions(path)] == [1]
+
+
+def test_discard_value_writes_every_row_without_the_new_field_and_with_null_for_text(sample_api, tmp_path):
+    path = _setup(sample_api, tmp_path, "discard_value")
+
+    code, report = run_report(tmp_path, "--config", str(path), *RUN_2)
+
+    assert code == 0
+    rows = _rows_of_run_2(tmp_path)
+    assert sorted(rows) == RUN_2_IDS
+    assert all("c" not in row for row in rows.values())
+    assert sorted(i for i, row in rows.items() if row["value"] is None) == TEXT_IDS
+    assert all(rows[i]["value"] == _value(i) for i in RUN_2_IDS if i not in TEXT_IDS)
+    assert read_jsonl(tmp_path / "dead_letter") == []
+    assert report["counters"]["schema_values_discarded"] == 96 + 2
+    assert [v.version for v in _versions(path)] == [1]
+    assert [f["schema_version"] for f in _schema_files(tmp_path)] == [1, 1]  # both runs' files: version 1
+
+
+def test_records_evolve_refused_land_when_replayed_under_discard_value(sample_api, tmp_path):
+    path = _setup(sample_api, tmp_path, "evolve")
+    assert main(["run", "--config", str(path), *RUN_2]) == 1
+    config = items_config(
+        sample_api.url, tmp_path, api_config={"endpoints": {"items": {"schema_contract": "discard_value"}}}
+    )
+    write_yaml(path, config)
+
+    assert main(["replay", "--config", str(path), "--dead_letter", str(tmp_path / "dead_letter")]) == 0
+
+    rows = [row for row in read_jsonl(tmp_path / "out") if row["id"] in TEXT_IDS]
+    assert sorted((row["id"], row["value"], row["c"]) for row in rows) == [(150, None, 150 % 7), (200, None, 200 % 7)]
