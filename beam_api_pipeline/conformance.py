@@ -23,7 +23,7 @@ from beam_api_pipeline.pagination import Page
 from beam_api_pipeline.parents import EndpointTree, ParentRef, parent_fields
 from beam_api_pipeline.paths import get_path
 from beam_api_pipeline.record_ops import apply_transform
-from beam_api_pipeline.schema_baseline import declared_fields
+from beam_api_pipeline.schema_baseline import declared_fields, timestamp_columns
 from beam_api_pipeline.schema_infer import describe_fields, infer_fields, json_type
 from beam_api_pipeline.timeformat import parse_timestamp
 from beam_api_pipeline.watermark.handler import WatermarkHandler
@@ -249,26 +249,26 @@ class ConformanceCheck:
                     detail = f"row {number} does not fit the declared schema: {problems[0]}"
                     return CheckLine(endpoint, "schema", FAIL, detail)
             return CheckLine(endpoint, "schema", PASS, f"{len(rows)} rows fit the declared schema")
-        return _inferred_schema_line(endpoint, rows, self._config.api_config.watermark.timestamp_field)
+        return _inferred_schema_line(endpoint, rows, timestamp_columns(self._config))
 
 
-def _inferred_schema_line(endpoint: str, rows: list[Any], timestamp_field: str) -> CheckLine:
+def _inferred_schema_line(endpoint: str, rows: list[Any], timestamps: frozenset[str]) -> CheckLine:
     """The columns `infer_fields` finds in the rows; a top-level field seen with two kinds of value (an integer
     and text, an object and a list) fails. Integers where floats are seen too are FLOAT."""
-    conflicts = _type_conflicts(rows, timestamp_field)
+    conflicts = _type_conflicts(rows, timestamps)
     if conflicts:
         return CheckLine(endpoint, "schema", FAIL, "no one type per column: " + "; ".join(conflicts))
-    fields = infer_fields(rows, frozenset({timestamp_field}))
+    fields = infer_fields(rows, timestamps)
     return CheckLine(endpoint, "schema", PASS, f"inferred {len(fields)} columns: {describe_fields(fields)}")
 
 
-def _type_conflicts(rows: list[Any], timestamp_field: str) -> list[str]:
+def _type_conflicts(rows: list[Any], timestamps: frozenset[str]) -> list[str]:
     """For each top-level field whose non-null values are of two kinds: "'b': INTEGER in 3, STRING in 1 rows"."""
     seen: dict[str, Counter[str]] = defaultdict(Counter)
     for row in rows:
         for name, value in row.items() if isinstance(row, dict) else ():
             if value is not None:
-                seen[name]["REPEATED" if isinstance(value, list) else json_type(value, name == timestamp_field)] += 1
+                seen[name]["REPEATED" if isinstance(value, list) else json_type(value, name in timestamps)] += 1
     conflicts = []
     for name, kinds in seen.items():
         if len(kinds) > 1 and set(kinds) != {"INTEGER", "FLOAT"}:

@@ -17,6 +17,7 @@ from beam_api_pipeline.outputs.files import LocalOutput
 from beam_api_pipeline.outputs.gcs import GcsOutput
 from beam_api_pipeline.parents import EndpointTree
 from beam_api_pipeline.run_plan import RunPlan
+from beam_api_pipeline.schema_baseline import timestamp_columns
 from beam_api_pipeline.transforms.children import SPAWNED, FetchChildren
 from beam_api_pipeline.transforms.commit import CommitWatermark
 from beam_api_pipeline.transforms.dead_letter import WriteDeadLetters, default_dead_letter_path
@@ -24,7 +25,7 @@ from beam_api_pipeline.transforms.fetch import RECORDS, RESULTS, ReadFromApi
 from beam_api_pipeline.transforms.progress import ReportProgress
 from beam_api_pipeline.transforms.quality import DROPPED, FAILED_WINDOWS, ROWS, ROWS_WRITTEN, CheckQuality
 from beam_api_pipeline.transforms.records import CONTRACT_DROPPED, CONTRACT_FAILED, INVALID, KEPT, TransformRecords
-from beam_api_pipeline.transforms.schemas import FailContractWindows, RowSchemas, timestamp_columns
+from beam_api_pipeline.transforms.schemas import FailContractWindows, RowSchemas
 from beam_api_pipeline.transforms.write import WriteOutputs
 
 

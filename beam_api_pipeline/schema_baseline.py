@@ -1,9 +1,10 @@
 """The schema each endpoint's rows are held to in a run (`schema_contract`): the latest version recorded in the
-schema history, else the schema a BigQuery output declares."""
+schema history, else the schema a BigQuery output declares; and the columns inferred as TIMESTAMP."""
 
 from __future__ import annotations
 
 from beam_api_pipeline.config import PipelineConfig
+from beam_api_pipeline.config.api import METADATA_TIMES
 from beam_api_pipeline.config.outputs import BigQueryOutputConfig
 from beam_api_pipeline.outputs.bigquery_schema import load_schema
 from beam_api_pipeline.schema_infer import Fields
@@ -30,3 +31,12 @@ def baseline_schemas(config: PipelineConfig, store) -> dict[str, Fields]:
         if fields is not None:
             baselines[endpoint] = fields
     return baselines
+
+
+def timestamp_columns(config: PipelineConfig) -> frozenset[str]:
+    """The row columns inferred as TIMESTAMP: the watermark's `timestamp_field` (where the transform puts it)
+    and, with `add_metadata`, the window bounds and the extraction time."""
+    api = config.api_config
+    column = api.transform.column_of(api.watermark.timestamp_field)
+    columns = frozenset([column] if column else [])
+    return columns | frozenset(METADATA_TIMES) if api.transform.add_metadata else columns

@@ -20,6 +20,8 @@ from beam_api_pipeline.schema_infer import Fields, json_type
 SchemaContract = Literal["evolve", "freeze", "discard_row", "discard_value"]
 DifferenceKind = Literal["new_field", "type_change", "required_missing"]
 CONTRACT_ERROR_TYPE = "SchemaContract"
+#: At most this many characters of a value in a reason.
+_VALUE_CHARS = 80
 
 
 @dataclass(frozen=True)
@@ -37,7 +39,12 @@ class Difference:
             return f"{self.path}: new field ({self.seen})"
         if self.kind == "required_missing":
             return f"{self.path}: required, missing"
-        return f"{self.path}: expected {self.expected}, seen {self.seen} ({self.value!r})"
+        return f"{self.path}: expected {self.expected}, seen {self.seen} ({_shortened(repr(self.value))})"
+
+
+def _shortened(text: str) -> str:
+    """`text`, cut to _VALUE_CHARS characters: a reason goes into every dead-letter row it names."""
+    return text if len(text) <= _VALUE_CHARS else text[: _VALUE_CHARS - 1] + "…"
 
 
 @dataclass(frozen=True)
@@ -77,7 +84,6 @@ class HeldSchema:
     """Fields indexed by name (RECORD fields too), to hold many rows to them."""
 
     def __init__(self, fields: Fields):
-        self.fields = fields
         self._columns = {field["name"]: _column(field) for field in fields}
         self._required = [field["name"] for field in fields if field["mode"] == "REQUIRED"]
         self._shapes: dict[tuple[tuple[str, ...], tuple[type, ...]], bool] = {}

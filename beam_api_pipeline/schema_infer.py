@@ -69,6 +69,36 @@ def merge_fields(base: Fields, other: Fields) -> Fields:
     return copy.deepcopy(merged + [field for field in other if field["name"] not in names])
 
 
+def extended_fields(recorded: Fields, observed: Fields) -> Fields:
+    """`recorded` with the columns `observed` (as `observed_fields` gives them) adds, at any depth, as new lists
+    and dicts. A recorded column keeps its type and mode: the rows were held to it (`schema_contract`), so a value
+    it takes as it is (digits as text in an INTEGER column) does not widen it. A new column is appended as
+    BigQuery takes it; one never seen with a value (only nulls or empty lists) is left out until one comes."""
+    seen = {field["name"]: field for field in observed}
+    names = {field["name"] for field in recorded}
+    kept = [_extended(field, seen.get(field["name"])) for field in recorded]
+    added = [field for field in observed if field["name"] not in names and _has_values(field)]
+    return copy.deepcopy(kept) + [_settled(_valued(field)) for field in added]
+
+
+def _extended(recorded: dict[str, Any], observed: dict[str, Any] | None) -> dict[str, Any]:
+    if observed is None or recorded["type"] != "RECORD" or observed["type"] != "RECORD":
+        return recorded
+    return {**recorded, "fields": extended_fields(recorded["fields"], observed["fields"])}
+
+
+def _has_values(field: dict[str, Any]) -> bool:
+    return field["type"] != _UNKNOWN
+
+
+def _valued(field: dict[str, Any]) -> dict[str, Any]:
+    """`field` without the sub-fields never seen with a value."""
+    if field["type"] != "RECORD":
+        return field
+    inner = [_valued(sub) for sub in field["fields"] if _has_values(sub)]
+    return {**field, "fields": inner}
+
+
 def schema_changes(before: Fields | None, after: Fields) -> list[str]:
     """What changed from `before` to `after`, one line per change, in `after`'s field order, then fields that are
     missing from `after` ("added user.email STRING", "b: INTEGER → STRING", "x: REQUIRED → NULLABLE",
@@ -203,7 +233,7 @@ def _settled(field: dict[str, Any]) -> dict[str, Any]:
     if field["type"] == _UNKNOWN:
         return {**field, "type": "STRING"}
     if field["type"] == "RECORD" and not field["fields"]:
-        return {"name": field["name"], "type": "JSON", "mode": field["mode"]}
+        return _json_field(field)
     if field["type"] == "RECORD":
         return {**field, "fields": [_settled(inner) for inner in field["fields"]]}
     return field

@@ -76,8 +76,8 @@ class GcsOutput(BaseOutput):
     bundle may leave an extra file with the same rows (the rows carry `_run_id` when metadata is on)."""
 
     def schema_file(self, endpoint: str) -> str:
-        """In the endpoint's folder (above the dated folders, with `{window_date}` in the prefix)."""
-        undated = self.settings.prefix.split("{window_date}")[0]
+        """In the endpoint's folder: with `{window_date}` in the prefix, the folder above the dated ones."""
+        undated = self.settings.prefix.split("{window_date}")[0].rpartition("/")[0]  # `dt={window_date}` too
         return schema_file_name(
             posixpath.join(folder_for(self.settings.bucket, undated, endpoint, ""), self._stem(endpoint))
         )

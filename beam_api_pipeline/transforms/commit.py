@@ -63,11 +63,10 @@ class _CommitFn(beam.DoFn):
             for endpoint, watermark in committed.items():
                 if watermark is not None:
                     store.advance_watermark(self._plan.pipeline_id, endpoint, watermark, self._plan.run_id)
-            for endpoint, fields in sorted(schemas):
-                version = record_run_schema(store, self._plan.pipeline_id, endpoint, fields, self._plan.run_id)
-                write_schema_files(self._schema_files.get(endpoint, []), version, self._plan.run_id)
             run = self._run_record(outcomes, results, child_tasks, rows_written, invalid_records)
             store.save_run(run)
+            for endpoint, fields in sorted(schemas):
+                self._record_schema(store, endpoint, fields)
         finally:
             store.close()
         if self._alert_with is not None:
@@ -78,6 +77,18 @@ class _CommitFn(beam.DoFn):
             "run %s %s: %d files, %d dead-letter files", run.run_id, run.status, sum(written), dead_letter_files
         )
         yield run
+
+    def _record_schema(self, store, endpoint: str, fields: Fields) -> None:
+        """The schema version of `endpoint`'s rows, and its schema files. After the run record: a failure here is
+        logged as an error and leaves the run as it is recorded (its version is missing from the history)."""
+        plan = self._plan
+        try:
+            version = record_run_schema(
+                store, plan.pipeline_id, endpoint, fields, plan.run_id, plan.schemas_before.get(endpoint)
+            )
+            write_schema_files(self._schema_files.get(endpoint, []), version, plan.run_id)
+        except Exception as error:  # the rows are written: the run must still be recorded and alerted
+            logger.error("schema of %s not recorded: %s: %s", endpoint, type(error).__name__, error)
 
     def _send_alert(self, run: PipelineRun, committed: dict[str, datetime | None]) -> None:
         """The run's alert, from what a job knows at its end (its counters are not readable here): each endpoint's

@@ -19,26 +19,18 @@ import apache_beam as beam
 from apache_beam import pvalue
 from apache_beam.io.filesystems import FileSystems
 
-from beam_api_pipeline.config import PipelineConfig
-from beam_api_pipeline.config.api import METADATA_TIMES
 from beam_api_pipeline.gcp.endpoints import use_emulators
 from beam_api_pipeline.run_plan import ResultElement, TaskElement, WindowStatus
 from beam_api_pipeline.schema_contract import CONTRACT_ERROR_TYPE
-from beam_api_pipeline.schema_infer import Fields, merge_fields, observed_fields, schema_changes, settled_fields
+from beam_api_pipeline.schema_infer import Fields, extended_fields, merge_fields, observed_fields, schema_changes
 from beam_api_pipeline.transforms.quality import failed_result
 from beam_api_pipeline.watermark.schemas import SchemaVersion
 from beam_api_pipeline.watermark.store import WatermarkStore
 
 logger = logging.getLogger(__name__)
 
-
-def timestamp_columns(config: PipelineConfig) -> frozenset[str]:
-    """The row columns inferred as TIMESTAMP: the watermark's `timestamp_field` (where the transform puts it)
-    and, with `add_metadata`, the window bounds and the extraction time."""
-    api = config.api_config
-    column = api.transform.column_of(api.watermark.timestamp_field)
-    columns = frozenset([column] if column else [])
-    return columns | frozenset(METADATA_TIMES) if api.transform.add_metadata else columns
+#: How many times a run reads the latest schema version again when another run recorded one meanwhile.
+_RECORD_ATTEMPTS = 5
 
 
 def _merge_all(schemas: Iterable[Fields]) -> Fields:
@@ -65,20 +57,26 @@ class RowSchemas(beam.PTransform):
 
 
 def record_run_schema(
-    store: WatermarkStore, pipeline_id: str, endpoint: str, run_fields: Fields, run_id: str
+    store: WatermarkStore, pipeline_id: str, endpoint: str, run_fields: Fields, run_id: str, baseline: Fields | None
 ) -> SchemaVersion:
-    """The schema version that describes this run's rows of `endpoint`: the latest version's fields with what
-    the rows (`run_fields`, as RowSchemas observed them) added or widened, recorded as a new version when that
-    differs from the latest one, else the latest one."""
-    latest = store.latest_schema(pipeline_id, endpoint)
-    before = latest.fields if latest is not None else None
-    after = settled_fields(merge_fields(before or [], run_fields))
-    changes = schema_changes(before, after)
-    if latest is not None and not changes:
-        return latest
-    version = store.record_schema(pipeline_id, endpoint, after, changes, run_id)
-    logger.info("schema of %s: version %d: %s", endpoint, version.version, "; ".join(changes))
-    return version
+    """The schema version that describes this run's rows of `endpoint`: the latest version (before the first
+    one, the `baseline` the rows were held to, a declared schema) extended by what the rows (`run_fields`, as
+    RowSchemas observed them) added, recorded as a new version when it differs from the latest one, else the
+    latest one. A version recorded by another run meanwhile is read again and extended (at most
+    _RECORD_ATTEMPTS times)."""
+    for _ in range(_RECORD_ATTEMPTS):
+        latest = store.latest_schema(pipeline_id, endpoint)
+        before = latest.fields if latest is not None else None
+        after = extended_fields(before if before is not None else baseline or [], run_fields)
+        changes = schema_changes(before, after)
+        if latest is not None and not changes:
+            return latest
+        expected = latest.version if latest is not None else 0
+        version = store.record_schema(pipeline_id, endpoint, after, changes, run_id, expected)
+        if version is not None:
+            logger.info("schema of %s: version %d: %s", endpoint, version.version, "; ".join(changes))
+            return version
+    raise RuntimeError(f"schema of {endpoint}: other runs kept recording versions; {_RECORD_ATTEMPTS} attempts")
 
 
 def write_schema_files(paths: list[str], version: SchemaVersion, run_id: str) -> None:
@@ -107,7 +105,7 @@ def _window_failure(grouped: tuple[TaskElement, dict[str, Iterable[Any]]]) -> It
     task_element, found = grouped
     reasons = sorted(found[_REFUSED])
     if reasons and not any(True for _ in found[_FETCH_FAILED]):
-        error = f"{len(reasons)} rows do not fit the recorded schema, the first: {reasons[0]}"
+        error = f"{len(reasons)} rows do not fit the endpoint's schema, for example: {reasons[0]}"
         yield failed_result(task_element, error, CONTRACT_ERROR_TYPE)
 
 

@@ -96,11 +96,14 @@ SAVE_RUN_SQL = (
 )
 
 
-#: The next version is computed in the statement itself, so that a version is taken at most once per statement.
+#: Inserts version `@expected + 1` only while the latest version is `@expected`, checked in the statement itself.
+#: Two statements running at the same moment can still both pass the check: BigQuery runs INSERTs concurrently.
 RECORD_SCHEMA_SQL = f"""
 INSERT INTO {{table}} ({_SCHEMA_COLUMNS})
-SELECT @pipeline_id, @endpoint, COALESCE(MAX(version), 0) + 1, @fields, @changes, @run_id, @recorded_at
-FROM {{table}} WHERE pipeline_id = @pipeline_id AND endpoint = @endpoint
+SELECT @pipeline_id, @endpoint, latest + 1, @fields, @changes, @run_id, @recorded_at
+FROM (SELECT COALESCE(MAX(version), 0) AS latest FROM {{table}}
+      WHERE pipeline_id = @pipeline_id AND endpoint = @endpoint)
+WHERE latest = @expected
 """
 
 
@@ -210,9 +213,10 @@ class BigQueryWatermarkStore:
         return _schema_from_row(rows[0]) if rows else None
 
     def record_schema(
-        self, pipeline_id: str, endpoint: str, fields: list[dict], changes: list[str], run_id: str
-    ) -> SchemaVersion:
-        """Insert the next version, then read back the row this call inserted (BigQuery DML returns no rows)."""
+        self, pipeline_id: str, endpoint: str, fields: list[dict], changes: list[str], run_id: str, expected: int
+    ) -> SchemaVersion | None:
+        """Insert the next version, then read back the row this call inserted (BigQuery DML returns no rows):
+        none when the latest version was no longer `expected`."""
         recorded_at = datetime.now(UTC)
         key = [
             self._param("pipeline_id", "STRING", pipeline_id),
@@ -226,6 +230,7 @@ class BigQueryWatermarkStore:
                 *key,
                 self._param("fields", "STRING", json.dumps(fields)),
                 self._param("changes", "STRING", json.dumps(changes)),
+                self._param("expected", "INT64", expected),
             ],
         )
         rows = self._query(
@@ -233,7 +238,7 @@ class BigQueryWatermarkStore:
             "AND endpoint = @endpoint AND run_id = @run_id AND recorded_at = @recorded_at",
             key,
         )
-        return _schema_from_row(rows[0])
+        return _schema_from_row(rows[0]) if rows else None
 
     def schema_versions(self, pipeline_id: str, endpoint: str | None = None) -> list[SchemaVersion]:
         conditions = ["pipeline_id = @pipeline_id"]

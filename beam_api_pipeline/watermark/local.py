@@ -169,16 +169,18 @@ class LocalWatermarkStore:
         return _schema_from_row(row) if row else None
 
     def record_schema(
-        self, pipeline_id: str, endpoint: str, fields: list[dict], changes: list[str], run_id: str
-    ) -> SchemaVersion:
-        """The next version is read and inserted in one write transaction, so that two processes recording at
-        once wait for each other instead of taking the same version."""
+        self, pipeline_id: str, endpoint: str, fields: list[dict], changes: list[str], run_id: str, expected: int
+    ) -> SchemaVersion | None:
+        """The latest version is read and the next one inserted in one write transaction, so that two processes
+        recording at once wait for each other: the second finds the latest version moved on."""
         with self._db:
             self._db.execute("BEGIN IMMEDIATE")
             (latest,) = self._db.execute(
                 "SELECT COALESCE(MAX(version), 0) FROM schema_versions WHERE pipeline_id = ? AND endpoint = ?",
                 (pipeline_id, endpoint),
             ).fetchone()
+            if latest != expected:
+                return None
             row = (
                 pipeline_id,
                 endpoint,

@@ -32,9 +32,10 @@ class WatermarkStore(Protocol):
         """The newest schema version recorded for the endpoint, or None before the first."""
 
     def record_schema(
-        self, pipeline_id: str, endpoint: str, fields: list[dict], changes: list[str], run_id: str
-    ) -> SchemaVersion:
-        """Store the next version (latest + 1, or 1) and return it."""
+        self, pipeline_id: str, endpoint: str, fields: list[dict], changes: list[str], run_id: str, expected: int
+    ) -> SchemaVersion | None:
+        """Store version `expected + 1` and return it, if the latest version is still `expected` (0: none); None
+        when another run recorded a version meanwhile."""
 
     def schema_versions(self, pipeline_id: str, endpoint: str | None = None) -> list[SchemaVersion]:
         """Oldest first; all endpoints (sorted by endpoint, then version) when endpoint is None."""

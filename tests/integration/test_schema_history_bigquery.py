@@ -80,11 +80,17 @@ def test_a_control_table_of_the_previous_version_gains_the_schema_table(control_
     assert bq.get_table(control_table + "_schema_versions").num_rows == 0
 
 
+def test_a_version_is_recorded_only_over_the_latest_one(store):
+    assert store.record_schema("p", "items", fields("a INTEGER"), ["new schema: a INTEGER"], "r1", 0).version == 1
+    assert store.record_schema("p", "items", fields("b INTEGER"), ["new schema: b INTEGER"], "r2", 0) is None
+    assert [v.run_id for v in store.schema_versions("p", "items")] == ["r1"]
+
+
 def test_versions_count_per_endpoint_and_latest_is_the_newest(store):
-    first = store.record_schema("p", "items", fields("a INTEGER"), ["new schema: a INTEGER"], "r1")
-    other = store.record_schema("p", "orders", fields("x STRING"), ["new schema: x STRING"], "r1")
-    second = store.record_schema("p", "items", fields("a INTEGER", "b STRING"), ["added b STRING"], "r2")
-    store.record_schema("q", "items", fields("z DATE"), ["new schema: z DATE"], "r3")
+    first = store.record_schema("p", "items", fields("a INTEGER"), ["new schema: a INTEGER"], "r1", 0)
+    other = store.record_schema("p", "orders", fields("x STRING"), ["new schema: x STRING"], "r1", 0)
+    second = store.record_schema("p", "items", fields("a INTEGER", "b STRING"), ["added b STRING"], "r2", 1)
+    store.record_schema("q", "items", fields("z DATE"), ["new schema: z DATE"], "r3", 0)
 
     assert (first.version, other.version, second.version) == (1, 1, 2)
     assert store.latest_schema("p", "items") == second
@@ -95,7 +101,7 @@ def test_versions_count_per_endpoint_and_latest_is_the_newest(store):
 
 
 def test_a_recorded_version_round_trips_exactly(store):
-    recorded = store.record_schema("p", "items", NESTED_FIELDS, ["new schema: id INTEGER, ..."], "r1")
+    recorded = store.record_schema("p", "items", NESTED_FIELDS, ["new schema: id INTEGER, ..."], "r1", 0)
     [stored] = store.schema_versions("p", "items")
     assert stored == recorded
     assert (stored.pipeline_id, stored.endpoint, stored.version, stored.run_id) == ("p", "items", 1, "r1")
@@ -118,9 +124,9 @@ def test_schema_show_reads_the_bigquery_store(store, control_table, tmp_path: Pa
         watermark_store={"type": "bigquery", "table": control_table},
     )
     path = write_yaml(tmp_path / "p.yaml", config)
-    first = store.record_schema("sample_items", "orders", fields("id INTEGER"), ["new schema: id INTEGER"], "r1")
+    first = store.record_schema("sample_items", "orders", fields("id INTEGER"), ["new schema: id INTEGER"], "r1", 0)
     changed = ["added c INTEGER", "b: INTEGER → STRING"]
-    second = store.record_schema("sample_items", "orders", fields("id INTEGER", "c INTEGER"), changed, "r2")
+    second = store.record_schema("sample_items", "orders", fields("id INTEGER", "c INTEGER"), changed, "r2", 1)
 
     assert main(["schema", "show", "--config", str(path)]) == 0
     assert capsys.readouterr().out.splitlines() == [

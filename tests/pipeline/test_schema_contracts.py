@@ -122,7 +122,7 @@ def test_freeze_fails_each_window_with_a_difference_and_holds_the_watermark(samp
         ("window", "2024-01-05T00:00:00Z", "SchemaContract"),
     ]
     assert {row["error"] for row in dead} == {
-        "48 rows do not fit the recorded schema, the first: schema_contract freeze: c: new field (INTEGER)"
+        "48 rows do not fit the endpoint's schema, for example: schema_contract freeze: c: new field (INTEGER)"
     }
     assert report["counters"]["schema_rows_refused"] == 96
     assert stored_watermark(load_pipeline_config(path)) == t("2024-01-04")

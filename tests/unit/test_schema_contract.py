@@ -125,3 +125,14 @@ def test_discard_value_sends_a_row_with_an_empty_required_field_to_the_dead_lett
 
 def test_a_row_that_is_not_an_object_is_left_to_the_sinks():
     assert apply_contract("freeze", HELD, [1, 2]) is None
+
+
+@pytest.mark.parametrize("python_value", [1, 1.5, True, "text", "12", {"a": 1}, [1]])
+@pytest.mark.parametrize(
+    "kind", ["INTEGER", "FLOAT", "NUMERIC", "BOOLEAN", "STRING", "TIMESTAMP", "DATE", "BYTES", "JSON", "INTERVAL"]
+)
+def test_a_row_fits_by_its_shape_only_when_its_values_would_fit_one_by_one(kind, python_value):
+    held = HeldSchema([{"name": "x", "type": kind, "mode": "NULLABLE"}])
+    row = {"x": python_value}
+    if held.fits_by_shape(row):
+        assert held.differences(row) == []

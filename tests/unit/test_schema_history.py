@@ -72,10 +72,10 @@ class FixedClock(datetime):
 
 
 def test_versions_count_per_endpoint_and_latest_is_the_newest(store):
-    first = store.record_schema("p", "items", fields("a INTEGER"), ["new schema: a INTEGER"], "r1")
-    other = store.record_schema("p", "orders", fields("x STRING"), ["new schema: x STRING"], "r1")
-    second = store.record_schema("p", "items", fields("a INTEGER", "b STRING"), ["added b STRING"], "r2")
-    store.record_schema("q", "items", fields("z DATE"), ["new schema: z DATE"], "r3")
+    first = store.record_schema("p", "items", fields("a INTEGER"), ["new schema: a INTEGER"], "r1", 0)
+    other = store.record_schema("p", "orders", fields("x STRING"), ["new schema: x STRING"], "r1", 0)
+    second = store.record_schema("p", "items", fields("a INTEGER", "b STRING"), ["added b STRING"], "r2", 1)
+    store.record_schema("q", "items", fields("z DATE"), ["new schema: z DATE"], "r3", 0)
 
     assert (first.version, other.version, second.version) == (1, 1, 2)
     assert store.latest_schema("p", "items") == second
@@ -86,7 +86,7 @@ def test_versions_count_per_endpoint_and_latest_is_the_newest(store):
 
 
 def test_a_recorded_version_round_trips_exactly(store):
-    recorded = store.record_schema("p", "items", NESTED_FIELDS, ["new schema: id INTEGER, ..."], "r1")
+    recorded = store.record_schema("p", "items", NESTED_FIELDS, ["new schema: id INTEGER, ..."], "r1", 0)
     [stored] = store.schema_versions("p", "items")
     assert stored == recorded
     assert (stored.pipeline_id, stored.endpoint, stored.run_id) == ("p", "items", "r1")
@@ -105,9 +105,15 @@ def test_a_database_of_the_previous_version_gains_the_table_when_opened(tmp_path
     try:
         assert store.get_watermark("p", "items") == t("2024-01-04")
         assert store.schema_versions("p") == []
-        assert store.record_schema("p", "items", fields("a INTEGER"), ["new schema: a INTEGER"], "r1").version == 1
+        assert store.record_schema("p", "items", fields("a INTEGER"), ["new schema: a INTEGER"], "r1", 0).version == 1
     finally:
         store.close()
+
+
+def test_a_version_is_recorded_only_over_the_latest_one(store):
+    assert store.record_schema("p", "items", fields("a INTEGER"), ["new schema: a INTEGER"], "r1", 0).version == 1
+    assert store.record_schema("p", "items", fields("b INTEGER"), ["new schema: b INTEGER"], "r2", 0) is None
+    assert [v.run_id for v in store.schema_versions("p", "items")] == ["r1"]
 
 
 def test_two_processes_recording_at_once_never_take_the_same_version(tmp_path):
@@ -120,7 +126,13 @@ def test_two_processes_recording_at_once_never_take_the_same_version(tmp_path):
         try:
             start.wait()
             for number in range(20):
-                store.record_schema("p", "items", fields("a INTEGER"), [f"{writer} {number}"], writer)
+                recorded = None
+                while recorded is None:  # the other writer moved the latest version on: read it again
+                    latest = store.latest_schema("p", "items")
+                    expected = latest.version if latest is not None else 0
+                    recorded = store.record_schema(
+                        "p", "items", fields("a INTEGER"), [f"{writer} {number}"], writer, expected
+                    )
         finally:
             store.close()
 
@@ -149,7 +161,7 @@ def two_endpoint_config(tmp_path: Path, monkeypatch) -> Path:
     store = LocalWatermarkStore(tmp_path / "state" / "control.db")
     try:
         store.record_schema(
-            "sample_items", "orders", fields("id INTEGER"), ["new schema: id INTEGER"], "20261202T170000Z-ab12cd34"
+            "sample_items", "orders", fields("id INTEGER"), ["new schema: id INTEGER"], "20261202T170000Z-ab12cd34", 0
         )
         store.record_schema(
             "sample_items",
@@ -157,6 +169,7 @@ def two_endpoint_config(tmp_path: Path, monkeypatch) -> Path:
             fields("id INTEGER", "c INTEGER"),
             ["added c INTEGER"],
             "20261202T170500Z-ef56ab78",
+            1,
         )
     finally:
         store.close()
@@ -176,10 +189,10 @@ def test_schema_show_prints_each_endpoints_versions_oldest_first(two_endpoint_co
     store = LocalWatermarkStore(tmp_path / "state" / "control.db")
     try:
         new_items = "new schema: id INTEGER, updated_at TIMESTAMP, title STRING, value INTEGER"
-        store.record_schema("sample_items", "items", fields("id INTEGER"), [new_items], "20261202T170000Z-ab12cd34")
+        store.record_schema("sample_items", "items", fields("id INTEGER"), [new_items], "20261202T170000Z-ab12cd34", 0)
         changed = ["added c INTEGER", "b: INTEGER → STRING"]
-        store.record_schema("sample_items", "items", fields("id INTEGER"), changed, "20261202T170500Z-ef56ab78")
-        store.record_schema("other_pipeline", "items", fields("id INTEGER"), ["new schema: id INTEGER"], "r9")
+        store.record_schema("sample_items", "items", fields("id INTEGER"), changed, "20261202T170500Z-ef56ab78", 1)
+        store.record_schema("other_pipeline", "items", fields("id INTEGER"), ["new schema: id INTEGER"], "r9", 0)
     finally:
         store.close()
 

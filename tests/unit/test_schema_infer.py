@@ -10,7 +10,15 @@ from typing import Any
 import pytest
 
 from beam_api_pipeline.outputs.bigquery_schema import normalize_fields, row_problems
-from beam_api_pipeline.schema_infer import Fields, describe_fields, infer_fields, merge_fields, schema_changes
+from beam_api_pipeline.schema_infer import (
+    Fields,
+    describe_fields,
+    extended_fields,
+    infer_fields,
+    merge_fields,
+    observed_fields,
+    schema_changes,
+)
 
 
 def field(name: str, kind: str, mode: str = "NULLABLE", fields: Fields | None = None) -> dict[str, Any]:
@@ -300,3 +308,23 @@ def test_describe_fields():
         "id INTEGER REQUIRED, title STRING, user RECORD<login STRING, id INTEGER>, tags STRING REPEATED, "
         "labels RECORD<name STRING, at RECORD<t TIMESTAMP>> REPEATED"
     )
+
+
+def test_extending_a_recorded_schema_adds_new_columns_and_keeps_recorded_types():
+    recorded = [field("id", "INTEGER"), field("user", "RECORD", fields=[field("login", "STRING")])]
+    observed = observed_fields(
+        [
+            {"id": "12", "user": {"login": "x", "email": "e"}, "c": 1, "never": None, "empty": []},
+            {"id": 3, "user": {"login": "y", "age": None}, "c": None},
+        ]
+    )
+    extended = extended_fields(recorded, observed)
+    assert extended == [
+        field("id", "INTEGER"),  # digits as text were taken by the INTEGER column: no widening
+        field(
+            "user", "RECORD", fields=[field("login", "STRING"), field("email", "STRING")]
+        ),  # `age` was never seen with a value
+        field("c", "INTEGER"),
+    ]
+    assert schema_changes(recorded, extended) == ["added user.email STRING", "added c INTEGER"]
+    assert extended_fields([], observed_fields([{"a": None}, {"b": 1}])) == [field("b", "INTEGER")]
