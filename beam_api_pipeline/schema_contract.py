@@ -1,8 +1,8 @@
 """Schema contracts (`schema_contract` of an endpoint): how a row that does not fit the endpoint's schema is
 handled. Pure: `HeldSchema.differences` finds what does not fit, `apply_contract` decides.
 
-- `evolve`: a new field is welcome (the schema gains a column), a REQUIRED field that arrives empty is relaxed;
-  a value of an incompatible type sends the row to the dead letter.
+- `evolve`: a new field is welcome (the schema gains a column), a REQUIRED field that arrives empty passes (the
+  sink decides); a value of an incompatible type sends the row to the dead letter.
 - `freeze`: any difference fails the row's window.
 - `discard_row`: a row with any difference goes to the dead letter.
 - `discard_value`: new fields and values of another type are left out of the row (counted); a REQUIRED field
@@ -14,10 +14,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from beam_api_pipeline.config.api import SchemaContract
 from beam_api_pipeline.outputs.bigquery_schema import value_problem
 from beam_api_pipeline.schema_infer import Fields, json_type
 
-SchemaContract = Literal["evolve", "freeze", "discard_row", "discard_value"]
 DifferenceKind = Literal["new_field", "type_change", "required_missing"]
 CONTRACT_ERROR_TYPE = "SchemaContract"
 #: At most this many characters of a value in a reason.

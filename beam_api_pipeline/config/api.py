@@ -39,6 +39,10 @@ def parent_placeholders(endpoint: "EndpointConfig") -> list[str]:
     return sorted({field for text in texts for field in PARENT_PLACEHOLDER.findall(text)})
 
 
+#: What a row that does not fit its endpoint's schema does (``schema_contract``).
+SchemaContract = Literal["evolve", "freeze", "discard_row", "discard_value"]
+
+
 class EndpointConfig(StrictModel):
     """One stream: a path below ``base_url``, with its own watermark.
 
@@ -67,7 +71,7 @@ class EndpointConfig(StrictModel):
     parent: str | None = None
     include_from_parent: list[str] = Field(default_factory=list)
     quality: list[QualityCheckConfig] = Field(default_factory=list)
-    schema_contract: Literal["evolve", "freeze", "discard_row", "discard_value"] = "evolve"
+    schema_contract: SchemaContract = "evolve"
 
     @model_validator(mode="after")
     def _parent_fields_need_a_parent(self) -> Self:

@@ -76,8 +76,18 @@ def failed_result(task_element: TaskElement, error: str, error_type: str = QUALI
     return WindowResult(task, WindowStatus.FAILED, 0, 0, error=error, error_type=error_type).to_element()
 
 
-def _fetch_failed(result: ResultElement, endpoint: str) -> bool:
-    return task_endpoint(result[0]) == endpoint and WindowStatus(result[1]).fails_window
+def fetch_failures(fetch_results: pvalue.PCollection, endpoint: str | None = None) -> pvalue.PCollection:
+    """`(task, None)` for each window (or child task) of `endpoint` (None: of any endpoint) whose fetch failed:
+    what a CoGroupByKey by window finds beside the window's rows, so that a failed window is failed once."""
+    return (
+        fetch_results
+        | "FetchFailed" >> beam.Filter(_fetch_failed, endpoint)
+        | "FailedTask" >> beam.Map(lambda result: (result[0], None))
+    )
+
+
+def _fetch_failed(result: ResultElement, endpoint: str | None) -> bool:
+    return (endpoint is None or task_endpoint(result[0]) == endpoint) and WindowStatus(result[1]).fails_window
 
 
 def _window_start(task_element: TaskElement) -> datetime:
@@ -313,9 +323,7 @@ class CheckQuality(beam.PTransform):
         endpoint = self._endpoint
         by_window = {
             _ROWS: checked(entries, "checked"),
-            _FETCH_FAILED: fetch_results
-            | "FetchFailed" >> beam.Filter(_fetch_failed, endpoint)
-            | "FailedTask" >> beam.Map(lambda result: (result[0], None)),
+            _FETCH_FAILED: fetch_failures(fetch_results, endpoint),
         }
         if any(check.check == "row_count" for check in checks):
             by_window[_PLANNED] = self._planned_windows(batches.pipeline)

@@ -20,10 +20,10 @@ from apache_beam import pvalue
 from apache_beam.io.filesystems import FileSystems
 
 from beam_api_pipeline.gcp.endpoints import use_emulators
-from beam_api_pipeline.run_plan import ResultElement, TaskElement, WindowStatus
+from beam_api_pipeline.run_plan import ResultElement, TaskElement
 from beam_api_pipeline.schema_contract import CONTRACT_ERROR_TYPE
 from beam_api_pipeline.schema_infer import Fields, extended_fields, merge_fields, observed_fields, schema_changes
-from beam_api_pipeline.transforms.quality import failed_result
+from beam_api_pipeline.transforms.quality import failed_result, fetch_failures
 from beam_api_pipeline.watermark.schemas import SchemaVersion
 from beam_api_pipeline.watermark.store import WatermarkStore
 
@@ -112,17 +112,13 @@ def _window_failure(grouped: tuple[TaskElement, dict[str, Iterable[Any]]]) -> It
 class FailContractWindows(beam.PTransform):
     """In: `(task, reason)` of each row `schema_contract: freeze` refused, and the WindowResult elements of the
     level's fetch. Out: a failed WindowResult element for each window (or child task) with a refused row, naming
-    how many and the first reason; none for a window whose fetch failed (it failed once already)."""
+    how many and one reason (the first in sorted order, the same on every runner); none for a window whose fetch
+    failed (it failed once already)."""
 
     def expand(self, inputs: tuple[pvalue.PCollection, pvalue.PCollection]) -> pvalue.PCollection:
         refused, fetch_results = inputs
-        fetch_failed = (
-            fetch_results
-            | "FetchFailed" >> beam.Filter(lambda result: WindowStatus(result[1]).fails_window)
-            | "FailedTask" >> beam.Map(lambda result: (result[0], None))
-        )
         return (
-            {_REFUSED: refused, _FETCH_FAILED: fetch_failed}
+            {_REFUSED: refused, _FETCH_FAILED: fetch_failures(fetch_results)}
             | "GroupByWindow" >> beam.CoGroupByKey()
             | "FailWindow" >> beam.FlatMap(_window_failure)
         )
