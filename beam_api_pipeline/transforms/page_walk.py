@@ -52,6 +52,15 @@ class PageStep:
     next: PagePosition | None
 
 
+@dataclass(frozen=True)
+class FirstPageHold:
+    """A claim on a walk's first page before it is fetched (`release`: give it back, to defer the whole walk).
+    While held, no split hands the page on: Dataflow streaming may split a restriction that has claimed nothing
+    yet, and the page in flight would be dropped and fetched again by its new owner."""
+
+    release: bool = False
+
+
 class PageWalkTracker(RestrictionTracker):
     """Claims pages one by one. A split hands the pages after the last claimed one to a residual walk that
     starts at that page's `next` position, so no page is fetched twice and none is skipped."""
@@ -59,16 +68,28 @@ class PageWalkTracker(RestrictionTracker):
     def __init__(self, restriction: PageWalk):
         self._restriction = restriction
         self._last: PageStep | None = None
+        self._held = False
 
     def current_restriction(self) -> PageWalk:
         return self._restriction
 
-    def try_claim(self, step: PageStep) -> bool:
+    def try_claim(self, step: PageStep | FirstPageHold) -> bool:
+        if isinstance(step, FirstPageHold):
+            return self._hold(step)
         stop = self._restriction.stop_index
         if stop is not None and step.position.index >= stop:
             return False
         self._last = step
+        self._held = False
         return True
+
+    def _hold(self, hold: FirstPageHold) -> bool:
+        """Hold (or release) the first page; False when a split has already handed the walk on."""
+        if hold.release or self._last is not None:
+            self._held = False
+            return hold.release
+        self._held = not self._restriction.is_empty
+        return self._held
 
     def _walk_finished(self) -> bool:
         if self._restriction.is_empty:
@@ -82,8 +103,9 @@ class PageWalkTracker(RestrictionTracker):
         """Split after the last claimed page, whatever the fraction: the rest of a walk is unknown until it is
         walked, so a split of it (a checkpoint at 0, Prism's and Dataflow's at other fractions) hands all of
         it on. Before the first claim too: Prism stops asking a bundle that declines once, and the walk moves
-        on to a bundle of its own."""
-        if self._walk_finished():
+        on to a bundle of its own. While the first page is held and in flight, nothing can be split off (the
+        page after it is not known yet)."""
+        if self._walk_finished() or (self._held and self._last is None):
             return None
         walk = self._restriction
         if self._last is None:

@@ -1,9 +1,12 @@
 """WalkPages: the splittable DoFn that walks a window page by page (cursors, next URLs, pages without a total).
 
 The restriction is the rest of the walk (`page_walk.PageWalk`): a runner can checkpoint it after any page and
-resume it later, elsewhere, from that page's next position. With `parallel_config` time_window, each part of a
-walk holds one of the process's window slots (`window_slots`) while it fetches; a deferred part gives its slot
-back when it stops, and its remainder takes one again when the runner resumes it.
+resume it later, elsewhere, from that page's next position. A part holds its first page before fetching it
+(`FirstPageHold`), so a split while that page is in flight cannot hand it on to be fetched twice.
+
+With `parallel_config` time_window, each part of a walk holds one of the process's window slots
+(`window_slots`) while it fetches; a deferred part gives its slot back when it stops, and its remainder takes
+one again when the runner resumes it.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from contextlib import AbstractContextManager, nullcontext
 import apache_beam as beam
 
 from beam_api_pipeline.run_plan import TaskElement, WindowStatus, WindowTask
-from beam_api_pipeline.transforms.page_walk import PageStep, PageWalk, PageWalkProvider
+from beam_api_pipeline.transforms.page_walk import FirstPageHold, PageStep, PageWalk, PageWalkProvider
 from beam_api_pipeline.transforms.window_fetch import Deferral, WindowFetchDoFn, WindowPart
 from beam_api_pipeline.transforms.window_slots import window_slots
 
@@ -45,6 +48,9 @@ class WalkPagesFn(WindowFetchDoFn):
         extractor = self._extractors[task.endpoint]
         position = tracker.current_restriction().start or extractor.pagination.first_position()
         on_retry = self._on_retry(part)
+        if not tracker.try_claim(FirstPageHold()):
+            yield part.result(WindowStatus.DONE)  # a split handed the whole walk on before it started
+            return
         while True:
             if _split_off(tracker, position.index):
                 yield part.result(WindowStatus.DONE)  # a split handed this page and the rest to another part
@@ -58,6 +64,7 @@ class WalkPagesFn(WindowFetchDoFn):
                 page = extractor.fetch_page(self._client, task.window, position, on_retry=on_retry)
                 next_position = extractor.next_position(task.window, position, page)
             except Deferral as deferral:
+                tracker.try_claim(FirstPageHold(release=True))  # the first page, if still held, is deferred too
                 yield self._defer(tracker, part, deferral)
                 return
             except Exception as error:

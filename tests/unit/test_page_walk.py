@@ -1,7 +1,7 @@
 import pytest
 
 from beam_api_pipeline.pagination import PagePosition
-from beam_api_pipeline.transforms.page_walk import PageStep, PageWalk, PageWalkTracker
+from beam_api_pipeline.transforms.page_walk import FirstPageHold, PageStep, PageWalk, PageWalkTracker
 
 
 def step(index: int, last: bool = False) -> PageStep:
@@ -66,3 +66,31 @@ def test_progress_counts_claimed_pages():
     tracker.try_claim(step(4))
     progress = tracker.current_progress()
     assert (progress.completed_work, progress.remaining_work) == (2, 1)
+
+
+def test_a_held_first_page_is_not_split_off_while_it_is_fetched():
+    tracker = PageWalkTracker(PageWalk())
+    assert tracker.try_claim(FirstPageHold())
+    assert tracker.try_split(0) is None and tracker.try_split(0.5) is None
+    assert tracker.try_claim(step(0))
+    assert tracker.try_split(0) == (PageWalk(None, 1), PageWalk(PagePosition(1, "t1"), None))
+    tracker.check_done()
+
+
+def test_a_walk_split_before_its_hold_is_not_fetched():
+    tracker = PageWalkTracker(PageWalk())
+    assert tracker.try_split(0) == (PageWalk(None, 0), PageWalk())
+    assert not tracker.try_claim(FirstPageHold())
+    tracker.check_done()
+
+
+def test_a_released_hold_defers_the_whole_walk():
+    walk = PageWalk(PagePosition(4, "t4"))
+    tracker = PageWalkTracker(walk)
+    assert tracker.try_claim(FirstPageHold())
+    with pytest.raises(ValueError, match="stopped before its last page"):
+        tracker.check_done()
+    assert tracker.try_claim(FirstPageHold(release=True))
+    primary, residual = tracker.try_split(0)
+    assert primary.is_empty and residual == walk
+    tracker.check_done()
