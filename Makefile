@@ -11,7 +11,7 @@ PRISM := .tools/prism
 # Debian's Redis server: the rate-limit tests and benchmark start their own on 127.0.0.1 (rate_limit_mode shared).
 REDIS_SERVER := /usr/bin/redis-server
 
-.PHONY: demo test bench lint format clean prism redis
+.PHONY: demo demo-streaming test bench lint format clean prism redis
 
 $(INSTALLED): requirements.txt requirements-test.txt setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,10 @@ $(INSTALLED): requirements.txt requirements-test.txt setup.py
 
 demo: $(INSTALLED)
 	$(PY) -m sample_api.demo
+
+# The streaming demo: polls the sample API every 5 s for 30 s on Prism while it gains records.
+demo-streaming: $(INSTALLED) $(PRISM)
+	$(PY) -m sample_api.streaming_demo --prism_location=$(PRISM)
 
 prism: $(PRISM)
 

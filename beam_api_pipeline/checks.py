@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-from apache_beam.options.pipeline_options import GoogleCloudOptions, PipelineOptions
+from apache_beam.options.pipeline_options import GoogleCloudOptions, PipelineOptions, StandardOptions
 
 from beam_api_pipeline.config import PipelineConfig
 from beam_api_pipeline.config.references import references
@@ -28,7 +28,7 @@ from beam_api_pipeline.errors import ConfigError, OutputError
 from beam_api_pipeline.factory import PipelineFactory
 from beam_api_pipeline.outputs.bigquery import BigQueryOutput
 from beam_api_pipeline.parallel import range_paging
-from beam_api_pipeline.runners import check_runner_options, is_dataflow
+from beam_api_pipeline.runners import check_runner_options, is_dataflow, is_local_fn_api
 
 _GCS = "gs://"
 _THIS_MACHINE = ("127.0.0.1", "localhost", "::1")
@@ -62,6 +62,13 @@ def config_problems(config: PipelineConfig, source: str | None = None, beam_args
     in_config.extend(_output_problems(config, options.view_as(GoogleCloudOptions).project))
     if is_dataflow(options):
         in_config.extend(_dataflow_problems(config))
+    if options.view_as(StandardOptions).streaming and not config.streaming.enabled:
+        in_config.append("--streaming: needs streaming.enabled: true (a batch run leaves --streaming out)")
+    if config.streaming.enabled and is_local_fn_api(options):
+        in_config.append(
+            "streaming.enabled: needs --runner=PrismRunner (or DataflowRunner): Beam's local FnApiRunner runs no "
+            "streaming pipeline"
+        )
     label = source or f"pipeline {config.pipeline_id}"
     return in_options + [f"{label}: {problem}" for problem in in_config]
 

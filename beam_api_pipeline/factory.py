@@ -18,10 +18,13 @@ from beam_api_pipeline.outputs.gcs import GcsOutput
 from beam_api_pipeline.parents import EndpointTree
 from beam_api_pipeline.run_plan import RunPlan
 from beam_api_pipeline.schema_baseline import timestamp_columns
+from beam_api_pipeline.transforms.beam_windows import combine_all, count_all
 from beam_api_pipeline.transforms.children import SPAWNED, FetchChildren
 from beam_api_pipeline.transforms.commit import CommitWatermark
 from beam_api_pipeline.transforms.dead_letter import WriteDeadLetters, default_dead_letter_path
 from beam_api_pipeline.transforms.fetch import RECORDS, RESULTS, ReadFromApi
+from beam_api_pipeline.transforms.latency import RecordLatencyFn
+from beam_api_pipeline.transforms.polls import PlanPolls
 from beam_api_pipeline.transforms.progress import ReportProgress
 from beam_api_pipeline.transforms.quality import DROPPED, FAILED_WINDOWS, ROWS, ROWS_WRITTEN, CheckQuality
 from beam_api_pipeline.transforms.records import CONTRACT_DROPPED, CONTRACT_FAILED, INVALID, KEPT, TransformRecords
@@ -32,7 +35,8 @@ from beam_api_pipeline.transforms.write import WriteOutputs
 class PipelineFactory:
     """Builds the graph of one run: ReadFromApi → TransformRecords (→ FetchChildren → TransformRecords, for each
     level of child endpoints) → CheckQuality (endpoints with `quality` checks) → WriteOutputs, and RowSchemas →
-    CommitWatermark (which records each endpoint's schema version).
+    CommitWatermark (which records each endpoint's schema version). A streaming run reads the windows PlanPolls
+    plans, and commits each poll.
 
     `_outputs` maps each `output[].type` to its class; extractor names live in `extractors.registry`.
     """
@@ -100,12 +104,15 @@ class PipelineFactory:
         self.config = config
         self.plan = plan
         self.job_alerts = job_alerts
+        self._polls: pvalue.PCollection | None = None  # a streaming run's planned windows, once built
 
     def build(self, pipeline: beam.Pipeline) -> None:
         """Add the whole run to `pipeline`."""
         config, plan = self.config, self.plan
         extractor_class = self.extractor_class(config)
         outputs = self.outputs_of(config, plan.run_id)
+        if plan.polls is not None:
+            self._polls = pipeline | "PlanPolls" >> PlanPolls(config, plan.run_id, plan.polls)
 
         fetched = self._fetch_and_transform(pipeline, extractor_class)
         results = _all(fetched[RESULTS], "AllResults")
@@ -115,6 +122,13 @@ class PipelineFactory:
         judged = _all([results, *check_results], "WithCheckResults")
         invalid = _all(fetched[INVALID], "AllInvalid")
         written = fetched["rows"] | "WriteOutputs" >> WriteOutputs(outputs)
+        if self._polls is not None:
+            watermark = config.api_config.watermark
+            latency = RecordLatencyFn(
+                config.api_config.transform.column_of(watermark.timestamp_field), watermark.time_format
+            )
+            for endpoint, rows in fetched["rows"].items():
+                _ = rows | f"RecordLatency[{endpoint}]" >> beam.ParDo(latency)
         schemas = fetched["rows"] | "RowSchemas" >> RowSchemas(timestamp_columns(config))
         rejected = [rows for output in outputs for rows in output.rejected_rows()] + fetched[DROPPED]
         rejected_rows = (rejected or [pipeline | "NoRejectedRows" >> beam.Create([])]) | "AllRejected" >> beam.Flatten()
@@ -126,7 +140,7 @@ class PipelineFactory:
         invalid_records = (invalid, rejected_rows) | "InvalidOrRejected" >> beam.Flatten()
         rows_written = _all(fetched["rows_written"], "AllRowsWritten")
         if len(fetched["rows_written"]) > 1:
-            rows_written = rows_written | "SumRowsWritten" >> beam.CombineGlobally(sum)
+            rows_written = combine_all(rows_written, "SumRowsWritten", sum)
         spawned = fetched[SPAWNED] or [pipeline | "NoChildTasks" >> beam.Create([])]
         _ = results | "ReportProgress" >> ReportProgress()
         _ = judged | "CommitWatermark" >> CommitWatermark(
@@ -135,7 +149,7 @@ class PipelineFactory:
             written=written,
             dead_letters=dead_letters,
             rows_written=rows_written,
-            invalid_records=invalid_records | "CountInvalid" >> beam.combiners.Count.Globally(),
+            invalid_records=count_all(invalid_records, "CountInvalid"),
             spawned=_all(spawned, "AllChildTasks"),
             schemas=schemas,
             schema_files={
@@ -143,6 +157,7 @@ class PipelineFactory:
                 for endpoint in config.api_config.endpoints
             },
             alert_with=self.dead_letter_location(config) if self.job_alerts else None,
+            planned=self._polls,
         )
 
     def _fetch_and_transform(
@@ -155,7 +170,8 @@ class PipelineFactory:
         config, plan = self.config, self.plan
         levels = EndpointTree.of(config.api_config).levels()
         roots = [task for task in plan.tasks if task.endpoint in levels[0]]
-        fetched = pipeline | "ReadFromApi" >> ReadFromApi(config, roots, extractor_class)
+        source = pipeline if self._polls is None else self._polls
+        fetched = source | "ReadFromApi" >> ReadFromApi(config, roots, extractor_class)
         out: dict = {"rows": {}, RESULTS: [fetched[RESULTS]], INVALID: [], "rows_written": [], SPAWNED: []}
         out.update({_CHECK_RESULTS: [], DROPPED: []})
         shaped = self._transform_level(pipeline, (fetched[RECORDS], fetched[RESULTS]), levels[0], "", out)

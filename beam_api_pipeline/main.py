@@ -24,6 +24,7 @@ from beam_api_pipeline.manager import PipelineManager, prepare_run
 from beam_api_pipeline.options import (
     TemplateRun,
     read_template_run,
+    streaming_flag,
     template_help,
     worker_log_args,
 )
@@ -60,8 +61,9 @@ def launch(argv: list[str]) -> int:
     if "-h" in argv or "--help" in argv:
         print(template_help("main.py"))
         return EXIT_OK
-    options = PipelineOptions(argv)
     try:
+        argv = streaming_flag(argv)
+        options = PipelineOptions(argv)
         run = read_template_run(options)
     except ConfigError as error:
         print(str(error), file=sys.stderr)

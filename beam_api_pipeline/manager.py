@@ -19,7 +19,7 @@ from beam_api_pipeline.alerts import RunFacts, job_url, report_facts, send_run_a
 from beam_api_pipeline.checks import check_config, config_problems, dataflow_args
 from beam_api_pipeline.client.build import budget_share, build_client, client_limits
 from beam_api_pipeline.client.limits import small_share_warning
-from beam_api_pipeline.config import PipelineConfig, ServiceConfig, resolve_config
+from beam_api_pipeline.config import PipelineConfig, ServiceConfig, format_duration, resolve_config
 from beam_api_pipeline.config.loading import is_inline
 from beam_api_pipeline.config.references import literal_secrets
 from beam_api_pipeline.conformance import CheckLine, ConformanceCheck
@@ -36,8 +36,8 @@ from beam_api_pipeline.factory import PipelineFactory
 from beam_api_pipeline.logging_setup import set_log_context
 from beam_api_pipeline.parallel import range_paging
 from beam_api_pipeline.quality import quality_outcomes
-from beam_api_pipeline.report import RateUse, RunReport
-from beam_api_pipeline.run_plan import RunPlan, make_plan, new_run_id
+from beam_api_pipeline.report import Distribution, PollFigures, RateUse, RunReport
+from beam_api_pipeline.run_plan import RunPlan, make_plan, make_streaming_plan, new_run_id
 from beam_api_pipeline.runners import create_runner, with_default_mode
 from beam_api_pipeline.transforms.runner_profile import DATAFLOW_DEFAULT_MAX_WORKERS
 from beam_api_pipeline.watermark.runs import PipelineRun, RunStatus
@@ -59,6 +59,8 @@ _REPORTED_COUNTERS = (
     "rate_limit_store_outages",
     "child_tasks_succeeded",
     "child_tasks_failed",
+    "polls",
+    "polls_skipped",
     "throttled_msecs",
     "fetch_msecs",
     "quality_rows_failed",
@@ -79,15 +81,28 @@ def _counters(result) -> dict[str, int]:
     return totals
 
 
+def _poll_figures(result) -> PollFigures:
+    """A streaming run's `record_latency_ms` and `records_per_poll`."""
+    return PollFigures(_distribution(result, "record_latency_ms"), _distribution(result, "records_per_poll"))
+
+
+def _distribution(result, name: str) -> Distribution | None:
+    """The run's distribution metric `name`, None when it has no value."""
+    query = MetricsFilter().with_namespace(metrics.NAMESPACE).with_name(name)
+    found = [entry.committed for entry in result.metrics().query(query)["distributions"] if entry.committed]
+    count = sum(d.count for d in found)
+    if not count:
+        return None
+    return Distribution(count, sum(d.sum for d in found), min(d.min for d in found), max(d.max for d in found))
+
+
 def _achieved_rate(result) -> float | None:
     """Requests per second from the first request sent to the last (`metrics.REQUEST_SENT_MS`)."""
-    query = MetricsFilter().with_namespace(metrics.NAMESPACE).with_name("request_sent_ms")
-    sent = [entry.committed for entry in result.metrics().query(query)["distributions"] if entry.committed]
-    count = sum(distribution.count for distribution in sent)
-    if count < 2:
+    sent = _distribution(result, "request_sent_ms")
+    if sent is None or sent.count < 2:
         return None
-    span_ms = max(distribution.max for distribution in sent) - min(distribution.min for distribution in sent)
-    return (count - 1) / (span_ms / 1000) if span_ms > 0 else None
+    span_ms = sent.greatest - sent.least
+    return (sent.count - 1) / (span_ms / 1000) if span_ms > 0 else None
 
 
 def prepare_run(
@@ -109,14 +124,20 @@ def prepare_run(
     service = service or ServiceConfig()
     api = config.api_config
     walks_pages = any(range_paging(api, endpoint) is None for endpoint in api.endpoints)
-    options = PipelineOptions([*with_default_mode(beam_args or [], walks_pages), *_label_args(service)])
+    streaming = ["--streaming"] if config.streaming.enabled else []
+    options = PipelineOptions([*with_default_mode(beam_args or [], walks_pages), *_label_args(service), *streaming])
+    if plan is None and config.streaming.enabled:
+        plan = make_streaming_plan(config, store, start_time, end_time, run_id=run_id)
     plan = plan or make_plan(config, store, start_time, end_time, run_id=run_id)
     pipeline = beam.Pipeline(runner=create_runner(options), options=options)
     PipelineFactory(config, plan, job_alerts=job_alerts).build(pipeline)
     running = PipelineRun(plan.run_id, config.pipeline_id, RunStatus.RUNNING, plan.started_at)
     store.save_run(_with_service(running, service))
     set_log_context(pipeline_id=config.pipeline_id, run_id=plan.run_id)
-    logger.info("run %s: %d windows", plan.run_id, len(plan.tasks))
+    if plan.polls is None:
+        logger.info("run %s: %d windows", plan.run_id, len(plan.tasks))
+    else:
+        logger.info("run %s: polls every %s", plan.run_id, format_duration(plan.polls.interval))
     return pipeline, plan
 
 
@@ -242,7 +263,8 @@ class PipelineManager:
             dead_letters = PipelineFactory.dead_letter_location(config)
             counters = _counters(result)
             quality = quality_outcomes(api.endpoints, counters)
-            report = RunReport(plan, run, counters, after, rate, dead_letters, quality)
+            polls = _poll_figures(result) if plan.polls else None
+            report = RunReport(plan, run, counters, after, rate, dead_letters, quality, polls)
             send_run_alert(config.alerts, report_facts(report), datetime.now(UTC))
             return report
         finally:
@@ -340,6 +362,8 @@ class PipelineManager:
             parameters["start_time"] = format_utc(start_time)
         if end_time:
             parameters["end_time"] = format_utc(end_time)
+        if config.streaming.enabled:
+            parameters["streaming"] = "true"  # a streaming job (`options.streaming_flag`)
         parameters.update(settings.extra_parameters)
         return launch_body(job_name(config.pipeline_id, run_id), settings, parameters, service_labels(self.service))
 

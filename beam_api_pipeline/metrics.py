@@ -51,6 +51,15 @@ SCHEMA_ROWS_REFUSED = Metrics.counter(NAMESPACE, "schema_rows_refused")
 SCHEMA_VALUES_DISCARDED = Metrics.counter(NAMESPACE, "schema_values_discarded")
 
 
+#: Streaming runs: polls planned, and ticks skipped because the run's last poll was not committed yet.
+POLLS = Metrics.counter(NAMESPACE, "polls")
+POLLS_SKIPPED = Metrics.counter(NAMESPACE, "polls_skipped")
+#: Streaming runs: the records each poll wrote (one value per poll committed).
+RECORDS_PER_POLL = Metrics.distribution(NAMESPACE, "records_per_poll")
+#: Streaming runs: milliseconds from a row's `timestamp_field` to the moment it is handed to the outputs.
+RECORD_LATENCY_MS = Metrics.distribution(NAMESPACE, "record_latency_ms")
+
+
 def quality_counter(name: str):
     """The counter of one quality check (`quality.counter_name`: `quality_<endpoint>_<index>_<check>_rows` or
     `_windows`)."""

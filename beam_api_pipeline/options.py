@@ -243,3 +243,19 @@ def worker_log_args(beam_args: list[str], level: str) -> list[str]:
     if any(arg.split("=", 1)[0] == "--default_sdk_harness_log_level" for arg in beam_args):
         return beam_args
     return [*beam_args, f"--default_sdk_harness_log_level={level}"]
+
+
+def streaming_flag(argv: list[str]) -> list[str]:
+    """``argv`` with the template parameter ``streaming=true`` (``--streaming=true``, as the Dataflow launcher
+    passes it) as Beam's flag ``--streaming``, and ``--streaming=false`` left out: Beam's parser takes no value
+    for it. Any other value is a ConfigError."""
+    args = []
+    for arg in argv:
+        name, has_value, value = arg.partition("=")
+        if name != "--streaming" or not has_value:
+            args.append(arg)
+        elif value.lower() == "true":
+            args.append(name)
+        elif value.lower() != "false":
+            raise ConfigError(f"--streaming: expected true or false, got {value!r}")
+    return args

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from beam_api_pipeline.quality import QualityOutcome
-from beam_api_pipeline.run_plan import RunPlan
+from beam_api_pipeline.run_plan import POLLS, POLLS_FAILED, RunPlan
 from beam_api_pipeline.watermark.runs import PipelineRun, RunStatus
 from beam_api_pipeline.windowing import format_utc
 
@@ -36,6 +36,55 @@ class RateUse:
 
 
 @dataclass(frozen=True)
+class Distribution:
+    """A Beam distribution metric of a run: how many values, their sum, the least and the greatest."""
+
+    count: int
+    total: int
+    least: int
+    greatest: int
+
+    @property
+    def mean(self) -> float:
+        return self.total / self.count
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "count": self.count,
+            "sum": self.total,
+            "mean": round(self.mean, 1),
+            "min": self.least,
+            "max": self.greatest,
+        }
+
+
+@dataclass(frozen=True)
+class PollFigures:
+    """A streaming run's `record_latency_ms` (milliseconds from each row's `timestamp_field` to its handing to the
+    outputs) and `records_per_poll`, each None when nothing was measured."""
+
+    latency_ms: Distribution | None
+    records_per_poll: Distribution | None
+
+    def to_dict(self) -> dict[str, Any]:
+        figures = {"latency_ms": self.latency_ms, "records_per_poll": self.records_per_poll}
+        return {name: figure.to_dict() if figure else None for name, figure in figures.items()}
+
+    def lines(self) -> list[str]:
+        lines = []
+        if self.records_per_poll:
+            per_poll = self.records_per_poll
+            lines.append(f"  records per poll: {per_poll.mean:.1f} on average, at most {per_poll.greatest}")
+        if self.latency_ms:
+            latency = self.latency_ms
+            lines.append(
+                f"  latency: {latency.count} rows reached the outputs {latency.mean / 1000:.1f} s after their "
+                f"timestamp on average, at most {latency.greatest / 1000:.1f} s"
+            )
+        return lines
+
+
+@dataclass(frozen=True)
 class RunReport:
     """What a finished local run did; `quality` is what each data quality check found (in config order)."""
 
@@ -46,6 +95,7 @@ class RunReport:
     rate: RateUse
     dead_letter_location: str = ""
     quality: tuple[QualityOutcome, ...] = ()
+    polls: PollFigures | None = None
 
     @property
     def succeeded(self) -> bool:
@@ -60,6 +110,7 @@ class RunReport:
             "rate": self.rate.to_dict(),
             "dead_letter_location": self.dead_letter_location,
             "quality": [outcome.to_dict() for outcome in self.quality],
+            "polls": self.polls.to_dict() if self.polls else None,
             "watermarks": {
                 endpoint: {"before": _iso(before), "after": _iso(self.watermarks_after.get(endpoint))}
                 for endpoint, before in self.plan.watermarks_before.items()
@@ -91,13 +142,18 @@ def format_report(report: RunReport) -> str:
         for row in rows
     ]
     counters = report.counters
-    lines = [
-        f"run {run.run_id}: {run.status} in {elapsed:.1f} s",
-        *table,
+    total = (
         f"  total: {run.windows_done} windows done, {run.windows_failed} failed, {counters['requests']} requests, "
-        f"{run.records_processed} records written, {counters['files_written']} files",
-        report.rate.line(),
-    ]
+        f"{run.records_processed} records written"
+    )
+    lines = [f"run {run.run_id}: {run.status} in {elapsed:.1f} s", *table]
+    if report.plan.polls is None:
+        lines.append(f"{total}, {counters['files_written']} files")
+    else:  # the files of a poll are not counted: WriteToText names them once the poll's window is closed
+        lines.extend([total, _polls_line(run, counters["polls_skipped"])])
+        if report.polls:
+            lines.extend(report.polls.lines())
+    lines.append(report.rate.line())
     if counters["split_parts"] or counters["deferred_remainders"]:
         lines.append(
             f"  runner: {counters['split_parts']} window parts split, "
@@ -108,3 +164,12 @@ def format_report(report: RunReport) -> str:
         lines.append(f"  dead letters: {run.dead_letter_rows} rows in {report.dead_letter_location}")
     lines.extend(f"  error: {error}" for error in run.errors)
     return "\n".join(lines)
+
+
+def _polls_line(run: PipelineRun, skipped: int) -> str:
+    """A streaming run's polls per endpoint (done and failed), and the ticks skipped while a poll was in flight."""
+    polls = []
+    for endpoint, stats in sorted(run.endpoint_stats.items()):
+        count, failed = int(stats.get(POLLS, 0)), int(stats.get(POLLS_FAILED, 0))
+        polls.append(f"{endpoint} {count - failed} done, {failed} failed")
+    return f"  polls: {'; '.join(polls) or 'none'} ({skipped} ticks skipped: a poll was in flight)"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -36,6 +36,12 @@ class WindowStatus(StrEnum):
 
 
 _MICROSECOND = timedelta(microseconds=1)
+
+#: A streaming run's record counts, per endpoint (`endpoint_stats`), its committed polls and the failed ones.
+POLLS = "polls"
+POLLS_FAILED = "polls_failed"
+#: 1 while the endpoint's last committed poll failed (its watermark is held), else 0.
+LAST_POLL_FAILED = "last_poll_failed"
 
 #: A WindowTask between stages: (endpoint, window start, window end, overlap in microseconds, parent as JSON
 #: text or None).
@@ -124,12 +130,26 @@ class WindowResult:
 
 
 @dataclass(frozen=True)
+class PollSchedule:
+    """When a streaming run polls: from `first_poll` every `interval` until `until` (None: until drained or
+    cancelled); each poll reads up to its time minus `lag`. `start_time` (`--start_time`) is where the first
+    poll of each endpoint starts reading, instead of its watermark."""
+
+    first_poll: datetime
+    interval: timedelta
+    lag: timedelta
+    until: datetime | None = None
+    start_time: datetime | None = None
+
+
+@dataclass(frozen=True)
 class RunPlan:
     """The windows one run covers, decided when the pipeline is built. `tasks` are the windows of endpoints
     without a parent (and, in a replay, child tasks); a child endpoint's windows are its root's, and its tasks
     are made from the parent records of each window while the run goes. `endpoint_parents` maps each endpoint to
     its parent (None for a root; an endpoint missing from it is a root). `schemas_before` holds each endpoint's
-    schema its rows are held to (`schema_baseline`; BigQuery JSON fields)."""
+    schema its rows are held to (`schema_baseline`; BigQuery JSON fields). A streaming run has `polls` and no
+    `tasks`: each poll plans its own (`transforms.polls`)."""
 
     run_id: str
     pipeline_id: str
@@ -140,6 +160,7 @@ class RunPlan:
     is_replay: bool = False
     endpoint_parents: dict[str, str | None] = field(default_factory=dict)
     schemas_before: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    polls: PollSchedule | None = None
 
     def parent_of(self, endpoint: str) -> str | None:
         return self.endpoint_parents.get(endpoint)
@@ -190,6 +211,23 @@ def make_plan(
         endpoint_parents=tree.parents,
         schemas_before=schemas,
     )
+
+
+def make_streaming_plan(
+    config,
+    store,
+    start_time: datetime | None = None,
+    end_time: datetime | None = None,
+    now: datetime | None = None,
+    run_id: str | None = None,
+) -> RunPlan:
+    """Plan a streaming run: it polls from `now` every `streaming.poll_interval` until `end_time` (None: until
+    drained or cancelled); the first poll of each endpoint reads from `start_time`, else from its watermark."""
+    now = now or datetime.now(UTC)
+    plan = make_plan(config, store, now=now, run_id=run_id)
+    section = config.streaming
+    polls = PollSchedule(now, section.poll_interval, section.lag, until=end_time, start_time=start_time)
+    return replace(plan, tasks=[], polls=polls)
 
 
 def window_tasks(config, start: datetime, end: datetime) -> list[WindowTask]:

@@ -94,10 +94,11 @@ class Dataset:
         with self._lock:
             return len(self._records)
 
-    def add_records(self, count: int, updated_at: datetime) -> list[int]:
-        """Append `count` records with the next ids, all stamped `updated_at`; return their ids."""
-        updated_at = as_utc(updated_at)
+    def add_records(self, count: int, updated_at: datetime | None = None) -> list[int]:
+        """Append `count` records with the next ids, all stamped `updated_at` (None: the moment they are added, as
+        a live API's new records are); return their ids."""
         with self._lock:
+            updated_at = datetime.now(UTC) if updated_at is None else as_utc(updated_at)
             ids = list(range(self._max_id + 1, self._max_id + 1 + count))
             for record_id in ids:
                 record = Record(record_id, updated_at)

@@ -49,6 +49,7 @@ from .stores import (
     LocalWatermarkStoreConfig,
     WatermarkStoreConfig,
 )
+from .streaming import StreamingConfig
 from .watermark import WatermarkConfig, WindowConfig
 
 __all__ = [
@@ -92,6 +93,7 @@ __all__ = [
     "RetryConfig",
     "Secret",
     "ServiceConfig",
+    "StreamingConfig",
     "StrictModel",
     "TimeWindowParallelConfig",
     "TransformConfig",

@@ -10,6 +10,7 @@ from .api import NAME_PATTERN, NAME_RULE, ApiConfig
 from .base import StrictModel, rule_error
 from .outputs import BigQueryOutputConfig, OutputConfig
 from .stores import DeadLetterConfig, LocalWatermarkStoreConfig, WatermarkStoreConfig
+from .streaming import StreamingConfig
 
 _CLASS_PATH = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*:[A-Za-z_]\w*")
 
@@ -29,6 +30,7 @@ class PipelineConfig(StrictModel):
     dead_letter: DeadLetterConfig | None = None
     watermark_store: WatermarkStoreConfig = LocalWatermarkStoreConfig()
     alerts: AlertsConfig | None = None
+    streaming: StreamingConfig = StreamingConfig()
 
     @field_validator("pipeline_id")
     @classmethod
@@ -61,7 +63,33 @@ class PipelineConfig(StrictModel):
                 ]
                 if missing:
                     raise rule_error(f"required when output.{index} has write_disposition merge", *missing)
+        if self.streaming.enabled:
+            self._check_streaming()
         return self
+
+    def _check_streaming(self) -> None:
+        """What a streaming run needs (watermarks: each poll starts at one) and what it does not do (yet): child
+        endpoints, quality checks (they judge a whole run), and BigQuery writes other than appending streaming
+        inserts (file loads and the Storage Write API need a triggering frequency this template does not set;
+        truncate and merge work on a whole run's table)."""
+        endpoints = self.api_config.endpoints
+        if not self.api_config.watermark.enabled:
+            raise rule_error("must be true when streaming.enabled is true", "api_config.watermark.enabled")
+        refused = [
+            *(f"api_config.endpoints.{name}.parent" for name, ep in endpoints.items() if ep.parent),
+            *(f"api_config.endpoints.{name}.quality" for name, ep in endpoints.items() if ep.quality),
+        ]
+        if refused:
+            raise rule_error("not supported when streaming.enabled is true", *refused)
+        bigquery = [(i, o.config) for i, o in enumerate(self.output) if isinstance(o, BigQueryOutputConfig)]
+        refused = [f"output.{index}.config.method" for index, c in bigquery if c.method != "streaming_inserts"]
+        if refused:
+            raise rule_error("must be streaming_inserts when streaming.enabled is true", *refused)
+        refused = [
+            f"output.{index}.config.write_disposition" for index, c in bigquery if c.write_disposition != "append"
+        ]
+        if refused:
+            raise rule_error("must be append when streaming.enabled is true", *refused)
 
     def enabled_outputs(self) -> list[OutputConfig]:
         """The outputs to write to, in file order."""

@@ -20,6 +20,7 @@ from beam_api_pipeline.outputs.base import BaseOutput
 from beam_api_pipeline.outputs.bigquery_schema import AUTO, encode_json_columns, load_schema, row_problems
 from beam_api_pipeline.outputs.bigquery_tables import TableName, endpoint_table_id, merge_statement
 from beam_api_pipeline.outputs.rejected import rejected_row
+from beam_api_pipeline.transforms.beam_windows import count_all
 
 logger = logging.getLogger(__name__)
 
@@ -230,6 +231,9 @@ class BigQueryOutput(BaseOutput):
             ),
             additional_bq_parameters=None if merge else table_options,
             insert_retry_strategy=RetryStrategy.RETRY_ON_TRANSIENT_ERROR,
+            # a streaming run's polls: batches per poll window (Prism cannot decode the windowed fixed-shard
+            # reshuffle Beam uses otherwise)
+            with_auto_sharding=self.pipeline_config.streaming.enabled,
         )
         written = self._written(result, rejection, destination)
         if not merge:
@@ -255,11 +259,11 @@ class BigQueryOutput(BaseOutput):
                 result.destination_load_jobid_pairs,
                 result.destination_copy_jobid_pairs,
             ) | "AllJobs" >> beam.Flatten()
-            return jobs | "JobsDone" >> beam.combiners.Count.Globally() | "Loaded" >> beam.Map(lambda _n: name)
+            return count_all(jobs, "JobsDone") | "Loaded" >> beam.Map(lambda _n: name)
         refused = result.failed_rows_with_errors | "Refused" >> beam.MapTuple(
             lambda _table, row, errors: rejected_row(
                 **rejection, error_type="BigQueryRejected", error=_rejection_reason(errors), row=row
             )
         )
         self._rejected.append(refused)
-        return refused | "InsertsDone" >> beam.combiners.Count.Globally() | "Inserted" >> beam.Map(lambda _n: name)
+        return count_all(refused, "InsertsDone") | "Inserted" >> beam.Map(lambda _n: name)

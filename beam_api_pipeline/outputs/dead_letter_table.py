@@ -12,6 +12,7 @@ from apache_beam.io.gcp.bigquery import BigQueryDisposition, RetryStrategy, Writ
 
 from beam_api_pipeline.gcp.endpoints import bigquery_client, use_emulators
 from beam_api_pipeline.outputs.bigquery_tables import TableName
+from beam_api_pipeline.transforms.beam_windows import count_all
 
 #: The table's schema; `record` holds the record that could not be placed or written, as JSON text, and for a
 #: failed child task its parent (`{"parent": {"key": ..., "fields": {...}}}`).
@@ -78,11 +79,7 @@ class WriteDeadLetterTable(beam.PTransform):
             )
         )
         name = str(self._table)
-        return (
-            result.failed_rows_with_errors
-            | "InsertsDone" >> beam.combiners.Count.Globally()
-            | "Inserted" >> beam.Map(lambda _n: name)
-        )
+        return count_all(result.failed_rows_with_errors, "InsertsDone") | "Inserted" >> beam.Map(lambda _n: name)
 
 
 def read_dead_letter_table(table: str, pipeline_id: str, run_id: str | None = None) -> list[dict[str, Any]]:

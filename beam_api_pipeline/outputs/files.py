@@ -8,12 +8,13 @@ from collections.abc import Iterator
 
 import apache_beam as beam
 from apache_beam import pvalue
-from apache_beam.transforms.window import GlobalWindow
-from apache_beam.utils.timestamp import MIN_TIMESTAMP
+from apache_beam.transforms.window import BoundedWindow
+from apache_beam.utils.timestamp import Timestamp
 from apache_beam.utils.windowed_value import WindowedValue
 
 from beam_api_pipeline.outputs.base import BaseOutput
 from beam_api_pipeline.outputs.jsonl import json_line_bytes
+from beam_api_pipeline.transforms.beam_windows import BundleWindows
 
 
 def run_file_prefix(directory: str, endpoint: str, run_id: str) -> str:
@@ -61,34 +62,52 @@ class LocalOutput(BaseOutput):
 
 class _JsonLinesFilesFn(beam.DoFn):
     """Gathers a bundle's rows as JSON lines (UTF-8 bytes, which WriteToText writes as they are) into file
-    contents of at most `lines_per_file` lines."""
+    contents of at most `lines_per_file` lines, per Beam window (a streaming run's polls each have one)."""
 
     def __init__(self, lines_per_file: int):
         self._lines_per_file = lines_per_file
 
     def start_bundle(self) -> None:
-        self._contents = io.BytesIO()
-        self._lines = 0
+        self._windows = BundleWindows()
+        self._files: dict[BoundedWindow, _FileContents] = {}
 
-    def process(self, batch: list) -> Iterator[bytes]:
+    def process(
+        self,
+        batch: list,
+        window: BoundedWindow = beam.DoFn.WindowParam,
+        timestamp: Timestamp = beam.DoFn.TimestampParam,
+    ) -> Iterator[bytes]:
+        contents = self._files.setdefault(self._windows.saw(window, timestamp), _FileContents())
         start = 0
         while start < len(batch):
-            rows = batch[start : start + self._lines_per_file - self._lines]
-            if self._lines:
-                self._contents.write(b"\n")
-            self._contents.write(b"\n".join(map(json_line_bytes, rows)))
-            self._lines += len(rows)
+            rows = batch[start : start + self._lines_per_file - contents.lines]
+            contents.add(rows)
             start += len(rows)
-            if self._lines == self._lines_per_file:
-                yield self._take()
+            if contents.lines == self._lines_per_file:
+                yield contents.take()
 
     def finish_bundle(self) -> Iterator[WindowedValue]:
-        if self._lines:
-            yield WindowedValue(self._take(), MIN_TIMESTAMP, [GlobalWindow()])
+        for window, contents in self._files.items():
+            if contents.lines:
+                yield self._windows.output(contents.take(), window)
 
-    def _take(self) -> bytes:
+
+class _FileContents:
+    """The JSON lines of one file being gathered."""
+
+    def __init__(self) -> None:
+        self._buffer = io.BytesIO()
+        self.lines = 0
+
+    def add(self, rows: list) -> None:
+        if self.lines:
+            self._buffer.write(b"\n")
+        self._buffer.write(b"\n".join(map(json_line_bytes, rows)))
+        self.lines += len(rows)
+
+    def take(self) -> bytes:
         """The file gathered so far; the next one starts empty."""
-        contents = self._contents.getvalue()
-        self._contents = io.BytesIO()
-        self._lines = 0
+        contents = self._buffer.getvalue()
+        self._buffer = io.BytesIO()
+        self.lines = 0
         return contents

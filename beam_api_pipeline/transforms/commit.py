@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import apache_beam as beam
@@ -14,8 +15,12 @@ from beam_api_pipeline import metrics
 from beam_api_pipeline.alerts import RunFacts, send_run_alert
 from beam_api_pipeline.config import PipelineConfig
 from beam_api_pipeline.run_plan import (
+    LAST_POLL_FAILED,
+    POLLS,
+    POLLS_FAILED,
     ResultElement,
     RunPlan,
+    TaskElement,
     WindowResult,
     WindowTask,
     endpoint_stats,
@@ -23,10 +28,12 @@ from beam_api_pipeline.run_plan import (
     window_outcomes,
 )
 from beam_api_pipeline.schema_infer import Fields
+from beam_api_pipeline.transforms.beam_windows import count_all
 from beam_api_pipeline.transforms.fetch_children import ChildBatch, batch_tasks
 from beam_api_pipeline.transforms.schemas import record_run_schema, write_schema_files
 from beam_api_pipeline.watermark.runs import PipelineRun, RunStatus
 from beam_api_pipeline.watermark.store import open_store
+from beam_api_pipeline.windowing import format_utc
 
 logger = logging.getLogger(__name__)
 
@@ -54,21 +61,7 @@ class _CommitFn(beam.DoFn):
         spawned: list[ChildBatch],
         schemas: list[tuple[str, Fields]],
     ) -> Iterator[PipelineRun]:
-        results = [WindowResult.from_element(element) for element in result_elements]
-        child_tasks = [task for batch in spawned for task in batch_tasks(batch)]
-        outcomes = window_outcomes(self._plan, results, child_tasks)
-        store = open_store(self._config.watermark_store)
-        try:
-            committed = watermarks_after(self._plan, outcomes) if self._config.api_config.watermark.enabled else {}
-            for endpoint, watermark in committed.items():
-                if watermark is not None:
-                    store.advance_watermark(self._plan.pipeline_id, endpoint, watermark, self._plan.run_id)
-            run = self._run_record(outcomes, results, child_tasks, rows_written, invalid_records)
-            store.save_run(run)
-            for endpoint, fields in sorted(schemas):
-                self._record_schema(store, endpoint, fields)
-        finally:
-            store.close()
+        run, committed = self._commit(self._plan, result_elements, rows_written, invalid_records, spawned, schemas)
         if self._alert_with is not None:
             self._send_alert(run, committed)
         metrics.FILES_WRITTEN.inc(sum(written))
@@ -77,6 +70,39 @@ class _CommitFn(beam.DoFn):
             "run %s %s: %d files, %d dead-letter files", run.run_id, run.status, sum(written), dead_letter_files
         )
         yield run
+
+    def _commit(
+        self,
+        plan: RunPlan,
+        result_elements: list[ResultElement],
+        rows_written: int,
+        invalid_records: int,
+        spawned: list[ChildBatch],
+        schemas: list[tuple[str, Fields]],
+    ) -> tuple[PipelineRun, dict[str, datetime | None]]:
+        """Move the watermarks over `plan`'s complete windows, save the run record (`_record_of`) and record the
+        schemas; the record and the watermarks committed."""
+        results = [WindowResult.from_element(element) for element in result_elements]
+        child_tasks = [task for batch in spawned for task in batch_tasks(batch)]
+        outcomes = window_outcomes(plan, results, child_tasks)
+        store = open_store(self._config.watermark_store)
+        try:
+            committed = watermarks_after(plan, outcomes) if self._config.api_config.watermark.enabled else {}
+            for endpoint, watermark in committed.items():
+                if watermark is not None:
+                    store.advance_watermark(plan.pipeline_id, endpoint, watermark, plan.run_id)
+            run = self._run_record(plan, outcomes, results, child_tasks, rows_written, invalid_records)
+            run = self._record_of(store, run)
+            store.save_run(run)
+            for endpoint, fields in sorted(schemas):
+                self._record_schema(store, endpoint, fields)
+        finally:
+            store.close()
+        return run, committed
+
+    def _record_of(self, _store, run: PipelineRun) -> PipelineRun:
+        """The run record to save: the run's own."""
+        return run
 
     def _record_schema(self, store, endpoint: str, fields: Fields) -> None:
         """The schema version of `endpoint`'s rows, and its schema files. After the run record: a failure here is
@@ -102,6 +128,7 @@ class _CommitFn(beam.DoFn):
 
     def _run_record(
         self,
+        plan: RunPlan,
         outcomes,
         results: list[WindowResult],
         child_tasks: list[WindowTask],
@@ -116,18 +143,81 @@ class _CommitFn(beam.DoFn):
             for r in sorted(failures, key=lambda r: (r.task.endpoint, r.task.window.start))
         ]
         return PipelineRun(
-            run_id=self._plan.run_id,
-            pipeline_id=self._plan.pipeline_id,
+            run_id=plan.run_id,
+            pipeline_id=plan.pipeline_id,
             status=RunStatus.SUCCEEDED if failed == 0 else RunStatus.FAILED,
-            start_time=self._plan.started_at,
+            start_time=plan.started_at,
             end_time=datetime.now(UTC),
             records_processed=rows_written,
             errors=errors[:MAX_ERRORS_KEPT],
             windows_done=done,
             windows_failed=failed,
-            endpoint_stats=endpoint_stats(self._plan, results, child_tasks),
+            endpoint_stats=endpoint_stats(plan, results, child_tasks),
             dead_letter_rows=len(failures) + invalid_records,
         )
+
+
+class _CommitPollFn(_CommitFn):
+    """A streaming run's commit of one poll (its Beam window): its planned windows (`planned`) are the plan; the
+    run record adds the poll to what the run's earlier polls recorded (`add_poll`). Polls are committed one at a
+    time (`polls.PlanPolls` plans the next one only then). The sinks' results are waited for, not counted: a
+    windowed WriteToText names its files once the poll's window is closed, too late to be counted in it."""
+
+    def process(
+        self,
+        result_elements: list[ResultElement],
+        written: list[int],
+        dead_letter_files: int,
+        rows_written: int,
+        invalid_records: int,
+        spawned: list[ChildBatch],
+        schemas: list[tuple[str, Fields]],
+        planned: list[TaskElement],
+    ) -> Iterator[PipelineRun]:
+        plan = replace(self._plan, tasks=[WindowTask.from_element(element) for element in planned])
+        run, committed = self._commit(plan, result_elements, rows_written, invalid_records, spawned, schemas)
+        moved = {endpoint: format_utc(watermark) for endpoint, watermark in committed.items() if watermark}
+        logger.info("run %s is %s; watermarks moved: %s", run.run_id, run.status, moved or "none")
+        yield run
+
+    def _record_of(self, store, run: PipelineRun) -> PipelineRun:
+        metrics.RECORDS_PER_POLL.update(run.records_processed)
+        logger.info(
+            "poll committed: %d records written, %d windows done, %d failed",
+            run.records_processed,
+            run.windows_done,
+            run.windows_failed,
+        )
+        return add_poll(store.get_run(run.run_id), run)
+
+
+def add_poll(before: PipelineRun | None, poll: PipelineRun) -> PipelineRun:
+    """A streaming run's record after `poll` (the record of one poll) is added to `before` (the run's record so
+    far): counts summed, each endpoint's polls and failed polls counted, the newest errors kept. The run is failed
+    while the last poll of some endpoint failed (its watermark is held)."""
+    stats = {endpoint: dict(entry) for endpoint, entry in (before.endpoint_stats if before else {}).items()}
+    for endpoint, entry in poll.endpoint_stats.items():
+        total = stats.setdefault(endpoint, {})
+        for key, value in entry.items():
+            total[key] = round(total.get(key, 0) + value, 3)
+        failed = entry["windows_failed"] > 0
+        total[POLLS] = total.get(POLLS, 0) + 1
+        total[POLLS_FAILED] = total.get(POLLS_FAILED, 0) + failed
+        total[LAST_POLL_FAILED] = int(failed)
+    failing = any(entry.get(LAST_POLL_FAILED) for entry in stats.values())
+    if before is None:
+        before = replace(poll, records_processed=0, windows_done=0, windows_failed=0, errors=[], dead_letter_rows=0)
+    return replace(
+        before,
+        status=RunStatus.FAILED if failing else RunStatus.SUCCEEDED,
+        end_time=poll.end_time,
+        records_processed=before.records_processed + poll.records_processed,
+        errors=[*before.errors, *poll.errors][-MAX_ERRORS_KEPT:],
+        windows_done=before.windows_done + poll.windows_done,
+        windows_failed=before.windows_failed + poll.windows_failed,
+        endpoint_stats=stats,
+        dead_letter_rows=before.dead_letter_rows + poll.dead_letter_rows,
+    )
 
 
 class CommitWatermark(beam.PTransform):
@@ -138,7 +228,8 @@ class CommitWatermark(beam.PTransform):
     `schemas.RowSchemas`: the commit records a new schema version where they changed it, and writes the version
     to the endpoint's `schema_files`). Each is complete only when what it counts is written, so the commit runs
     after every write, on every runner. With `alert_with` (the dead-letter location) the commit also sends the
-    run's alert (`alerts.send_run_alert`)."""
+    run's alert (`alerts.send_run_alert`). A streaming run gives `planned` (the WindowTasks of its polls, as
+    elements, each poll in a Beam window of its own) and commits each poll once it is written."""
 
     def __init__(
         self,
@@ -153,8 +244,10 @@ class CommitWatermark(beam.PTransform):
         schemas,
         schema_files: dict[str, list[str]] | None = None,
         alert_with: str | None = None,
+        planned=None,
     ):
         super().__init__()
+        self._planned = planned
         self._spawned = spawned
         self._schemas = schemas
         self._schema_files = schema_files or {}
@@ -167,19 +260,27 @@ class CommitWatermark(beam.PTransform):
         self._alert_with = alert_with
 
     def expand(self, results: pvalue.PCollection) -> pvalue.PCollection:
+        side_inputs = {
+            "written": pvalue.AsList(self._written),
+            "dead_letter_files": pvalue.AsSingleton(
+                count_all(self._dead_letters, "CountDeadLetterFiles"), default_value=0
+            ),
+            "rows_written": pvalue.AsSingleton(self._rows_written, default_value=0),
+            "invalid_records": pvalue.AsSingleton(self._invalid_records, default_value=0),
+            "spawned": pvalue.AsList(self._spawned),
+            "schemas": pvalue.AsList(self._schemas),
+        }
+        commit_args = (self._config, self._plan, self._alert_with, self._schema_files)
+        if self._planned is None:
+            return (
+                results
+                | "AllResults" >> beam.combiners.ToList()
+                | "Commit" >> beam.ParDo(_CommitFn(*commit_args), **side_inputs)
+            )
+        # a streaming run: one commit per poll that planned windows
         return (
             results
-            | "AllResults" >> beam.combiners.ToList()
-            | "Commit"
-            >> beam.ParDo(
-                _CommitFn(self._config, self._plan, self._alert_with, self._schema_files),
-                written=pvalue.AsList(self._written),
-                dead_letter_files=pvalue.AsSingleton(
-                    self._dead_letters | "CountDeadLetterFiles" >> beam.combiners.Count.Globally()
-                ),
-                rows_written=pvalue.AsSingleton(self._rows_written),
-                invalid_records=pvalue.AsSingleton(self._invalid_records),
-                spawned=pvalue.AsList(self._spawned),
-                schemas=pvalue.AsList(self._schemas),
-            )
+            | "AllResults" >> beam.combiners.ToList().without_defaults()
+            | "CommitPoll"
+            >> beam.ParDo(_CommitPollFn(*commit_args), planned=pvalue.AsList(self._planned), **side_inputs)
         )

@@ -67,14 +67,18 @@ class ReadFromApi(beam.PTransform):
         self._uses_ranges = any(paging is not None for paging in pagings)
         self._uses_walks = any(paging is None or not paging.require_total for paging in pagings)
 
-    def expand(self, pbegin: pvalue.PBegin) -> dict[str, pvalue.PCollection]:
-        profile = runner_profile(pbegin.pipeline.options)
+    def expand(self, source: pvalue.PBegin | pvalue.PCollection) -> dict[str, pvalue.PCollection]:
+        """From a PBegin, the tasks given; from a PCollection, its task elements (a streaming run's polls)."""
+        profile = runner_profile(source.pipeline.options)
         api = self._config.api_config
         warning = small_share_warning(api.rate_limit_mode, api.rate_limit, profile.processes, profile.processes_from)
         if warning:
             logger.warning(warning)
         dofn_args = (self._config, self._extractor_class, profile)
-        tasks = pbegin | "CreateWindows" >> beam.Create([task.to_element() for task in self._tasks], reshuffle=True)
+        if isinstance(source, pvalue.PCollection):
+            tasks = source
+        else:
+            tasks = source | "CreateWindows" >> beam.Create([t.to_element() for t in self._tasks], reshuffle=True)
         walks = checked(tasks, "windows")
         fetched = []
         if self._uses_ranges:

@@ -7,10 +7,10 @@ from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future
 
+import apache_beam as beam
 from apache_beam import pvalue
-from apache_beam.transforms.window import GlobalWindow
-from apache_beam.utils.timestamp import MIN_TIMESTAMP
-from apache_beam.utils.windowed_value import WindowedValue
+from apache_beam.transforms.window import BoundedWindow
+from apache_beam.utils.timestamp import Timestamp
 
 from beam_api_pipeline import metrics
 from beam_api_pipeline.packing import pack
@@ -18,6 +18,7 @@ from beam_api_pipeline.parallel import RangeElement, RangeTask, plan_range
 from beam_api_pipeline.paths import get_path
 from beam_api_pipeline.run_plan import TaskElement, WindowTask
 from beam_api_pipeline.transforms.api_dofn import ApiDoFn
+from beam_api_pipeline.transforms.beam_windows import in_window
 from beam_api_pipeline.transforms.concurrency import RequestPool
 
 #: The output of windows whose answer has no total (`require_total_count: false`): they are walked page by page.
@@ -38,20 +39,30 @@ class PlanRangesFn(ApiDoFn):
         super().teardown()
 
     def start_bundle(self) -> None:
-        self._pending: deque[Future] = deque()
+        self._pending: deque[tuple[Future, BoundedWindow, Timestamp]] = deque()
 
-    def process(self, element: TaskElement) -> Iterator[object]:
-        self._pending.append(self._pool.submit(self._plan, element))
-        while self._pending and (self._pending[0].done() or len(self._pending) >= self._pool.width):
-            yield self._pending.popleft().result()
+    def process(
+        self,
+        element: TaskElement,
+        window: BoundedWindow = beam.DoFn.WindowParam,
+        timestamp: Timestamp = beam.DoFn.TimestampParam,
+    ) -> Iterator[object]:
+        self._pending.append((self._pool.submit(self._plan, element), window, timestamp))
+        while self._pending and (self._pending[0][0].done() or len(self._pending) >= self._pool.width):
+            yield self._next_output()
 
-    def finish_bundle(self) -> Iterator[WindowedValue]:
+    def finish_bundle(self) -> Iterator[object]:
         while self._pending:
-            output = self._pending.popleft().result()
-            if isinstance(output, pvalue.TaggedOutput):
-                yield pvalue.TaggedOutput(output.tag, WindowedValue(output.value, MIN_TIMESTAMP, [GlobalWindow()]))
-            else:
-                yield WindowedValue(output, MIN_TIMESTAMP, [GlobalWindow()])
+            yield self._next_output()
+
+    def _next_output(self) -> object:
+        """The oldest pending window's output, in the Beam window of the element it came from (a bundle can
+        hold several polls of a streaming run)."""
+        future, window, timestamp = self._pending.popleft()
+        output = future.result()
+        if isinstance(output, pvalue.TaggedOutput):
+            return pvalue.TaggedOutput(output.tag, in_window(output.value, window, timestamp))
+        return in_window(output, window, timestamp)
 
     def _plan(self, element: TaskElement) -> RangeElement | pvalue.TaggedOutput:
         task = WindowTask.from_element(element)

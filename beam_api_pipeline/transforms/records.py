@@ -8,9 +8,8 @@ from typing import Any
 
 import apache_beam as beam
 from apache_beam import pvalue
-from apache_beam.transforms.window import GlobalWindow
-from apache_beam.utils.timestamp import MIN_TIMESTAMP
-from apache_beam.utils.windowed_value import WindowedValue
+from apache_beam.transforms.window import BoundedWindow
+from apache_beam.utils.timestamp import Timestamp
 
 from beam_api_pipeline import metrics
 from beam_api_pipeline.config import PipelineConfig
@@ -22,6 +21,7 @@ from beam_api_pipeline.run_plan import TaskElement, WindowTask, task_endpoint
 from beam_api_pipeline.schema_contract import HeldSchema, apply_contract
 from beam_api_pipeline.schema_infer import Fields
 from beam_api_pipeline.timeformat import parse_timestamp
+from beam_api_pipeline.transforms.beam_windows import BundleWindows, combine_all
 from beam_api_pipeline.transforms.dead_letter import contract_dead_letter
 from beam_api_pipeline.transforms.dedup import KeepNewestFn, bucketed
 from beam_api_pipeline.transforms.element_checks import checked
@@ -119,7 +119,8 @@ class _ApplyTransformFn(beam.DoFn):
         self._held = {endpoint: HeldSchema(fields) for endpoint, fields in self._schemas.items()}
 
     def start_bundle(self) -> None:
-        self._rows = 0
+        self._windows = BundleWindows()
+        self._rows: dict[BoundedWindow, int] = {}
         self._metadata: dict[TaskElement, dict[str, str]] = {}
 
     def _metadata_of(self, task_element: TaskElement) -> dict[str, str]:
@@ -133,7 +134,12 @@ class _ApplyTransformFn(beam.DoFn):
             )
         return self._metadata[task_element]
 
-    def process(self, element: tuple[TaskElement, list[Any]]) -> Iterator[pvalue.TaggedOutput]:
+    def process(
+        self,
+        element: tuple[TaskElement, list[Any]],
+        window: BoundedWindow = beam.DoFn.WindowParam,
+        timestamp: Timestamp = beam.DoFn.TimestampParam,
+    ) -> Iterator[pvalue.TaggedOutput]:
         task_element, records = element
         endpoint = task_endpoint(task_element)
         transform = self._config.api_config.transform
@@ -149,7 +155,8 @@ class _ApplyTransformFn(beam.DoFn):
         if endpoint in self._checked:  # to its quality checks, with its window; they count what goes on
             yield pvalue.TaggedOutput(_rows_tag(endpoint), (task_element, rows))
             return
-        self._rows += len(rows)
+        self._windows.saw(window, timestamp)
+        self._rows[window] = self._rows.get(window, 0) + len(rows)
         yield pvalue.TaggedOutput(_rows_tag(endpoint), rows)  # without a transform or contract, the batch as it came
 
     def _held_to_contract(
@@ -180,7 +187,8 @@ class _ApplyTransformFn(beam.DoFn):
         return kept
 
     def finish_bundle(self) -> Iterator[pvalue.TaggedOutput]:
-        yield pvalue.TaggedOutput(ROW_COUNTS, WindowedValue(self._rows, MIN_TIMESTAMP, [GlobalWindow()]))
+        for window, rows in self._rows.items():
+            yield pvalue.TaggedOutput(ROW_COUNTS, self._windows.output(rows, window))
 
 
 class TransformRecords(beam.PTransform):
@@ -226,7 +234,7 @@ class TransformRecords(beam.PTransform):
         shaped = kept | "ApplyTransform" >> beam.ParDo(transform).with_outputs(
             ROW_COUNTS, CONTRACT_DROPPED, CONTRACT_FAILED, *map(_rows_tag, endpoints)
         )
-        rows_written = shaped[ROW_COUNTS] | "CountRows" >> beam.CombineGlobally(sum)
+        rows_written = combine_all(shaped[ROW_COUNTS], "CountRows", sum)
         return {
             "rows": {endpoint: checked(shaped[_rows_tag(endpoint)], f"rows:{endpoint}") for endpoint in endpoints},
             "rows_written": rows_written,

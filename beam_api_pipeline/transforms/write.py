@@ -6,6 +6,7 @@ import apache_beam as beam
 from apache_beam import pvalue
 
 from beam_api_pipeline.outputs.base import BaseOutput
+from beam_api_pipeline.transforms.beam_windows import count_all
 
 
 class WriteOutputs(beam.PTransform):
@@ -26,7 +27,7 @@ class WriteOutputs(beam.PTransform):
         for endpoint, batches in rows.items():
             for output in self._outputs:
                 written = output.expand_batches(batches, endpoint)
-                counts.append(written | f"Count[{output.label}][{endpoint}]" >> beam.combiners.Count.Globally())
+                counts.append(count_all(written, f"Count[{output.label}][{endpoint}]"))
         if not counts:
             return next(iter(rows.values())).pipeline | "NothingWritten" >> beam.Create([])
         return counts | "AllWritten" >> beam.Flatten()

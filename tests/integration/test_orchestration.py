@@ -205,3 +205,17 @@ def test_airflow_dag_sends_the_launch_body_with_a_job_name_per_run(settings, lau
         "body": scheduled(body, "acme-items-{{ ts_nodash | lower }}"),
         "append_job_name": False,
     }
+
+
+def test_a_streaming_pipeline_is_launched_as_a_streaming_job(settings, monkeypatch, capsys):
+    config = yaml.safe_load(settings.config.read_text())
+    write_yaml(settings.config, {**config, "streaming": {"enabled": True, "poll_interval": "1m"}})
+    with FakeDataflow() as dataflow, monkeypatch.context() as patch:
+        patch.setenv("DATAFLOW_ENDPOINT", dataflow.url)
+        assert main(["launch", *settings.launch_args()]) == 0
+    (request,) = dataflow.requests
+    parameters = request["body"]["launchParameter"]["parameters"]
+    assert set(parameters) == {"pipeline_config", "env_config", "run_id", "streaming"}
+    assert parameters["streaming"] == "true"
+    assert settings.passed_config(parameters["pipeline_config"]) == settings.expected_config()
+    assert json.loads(capsys.readouterr().out)["run_id"] == parameters["run_id"]

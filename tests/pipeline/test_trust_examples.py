@@ -21,6 +21,11 @@ TEMPLATES = ROOT / "templates" / "pipelines"
 DATAFLOW = ["--runner=DataflowRunner", "--project=my-project"]
 
 
+def runner_for(config: dict[str, Any]) -> list[str]:
+    """The runner option a config needs: Prism for one that polls (FnApiRunner runs no streaming pipeline)."""
+    return ["--runner=PrismRunner"] if config.get("streaming", {}).get("enabled") else []
+
+
 def valid_line(path: Path) -> str:
     config = yaml.safe_load(path.read_text())
     endpoints = ", ".join(config["api_config"]["endpoints"])
@@ -29,7 +34,7 @@ def valid_line(path: Path) -> str:
 
 @pytest.mark.parametrize("path", sorted(TEMPLATES.glob("*.yaml")), ids=lambda path: path.name)
 def test_each_local_example_validates(path, capsys):
-    assert main(["validate", "--config", str(path)]) == 0
+    assert main(["validate", "--config", str(path), *runner_for(yaml.safe_load(path.read_text()))]) == 0
     assert capsys.readouterr().out.splitlines() == [valid_line(path)]
 
 
@@ -39,12 +44,12 @@ def test_each_dataflow_example_validates_on_dataflow(path, capsys):
     assert capsys.readouterr().out.splitlines() == [valid_line(path)]
 
 
-def test_every_example_but_the_demo_has_a_dataflow_form_of_the_same_pipeline():
+def test_every_example_but_the_demos_has_a_dataflow_form_of_the_same_pipeline():
     local = {path.name: yaml.safe_load(path.read_text()) for path in TEMPLATES.glob("*.yaml")}
     dataflow = {path.name: yaml.safe_load(path.read_text()) for path in (TEMPLATES / "dataflow").glob("*.yaml")}
     assert (
         sorted(dataflow)
-        == sorted(set(local) - {"demo.yaml"})
+        == sorted(set(local) - {"demo.yaml", "demo_streaming.yaml"})
         == [
             "github_issues.yaml",
             "graphql_events.yaml",
@@ -119,6 +124,7 @@ def test_each_documented_example_validates(example, tmp_path, monkeypatch, capsy
         (tmp_path / name).write_text(content)
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.chdir(tmp_path)
-    path = write_yaml(tmp_path / "example.yaml", as_pipeline(example))
-    assert main(["validate", "--config", str(path)]) == 0, capsys.readouterr().err
+    config = as_pipeline(example)
+    path = write_yaml(tmp_path / "example.yaml", config)
+    assert main(["validate", "--config", str(path), *runner_for(config)]) == 0, capsys.readouterr().err
     assert capsys.readouterr().out.splitlines() == [valid_line(path)]

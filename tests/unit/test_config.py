@@ -62,6 +62,13 @@ def merged(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
+#: A streaming pipeline: polls need watermarks.
+STREAMING: dict[str, Any] = {
+    "streaming": {"enabled": True},
+    "api_config": {"watermark": {"enabled": True, "initial_watermark": "2024-01-01T00:00:00Z"}},
+}
+
+
 def write(tmp_path: Path, data: dict[str, Any] | str, name: str = "pipe.yaml") -> Path:
     path = tmp_path / name
     path.write_text(data if isinstance(data, str) else yaml.safe_dump(data), encoding="utf-8")
@@ -442,6 +449,73 @@ def test_an_endpoint_may_have_its_own_pagination(tmp_path):
             {"api_config": {"rate_limit_mode": "fair"}},
             ["api_config.rate_limit_mode: must be one of: share, adaptive, shared"],
             id="unknown-rate-limit-mode",
+        ),
+        pytest.param(
+            merged(STREAMING, {"streaming": {"poll_interval": "0s"}}),
+            ["streaming.poll_interval: must be > 0s"],
+            id="streaming-poll-interval",
+        ),
+        pytest.param(
+            merged(STREAMING, {"streaming": {"lag": "-5s"}}),
+            ["streaming.lag: expected a duration like 30s, 15m, 1h, 7d"],
+            id="streaming-negative-lag",
+        ),
+        pytest.param(
+            merged(STREAMING, {"api_config": {"watermark": {"enabled": False}}}),
+            ["api_config.watermark.enabled: must be true when streaming.enabled is true"],
+            id="streaming-without-watermark",
+        ),
+        pytest.param(
+            merged(
+                STREAMING,
+                {
+                    "api_config": {
+                        "endpoints": {
+                            "issues": {"quality": [{"check": "not_null", "field": "id"}]},
+                            "comments": {"parent": "issues", "path": "/issues/{parent.id}/comments"},
+                        }
+                    }
+                },
+            ),
+            [
+                "api_config.endpoints.comments.parent: not supported when streaming.enabled is true",
+                "api_config.endpoints.issues.quality: not supported when streaming.enabled is true",
+            ],
+            id="streaming-children-and-checks",
+        ),
+        pytest.param(
+            merged(
+                STREAMING,
+                {
+                    "output": [
+                        {"type": "bigquery", "config": {"dataset_id": "d", "table_id": "t"}},
+                        {
+                            "type": "bigquery",
+                            "config": {"dataset_id": "d", "table_id": "u", "method": "streaming_inserts"},
+                        },
+                    ]
+                },
+            ),
+            ["output.0.config.method: must be streaming_inserts when streaming.enabled is true"],
+            id="streaming-file-loads",
+        ),
+        pytest.param(
+            {
+                **STREAMING,
+                "output": [
+                    {
+                        "type": "bigquery",
+                        "config": {
+                            "dataset_id": "d",
+                            "table_id": "t",
+                            "method": "streaming_inserts",
+                            "write_disposition": "truncate",
+                        },
+                    }
+                ],
+            },
+            ["output.0.config.write_disposition: must be append when streaming.enabled is true"],
+            id="streaming-truncate",
         ),
     ],
 )

@@ -1,0 +1,31 @@
+"""RecordLatency: how long after its `timestamp_field` time each row of a streaming run reaches the outputs."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import apache_beam as beam
+
+from beam_api_pipeline import metrics
+from beam_api_pipeline.paths import get_path
+from beam_api_pipeline.timeformat import parse_timestamp
+
+
+class RecordLatencyFn(beam.DoFn):
+    """Batches of an endpoint's rows in, nothing out: each row's latency, from its `column` (the watermark's
+    `timestamp_field` in the row, in `time_format`) to now, as the rows are handed to the outputs
+    (`record_latency_ms`)."""
+
+    def __init__(self, column: str | None, time_format: str):
+        self._column = column
+        self._time_format = time_format
+
+    def process(self, rows: list) -> None:
+        if self._column is None:
+            return
+        now = datetime.now(UTC)
+        for row in rows:
+            value = get_path(row, self._column)
+            if value is not None:
+                latency = now - parse_timestamp(value, self._time_format)
+                metrics.RECORD_LATENCY_MS.update(int(latency.total_seconds() * 1000))

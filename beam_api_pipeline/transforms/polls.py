@@ -1,0 +1,149 @@
+"""Polls: the source of a streaming run.
+
+    PeriodicImpulse (every poll_interval, until --end_time) ─▶ PlanPoll (one key: polls go one at a time)
+        ─▶ each root endpoint's windows [watermark - lookback_window, poll time - lag), in a Beam window of the
+           poll's own
+
+A poll is planned only once the run's previous poll is committed (the commit counts each endpoint's polls in the
+run record's `endpoint_stats`, `run_plan.POLLS`): a tick that finds a poll still in flight is skipped, and the
+next poll reads up to its own time. So each poll starts where the committed watermark says: a failed window is
+read again by the next poll, and no record is read twice but those of `lookback_window` and of the windows after
+a failed one in the same poll.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import apache_beam as beam
+from apache_beam import pvalue
+from apache_beam.coders import StrUtf8Coder
+from apache_beam.transforms import window
+from apache_beam.transforms.periodicsequence import PeriodicImpulse
+from apache_beam.transforms.userstate import ReadModifyWriteStateSpec
+from apache_beam.utils.timestamp import MAX_TIMESTAMP, Timestamp
+
+from beam_api_pipeline import metrics
+from beam_api_pipeline.config import PipelineConfig
+from beam_api_pipeline.parents import EndpointTree
+from beam_api_pipeline.run_plan import POLLS, PollSchedule, WindowTask
+from beam_api_pipeline.watermark.runs import PipelineRun
+from beam_api_pipeline.watermark.store import open_store
+from beam_api_pipeline.windowing import format_utc
+
+logger = logging.getLogger(__name__)
+
+
+def committed_polls(run: PipelineRun | None) -> dict[str, int]:
+    """Per endpoint, the polls of `run` committed so far."""
+    stats = run.endpoint_stats if run else {}
+    return {endpoint: int(entry.get(POLLS, 0)) for endpoint, entry in stats.items()}
+
+
+def next_poll_start(
+    watermark: datetime | None, lookback: timedelta, last_start: datetime | None, first_start: datetime | None
+) -> datetime | None:
+    """Where an endpoint's next poll starts reading. Its first poll: `first_start` (`--start_time`), else the
+    watermark minus `lookback` (None: no watermark yet, the caller uses `initial_watermark`). Later polls: the
+    committed watermark minus `lookback`, never before the start of the last poll (whose first window failed
+    when the watermark did not move)."""
+    if last_start is None:
+        if first_start is not None:
+            return first_start
+        return None if watermark is None else watermark - lookback
+    if watermark is None:
+        return last_start
+    return max(watermark - lookback, last_start)
+
+
+#: _PlanPollFn's state, as JSON text: `run_id`, and `endpoints`: per root endpoint, `issued` (polls) and `start`
+#: (where the last one started).
+_POLLS_STATE = beam.DoFn.StateParam(ReadModifyWriteStateSpec("polls", StrUtf8Coder()))
+
+
+class _PlanPollFn(beam.DoFn):
+    """Turns a tick into the poll's WindowTasks (as elements), reading the store; one key, so one poll at a
+    time. Its state: the run it counts for, and per root endpoint the polls issued and where the last one started.
+    A job updated in place carries the state into a run of another id: the polls counted there are not this run's,
+    so the state starts again (a poll in flight during the update may then be read twice)."""
+
+    def __init__(self, config: PipelineConfig, run_id: str, schedule: PollSchedule):
+        self._config = config
+        self._run_id = run_id
+        self._schedule = schedule
+
+    def process(self, keyed_tick, state=_POLLS_STATE) -> Iterator[tuple]:
+        _, tick = keyed_tick
+        poll_time = self._poll_time(float(tick))
+        stored_state = json.loads(state.read() or "{}")
+        polls = stored_state.get("endpoints", {}) if stored_state.get("run_id") == self._run_id else {}
+        store = open_store(self._config.watermark_store)
+        try:
+            committed = committed_polls(store.get_run(self._run_id))
+            in_flight = [e for e, entry in polls.items() if committed.get(e, 0) < entry["issued"]]
+            if in_flight:
+                metrics.POLLS_SKIPPED.inc()
+                logger.info("poll at %s skipped: the last poll of %s is not committed yet", poll_time, in_flight)
+                return
+            watermarks = {e: store.get_watermark(self._config.pipeline_id, e) for e in self._roots()}
+        finally:
+            store.close()
+        tasks = []
+        for endpoint, stored in watermarks.items():
+            tasks.extend(self._tasks(endpoint, stored, poll_time, polls))
+        state.write(json.dumps({"run_id": self._run_id, "endpoints": polls}))
+        if tasks:
+            metrics.POLLS.inc()
+            logger.info("poll at %s: %d windows", format_utc(poll_time), len(tasks))
+        yield from (task.to_element() for task in tasks)
+
+    def _poll_time(self, tick: float) -> datetime:
+        """The schedule's time of a tick (PeriodicImpulse's float seconds, made exact to the microsecond), never
+        later than now: a poll never reads past the present, whatever schedule an updated job's ticks follow."""
+        schedule = self._schedule
+        polls = round((tick - schedule.first_poll.timestamp()) / schedule.interval.total_seconds())
+        return min(schedule.first_poll + polls * schedule.interval, datetime.now(UTC))
+
+    def _roots(self) -> list[str]:
+        return EndpointTree.of(self._config.api_config).roots
+
+    def _tasks(self, endpoint: str, stored: datetime | None, poll_time: datetime, polls: dict) -> list[WindowTask]:
+        """The endpoint's windows of this poll, its entry in `polls` updated when there are any."""
+        watermark = self._config.api_config.watermark
+        entry = polls.get(endpoint)
+        last_start = None if entry is None else datetime.fromisoformat(entry["start"])
+        start = next_poll_start(stored, watermark.lookback_window, last_start, self._schedule.start_time)
+        start = watermark.initial_watermark if start is None else start
+        windows = watermark.window.plan(start, poll_time - self._schedule.lag)
+        if not windows:
+            return []
+        polls[endpoint] = {"issued": (entry or {}).get("issued", 0) + 1, "start": start.isoformat()}
+        return [WindowTask(endpoint, w) for w in windows]
+
+
+class PlanPolls(beam.PTransform):
+    """PBegin in; the WindowTasks (as `run_plan.TaskElement`s) of every poll out, each poll in a Beam window of
+    its own (FixedWindows of the poll interval: the watermark closes a poll's window once its rows are through),
+    spread over the workers."""
+
+    def __init__(self, config: PipelineConfig, run_id: str, schedule: PollSchedule):
+        super().__init__()
+        self._config = config
+        self._run_id = run_id
+        self._schedule = schedule
+
+    def expand(self, pbegin: pvalue.PBegin) -> pvalue.PCollection:
+        schedule = self._schedule
+        interval = schedule.interval.total_seconds()
+        stop = MAX_TIMESTAMP if schedule.until is None else Timestamp.of(schedule.until.timestamp())
+        return (
+            pbegin
+            | "Ticks" >> PeriodicImpulse(Timestamp.of(schedule.first_poll.timestamp()), stop, interval)
+            | "OneKey" >> beam.Map(lambda tick: ("polls", tick))
+            | "PlanPoll" >> beam.ParDo(_PlanPollFn(self._config, self._run_id, schedule))
+            | "PollWindows" >> beam.WindowInto(window.FixedWindows(interval))
+            | "SpreadWindows" >> beam.Reshuffle()
+        )
