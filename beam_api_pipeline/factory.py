@@ -122,13 +122,14 @@ class PipelineFactory:
         judged = _all([results, *check_results], "WithCheckResults")
         invalid = _all(fetched[INVALID], "AllInvalid")
         written = fetched["rows"] | "WriteOutputs" >> WriteOutputs(outputs)
+        row_times = None
         if self._polls is not None:
             watermark = config.api_config.watermark
             latency = RecordLatencyFn(
                 config.api_config.transform.column_of(watermark.timestamp_field), watermark.time_format
             )
-            for endpoint, rows in fetched["rows"].items():
-                _ = rows | f"RecordLatency[{endpoint}]" >> beam.ParDo(latency)
+            timed = [rows | f"RecordLatency[{e}]" >> beam.ParDo(latency) for e, rows in fetched["rows"].items()]
+            row_times = _all(timed, "AllRowTimes")
         schemas = fetched["rows"] | "RowSchemas" >> RowSchemas(timestamp_columns(config))
         rejected = [rows for output in outputs for rows in output.rejected_rows()] + fetched[DROPPED]
         rejected_rows = (rejected or [pipeline | "NoRejectedRows" >> beam.Create([])]) | "AllRejected" >> beam.Flatten()
@@ -158,6 +159,7 @@ class PipelineFactory:
             },
             alert_with=self.dead_letter_location(config) if self.job_alerts else None,
             planned=self._polls,
+            row_times=row_times,
         )
 
     def _fetch_and_transform(

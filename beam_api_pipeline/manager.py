@@ -82,8 +82,12 @@ def _counters(result) -> dict[str, int]:
 
 
 def _poll_figures(result) -> PollFigures:
-    """A streaming run's `record_latency_ms` and `records_per_poll`."""
-    return PollFigures(_distribution(result, "record_latency_ms"), _distribution(result, "records_per_poll"))
+    """A streaming run's `record_latency_ms`, `poll_write_latency_ms` and `records_per_poll`."""
+    return PollFigures(
+        _distribution(result, "record_latency_ms"),
+        _distribution(result, "poll_write_latency_ms"),
+        _distribution(result, "records_per_poll"),
+    )
 
 
 def _distribution(result, name: str) -> Distribution | None:

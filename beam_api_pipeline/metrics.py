@@ -56,6 +56,9 @@ POLLS = Metrics.counter(NAMESPACE, "polls")
 POLLS_SKIPPED = Metrics.counter(NAMESPACE, "polls_skipped")
 #: Streaming runs: the records each poll wrote (one value per poll committed).
 RECORDS_PER_POLL = Metrics.distribution(NAMESPACE, "records_per_poll")
+#: Streaming runs: milliseconds from the oldest row's `timestamp_field` time to the commit of its poll (every
+#: row of the poll written by then): one value per poll, at least every row's write latency.
+POLL_WRITE_LATENCY_MS = Metrics.distribution(NAMESPACE, "poll_write_latency_ms")
 #: Streaming runs: milliseconds from a row's `timestamp_field` to the moment it is handed to the outputs.
 RECORD_LATENCY_MS = Metrics.distribution(NAMESPACE, "record_latency_ms")
 

@@ -6,8 +6,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from beam_api_pipeline.poll_record import POLLS, POLLS_FAILED
 from beam_api_pipeline.quality import QualityOutcome
-from beam_api_pipeline.run_plan import POLLS, POLLS_FAILED, RunPlan
+from beam_api_pipeline.run_plan import RunPlan
 from beam_api_pipeline.watermark.runs import PipelineRun, RunStatus
 from beam_api_pipeline.windowing import format_utc
 
@@ -60,14 +61,20 @@ class Distribution:
 
 @dataclass(frozen=True)
 class PollFigures:
-    """A streaming run's `record_latency_ms` (milliseconds from each row's `timestamp_field` to its handing to the
-    outputs) and `records_per_poll`, each None when nothing was measured."""
+    """A streaming run's `record_latency_ms` (from each row's `timestamp_field` to its handing to the outputs),
+    `poll_write_latency_ms` (from each poll's oldest row to its commit, when every row of it is written) and
+    `records_per_poll`, each None when nothing was measured."""
 
     latency_ms: Distribution | None
+    write_latency_ms: Distribution | None
     records_per_poll: Distribution | None
 
     def to_dict(self) -> dict[str, Any]:
-        figures = {"latency_ms": self.latency_ms, "records_per_poll": self.records_per_poll}
+        figures = {
+            "latency_ms": self.latency_ms,
+            "write_latency_ms": self.write_latency_ms,
+            "records_per_poll": self.records_per_poll,
+        }
         return {name: figure.to_dict() if figure else None for name, figure in figures.items()}
 
     def lines(self) -> list[str]:
@@ -80,6 +87,11 @@ class PollFigures:
             lines.append(
                 f"  latency: {latency.count} rows reached the outputs {latency.mean / 1000:.1f} s after their "
                 f"timestamp on average, at most {latency.greatest / 1000:.1f} s"
+            )
+        if self.write_latency_ms:
+            lines.append(
+                f"  written: every poll within {self.write_latency_ms.greatest / 1000:.1f} s of its oldest row's "
+                "timestamp"
             )
         return lines
 

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from beam_api_pipeline.errors import ConfigError
 from beam_api_pipeline.parents import EndpointTree, ParentRef
 from beam_api_pipeline.schema_baseline import baseline_schemas
 from beam_api_pipeline.watermark.handler import WatermarkHandler, WindowOutcome, next_watermark
@@ -37,11 +38,6 @@ class WindowStatus(StrEnum):
 
 _MICROSECOND = timedelta(microseconds=1)
 
-#: A streaming run's record counts, per endpoint (`endpoint_stats`), its committed polls and the failed ones.
-POLLS = "polls"
-POLLS_FAILED = "polls_failed"
-#: 1 while the endpoint's last committed poll failed (its watermark is held), else 0.
-LAST_POLL_FAILED = "last_poll_failed"
 
 #: A WindowTask between stages: (endpoint, window start, window end, overlap in microseconds, parent as JSON
 #: text or None).
@@ -224,6 +220,10 @@ def make_streaming_plan(
     """Plan a streaming run: it polls from `now` every `streaming.poll_interval` until `end_time` (None: until
     drained or cancelled); the first poll of each endpoint reads from `start_time`, else from its watermark."""
     now = now or datetime.now(UTC)
+    if end_time is not None and end_time <= now:
+        raise ConfigError(
+            f"--end_time: a streaming run polls until then, so it must be in the future, got {format_utc(end_time)}"
+        )
     plan = make_plan(config, store, now=now, run_id=run_id)
     section = config.streaming
     polls = PollSchedule(now, section.poll_interval, section.lag, until=end_time, start_time=start_time)

@@ -4,6 +4,7 @@ and save the run record."""
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -14,10 +15,8 @@ from apache_beam import pvalue
 from beam_api_pipeline import metrics
 from beam_api_pipeline.alerts import RunFacts, send_run_alert
 from beam_api_pipeline.config import PipelineConfig
+from beam_api_pipeline.poll_record import EndpointPoll, add_poll
 from beam_api_pipeline.run_plan import (
-    LAST_POLL_FAILED,
-    POLLS,
-    POLLS_FAILED,
     ResultElement,
     RunPlan,
     TaskElement,
@@ -28,16 +27,15 @@ from beam_api_pipeline.run_plan import (
     window_outcomes,
 )
 from beam_api_pipeline.schema_infer import Fields
-from beam_api_pipeline.transforms.beam_windows import count_all
+from beam_api_pipeline.transforms.beam_windows import combine_all, count_all
 from beam_api_pipeline.transforms.fetch_children import ChildBatch, batch_tasks
 from beam_api_pipeline.transforms.schemas import record_run_schema, write_schema_files
-from beam_api_pipeline.watermark.runs import PipelineRun, RunStatus
+from beam_api_pipeline.watermark.handler import WindowOutcome
+from beam_api_pipeline.watermark.runs import MAX_ERRORS_KEPT, PipelineRun, RunStatus
 from beam_api_pipeline.watermark.store import open_store
 from beam_api_pipeline.windowing import format_utc
 
 logger = logging.getLogger(__name__)
-
-MAX_ERRORS_KEPT = 20
 
 
 class _CommitFn(beam.DoFn):
@@ -92,7 +90,7 @@ class _CommitFn(beam.DoFn):
                 if watermark is not None:
                     store.advance_watermark(plan.pipeline_id, endpoint, watermark, plan.run_id)
             run = self._run_record(plan, outcomes, results, child_tasks, rows_written, invalid_records)
-            run = self._record_of(store, run)
+            run = self._record_of(store, run, outcomes)
             store.save_run(run)
             for endpoint, fields in sorted(schemas):
                 self._record_schema(store, endpoint, fields)
@@ -100,7 +98,7 @@ class _CommitFn(beam.DoFn):
             store.close()
         return run, committed
 
-    def _record_of(self, _store, run: PipelineRun) -> PipelineRun:
+    def _record_of(self, _store, run: PipelineRun, _outcomes: dict[str, list[WindowOutcome]]) -> PipelineRun:
         """The run record to save: the run's own."""
         return run
 
@@ -159,9 +157,11 @@ class _CommitFn(beam.DoFn):
 
 class _CommitPollFn(_CommitFn):
     """A streaming run's commit of one poll (its Beam window): its planned windows (`planned`) are the plan; the
-    run record adds the poll to what the run's earlier polls recorded (`add_poll`). Polls are committed one at a
-    time (`polls.PlanPolls` plans the next one only then). The sinks' results are waited for, not counted: a
-    windowed WriteToText names its files once the poll's window is closed, too late to be counted in it."""
+    run record adds the poll to what the run's earlier polls recorded (`poll_record.add_poll`). Polls are committed
+    one at a time (`polls.PlanPolls` plans the next one only then). The sinks' results are waited for, not counted:
+    a windowed WriteToText names its files once the poll's window is closed, too late to be counted in it. Every
+    row of the poll is written by now: the oldest (`oldest_row_ms`, its `timestamp_field` time) gives the poll's
+    `poll_write_latency_ms`."""
 
     def process(
         self,
@@ -173,14 +173,17 @@ class _CommitPollFn(_CommitFn):
         spawned: list[ChildBatch],
         schemas: list[tuple[str, Fields]],
         planned: list[TaskElement],
+        oldest_row_ms: int | None,
     ) -> Iterator[PipelineRun]:
+        if oldest_row_ms is not None:
+            metrics.POLL_WRITE_LATENCY_MS.update(int(time.time() * 1000) - oldest_row_ms)
         plan = replace(self._plan, tasks=[WindowTask.from_element(element) for element in planned])
         run, committed = self._commit(plan, result_elements, rows_written, invalid_records, spawned, schemas)
         moved = {endpoint: format_utc(watermark) for endpoint, watermark in committed.items() if watermark}
         logger.info("run %s is %s; watermarks moved: %s", run.run_id, run.status, moved or "none")
         yield run
 
-    def _record_of(self, store, run: PipelineRun) -> PipelineRun:
+    def _record_of(self, store, run: PipelineRun, outcomes: dict[str, list[WindowOutcome]]) -> PipelineRun:
         metrics.RECORDS_PER_POLL.update(run.records_processed)
         logger.info(
             "poll committed: %d records written, %d windows done, %d failed",
@@ -188,36 +191,8 @@ class _CommitPollFn(_CommitFn):
             run.windows_done,
             run.windows_failed,
         )
-        return add_poll(store.get_run(run.run_id), run)
-
-
-def add_poll(before: PipelineRun | None, poll: PipelineRun) -> PipelineRun:
-    """A streaming run's record after `poll` (the record of one poll) is added to `before` (the run's record so
-    far): counts summed, each endpoint's polls and failed polls counted, the newest errors kept. The run is failed
-    while the last poll of some endpoint failed (its watermark is held)."""
-    stats = {endpoint: dict(entry) for endpoint, entry in (before.endpoint_stats if before else {}).items()}
-    for endpoint, entry in poll.endpoint_stats.items():
-        total = stats.setdefault(endpoint, {})
-        for key, value in entry.items():
-            total[key] = round(total.get(key, 0) + value, 3)
-        failed = entry["windows_failed"] > 0
-        total[POLLS] = total.get(POLLS, 0) + 1
-        total[POLLS_FAILED] = total.get(POLLS_FAILED, 0) + failed
-        total[LAST_POLL_FAILED] = int(failed)
-    failing = any(entry.get(LAST_POLL_FAILED) for entry in stats.values())
-    if before is None:
-        before = replace(poll, records_processed=0, windows_done=0, windows_failed=0, errors=[], dead_letter_rows=0)
-    return replace(
-        before,
-        status=RunStatus.FAILED if failing else RunStatus.SUCCEEDED,
-        end_time=poll.end_time,
-        records_processed=before.records_processed + poll.records_processed,
-        errors=[*before.errors, *poll.errors][-MAX_ERRORS_KEPT:],
-        windows_done=before.windows_done + poll.windows_done,
-        windows_failed=before.windows_failed + poll.windows_failed,
-        endpoint_stats=stats,
-        dead_letter_rows=before.dead_letter_rows + poll.dead_letter_rows,
-    )
+        endpoints = {endpoint: EndpointPoll.of(endpoint_outcomes) for endpoint, endpoint_outcomes in outcomes.items()}
+        return add_poll(store.get_run(run.run_id), run, endpoints)
 
 
 class CommitWatermark(beam.PTransform):
@@ -229,7 +204,8 @@ class CommitWatermark(beam.PTransform):
     to the endpoint's `schema_files`). Each is complete only when what it counts is written, so the commit runs
     after every write, on every runner. With `alert_with` (the dead-letter location) the commit also sends the
     run's alert (`alerts.send_run_alert`). A streaming run gives `planned` (the WindowTasks of its polls, as
-    elements, each poll in a Beam window of its own) and commits each poll once it is written."""
+    elements, each poll in a Beam window of its own) and `row_times` (the oldest `timestamp_field` time, in epoch
+    milliseconds, of each batch of rows handed to the outputs), and commits each poll once it is written."""
 
     def __init__(
         self,
@@ -245,9 +221,11 @@ class CommitWatermark(beam.PTransform):
         schema_files: dict[str, list[str]] | None = None,
         alert_with: str | None = None,
         planned=None,
+        row_times=None,
     ):
         super().__init__()
         self._planned = planned
+        self._row_times = row_times
         self._spawned = spawned
         self._schemas = schemas
         self._schema_files = schema_files or {}
@@ -260,15 +238,17 @@ class CommitWatermark(beam.PTransform):
         self._alert_with = alert_with
 
     def expand(self, results: pvalue.PCollection) -> pvalue.PCollection:
+        # Each side input is one value (per poll, in a streaming run): a runner may hand a windowed side input to
+        # the main input as soon as its first value is there, and these must be complete.
         side_inputs = {
-            "written": pvalue.AsList(self._written),
+            "written": _all_of(self._written, "AllWritten"),
             "dead_letter_files": pvalue.AsSingleton(
                 count_all(self._dead_letters, "CountDeadLetterFiles"), default_value=0
             ),
             "rows_written": pvalue.AsSingleton(self._rows_written, default_value=0),
             "invalid_records": pvalue.AsSingleton(self._invalid_records, default_value=0),
-            "spawned": pvalue.AsList(self._spawned),
-            "schemas": pvalue.AsList(self._schemas),
+            "spawned": _all_of(self._spawned, "AllChildTasks"),
+            "schemas": _all_of(self._schemas, "AllSchemas"),
         }
         commit_args = (self._config, self._plan, self._alert_with, self._schema_files)
         if self._planned is None:
@@ -278,9 +258,20 @@ class CommitWatermark(beam.PTransform):
                 | "Commit" >> beam.ParDo(_CommitFn(*commit_args), **side_inputs)
             )
         # a streaming run: one commit per poll that planned windows
+        oldest = combine_all(self._row_times, "OldestRow", min)
         return (
             results
             | "AllResults" >> beam.combiners.ToList().without_defaults()
             | "CommitPoll"
-            >> beam.ParDo(_CommitPollFn(*commit_args), planned=pvalue.AsList(self._planned), **side_inputs)
+            >> beam.ParDo(
+                _CommitPollFn(*commit_args),
+                planned=_all_of(self._planned, "AllPlanned"),
+                oldest_row_ms=pvalue.AsSingleton(oldest, default_value=None),
+                **side_inputs,
+            )
         )
+
+
+def _all_of(pcoll: pvalue.PCollection, label: str) -> pvalue.AsSingleton:
+    """Every element of `pcoll` (of the window), as one list."""
+    return pvalue.AsSingleton(combine_all(pcoll, label, beam.combiners.ToListCombineFn()), default_value=[])

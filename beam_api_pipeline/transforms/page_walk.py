@@ -84,7 +84,8 @@ class PageWalkTracker(RestrictionTracker):
         return True
 
     def _hold(self, hold: FirstPageHold) -> bool:
-        """Hold (or release) the first page; False when a split has already handed the walk on."""
+        """Hold (or release) the first page. A hold is refused (False) when the walk is empty, as a split that
+        handed all of it on leaves it, or when a page is claimed already."""
         if hold.release or self._last is not None:
             self._held = False
             return hold.release

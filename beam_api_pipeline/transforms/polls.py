@@ -4,11 +4,11 @@
         ─▶ each root endpoint's windows [watermark - lookback_window, poll time - lag), in a Beam window of the
            poll's own
 
-A poll is planned only once the run's previous poll is committed (the commit counts each endpoint's polls in the
-run record's `endpoint_stats`, `run_plan.POLLS`): a tick that finds a poll still in flight is skipped, and the
-next poll reads up to its own time. So each poll starts where the committed watermark says: a failed window is
-read again by the next poll, and no record is read twice but those of `lookback_window` and of the windows after
-a failed one in the same poll.
+A poll is planned only once the run's previous poll is committed (the commit notes each endpoint's last poll in
+the run record, `poll_record`): a tick that finds a poll still in flight is skipped, and the next poll reads up
+to its own time. So each poll starts where the last one got to: a failed window is read again by the next poll,
+and no record is read twice but those of `lookback_window` and of the windows after a failed one in the same
+poll.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import apache_beam as beam
 from apache_beam import pvalue
@@ -29,46 +29,24 @@ from apache_beam.utils.timestamp import MAX_TIMESTAMP, Timestamp
 from beam_api_pipeline import metrics
 from beam_api_pipeline.config import PipelineConfig
 from beam_api_pipeline.parents import EndpointTree
-from beam_api_pipeline.run_plan import POLLS, PollSchedule, WindowTask
-from beam_api_pipeline.watermark.runs import PipelineRun
+from beam_api_pipeline.poll_record import EndpointPoll, committed_polls, next_poll_start
+from beam_api_pipeline.run_plan import PollSchedule, WindowTask
 from beam_api_pipeline.watermark.store import open_store
 from beam_api_pipeline.windowing import format_utc
 
 logger = logging.getLogger(__name__)
 
 
-def committed_polls(run: PipelineRun | None) -> dict[str, int]:
-    """Per endpoint, the polls of `run` committed so far."""
-    stats = run.endpoint_stats if run else {}
-    return {endpoint: int(entry.get(POLLS, 0)) for endpoint, entry in stats.items()}
-
-
-def next_poll_start(
-    watermark: datetime | None, lookback: timedelta, last_start: datetime | None, first_start: datetime | None
-) -> datetime | None:
-    """Where an endpoint's next poll starts reading. Its first poll: `first_start` (`--start_time`), else the
-    watermark minus `lookback` (None: no watermark yet, the caller uses `initial_watermark`). Later polls: the
-    committed watermark minus `lookback`, never before the start of the last poll (whose first window failed
-    when the watermark did not move)."""
-    if last_start is None:
-        if first_start is not None:
-            return first_start
-        return None if watermark is None else watermark - lookback
-    if watermark is None:
-        return last_start
-    return max(watermark - lookback, last_start)
-
-
-#: _PlanPollFn's state, as JSON text: `run_id`, and `endpoints`: per root endpoint, `issued` (polls) and `start`
-#: (where the last one started).
+#: _PlanPollFn's state, as JSON text: `run_id`, and `endpoints`: per root endpoint, the `end` and `start` of its
+#: last poll.
 _POLLS_STATE = beam.DoFn.StateParam(ReadModifyWriteStateSpec("polls", StrUtf8Coder()))
 
 
 class _PlanPollFn(beam.DoFn):
     """Turns a tick into the poll's WindowTasks (as elements), reading the store; one key, so one poll at a
-    time. Its state: the run it counts for, and per root endpoint the polls issued and where the last one started.
-    A job updated in place carries the state into a run of another id: the polls counted there are not this run's,
-    so the state starts again (a poll in flight during the update may then be read twice)."""
+    time. Its state: the run it plans for, and per root endpoint where its last poll started and ended. A job
+    updated in place carries the state into a run of another id, whose record has none of these polls: the state
+    starts again (a poll in flight during the update may then be read twice)."""
 
     def __init__(self, config: PipelineConfig, run_id: str, schedule: PollSchedule):
         self._config = config
@@ -83,7 +61,7 @@ class _PlanPollFn(beam.DoFn):
         store = open_store(self._config.watermark_store)
         try:
             committed = committed_polls(store.get_run(self._run_id))
-            in_flight = [e for e, entry in polls.items() if committed.get(e, 0) < entry["issued"]]
+            in_flight = [e for e, entry in polls.items() if not _committed(committed.get(e), entry)]
             if in_flight:
                 metrics.POLLS_SKIPPED.inc()
                 logger.info("poll at %s skipped: the last poll of %s is not committed yet", poll_time, in_flight)
@@ -93,7 +71,8 @@ class _PlanPollFn(beam.DoFn):
             store.close()
         tasks = []
         for endpoint, stored in watermarks.items():
-            tasks.extend(self._tasks(endpoint, stored, poll_time, polls))
+            resume_at = committed[endpoint].resume_at if endpoint in committed else None
+            tasks.extend(self._tasks(endpoint, stored, resume_at, poll_time, polls))
         state.write(json.dumps({"run_id": self._run_id, "endpoints": polls}))
         if tasks:
             metrics.POLLS.inc()
@@ -110,18 +89,26 @@ class _PlanPollFn(beam.DoFn):
     def _roots(self) -> list[str]:
         return EndpointTree.of(self._config.api_config).roots
 
-    def _tasks(self, endpoint: str, stored: datetime | None, poll_time: datetime, polls: dict) -> list[WindowTask]:
+    def _tasks(
+        self, endpoint: str, stored: datetime | None, resume_at: datetime | None, poll_time: datetime, polls: dict
+    ) -> list[WindowTask]:
         """The endpoint's windows of this poll, its entry in `polls` updated when there are any."""
         watermark = self._config.api_config.watermark
         entry = polls.get(endpoint)
         last_start = None if entry is None else datetime.fromisoformat(entry["start"])
-        start = next_poll_start(stored, watermark.lookback_window, last_start, self._schedule.start_time)
+        start = next_poll_start(stored, resume_at, watermark.lookback_window, last_start, self._schedule.start_time)
         start = watermark.initial_watermark if start is None else start
-        windows = watermark.window.plan(start, poll_time - self._schedule.lag)
+        end = poll_time - self._schedule.lag
+        windows = watermark.window.plan(start, end)
         if not windows:
             return []
-        polls[endpoint] = {"issued": (entry or {}).get("issued", 0) + 1, "start": start.isoformat()}
+        polls[endpoint] = {"start": start.isoformat(), "end": end.isoformat()}
         return [WindowTask(endpoint, w) for w in windows]
+
+
+def _committed(last: EndpointPoll | None, issued: dict[str, str]) -> bool:
+    """Whether the endpoint's last committed poll is the last one issued (its `end`)."""
+    return last is not None and last.end == datetime.fromisoformat(issued["end"])
 
 
 class PlanPolls(beam.PTransform):

@@ -7,6 +7,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+#: The errors a run record keeps.
+MAX_ERRORS_KEPT = 20
+
 
 class RunStatus(StrEnum):
     """A run's status; each value is the string the control stores hold."""

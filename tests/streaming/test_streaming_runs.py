@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
 from beam_api_pipeline.timeformat import parse_timestamp
-from beam_api_pipeline.windowing import format_utc
+from beam_api_pipeline.windowing import EPOCH, format_utc
 from tests.live_api import POLL_SECONDS, RECORDS_PER_SECOND, streaming_config
 from tests.pipeline.test_toolkit_pagination import STRATEGIES
 from tests.support import read_jsonl
@@ -62,6 +62,9 @@ def test_every_record_lands_once_within_two_poll_intervals(case, live_api, run_s
     latency = run.report["polls"]["latency_ms"]
     assert latency["count"] == len(expected)
     assert latency["max"] <= 2 * POLL_SECONDS * 1000
+    written_within = run.report["polls"]["write_latency_ms"]  # each poll's oldest row, to the poll's commit
+    assert 6 <= written_within["count"] <= run.report["run"]["endpoint_stats"]["items"]["polls"]  # polls with rows
+    assert written_within["max"] <= 2 * POLL_SECONDS * 1000
     rows = read_jsonl(tmp_path / "out", recursive=True)
     waits = [(parse_timestamp(r["_extracted_at"]) - parse_timestamp(r["updated_at"])).total_seconds() for r in rows]
     assert min(waits) >= lag.total_seconds()
@@ -135,3 +138,33 @@ def _fail_for(api, seconds: float) -> None:
     """Every data request answers 503 for `seconds`."""
     api.set_faults(answer_faults=("503",))
     threading.Timer(seconds, lambda: api.set_faults(answer_faults=())).start()
+
+
+def test_a_backfill_behind_the_stored_watermark_reads_its_failed_window_again(live_api, run_streaming, tmp_path):
+    config = streaming_config(live_api.api.url, tmp_path, api_config={"watermark": {"window": {"window_size": "3s"}}})
+    first = run_streaming(config, 12)
+    stored = first.watermark()
+    backfill_from = _next_grid_point(live_api.stamped(1), seconds=3)
+    failing = backfill_from + timedelta(seconds=3)  # the backfill's second window, behind the stored watermark
+    assert failing + timedelta(seconds=3) <= stored
+    failed_ids = [
+        i for i in live_api.ids_before(stored) if failing <= live_api.stamped(i) < failing + timedelta(seconds=3)
+    ]
+    live_api.api.set_faults(answer_faults=("500",), answer_fault_since=format_utc(failing), answer_fault_count=2)
+    second = run_streaming(config, 8, "--start_time", format_utc(backfill_from))
+
+    assert first.code == 0 and second.code == 1  # the failed window is in the dead letter
+    (dead,) = read_jsonl(tmp_path / "dead_letter")
+    assert (dead["window_start"], dead["status"]) == (format_utc(failing), "failed")
+    assert second.watermark() > stored
+    written = written_ids(tmp_path)
+    assert sorted(set(written)) == live_api.ids_before(second.watermark())
+    # written by the first run, and by the backfill's next poll, which read the failed window again
+    assert failed_ids and [written[i] for i in failed_ids] == [2] * len(failed_ids)
+    assert first.lapses == second.lapses == []
+
+
+def _next_grid_point(moment: datetime, seconds: int) -> datetime:
+    """The first multiple of `seconds` since the epoch after `moment` (window_size windows are cut there)."""
+    step = timedelta(seconds=seconds)
+    return EPOCH + ((moment - EPOCH) // step + 1) * step

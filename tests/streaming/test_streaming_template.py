@@ -52,3 +52,13 @@ def test_streaming_needs_a_runner_that_streams_and_a_config_that_polls(tmp_path,
         f"{batch}: --streaming: needs streaming.enabled: true (a batch run leaves --streaming out)"
     )
     assert open_store(load_pipeline_config(batch).watermark_store).list_runs("sample_items") == []
+
+
+def test_an_end_time_that_has_passed_is_refused_before_anything_runs(tmp_path, capsys):
+    path = write_yaml(tmp_path / "polling.yaml", streaming_config("http://127.0.0.1:9", tmp_path))
+    args = [f"--pipeline_config={path}", "--end_time=2024-01-08T00:00:00Z", "--runner=PrismRunner"]
+    assert launch([*args, f"--prism_location={prism_location()}"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "--end_time: a streaming run polls until then, so it must be in the future, got 2024-01-08T00:00:00Z"
+    )
+    assert open_store(load_pipeline_config(path).watermark_store).list_runs("sample_items") == []
