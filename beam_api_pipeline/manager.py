@@ -128,11 +128,11 @@ def prepare_run(
     service = service or ServiceConfig()
     api = config.api_config
     walks_pages = any(range_paging(api, endpoint) is None for endpoint in api.endpoints)
-    streaming = ["--streaming"] if config.streaming.enabled else []
-    options = PipelineOptions([*with_default_mode(beam_args or [], walks_pages), *_label_args(service), *streaming])
     if plan is None and config.streaming.enabled:
         plan = make_streaming_plan(config, store, start_time, end_time, run_id=run_id)
     plan = plan or make_plan(config, store, start_time, end_time, run_id=run_id)
+    streaming = ["--streaming"] if plan.polls else []  # a replay of a streaming pipeline runs as a batch run
+    options = PipelineOptions([*with_default_mode(beam_args or [], walks_pages), *_label_args(service), *streaming])
     pipeline = beam.Pipeline(runner=create_runner(options), options=options)
     PipelineFactory(config, plan, job_alerts=job_alerts).build(pipeline)
     running = PipelineRun(plan.run_id, config.pipeline_id, RunStatus.RUNNING, plan.started_at)

@@ -1,8 +1,10 @@
 """WalkPages: the splittable DoFn that walks a window page by page (cursors, next URLs, pages without a total).
 
 The restriction is the rest of the walk (`page_walk.PageWalk`): a runner can checkpoint it after any page and
-resume it later, elsewhere, from that page's next position. A part holds its first page before fetching it
-(`FirstPageHold`), so a split while that page is in flight cannot hand it on to be fetched twice.
+resume it later, elsewhere, from that page's next position. In a streaming run a part holds its first page
+before fetching it (`FirstPageHold`): Dataflow streaming may split a restriction that has claimed nothing yet,
+and the page in flight would be fetched twice. A batch run does not hold it: Prism asks a bundle that once
+declined a split no more, and a slow window's walk could then never move to a bundle of its own.
 
 With `parallel_config` time_window, each part of a walk holds one of the process's window slots
 (`window_slots`) while it fetches; a deferred part gives its slot back when it stops, and its remainder takes
@@ -31,6 +33,7 @@ class WalkPagesFn(WindowFetchDoFn):
     def setup(self) -> None:
         super().setup()
         self._window_slots = window_slots(self._config, self._profile.processes_on_worker())
+        self._holds_first_page = self._config.streaming.enabled
 
     def process(self, element: TaskElement, tracker=_WALK) -> Iterator[object]:
         with self._window_slot():
@@ -48,7 +51,7 @@ class WalkPagesFn(WindowFetchDoFn):
         extractor = self._extractors[task.endpoint]
         position = tracker.current_restriction().start or extractor.pagination.first_position()
         on_retry = self._on_retry(part)
-        if not tracker.try_claim(FirstPageHold()):
+        if self._holds_first_page and not tracker.try_claim(FirstPageHold()):
             yield part.result(WindowStatus.DONE)  # a split handed the whole walk on before it started
             return
         while True:

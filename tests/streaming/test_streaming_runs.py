@@ -10,11 +10,12 @@ from datetime import datetime, timedelta
 
 import pytest
 
+from beam_api_pipeline.cli import main
 from beam_api_pipeline.timeformat import parse_timestamp
 from beam_api_pipeline.windowing import EPOCH, format_utc
 from tests.live_api import POLL_SECONDS, RECORDS_PER_SECOND, streaming_config
 from tests.pipeline.test_toolkit_pagination import STRATEGIES
-from tests.support import read_jsonl
+from tests.support import prism_location, read_jsonl
 
 #: Endpoint settings a streaming run must handle alike: walks with and without `primary_key`, a cursor walk,
 #: page ranges fetched in parallel, and a `lag`.
@@ -110,6 +111,18 @@ def test_a_poll_that_fails_is_read_again_by_the_next_and_nothing_is_lost(live_ap
     assert run.watermarks == sorted(set(run.watermarks))
     first_failed = min(parse_timestamp(row["window_start"]) for row in dead)
     assert first_failed in run.watermarks
+
+    # the dead letters of a streaming run replay as a batch run (on Prism, as the pipeline's runs need): each
+    # failed poll's window again, and those of successive failed polls overlap (each starts at the held watermark)
+    replay = ["replay", "--config", str(tmp_path / "pipeline.yaml"), "--dead_letter", str(tmp_path / "dead_letter")]
+    assert main([*replay, "--runner=PrismRunner", f"--prism_location={prism_location()}"]) == 0
+    again = Counter(row["id"] for row in read_jsonl(tmp_path / "out", recursive=True)) - written
+    failed_windows = [(parse_timestamp(r["window_start"]), parse_timestamp(r["window_end"])) for r in dead]
+    expected_again = Counter(
+        {i: sum(start <= live_api.stamped(i) < end for start, end in failed_windows) for i in written}
+    )
+    assert again == +expected_again and again
+    assert run.watermark() == watermark  # the replayed windows are behind it
 
 
 @pytest.mark.parametrize("primary_key", ["id", None])
