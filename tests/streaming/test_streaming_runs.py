@@ -15,16 +15,29 @@ from beam_api_pipeline.timeformat import parse_timestamp
 from beam_api_pipeline.windowing import EPOCH, format_utc
 from tests.live_api import POLL_SECONDS, RECORDS_PER_SECOND, streaming_config
 from tests.pipeline.test_toolkit_pagination import STRATEGIES
-from tests.support import prism_location, read_jsonl
+from tests.support import merged, prism_location, read_jsonl
 
-#: Endpoint settings a streaming run must handle alike: walks with and without `primary_key`, a cursor walk,
-#: page ranges fetched in parallel, and a `lag`.
+#: Two records a page, so that each poll (about 6 records) walks several pages.
+SMALL_PAGES = {"api_config": {"pagination": {"page_size": 2}}}
+
+#: The README's speed settings for a fast backfill: 16 requests at once, page ranges fetched 16 at a time.
+README_SPEED = {
+    "api_config": {
+        "max_concurrent_requests": 16,
+        "parallel_config": {"type": "known_pages", "max_concurrent_pages": 16},
+    }
+}
+
+#: Endpoint settings a streaming run must handle alike, each walking several pages a poll: walks with and without
+#: `primary_key`, a cursor walk, page ranges fetched in parallel with the README's speed settings, and a `lag`.
 CASES = {
-    "page_number": {},
-    "page_number_without_primary_key": {"api_config": {"endpoints": {"items": {"primary_key": None}}}},
-    "cursor": STRATEGIES["cursor_with_list_index"],
-    "known_pages": {"api_config": {"parallel_config": {"type": "known_pages", "max_concurrent_pages": 4}}},
-    "lag": {"streaming": {"lag": "1s"}},
+    "page_number": SMALL_PAGES,
+    "page_number_without_primary_key": merged(
+        SMALL_PAGES, {"api_config": {"endpoints": {"items": {"primary_key": None}}}}
+    ),
+    "cursor": merged(STRATEGIES["cursor_with_list_index"], SMALL_PAGES),
+    "known_pages_readme_speed": merged(README_SPEED, SMALL_PAGES),
+    "lag": merged(SMALL_PAGES, {"streaming": {"lag": "1s"}}),
 }
 
 
@@ -73,6 +86,7 @@ def test_every_record_lands_once_within_two_poll_intervals(case, live_api, run_s
     stats = run.report["run"]["endpoint_stats"]["items"]
     assert stats["polls"] == run.report["counters"]["polls"] >= 6
     assert stats["polls_failed"] == 0
+    assert stats["pages"] >= 2 * stats["polls"]  # the polls walked several pages each
     assert run.report["run"]["records_processed"] == len(expected)
     per_poll = run.report["polls"]["records_per_poll"]
     assert per_poll["count"] == stats["polls"]
