@@ -3,7 +3,8 @@ them, and so do `run`, the Flex Template entry (`main.py`) and `launch` before t
 options as `run`, `validate` gives the same verdict.
 
 - runner settings with which Beam loses records (`runners.check_runner_options`);
-- `extractor_class`: a registered or built-in name, or a class that can be loaded;
+- `extractor_class`: a registered or built-in name, or a class that can be loaded; what its requests cannot carry
+  out (`BaseExtractor.request_problems`: an endpoint without window bounds, a page size above the API's cap);
 - each endpoint's pagination fits `parallel_config` (`parallel.range_paging`);
 - each enabled output can be created from its configuration (a registered type, what the output refuses in its
   settings, such as a bad BigQuery schema) and, for BigQuery, has a project (`config.project` or `--project`);
@@ -57,6 +58,8 @@ def config_problems(config: PipelineConfig, source: str | None = None, beam_args
     options = PipelineOptions(beam_args or [])
     in_options = _problems_of(check_runner_options, options)
     in_config = _problems_of(PipelineFactory.extractor_class, config)
+    if not in_config:
+        in_config.extend(PipelineFactory.extractor_class(config).request_problems(config))
     for endpoint in config.api_config.endpoints:
         in_config.extend(_problems_of(range_paging, config.api_config, endpoint))
     in_config.extend(_output_problems(config, options.view_as(GoogleCloudOptions).project))

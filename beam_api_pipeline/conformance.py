@@ -63,7 +63,7 @@ def first_window(config: PipelineConfig, stored: datetime | None, now: datetime)
     """The first window a run would read: from the stored watermark (or `initial_watermark`), else the last
     `window_size` up to now (watermarks off, or nothing left to read)."""
     watermark = config.api_config.watermark
-    handler = WatermarkHandler(watermark, None, config.pipeline_id)
+    handler = WatermarkHandler(watermark, None, config.pipeline_id, config.api_config.window_grid()[0])
     windows = handler.plan(stored, now=now)
     if windows:
         return windows[0]

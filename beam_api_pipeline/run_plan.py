@@ -190,7 +190,9 @@ def make_plan(
     end). A root starts from the oldest watermark of its family: a child whose watermark lags (a child task
     failed) has those windows' parents read again, and their children with them."""
     now = now or datetime.now(UTC)
-    handler = WatermarkHandler(config.api_config.watermark, store, config.pipeline_id)
+    handler = WatermarkHandler(
+        config.api_config.watermark, store, config.pipeline_id, config.api_config.window_grid()[0]
+    )
     tree = EndpointTree.of(config.api_config)
     before = {endpoint: handler.get_last_watermark(endpoint) for endpoint in config.api_config.endpoints}
     tasks: list[WindowTask] = []
@@ -233,7 +235,9 @@ def make_streaming_plan(
 def window_tasks(config, start: datetime, end: datetime) -> list[WindowTask]:
     """The windows over `[start, end)` of every endpoint without a parent, cut as `watermark.window` says; no
     watermark is read."""
-    handler = WatermarkHandler(config.api_config.watermark, None, config.pipeline_id)
+    handler = WatermarkHandler(
+        config.api_config.watermark, None, config.pipeline_id, config.api_config.window_grid()[0]
+    )
     return [
         WindowTask(endpoint, window)
         for endpoint in EndpointTree.of(config.api_config).roots

@@ -1,13 +1,16 @@
 """What to call and how: ``api_config`` with its endpoints and per-record transform."""
 
 import re
+from datetime import timedelta
 from typing import Any, Literal, Self
 
 from pydantic import Field, field_validator, model_validator
 
+from ..timeformat import MICROSECOND, resolution
+from ..window_bounds import parse_template, templates_in
 from .auth import AuthConfig, NoAuthConfig
 from .base import StrictModel, rule_error
-from .fields import Secret
+from .fields import Secret, format_duration
 from .pagination import PaginationConfig
 from .parallel import ParallelConfig
 from .quality import QualityCheckConfig
@@ -37,6 +40,37 @@ def parent_placeholders(endpoint: "EndpointConfig") -> list[str]:
     """The parent fields named by `{parent.<field>}` in `endpoint`'s path, params, body and variables."""
     texts = _strings([endpoint.path, endpoint.params, endpoint.body, endpoint.variables])
     return sorted({field for text in texts for field in PARENT_PLACEHOLDER.findall(text)})
+
+
+#: The endpoint sections that may hold window templates (``window_bounds``).
+TEMPLATE_SECTIONS = ("params", "body", "variables")
+#: The request parameters each pagination strategy writes itself.
+_PAGING_PARAMS = {
+    "page_number": ("page_param", "size_param"),
+    "offset": ("offset_param", "limit_param"),
+    "cursor": ("limit_param", "cursor_param"),
+    "link_header": ("size_param",),
+    "next_url": ("limit_param",),
+    "graphql": ("cursor_param",),
+}
+#: The window durations that must fall on the grid of the bounds' format, by key path below ``watermark``.
+_GRID_KEYS = (
+    "window.window_size",
+    "window.window_slide",
+    "window.window_offset",
+    "window.window_overlap",
+    "lookback_window",
+)
+
+
+def window_templates(endpoint: "EndpointConfig") -> list[tuple[str, str]]:
+    """The window templates in `endpoint`'s params, body and variables, each with its key path
+    (``params.filter``)."""
+    return [
+        (f"{section}.{path}".rstrip("."), text)
+        for section in TEMPLATE_SECTIONS
+        for path, text in templates_in(getattr(endpoint, section))
+    ]
 
 
 #: What a row that does not fit its endpoint's schema does (``schema_contract``).
@@ -79,6 +113,17 @@ class EndpointConfig(StrictModel):
             raise rule_error("only used with parent", "include_from_parent")
         if self.parent is None and parent_placeholders(self):
             raise rule_error("{parent.<field>} is used, but the endpoint has no parent", "parent")
+        return self
+
+    @model_validator(mode="after")
+    def _window_templates_parse(self) -> Self:
+        for path, text in window_templates(self):
+            if self.parent is not None:
+                raise rule_error("a child endpoint reads all of each parent's records: it takes no window bounds", path)
+            try:
+                parse_template(text)
+            except ValueError as error:
+                raise rule_error(str(error), path) from None
         return self
 
 
@@ -131,6 +176,38 @@ class ApiConfig(StrictModel):
     parallel_config: ParallelConfig | None = None
     transform: TransformConfig = TransformConfig()
     verify_ssl: bool = True
+
+    def window_grid(self) -> tuple[timedelta, str]:
+        """The step every window bound falls on, and what sets it: the coarsest resolution of the formats the
+        bounds are sent in (``watermark.time_format`` for ``watermark_field`` / ``window_end_field``, each
+        template's finest format), 1 µs when no bound is sent."""
+        watermark = self.watermark
+        grids = [(MICROSECOND, "")]
+        if watermark.watermark_field or watermark.window_end_field:
+            step = resolution(watermark.time_format) or MICROSECOND
+            grids.append((step, f"watermark.time_format {watermark.time_format!r}"))
+        for name, endpoint in self.endpoints.items():
+            for path, text in window_templates(endpoint) if endpoint.parent is None else []:
+                step = parse_template(text).grid(watermark.time_format)
+                grids.append((step or MICROSECOND, f"the template of endpoints.{name}.{path}"))
+        return max(grids, key=lambda grid: grid[0])
+
+    def unfiltered_endpoints(self) -> list[str]:
+        """The endpoints without a parent that send no window bound (no ``watermark_field``, ``window_end_field``
+        or template) although the watermark is on and ``filter`` is server: they would read everything."""
+        watermark = self.watermark
+        if (
+            not watermark.enabled
+            or watermark.filter == "client"
+            or watermark.watermark_field
+            or watermark.window_end_field
+        ):
+            return []
+        return [
+            name
+            for name, endpoint in self.endpoints.items()
+            if endpoint.parent is None and not window_templates(endpoint)
+        ]
 
     def pagination_for(self, endpoint: str) -> PaginationConfig:
         """The pagination of ``endpoint``: its own if it has one, else ``pagination``."""
@@ -215,6 +292,59 @@ class ApiConfig(StrictModel):
                         f"required for freshness: transform.select drops watermark.timestamp_field ({timestamp_field})",
                         f"{path}.field",
                     )
+        return self
+
+    @model_validator(mode="after")
+    def _windows_on_the_grid(self) -> Self:
+        if not self.watermark.enabled:
+            return self
+        grid, source = self.window_grid()
+        for key in _GRID_KEYS:
+            value = self.watermark
+            for part in key.split("."):
+                value = getattr(value, part)
+            if value is not None and value % grid:
+                raise rule_error(
+                    f"{format_duration(value)} is not a whole number of {format_duration(grid)}, the finest step "
+                    f"{source} can write: the window sent would not be the window kept",
+                    f"watermark.{key}",
+                )
+        return self
+
+    @model_validator(mode="after")
+    def _bounds_sent_once(self) -> Self:
+        watermark = self.watermark
+        if not watermark.enabled or watermark.filter == "client":
+            return self
+        bounds = {
+            name: key
+            for key, name in (
+                ("watermark_field", watermark.watermark_field),
+                ("window_end_field", watermark.window_end_field),
+            )
+            if name
+        }
+        for name, endpoint in self.endpoints.items():
+            if endpoint.parent is not None:
+                continue
+            section = "variables" if endpoint.query is not None else "params"
+            for param in set(bounds) & set(getattr(endpoint, section)):
+                raise rule_error(
+                    f"is watermark.{bounds[param]} too: the window bound would overwrite it",
+                    f"endpoints.{name}.{section}.{param}",
+                )
+            pagination = self.pagination_for(name)
+            owned = (
+                {getattr(pagination, key): key for key in _PAGING_PARAMS[pagination.strategy]}
+                if pagination.enabled
+                else {}
+            )
+            for param in set(bounds) & set(owned):
+                where = f"endpoints.{name}.pagination" if endpoint.pagination else "pagination"
+                raise rule_error(
+                    f"{param!r} is {where}.{owned[param]} too: the page position would overwrite the window bound",
+                    f"watermark.{bounds[param]}",
+                )
         return self
 
     @model_validator(mode="after")

@@ -6,6 +6,8 @@ from typing import Literal, Self
 from pydantic import field_validator, model_validator
 
 from ..timeformat import NAMED_FORMATS as _TIME_FORMATS
+from ..timeformat import resolution
+from ..window_bounds import FORMAT_RULE
 from ..windowing import Window, plan_windows
 from .base import StrictModel, rule_error
 from .fields import Duration, PositiveDuration, UtcDatetime
@@ -75,6 +77,7 @@ class WatermarkConfig(StrictModel):
     timestamp_field: str = "updated_at"
     watermark_field: str | None = None
     window_end_field: str | None = None
+    start_inclusive: bool = True
     end_inclusive: bool = False
     initial_watermark: UtcDatetime | None = None
     lookback_window: Duration = timedelta(0)
@@ -87,7 +90,19 @@ class WatermarkConfig(StrictModel):
     def _known_time_format(cls, value: str) -> str:
         if value not in _TIME_FORMATS and "%" not in value:
             raise ValueError(f"must be one of: {', '.join(_TIME_FORMATS)}, or a strftime pattern like %Y-%m-%d")
+        if resolution(value) is None:
+            raise ValueError(f"{value!r} {FORMAT_RULE}")
         return value
+
+    @model_validator(mode="after")
+    def _bounds_in_two_parameters(self) -> Self:
+        if self.watermark_field is not None and self.watermark_field == self.window_end_field:
+            raise rule_error(
+                f"is watermark_field too ({self.window_end_field!r}): the end would overwrite the start; put both "
+                "bounds in one parameter with a template ({window_start} ... {window_end}) instead",
+                "window_end_field",
+            )
+        return self
 
     @model_validator(mode="after")
     def _enabled_has_a_start(self) -> Self:

@@ -14,7 +14,8 @@ from beam_api_pipeline.errors import PaginationError, RecordsPathError
 from beam_api_pipeline.pagination import Page, PagePosition, PaginationStrategy, create_strategy
 from beam_api_pipeline.parents import ParentRef, for_parent
 from beam_api_pipeline.paths import get_path
-from beam_api_pipeline.timeformat import format_bound, inclusive_end, parse_timestamp
+from beam_api_pipeline.timeformat import format_bound, parse_timestamp
+from beam_api_pipeline.window_bounds import render, sent_bound
 from beam_api_pipeline.windowing import Window
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -58,17 +59,38 @@ class BaseExtractor:
         return self.api.base_url.rstrip("/") + "/" + self.endpoint.path.lstrip("/")
 
     def window_params(self, window: Window) -> dict[str, Any]:
-        """The window bounds as the API wants them (`watermark_field`, `window_end_field`)."""
+        """The window bounds as the API wants them (`watermark_field`, `window_end_field`), written in
+        `time_format`: the start one step of it earlier with `start_inclusive: false`, the end one step earlier
+        with `end_inclusive: true` (`window_bounds.sent_bound`)."""
         watermark = self.api.watermark
         if not watermark.enabled or watermark.filter == "client" or self.endpoint.parent is not None:
             return {}  # no time filter: read newest first and stopped (`next_position`); a child: all of it
         params: dict[str, Any] = {}
-        if watermark.watermark_field:
-            params[watermark.watermark_field] = format_bound(window.fetch_start, watermark.time_format)
-        if watermark.window_end_field:
-            end = inclusive_end(window.end, watermark.time_format) if watermark.end_inclusive else window.end
-            params[watermark.window_end_field] = format_bound(end, watermark.time_format)
+        for name, bound in ((watermark.watermark_field, "window_start"), (watermark.window_end_field, "window_end")):
+            if name:
+                moment = sent_bound(window, bound, watermark.time_format, watermark)
+                params[name] = format_bound(moment, watermark.time_format)
         return params
+
+    @classmethod
+    def request_problems(cls, config: PipelineConfig) -> list[str]:
+        """What in `config` this extractor's requests cannot carry out, one line `<key path>: <message>` each: an
+        endpoint that sends no window bound (unless the extractor writes its own `window_params`)."""
+        if cls.window_params is not BaseExtractor.window_params:
+            return []
+        return [
+            f"api_config.endpoints.{name}: sends no window bounds: set watermark.watermark_field (and "
+            "window_end_field), put {window_start} and {window_end} in a params value, or set watermark.filter: "
+            "client for an API without a time filter"
+            for name in config.api_config.unfiltered_endpoints()
+        ]
+
+    def window_templates(self, value: Any, window: Window) -> Any:
+        """`value` (params, body or variables) with its window templates written for `window`
+        (`window_bounds.render`); a child endpoint's values as they are."""
+        if not self.api.watermark.enabled or self.endpoint.parent is not None:
+            return value
+        return render(value, window, self.api.watermark)
 
     def page_url(self, position: PagePosition) -> str:
         """The URL of the page at `position`: the endpoint's, or the token's for strategies that follow URLs."""
@@ -83,13 +105,13 @@ class BaseExtractor:
         """
         url = self.page_url(position)
         params = {
-            **self.endpoint.params,
+            **self.window_templates(self.endpoint.params, window),
             **self.window_params(window),
             **self.pagination.request_params(position),
         }
         in_url = {name for name, _ in parse_qsl(urlsplit(url).query, keep_blank_values=True)}
         params = {name: value for name, value in params.items() if name not in in_url}
-        return ApiRequest(self.endpoint.method, url, params, self.endpoint.body)
+        return ApiRequest(self.endpoint.method, url, params, self.window_templates(self.endpoint.body, window))
 
     def read_page(self, response: ApiResponse) -> Page:
         """The records of one answer, found at the endpoint's `records_path` (`null` there: no records).

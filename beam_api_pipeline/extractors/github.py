@@ -15,6 +15,8 @@ from beam_api_pipeline.extractors.base import BaseExtractor
 from beam_api_pipeline.pagination import PagePosition
 from beam_api_pipeline.windowing import Window
 
+#: The largest `per_page` GitHub serves; a larger one is served as 100.
+MAX_PAGE_SIZE = 100
 #: The media type and API version GitHub recommends; `api_config.headers` may override them.
 GITHUB_HEADERS = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"}
 
@@ -22,6 +24,18 @@ GITHUB_HEADERS = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version
 class GitHubExtractor(BaseExtractor):
     """GitHub's headers, the window start as `since` (no end bound), and `is_pull_request` on each issue
     (GitHub's issues endpoints list pull requests too)."""
+
+    @classmethod
+    def request_problems(cls, config) -> list[str]:
+        """A page size above GitHub's cap (`MAX_PAGE_SIZE`), which GitHub would serve as 100 a page."""
+        api = config.api_config
+        sizes = {"api_config.pagination": api.pagination}
+        sizes.update({f"api_config.endpoints.{name}.pagination": e.pagination for name, e in api.endpoints.items()})
+        return super().request_problems(config) + [
+            f"{path}.page_size: {pagination.page_size} is above GitHub's cap of {MAX_PAGE_SIZE} records a page"
+            for path, pagination in sizes.items()
+            if pagination is not None and pagination.page_size > MAX_PAGE_SIZE
+        ]
 
     def window_params(self, window: Window) -> dict[str, Any]:
         params = super().window_params(window)

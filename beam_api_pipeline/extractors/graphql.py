@@ -30,19 +30,19 @@ def graphql_error_message(errors: list[Any]) -> str:
 class GraphqlExtractor(BaseExtractor):
     """Sends `{"query": endpoint.query, "variables": ...}` by POST to the endpoint's URL.
 
-    The variables are the endpoint's `variables`, then the window bounds (named `watermark_field` and
-    `window_end_field`), then the cursor (named `cursor_param`). An answer with an `errors` array is an error
-    carrying the API's messages, never an empty page.
+    The variables are the endpoint's `variables` (their window templates written in), then the window bounds
+    (named `watermark_field` and `window_end_field`), then the cursor (named `cursor_param`). An answer with an
+    `errors` array is an error carrying the API's messages, never an empty page.
     """
 
     def build_request(self, window: Window, position: PagePosition) -> ApiRequest:
         variables = {
-            **self.endpoint.variables,
+            **self.window_templates(self.endpoint.variables, window),
             **self.window_params(window),
             **self.pagination.request_params(position),
         }
         body = {"query": self.endpoint.query, "variables": variables}
-        return ApiRequest("POST", self.url, dict(self.endpoint.params), body)
+        return ApiRequest("POST", self.url, self.window_templates(self.endpoint.params, window), body)
 
     def read_page(self, response: ApiResponse) -> Page:
         errors = response.body.get("errors") if isinstance(response.body, dict) else None

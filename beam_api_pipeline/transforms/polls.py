@@ -31,6 +31,7 @@ from beam_api_pipeline.config import PipelineConfig
 from beam_api_pipeline.parents import EndpointTree
 from beam_api_pipeline.poll_record import EndpointPoll, committed_polls, next_poll_start
 from beam_api_pipeline.run_plan import PollSchedule, WindowTask
+from beam_api_pipeline.timeformat import floor_to
 from beam_api_pipeline.watermark.store import open_store
 from beam_api_pipeline.windowing import format_utc
 
@@ -92,13 +93,15 @@ class _PlanPollFn(beam.DoFn):
     def _tasks(
         self, endpoint: str, stored: datetime | None, resume_at: datetime | None, poll_time: datetime, polls: dict
     ) -> list[WindowTask]:
-        """The endpoint's windows of this poll, its entry in `polls` updated when there are any."""
+        """The endpoint's windows of this poll, its entry in `polls` updated when there are any. Its bounds fall
+        on the grid of the API's time format (a tick's fraction of it is left to the next poll)."""
         watermark = self._config.api_config.watermark
+        grid = self._config.api_config.window_grid()[0]
         entry = polls.get(endpoint)
         last_start = None if entry is None else datetime.fromisoformat(entry["start"])
         start = next_poll_start(stored, resume_at, watermark.lookback_window, last_start, self._schedule.start_time)
-        start = watermark.initial_watermark if start is None else start
-        end = poll_time - self._schedule.lag
+        start = floor_to(watermark.initial_watermark if start is None else start, grid)
+        end = floor_to(poll_time - self._schedule.lag, grid)
         windows = watermark.window.plan(start, end)
         if not windows:
             return []

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
+from beam_api_pipeline.timeformat import MICROSECOND, floor_to
 from beam_api_pipeline.windowing import EPOCH, Window
 
 
@@ -29,12 +30,14 @@ def next_watermark(outcomes: Iterable[WindowOutcome]) -> datetime | None:
 
 
 class WatermarkHandler:
-    """Plans a run's windows from the stored watermark and the `watermark` config section."""
+    """Plans a run's windows from the stored watermark and the `watermark` config section, on `grid`: the step
+    the API's time format can write (`ApiConfig.window_grid`)."""
 
-    def __init__(self, config, store, pipeline_id: str):
+    def __init__(self, config, store, pipeline_id: str, grid: timedelta = MICROSECOND):
         self.config = config
         self.store = store
         self.pipeline_id = pipeline_id
+        self.grid = grid
 
     def get_last_watermark(self, endpoint: str) -> datetime | None:
         """The stored watermark of `endpoint`."""
@@ -48,15 +51,16 @@ class WatermarkHandler:
         now: datetime | None = None,
     ) -> tuple[datetime, datetime]:
         """[start, end) of a run: explicit times win; else the `stored` watermark - lookback (none stored: the
-        initial watermark) up to now. The end never lies in the future."""
+        initial watermark) up to now. The end never lies in the future. Both are floored to the grid, so that the
+        bounds sent are the bounds kept: the part of a run's last step not yet on it is left to the next run."""
         now = now or datetime.now(UTC)
-        end = min(end_time, now) if end_time else now
+        end = floor_to(min(end_time, now) if end_time else now, self.grid)
         if start_time is not None:
-            return start_time, end
+            return floor_to(start_time, self.grid), end
         if not self.config.enabled:
             return EPOCH, end
         start = stored - self.config.lookback_window if stored else self.config.initial_watermark
-        return start, end
+        return floor_to(start, self.grid), end
 
     def plan(self, stored: datetime | None, start_time=None, end_time=None, now=None) -> list[Window]:
         """The windows of a run from the `stored` watermark (one window over the whole range when watermarks are

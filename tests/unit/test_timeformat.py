@@ -2,7 +2,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from beam_api_pipeline.timeformat import NAMED_FORMATS, format_bound, inclusive_end, parse_timestamp
+from beam_api_pipeline.timeformat import NAMED_FORMATS, format_bound, parse_timestamp
 
 MOMENT = datetime(2024, 3, 5, 6, 7, 8, tzinfo=UTC)
 
@@ -41,12 +41,6 @@ def test_timestamps_are_read_in_every_form(value, time_format):
 def test_unreadable_timestamps_raise_naming_the_value(value):
     with pytest.raises(ValueError, match="timestamp"):
         parse_timestamp(value)
-
-
-def test_inclusive_end_steps_back_by_the_format_resolution():
-    end = datetime(2024, 1, 2, tzinfo=UTC)
-    assert format_bound(inclusive_end(end, "date"), "date") == "2024-01-01"
-    assert format_bound(inclusive_end(end, "iso8601"), "iso8601") == "2024-01-01T23:59:59Z"
 
 
 def test_the_named_formats_are_these_and_each_reads_back_what_it_writes():
