@@ -10,7 +10,7 @@ import time
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -34,9 +34,12 @@ ANSWER_FAULTS = {
     "huge_page": "answer the page padded to `huge_page_bytes`",
 }
 TIMESTAMP_STYLES = ("z", "offset", "naive", "epoch", "mixed")
+#: What `Faults.bound_precision` cuts the bounds a request sends to.
+BOUND_PRECISIONS = {"seconds": timedelta(seconds=1), "dates": timedelta(days=1)}
 #: The first half of 😀 (U+1F600) in UTF-16: not text on its own, and not something UTF-8 can hold.
 HALF_EMOJI = "\ud83d"
 OFFSET_ZONE = timezone(timedelta(hours=-7))
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _parses(text: str) -> bool:
@@ -75,6 +78,13 @@ class Faults:
 
     `quality_fields` adds fields for data quality checks to each record of the generic REST routes (`QUALITY_FIELDS`).
     `schema_drift` changes the records' shape as an API's new version does (`SCHEMA_DRIFT`).
+
+    Window bounds (generic REST routes): `exclusive_since` makes `since` mean "after" (a record stamped exactly
+    on it is left out), `inclusive_until` makes `until` mean "up to and including"; `bound_precision`
+    (`BOUND_PRECISIONS`) cuts `since` and `until` to whole seconds or days before using them, as an API storing
+    coarser times does; `text_filter` reads the window from one `filter` expression,
+    `updated_at >= "A" && updated_at < "B"`, comparing A and B as text with each record's time written
+    `2024-01-05 00:00:00.000Z` (`rest.text_filtered`).
     """
 
     latency_ms: float = 0.0
@@ -103,6 +113,10 @@ class Faults:
     timestamp_style: str = "z"
     quality_fields: bool = False
     schema_drift: bool = False
+    exclusive_since: bool = False
+    bound_precision: str | None = None
+    text_filter: bool = False
+    inclusive_until: bool = False
 
     def __post_init__(self) -> None:
         for name in ("fail_since", "missing_paths", "answer_fault_since", "strip_fields"):
@@ -136,6 +150,10 @@ class Faults:
                 ),
                 (self.timestamp_style not in TIMESTAMP_STYLES, f"timestamp_style must be one of {TIMESTAMP_STYLES}"),
                 (
+                    self.bound_precision not in (None, *BOUND_PRECISIONS),
+                    f"bound_precision must be None or one of {tuple(BOUND_PRECISIONS)}",
+                ),
+                (
                     self.next_url_host is not None and not urlsplit(self.next_url_host).netloc,
                     "next_url_host must be an origin like http://other-host:8080",
                 ),
@@ -157,6 +175,13 @@ class Faults:
     def fail_since_instants(self) -> frozenset[datetime]:
         """`fail_since` parsed to datetimes."""
         return frozenset(parse_instant(text) for text in self.fail_since)
+
+    def cut_bound(self, bound: datetime | None) -> datetime | None:
+        """`bound` as the API reads it: cut to `bound_precision` (whole seconds or days) when that is set."""
+        if bound is None or self.bound_precision is None:
+            return bound
+        step = BOUND_PRECISIONS[self.bound_precision]
+        return _EPOCH + (bound - _EPOCH) // step * step
 
     def record_json(self, record: Record) -> dict[str, Any]:
         """`record` as the generic REST routes answer it, with the timestamp style and stripped fields."""

@@ -7,6 +7,7 @@ exclusive):
 - `GET /records?offset=&limit=` offset and limit, with `total`;
 - `GET /feed?limit=&page_token=` the next page's absolute URL at `links.next`.
 
+The window is read as `windowed` says (`Faults.exclusive_since`, `bound_precision`, `text_filter`).
 Records are written by `Faults.record_json` (timestamp style, stripped fields); page-number and offset pages
 repeat the end of the page before when `Faults.boundary_duplicates` is set.
 """
@@ -14,6 +15,7 @@ repeat the end of the page before when `Faults.boundary_duplicates` is set.
 from __future__ import annotations
 
 import bisect
+import re
 from datetime import datetime
 
 from sample_api.data import Dataset, Record, record_key
@@ -35,6 +37,46 @@ from sample_api.protocol import (
 def window_of(request: Request) -> tuple[datetime | None, datetime | None]:
     """The `since` and `until` query parameters."""
     return instant_param(request, "since"), instant_param(request, "until")
+
+
+#: `Faults.text_filter`'s one expression: `updated_at >= "A" && updated_at < "B"` (either part may be left out).
+_FILTER_PART = re.compile(r'\s*updated_at\s*(>=|<)\s*"([^"]*)"\s*')
+#: The format in which `Faults.text_filter` compares times, as text.
+TEXT_FILTER_FORMAT = "%Y-%m-%d %H:%M:%S.{ms}Z"
+
+
+def windowed(dataset: Dataset, faults: Faults, request: Request) -> list[Record]:
+    """The records of the request's window, as `faults` says the API reads it: `since` inclusive (exclusive with
+    `exclusive_since`), `until` exclusive (inclusive with `inclusive_until`), each cut to `bound_precision` first;
+    with `text_filter`, the window is the `filter` expression instead, compared as text."""
+    if faults.text_filter:
+        return text_filtered(dataset.window(), request.param("filter") or "")
+    since, until = (faults.cut_bound(bound) for bound in window_of(request))
+    if faults.inclusive_until and until is not None:
+        records = [record for record in dataset.window(since) if record.updated_at <= until]
+    else:
+        records = dataset.window(since, until)
+    if faults.exclusive_since and since is not None:
+        records = [record for record in records if record.updated_at > since]
+    return records
+
+
+def as_text(moment: datetime) -> str:
+    """`moment` as `Faults.text_filter` compares it: `2024-01-05 00:00:00.000Z`."""
+    return moment.strftime(TEXT_FILTER_FORMAT.format(ms=f"{moment.microsecond // 1000:03d}"))
+
+
+def text_filtered(records: list[Record], expression: str) -> list[Record]:
+    """The records whose `updated_at`, written `as_text`, compares as text as each part of `expression` says."""
+    parts = expression.split("&&") if expression.strip() else []
+    matches = [_FILTER_PART.fullmatch(part) for part in parts]
+    if not all(matches):
+        raise BadRequest("filter", f'expected updated_at >= "..." && updated_at < "...", got {expression!r}')
+    for match in matches:
+        operator, text = match.groups()
+        keep = (lambda value, text=text: value >= text) if operator == ">=" else (lambda value, text=text: value < text)
+        records = [record for record in records if keep(as_text(record.updated_at))]
+    return records
 
 
 def keyset_page(
@@ -67,7 +109,7 @@ def items(dataset: Dataset, faults: Faults, request: Request) -> Reply:
     order = request.param("order") or "asc"
     if order not in ("asc", "desc"):
         raise BadRequest("order", f"must be asc or desc, got {order!r}")
-    records = dataset.window(*window_of(request))
+    records = windowed(dataset, faults, request)
     if order == "desc":
         records = records[::-1]
     offset = (page - 1) * per_page
@@ -86,7 +128,7 @@ def items(dataset: Dataset, faults: Faults, request: Request) -> Reply:
 def events(dataset: Dataset, faults: Faults, request: Request) -> Reply:
     """Cursor (keyset) pagination: the cursor names the last record served, so inserts never shift pages."""
     limit = size_param(request, "limit", DEFAULT_PAGE_SIZE)
-    found = dataset.window(*window_of(request))
+    found = windowed(dataset, faults, request)
     cursor_text, last_id = request.param("cursor"), request.param("starting_after")
     cursor = None if cursor_text is None else decode_cursor(cursor_text)
     if last_id is not None:
@@ -109,7 +151,7 @@ def records(dataset: Dataset, faults: Faults, request: Request) -> Reply:
     """Offset pagination: `offset` records skipped, at most `limit` returned; an offset past the end is empty."""
     offset = positive_int(request.param("offset"), "offset", 0, minimum=0)
     limit = size_param(request, "limit", DEFAULT_PAGE_SIZE)
-    found = dataset.window(*window_of(request))
+    found = windowed(dataset, faults, request)
     served = with_boundary_duplicates(found, offset, limit, faults) if offset < len(found) else []
     return Reply(200, {"records": [faults.record_json(r) for r in served], "total": len(found)})
 
@@ -119,7 +161,7 @@ def feed(dataset: Dataset, faults: Faults, request: Request) -> Reply:
     limit = size_param(request, "limit", DEFAULT_PAGE_SIZE)
     token = request.param("page_token")
     cursor = None if token is None else decode_cursor(token, "page_token")
-    page, after = keyset_page(dataset.window(*window_of(request)), cursor, limit, faults)
+    page, after = keyset_page(windowed(dataset, faults, request), cursor, limit, faults)
     next_url = None
     if after is not None:
         params = {
