@@ -9,12 +9,15 @@ from typing import Any
 
 import pytest
 import yaml
+from apache_beam import pvalue
 
 from beam_api_pipeline.config import PipelineConfig, load_pipeline_config
 from beam_api_pipeline.errors import ConfigError
 from beam_api_pipeline.extractors import GitHubExtractor, GraphqlExtractor, RestExtractor
 from beam_api_pipeline.pagination import PagePosition
+from beam_api_pipeline.run_plan import WindowTask
 from beam_api_pipeline.timeformat import floor_to, format_bound, parse_timestamp, resolution
+from beam_api_pipeline.transforms.records import INVALID, _PlaceRecordsFn
 from beam_api_pipeline.watermark.handler import WatermarkHandler
 from beam_api_pipeline.window_bounds import parse_template
 from beam_api_pipeline.windowing import Window
@@ -371,3 +374,20 @@ def test_github_refuses_a_page_size_above_its_cap():
     assert GitHubExtractor.request_problems(big) == [
         "api_config.endpoints.things.pagination.page_size: 500 is above GitHub's cap of 100 records a page"
     ]
+
+
+def test_a_record_in_the_other_epoch_unit_is_an_invalid_record_with_the_reason_not_outside():
+    """A.5: epoch_ms bounds, a record stamped in epoch seconds: dead-lettered with the unit named."""
+    task = WindowTask("things", WINDOW).to_element()
+    seconds, millis = {"id": 1, "updated_at": 1704434828}, {"id": 2, "updated_at": 1704434828123}
+    out = list(_PlaceRecordsFn(config(time_format="epoch_ms")).process((task, [seconds, millis])))
+    invalid = [o.value for o in out if isinstance(o, pvalue.TaggedOutput) and o.tag == INVALID]
+    assert invalid == [
+        (
+            task,
+            seconds,
+            "updated_at: timestamp 1704434828 is epoch seconds, not milliseconds: time_format is epoch_ms "
+            "(it would read as 1970-01-20T17:27:14.828000Z)",
+        )
+    ]
+    assert [o for o in out if not isinstance(o, pvalue.TaggedOutput)] == [(task, [millis])]
