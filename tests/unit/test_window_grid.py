@@ -11,6 +11,7 @@ import pytest
 import yaml
 from apache_beam import pvalue
 
+from beam_api_pipeline.checks import config_problems
 from beam_api_pipeline.config import PipelineConfig, load_pipeline_config
 from beam_api_pipeline.errors import ConfigError
 from beam_api_pipeline.extractors import GitHubExtractor, GraphqlExtractor, RestExtractor
@@ -391,3 +392,11 @@ def test_a_record_in_the_other_epoch_unit_is_an_invalid_record_with_the_reason_n
         )
     ]
     assert [o for o in out if not isinstance(o, pvalue.TaggedOutput)] == [(task, [millis])]
+
+
+def test_validate_reports_what_the_extractor_s_requests_cannot_carry_out():
+    assert config_problems(config(watermark_field=None, window_end_field=None), "pipe.yaml") == [
+        "pipe.yaml: api_config.endpoints.things: sends no window bounds: set watermark.watermark_field (and "
+        "window_end_field), put {window_start} and {window_end} in a params value, or set watermark.filter: client "
+        "for an API without a time filter"
+    ]
