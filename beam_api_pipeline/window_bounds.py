@@ -18,10 +18,13 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from beam_api_pipeline.timeformat import MICROSECOND, NAMED_FORMATS, format_bound, resolution
 from beam_api_pipeline.windowing import Window
+
+if TYPE_CHECKING:  # the config imports this module to validate templates
+    from beam_api_pipeline.config.watermark import WatermarkConfig
 
 BOUNDS = ("window_start", "window_end")
 _MARK = "{window_"
@@ -110,7 +113,7 @@ def templates_in(value: Any, path: str = "") -> list[tuple[str, str]]:
     return [(path, value)] if is_template(value) else []
 
 
-def sent_bound(window: Window, bound: str, time_format: str, watermark: Any) -> datetime:
+def sent_bound(window: Window, bound: str, time_format: str, watermark: WatermarkConfig) -> datetime:
     """The instant sent for `bound` of `window` in `time_format`: the window's ``fetch_start`` (one step of the
     format earlier when the API's start is exclusive, ``start_inclusive: false``) or its ``end`` (one step earlier
     when the API's end is inclusive, ``end_inclusive: true``)."""
@@ -120,7 +123,7 @@ def sent_bound(window: Window, bound: str, time_format: str, watermark: Any) -> 
     return window.end - step if watermark.end_inclusive else window.end
 
 
-def render(value: Any, window: Window, watermark: Any) -> Any:
+def render(value: Any, window: Window, watermark: WatermarkConfig) -> Any:
     """`value` with each template in it (`parse_template`) written for `window`; `watermark` is the
     ``api_config.watermark`` section (its ``time_format``, ``start_inclusive``, ``end_inclusive``)."""
     if isinstance(value, dict):
