@@ -17,7 +17,6 @@ import logging
 import time
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlsplit
 
 import requests
 
@@ -37,27 +36,8 @@ from beam_api_pipeline.paths import get_path
 
 logger = logging.getLogger(__name__)
 
-_DEFAULT_PORTS = {"http": 80, "https": 443}
 _EXCERPT = 200
 _WHERE = "api_config.auth_config.auth_credentials"
-
-
-def login_url(login_path: str, base_url: str) -> str:
-    """`login_path` below `base_url`, or `login_path` itself when it is a URL on `base_url`'s origin."""
-    if not login_path.startswith(("http://", "https://")):
-        return base_url.rstrip("/") + "/" + login_path.lstrip("/")
-    if _origin(login_path) != _origin(base_url):
-        raise ConfigError(
-            f"{_WHERE}.login_path: {redact_url(login_path)} is not on base_url's origin {_origin(base_url)}; "
-            "the login call only goes to the API's own host"
-        )
-    return login_path
-
-
-def _origin(url: str) -> str:
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    return f"{scheme}://{(parts.hostname or '').lower()}:{parts.port or _DEFAULT_PORTS.get(scheme, 0)}"
 
 
 def jwt_expiry(token: str) -> float | None:
@@ -100,7 +80,10 @@ class LoginAuth(RenewedTokenAuth):
         super().__init__(config)
         self._credentials = creds = config.auth_credentials
         self.header = creds.header
-        self._url = login_url(creds.login_path, base_url)
+        problem = creds.login_origin_problem(base_url)
+        if problem is not None:
+            raise ConfigError(f"{_WHERE}.login_path: {problem}")
+        self._url = creds.login_url(base_url)
         self._timeout = timeout
         self._clock = clock
         self._verify_ssl = verify_ssl

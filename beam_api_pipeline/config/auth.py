@@ -5,11 +5,21 @@ Every secret is a ``SecretStr`` (hidden from ``repr`` and logs) and may be a ``$
 """
 
 from typing import Annotated, Literal, Self
+from urllib.parse import urlsplit
 
 from pydantic import Field, model_validator
 
 from .base import StrictModel, rule_error
 from .fields import PositiveDuration, Secret, UtcDatetime
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def origin(url: str) -> str:
+    """``scheme://host:port`` of ``url``, with the scheme's default port made explicit."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    return f"{scheme}://{(parts.hostname or '').lower()}:{parts.port or _DEFAULT_PORTS.get(scheme, 0)}"
 
 
 class NoCredentials(StrictModel):
@@ -86,6 +96,21 @@ class LoginCredentials(StrictModel):
         if self.username_field == self.password_field:
             raise rule_error("must differ from username_field", "password_field")
         return self
+
+    def login_url(self, base_url: str) -> str:
+        """``login_path`` below ``base_url``, or ``login_path`` itself when it is a URL."""
+        if self.login_path.startswith(("http://", "https://")):
+            return self.login_path
+        return base_url.rstrip("/") + "/" + self.login_path.lstrip("/")
+
+    def login_origin_problem(self, base_url: str) -> str | None:
+        """Why the login call would go to another host than ``base_url``'s (None when it would not)."""
+        url = self.login_url(base_url)
+        if "${" in url or origin(url) == origin(base_url):
+            return None
+        return (
+            f"{origin(url)} is not base_url's origin {origin(base_url)}; the login call only goes to the API's own host"
+        )
 
     @model_validator(mode="after")
     def _login_path_is_a_path_or_an_http_url(self) -> Self:

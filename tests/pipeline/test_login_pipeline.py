@@ -1,7 +1,7 @@
 """`auth_type: login` end to end: tokens that expire every 2 s over a run of several token lives, on worker threads,
 worker processes and Prism, whether the API answers an expired token 401 or `200` with an empty list. Every record
 is written once, no request ever goes out with an expired token, and the logins stay within one per token life per
-worker process."""
+worker process. The job graph holds the password's reference, never the password."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import pytest
 
 from sample_api import Credentials, LoginSettings
 from sample_api.auth import LoginIssuer
+from tests.pipeline.test_toolkit_secrets import staged_bytes
 from tests.runners.runs import run_pipeline
 from tests.support import items_config, runner_mode_args, t
 
@@ -76,3 +77,17 @@ def test_tokens_expiring_every_2_s_on_several_workers_lose_no_record(
     renewals_each = math.ceil(reading / (LIFETIME * 3 / 4))
     assert 2 <= issuer.logins <= PROCESSES[mode] * (renewals_each + 1)
     assert statuses == {"200": 72 + issuer.logins}
+
+
+@pytest.mark.parametrize("form", ["reference", "literal"])
+def test_the_staged_pipeline_holds_the_password_reference_not_the_password(form, write_config, monkeypatch):
+    password = "login-password-Gr8"
+    monkeypatch.setenv("LOGIN_PASSWORD", password)
+    auth = login_auth() if form == "reference" else login_auth(password=password)
+    _, config = write_config(api_config={"auth_config": auth})
+    blobs = staged_bytes(config)
+
+    found = any(password.encode() in blob for blob in blobs)
+    assert found is (form == "literal")  # the control: a literal password would be seen in a pickled DoFn
+    if form == "reference":
+        assert any(b"${env:LOGIN_PASSWORD}" in blob for blob in blobs[1:])

@@ -13,12 +13,13 @@ from pydantic import TypeAdapter, ValidationError
 
 from beam_api_pipeline.client.api_client import ApiClient, ApiRequest
 from beam_api_pipeline.client.limits import RequestLimits
-from beam_api_pipeline.client.login import LoginAuth, jwt_expiry, login_url, token_lifetime
+from beam_api_pipeline.client.login import LoginAuth, jwt_expiry, token_lifetime
 from beam_api_pipeline.client.retry import RetryPolicy
-from beam_api_pipeline.config import AuthConfig, LoginCredentials, RetryConfig
+from beam_api_pipeline.config import AuthConfig, LoginCredentials, RetryConfig, load_pipeline_config
 from beam_api_pipeline.errors import ApiError, ConfigError
 from sample_api import Credentials, LoginSettings, SampleApi
 from sample_api.auth import LoginIssuer
+from tests.support import items_config, write_yaml
 
 START = 1_800_000_000.0
 _pipeline_ids = (f"login_unit_{n}" for n in itertools.count())
@@ -215,15 +216,39 @@ def test_redact_masks_the_password_and_every_token():
 
 
 def test_the_login_path_is_below_base_url_or_a_url_on_its_origin():
-    assert login_url("auth/login", "http://api.test/v1/") == "http://api.test/v1/auth/login"
-    assert login_url("/auth/login", "http://api.test/v1") == "http://api.test/v1/auth/login"
-    assert login_url("http://API.test:80/login", "http://api.test/v1") == "http://API.test:80/login"
-    with pytest.raises(ConfigError) as raised:
-        login_url("https://auth.example.com/login?key=k", "http://api.test/v1")
-    assert str(raised.value) == (
-        "api_config.auth_config.auth_credentials.login_path: https://auth.example.com/login?key=*** is not "
-        "on base_url's origin http://api.test:80; the login call only goes to the API's own host"
+    def url(login_path: str, base_url: str) -> str:
+        credentials = LoginCredentials(login_path=login_path, username="u", password="p", token_path="t")
+        assert credentials.login_origin_problem(base_url) is None
+        return credentials.login_url(base_url)
+
+    assert url("auth/login", "http://api.test/v1/") == "http://api.test/v1/auth/login"
+    assert url("/auth/login", "http://api.test/v1") == "http://api.test/v1/auth/login"
+    assert url("http://API.test:80/login", "http://api.test/v1") == "http://API.test:80/login"
+
+
+def test_a_login_url_on_another_host_is_refused_at_load_and_on_the_worker(tmp_path):
+    message = (
+        "api_config.auth_config.auth_credentials.login_path: https://auth.example.com:443 is not base_url's origin "
+        "http://api.test:80; the login call only goes to the API's own host"
     )
+    elsewhere = login_config(login_path="https://auth.example.com/login?key=k")
+    path = write_yaml(
+        tmp_path / "pipeline.yaml", items_config("http://api.test/v1", tmp_path, api_config={"auth_config": elsewhere})
+    )
+    with pytest.raises(ConfigError) as raised:
+        load_pipeline_config(path)
+    assert raised.value.problems == [f"{path}: {message}"]
+
+    # a reference is checked once it is resolved, on the worker
+    with_reference = login_config(login_path="${env:LOGIN_URL}")
+    path = write_yaml(
+        tmp_path / "pipeline.yaml",
+        items_config("http://api.test/v1", tmp_path, api_config={"auth_config": with_reference}),
+    )
+    assert load_pipeline_config(path).api_config.auth_config.auth_credentials.login_path == "${env:LOGIN_URL}"
+    with pytest.raises(ConfigError) as raised:
+        LoginAuth(TypeAdapter(AuthConfig).validate_python(elsewhere), "http://api.test/v1")
+    assert str(raised.value) == message
 
 
 def test_the_token_life_comes_from_expires_in_then_the_jwt_exp_then_lifetime():
