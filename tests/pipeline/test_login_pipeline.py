@@ -9,11 +9,12 @@ import math
 
 import pytest
 
+from beam_api_pipeline.cli import main
 from sample_api import Credentials, LoginSettings
 from sample_api.auth import LoginIssuer
 from tests.pipeline.test_toolkit_secrets import staged_bytes
 from tests.runners.runs import run_pipeline
-from tests.support import items_config, runner_mode_args, t
+from tests.support import items_config, runner_mode_args, t, write_yaml
 
 END = "2024-01-08T00:00:00Z"
 LIFETIME = 2.0
@@ -91,3 +92,29 @@ def test_the_staged_pipeline_holds_the_password_reference_not_the_password(form,
     assert found is (form == "literal")  # the control: a literal password would be seen in a pickled DoFn
     if form == "reference":
         assert any(b"${env:LOGIN_PASSWORD}" in blob for blob in blobs[1:])
+
+
+@pytest.mark.parametrize("password", ["right", "wrong"])
+def test_check_reports_a_refused_login_as_an_auth_failure_without_the_password(
+    password, sample_api, tmp_path, monkeypatch, capsys
+):
+    sample_api.credentials = Credentials(login=True)
+    given = LoginSettings().password if password == "right" else "wrong-password-Hw2"
+    monkeypatch.setenv("LOGIN_PASSWORD", given)
+    path = write_yaml(
+        tmp_path / "pipeline.yaml", items_config(sample_api.url, tmp_path, api_config={"auth_config": login_auth()})
+    )
+    code = main(["check", "--config", str(path)])
+    captured = capsys.readouterr()
+
+    first = captured.out.splitlines()[0]
+    if password == "right":
+        assert (code, first) == (0, "pass  items  auth: the first page was answered")
+        return
+    assert code == 1
+    assert first == (
+        f"fail  items  auth: the first request failed: login to {sample_api.url}/auth/login as reader@example.com "
+        'answered 400: {"message": "Failed to authenticate.", "data": {}}; check username and password'
+    )
+    assert given not in captured.out + captured.err
+    assert sample_api.stats()["by_path"] == {"/auth/login": 1}  # no data request without a token
