@@ -270,7 +270,8 @@ class SampleApi:
     """The sample API server: `with SampleApi().start() as api: requests.get(api.url + "/items")`.
 
     `credentials` says what the data routes require (nothing by default); `oauth` configures the token
-    endpoint `POST /oauth/token`, whose access tokens the data routes accept when `credentials.oauth` is set.
+    endpoint `POST /oauth/token`, whose access tokens the data routes accept when `credentials.oauth` is set;
+    `login_issuer` answers `POST /auth/login`, whose tokens they accept when `credentials.login` is set.
     """
 
     def __init__(

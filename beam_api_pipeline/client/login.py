@@ -89,7 +89,6 @@ class LoginAuth(RenewedTokenAuth):
         self._verify_ssl = verify_ssl
         key = ("login", pipeline_id, self._url, creds.username, fingerprint(self._password()))
         self._state = shared_token_state(key, lambda: TokenState(None, None, None))
-        self._warned_no_expiry = False
 
     def _password(self) -> str:
         return self._credentials.password.get_secret_value()
@@ -137,8 +136,7 @@ class LoginAuth(RenewedTokenAuth):
         lifetime = token_lifetime(creds, answer, token, self._clock())
         self._store(state, token, lifetime)
         metrics.LOGINS.inc()
-        if lifetime is None and not self._warned_no_expiry:
-            self._warned_no_expiry = True
+        if lifetime is None and state.grants == 1:  # the process's first login: warn once
             logger.warning(
                 "%s: the answer says nothing of when the token expires (no expires_in_path value, not a JWT with "
                 "exp), so it is renewed only after a 401; set %s.lifetime if an expired token is answered otherwise",

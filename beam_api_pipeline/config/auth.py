@@ -81,7 +81,7 @@ class LoginCredentials(StrictModel):
     password: Secret
     username_field: str = "username"
     password_field: str = "password"
-    body: dict[str, str | int | float | bool] = {}
+    body: dict[str, str | int | float | bool] = Field(default_factory=dict)
     body_format: Literal["json", "form"] = "json"
     token_path: str
     expires_in_path: str | None = None
