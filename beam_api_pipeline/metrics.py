@@ -27,6 +27,7 @@ FILES_WRITTEN = Metrics.counter(NAMESPACE, "files_written")
 DEAD_LETTER_FILES = Metrics.counter(NAMESPACE, "dead_letter_files")
 DUPLICATES_DROPPED = Metrics.counter(NAMESPACE, "duplicates_dropped")
 TOKEN_GRANTS = Metrics.counter(NAMESPACE, "oauth_token_grants")
+LOGINS = Metrics.counter(NAMESPACE, "logins")
 UNAUTHORIZED_RETRIES = Metrics.counter(NAMESPACE, "unauthorized_retries")
 #: Seconds spent throttled, under the name Dataflow's autoscaler reads (see ThrottlingSignaler in Beam).
 THROTTLING_SECONDS = Metrics.counter(NAMESPACE, "cumulativeThrottlingSeconds")

@@ -8,6 +8,7 @@ and extractor can run end to end without any outside host. `since` is inclusive 
 - `GET /repos/{owner}/{repo}/issues`: shaped like GitHub's, with `Link` headers: see `github`;
 - `GET /v1/archive`: shaped like the Open-Meteo historical archive: see `weather`;
 - `POST /oauth/token`: OAuth 2.0 grants with short-lived tokens and rotating refresh tokens: see `auth`;
+- `POST /auth/login`: a username and password for a JWT-like token that expires in seconds: see `auth`;
 - `GET /redirect?to=URL` answers 302; `GET /echo/headers` answers the headers it received;
 - `GET /_stats` reports request counts by path and status and the most requests handled at once.
 
@@ -19,9 +20,9 @@ require. `SampleApi.injected()` counts the broken answers sent.
 Run it with `python -m sample_api --port 8080`.
 """
 
-from sample_api.auth import Credentials, OAuthSettings
+from sample_api.auth import Credentials, LoginSettings, OAuthSettings
 from sample_api.data import Dataset, parse_instant
 from sample_api.faults import Faults
 from sample_api.server import SampleApi
 
-__all__ = ["Credentials", "Dataset", "Faults", "OAuthSettings", "SampleApi", "parse_instant"]
+__all__ = ["Credentials", "Dataset", "Faults", "LoginSettings", "OAuthSettings", "SampleApi", "parse_instant"]

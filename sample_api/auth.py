@@ -1,15 +1,20 @@
-"""Credentials the sample API's data routes can require, and its OAuth 2.0 token endpoint.
+"""Credentials the sample API's data routes can require, its OAuth 2.0 token endpoint and its login route.
 
 `Credentials` lists what is accepted (an API key in a header or query parameter, a bearer token, a basic
-user and password, tokens from `POST /oauth/token`); a request passes when it carries any one of them.
-`TokenIssuer` implements the `refresh_token` and `client_credentials` grants with short-lived access tokens
-and, by default, rotating refresh tokens: each refresh returns a new refresh token and the old one stops working.
+user and password, tokens from `POST /oauth/token`, tokens from `POST /auth/login`); a request passes when it
+carries any one of them. `TokenIssuer` implements the `refresh_token` and `client_credentials` grants with
+short-lived access tokens and, by default, rotating refresh tokens: each refresh returns a new refresh token and
+the old one stops working. `LoginIssuer` answers a username and password (JSON or a form) with a JWT-like token
+that expires after `LoginSettings.token_lifetime` seconds, told by `expires_in` or only by the token's `exp`; an
+expired login token is answered 401, or (`expired_answer="empty"`, as some self-hosted APIs do) 200 with an
+empty list.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import json
 import secrets
 import threading
 import time
@@ -17,9 +22,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from sample_api.protocol import Reply, Request
+from sample_api.protocol import BadRequest, Reply, Request
 
 TOKEN_PATH = "/oauth/token"
+LOGIN_PATH = "/auth/login"
 
 
 @dataclass(frozen=True)
@@ -44,11 +50,12 @@ class Credentials:
     basic_username: str | None = None
     basic_password: str | None = None
     oauth: bool = False
+    login: bool = False
 
     @property
     def required(self) -> bool:
         """True when some credential is required."""
-        return bool(self.api_key or self.bearer_token or self.basic_username or self.oauth)
+        return bool(self.api_key or self.bearer_token or self.basic_username or self.oauth or self.login)
 
 
 class TokenIssuer:
@@ -112,6 +119,92 @@ class TokenIssuer:
         return body
 
 
+@dataclass(frozen=True)
+class LoginSettings:
+    """The login route's user, token lifetime, what the answer tells of it, and how an expired token is answered.
+
+    The answer is `{"data": {"token": ..., "expires_in": ...}}` (`expires_in` left out when `expires_in` is
+    False); the token is a JWT with `exp` when `jwt`, else opaque. Tokens are accepted in `Authorization` with the
+    `Bearer` prefix or bare (PocketBase's way).
+    """
+
+    username: str = "reader@example.com"
+    password: str = "sample-login-password"
+    token_lifetime: float = 2.0
+    expires_in: bool = True
+    jwt: bool = True
+    expired_answer: Literal["401", "empty"] = "401"
+
+
+class LoginIssuer:
+    """Answers `POST /auth/login` and checks its tokens; thread-safe. `logins` counts the tokens issued,
+    `empty_answers` the requests answered with no records because their token had expired."""
+
+    def __init__(self, settings: LoginSettings, clock: Callable[[], float] = time.time):
+        self.settings = settings
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._tokens: dict[str, float] = {}
+        self.logins = 0
+        self.refused_logins = 0
+        self.empty_answers = 0
+
+    def tokens(self) -> list[str]:
+        """Every token issued so far."""
+        with self._lock:
+            return list(self._tokens)
+
+    def login(self, request: Request) -> Reply:
+        """Answer a login: the credentials as JSON or as a form."""
+        content_type = request.headers.get("Content-Type") or ""
+        try:
+            sent = request.form() if content_type.startswith("application/x-www-form-urlencoded") else request.json()
+        except BadRequest:
+            sent = None
+        sent = sent if isinstance(sent, dict) else {}
+        if (sent.get("username"), sent.get("password")) != (self.settings.username, self.settings.password):
+            with self._lock:
+                self.refused_logins += 1
+            return Reply(400, {"message": "Failed to authenticate.", "data": {}})
+        expires = self._clock() + self.settings.token_lifetime
+        token = _jwt_like(self.settings.username, expires) if self.settings.jwt else f"lt-{secrets.token_urlsafe(16)}"
+        with self._lock:
+            self._tokens[token] = expires
+            self.logins += 1
+        data: dict = {"token": token}
+        if self.settings.expires_in:
+            data["expires_in"] = self.settings.token_lifetime
+        return Reply(200, {"data": data}, _NO_STORE)
+
+    def state_of(self, request: Request) -> Literal["valid", "expired", "unknown"]:
+        """Whether `request` carries a valid token of this issuer, an expired one, or none of its tokens."""
+        token = (request.headers.get("Authorization") or "").removeprefix("Bearer ").strip()
+        with self._lock:
+            expires = self._tokens.get(token)
+            if expires is None:
+                return "unknown"
+            return "valid" if self._clock() < expires else "expired"
+
+    def hides_data(self, request: Request) -> bool:
+        """True (and counted) when `request` came with an expired token that is answered as if there were no
+        records."""
+        if self.settings.expired_answer != "empty" or self.state_of(request) != "expired":
+            return False
+        with self._lock:
+            self.empty_answers += 1
+        return True
+
+
+def _jwt_like(subject: str, expires: float) -> str:
+    """A token shaped like a JWT (header.payload.signature, base64url) whose payload holds `exp`."""
+
+    def part(value: dict) -> str:
+        return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
+
+    payload = {"sub": subject, "exp": expires, "jti": secrets.token_urlsafe(8)}
+    return f"{part({'alg': 'HS256', 'typ': 'JWT'})}.{part(payload)}.{secrets.token_urlsafe(16)}"
+
+
 _NO_STORE = {"Cache-Control": "no-store"}
 
 
@@ -142,10 +235,16 @@ def _bearer(request: Request) -> str | None:
     return token if scheme in ("Bearer", "token") and token else None
 
 
-def check_credentials(credentials: Credentials, issuer: TokenIssuer, request: Request) -> Reply | None:
+def check_credentials(
+    credentials: Credentials, issuer: TokenIssuer, request: Request, login: LoginIssuer | None = None
+) -> Reply | None:
     """None when `request` carries an accepted credential; else the 401 to answer."""
     if not credentials.required:
         return None
+    if credentials.login and login is not None:
+        state = login.state_of(request)
+        if state == "valid" or (state == "expired" and login.settings.expired_answer == "empty"):
+            return None
     if credentials.api_key:
         name = credentials.api_key_name
         sent = request.headers.get(name) if credentials.api_key_location == "header" else request.param(name)

@@ -17,7 +17,16 @@ from urllib.parse import parse_qs, urlsplit
 
 from sample_api import children, github, graphql, rest, weather
 from sample_api.answers import broken_answer, retry_after_value
-from sample_api.auth import TOKEN_PATH, Credentials, OAuthSettings, TokenIssuer, check_credentials
+from sample_api.auth import (
+    LOGIN_PATH,
+    TOKEN_PATH,
+    Credentials,
+    LoginIssuer,
+    LoginSettings,
+    OAuthSettings,
+    TokenIssuer,
+    check_credentials,
+)
 from sample_api.data import Dataset, format_instant
 from sample_api.faults import Faults, FaultState
 from sample_api.protocol import BadRequest, Reply, Request
@@ -26,6 +35,9 @@ SHUTDOWN_POLL_SECONDS = 0.05
 STATS_PATH = "/_stats"
 REDIRECT_PATH = "/redirect"
 ECHO_PATH = "/echo/headers"
+
+#: What a data route sees when an expired login token is answered with no records.
+_NO_RECORDS = Dataset(days=0)
 
 DataRoute = Callable[[Dataset, Faults, Request], Reply]
 DATA_ROUTES: dict[tuple[str, str], DataRoute] = {
@@ -164,6 +176,8 @@ class _Handler(BaseHTTPRequestHandler):
         api = self.server.api
         if request.path == TOKEN_PATH and request.method == "POST":
             return api.token_issuer.grant(request)
+        if request.path == LOGIN_PATH and request.method == "POST":
+            return api.login_issuer.login(request)
         if request.path == REDIRECT_PATH:
             return Reply(302, {"location": request.param("to")}, {"Location": request.param("to") or "/"})
         if request.path == ECHO_PATH:
@@ -180,7 +194,7 @@ class _Handler(BaseHTTPRequestHandler):
             if github.REPO_PATH.fullmatch(request.path) or github.REPOSITORY_ID_PATH.fullmatch(request.path):
                 return github.rate_limited(retry_after_value(faults))
             return Reply(429, {"error": "rate limited"}, {"Retry-After": retry_after_value(faults), **budget})
-        refused = check_credentials(api.credentials, api.token_issuer, request)
+        refused = check_credentials(api.credentials, api.token_issuer, request, api.login_issuer)
         if refused is not None:
             return refused
         if request.path in faults.missing_paths:
@@ -194,7 +208,8 @@ class _Handler(BaseHTTPRequestHandler):
             kind = state.answer_fault(since)
             if kind == "stall":
                 time.sleep(faults.stall_seconds)
-            answer = route(api.dataset, faults, request)
+            hidden = api.credentials.login and api.login_issuer.hides_data(request)
+            answer = route(_NO_RECORDS if hidden else api.dataset, faults, request)
             answer = dataclasses.replace(answer, headers={**budget, **answer.headers})
             return answer if kind is None else broken_answer(kind, answer, faults)
         except BadRequest as error:
@@ -255,7 +270,8 @@ class SampleApi:
     """The sample API server: `with SampleApi().start() as api: requests.get(api.url + "/items")`.
 
     `credentials` says what the data routes require (nothing by default); `oauth` configures the token
-    endpoint `POST /oauth/token`, whose access tokens the data routes accept when `credentials.oauth` is set.
+    endpoint `POST /oauth/token`, whose access tokens the data routes accept when `credentials.oauth` is set;
+    `login_issuer` answers `POST /auth/login`, whose tokens they accept when `credentials.login` is set.
     """
 
     def __init__(
@@ -271,6 +287,7 @@ class SampleApi:
         self.dataset = dataset if dataset is not None else Dataset()
         self.credentials = credentials if credentials is not None else Credentials()
         self.token_issuer = TokenIssuer(oauth if oauth is not None else OAuthSettings())
+        self.login_issuer = LoginIssuer(LoginSettings())
         self._faults_lock = threading.Lock()
         self._fault_state = FaultState(faults if faults is not None else Faults())
         self._stats = _Stats()

@@ -135,14 +135,24 @@ class ApiClient:
             metrics.UNAUTHORIZED_RETRIES.inc()
             logger.info("%s answered 401: sending it again with renewed credentials", self._describe(request))
             response, content, _ = self._exchange(request)
+            if response.status_code == 401:
+                raise ApiError(
+                    f"{self._describe(request)} answered 401 again with renewed credentials: "
+                    f"{self._excerpt(content)}{self._auth.unauthorized_hint()}",
+                    status=401,
+                )
         return self._decode(request, response, content)
+
+    def _excerpt(self, content: bytes) -> str:
+        """The start of an answer's body, secrets masked."""
+        return self.redact(content[:_BODY_EXCERPT].decode("utf-8", "replace")).strip()
 
     def _exchange(self, request: ApiRequest) -> tuple[requests.Response, bytes, dict[str, str]]:
         """One HTTP exchange: the response, its body, and the auth headers it was sent with."""
-        auth_headers = self._auth.get_auth_headers()
         in_url = {name for name, _ in parse_qsl(urlsplit(request.url).query, keep_blank_values=True)}
         auth_params = {name: value for name, value in self._auth.get_auth_params().items() if name not in in_url}
         with self._limits.request_slot():
+            auth_headers = self._auth.get_auth_headers()  # once the slot is held: a token renewed in time is sent
             metrics.REQUESTS.inc()
             metrics.REQUEST_SENT_MS.update(int(time.time() * 1000))
             started = time.monotonic()
@@ -186,7 +196,7 @@ class ApiClient:
         if status in self._retry_on:
             raise RetryableApiError(f"{self._describe(request)} answered {status}", status=status)
         if status >= 400:
-            excerpt = self.redact(content[:_BODY_EXCERPT].decode("utf-8", "replace")).strip()
+            excerpt = self._excerpt(content)
             raise ApiError(f"{self._describe(request)} answered {status}: {excerpt}", status=status)
         if not content.strip():
             if status == 204:
@@ -196,7 +206,7 @@ class ApiClient:
             body = jsoncodec.loads(_declared_text(response, content))
         except ValueError as error:
             content_type = response.headers.get("Content-Type") or "no Content-Type"
-            excerpt = self.redact(content[:_BODY_EXCERPT].decode("utf-8", "replace")).strip()
+            excerpt = self._excerpt(content)
             raise RetryableApiError(
                 f"{self._describe(request)} answered {status} with a body that is not JSON ({content_type}; "
                 f"{error}): {excerpt!r}",

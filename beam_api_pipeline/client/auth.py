@@ -1,4 +1,5 @@
-"""Authentication handlers with static credentials (none, api_key, bearer, basic); OAuth 2.0 is in `oauth`."""
+"""Authentication handlers with static credentials (none, api_key, bearer, basic); tokens got at run time are in
+`tokens` (OAuth 2.0 in `oauth`, login calls in `login`)."""
 
 from __future__ import annotations
 
@@ -33,6 +34,10 @@ class AuthHandler:
         """A request sent with `sent_headers` was answered 401: renew the credentials if this handler can,
         and say whether the request is worth sending once more."""
         return False
+
+    def unauthorized_hint(self) -> str:
+        """What to check when a request is refused (401) even with renewed credentials; appended to the error."""
+        return ""
 
 
 class ApiKeyAuth(AuthHandler):

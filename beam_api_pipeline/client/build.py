@@ -11,6 +11,7 @@ from typing import Any
 from beam_api_pipeline.client.api_client import ApiClient
 from beam_api_pipeline.client.auth import ApiKeyAuth, AuthHandler, BasicAuth, BearerAuth
 from beam_api_pipeline.client.limits import BudgetShare, LimitSettings, RequestLimits, process_limits, share_of_budget
+from beam_api_pipeline.client.login import LoginAuth
 from beam_api_pipeline.client.oauth import OAuth2Auth
 from beam_api_pipeline.client.retry import RetryPolicy
 from beam_api_pipeline.config import PipelineConfig, ServiceConfig
@@ -30,11 +31,14 @@ STATIC_AUTH_HANDLERS: dict[str, type[AuthHandler]] = {
 
 
 def create_auth_handler(
-    config: Any, pipeline_id: str = "", timeout: float = 30.0, verify_ssl: bool = True
+    config: Any, pipeline_id: str = "", timeout: float = 30.0, verify_ssl: bool = True, base_url: str = ""
 ) -> AuthHandler:
-    """The handler for `config.auth_type`; OAuth2 token state is shared per `pipeline_id` in the process."""
+    """The handler for `config.auth_type`; OAuth2 and login tokens are shared per `pipeline_id` in the process
+    (a login path is below `base_url`)."""
     if config.auth_type == "oauth2":
         return OAuth2Auth(config, pipeline_id, timeout=timeout, verify_ssl=verify_ssl)
+    if config.auth_type == "login":
+        return LoginAuth(config, base_url, pipeline_id, timeout=timeout, verify_ssl=verify_ssl)
     handler = STATIC_AUTH_HANDLERS.get(config.auth_type)
     if handler is None:
         raise ConfigError(f"api_config.auth_config.auth_type: {config.auth_type!r} is not a known auth type")
@@ -60,7 +64,7 @@ def build_client(config: PipelineConfig, limits: RequestLimits) -> ApiClient:
     """An ApiClient for `config`, whose secrets must already be resolved, held to `limits` (this process's part
     of the job's rate and concurrency, see `client.limits`)."""
     api = config.api_config
-    auth = create_auth_handler(api.auth_config, config.pipeline_id, api.timeout, api.verify_ssl)
+    auth = create_auth_handler(api.auth_config, config.pipeline_id, api.timeout, api.verify_ssl, api.base_url)
     register_secrets(auth.secrets())
     return ApiClient(
         timeout=api.timeout,

@@ -249,6 +249,14 @@ class ApiConfig(StrictModel):
         return endpoints
 
     @model_validator(mode="after")
+    def _login_goes_to_the_api_host(self) -> Self:
+        auth = self.auth_config
+        problem = auth.auth_credentials.login_origin_problem(self.base_url) if auth.auth_type == "login" else None
+        if problem is not None:
+            raise rule_error(problem, "auth_config.auth_credentials.login_path")
+        return self
+
+    @model_validator(mode="after")
     def _parents_form_a_tree(self) -> Self:
         for name, endpoint in self.endpoints.items():
             if endpoint.parent is not None and endpoint.parent not in self.endpoints:

@@ -117,7 +117,14 @@ def test_oauth2_outlives_several_token_lifetimes_with_rotating_refresh_tokens(
     monkeypatch.setenv("REFRESH_TOKEN", issuer.settings.refresh_token)
     _, config = oauth_config(write_config, sample_api.url + "/oauth/token")
 
-    revoker = threading.Timer(1.2, issuer.revoke_access_tokens)  # as if the server restarted: 401s follow
+    finished = threading.Event()
+
+    def revoke_after_the_first_refresh() -> None:  # as if the server restarted mid-run: 401s follow
+        while issuer.grants < 2 and not finished.wait(0.01):
+            pass
+        issuer.revoke_access_tokens()
+
+    revoker = threading.Thread(target=revoke_after_the_first_refresh)
     store = open_store(config.watermark_store)
     try:
         # one window after another, so that the run lasts several token lifetimes
@@ -128,7 +135,8 @@ def test_oauth2_outlives_several_token_lifetimes_with_rotating_refresh_tokens(
         result.wait_until_finish()
         elapsed = time.monotonic() - started
     finally:
-        revoker.cancel()
+        finished.set()
+        revoker.join()
         store.close()
 
     ids = sorted(row["id"] for row in read_jsonl(tmp_path / "out"))

@@ -19,10 +19,12 @@ from beam_api_pipeline.client.retry import RetryPolicy
 from beam_api_pipeline.config import AuthConfig, RetryConfig, load_pipeline_config, resolve_references
 from beam_api_pipeline.manager import prepare_run
 from beam_api_pipeline.watermark.store import open_store
-from sample_api import Credentials, OAuthSettings, SampleApi
+from sample_api import Credentials, LoginSettings, OAuthSettings, SampleApi
+from sample_api.auth import LoginIssuer
 from tests.support import t
 
 OAUTH = OAuthSettings(client_secret="oauth-client-secret-Q7", refresh_token="oauth-refresh-token-W3")
+LOGIN = LoginSettings(password="login-password-L5", token_lifetime=1.0)
 
 
 def auth_cases(api_url: str) -> dict[str, tuple[Credentials, dict[str, Any], list[str]]]:
@@ -64,10 +66,28 @@ def auth_cases(api_url: str) -> dict[str, tuple[Credentials, dict[str, Any], lis
             },
             [OAUTH.client_secret, OAUTH.refresh_token],
         ),
+        "login": (
+            Credentials(login=True),
+            {
+                "auth_type": "login",
+                "auth_credentials": {
+                    "login_path": "/auth/login",
+                    "username": LOGIN.username,
+                    "password": "${env:SECRET}",
+                    "token_path": "data.token",
+                },
+            },
+            [LOGIN.password],
+        ),
     }
 
 
-AUTH_TYPES = ["api_key_custom_header", "api_key_query", "bearer", "basic", "oauth2"]
+AUTH_TYPES = ["api_key_custom_header", "api_key_query", "bearer", "basic", "oauth2", "login"]
+
+
+def run_time_tokens(api: SampleApi) -> list[str]:
+    """The tokens the server handed out during the test (OAuth2 grants and logins)."""
+    return [*api.token_issuer._access_tokens, *api.login_issuer.tokens()]
 
 
 @pytest.fixture
@@ -79,6 +99,7 @@ def oauth_api():
 def use_auth(case: str, api: SampleApi, monkeypatch) -> tuple[dict[str, Any], list[str]]:
     credentials, auth_config, secrets = auth_cases(api.url)[case]
     api.credentials = credentials
+    api.login_issuer = LoginIssuer(LOGIN)
     monkeypatch.setenv("SECRET", secrets[0])
     monkeypatch.setenv("REFRESH_TOKEN", OAUTH.refresh_token)
     return auth_config, secrets
@@ -97,7 +118,7 @@ def test_secrets_never_show_in_logs_errors_dead_letters_run_records_or_files(
         api.set_faults(answer_faults=["drop", "html_200"], answer_fault_every=3, fail_since=["2024-01-03T00:00:00Z"])
         path = pipeline_file(api_config={"base_url": api.url, "auth_config": auth_config})
         outcome = run_pipeline(path, "2024-01-05T00:00:00Z", log_level="DEBUG")
-        secrets += list(api.token_issuer._access_tokens)  # tokens obtained at run time
+        secrets += run_time_tokens(api)  # tokens obtained at run time
     logs = outcome.stderr
 
     assert outcome.code == 1  # the failing window is in the dead letter, with its URL and reason
@@ -109,15 +130,17 @@ def test_secrets_never_show_in_logs_errors_dead_letters_run_records_or_files(
         assert files_containing(tmp_path, secret) == []  # outputs, dead letters, run records, report
 
 
-def client_for(case: str, auth: dict[str, Any]) -> ApiClient:
-    """A client with `auth`, its references resolved from the environment."""
+def client_for(case: str, auth: dict[str, Any], base_url: str) -> ApiClient:
+    """A client of `base_url` with `auth`, its references resolved from the environment."""
     resolved = json.loads(resolve_references(json.dumps(auth)))
     return ApiClient(
         timeout=5,
         headers={},
         retry_on=[500],
         retry_policy=RetryPolicy(RetryConfig(max_attempts=1)),
-        auth=create_auth_handler(TypeAdapter(AuthConfig).validate_python(resolved), f"redirect_{case}"),
+        auth=create_auth_handler(
+            TypeAdapter(AuthConfig).validate_python(resolved), f"redirect_{case}", base_url=base_url
+        ),
         limits=RequestLimits(None, None),
     )
 
@@ -126,10 +149,10 @@ def client_for(case: str, auth: dict[str, Any]) -> ApiClient:
 def test_no_credential_follows_a_redirect_to_another_host(case, oauth_api, monkeypatch):
     auth_config, secrets = use_auth(case, oauth_api, monkeypatch)
     with SampleApi() as foreign:
-        client = client_for(case, auth_config)
+        client = client_for(case, auth_config, oauth_api.url)
         same_host = client.send(ApiRequest("GET", oauth_api.url + "/items", {"per_page": 1}))
         answer = client.send(ApiRequest("GET", oauth_api.url + "/redirect", {"to": foreign.url + "/echo/headers"}))
-        secrets += list(oauth_api.token_issuer._access_tokens)
+        secrets += run_time_tokens(oauth_api)
         client.close()
         assert answer.url.startswith(foreign.url + "/echo/headers")
 

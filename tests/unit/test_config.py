@@ -259,7 +259,7 @@ def test_an_endpoint_may_have_its_own_pagination(tmp_path):
         ),
         pytest.param(
             {"api_config": {"auth_config": {"auth_type": "token"}}},
-            ["api_config.auth_config.auth_type: must be one of: none, api_key, bearer, basic, oauth2"],
+            ["api_config.auth_config.auth_type: must be one of: none, api_key, bearer, basic, oauth2, login"],
             id="bad-auth-type",
         ),
         pytest.param(
