@@ -11,6 +11,7 @@ import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
+from beam_api_pipeline.watermark.lease import Lease
 from beam_api_pipeline.watermark.runs import PipelineRun, RunStatus
 from beam_api_pipeline.watermark.schemas import SchemaVersion
 
@@ -46,6 +47,13 @@ CREATE TABLE IF NOT EXISTS schema_versions (
     run_id TEXT NOT NULL,
     recorded_at TEXT NOT NULL,
     PRIMARY KEY (pipeline_id, endpoint, version)
+);
+CREATE TABLE IF NOT EXISTS leases (
+    pipeline_id TEXT PRIMARY KEY,
+    run_id TEXT NOT NULL,
+    host TEXT NOT NULL,
+    taken_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL
 );
 """
 #: Columns added since the table was first released, with their SQLite types.
@@ -202,6 +210,38 @@ class LocalWatermarkStore:
             parameters,
         ).fetchall()
         return [_schema_from_row(row) for row in rows]
+
+    def take_lease(self, wanted: Lease, now: datetime) -> Lease:
+        """Read and write in one write transaction: two processes taking the lease at once wait for each other."""
+        with self._db:
+            self._db.execute("BEGIN IMMEDIATE")
+            held = self._lease_row(wanted.pipeline_id)
+            if held is not None and held.run_id != wanted.run_id and held.expires_at > now:
+                return held
+            taken_at = held.taken_at if held is not None and held.run_id == wanted.run_id else wanted.taken_at
+            lease = Lease(wanted.pipeline_id, wanted.run_id, wanted.host, taken_at, wanted.expires_at)
+            self._db.execute(
+                "INSERT OR REPLACE INTO leases VALUES (?, ?, ?, ?, ?)",
+                (lease.pipeline_id, lease.run_id, lease.host, _to_text(lease.taken_at), _to_text(lease.expires_at)),
+            )
+        return lease
+
+    def get_lease(self, pipeline_id: str, now: datetime) -> Lease | None:
+        lease = self._lease_row(pipeline_id)
+        return lease if lease is not None and lease.expires_at > now else None
+
+    def release_lease(self, pipeline_id: str, run_id: str) -> None:
+        with self._db:
+            self._db.execute("DELETE FROM leases WHERE pipeline_id = ? AND run_id = ?", (pipeline_id, run_id))
+
+    def _lease_row(self, pipeline_id: str) -> Lease | None:
+        row = self._db.execute(
+            "SELECT run_id, host, taken_at, expires_at FROM leases WHERE pipeline_id = ?", (pipeline_id,)
+        ).fetchone()
+        if row is None:
+            return None
+        run_id, host, taken_at, expires_at = row
+        return Lease(pipeline_id, run_id, host, _from_text(taken_at), _from_text(expires_at))
 
     def close(self) -> None:
         self._db.close()

@@ -1,0 +1,49 @@
+"""The pipeline lease on the local (SQLite) control store, and its keeper thread."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from beam_api_pipeline.watermark.lease import LeaseKeeper
+from beam_api_pipeline.watermark.local import LocalWatermarkStore
+from tests.lease_store_cases import (  # noqa: F401 - shared tests, run here with this module's store
+    T0,
+    TTL,
+    Clock,
+    take,
+    test_a_free_lease_is_taken_and_held_until_the_ttl,
+    test_a_held_lease_refuses_another_run_naming_the_holder,
+    test_a_released_lease_is_free_and_only_its_holder_releases_it,
+    test_a_renewal_keeps_the_start_and_moves_the_expiry,
+    test_a_run_waits_for_the_lease_until_it_is_released,
+    test_an_expired_lease_is_taken_over,
+    test_two_runs_racing_for_a_free_lease_one_wins,
+)
+
+
+@pytest.fixture
+def new_store(tmp_path: Path):
+    return lambda: LocalWatermarkStore(tmp_path / "c.db")
+
+
+@pytest.fixture
+def store(new_store) -> Iterator[LocalWatermarkStore]:
+    opened = new_store()
+    yield opened
+    opened.close()
+
+
+def test_the_keeper_renews_the_lease_and_reports_a_lost_one(store, new_store):
+    clock = Clock()
+    held = take(store, "r1", clock)
+    keeper = LeaseKeeper(new_store, held, TTL, clock)
+    clock.moment = T0 + timedelta(minutes=3)
+    assert keeper.renew_once().expires_at == T0 + timedelta(minutes=8)
+    clock.moment = T0 + timedelta(minutes=8)  # the keeper stopped renewing: the lease expired and r2 takes it
+    take(store, "r2", clock)
+    assert keeper.renew_once().run_id == "r2"
+    assert store.get_lease("p", clock.moment).run_id == "r2"
