@@ -9,15 +9,15 @@ pipeline cannot lose ground.
                   start_time TIMESTAMP REQUIRED, end_time TIMESTAMP, records_processed INTEGER REQUIRED,
                   errors STRING REPEATED, windows_done INTEGER REQUIRED, windows_failed INTEGER REQUIRED,
                   job_id STRING, endpoint_stats STRING (JSON text), dead_letter_rows INTEGER,
-                  service_name STRING, service_version STRING
+                  service_name STRING, service_version STRING, note STRING
     <table>_schema_versions: pipeline_id STRING REQUIRED, endpoint STRING REQUIRED, version INTEGER REQUIRED,
                   fields STRING REQUIRED (JSON text), changes STRING REQUIRED (JSON text), run_id STRING REQUIRED,
                   recorded_at TIMESTAMP REQUIRED
     <table>_leases: pipeline_id STRING REQUIRED, run_id STRING REQUIRED, host STRING REQUIRED,
                   taken_at TIMESTAMP REQUIRED, expires_at TIMESTAMP REQUIRED
 
-A runs table created by an earlier version lacks the last two columns; opening the store adds them (NULLABLE,
-empty for the runs already recorded).
+A runs table created by an earlier version lacks the last columns (service_name, service_version, note); opening
+the store adds them (NULLABLE, empty for the runs already recorded).
 """
 
 from __future__ import annotations
@@ -58,6 +58,7 @@ RUN_FIELDS = [
     ("dead_letter_rows", "INTEGER", "NULLABLE"),
     ("service_name", "STRING", "NULLABLE"),
     ("service_version", "STRING", "NULLABLE"),
+    ("note", "STRING", "NULLABLE"),
 ]
 _RUN_COLUMNS = ", ".join(name for name, _type, _mode in RUN_FIELDS)
 SCHEMA_FIELDS = [
@@ -115,7 +116,7 @@ WHEN NOT MATCHED THEN
 """
 
 #: Kept from the stored row when a save gives none (see PipelineRun).
-_KEPT_WHEN_NONE = ("service_name", "service_version")
+_KEPT_WHEN_NONE = ("service_name", "service_version", "note")
 _RUN_NAMES = [name for name, _type, _mode in RUN_FIELDS]
 SAVE_RUN_SQL = (
     "MERGE {table} T USING (SELECT "
@@ -224,6 +225,7 @@ class BigQueryWatermarkStore:
                 self._param("dead_letter_rows", "INT64", run.dead_letter_rows),
                 self._param("service_name", "STRING", run.service_name),
                 self._param("service_version", "STRING", run.service_version),
+                self._param("note", "STRING", run.note),
             ],
         )
 
@@ -350,6 +352,7 @@ def _run_from_row(row) -> PipelineRun:
         dead_letter_rows=row["dead_letter_rows"] or 0,
         service_name=row["service_name"],
         service_version=row["service_version"],
+        note=row["note"],
     )
 
 

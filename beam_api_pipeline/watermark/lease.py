@@ -51,6 +51,7 @@ class LeaseHeldError(ConfigError):
     """Another run holds the pipeline's lease."""
 
     def __init__(self, holder: Lease, waited: timedelta = timedelta(0)):
+        """`waited`: how long the run waited for the lease (`--wait_for_lease`)."""
         self.holder = holder
         waited_text = f" after waiting {waited.total_seconds():g}s" if waited else ""
         super().__init__(
@@ -86,7 +87,7 @@ def take(
             return holder
         left = started + wait - now
         if left <= timedelta(0):
-            raise LeaseHeldError(holder, now - started)
+            raise LeaseHeldError(holder, wait)
         logger.warning("waiting for the lease of %s: held by %s", pipeline_id, holder.describe())
         sleep(min(left, holder.expires_at - now, timedelta(seconds=5)).total_seconds() or 0.1)
 

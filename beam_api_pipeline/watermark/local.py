@@ -1,7 +1,7 @@
 """The embedded SQLite control store, the default for local (DirectRunner) runs.
 
 A database written by an earlier version lacks the newer `pipeline_runs` columns (`service_name`,
-`service_version`) and the `schema_versions` table; opening it adds them, empty for the runs already recorded.
+`service_version`, `note`) and the `schema_versions` table; opening it adds them, empty for the runs already recorded.
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ CREATE TABLE IF NOT EXISTS leases (
 );
 """
 #: Columns added since the table was first released, with their SQLite types.
-_ADDED_RUN_COLUMNS = {"service_name": "TEXT", "service_version": "TEXT"}
+_ADDED_RUN_COLUMNS = {"service_name": "TEXT", "service_version": "TEXT", "note": "TEXT"}
 _RUN_COLUMNS = [
     "run_id",
     "pipeline_id",
@@ -74,7 +74,7 @@ _RUN_COLUMNS = [
     *_ADDED_RUN_COLUMNS,
 ]
 #: Kept from the stored row when a save gives none (see PipelineRun).
-_KEPT_WHEN_NONE = ("service_name", "service_version")
+_KEPT_WHEN_NONE = ("service_name", "service_version", "note")
 _SCHEMA_COLUMNS = "pipeline_id, endpoint, version, fields, changes, run_id, recorded_at"
 _SAVE_RUN_SQL = (
     f"INSERT INTO pipeline_runs ({', '.join(_RUN_COLUMNS)}) VALUES ({', '.join('?' for _ in _RUN_COLUMNS)}) "
@@ -152,6 +152,7 @@ class LocalWatermarkStore:
                     run.dead_letter_rows,
                     run.service_name,
                     run.service_version,
+                    run.note,
                 ),
             )
 
@@ -248,7 +249,8 @@ class LocalWatermarkStore:
 
     @staticmethod
     def _run_from_row(row: tuple) -> PipelineRun:
-        run_id, pipeline_id, status, start, end, records, errors, done, failed, job_id, stats, dead, name, version = row
+        run_id, pipeline_id, status, start, end, records, errors, done, failed, job_id, stats, dead, *service = row
+        name, version, note = service
         return PipelineRun(
             run_id=run_id,
             pipeline_id=pipeline_id,
@@ -264,6 +266,7 @@ class LocalWatermarkStore:
             dead_letter_rows=dead,
             service_name=name,
             service_version=version,
+            note=note,
         )
 
 
