@@ -10,12 +10,17 @@ import os
 import re
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from apache_beam.options.pipeline_options import PipelineOptions
 
 from beam_api_pipeline.cli import main
+from beam_api_pipeline.main import build_pipeline
 from beam_api_pipeline.main import launch as flex_template_entry
+from beam_api_pipeline.options import read_template_run
+from beam_api_pipeline.watermark.lease import LeaseHeldError
 from beam_api_pipeline.watermark.store import open_store
 from tests.pipeline.conftest import run_report
 from tests.support import read_jsonl, stored_watermark, t
@@ -149,3 +154,18 @@ def _lease_of(folder: Path):
         return store.get_lease("sample_items", utc_now())
     finally:
         store.close()
+
+
+def test_a_launched_jobs_lease_is_taken_before_it_plans_and_released_by_its_commit(write_config, tmp_path, capsys):
+    """The graph the Flex Template launcher submits (`main.build_pipeline`), run here on the local runner."""
+    path, config = write_config()
+    options = PipelineOptions([f"--pipeline_config={path}", "--end_time=2024-01-03"])
+    pipeline, plan = build_pipeline(read_template_run(options), [], job_alerts=True)
+    held = _lease_of(tmp_path)
+    assert (held.run_id, held.expires_at - held.taken_at) == (plan.run_id, timedelta(hours=24))
+
+    assert flex_template_entry([f"--pipeline_config={path}", "--end_time=2024-01-03"]) == 2
+    assert capsys.readouterr().err.splitlines() == [LeaseHeldError(held).problems[0]]
+
+    pipeline.run().wait_until_finish()
+    assert (ids(tmp_path / "out"), stored_watermark(config), _lease_of(tmp_path)) == (JAN_2, t("2024-01-03"), None)

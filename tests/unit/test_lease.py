@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
-from beam_api_pipeline.watermark.lease import LeaseKeeper
+from beam_api_pipeline.watermark import lease
+from beam_api_pipeline.watermark.lease import Lease, LeaseKeeper
 from beam_api_pipeline.watermark.local import LocalWatermarkStore
 from tests.lease_store_cases import (  # noqa: F401 - shared tests, run here with this module's store
     T0,
@@ -47,3 +49,18 @@ def test_the_keeper_renews_the_lease_and_reports_a_lost_one(store, new_store):
     take(store, "r2", clock)
     assert keeper.renew_once().run_id == "r2"
     assert store.get_lease("p", clock.moment).run_id == "r2"
+
+
+def test_the_keeper_thread_renews_every_third_of_the_ttl_until_stopped(store, new_store):
+    ttl = timedelta(milliseconds=30)
+    held = lease.take(store, "p", "r1", ttl, clock=Clock(), host="h")
+    renewed = threading.Event()
+    clock = Clock(T0 + timedelta(hours=1))
+
+    def open_store():
+        renewed.set()
+        return new_store()
+
+    with LeaseKeeper(open_store, held, ttl, clock):
+        assert renewed.wait(5)
+    assert store.get_lease("p", clock.moment) == Lease("p", "r1", "h", T0, T0 + timedelta(hours=1) + ttl)
