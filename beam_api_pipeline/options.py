@@ -194,11 +194,13 @@ def read_template_run(options: PipelineOptions) -> TemplateRun:
 
 
 def apply_overrides(config: PipelineConfig, parameters: TemplateParameters) -> PipelineConfig:
-    """``config`` with ``watermark_table``, ``output_table`` and ``output_path`` applied (see the module doc)."""
+    """``config`` with ``watermark_table``, ``output_table`` and ``output_path`` applied (see the module doc); the
+    store's lease settings are kept."""
     data = config.model_dump(by_alias=True)
     if parameters.watermark_table:
         table = ".".join(_table_parts("watermark_table", parameters.watermark_table))
-        data["watermark_store"] = {"type": "bigquery", "table": table}
+        leases = {key: data["watermark_store"][key] for key in ("lease_ttl", "job_lease_ttl")}
+        data["watermark_store"] = {"type": "bigquery", "table": table, **leases}
     if parameters.output_table:
         _set_output(data["output"], "output_table", ("bigquery",), _table_output(parameters.output_table))
     if parameters.output_path:

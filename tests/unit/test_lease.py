@@ -8,7 +8,9 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from apache_beam.options.pipeline_options import PipelineOptions
 
+from beam_api_pipeline.options import read_template_run
 from beam_api_pipeline.watermark import lease
 from beam_api_pipeline.watermark.lease import Lease, LeaseKeeper
 from beam_api_pipeline.watermark.local import LocalWatermarkStore
@@ -25,6 +27,7 @@ from tests.lease_store_cases import (  # noqa: F401 - shared tests, run here wit
     test_an_expired_lease_is_taken_over,
     test_two_runs_racing_for_a_free_lease_one_wins,
 )
+from tests.support import items_config, write_yaml
 
 
 @pytest.fixture
@@ -64,3 +67,16 @@ def test_the_keeper_thread_renews_every_third_of_the_ttl_until_stopped(store, ne
     with LeaseKeeper(open_store, held, ttl, clock):
         assert renewed.wait(5)
     assert store.get_lease("p", clock.moment) == Lease("p", "r1", "h", T0, T0 + timedelta(hours=1) + ttl)
+
+
+def test_the_watermark_table_parameter_keeps_the_lease_settings(tmp_path):
+    config = items_config("http://127.0.0.1:9", tmp_path, watermark_store={"type": "local", "lease_ttl": "90s"})
+    path = write_yaml(tmp_path / "p.yaml", config)
+    options = PipelineOptions([f"--pipeline_config={path}", "--watermark_table=my-project.control.watermarks"])
+    store = read_template_run(options).config.watermark_store
+    assert (store.type, store.table, store.lease_ttl, store.job_lease_ttl) == (
+        "bigquery",
+        "my-project.control.watermarks",
+        timedelta(seconds=90),
+        timedelta(hours=24),
+    )
