@@ -23,7 +23,7 @@ from beam_api_pipeline.options import read_template_run
 from beam_api_pipeline.watermark.lease import LeaseHeldError
 from beam_api_pipeline.watermark.store import open_store
 from tests.pipeline.conftest import run_report
-from tests.support import read_jsonl, stored_watermark, t
+from tests.support import RUNNER_MODES, read_jsonl, runner_mode_args, stored_watermark, t
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -91,6 +91,19 @@ def test_a_start_after_the_watermark_is_refused_backfilled_or_skipped_on_purpose
     assert (ids(out), stored_watermark(config)) == (JAN_2 + JAN_4 + JAN_5, t("2024-01-05"))
 
 
+@pytest.mark.parametrize("mode", RUNNER_MODES)
+def test_a_backfill_writes_its_range_and_leaves_the_watermark(write_config, tmp_path, capsys, mode):
+    path, config = write_config()
+    assert main(["watermark", "set", "--config", str(path), "--endpoint", "items", "--to", "2024-01-03"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "items: watermark set to 2024-01-03T00:00:00Z by `watermark set`; before 2024-01-03T00:00:00Z skipped unread"
+    ]
+    window = ["--start_time", "2024-01-05", "--end_time", "2024-01-06"]
+    code, report = run_report(tmp_path, "--config", str(path), *window, "--backfill", *runner_mode_args(mode))
+    assert (code, report["run"]["windows_done"]) == (0, 1)
+    assert (ids(tmp_path / "out"), stored_watermark(config)) == (JAN_5, t("2024-01-03"))
+
+
 def test_a_backfill_needs_its_start(write_config, capsys):
     path, config = write_config()
     assert main(["run", "--config", str(path), "--backfill", "--end_time", "2024-01-03"]) == 2
@@ -101,6 +114,7 @@ def test_a_backfill_needs_its_start(write_config, capsys):
 
 
 def _start_run(path: Path, report: Path, *options: str) -> subprocess.Popen:
+    """`run` of `path` up to 2024-01-03 in a process of its own."""
     command = [sys.executable, "-m", "beam_api_pipeline", "run", "--config", str(path), "--no_progress"]
     command += ["--end_time", "2024-01-03", "--report_json", str(report), *options]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -121,8 +135,11 @@ def _two_runs_at_once(write_config, sample_api, tmp_path, *options: str) -> list
     return outcomes
 
 
-def test_a_second_run_at_once_exits_2_naming_the_holder_and_no_row_is_written_twice(write_config, sample_api, tmp_path):
-    outcomes = _two_runs_at_once(write_config, sample_api, tmp_path)
+@pytest.mark.parametrize("mode", RUNNER_MODES)
+def test_a_second_run_at_once_exits_2_naming_the_holder_and_no_row_is_written_twice(
+    write_config, sample_api, tmp_path, mode
+):
+    outcomes = _two_runs_at_once(write_config, sample_api, tmp_path, *runner_mode_args(mode))
     assert sorted(code for code, _, _ in outcomes) == [0, 2]
     (_, _, report), (_, refused, _) = sorted(outcomes, key=lambda outcome: outcome[0])
     holder = json.loads(report.read_text())["run"]["run_id"]
