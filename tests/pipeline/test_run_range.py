@@ -186,3 +186,12 @@ def test_a_launched_jobs_lease_is_taken_before_it_plans_and_released_by_its_comm
 
     pipeline.run().wait_until_finish()
     assert (ids(tmp_path / "out"), stored_watermark(config), _lease_of(tmp_path)) == (JAN_2, t("2024-01-03"), None)
+
+
+def test_a_backfill_of_a_streaming_pipeline_runs_as_a_batch_run(write_config, tmp_path):
+    path, config = write_config(streaming={"enabled": True, "poll_interval": "5s"})
+    assert main(["watermark", "set", "--config", str(path), "--endpoint", "items", "--to", "2024-01-03"]) == 0
+    window = ["--start_time", "2024-01-05", "--end_time", "2024-01-06", "--backfill"]
+    code, report = run_report(tmp_path, "--config", str(path), *window, *runner_mode_args("prism"))
+    assert (code, report["run"]["windows_done"]) == (0, 1)
+    assert (ids(tmp_path / "out"), stored_watermark(config)) == (JAN_5, t("2024-01-03"))
