@@ -12,7 +12,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from beam_api_pipeline.options import read_template_run
 from beam_api_pipeline.watermark import lease
-from beam_api_pipeline.watermark.lease import Lease, LeaseKeeper
+from beam_api_pipeline.watermark.lease import Lease, LeaseKeeper, utc_now
 from beam_api_pipeline.watermark.local import LocalWatermarkStore
 from tests.lease_store_cases import (  # noqa: F401 - shared tests, run here with this module's store
     T0,
@@ -80,3 +80,25 @@ def test_the_watermark_table_parameter_keeps_the_lease_settings(tmp_path):
         timedelta(seconds=90),
         timedelta(hours=24),
     )
+
+
+def test_a_dataflow_jobs_commit_releases_its_lease_and_a_streaming_poll_renews_it(store, tmp_path, caplog):
+    from beam_api_pipeline.config import PipelineConfig
+    from beam_api_pipeline.run_plan import RunPlan
+    from beam_api_pipeline.transforms.commit import _CommitFn, _CommitPollFn
+
+    config = PipelineConfig.model_validate(items_config("http://127.0.0.1:9", tmp_path))
+    plan = RunPlan("r1", "p", T0, [], job_holds_lease=True)
+    lease.take(store, "p", "r1", TTL, clock=Clock(), host="h")
+
+    _CommitPollFn(config, plan, None, {})._hold_lease(store, plan)
+    renewed = store.get_lease("p", utc_now())
+    assert (renewed.run_id, renewed.taken_at, renewed.expires_at - utc_now() > timedelta(hours=23)) == ("r1", T0, True)
+
+    _CommitFn(config, plan, None, {})._hold_lease(store, plan)
+    assert store.get_lease("p", T0) is None
+
+    lease.take(store, "p", "r2", timedelta(hours=48), host="h2")
+    _CommitPollFn(config, plan, None, {})._hold_lease(store, plan)
+    assert store.get_lease("p", utc_now()).run_id == "r2"
+    assert "run r1 lost its lease: pipeline p is already being run by run r2 on h2" in caplog.text
