@@ -1,5 +1,5 @@
 """The command line: `python -m beam_api_pipeline <command>`: list, run, launch, status, runs, replay, check,
-validate, alerts apply, watermark show, schema show."""
+validate, alerts apply, watermark show, watermark set, schema show."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import json
 import logging
 import sys
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from beam_api_pipeline.checks import config_problems
 from beam_api_pipeline.config import EnvConfig, PipelineConfig, load_env_config, load_pipeline_config
@@ -49,8 +49,35 @@ def _add_source(parser: argparse.ArgumentParser, required_id: bool = True) -> No
 
 
 def _add_window_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--start_time", type=_timestamp, help="start of the run (default: stored watermark)")
+    parser.add_argument(
+        "--start_time", type=_timestamp, help="start of the run (default: stored watermark); not after it"
+    )
     parser.add_argument("--end_time", type=_timestamp, help="end of the run (default: now)")
+    parser.add_argument(
+        "--backfill",
+        action="store_true",
+        help="read --start_time..--end_time and leave the stored watermarks where they are",
+    )
+
+
+def _seconds(text: str) -> timedelta:
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1
+    if seconds < 0:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}")
+    return timedelta(seconds=seconds)
+
+
+def _add_lease_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--wait_for_lease",
+        type=_seconds,
+        default=timedelta(0),
+        metavar="SECONDS",
+        help="while another run of the pipeline holds its lease, wait this long for it (default 0: exit 2)",
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -67,6 +94,7 @@ def _parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="run a pipeline locally and wait; other --options go to Beam")
     _add_source(run)
     _add_window_options(run)
+    _add_lease_option(run)
     run.add_argument("--report_json", help="also write the run report as JSON to this path")
     run.add_argument("--no_progress", action="store_true", help="do not show progress")
 
@@ -101,6 +129,7 @@ def _parser() -> argparse.ArgumentParser:
         "--dead_letter", required=True, help="a dead-letter file, folder or glob (local or gs://), or a BigQuery table"
     )
     replay.add_argument("--run_id", help="with a table: whose dead letters (default: the latest run's)")
+    _add_lease_option(replay)
 
     check = commands.add_parser(
         "check", help="check a config against the live API: one line per check, nothing written, exit 0 or 1"
@@ -126,6 +155,13 @@ def _parser() -> argparse.ArgumentParser:
     watermark_commands = watermark.add_subparsers(dest="watermark_command", required=True)
     show = watermark_commands.add_parser("show", help="print each endpoint's stored watermark as JSON")
     _add_source(show)
+    move = watermark_commands.add_parser(
+        "set", help="move an endpoint's watermark forward on purpose, skipping the records before it unread"
+    )
+    _add_source(move)
+    move.add_argument("--endpoint", required=True)
+    move.add_argument("--to", required=True, type=_timestamp, help="the new watermark (ISO 8601)")
+    move.add_argument("--reason", help="why, kept in the run record")
 
     schema = commands.add_parser("schema", help="schema history commands")
     schema_commands = schema.add_subparsers(dest="schema_command", required=True)
@@ -179,7 +215,13 @@ def _run(args: argparse.Namespace, beam_args: list[str]) -> int:
     manager = _manager(args)
     config = _config(args, manager)
     report = manager.execute_pipeline(
-        config, beam_args, args.start_time, args.end_time, show_progress=not args.no_progress
+        config,
+        beam_args,
+        args.start_time,
+        args.end_time,
+        show_progress=not args.no_progress,
+        backfill=args.backfill,
+        wait_for_lease=args.wait_for_lease,
     )
     print(format_report(report))
     if args.report_json:
@@ -194,7 +236,12 @@ def _replay(args: argparse.Namespace, beam_args: list[str]) -> int:
     manager = _manager(args)
     config = _config(args, manager)
     rows = read_dead_letters(args.dead_letter, config.pipeline_id, args.run_id)
-    report = manager.execute_pipeline(config, beam_args, plan_run=lambda store: make_replay_plan(config, store, rows))
+    report = manager.execute_pipeline(
+        config,
+        beam_args,
+        plan_run=lambda store: make_replay_plan(config, store, rows),
+        wait_for_lease=args.wait_for_lease,
+    )
     print(format_report(report))
     return EXIT_OK if report.succeeded else EXIT_FAILED
 
@@ -211,10 +258,14 @@ def _launch(args: argparse.Namespace, _beam_args: list[str]) -> int:
     if not source:
         raise ConfigError("launch needs --config FILE or --config_gcs_path gs://...")
     if args.print_request:
-        body = manager.launch_request(config, settings, source, args.start_time, args.end_time, args.env_config)
+        body = manager.launch_request(
+            config, settings, source, args.start_time, args.end_time, args.env_config, backfill=args.backfill
+        )
         print(json.dumps(body, indent=2))
         return EXIT_OK
-    run = manager.trigger_pipeline(config, settings, source, args.start_time, args.end_time, args.env_config)
+    run = manager.trigger_pipeline(
+        config, settings, source, args.start_time, args.end_time, args.env_config, backfill=args.backfill
+    )
     print(json.dumps({"run_id": run.run_id, "pipeline_id": run.pipeline_id, "job_id": run.job_id}))
     return EXIT_OK
 
@@ -268,6 +319,18 @@ def _alerts_apply(args: argparse.Namespace, _beam_args: list[str]) -> int:
     return EXIT_OK
 
 
+def _watermark(args: argparse.Namespace, beam_args: list[str]) -> int:
+    if args.watermark_command == "set":
+        return _watermark_set(args, beam_args)
+    return _watermark_show(args, beam_args)
+
+
+def _watermark_set(args: argparse.Namespace, _beam_args: list[str]) -> int:
+    manager = _manager(args)
+    print(manager.set_watermark(_config(args, manager), args.endpoint, args.to, args.reason))
+    return EXIT_OK
+
+
 def _watermark_show(args: argparse.Namespace, _beam_args: list[str]) -> int:
     manager = _manager(args)
     config = _config(args, manager)
@@ -311,7 +374,7 @@ _COMMANDS = {
     "check": _check,
     "validate": _validate,
     "alerts": _alerts_apply,
-    "watermark": _watermark_show,
+    "watermark": _watermark,
     "schema": _schema_show,
 }
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from datetime import UTC, datetime
 
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
@@ -20,7 +21,7 @@ from beam_api_pipeline.checks import check_config
 from beam_api_pipeline.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, exit_code_of
 from beam_api_pipeline.errors import ConfigError
 from beam_api_pipeline.logging_setup import configure_logging
-from beam_api_pipeline.manager import PipelineManager, prepare_run
+from beam_api_pipeline.manager import PipelineManager, prepare_run, release_lease
 from beam_api_pipeline.options import (
     TemplateRun,
     read_template_run,
@@ -29,8 +30,9 @@ from beam_api_pipeline.options import (
     worker_log_args,
 )
 from beam_api_pipeline.report import format_report
-from beam_api_pipeline.run_plan import RunPlan
+from beam_api_pipeline.run_plan import RunPlan, new_run_id
 from beam_api_pipeline.runners import is_dataflow
+from beam_api_pipeline.watermark import lease
 from beam_api_pipeline.watermark.store import open_store
 
 logger = logging.getLogger("beam_api_pipeline.main")
@@ -38,20 +40,31 @@ logger = logging.getLogger("beam_api_pipeline.main")
 
 def build_pipeline(run: TemplateRun, beam_args: list[str], job_alerts: bool = False) -> tuple[beam.Pipeline, RunPlan]:
     """The run's checked, planned, unstarted pipeline (planning reads the stored watermarks and records the run
-    with its service); with `job_alerts` the job sends the run's alert itself."""
-    check_config(run.config, run.source, beam_args)  # before the store is opened, which may be BigQuery's
-    store = open_store(run.config.watermark_store)
+    with its service); with `job_alerts` the job sends the run's alert itself. The pipeline's lease is taken first
+    for the job's run id, for `job_lease_ttl` (`launch` took it already under that id: this renews it); the job's
+    commit releases it, and so does a failure here."""
+    config = run.config
+    check_config(config, run.source, beam_args)  # before the store is opened, which may be BigQuery's
+    store = open_store(config.watermark_store)
+    run_id = run.run_id or new_run_id(datetime.now(UTC))
     try:
-        return prepare_run(
-            run.config,
-            store,
-            beam_args,
-            run.start_time,
-            run.end_time,
-            run_id=run.run_id,
-            service=run.service,
-            job_alerts=job_alerts,
-        )
+        lease.take(store, config.pipeline_id, run_id, config.watermark_store.job_lease_ttl)
+        try:
+            return prepare_run(
+                config,
+                store,
+                beam_args,
+                run.start_time,
+                run.end_time,
+                run_id=run_id,
+                service=run.service,
+                job_alerts=job_alerts,
+                backfill=run.backfill,
+                job_holds_lease=True,
+            )
+        except BaseException:
+            store.release_lease(config.pipeline_id, run_id)
+            raise
     finally:
         store.close()
 
@@ -79,7 +92,11 @@ def _submit(run: TemplateRun, beam_args: list[str]) -> int:
     """Submit the job to Dataflow and return at once: the launcher must not wait for the job, so the job sends
     its run's alert."""
     pipeline, plan = build_pipeline(run, beam_args, job_alerts=True)
-    pipeline.run()
+    try:
+        pipeline.run()
+    except BaseException:
+        release_lease(run.config, plan.run_id)
+        raise
     logger.info("run %s of %s submitted to Dataflow", plan.run_id, run.config.pipeline_id)
     return EXIT_OK
 
@@ -88,7 +105,9 @@ def _run_here(run: TemplateRun, beam_args: list[str]) -> int:
     """Run on a local runner, wait, and print the run report."""
     pipeline_id = run.config.pipeline_id
     manager = PipelineManager({pipeline_id: run.config}, {pipeline_id: run.source}, run.service)
-    report = manager.execute_pipeline(run.config, beam_args, run.start_time, run.end_time, run_id=run.run_id)
+    report = manager.execute_pipeline(
+        run.config, beam_args, run.start_time, run.end_time, run_id=run.run_id, backfill=run.backfill
+    )
     print(format_report(report))
     return EXIT_OK if report.succeeded else EXIT_FAILED
 

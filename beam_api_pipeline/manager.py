@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -37,9 +37,11 @@ from beam_api_pipeline.logging_setup import set_log_context
 from beam_api_pipeline.parallel import range_paging
 from beam_api_pipeline.quality import quality_outcomes
 from beam_api_pipeline.report import Distribution, PollFigures, RateUse, RunReport
-from beam_api_pipeline.run_plan import RunPlan, make_plan, make_streaming_plan, new_run_id
+from beam_api_pipeline.run_plan import RunPlan, make_plan, make_streaming_plan, new_run_id, refuse_gap
 from beam_api_pipeline.runners import create_runner, with_default_mode
 from beam_api_pipeline.transforms.runner_profile import DATAFLOW_DEFAULT_MAX_WORKERS
+from beam_api_pipeline.watermark import lease
+from beam_api_pipeline.watermark.lease import LeaseKeeper
 from beam_api_pipeline.watermark.runs import PipelineRun, RunStatus
 from beam_api_pipeline.watermark.store import WatermarkStore, open_store
 from beam_api_pipeline.windowing import format_utc
@@ -120,17 +122,22 @@ def prepare_run(
     *,
     service: ServiceConfig | None = None,
     job_alerts: bool = False,
+    backfill: bool = False,
+    job_holds_lease: bool = False,
 ) -> tuple[beam.Pipeline, RunPlan]:
     """Plan a run of `config` (which the caller has checked, `checks.check_config`) from the stored watermarks
     (unless given a plan), build its (unstarted) pipeline on the runner `beam_args` choose (see `runners`), and
     record the run as running, for `service` (the environment file's). With `job_alerts` the job sends the run's
-    alert itself (a launched job: nobody waits for it)."""
+    alert itself (a launched job: nobody waits for it). A `backfill` (of a streaming pipeline too) is a batch run
+    that leaves the watermarks; with `job_holds_lease` the job's commit releases the pipeline's lease, which the
+    caller took for the run (a Dataflow job)."""
     service = service or ServiceConfig()
     api = config.api_config
     walks_pages = any(range_paging(api, endpoint) is None for endpoint in api.endpoints)
-    if plan is None and config.streaming.enabled:
+    if plan is None and config.streaming.enabled and not backfill:
         plan = make_streaming_plan(config, store, start_time, end_time, run_id=run_id)
-    plan = plan or make_plan(config, store, start_time, end_time, run_id=run_id)
+    plan = plan or make_plan(config, store, start_time, end_time, run_id=run_id, backfill=backfill)
+    plan = replace(plan, job_holds_lease=job_holds_lease)
     streaming = ["--streaming"] if plan.polls else []  # a replay of a streaming pipeline runs as a batch run
     options = PipelineOptions([*with_default_mode(beam_args or [], walks_pages), *_label_args(service), *streaming])
     pipeline = beam.Pipeline(runner=create_runner(options), options=options)
@@ -220,59 +227,86 @@ class PipelineManager:
         show_progress: bool = False,
         plan_run=None,
         run_id: str | None = None,
+        *,
+        backfill: bool = False,
+        wait_for_lease: timedelta = timedelta(0),
     ) -> RunReport:
         """Run `config` and wait for it (DirectRunner by default); the run record says how it went.
-        `plan_run(store)` may supply the RunPlan (a replay does)."""
+        `plan_run(store)` may supply the RunPlan (a replay does). The run holds the pipeline's lease from before
+        it plans until it ended (`watermark.lease`), waiting up to `wait_for_lease` for another run's."""
         if not config.enabled:
             raise ConfigError(f"enabled: pipeline {config.pipeline_id} is disabled")
         source = self.sources.get(config.pipeline_id)
         check_config(config, source, beam_args)  # before the store is opened, which may be BigQuery's
         store = open_store(config.watermark_store)
+        run_id = run_id or new_run_id(datetime.now(UTC))
+        ttl = config.watermark_store.lease_ttl
         try:
-            plan = plan_run(store) if plan_run else None
-            pipeline, plan = prepare_run(
-                config,
-                store,
-                beam_args,
-                start_time,
-                end_time,
-                run_id=run_id,
-                plan=plan,
-                service=self.service,
-            )
-            if show_progress:
-                progress.start(sum(task.parent is None for task in plan.tasks))
-            try:
-                result = pipeline.run()
-                result.wait_until_finish()
-            except Exception as error:
-                message = store_safe_message(error)
-                failed = PipelineRun(
-                    plan.run_id,
-                    config.pipeline_id,
-                    RunStatus.FAILED,
-                    plan.started_at,
-                    datetime.now(UTC),
-                    errors=[message],
+            held = lease.take(store, config.pipeline_id, run_id, ttl, wait=wait_for_lease)
+            with LeaseKeeper(partial(open_store, config.watermark_store), held, ttl):
+                return self._run_holding_lease(
+                    config, store, beam_args, start_time, end_time, show_progress, plan_run, run_id, backfill
                 )
-                store.save_run(failed)
-                send_run_alert(config.alerts, RunFacts(failed), datetime.now(UTC))
-                raise
-            finally:
-                progress.stop()
-            run = store.get_run(plan.run_id)
-            after = {endpoint: store.get_watermark(config.pipeline_id, endpoint) for endpoint in plan.watermarks_before}
-            api = config.api_config
-            rate = RateUse(api.rate_limit_mode, api.rate_limit, _achieved_rate(result))
-            dead_letters = PipelineFactory.dead_letter_location(config)
-            counters = _counters(result)
-            quality = quality_outcomes(api.endpoints, counters)
-            polls = _poll_figures(result) if plan.polls else None
-            report = RunReport(plan, run, counters, after, rate, dead_letters, quality, polls)
-            send_run_alert(config.alerts, report_facts(report), datetime.now(UTC))
-            return report
         finally:
+            store.release_lease(config.pipeline_id, run_id)
             store.close()
+
+    def _run_holding_lease(
+        self,
+        config: PipelineConfig,
+        store: WatermarkStore,
+        beam_args: list[str] | None,
+        start_time: datetime | None,
+        end_time: datetime | None,
+        show_progress: bool,
+        plan_run,
+        run_id: str,
+        backfill: bool,
+    ) -> RunReport:
+        """`execute_pipeline` once the run holds the lease."""
+        plan = replace(plan_run(store), run_id=run_id) if plan_run else None
+        pipeline, plan = prepare_run(
+            config,
+            store,
+            beam_args,
+            start_time,
+            end_time,
+            run_id=run_id,
+            plan=plan,
+            service=self.service,
+            backfill=backfill,
+        )
+        if show_progress:
+            progress.start(sum(task.parent is None for task in plan.tasks))
+        try:
+            result = pipeline.run()
+            result.wait_until_finish()
+        except Exception as error:
+            message = store_safe_message(error)
+            failed = PipelineRun(
+                plan.run_id,
+                config.pipeline_id,
+                RunStatus.FAILED,
+                plan.started_at,
+                datetime.now(UTC),
+                errors=[message],
+            )
+            store.save_run(failed)
+            send_run_alert(config.alerts, RunFacts(failed), datetime.now(UTC))
+            raise
+        finally:
+            progress.stop()
+        run = store.get_run(plan.run_id)
+        after = {endpoint: store.get_watermark(config.pipeline_id, endpoint) for endpoint in plan.watermarks_before}
+        api = config.api_config
+        rate = RateUse(api.rate_limit_mode, api.rate_limit, _achieved_rate(result))
+        dead_letters = PipelineFactory.dead_letter_location(config)
+        counters = _counters(result)
+        quality = quality_outcomes(api.endpoints, counters)
+        polls = _poll_figures(result) if plan.polls else None
+        report = RunReport(plan, run, counters, after, rate, dead_letters, quality, polls)
+        send_run_alert(config.alerts, report_facts(report), datetime.now(UTC))
+        return report
 
     def check_sources(
         self, config: PipelineConfig, endpoint: str | None = None, max_records: int = 1000
@@ -299,15 +333,31 @@ class PipelineManager:
         start_time: datetime | None = None,
         end_time: datetime | None = None,
         env_source: str | None = None,
+        backfill: bool = False,
     ) -> PipelineRun:
         """Launch the Flex Template on Dataflow for `config` (the request `launch_request` makes, with a new run
-        id) and record the run with its job id."""
+        id) and record the run with its job id. The launch refuses a `start_time` after a stored watermark
+        (unless `backfill`) and takes the pipeline's lease for the job's run id, for `job_lease_ttl`: the job
+        takes it again under that id and its commit releases it (see docs/deploy.md); a failed launch releases
+        it."""
         now = datetime.now(UTC)
         run_id = new_run_id(now)
-        body = self.launch_request(config, settings, config_source, start_time, end_time, env_source, run_id)
+        body = self.launch_request(
+            config, settings, config_source, start_time, end_time, env_source, run_id, backfill=backfill
+        )
+        store = open_store(config.watermark_store)
+        try:
+            if not backfill:
+                refuse_gap(
+                    {e: store.get_watermark(config.pipeline_id, e) for e in config.api_config.endpoints}, start_time
+                )
+            lease.take(store, config.pipeline_id, run_id, config.watermark_store.job_lease_ttl)
+        finally:
+            store.close()
         try:
             job_id = DataflowClient(settings.project, settings.region).launch(body)
         except Exception as error:
+            release_lease(config, run_id)
             failed = PipelineRun(
                 run_id,
                 config.pipeline_id,
@@ -333,6 +383,8 @@ class PipelineManager:
         end_time: datetime | None = None,
         env_source: str | None = None,
         run_id: str | None = None,
+        *,
+        backfill: bool = False,
     ) -> dict[str, Any]:
         """The flexTemplates.launch body for `config`, labelling the job with the service; ConfigError when
         `checks` refuse the config for Dataflow. Without `run_id` (a scheduled launch) the job makes its own
@@ -366,8 +418,10 @@ class PipelineManager:
             parameters["start_time"] = format_utc(start_time)
         if end_time:
             parameters["end_time"] = format_utc(end_time)
-        if config.streaming.enabled:
-            parameters["streaming"] = "true"  # a streaming job (`options.streaming_flag`)
+        if backfill:
+            parameters["backfill"] = "true"
+        elif config.streaming.enabled:
+            parameters["streaming"] = "true"  # a streaming job (`options.streaming_flag`); a backfill is a batch job
         parameters.update(settings.extra_parameters)
         return launch_body(job_name(config.pipeline_id, run_id), settings, parameters, service_labels(self.service))
 
@@ -393,6 +447,37 @@ class PipelineManager:
             finally:
                 store.close()
         return None
+
+    def set_watermark(self, config: PipelineConfig, endpoint: str, to: datetime, reason: str | None = None) -> str:
+        """Move `endpoint`'s stored watermark forward to `to` on purpose, skipping `[watermark, to)` unread, under
+        the pipeline's lease; the move is recorded as a run record (status `watermark_set`, with a note). A
+        watermark never moves back, nor into the future. The note, which is also returned."""
+        chosen_endpoints(config, endpoint)
+        now = datetime.now(UTC)
+        if to > now:
+            raise ConfigError(f"--to: {format_utc(to)} is in the future; a watermark says what has been read")
+        run_id = new_run_id(now)
+        store = open_store(config.watermark_store)
+        try:
+            lease.take(store, config.pipeline_id, run_id, config.watermark_store.lease_ttl)
+            try:
+                stored = store.get_watermark(config.pipeline_id, endpoint)
+                if stored is not None and to <= stored:
+                    raise ConfigError(
+                        f"--to: {format_utc(to)} is not after the watermark of {endpoint}, {format_utc(stored)}; "
+                        "a watermark never moves back: read a range again with run --start_time ... --backfill"
+                    )
+                skipped = f"[{format_utc(stored)}, {format_utc(to)})" if stored else f"before {format_utc(to)}"
+                note = f"{endpoint}: watermark set to {format_utc(to)} by `watermark set`; {skipped} skipped unread"
+                note += f" ({reason})" if reason else ""
+                store.advance_watermark(config.pipeline_id, endpoint, to, run_id)
+                record = PipelineRun(run_id, config.pipeline_id, RunStatus.WATERMARK_SET, now, now, note=note)
+                store.save_run(_with_service(record, self.service))
+            finally:
+                store.release_lease(config.pipeline_id, run_id)
+        finally:
+            store.close()
+        return note
 
     def list_runs(self, pipeline_id: str) -> list[PipelineRun]:
         """A pipeline's runs, newest first."""
@@ -428,7 +513,17 @@ def _refresh_from_dataflow(run: PipelineRun, store: WatermarkStore, project: str
         errors = [*errors, f"Dataflow job {run.job_id} ended {state} before the run recorded its end"]
     updated = replace(run, status=status, end_time=datetime.now(UTC), errors=errors)
     store.save_run(updated)
+    store.release_lease(run.pipeline_id, run.run_id)  # a job that died before its commit released it
     return updated
+
+
+def release_lease(config: PipelineConfig, run_id: str) -> None:
+    """Free `config`'s pipeline lease if `run_id` holds it."""
+    store = open_store(config.watermark_store)
+    try:
+        store.release_lease(config.pipeline_id, run_id)
+    finally:
+        store.close()
 
 
 def _save_run(config: PipelineConfig, run: PipelineRun) -> None:

@@ -51,6 +51,7 @@ PATTERNS: dict[str, str] = {
     "output_path": rf"^({_GCS_PATH}|[^:\s]+)$",
     "log_level": f"^({'|'.join(LOG_LEVELS)})$",
     "run_id": r"^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{8}$",
+    "backfill": "^(true|false)$",
 }
 
 #: What each format means, for the error when a value does not match it.
@@ -64,6 +65,7 @@ _RULES: dict[str, str] = {
     "output_path": "expected a gs://bucket/prefix path or a local path",
     "log_level": f"expected one of: {', '.join(LOG_LEVELS)}",
     "run_id": "expected a run id such as 20240101T000000Z-1a2b3c4d",
+    "backfill": "expected true or false",
 }
 
 #: Parameters whose values may hold credentials: never echoed in errors.
@@ -98,6 +100,9 @@ class ApiPipelineOptions(PipelineOptions):
         parser.add_argument("--output_path", help="gs://bucket/prefix or a local path: write the file output here")
         parser.add_argument("--log_level", help=f"one of {', '.join(LOG_LEVELS)} (default: INFO)")
         parser.add_argument("--run_id", help="the run's id (default: a new one); `launch` passes the one it records")
+        parser.add_argument(
+            "--backfill", help="true: read --start_time..--end_time and leave the stored watermarks (default: false)"
+        )
 
 
 @dataclass(frozen=True)
@@ -113,6 +118,7 @@ class TemplateParameters:
     output_path: str | None = None
     log_level: str | None = None
     run_id: str | None = None
+    backfill: bool = False
 
 
 @dataclass(frozen=True)
@@ -127,6 +133,7 @@ class TemplateRun:
     run_id: str | None = None
     source: str | None = None
     service: ServiceConfig = field(default_factory=ServiceConfig)
+    backfill: bool = False
 
 
 def read_parameters(options: PipelineOptions) -> TemplateParameters:
@@ -139,7 +146,7 @@ def read_parameters(options: PipelineOptions) -> TemplateParameters:
     times = {name: parse_timestamp(values[name]) if values[name] else None for name in ("start_time", "end_time")}
     if times["start_time"] and times["end_time"] and times["start_time"] >= times["end_time"]:
         raise ConfigError("--start_time: must be before --end_time")
-    return TemplateParameters(**{**values, **times})
+    return TemplateParameters(**{**values, **times, "backfill": values["backfill"] == "true"})
 
 
 def _given(value: Any) -> str | None:
@@ -175,16 +182,25 @@ def read_template_run(options: PipelineOptions) -> TemplateRun:
     log_level = parameters.log_level or env.service.log_level or "INFO"
     source = source_label(parameters.pipeline_config)
     return TemplateRun(
-        config, parameters.start_time, parameters.end_time, log_level, parameters.run_id, source, env.service
+        config,
+        parameters.start_time,
+        parameters.end_time,
+        log_level,
+        parameters.run_id,
+        source,
+        env.service,
+        parameters.backfill,
     )
 
 
 def apply_overrides(config: PipelineConfig, parameters: TemplateParameters) -> PipelineConfig:
-    """``config`` with ``watermark_table``, ``output_table`` and ``output_path`` applied (see the module doc)."""
+    """``config`` with ``watermark_table``, ``output_table`` and ``output_path`` applied (see the module doc); the
+    store's lease settings are kept."""
     data = config.model_dump(by_alias=True)
     if parameters.watermark_table:
         table = ".".join(_table_parts("watermark_table", parameters.watermark_table))
-        data["watermark_store"] = {"type": "bigquery", "table": table}
+        leases = {key: data["watermark_store"][key] for key in ("lease_ttl", "job_lease_ttl")}
+        data["watermark_store"] = {"type": "bigquery", "table": table, **leases}
     if parameters.output_table:
         _set_output(data["output"], "output_table", ("bigquery",), _table_output(parameters.output_table))
     if parameters.output_path:

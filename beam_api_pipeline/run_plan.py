@@ -157,6 +157,8 @@ class RunPlan:
     endpoint_parents: dict[str, str | None] = field(default_factory=dict)
     schemas_before: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     polls: PollSchedule | None = None
+    is_backfill: bool = False  # `--backfill`: the run writes its range and leaves every watermark where it is
+    job_holds_lease: bool = False  # a Dataflow job: its commit releases the pipeline's lease (see docs/deploy.md)
 
     def parent_of(self, endpoint: str) -> str | None:
         return self.endpoint_parents.get(endpoint)
@@ -185,16 +187,22 @@ def make_plan(
     end_time: datetime | None = None,
     now: datetime | None = None,
     run_id: str | None = None,
+    backfill: bool = False,
 ) -> RunPlan:
     """Plan the windows of every endpoint without a parent from the stored watermarks (or the explicit start and
     end). A root starts from the oldest watermark of its family: a child whose watermark lags (a child task
-    failed) has those windows' parents read again, and their children with them."""
+    failed) has those windows' parents read again, and their children with them. A `start_time` after a stored
+    watermark is refused (`refuse_gap`) unless the run is a `backfill`."""
     now = now or datetime.now(UTC)
     handler = WatermarkHandler(
         config.api_config.watermark, store, config.pipeline_id, config.api_config.window_grid()[0]
     )
     tree = EndpointTree.of(config.api_config)
     before = {endpoint: handler.get_last_watermark(endpoint) for endpoint in config.api_config.endpoints}
+    if backfill and start_time is None:
+        raise ConfigError("--backfill: give the range to read with --start_time (and --end_time)")
+    if not backfill:
+        refuse_gap(before, start_time)
     tasks: list[WindowTask] = []
     for root in tree.roots:
         stored = oldest(before[endpoint] for endpoint in tree.family(root))
@@ -208,7 +216,25 @@ def make_plan(
         before,
         endpoint_parents=tree.parents,
         schemas_before=schemas,
+        is_backfill=backfill,
     )
+
+
+def refuse_gap(watermarks: dict[str, datetime | None], start_time: datetime | None) -> None:
+    """A ConfigError, one line per endpoint, when `start_time` lies after an endpoint's stored watermark: the
+    run would move the watermark over `[watermark, start_time)` and no later run would read it."""
+    if start_time is None:
+        return
+    start = format_utc(start_time)
+    problems = [
+        f"--start_time: {start} is after the watermark of {endpoint}, {format_utc(stored)}: "
+        f"[{format_utc(stored)}, {start}) would never be read. Read the range without moving the watermark "
+        f"with --backfill, or skip the gap on purpose with `watermark set --endpoint {endpoint} --to {start}`"
+        for endpoint, stored in sorted(watermarks.items())
+        if stored is not None and start_time > stored
+    ]
+    if problems:
+        raise ConfigError(problems)
 
 
 def make_streaming_plan(
@@ -227,6 +253,7 @@ def make_streaming_plan(
             f"--end_time: a streaming run polls until then, so it must be in the future, got {format_utc(end_time)}"
         )
     plan = make_plan(config, store, now=now, run_id=run_id)
+    refuse_gap(plan.watermarks_before, start_time)
     section = config.streaming
     polls = PollSchedule(now, section.poll_interval, section.lag, until=end_time, start_time=start_time)
     return replace(plan, tasks=[], polls=polls)
@@ -290,9 +317,12 @@ def window_outcomes(
 
 
 def watermark_to_commit(plan: RunPlan, endpoint: str, outcomes: list[WindowOutcome]) -> datetime | None:
-    """Where `endpoint`'s watermark moves to (None: it stays). A replay, and a child endpoint with a stored
-    watermark in any run, moves it only when its first window starts at or before the stored watermark:
-    otherwise an earlier window is still missing. A replay never moves a watermark that was never stored."""
+    """Where `endpoint`'s watermark moves to (None: it stays). A backfill never moves it. A replay, and a child
+    endpoint with a stored watermark in any run, moves it only when its first window starts at or before the
+    stored watermark: otherwise an earlier window is still missing. A replay never moves a watermark that was
+    never stored."""
+    if plan.is_backfill:
+        return None
     watermark = next_watermark(outcomes)
     if watermark is None or not (plan.is_replay or plan.parent_of(endpoint)):
         return watermark

@@ -1,11 +1,13 @@
 """Where state and failures go: ``dead_letter`` and ``watermark_store``."""
 
+from datetime import timedelta
 from typing import Annotated, Literal, Self
 
 from pydantic import AfterValidator, Field, model_validator
 
 from ..bigquery_names import parse_table_name
 from .base import StrictModel, rule_error
+from .fields import PositiveDuration
 
 
 def _check_table(value: str) -> str:
@@ -30,14 +32,23 @@ class DeadLetterConfig(StrictModel):
         return self
 
 
-class LocalWatermarkStoreConfig(StrictModel):
+class _LeaseSettings(StrictModel):
+    """How long a run's lease on its pipeline lasts unless renewed: `lease_ttl` for a run in this process (renewed
+    every third of it while it runs), `job_lease_ttl` for a Dataflow job (taken by its launch, released by the
+    job's last commit, renewed by each poll of a streaming job)."""
+
+    lease_ttl: PositiveDuration = timedelta(minutes=5)
+    job_lease_ttl: PositiveDuration = timedelta(hours=24)
+
+
+class LocalWatermarkStoreConfig(_LeaseSettings):
     """A SQLite file; the default, for development and single-machine runs."""
 
     type: Literal["local"] = "local"
     path: str = "./.state/control.db"
 
 
-class BigQueryWatermarkStoreConfig(StrictModel):
+class BigQueryWatermarkStoreConfig(_LeaseSettings):
     """A BigQuery control table shared by every pipeline."""
 
     type: Literal["bigquery"] = "bigquery"

@@ -30,6 +30,7 @@ from beam_api_pipeline.schema_infer import Fields
 from beam_api_pipeline.transforms.beam_windows import combine_all, count_all
 from beam_api_pipeline.transforms.fetch_children import ChildBatch, batch_tasks
 from beam_api_pipeline.transforms.schemas import record_run_schema, write_schema_files
+from beam_api_pipeline.watermark import lease
 from beam_api_pipeline.watermark.handler import WindowOutcome
 from beam_api_pipeline.watermark.runs import MAX_ERRORS_KEPT, PipelineRun, RunStatus
 from beam_api_pipeline.watermark.store import open_store
@@ -94,9 +95,15 @@ class _CommitFn(beam.DoFn):
             store.save_run(run)
             for endpoint, fields in sorted(schemas):
                 self._record_schema(store, endpoint, fields)
+            if plan.job_holds_lease:
+                self._hold_lease(store, plan)
         finally:
             store.close()
         return run, committed
+
+    def _hold_lease(self, store, plan: RunPlan) -> None:
+        """A Dataflow job's pipeline lease ends with its commit (a streaming job's poll commits renew it)."""
+        store.release_lease(plan.pipeline_id, plan.run_id)
 
     def _record_of(self, _store, run: PipelineRun, _outcomes: dict[str, list[WindowOutcome]]) -> PipelineRun:
         """The run record to save: the run's own."""
@@ -182,6 +189,13 @@ class _CommitPollFn(_CommitFn):
         moved = {endpoint: format_utc(watermark) for endpoint, watermark in committed.items() if watermark}
         logger.info("run %s is %s; watermarks moved: %s", run.run_id, run.status, moved or "none")
         yield run
+
+    def _hold_lease(self, store, plan: RunPlan) -> None:
+        ttl = self._config.watermark_store.job_lease_ttl
+        try:
+            lease.take(store, plan.pipeline_id, plan.run_id, ttl)
+        except lease.LeaseHeldError as error:  # the poll is committed: say so, and go on polling
+            logger.error("run %s lost its lease: %s", plan.run_id, error)
 
     def _record_of(self, store, run: PipelineRun, outcomes: dict[str, list[WindowOutcome]]) -> PipelineRun:
         metrics.RECORDS_PER_POLL.update(run.records_processed)

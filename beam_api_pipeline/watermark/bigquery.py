@@ -9,13 +9,15 @@ pipeline cannot lose ground.
                   start_time TIMESTAMP REQUIRED, end_time TIMESTAMP, records_processed INTEGER REQUIRED,
                   errors STRING REPEATED, windows_done INTEGER REQUIRED, windows_failed INTEGER REQUIRED,
                   job_id STRING, endpoint_stats STRING (JSON text), dead_letter_rows INTEGER,
-                  service_name STRING, service_version STRING
+                  service_name STRING, service_version STRING, note STRING
     <table>_schema_versions: pipeline_id STRING REQUIRED, endpoint STRING REQUIRED, version INTEGER REQUIRED,
                   fields STRING REQUIRED (JSON text), changes STRING REQUIRED (JSON text), run_id STRING REQUIRED,
                   recorded_at TIMESTAMP REQUIRED
+    <table>_leases: pipeline_id STRING REQUIRED, run_id STRING REQUIRED, host STRING REQUIRED,
+                  taken_at TIMESTAMP REQUIRED, expires_at TIMESTAMP REQUIRED
 
-A runs table created by an earlier version lacks the last two columns; opening the store adds them (NULLABLE,
-empty for the runs already recorded).
+A runs table created by an earlier version lacks the last columns (service_name, service_version, note); opening
+the store adds them (NULLABLE, empty for the runs already recorded).
 """
 
 from __future__ import annotations
@@ -26,11 +28,13 @@ from typing import Any
 
 from beam_api_pipeline.gcp.endpoints import bigquery_client
 from beam_api_pipeline.outputs.bigquery_tables import TableName
+from beam_api_pipeline.watermark.lease import Lease
 from beam_api_pipeline.watermark.runs import PipelineRun, RunStatus
 from beam_api_pipeline.watermark.schemas import SchemaVersion
 
 RUNS_SUFFIX = "_runs"
 SCHEMAS_SUFFIX = "_schema_versions"
+LEASES_SUFFIX = "_leases"
 
 WATERMARK_FIELDS = [
     ("pipeline_id", "STRING", "REQUIRED"),
@@ -54,6 +58,7 @@ RUN_FIELDS = [
     ("dead_letter_rows", "INTEGER", "NULLABLE"),
     ("service_name", "STRING", "NULLABLE"),
     ("service_version", "STRING", "NULLABLE"),
+    ("note", "STRING", "NULLABLE"),
 ]
 _RUN_COLUMNS = ", ".join(name for name, _type, _mode in RUN_FIELDS)
 SCHEMA_FIELDS = [
@@ -66,6 +71,37 @@ SCHEMA_FIELDS = [
     ("recorded_at", "TIMESTAMP", "REQUIRED"),
 ]
 _SCHEMA_COLUMNS = ", ".join(name for name, _type, _mode in SCHEMA_FIELDS)
+LEASE_FIELDS = [
+    ("pipeline_id", "STRING", "REQUIRED"),
+    ("run_id", "STRING", "REQUIRED"),
+    ("host", "STRING", "REQUIRED"),
+    ("taken_at", "TIMESTAMP", "REQUIRED"),
+    ("expires_at", "TIMESTAMP", "REQUIRED"),
+]
+
+#: Takes the lease in one statement: a held lease is replaced only when it expired or is the run's own (a renewal
+#: keeps its `taken_at`). BigQuery runs two mutating DML statements on one table one after the other (the second
+#: conflicts and is retried over the first one's result), so only one run's row is written. Should a store let both
+#: insert, the holder is the row `CURRENT_LEASE_SQL` reads first, and the other run deletes its own row.
+TAKE_LEASE_SQL = """
+MERGE {table} T
+USING (SELECT @pipeline_id AS pipeline_id, @run_id AS run_id, @host AS host, @taken_at AS taken_at,
+              @expires_at AS expires_at) S
+ON T.pipeline_id = S.pipeline_id
+WHEN MATCHED AND T.run_id = S.run_id THEN
+  UPDATE SET host = S.host, expires_at = S.expires_at
+WHEN MATCHED AND T.expires_at <= @now THEN
+  UPDATE SET run_id = S.run_id, host = S.host, taken_at = S.taken_at, expires_at = S.expires_at
+WHEN NOT MATCHED THEN
+  INSERT (pipeline_id, run_id, host, taken_at, expires_at)
+  VALUES (S.pipeline_id, S.run_id, S.host, S.taken_at, S.expires_at)
+"""
+#: The lease's holder: the earliest taken of the unexpired rows (see TAKE_LEASE_SQL).
+CURRENT_LEASE_SQL = """
+SELECT run_id, host, taken_at, expires_at FROM {table}
+WHERE pipeline_id = @pipeline_id AND expires_at > @now
+ORDER BY taken_at, run_id LIMIT 1
+"""
 
 ADVANCE_SQL = """
 MERGE {table} T
@@ -80,7 +116,7 @@ WHEN NOT MATCHED THEN
 """
 
 #: Kept from the stored row when a save gives none (see PipelineRun).
-_KEPT_WHEN_NONE = ("service_name", "service_version")
+_KEPT_WHEN_NONE = ("service_name", "service_version", "note")
 _RUN_NAMES = [name for name, _type, _mode in RUN_FIELDS]
 SAVE_RUN_SQL = (
     "MERGE {table} T USING (SELECT "
@@ -117,6 +153,7 @@ class BigQueryWatermarkStore:
         self.watermarks = TableName.parse(table)
         self.runs = self._sibling(RUNS_SUFFIX)
         self.schemas = self._sibling(SCHEMAS_SUFFIX)
+        self.leases = self._sibling(LEASES_SUFFIX)
         self._client = bigquery_client(self.watermarks.project)
         self._create_if_missing()
 
@@ -129,6 +166,7 @@ class BigQueryWatermarkStore:
         self._ensure_table(self.watermarks, WATERMARK_FIELDS)
         self._ensure_table(self.runs, RUN_FIELDS)
         self._ensure_table(self.schemas, SCHEMA_FIELDS)
+        self._ensure_table(self.leases, LEASE_FIELDS)
 
     def _ensure_table(self, name: TableName, fields: list[tuple[str, str, str]]) -> None:
         """Create the table if missing; add the fields that a table made by an earlier version lacks (each added
@@ -187,6 +225,7 @@ class BigQueryWatermarkStore:
                 self._param("dead_letter_rows", "INT64", run.dead_letter_rows),
                 self._param("service_name", "STRING", run.service_name),
                 self._param("service_version", "STRING", run.service_version),
+                self._param("note", "STRING", run.note),
             ],
         )
 
@@ -253,6 +292,42 @@ class BigQueryWatermarkStore:
         )
         return [_schema_from_row(row) for row in rows]
 
+    def take_lease(self, wanted: Lease, now: datetime) -> Lease:
+        """TAKE_LEASE_SQL, then the holder it left; a run that lost a race deletes the row it inserted."""
+        self._query(
+            TAKE_LEASE_SQL.format(table=self.leases.sql),
+            [
+                self._param("pipeline_id", "STRING", wanted.pipeline_id),
+                self._param("run_id", "STRING", wanted.run_id),
+                self._param("host", "STRING", wanted.host),
+                self._param("taken_at", "TIMESTAMP", wanted.taken_at),
+                self._param("expires_at", "TIMESTAMP", wanted.expires_at),
+                self._param("now", "TIMESTAMP", now),
+            ],
+        )
+        holder = self.get_lease(wanted.pipeline_id, now)
+        if holder is None:  # the row expired between the two statements (a TTL shorter than a query)
+            return self.take_lease(wanted, now)
+        if holder.run_id != wanted.run_id:
+            self.release_lease(wanted.pipeline_id, wanted.run_id)
+        return holder
+
+    def get_lease(self, pipeline_id: str, now: datetime) -> Lease | None:
+        rows = self._query(
+            CURRENT_LEASE_SQL.format(table=self.leases.sql),
+            [self._param("pipeline_id", "STRING", pipeline_id), self._param("now", "TIMESTAMP", now)],
+        )
+        if not rows:
+            return None
+        row = rows[0]
+        return Lease(pipeline_id, row["run_id"], row["host"], _utc(row["taken_at"]), _utc(row["expires_at"]))
+
+    def release_lease(self, pipeline_id: str, run_id: str) -> None:
+        self._query(
+            f"DELETE FROM {self.leases.sql} WHERE pipeline_id = @pipeline_id AND run_id = @run_id",
+            [self._param("pipeline_id", "STRING", pipeline_id), self._param("run_id", "STRING", run_id)],
+        )
+
     def close(self) -> None:
         self._client.close()
 
@@ -277,6 +352,7 @@ def _run_from_row(row) -> PipelineRun:
         dead_letter_rows=row["dead_letter_rows"] or 0,
         service_name=row["service_name"],
         service_version=row["service_version"],
+        note=row["note"],
     )
 
 

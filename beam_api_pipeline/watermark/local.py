@@ -1,7 +1,7 @@
 """The embedded SQLite control store, the default for local (DirectRunner) runs.
 
 A database written by an earlier version lacks the newer `pipeline_runs` columns (`service_name`,
-`service_version`) and the `schema_versions` table; opening it adds them, empty for the runs already recorded.
+`service_version`, `note`) and the `schema_versions` table; opening it adds them, empty for the runs already recorded.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
+from beam_api_pipeline.watermark.lease import Lease
 from beam_api_pipeline.watermark.runs import PipelineRun, RunStatus
 from beam_api_pipeline.watermark.schemas import SchemaVersion
 
@@ -47,9 +48,16 @@ CREATE TABLE IF NOT EXISTS schema_versions (
     recorded_at TEXT NOT NULL,
     PRIMARY KEY (pipeline_id, endpoint, version)
 );
+CREATE TABLE IF NOT EXISTS leases (
+    pipeline_id TEXT PRIMARY KEY,
+    run_id TEXT NOT NULL,
+    host TEXT NOT NULL,
+    taken_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL
+);
 """
 #: Columns added since the table was first released, with their SQLite types.
-_ADDED_RUN_COLUMNS = {"service_name": "TEXT", "service_version": "TEXT"}
+_ADDED_RUN_COLUMNS = {"service_name": "TEXT", "service_version": "TEXT", "note": "TEXT"}
 _RUN_COLUMNS = [
     "run_id",
     "pipeline_id",
@@ -66,7 +74,7 @@ _RUN_COLUMNS = [
     *_ADDED_RUN_COLUMNS,
 ]
 #: Kept from the stored row when a save gives none (see PipelineRun).
-_KEPT_WHEN_NONE = ("service_name", "service_version")
+_KEPT_WHEN_NONE = ("service_name", "service_version", "note")
 _SCHEMA_COLUMNS = "pipeline_id, endpoint, version, fields, changes, run_id, recorded_at"
 _SAVE_RUN_SQL = (
     f"INSERT INTO pipeline_runs ({', '.join(_RUN_COLUMNS)}) VALUES ({', '.join('?' for _ in _RUN_COLUMNS)}) "
@@ -144,6 +152,7 @@ class LocalWatermarkStore:
                     run.dead_letter_rows,
                     run.service_name,
                     run.service_version,
+                    run.note,
                 ),
             )
 
@@ -203,12 +212,45 @@ class LocalWatermarkStore:
         ).fetchall()
         return [_schema_from_row(row) for row in rows]
 
+    def take_lease(self, wanted: Lease, now: datetime) -> Lease:
+        """Read and write in one write transaction: two processes taking the lease at once wait for each other."""
+        with self._db:
+            self._db.execute("BEGIN IMMEDIATE")
+            held = self._lease_row(wanted.pipeline_id)
+            if held is not None and held.run_id != wanted.run_id and held.expires_at > now:
+                return held
+            taken_at = held.taken_at if held is not None and held.run_id == wanted.run_id else wanted.taken_at
+            lease = Lease(wanted.pipeline_id, wanted.run_id, wanted.host, taken_at, wanted.expires_at)
+            self._db.execute(
+                "INSERT OR REPLACE INTO leases VALUES (?, ?, ?, ?, ?)",
+                (lease.pipeline_id, lease.run_id, lease.host, _to_text(lease.taken_at), _to_text(lease.expires_at)),
+            )
+        return lease
+
+    def get_lease(self, pipeline_id: str, now: datetime) -> Lease | None:
+        lease = self._lease_row(pipeline_id)
+        return lease if lease is not None and lease.expires_at > now else None
+
+    def release_lease(self, pipeline_id: str, run_id: str) -> None:
+        with self._db:
+            self._db.execute("DELETE FROM leases WHERE pipeline_id = ? AND run_id = ?", (pipeline_id, run_id))
+
+    def _lease_row(self, pipeline_id: str) -> Lease | None:
+        row = self._db.execute(
+            "SELECT run_id, host, taken_at, expires_at FROM leases WHERE pipeline_id = ?", (pipeline_id,)
+        ).fetchone()
+        if row is None:
+            return None
+        run_id, host, taken_at, expires_at = row
+        return Lease(pipeline_id, run_id, host, _from_text(taken_at), _from_text(expires_at))
+
     def close(self) -> None:
         self._db.close()
 
     @staticmethod
     def _run_from_row(row: tuple) -> PipelineRun:
-        run_id, pipeline_id, status, start, end, records, errors, done, failed, job_id, stats, dead, name, version = row
+        run_id, pipeline_id, status, start, end, records, errors, done, failed, job_id, stats, dead, *service = row
+        name, version, note = service
         return PipelineRun(
             run_id=run_id,
             pipeline_id=pipeline_id,
@@ -224,6 +266,7 @@ class LocalWatermarkStore:
             dead_letter_rows=dead,
             service_name=name,
             service_version=version,
+            note=note,
         )
 
 

@@ -18,12 +18,14 @@ class RunStatus(StrEnum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     LAUNCHED = "launched"  # handed to Dataflow by `launch`; the job has not reported yet
+    WATERMARK_SET = "watermark_set"  # no run: `watermark set` moved a watermark on purpose (see `note`)
 
 
 @dataclass(frozen=True)
 class PipelineRun:
     """What one run of a pipeline did. `service_name` and `service_version` come from the environment file's
-    `service` (None without one); a store keeps the ones recorded first when a later save of the run gives none."""
+    `service` (None without one); a store keeps the ones recorded first when a later save of the run gives none.
+    `note` says what a record that is not a run did (`watermark set`: the watermark moved and the gap skipped)."""
 
     run_id: str
     pipeline_id: str
@@ -39,6 +41,7 @@ class PipelineRun:
     dead_letter_rows: int = 0
     service_name: str | None = None
     service_version: str | None = None
+    note: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-friendly dict (times as ISO 8601, the status as its string)."""

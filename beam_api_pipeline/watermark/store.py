@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Protocol
 
+from beam_api_pipeline.watermark.lease import Lease
 from beam_api_pipeline.watermark.runs import PipelineRun
 from beam_api_pipeline.watermark.schemas import SchemaVersion
 
@@ -39,6 +40,16 @@ class WatermarkStore(Protocol):
 
     def schema_versions(self, pipeline_id: str, endpoint: str | None = None) -> list[SchemaVersion]:
         """Oldest first; all endpoints (sorted by endpoint, then version) when endpoint is None."""
+
+    def take_lease(self, wanted: Lease, now: datetime) -> Lease:
+        """Give the pipeline's lease to `wanted` when nobody holds it, its holder's lease expired by `now`, or it is
+        already `wanted.run_id`'s (a renewal: `taken_at` stays); the holder after, in one atomic step."""
+
+    def get_lease(self, pipeline_id: str, now: datetime) -> Lease | None:
+        """The pipeline's lease unless it is free or expired by `now`."""
+
+    def release_lease(self, pipeline_id: str, run_id: str) -> None:
+        """Free the pipeline's lease if `run_id` holds it."""
 
     def close(self) -> None:
         """Release connections."""

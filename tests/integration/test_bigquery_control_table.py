@@ -41,7 +41,7 @@ def test_the_tables_are_created_with_the_documented_schema(control_table, bq):
     assert [f.name for f in runs.schema] == [
         "run_id", "pipeline_id", "status", "start_time", "end_time", "records_processed", "errors",
         "windows_done", "windows_failed", "job_id", "endpoint_stats", "dead_letter_rows", "service_name",
-        "service_version",
+        "service_version", "note",
     ]  # fmt: skip
 
 

@@ -1,4 +1,5 @@
-"""A run killed half way (SIGKILL) leaves no finished-looking output and no watermark; the next run is exact."""
+"""A run killed half way (SIGKILL) leaves no finished-looking output and no watermark; its lease expires
+(`lease_ttl`), and the next run, which waits for that, is exact."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import yaml
@@ -33,7 +35,7 @@ def write_config(tmp_path: Path, url: str) -> Path:
             },
         },
         "output": [{"type": "local", "config": {"path": str(tmp_path / "out"), "batch_size": 50}}],
-        "watermark_store": {"type": "local", "path": str(tmp_path / "control.db")},
+        "watermark_store": {"type": "local", "path": str(tmp_path / "control.db"), "lease_ttl": "10s"},
     }
     path = tmp_path / "crash.yaml"
     path.write_text(yaml.safe_dump(config))
@@ -58,10 +60,12 @@ def test_sigkill_half_way_then_rerun_delivers_exactly_the_expected_ids(tmp_path)
         store = open_store(config.watermark_store)
         assert store.get_watermark("crash_test", "items") is None
         assert [r.status for r in store.list_runs("crash_test")] == ["running"]
+        (killed,) = store.list_runs("crash_test")
+        assert store.get_lease("crash_test", datetime.now(UTC)).run_id == killed.run_id  # until lease_ttl passes
         store.close()
 
         api.set_faults(latency_ms=0)
-        assert subprocess.run(command, capture_output=True).returncode == 0
+        assert subprocess.run([*command, "--wait_for_lease", "60"], capture_output=True).returncode == 0
         rows = [json.loads(line) for f in out.glob("*.jsonl") for line in f.read_text().splitlines()]
         assert sorted(r["id"] for r in rows) == api.dataset.ids_between(t("2024-01-01"), t("2024-01-08"))
         store = open_store(config.watermark_store)

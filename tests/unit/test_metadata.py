@@ -27,6 +27,7 @@ BAD_VALUES = {
     "output_path": "https://example.com/out",
     "log_level": "verbose",
     "run_id": "run-1",
+    "backfill": "yes",
 }
 
 

@@ -1,0 +1,104 @@
+"""The pipeline lease on the local (SQLite) control store, and its keeper thread."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from apache_beam.options.pipeline_options import PipelineOptions
+
+from beam_api_pipeline.options import read_template_run
+from beam_api_pipeline.watermark import lease
+from beam_api_pipeline.watermark.lease import Lease, LeaseKeeper, utc_now
+from beam_api_pipeline.watermark.local import LocalWatermarkStore
+from tests.lease_store_cases import (  # noqa: F401 - shared tests, run here with this module's store
+    T0,
+    TTL,
+    Clock,
+    take,
+    test_a_free_lease_is_taken_and_held_until_the_ttl,
+    test_a_held_lease_refuses_another_run_naming_the_holder,
+    test_a_released_lease_is_free_and_only_its_holder_releases_it,
+    test_a_renewal_keeps_the_start_and_moves_the_expiry,
+    test_a_run_waits_for_the_lease_until_it_is_released,
+    test_an_expired_lease_is_taken_over,
+    test_two_runs_racing_for_a_free_lease_one_wins,
+)
+from tests.support import items_config, write_yaml
+
+
+@pytest.fixture
+def new_store(tmp_path: Path):
+    return lambda: LocalWatermarkStore(tmp_path / "c.db")
+
+
+@pytest.fixture
+def store(new_store) -> Iterator[LocalWatermarkStore]:
+    opened = new_store()
+    yield opened
+    opened.close()
+
+
+def test_the_keeper_renews_the_lease_and_reports_a_lost_one(store, new_store):
+    clock = Clock()
+    held = take(store, "r1", clock)
+    keeper = LeaseKeeper(new_store, held, TTL, clock)
+    clock.moment = T0 + timedelta(minutes=3)
+    assert keeper.renew_once().expires_at == T0 + timedelta(minutes=8)
+    clock.moment = T0 + timedelta(minutes=8)  # the keeper stopped renewing: the lease expired and r2 takes it
+    take(store, "r2", clock)
+    assert keeper.renew_once().run_id == "r2"
+    assert store.get_lease("p", clock.moment).run_id == "r2"
+
+
+def test_the_keeper_thread_renews_every_third_of_the_ttl_until_stopped(store, new_store):
+    ttl = timedelta(milliseconds=30)
+    held = lease.take(store, "p", "r1", ttl, clock=Clock(), host="h")
+    renewed = threading.Event()
+    clock = Clock(T0 + timedelta(hours=1))
+
+    def open_store():
+        renewed.set()
+        return new_store()
+
+    with LeaseKeeper(open_store, held, ttl, clock):
+        assert renewed.wait(5)
+    assert store.get_lease("p", clock.moment) == Lease("p", "r1", "h", T0, T0 + timedelta(hours=1) + ttl)
+
+
+def test_the_watermark_table_parameter_keeps_the_lease_settings(tmp_path):
+    config = items_config("http://127.0.0.1:9", tmp_path, watermark_store={"type": "local", "lease_ttl": "90s"})
+    path = write_yaml(tmp_path / "p.yaml", config)
+    options = PipelineOptions([f"--pipeline_config={path}", "--watermark_table=my-project.control.watermarks"])
+    store = read_template_run(options).config.watermark_store
+    assert (store.type, store.table, store.lease_ttl, store.job_lease_ttl) == (
+        "bigquery",
+        "my-project.control.watermarks",
+        timedelta(seconds=90),
+        timedelta(hours=24),
+    )
+
+
+def test_a_dataflow_jobs_commit_releases_its_lease_and_a_streaming_poll_renews_it(store, tmp_path, caplog):
+    from beam_api_pipeline.config import PipelineConfig
+    from beam_api_pipeline.run_plan import RunPlan
+    from beam_api_pipeline.transforms.commit import _CommitFn, _CommitPollFn
+
+    config = PipelineConfig.model_validate(items_config("http://127.0.0.1:9", tmp_path))
+    plan = RunPlan("r1", "p", T0, [], job_holds_lease=True)
+    lease.take(store, "p", "r1", TTL, clock=Clock(), host="h")
+
+    _CommitPollFn(config, plan, None, {})._hold_lease(store, plan)
+    renewed = store.get_lease("p", utc_now())
+    assert (renewed.run_id, renewed.taken_at, renewed.expires_at - utc_now() > timedelta(hours=23)) == ("r1", T0, True)
+
+    _CommitFn(config, plan, None, {})._hold_lease(store, plan)
+    assert store.get_lease("p", T0) is None
+
+    lease.take(store, "p", "r2", timedelta(hours=48), host="h2")
+    _CommitPollFn(config, plan, None, {})._hold_lease(store, plan)
+    assert store.get_lease("p", utc_now()).run_id == "r2"
+    assert "run r1 lost its lease: pipeline p is already being run by run r2 on h2" in caplog.text
