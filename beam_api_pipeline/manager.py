@@ -50,7 +50,11 @@ _REPORTED_COUNTERS = (
     "pages",
     "requests",
     "retries",
+    "rate_limited_429",
     "records_fetched",
+    "records_outside_window",
+    "records_invalid",
+    "windows_not_filtered",
     "files_written",
     "dead_letter_files",
     "page_ranges",
@@ -71,12 +75,13 @@ _REPORTED_COUNTERS = (
 
 
 def _counters(result) -> dict[str, int]:
-    """The run's `_REPORTED_COUNTERS`, and its quality checks' (`quality_*`) that counted something."""
+    """The run's `_REPORTED_COUNTERS`, and its quality checks' (`quality_*`) and endpoints' 429s
+    (`rate_limited_429_*`) that counted something."""
     found = result.metrics().query(MetricsFilter().with_namespace(metrics.NAMESPACE))["counters"]
     totals = dict.fromkeys(_REPORTED_COUNTERS, 0)
     for counter in found:
         name = counter.key.metric.name
-        if name in totals or name.startswith("quality_"):
+        if name in totals or name.startswith(("quality_", metrics.RATE_LIMITED_OF)):
             totals[name] = totals.get(name, 0) + (counter.committed or 0)
     return totals
 

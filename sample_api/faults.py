@@ -75,6 +75,9 @@ class Faults:
 
     `quality_fields` adds fields for data quality checks to each record of the generic REST routes (`QUALITY_FIELDS`).
     `schema_drift` changes the records' shape as an API's new version does (`SCHEMA_DRIFT`).
+
+    `ignore_window_filter` makes the generic REST routes ignore `since` and `until` and serve every record, as an
+    API does that does not know the filter parameter, or reads it in another format, and says nothing.
     """
 
     latency_ms: float = 0.0
@@ -103,6 +106,7 @@ class Faults:
     timestamp_style: str = "z"
     quality_fields: bool = False
     schema_drift: bool = False
+    ignore_window_filter: bool = False
 
     def __post_init__(self) -> None:
         for name in ("fail_since", "missing_paths", "answer_fault_since", "strip_fields"):

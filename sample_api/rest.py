@@ -32,8 +32,10 @@ from sample_api.protocol import (
 )
 
 
-def window_of(request: Request) -> tuple[datetime | None, datetime | None]:
-    """The `since` and `until` query parameters."""
+def window_of(request: Request, faults: Faults) -> tuple[datetime | None, datetime | None]:
+    """The `since` and `until` query parameters (neither with `faults.ignore_window_filter`)."""
+    if faults.ignore_window_filter:
+        return None, None
     return instant_param(request, "since"), instant_param(request, "until")
 
 
@@ -67,7 +69,7 @@ def items(dataset: Dataset, faults: Faults, request: Request) -> Reply:
     order = request.param("order") or "asc"
     if order not in ("asc", "desc"):
         raise BadRequest("order", f"must be asc or desc, got {order!r}")
-    records = dataset.window(*window_of(request))
+    records = dataset.window(*window_of(request, faults))
     if order == "desc":
         records = records[::-1]
     offset = (page - 1) * per_page
@@ -86,7 +88,7 @@ def items(dataset: Dataset, faults: Faults, request: Request) -> Reply:
 def events(dataset: Dataset, faults: Faults, request: Request) -> Reply:
     """Cursor (keyset) pagination: the cursor names the last record served, so inserts never shift pages."""
     limit = size_param(request, "limit", DEFAULT_PAGE_SIZE)
-    found = dataset.window(*window_of(request))
+    found = dataset.window(*window_of(request, faults))
     cursor_text, last_id = request.param("cursor"), request.param("starting_after")
     cursor = None if cursor_text is None else decode_cursor(cursor_text)
     if last_id is not None:
@@ -109,7 +111,7 @@ def records(dataset: Dataset, faults: Faults, request: Request) -> Reply:
     """Offset pagination: `offset` records skipped, at most `limit` returned; an offset past the end is empty."""
     offset = positive_int(request.param("offset"), "offset", 0, minimum=0)
     limit = size_param(request, "limit", DEFAULT_PAGE_SIZE)
-    found = dataset.window(*window_of(request))
+    found = dataset.window(*window_of(request, faults))
     served = with_boundary_duplicates(found, offset, limit, faults) if offset < len(found) else []
     return Reply(200, {"records": [faults.record_json(r) for r in served], "total": len(found)})
 
@@ -119,7 +121,7 @@ def feed(dataset: Dataset, faults: Faults, request: Request) -> Reply:
     limit = size_param(request, "limit", DEFAULT_PAGE_SIZE)
     token = request.param("page_token")
     cursor = None if token is None else decode_cursor(token, "page_token")
-    page, after = keyset_page(dataset.window(*window_of(request)), cursor, limit, faults)
+    page, after = keyset_page(dataset.window(*window_of(request, faults)), cursor, limit, faults)
     next_url = None
     if after is not None:
         params = {

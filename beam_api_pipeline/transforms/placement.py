@@ -1,0 +1,86 @@
+"""JudgePlacement: what became of each window's records, summed, and the failed windows of a time filter that
+the API did not apply (`placement.filter_failure`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from functools import reduce
+from operator import add
+from typing import Any
+
+import apache_beam as beam
+from apache_beam import pvalue
+
+from beam_api_pipeline import metrics
+from beam_api_pipeline.config import PipelineConfig
+from beam_api_pipeline.extractors import registry
+from beam_api_pipeline.placement import Placement, PlacementElement, filter_failure
+from beam_api_pipeline.run_plan import TaskElement, WindowTask
+from beam_api_pipeline.transforms.element_checks import checked
+from beam_api_pipeline.transforms.quality import failed_result, fetch_failures
+
+#: The error type of a window failed by `filter_failure` (in the dead letter and the run record's errors).
+FILTER_ERROR_TYPE = "FilterNotApplied"
+PLACEMENTS, FAILED = "placements", "failed"
+_PLACED, _FETCH_FAILED = "placed", "fetch_failed"
+
+
+def _sum(elements: Iterable[PlacementElement]) -> PlacementElement:
+    return reduce(add, map(Placement.from_element, elements), Placement()).to_element()
+
+
+class _JudgeFn(beam.DoFn):
+    """`(task, {placed, fetch_failed})` in; out `(task, placement)` of each window, and to FAILED the failed
+    WindowResult element of a window `filter_failure` fails (none when its fetch failed: it failed once)."""
+
+    def __init__(self, config: PipelineConfig):
+        self._config = config
+        watermark = config.api_config.watermark
+        self._judged = watermark.enabled and watermark.filter == "server"
+        self._max_share = watermark.max_outside_share
+
+    def setup(self) -> None:
+        self._extractors: dict[str, Any] = {}
+
+    def process(self, grouped: tuple[TaskElement, dict[str, Iterable[Any]]]) -> Iterator[Any]:
+        task_element, found = grouped
+        placements = list(found[_PLACED])
+        if not placements:
+            return
+        placement = Placement.from_element(_sum(placements))
+        yield task_element, placement.to_element()
+        task = WindowTask.from_element(task_element)
+        if not self._judged or task.parent is not None or any(True for _ in found[_FETCH_FAILED]):
+            return
+        error = filter_failure(placement, self._max_share, self._params(task))
+        if error is not None:
+            metrics.WINDOWS_NOT_FILTERED.inc()
+            yield pvalue.TaggedOutput(FAILED, failed_result(task_element, error, FILTER_ERROR_TYPE))
+
+    def _params(self, task: WindowTask) -> dict[str, Any]:
+        """The window bounds the endpoint's requests send for `task`'s window."""
+        if task.endpoint not in self._extractors:
+            extractor_class = registry.load_extractor_class(self._config.extractor_class)
+            self._extractors[task.endpoint] = extractor_class(self._config, task.endpoint)
+        return self._extractors[task.endpoint].window_params(task.window)
+
+
+class JudgePlacement(beam.PTransform):
+    """In: `(task, placement)` of each batch of records (PLACED of TransformRecords) and the WindowResult elements
+    of the level's fetch. Out: PLACEMENTS, `(task, placement)` summed per window (or child task); FAILED, a
+    failed WindowResult element for each window of `watermark.filter: server` whose records `filter_failure`
+    finds the API did not filter, naming the parameters sent and an astray record."""
+
+    def __init__(self, config: PipelineConfig):
+        super().__init__()
+        self._config = config
+
+    def expand(self, inputs: tuple[pvalue.PCollection, pvalue.PCollection]) -> dict[str, pvalue.PCollection]:
+        placed, fetch_results = inputs
+        summed = placed | "SumPerWindow" >> beam.CombinePerKey(_sum)
+        judged = (
+            {_PLACED: summed, _FETCH_FAILED: fetch_failures(fetch_results)}
+            | "GroupByWindow" >> beam.CoGroupByKey()
+            | "Judge" >> beam.ParDo(_JudgeFn(self._config)).with_outputs(FAILED, main=PLACEMENTS)
+        )
+        return {PLACEMENTS: checked(judged[PLACEMENTS], PLACEMENTS), FAILED: checked(judged[FAILED], "filter_failures")}

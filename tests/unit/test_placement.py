@@ -1,0 +1,49 @@
+"""The rule that fails a window whose time filter the API did not apply (`placement.filter_failure`)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from beam_api_pipeline.placement import Placement, astray_example, filter_failure, is_astray
+from beam_api_pipeline.windowing import Window
+from tests.support import t
+
+WINDOW = Window(t("2024-01-02"), t("2024-01-03"), overlap=timedelta(hours=1))
+SENT = {"since": "2024-01-01T23:00:00Z", "until": "2024-01-03T00:00:00Z"}
+
+
+@pytest.mark.parametrize(
+    ("moment", "sends_end", "astray"),
+    [
+        ("2024-01-01T22:59:59Z", True, True),  # before the start sent (the window's start less its overlap)
+        ("2024-01-01T23:00:00Z", True, False),  # in the overlap: asked for, kept by the window before
+        ("2024-01-03T00:00:00Z", True, True),  # the end is exclusive
+        ("2024-01-03T00:00:00Z", False, False),  # no end sent: the API may return later records
+    ],
+)
+def test_a_record_is_astray_where_the_filter_sent_keeps_it_out(moment, sends_end, astray):
+    assert is_astray(WINDOW, t(moment), sends_end) is astray
+
+
+def test_placements_add_up_and_keep_the_least_example():
+    first = Placement(10, 4, 1, 3, "updated_at='2024-01-05T00:00:00Z' (read as 2024-01-05T00:00:00Z)")
+    second = Placement(5, 5, 0, 5, "updated_at='2024-01-01T00:00:00Z' (read as 2024-01-01T00:00:00Z)")
+    assert first + second + Placement() == Placement(15, 9, 1, 8, second.example)
+    assert Placement.from_element(first.to_element()) == first
+
+
+def test_more_than_the_share_astray_fails_the_window_naming_the_parameters_and_a_record():
+    example = astray_example("updated_at", "2023-12-30T10:00:00Z", t("2023-12-30T10:00:00Z"))
+    assert filter_failure(Placement(10, 6, 0, 5, example), 0.5, SENT) is None  # half is not more than half
+    assert filter_failure(Placement(10, 6, 0, 6, example), 0.5, SENT) == (
+        "6 of 10 records the API returned are outside the window it was asked for or have no readable timestamp "
+        "(more than watermark.max_outside_share 0.5): the API did not filter by since=2024-01-01T23:00:00Z, "
+        "until=2024-01-03T00:00:00Z; for example updated_at='2023-12-30T10:00:00Z' (read as 2023-12-30T10:00:00Z)"
+    )
+
+
+def test_no_records_or_a_share_of_one_never_fails():
+    assert filter_failure(Placement(), 0.5, SENT) is None
+    assert filter_failure(Placement(10, 10, 0, 10, "x"), 1.0, SENT) is None
