@@ -15,8 +15,9 @@ _MIN_SECRET_LENGTH = 4
 
 CONTEXT_FIELDS = ("pipeline_id", "run_id", "endpoint", "window")
 _OURS = "_beam_api_pipeline_handler"  # marks the handler configure_logging added, so a second call replaces it
-#: Loggers whose INFO lines show at the default level, WARNING: a local run's progress off a terminal.
-SHOWN_AT_INFO = ("beam_api_pipeline.progress",)
+#: Loggers whose INFO lines show at the default level, WARNING: a local run's progress off a terminal, and the
+#: runner a run chose for the user.
+SHOWN_AT_INFO = ("beam_api_pipeline.progress", "beam_api_pipeline.runners")
 
 
 def register_secrets(values) -> None:

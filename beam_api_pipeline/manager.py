@@ -38,7 +38,7 @@ from beam_api_pipeline.parallel import range_paging
 from beam_api_pipeline.quality import quality_outcomes
 from beam_api_pipeline.report import Distribution, PollFigures, RateUse, RunReport
 from beam_api_pipeline.run_plan import RunPlan, make_plan, make_streaming_plan, new_run_id
-from beam_api_pipeline.runners import create_runner, with_default_mode
+from beam_api_pipeline.runners import create_runner, with_default_mode, with_project_prism
 from beam_api_pipeline.transforms.runner_profile import DATAFLOW_DEFAULT_MAX_WORKERS
 from beam_api_pipeline.watermark.runs import PipelineRun, RunStatus
 from beam_api_pipeline.watermark.store import WatermarkStore, open_store
@@ -231,6 +231,7 @@ class PipelineManager:
         if not config.enabled:
             raise ConfigError(f"enabled: pipeline {config.pipeline_id} is disabled")
         source = self.sources.get(config.pipeline_id)
+        beam_args = with_project_prism(beam_args or [], config.streaming.enabled)
         check_config(config, source, beam_args)  # before the store is opened, which may be BigQuery's
         store = open_store(config.watermark_store)
         try:
