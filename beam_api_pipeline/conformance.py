@@ -230,11 +230,11 @@ class ConformanceCheck:
             detail = f"{len(unreadable)} of {len(walk.records)} records: {field!r} is not readable as "
             detail += f"{watermark.time_format} (first: {unreadable[0]!r})"
             return CheckLine(endpoint, "timestamp", FAIL, detail)
-        placement = Placement(len(walk.records), outside, 0, len(astray), min(astray, default=None))
+        placement = Placement(len(walk.records), outside, 0, len(astray), 0, min(astray, default=None))
         if watermark.filter == "server":
             failure = filter_failure(placement, watermark.max_outside_share, extractor.window_params(walk.window))
             if failure is not None:
-                return CheckLine(endpoint, "timestamp", FAIL, f"{failure} (a run fails the window)")
+                return CheckLine(endpoint, "timestamp", FAIL, f"{failure[1]} (a run fails the window)")
         if outside:
             detail = f"{outside} of {len(walk.records)} records fall outside {walk.window.label()} (a run drops them)"
             return CheckLine(endpoint, "timestamp", WARN, detail)

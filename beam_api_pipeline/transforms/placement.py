@@ -19,8 +19,6 @@ from beam_api_pipeline.run_plan import TaskElement, WindowTask
 from beam_api_pipeline.transforms.element_checks import checked
 from beam_api_pipeline.transforms.quality import failed_result, fetch_failures
 
-#: The error type of a window failed by `filter_failure` (in the dead letter and the run record's errors).
-FILTER_ERROR_TYPE = "FilterNotApplied"
 PLACEMENTS, FAILED = "placements", "failed"
 _PLACED, _FETCH_FAILED = "placed", "fetch_failed"
 
@@ -52,10 +50,11 @@ class _JudgeFn(beam.DoFn):
         task = WindowTask.from_element(task_element)
         if not self._judged or task.parent is not None or any(True for _ in found[_FETCH_FAILED]):
             return
-        error = filter_failure(placement, self._max_share, self._params(task))
-        if error is not None:
+        failure = filter_failure(placement, self._max_share, self._params(task))
+        if failure is not None:
             metrics.WINDOWS_NOT_FILTERED.inc()
-            yield pvalue.TaggedOutput(FAILED, failed_result(task_element, error, FILTER_ERROR_TYPE))
+            error_type, error = failure
+            yield pvalue.TaggedOutput(FAILED, failed_result(task_element, error, error_type))
 
     def _params(self, task: WindowTask) -> dict[str, Any]:
         """The window bounds the endpoint's requests send for `task`'s window."""

@@ -64,13 +64,15 @@ class _PlaceRecordsFn(beam.DoFn):
         key_field = self._primary_keys[task.endpoint]
         placed_by_time = task.endpoint not in self._children
         placed = []
-        outside = invalid = astray = 0
-        example = None
+        outside = invalid = astray = unreadable = 0
+        examples: dict[bool, str] = {}  # the least example of each kind: unreadable (True) and outside (False)
         for record in records:
             problem, stray = self._problem(task.window if placed_by_time else None, key_field, record)
             if stray is not None:
+                kind = problem != _OUTSIDE
                 astray += 1
-                example = stray if example is None else min(example, stray)
+                unreadable += kind
+                examples[kind] = min(examples.get(kind, stray), stray)
             if problem == _OUTSIDE:
                 outside += 1
             elif problem:
@@ -81,7 +83,8 @@ class _PlaceRecordsFn(beam.DoFn):
         if records:
             metrics.RECORDS_OUTSIDE_WINDOW.inc(outside)
             metrics.RECORDS_INVALID.inc(invalid)
-            placement = Placement(len(records), outside, invalid, astray, example)
+            counts = (len(records), outside, invalid, astray, unreadable)
+            placement = Placement(*counts, examples.get(False), examples.get(True))
             yield pvalue.TaggedOutput(PLACED, (task_element, placement.to_element()))
         if not placed:
             return

@@ -27,23 +27,33 @@ def test_a_record_is_astray_where_the_filter_sent_keeps_it_out(moment, sends_end
     assert is_astray(WINDOW, t(moment), sends_end) is astray
 
 
-def test_placements_add_up_and_keep_the_least_example():
-    first = Placement(10, 4, 1, 3, "updated_at='2024-01-05T00:00:00Z' (read as 2024-01-05T00:00:00Z)")
-    second = Placement(5, 5, 0, 5, "updated_at='2024-01-01T00:00:00Z' (read as 2024-01-01T00:00:00Z)")
-    assert first + second + Placement() == Placement(15, 9, 1, 8, second.example)
+def test_placements_add_up_and_keep_the_least_example_of_each_kind():
+    first = Placement(10, 4, 1, 3, 0, "updated_at='2024-01-05T00:00:00Z' (read as 2024-01-05T00:00:00Z)")
+    second = Placement(5, 5, 1, 6, 1, "updated_at='2024-01-01T00:00:00Z' (read as 2024-01-01T00:00:00Z)", "x: y")
+    assert first + second + Placement() == Placement(15, 9, 2, 9, 1, second.outside_example, "x: y")
     assert Placement.from_element(first.to_element()) == first
 
 
 def test_more_than_the_share_astray_fails_the_window_naming_the_parameters_and_a_record():
     example = astray_example("updated_at", "2023-12-30T10:00:00Z", t("2023-12-30T10:00:00Z"))
-    assert filter_failure(Placement(10, 6, 0, 5, example), 0.5, SENT) is None  # half is not more than half
-    assert filter_failure(Placement(10, 6, 0, 6, example), 0.5, SENT) == (
+    assert filter_failure(Placement(10, 6, 0, 5, 0, example), 0.5, SENT) is None  # half is not more than half
+    assert filter_failure(Placement(10, 6, 0, 6, 0, example), 0.5, SENT) == (
+        "FilterNotApplied",
         "6 of 10 records the API returned are outside the window it was asked for or have no readable timestamp "
         "(more than watermark.max_outside_share 0.5): the API did not filter by since=2024-01-01T23:00:00Z, "
-        "until=2024-01-03T00:00:00Z; for example updated_at='2023-12-30T10:00:00Z' (read as 2023-12-30T10:00:00Z)"
+        "until=2024-01-03T00:00:00Z; for example updated_at='2023-12-30T10:00:00Z' (read as 2023-12-30T10:00:00Z)",
+    )
+
+
+def test_mostly_unreadable_timestamps_fail_the_window_naming_one():
+    unreadable = "created: 1704153600 reads as 1970: epoch seconds where epoch_ms bounds are sent"
+    assert filter_failure(Placement(4, 1, 3, 4, 3, "a", unreadable), 0.5, SENT) == (
+        "TimestampUnreadable",
+        "4 of 4 records the API returned are outside the window it was asked for or have no readable timestamp "
+        f"(more than watermark.max_outside_share 0.5): 3 have no readable timestamp; for example {unreadable}",
     )
 
 
 def test_no_records_or_a_share_of_one_never_fails():
     assert filter_failure(Placement(), 0.5, SENT) is None
-    assert filter_failure(Placement(10, 10, 0, 10, "x"), 1.0, SENT) is None
+    assert filter_failure(Placement(10, 10, 0, 10, 0, "x"), 1.0, SENT) is None
