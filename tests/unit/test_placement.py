@@ -6,9 +6,11 @@ from datetime import timedelta
 
 import pytest
 
+from beam_api_pipeline.config import PipelineConfig, load_pipeline_config
+from beam_api_pipeline.errors import ConfigError
 from beam_api_pipeline.placement import Placement, astray_example, filter_failure, is_astray
 from beam_api_pipeline.windowing import Window
-from tests.support import t
+from tests.support import items_config, t, write_yaml
 
 WINDOW = Window(t("2024-01-02"), t("2024-01-03"), overlap=timedelta(hours=1))
 SENT = {"since": "2024-01-01T23:00:00Z", "until": "2024-01-03T00:00:00Z"}
@@ -57,3 +59,14 @@ def test_mostly_unreadable_timestamps_fail_the_window_naming_one():
 def test_no_records_or_a_share_of_one_never_fails():
     assert filter_failure(Placement(), 0.5, SENT) is None
     assert filter_failure(Placement(10, 10, 0, 10, 0, "x"), 1.0, SENT) is None
+
+
+@pytest.mark.parametrize(("share", "problem"), [(1.5, "must be <= 1"), (-0.1, "must be >= 0")])
+def test_max_outside_share_is_a_share(tmp_path, share, problem):
+    config = items_config("http://127.0.0.1:1", tmp_path, api_config={"watermark": {"max_outside_share": share}})
+    path = write_yaml(tmp_path / "pipeline.yaml", config)
+    with pytest.raises(ConfigError) as caught:
+        load_pipeline_config(path)
+    assert caught.value.problems == [f"{path}: api_config.watermark.max_outside_share: {problem}"]
+    default = PipelineConfig.model_validate(items_config("http://127.0.0.1:1", tmp_path))
+    assert default.api_config.watermark.max_outside_share == 0.5
