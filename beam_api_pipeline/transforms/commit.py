@@ -300,6 +300,7 @@ def _all_of(pcoll: pvalue.PCollection | None, label: str, like: pvalue.PCollecti
     return pvalue.AsSingleton(combine_all(pcoll, label, beam.combiners.ToListCombineFn()), default_value=[])
 
 
+_NO_FIGURES = {"written": 0, "outside": 0, "invalid": 0}
 #: The per-window figures of a WindowResult an endpoint's stats add up, each with how the parts of one window
 #: combine (they carry the window's value) and how the windows of the endpoint combine: one entry per figure.
 RESULT_FIGURES: dict[str, tuple[Callable[[Iterable[int]], int], Callable[[Iterable[int]], int]]] = {}
@@ -310,7 +311,7 @@ def endpoint_figures(
 ) -> dict[str, dict[str, int]]:
     """Per endpoint, the rows handed to its outputs (`written`) and its records outside their window and
     invalid (`placement.Placement`)."""
-    figures: dict[str, dict[str, int]] = defaultdict(lambda: {"written": 0, "outside": 0, "invalid": 0})
+    figures: dict[str, dict[str, int]] = defaultdict(lambda: dict(_NO_FIGURES))
     for task_element, element in placements:
         placement, entry = Placement.from_element(element), figures[task_endpoint(task_element)]
         entry["outside"] += placement.outside
@@ -324,19 +325,17 @@ def with_figures(
     stats: dict[str, dict[str, float]], figures: dict[str, dict[str, int]], results: list[WindowResult]
 ) -> dict[str, dict[str, float]]:
     """`stats` (`run_plan.endpoint_stats`) with each endpoint's `figures` (zeros when it has none) and the
-    RESULT_FIGURES its windows' results carry."""
-    per_window: dict[tuple[str, WindowTask], list[WindowResult]] = defaultdict(list)
+    RESULT_FIGURES its windows' results carry (a figure no result carries is left out)."""
+    per_window: dict[WindowTask, list[WindowResult]] = defaultdict(list)
     for result in results:
-        per_window[result.task.endpoint, result.task].append(result)
-    combined = {endpoint: dict(entry) for endpoint, entry in stats.items()}
-    for endpoint, entry in combined.items():
-        entry.update(figures.get(endpoint, {"written": 0, "outside": 0, "invalid": 0}))
-        for name, (of_parts, of_windows) in RESULT_FIGURES.items():
-            values = [
-                of_parts(values)
-                for (owner, _), parts in per_window.items()
-                if owner == endpoint and (values := [v for part in parts if (v := getattr(part, name)) is not None])
-            ]
+        per_window[result.task].append(result)
+    combined = {endpoint: {**entry, **_NO_FIGURES, **figures.get(endpoint, {})} for endpoint, entry in stats.items()}
+    for name, (of_parts, of_windows) in RESULT_FIGURES.items():
+        by_endpoint: dict[str, list[int]] = defaultdict(list)
+        for task, parts in per_window.items():
+            values = [value for part in parts if (value := getattr(part, name)) is not None]
             if values:
-                entry[name] = of_windows(values)
+                by_endpoint[task.endpoint].append(of_parts(values))
+        for endpoint, values in by_endpoint.items():
+            combined[endpoint][name] = of_windows(values)
     return combined
