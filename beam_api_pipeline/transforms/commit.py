@@ -212,7 +212,9 @@ class CommitWatermark(beam.PTransform):
     """WindowResults (as `run_plan.ResultElement`) in, the main input. Side inputs, each a PCollection:
     `written` (one count per sink of what it wrote, see `WriteOutputs`), `dead_letters` (what the dead letter
     wrote), `rows_written` and `invalid_records` (single counts), `spawned` (the child tasks made, as
-    `fetch_children.ChildBatch`es) and `schemas` (each endpoint's `(endpoint, fields)` of the rows it wrote, from
+    `fetch_children.ChildBatch`es), `placements` (`(task, placement.Placement element)` of each window, from
+    `JudgePlacement`), `endpoint_rows` (`(endpoint, rows)` of each batch handed to the outputs), and `schemas` (each
+    endpoint's `(endpoint, fields)` of the rows it wrote, from
     `schemas.RowSchemas`: the commit records a new schema version where they changed it, and writes the version
     to the endpoint's `schema_files`). Each is complete only when what it counts is written, so the commit runs
     after every write, on every runner. With `alert_with` (the dead-letter location) the commit also sends the
@@ -231,12 +233,12 @@ class CommitWatermark(beam.PTransform):
         invalid_records,
         spawned,
         schemas,
+        placements,
+        endpoint_rows,
         schema_files: dict[str, list[str]] | None = None,
         alert_with: str | None = None,
         planned=None,
         row_times=None,
-        placements=None,
-        endpoint_rows=None,
     ):
         super().__init__()
         self._placements = placements
@@ -266,8 +268,8 @@ class CommitWatermark(beam.PTransform):
             "invalid_records": pvalue.AsSingleton(self._invalid_records, default_value=0),
             "spawned": _all_of(self._spawned, "AllChildTasks"),
             "schemas": _all_of(self._schemas, "AllSchemas"),
-            "placements": _all_of(self._placements, "AllPlacements", results),
-            "endpoint_rows": _all_of(self._endpoint_rows, "AllEndpointRows", results),
+            "placements": _all_of(self._placements, "AllPlacements"),
+            "endpoint_rows": _all_of(self._endpoint_rows, "AllEndpointRows"),
         }
         commit_args = (self._config, self._plan, self._alert_with, self._schema_files)
         if self._planned is None:
@@ -291,12 +293,8 @@ class CommitWatermark(beam.PTransform):
         )
 
 
-def _all_of(pcoll: pvalue.PCollection | None, label: str, like: pvalue.PCollection | None = None) -> pvalue.AsSingleton:
-    """Every element of `pcoll` (of the window), as one list; none when `pcoll` is None (then an empty
-    PCollection windowed as `like`)."""
-    if pcoll is None:
-        pcoll = like.pipeline | f"No{label}" >> beam.Create([])
-        pcoll = pcoll | f"Window{label}" >> beam.WindowInto(like.windowing.windowfn)
+def _all_of(pcoll: pvalue.PCollection, label: str) -> pvalue.AsSingleton:
+    """Every element of `pcoll` (of the window), as one list."""
     return pvalue.AsSingleton(combine_all(pcoll, label, beam.combiners.ToListCombineFn()), default_value=[])
 
 
