@@ -186,7 +186,8 @@ class PipelineFactory:
         fetched = source | "ReadFromApi" >> ReadFromApi(config, roots, extractor_class)
         out: dict = {"rows": {}, RESULTS: [fetched[RESULTS]], INVALID: [], "rows_written": [], SPAWNED: []}
         out.update({_CHECK_RESULTS: [], DROPPED: [], PLACEMENTS: []})
-        shaped = self._transform_level(pipeline, (fetched[RECORDS], fetched[RESULTS]), levels[0], "", out)
+        level = (fetched[RECORDS], fetched[RESULTS])
+        shaped = self._transform_level(pipeline, level, levels[0], "", out, extractor_class)
         for depth, endpoints in enumerate(levels[1:], start=1):
             replayed_tasks = [task for task in plan.tasks if task.endpoint in endpoints]
             fetch_children = FetchChildren(config, extractor_class, endpoints, replayed_tasks)
@@ -195,7 +196,7 @@ class PipelineFactory:
             out[SPAWNED].append(children[SPAWNED])
             out[INVALID].append(children[INVALID])
             level = (children[RECORDS], children[RESULTS])
-            shaped = self._transform_level(pipeline, level, endpoints, f"[{depth}]", out)
+            shaped = self._transform_level(pipeline, level, endpoints, f"[{depth}]", out, extractor_class)
         return out
 
     def _transform_level(
@@ -205,6 +206,7 @@ class PipelineFactory:
         endpoints: list[str],
         level: str,
         out: dict,
+        extractor_class: type[BaseExtractor],
     ) -> dict[str, pvalue.PCollection]:
         """TransformRecords of one level's `(records, fetch results)` (with the replayed records of its endpoints;
         each endpoint held to its schema contract, with FailContractWindows for `freeze`), then CheckQuality of its
@@ -223,7 +225,8 @@ class PipelineFactory:
         out[INVALID].append(shaped[INVALID])
         out["rows_written"].append(shaped["rows_written"])
         out[DROPPED].append(shaped[CONTRACT_DROPPED])
-        placement = (shaped[PLACED], results) | f"JudgePlacement{level}" >> JudgePlacement(self.config)
+        judge = JudgePlacement(self.config, extractor_class)
+        placement = (shaped[PLACED], results) | f"JudgePlacement{level}" >> judge
         out[PLACEMENTS].append(placement[PLACEMENTS])
         out[_CHECK_RESULTS].append(placement[FAILED])  # a time filter the API did not apply fails its windows
         endpoint_configs = self.config.api_config.endpoints

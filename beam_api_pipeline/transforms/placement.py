@@ -13,7 +13,7 @@ from apache_beam import pvalue
 
 from beam_api_pipeline import metrics
 from beam_api_pipeline.config import PipelineConfig
-from beam_api_pipeline.extractors import registry
+from beam_api_pipeline.extractors.base import BaseExtractor
 from beam_api_pipeline.placement import Placement, PlacementElement, filter_failure
 from beam_api_pipeline.run_plan import TaskElement, WindowTask
 from beam_api_pipeline.transforms.element_checks import checked
@@ -31,8 +31,9 @@ class _JudgeFn(beam.DoFn):
     """`(task, {placed, fetch_failed})` in; out `(task, placement)` of each window, and to FAILED the failed
     WindowResult element of a window `filter_failure` fails (none when its fetch failed: it failed once)."""
 
-    def __init__(self, config: PipelineConfig):
+    def __init__(self, config: PipelineConfig, extractor_class: type[BaseExtractor]):
         self._config = config
+        self._extractor_class = extractor_class
         watermark = config.api_config.watermark
         self._judged = watermark.enabled and watermark.filter == "server"
         self._max_share = watermark.max_outside_share
@@ -59,8 +60,7 @@ class _JudgeFn(beam.DoFn):
     def _params(self, task: WindowTask) -> dict[str, Any]:
         """The window bounds the endpoint's requests send for `task`'s window."""
         if task.endpoint not in self._extractors:
-            extractor_class = registry.load_extractor_class(self._config.extractor_class)
-            self._extractors[task.endpoint] = extractor_class(self._config, task.endpoint)
+            self._extractors[task.endpoint] = self._extractor_class(self._config, task.endpoint)
         return self._extractors[task.endpoint].window_params(task.window)
 
 
@@ -68,11 +68,13 @@ class JudgePlacement(beam.PTransform):
     """In: `(task, placement)` of each batch of records (PLACED of TransformRecords) and the WindowResult elements
     of the level's fetch. Out: PLACEMENTS, `(task, placement)` summed per window (or child task); FAILED, a
     failed WindowResult element for each window of `watermark.filter: server` whose records `filter_failure`
-    finds the API did not filter, naming the parameters sent and an astray record."""
+    finds the API did not filter, naming the parameters sent (`extractor_class`'s `window_params`) and an astray
+    record."""
 
-    def __init__(self, config: PipelineConfig):
+    def __init__(self, config: PipelineConfig, extractor_class: type[BaseExtractor]):
         super().__init__()
         self._config = config
+        self._extractor_class = extractor_class
 
     def expand(self, inputs: tuple[pvalue.PCollection, pvalue.PCollection]) -> dict[str, pvalue.PCollection]:
         placed, fetch_results = inputs
@@ -80,6 +82,6 @@ class JudgePlacement(beam.PTransform):
         judged = (
             {_PLACED: summed, _FETCH_FAILED: fetch_failures(fetch_results)}
             | "GroupByWindow" >> beam.CoGroupByKey()
-            | "Judge" >> beam.ParDo(_JudgeFn(self._config)).with_outputs(FAILED, main=PLACEMENTS)
+            | "Judge" >> beam.ParDo(_JudgeFn(self._config, self._extractor_class)).with_outputs(FAILED, main=PLACEMENTS)
         )
         return {PLACEMENTS: checked(judged[PLACEMENTS], PLACEMENTS), FAILED: checked(judged[FAILED], "filter_failures")}

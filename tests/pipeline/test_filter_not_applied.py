@@ -10,6 +10,7 @@ import pytest
 from apache_beam.testing.util import assert_that, equal_to
 
 from beam_api_pipeline.config import PipelineConfig
+from beam_api_pipeline.extractors.rest import RestExtractor
 from beam_api_pipeline.parents import ParentRef
 from beam_api_pipeline.run_plan import WindowResult, WindowStatus, WindowTask
 from beam_api_pipeline.transforms.placement import FAILED, PLACEMENTS, JudgePlacement
@@ -33,7 +34,7 @@ def judged(cfg: PipelineConfig, batches: list, results: list[WindowResult] = ())
     records = p | "Batches" >> beam.Create(batches)
     fetched = p | "Results" >> beam.Create([r.to_element() for r in results])
     shaped = records | TransformRecords(cfg, "r1")
-    out = (shaped[PLACED], fetched) | JudgePlacement(cfg)
+    out = (shaped[PLACED], fetched) | JudgePlacement(cfg, RestExtractor)
     placements = out[PLACEMENTS] | "Placements" >> beam.MapTuple(lambda task, placement: (task[1], placement))
     failures = out[FAILED] | "Failures" >> beam.Map(lambda result: (result[0][1], result[1], result[5], result[6]))
     return p, placements, failures
