@@ -14,17 +14,13 @@ from apache_beam import pvalue
 from beam_api_pipeline import metrics
 from beam_api_pipeline.config import PipelineConfig
 from beam_api_pipeline.extractors.base import BaseExtractor
-from beam_api_pipeline.placement import Placement, PlacementElement, filter_failure
+from beam_api_pipeline.placement import Placement, filter_failure
 from beam_api_pipeline.run_plan import TaskElement, WindowTask
 from beam_api_pipeline.transforms.element_checks import checked
 from beam_api_pipeline.transforms.quality import failed_result, fetch_failures
 
 PLACEMENTS, FAILED = "placements", "failed"
 _PLACED, _FETCH_FAILED = "placed", "fetch_failed"
-
-
-def _sum(elements: Iterable[PlacementElement]) -> PlacementElement:
-    return reduce(add, map(Placement.from_element, elements), Placement()).to_element()
 
 
 class _JudgeFn(beam.DoFn):
@@ -43,10 +39,10 @@ class _JudgeFn(beam.DoFn):
 
     def process(self, grouped: tuple[TaskElement, dict[str, Iterable[Any]]]) -> Iterator[Any]:
         task_element, found = grouped
-        placements = list(found[_PLACED])
+        placements = [Placement.from_element(element) for element in found[_PLACED]]
         if not placements:
             return
-        placement = Placement.from_element(_sum(placements))
+        placement = reduce(add, placements)
         yield task_element, placement.to_element()
         task = WindowTask.from_element(task_element)
         if not self._judged or task.parent is not None or any(True for _ in found[_FETCH_FAILED]):
@@ -78,9 +74,8 @@ class JudgePlacement(beam.PTransform):
 
     def expand(self, inputs: tuple[pvalue.PCollection, pvalue.PCollection]) -> dict[str, pvalue.PCollection]:
         placed, fetch_results = inputs
-        summed = placed | "SumPerWindow" >> beam.CombinePerKey(_sum)
         judged = (
-            {_PLACED: summed, _FETCH_FAILED: fetch_failures(fetch_results)}
+            {_PLACED: placed, _FETCH_FAILED: fetch_failures(fetch_results)}
             | "GroupByWindow" >> beam.CoGroupByKey()
             | "Judge" >> beam.ParDo(_JudgeFn(self._config, self._extractor_class)).with_outputs(FAILED, main=PLACEMENTS)
         )
