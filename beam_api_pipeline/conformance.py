@@ -16,12 +16,13 @@ from beam_api_pipeline import jsoncodec
 from beam_api_pipeline.client.api_client import ApiClient
 from beam_api_pipeline.config import PipelineConfig
 from beam_api_pipeline.config.api import METADATA_TIMES
-from beam_api_pipeline.errors import PipelineError, RecordsPathError
+from beam_api_pipeline.errors import ApiError, PipelineError, RecordsPathError
 from beam_api_pipeline.extractors.base import BaseExtractor
 from beam_api_pipeline.outputs.bigquery_schema import row_problems
 from beam_api_pipeline.pagination import Page
 from beam_api_pipeline.parents import EndpointTree, ParentRef, parent_fields
 from beam_api_pipeline.paths import get_path
+from beam_api_pipeline.placement import Placement, astray_example, filter_failure, is_astray
 from beam_api_pipeline.record_ops import apply_transform
 from beam_api_pipeline.schema_baseline import declared_fields, timestamp_columns
 from beam_api_pipeline.schema_infer import describe_fields, infer_fields, json_type
@@ -30,8 +31,17 @@ from beam_api_pipeline.watermark.handler import WatermarkHandler
 from beam_api_pipeline.windowing import Window, format_utc
 
 PASS, WARN, FAIL = "pass", "warn", "fail"
-#: The checks, in the order their lines are printed for each endpoint.
+#: The checks, in the order their lines are printed for each endpoint. The first (`auth`) is named for what
+#: failed when the API refuses the first request (`REFUSALS`).
 CHECKS = ("auth", "records_path", "pagination", "primary_key", "timestamp", "unique_keys", "stable_order", "schema")
+#: What an error status of the first request says: (the check it fails, why).
+REFUSALS = {
+    400: ("request", "the API refused the request"),
+    422: ("request", "the API refused the request"),
+    401: ("auth", "the API refused the credentials"),
+    403: ("auth", "the API refused the credentials"),
+    404: ("path", "the API has no such path"),
+}
 
 
 @dataclass(frozen=True)
@@ -116,7 +126,7 @@ class ConformanceCheck:
         walk = self._walk(extractor, window)
         if walk.records:
             self._first_records[endpoint] = walk.records[0]
-        lines = [self._auth(endpoint, walk)]
+        lines = [self._auth(endpoint, extractor, walk)]
         if lines[-1].outcome == FAIL:
             return lines
         lines.append(self._records_path(endpoint, walk))
@@ -128,7 +138,7 @@ class ConformanceCheck:
         return [
             *lines,
             self._primary_key(endpoint, walk.records),
-            self._timestamp(endpoint, walk, parent is not None),
+            self._timestamp(endpoint, extractor, walk, parent is not None),
             self._unique_keys(endpoint, walk.records),
             self._stable_order(endpoint, extractor, walk),
             self._schema(endpoint, walk.records),
@@ -149,12 +159,27 @@ class ConformanceCheck:
             walk.error = error
         return walk
 
-    def _auth(self, endpoint: str, walk: _Walk) -> CheckLine:
-        """Fails when the first request failed (a 401 or 403, or any other error before a page was read)."""
+    def _auth(self, endpoint: str, extractor: BaseExtractor, walk: _Walk) -> CheckLine:
+        """Fails when the first request failed, named for what its status says (`REFUSALS`): a refused request
+        with the parameters sent and the start of the answer; refused credentials; a missing path; else any
+        error before a page was read."""
         error = walk.error
-        if walk.pages == 0 and error is not None and not isinstance(error, RecordsPathError):
-            return CheckLine(endpoint, "auth", FAIL, f"the first request failed: {self._client.redact(str(error))}")
-        return CheckLine(endpoint, "auth", PASS, "the first page was answered")
+        if walk.pages > 0 or error is None or isinstance(error, RecordsPathError):
+            return CheckLine(endpoint, "auth", PASS, "the first page was answered")
+        message = self._client.redact(str(error))
+        status = error.status if isinstance(error, ApiError) else None
+        if status not in REFUSALS:
+            return CheckLine(endpoint, "auth", FAIL, f"the first request failed: {message}")
+        check, reason = REFUSALS[status]
+        if check != "request":
+            return CheckLine(endpoint, check, FAIL, f"{reason} ({status}): {message}")
+        request = extractor.build_request(walk.window, extractor.pagination.first_position())
+        sent = self._client.redact(", ".join(f"{name}={value}" for name, value in request.params.items()))
+        answer = message.partition(f"answered {status}: ")[2]
+        url = self._client.redact(request.url)
+        detail = f"{reason} ({status}): {request.method} {url} with {sent or 'no parameters'}; its answer: "
+        detail += answer or "(empty)"
+        return CheckLine(endpoint, check, FAIL, detail)
 
     def _records_path(self, endpoint: str, walk: _Walk) -> CheckLine:
         if isinstance(walk.error, RecordsPathError):
@@ -181,13 +206,16 @@ class ConformanceCheck:
             return CheckLine(endpoint, "primary_key", FAIL, f"{missing} of {len(records)} records have no {key!r}")
         return CheckLine(endpoint, "primary_key", PASS, f"every record has {key!r}")
 
-    def _timestamp(self, endpoint: str, walk: _Walk, is_child: bool) -> CheckLine:
+    def _timestamp(self, endpoint: str, extractor: BaseExtractor, walk: _Walk, is_child: bool) -> CheckLine:
+        """Fails on unreadable timestamps, and on a window a run would fail because the API did not apply its time
+        filter (`placement.filter_failure`); warns of records outside the window."""
         watermark = self._config.api_config.watermark
         if not watermark.enabled or is_child:
             reason = "watermarks are off" if not watermark.enabled else "a child's records take their parent's window"
             return CheckLine(endpoint, "timestamp", PASS, f"not needed: {reason}")
         field = watermark.placement_field()
-        unreadable, outside = [], 0
+        unreadable, outside, astray = [], 0, []
+        sends_end = watermark.window_end_field is not None
         for record in walk.records:
             value = get_path(record, field)
             try:
@@ -196,10 +224,17 @@ class ConformanceCheck:
                 unreadable.append(value)
                 continue
             outside += not walk.window.contains(moment)
+            if is_astray(walk.window, moment, sends_end):
+                astray.append(astray_example(field, value, moment))
         if unreadable:
             detail = f"{len(unreadable)} of {len(walk.records)} records: {field!r} is not readable as "
             detail += f"{watermark.time_format} (first: {unreadable[0]!r})"
             return CheckLine(endpoint, "timestamp", FAIL, detail)
+        placement = Placement(len(walk.records), outside, 0, len(astray), 0, min(astray, default=None))
+        if watermark.filter == "server":
+            failure = filter_failure(placement, watermark.max_outside_share, extractor.window_params(walk.window))
+            if failure is not None:
+                return CheckLine(endpoint, "timestamp", FAIL, f"{failure[1]} (a run fails the window)")
         if outside:
             detail = f"{outside} of {len(walk.records)} records fall outside {walk.window.label()} (a run drops them)"
             return CheckLine(endpoint, "timestamp", WARN, detail)

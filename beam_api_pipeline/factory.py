@@ -24,10 +24,18 @@ from beam_api_pipeline.transforms.commit import CommitWatermark
 from beam_api_pipeline.transforms.dead_letter import WriteDeadLetters, default_dead_letter_path
 from beam_api_pipeline.transforms.fetch import RECORDS, RESULTS, ReadFromApi
 from beam_api_pipeline.transforms.latency import RecordLatencyFn
+from beam_api_pipeline.transforms.placement import FAILED, PLACEMENTS, JudgePlacement
 from beam_api_pipeline.transforms.polls import PlanPolls
 from beam_api_pipeline.transforms.progress import ReportProgress
 from beam_api_pipeline.transforms.quality import DROPPED, FAILED_WINDOWS, ROWS, ROWS_WRITTEN, CheckQuality
-from beam_api_pipeline.transforms.records import CONTRACT_DROPPED, CONTRACT_FAILED, INVALID, KEPT, TransformRecords
+from beam_api_pipeline.transforms.records import (
+    CONTRACT_DROPPED,
+    CONTRACT_FAILED,
+    INVALID,
+    KEPT,
+    PLACED,
+    TransformRecords,
+)
 from beam_api_pipeline.transforms.schemas import FailContractWindows, RowSchemas
 from beam_api_pipeline.transforms.write import WriteOutputs
 
@@ -160,6 +168,8 @@ class PipelineFactory:
             alert_with=self.dead_letter_location(config) if self.job_alerts else None,
             planned=self._polls,
             row_times=row_times,
+            placements=_all(fetched[PLACEMENTS], "AllPlacements"),
+            endpoint_rows=_endpoint_rows(fetched["rows"]),
         )
 
     def _fetch_and_transform(
@@ -175,8 +185,9 @@ class PipelineFactory:
         source = pipeline if self._polls is None else self._polls
         fetched = source | "ReadFromApi" >> ReadFromApi(config, roots, extractor_class)
         out: dict = {"rows": {}, RESULTS: [fetched[RESULTS]], INVALID: [], "rows_written": [], SPAWNED: []}
-        out.update({_CHECK_RESULTS: [], DROPPED: []})
-        shaped = self._transform_level(pipeline, (fetched[RECORDS], fetched[RESULTS]), levels[0], "", out)
+        out.update({_CHECK_RESULTS: [], DROPPED: [], PLACEMENTS: []})
+        level = (fetched[RECORDS], fetched[RESULTS])
+        shaped = self._transform_level(pipeline, level, levels[0], "", out, extractor_class)
         for depth, endpoints in enumerate(levels[1:], start=1):
             replayed_tasks = [task for task in plan.tasks if task.endpoint in endpoints]
             fetch_children = FetchChildren(config, extractor_class, endpoints, replayed_tasks)
@@ -185,7 +196,7 @@ class PipelineFactory:
             out[SPAWNED].append(children[SPAWNED])
             out[INVALID].append(children[INVALID])
             level = (children[RECORDS], children[RESULTS])
-            shaped = self._transform_level(pipeline, level, endpoints, f"[{depth}]", out)
+            shaped = self._transform_level(pipeline, level, endpoints, f"[{depth}]", out, extractor_class)
         return out
 
     def _transform_level(
@@ -195,6 +206,7 @@ class PipelineFactory:
         endpoints: list[str],
         level: str,
         out: dict,
+        extractor_class: type[BaseExtractor],
     ) -> dict[str, pvalue.PCollection]:
         """TransformRecords of one level's `(records, fetch results)` (with the replayed records of its endpoints;
         each endpoint held to its schema contract, with FailContractWindows for `freeze`), then CheckQuality of its
@@ -213,6 +225,10 @@ class PipelineFactory:
         out[INVALID].append(shaped[INVALID])
         out["rows_written"].append(shaped["rows_written"])
         out[DROPPED].append(shaped[CONTRACT_DROPPED])
+        judge = JudgePlacement(self.config, extractor_class)
+        placement = (shaped[PLACED], results) | f"JudgePlacement{level}" >> judge
+        out[PLACEMENTS].append(placement[PLACEMENTS])
+        out[_CHECK_RESULTS].append(placement[FAILED])  # a time filter the API did not apply fails its windows
         endpoint_configs = self.config.api_config.endpoints
         if any(endpoint_configs[e].schema_contract == "freeze" and e in plan.schemas_before for e in endpoints):
             refused = (shaped[CONTRACT_FAILED], results)
@@ -230,6 +246,14 @@ class PipelineFactory:
 
 
 _CHECK_RESULTS = "check_results"
+
+
+def _endpoint_rows(rows: dict[str, pvalue.PCollection]) -> pvalue.PCollection:
+    """`(endpoint, rows)` of each batch of rows handed to the outputs."""
+    counted = [
+        batches | f"CountRows[{e}]" >> beam.Map(lambda batch, e=e: (e, len(batch))) for e, batches in rows.items()
+    ]
+    return _all(counted, "AllEndpointRows")
 
 
 def _all(collections: list[pvalue.PCollection], label: str) -> pvalue.PCollection:

@@ -15,6 +15,9 @@ _MIN_SECRET_LENGTH = 4
 
 CONTEXT_FIELDS = ("pipeline_id", "run_id", "endpoint", "window")
 _OURS = "_beam_api_pipeline_handler"  # marks the handler configure_logging added, so a second call replaces it
+#: Loggers whose INFO lines show at the default level, WARNING: a local run's progress off a terminal, and the
+#: runner a run chose for the user.
+SHOWN_AT_INFO = ("beam_api_pipeline.progress", "beam_api_pipeline.runners")
 
 
 def register_secrets(values) -> None:
@@ -72,7 +75,8 @@ class _ContextFilter(logging.Filter):
 
 
 def configure_logging(level: str = "WARNING", log_format: str = "text", **context: str) -> None:
-    """Set up the root logger: `text` (default) or `json`; secrets are masked in both."""
+    """Set up the root logger: `text` (default) or `json`; secrets are masked in both. At `level` WARNING or
+    below, the SHOWN_AT_INFO loggers show their INFO lines too."""
     handler = logging.StreamHandler()
     if log_format == "json":
         handler.setFormatter(JsonFormatter())
@@ -87,6 +91,9 @@ def configure_logging(level: str = "WARNING", log_format: str = "text", **contex
     setattr(handler, _OURS, True)
     root.addHandler(handler)
     root.setLevel(level.upper())
+    shown = root.getEffectiveLevel() <= logging.WARNING
+    for name in SHOWN_AT_INFO:
+        logging.getLogger(name).setLevel(min(root.level, logging.INFO) if shown else logging.NOTSET)
     # WriteToText warns about each empty sink (a run without dead letters has one); that is expected here.
     logging.getLogger("apache_beam.io.filebasedsink").setLevel(logging.ERROR)
 

@@ -38,7 +38,7 @@ from beam_api_pipeline.parallel import range_paging
 from beam_api_pipeline.quality import quality_outcomes
 from beam_api_pipeline.report import Distribution, PollFigures, RateUse, RunReport
 from beam_api_pipeline.run_plan import RunPlan, make_plan, make_streaming_plan, new_run_id, refuse_gap
-from beam_api_pipeline.runners import create_runner, with_default_mode
+from beam_api_pipeline.runners import create_runner, with_default_mode, with_project_prism
 from beam_api_pipeline.transforms.runner_profile import DATAFLOW_DEFAULT_MAX_WORKERS
 from beam_api_pipeline.watermark import lease
 from beam_api_pipeline.watermark.lease import LeaseKeeper
@@ -52,7 +52,11 @@ _REPORTED_COUNTERS = (
     "pages",
     "requests",
     "retries",
+    "rate_limited_429",
     "records_fetched",
+    "records_outside_window",
+    "records_invalid",
+    "windows_not_filtered",
     "files_written",
     "dead_letter_files",
     "page_ranges",
@@ -73,12 +77,13 @@ _REPORTED_COUNTERS = (
 
 
 def _counters(result) -> dict[str, int]:
-    """The run's `_REPORTED_COUNTERS`, and its quality checks' (`quality_*`) that counted something."""
+    """The run's `_REPORTED_COUNTERS`, and its quality checks' (`quality_*`) and endpoints' 429s
+    (`rate_limited_429_*`) that counted something."""
     found = result.metrics().query(MetricsFilter().with_namespace(metrics.NAMESPACE))["counters"]
     totals = dict.fromkeys(_REPORTED_COUNTERS, 0)
     for counter in found:
         name = counter.key.metric.name
-        if name in totals or name.startswith("quality_"):
+        if name in totals or name.startswith(("quality_", metrics.RATE_LIMITED_OF)):
             totals[name] = totals.get(name, 0) + (counter.committed or 0)
     return totals
 
@@ -237,6 +242,7 @@ class PipelineManager:
         if not config.enabled:
             raise ConfigError(f"enabled: pipeline {config.pipeline_id} is disabled")
         source = self.sources.get(config.pipeline_id)
+        beam_args = with_project_prism(beam_args or [], config.streaming.enabled)
         check_config(config, source, beam_args)  # before the store is opened, which may be BigQuery's
         store = open_store(config.watermark_store)
         run_id = run_id or new_run_id(datetime.now(UTC))

@@ -6,7 +6,9 @@ NAMESPACE = "beam_api_pipeline"
 
 REQUESTS = Metrics.counter(NAMESPACE, "requests")
 RETRIES = Metrics.counter(NAMESPACE, "retries")
+#: Every 429 answer of the run; `endpoint_rate_limited` counts those of one endpoint that were retried.
 RATE_LIMITED = Metrics.counter(NAMESPACE, "rate_limited_429")
+RATE_LIMITED_OF = "rate_limited_429_"
 THROTTLED_MSECS = Metrics.counter(NAMESPACE, "throttled_msecs")
 #: Milliseconds spent fetching (each window part's, as the report's fetch seconds): throttled_msecs / fetch_msecs
 #: is the share of fetch time spent throttled (the `rate_limited` alert).
@@ -16,6 +18,8 @@ PAGES = Metrics.counter(NAMESPACE, "pages")
 RECORDS_FETCHED = Metrics.counter(NAMESPACE, "records_fetched")
 RECORDS_OUTSIDE_WINDOW = Metrics.counter(NAMESPACE, "records_outside_window")
 RECORDS_INVALID = Metrics.counter(NAMESPACE, "records_invalid")
+#: Windows failed because the API did not apply the time filter sent (`placement.filter_failure`).
+WINDOWS_NOT_FILTERED = Metrics.counter(NAMESPACE, "windows_not_filtered")
 RECORDS_PER_WINDOW = Metrics.distribution(NAMESPACE, "records_per_window")
 WINDOWS_SUCCEEDED = Metrics.counter(NAMESPACE, "windows_succeeded")
 WINDOWS_FAILED = Metrics.counter(NAMESPACE, "windows_failed")
@@ -68,3 +72,8 @@ def quality_counter(name: str):
     """The counter of one quality check (`quality.counter_name`: `quality_<endpoint>_<index>_<check>_rows` or
     `_windows`)."""
     return Metrics.counter(NAMESPACE, name)
+
+
+def endpoint_rate_limited(endpoint: str):
+    """The 429 answers to `endpoint`'s requests that were retried (`rate_limited_429_<endpoint>`)."""
+    return Metrics.counter(NAMESPACE, RATE_LIMITED_OF + endpoint)

@@ -1,6 +1,7 @@
 """Progress of a local run: windows finished out of the total, and records so far.
 
-On a terminal it is one line that updates in place; otherwise a log line every `interval` seconds. Only the
+On a terminal it is one line that updates in place; otherwise an INFO log line every `interval` seconds (shown at
+the default log level: `logging_setup.configure_logging`). Only the
 process that started the run shows it (DirectRunner in memory or with threads); elsewhere reporting is a no-op.
 """
 
@@ -54,7 +55,7 @@ class Progress:
             self._stream.flush()
         elif self._clock() - self._last_log >= self._interval or self.windows == self.total:
             self._last_log = self._clock()
-            logger.warning("progress: %s", self.line())
+            logger.info("progress: %s", self.line())
 
     def close(self) -> None:
         """End the updating line."""

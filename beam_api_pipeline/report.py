@@ -6,14 +6,32 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from beam_api_pipeline.metrics import RATE_LIMITED_OF
 from beam_api_pipeline.poll_record import POLLS, POLLS_FAILED
 from beam_api_pipeline.quality import QualityOutcome
 from beam_api_pipeline.run_plan import RunPlan
 from beam_api_pipeline.watermark.runs import PipelineRun, RunStatus
 from beam_api_pipeline.windowing import format_utc
 
-_COLUMNS = ("windows", "windows_done", "windows_failed", "pages", "records", "retries", "errors", "seconds")
-_HEADINGS = ("endpoint", "windows", "done", "failed", "pages", "records", "retries", "errors", "fetch s", "watermark")
+#: The endpoint table's columns: (heading, key in the report's `endpoints`). `records` are the records fetched
+#: (in and outside their windows), `written` the rows handed to the outputs, `rate_limited_429` the 429 answers
+#: retried (apart from the other `retries`).
+_COLUMNS = (
+    ("windows", "windows"),
+    ("done", "windows_done"),
+    ("failed", "windows_failed"),
+    ("pages", "pages"),
+    ("fetched", "records"),
+    ("written", "written"),
+    ("outside", "outside"),
+    ("invalid", "invalid"),
+    ("retries", "retries"),
+    ("429s", "rate_limited_429"),
+    ("errors", "errors"),
+    ("fetch s", "seconds"),
+)
+#: Columns shown when some endpoint's stats have them (the fetch records them where the API announces them).
+_WHEN_KNOWN = (("announced", "announced_total"), ("page size", "effective_page_size"))
 
 
 @dataclass(frozen=True)
@@ -114,10 +132,21 @@ class RunReport:
         """Every window completed and nothing went to the dead letter."""
         return self.run.status == RunStatus.SUCCEEDED and self.run.dead_letter_rows == 0
 
+    def endpoints(self) -> dict[str, dict[str, float]]:
+        """Per endpoint, its stats in the run record and its 429 answers retried (`rate_limited_429`)."""
+        return {
+            endpoint: {
+                **self.run.endpoint_stats.get(endpoint, {}),
+                "rate_limited_429": self.counters.get(RATE_LIMITED_OF + endpoint, 0),
+            }
+            for endpoint in self.plan.watermarks_before
+        }
+
     def to_dict(self) -> dict[str, Any]:
         """The report as JSON-friendly data (`--report_json`)."""
         return {
             "run": self.run.to_dict(),
+            "endpoints": self.endpoints(),
             "counters": self.counters,
             "rate": self.rate.to_dict(),
             "dead_letter_location": self.dead_letter_location,
@@ -142,21 +171,24 @@ def format_report(report: RunReport) -> str:
     """The report as a short text table."""
     run = report.run
     elapsed = (run.end_time - run.start_time).total_seconds() if run.end_time else 0.0
-    rows = [list(_HEADINGS)]
+    endpoints = report.endpoints()
+    known = [column for column in _WHEN_KNOWN if any(column[1] in stats for stats in endpoints.values())]
+    columns = [*_COLUMNS, *known]
+    rows = [["endpoint", *(heading for heading, _ in columns), "watermark"]]
     for endpoint, before in report.plan.watermarks_before.items():
-        stats = run.endpoint_stats.get(endpoint, {})
+        stats = endpoints[endpoint]
         after = report.watermarks_after.get(endpoint)
         watermark = f"{_iso(before) or '(none)'} -> {_iso(after) or '(none)'}"
-        rows.append([endpoint, *(_cell(stats.get(column, 0)) for column in _COLUMNS), watermark])
-    widths = [max(len(row[i]) for row in rows) for i in range(len(_HEADINGS) - 1)]
+        rows.append([endpoint, *(_cell(stats.get(key, 0)) for _, key in columns), watermark])
+    widths = [max(len(row[i]) for row in rows) for i in range(len(columns) + 1)]
     table = [
         "  " + "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)) + "  " + row[-1]
         for row in rows
     ]
     counters = report.counters
     total = (
-        f"  total: {run.windows_done} windows done, {run.windows_failed} failed, {counters['requests']} requests, "
-        f"{run.records_processed} records written"
+        f"  total: {run.windows_done} windows done, {run.windows_failed} failed, {counters['requests']} requests "
+        f"({counters.get('rate_limited_429', 0)} answered 429), {run.records_processed} records written"
     )
     lines = [f"run {run.run_id}: {run.status} in {elapsed:.1f} s", *table]
     if report.plan.polls is None:

@@ -5,7 +5,8 @@
   runner options a local run uses worker threads (`default_local_args`). Beam's DirectRunner would first try
   to download Prism from GitHub.
 - `--runner=PrismRunner`: Beam's portable runner; `--prism_location` names the binary (`make prism` builds
-  one), else Beam downloads it from GitHub.
+  one), else Beam downloads it from GitHub. A streaming `run` that names no runner uses the project's Prism
+  when it is there (`with_project_prism`).
 - `--runner=DataflowRunner`: Dataflow.
 
 Refused everywhere (`ConfigError`, exit 2), with the reason in docs/beam-time-flush-bug.md:
@@ -17,7 +18,11 @@ Refused everywhere (`ConfigError`, exit 2), with the reason in docs/beam-time-fl
 
 from __future__ import annotations
 
+import logging
+import os
 import re
+from collections.abc import Mapping
+from pathlib import Path
 
 from apache_beam.options.pipeline_options import DebugOptions, DirectOptions, PipelineOptions, StandardOptions
 from apache_beam.runners.portability.fn_api_runner import FnApiRunner, worker_handlers
@@ -33,6 +38,10 @@ RANGE_THREADS = 2
 #: Runner names (lower case, without `Runner`) that run on the in-process FnApiRunner.
 _LOCAL_RUNNERS = {"direct", "switchingdirect", "fnapi"}
 _TIME_LIMIT = re.compile(r"data_buffer_time_limit_ms=\+?(-?\d+)")
+#: The project's Prism binary (`make prism`), from the working directory; `PRISM_LOCATION` names another.
+PROJECT_PRISM = Path(".tools") / "prism"
+
+logger = logging.getLogger(__name__)
 
 
 class SafeFnApiRunner(FnApiRunner):
@@ -87,6 +96,24 @@ def with_default_mode(beam_args: list[str], walks_pages: bool) -> list[str]:
     if named & {"--runner", "--direct_running_mode", "--direct_num_workers", "--direct_test_splits"}:
         return beam_args
     return [*beam_args, *default_local_args(walks_pages)]
+
+
+def project_prism(environ: Mapping[str, str] = os.environ) -> Path | None:
+    """The project's Prism binary: `PRISM_LOCATION`, else PROJECT_PRISM; None when it is not an executable file."""
+    location = Path(environ.get("PRISM_LOCATION") or PROJECT_PRISM)
+    return location if location.is_file() and os.access(location, os.X_OK) else None
+
+
+def with_project_prism(beam_args: list[str], streaming: bool, environ: Mapping[str, str] = os.environ) -> list[str]:
+    """`beam_args` of a run; for a `streaming` one that names no runner, with `--runner=PrismRunner` and the
+    project's Prism (`project_prism`) when it is there, which a log line says. Without it they stay as they are
+    and the run is refused (`checks.config_problems`: FnApiRunner runs no streaming pipeline)."""
+    named = {arg.split("=", 1)[0] for arg in beam_args if arg.startswith("--")}
+    prism = project_prism(environ) if streaming and "--runner" not in named else None
+    if prism is None:
+        return beam_args
+    logger.info("a streaming run and no --runner: running on Prism, %s (give --runner to choose another)", prism)
+    return [*beam_args, "--runner=PrismRunner", f"--prism_location={prism}"]
 
 
 def check_runner_options(options: PipelineOptions) -> None:

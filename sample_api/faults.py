@@ -85,6 +85,9 @@ class Faults:
     coarser times does; `text_filter` reads the window from one `filter` expression,
     `updated_at >= "A" && updated_at < "B"`, comparing A and B as text with each record's time written
     `2024-01-05 00:00:00.000Z` (`rest.text_filtered`).
+
+    `ignore_window_filter` makes the generic REST routes ignore `since` and `until` and serve every record, as an
+    API does that does not know the filter parameter, or reads it in another format, and says nothing.
     """
 
     latency_ms: float = 0.0
@@ -117,6 +120,7 @@ class Faults:
     bound_precision: str | None = None
     text_filter: bool = False
     inclusive_until: bool = False
+    ignore_window_filter: bool = False
 
     def __post_init__(self) -> None:
         for name in ("fail_since", "missing_paths", "answer_fault_since", "strip_fields"):

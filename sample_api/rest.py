@@ -34,8 +34,10 @@ from sample_api.protocol import (
 )
 
 
-def window_of(request: Request) -> tuple[datetime | None, datetime | None]:
-    """The `since` and `until` query parameters."""
+def window_of(request: Request, faults: Faults) -> tuple[datetime | None, datetime | None]:
+    """The `since` and `until` query parameters (neither with `faults.ignore_window_filter`)."""
+    if faults.ignore_window_filter:
+        return None, None
     return instant_param(request, "since"), instant_param(request, "until")
 
 
@@ -51,7 +53,7 @@ def windowed(dataset: Dataset, faults: Faults, request: Request) -> list[Record]
     with `text_filter`, the window is the `filter` expression instead, compared as text."""
     if faults.text_filter:
         return text_filtered(dataset.window(), request.param("filter") or "")
-    since, until = (faults.cut_bound(bound) for bound in window_of(request))
+    since, until = (faults.cut_bound(bound) for bound in window_of(request, faults))
     if faults.inclusive_until and until is not None:
         records = [record for record in dataset.window(since) if record.updated_at <= until]
     else:

@@ -3,7 +3,7 @@
 from datetime import datetime, timedelta
 from typing import Literal, Self
 
-from pydantic import field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from ..timeformat import NAMED_FORMATS as _TIME_FORMATS
 from ..timeformat import resolution
@@ -84,6 +84,9 @@ class WatermarkConfig(StrictModel):
     time_format: str = "iso8601"
     window: WindowConfig = WindowConfig()
     filter: Literal["server", "client"] = "server"
+    #: With ``filter: server``, a window fails when more than this share of the records the API returned lie
+    #: outside the range it asked for or have no readable timestamp (the API ignored the filter); 1: never.
+    max_outside_share: float = Field(default=0.5, ge=0, le=1)
 
     @field_validator("time_format")
     @classmethod

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -15,6 +16,7 @@ from apache_beam import pvalue
 from beam_api_pipeline import metrics
 from beam_api_pipeline.alerts import RunFacts, send_run_alert
 from beam_api_pipeline.config import PipelineConfig
+from beam_api_pipeline.placement import Placement, PlacementElement
 from beam_api_pipeline.poll_record import EndpointPoll, add_poll
 from beam_api_pipeline.run_plan import (
     ResultElement,
@@ -23,6 +25,7 @@ from beam_api_pipeline.run_plan import (
     WindowResult,
     WindowTask,
     endpoint_stats,
+    task_endpoint,
     watermarks_after,
     window_outcomes,
 )
@@ -59,8 +62,13 @@ class _CommitFn(beam.DoFn):
         invalid_records: int,
         spawned: list[ChildBatch],
         schemas: list[tuple[str, Fields]],
+        placements: list[tuple[TaskElement, PlacementElement]],
+        endpoint_rows: list[tuple[str, int]],
     ) -> Iterator[PipelineRun]:
-        run, committed = self._commit(self._plan, result_elements, rows_written, invalid_records, spawned, schemas)
+        figures = endpoint_figures(placements, endpoint_rows)
+        run, committed = self._commit(
+            self._plan, result_elements, rows_written, invalid_records, spawned, schemas, figures
+        )
         if self._alert_with is not None:
             self._send_alert(run, committed)
         metrics.FILES_WRITTEN.inc(sum(written))
@@ -78,9 +86,10 @@ class _CommitFn(beam.DoFn):
         invalid_records: int,
         spawned: list[ChildBatch],
         schemas: list[tuple[str, Fields]],
+        figures: dict[str, dict[str, int]],
     ) -> tuple[PipelineRun, dict[str, datetime | None]]:
-        """Move the watermarks over `plan`'s complete windows, save the run record (`_record_of`) and record the
-        schemas; the record and the watermarks committed."""
+        """Move the watermarks over `plan`'s complete windows, save the run record (`_record_of`, with each
+        endpoint's `figures` in its stats) and record the schemas; the record and the watermarks committed."""
         results = [WindowResult.from_element(element) for element in result_elements]
         child_tasks = [task for batch in spawned for task in batch_tasks(batch)]
         outcomes = window_outcomes(plan, results, child_tasks)
@@ -90,7 +99,7 @@ class _CommitFn(beam.DoFn):
             for endpoint, watermark in committed.items():
                 if watermark is not None:
                     store.advance_watermark(plan.pipeline_id, endpoint, watermark, plan.run_id)
-            run = self._run_record(plan, outcomes, results, child_tasks, rows_written, invalid_records)
+            run = self._run_record(plan, outcomes, results, child_tasks, rows_written, invalid_records, figures)
             run = self._record_of(store, run, outcomes)
             store.save_run(run)
             for endpoint, fields in sorted(schemas):
@@ -139,6 +148,7 @@ class _CommitFn(beam.DoFn):
         child_tasks: list[WindowTask],
         rows_written: int,
         invalid_records: int,
+        figures: dict[str, dict[str, int]],
     ) -> PipelineRun:
         done = sum(o.complete for endpoint_outcomes in outcomes.values() for o in endpoint_outcomes)
         failed = sum(not o.complete for endpoint_outcomes in outcomes.values() for o in endpoint_outcomes)
@@ -157,7 +167,7 @@ class _CommitFn(beam.DoFn):
             errors=errors[:MAX_ERRORS_KEPT],
             windows_done=done,
             windows_failed=failed,
-            endpoint_stats=endpoint_stats(plan, results, child_tasks),
+            endpoint_stats=with_figures(endpoint_stats(plan, results, child_tasks), figures, results),
             dead_letter_rows=len(failures) + invalid_records,
         )
 
@@ -179,13 +189,16 @@ class _CommitPollFn(_CommitFn):
         invalid_records: int,
         spawned: list[ChildBatch],
         schemas: list[tuple[str, Fields]],
+        placements: list[tuple[TaskElement, PlacementElement]],
+        endpoint_rows: list[tuple[str, int]],
         planned: list[TaskElement],
         oldest_row_ms: int | None,
     ) -> Iterator[PipelineRun]:
         if oldest_row_ms is not None:
             metrics.POLL_WRITE_LATENCY_MS.update(int(time.time() * 1000) - oldest_row_ms)
         plan = replace(self._plan, tasks=[WindowTask.from_element(element) for element in planned])
-        run, committed = self._commit(plan, result_elements, rows_written, invalid_records, spawned, schemas)
+        figures = endpoint_figures(placements, endpoint_rows)
+        run, committed = self._commit(plan, result_elements, rows_written, invalid_records, spawned, schemas, figures)
         moved = {endpoint: format_utc(watermark) for endpoint, watermark in committed.items() if watermark}
         logger.info("run %s is %s; watermarks moved: %s", run.run_id, run.status, moved or "none")
         yield run
@@ -213,7 +226,9 @@ class CommitWatermark(beam.PTransform):
     """WindowResults (as `run_plan.ResultElement`) in, the main input. Side inputs, each a PCollection:
     `written` (one count per sink of what it wrote, see `WriteOutputs`), `dead_letters` (what the dead letter
     wrote), `rows_written` and `invalid_records` (single counts), `spawned` (the child tasks made, as
-    `fetch_children.ChildBatch`es) and `schemas` (each endpoint's `(endpoint, fields)` of the rows it wrote, from
+    `fetch_children.ChildBatch`es), `placements` (`(task, placement.Placement element)` of each window, from
+    `JudgePlacement`), `endpoint_rows` (`(endpoint, rows)` of each batch handed to the outputs), and `schemas` (each
+    endpoint's `(endpoint, fields)` of the rows it wrote, from
     `schemas.RowSchemas`: the commit records a new schema version where they changed it, and writes the version
     to the endpoint's `schema_files`). Each is complete only when what it counts is written, so the commit runs
     after every write, on every runner. With `alert_with` (the dead-letter location) the commit also sends the
@@ -232,12 +247,16 @@ class CommitWatermark(beam.PTransform):
         invalid_records,
         spawned,
         schemas,
+        placements,
+        endpoint_rows,
         schema_files: dict[str, list[str]] | None = None,
         alert_with: str | None = None,
         planned=None,
         row_times=None,
     ):
         super().__init__()
+        self._placements = placements
+        self._endpoint_rows = endpoint_rows
         self._planned = planned
         self._row_times = row_times
         self._spawned = spawned
@@ -263,6 +282,8 @@ class CommitWatermark(beam.PTransform):
             "invalid_records": pvalue.AsSingleton(self._invalid_records, default_value=0),
             "spawned": _all_of(self._spawned, "AllChildTasks"),
             "schemas": _all_of(self._schemas, "AllSchemas"),
+            "placements": _all_of(self._placements, "AllPlacements"),
+            "endpoint_rows": _all_of(self._endpoint_rows, "AllEndpointRows"),
         }
         commit_args = (self._config, self._plan, self._alert_with, self._schema_files)
         if self._planned is None:
@@ -289,3 +310,44 @@ class CommitWatermark(beam.PTransform):
 def _all_of(pcoll: pvalue.PCollection, label: str) -> pvalue.AsSingleton:
     """Every element of `pcoll` (of the window), as one list."""
     return pvalue.AsSingleton(combine_all(pcoll, label, beam.combiners.ToListCombineFn()), default_value=[])
+
+
+_NO_FIGURES = {"written": 0, "outside": 0, "invalid": 0}
+#: The per-window figures of a WindowResult an endpoint's stats add up, each with how the parts of one window
+#: combine (they carry the window's value) and how the windows of the endpoint combine: one entry per figure.
+RESULT_FIGURES: dict[str, tuple[Callable[[Iterable[int]], int], Callable[[Iterable[int]], int]]] = {}
+
+
+def endpoint_figures(
+    placements: list[tuple[TaskElement, PlacementElement]], endpoint_rows: list[tuple[str, int]]
+) -> dict[str, dict[str, int]]:
+    """Per endpoint, the rows handed to its outputs (`written`) and its records outside their window and
+    invalid (`placement.Placement`)."""
+    figures: dict[str, dict[str, int]] = defaultdict(lambda: dict(_NO_FIGURES))
+    for task_element, element in placements:
+        placement, entry = Placement.from_element(element), figures[task_endpoint(task_element)]
+        entry["outside"] += placement.outside
+        entry["invalid"] += placement.invalid
+    for endpoint, rows in endpoint_rows:
+        figures[endpoint]["written"] += rows
+    return dict(figures)
+
+
+def with_figures(
+    stats: dict[str, dict[str, float]], figures: dict[str, dict[str, int]], results: list[WindowResult]
+) -> dict[str, dict[str, float]]:
+    """`stats` (`run_plan.endpoint_stats`) with each endpoint's `figures` (zeros when it has none) and the
+    RESULT_FIGURES its windows' results carry (a figure no result carries is left out)."""
+    per_window: dict[WindowTask, list[WindowResult]] = defaultdict(list)
+    for result in results:
+        per_window[result.task].append(result)
+    combined = {endpoint: {**entry, **_NO_FIGURES, **figures.get(endpoint, {})} for endpoint, entry in stats.items()}
+    for name, (of_parts, of_windows) in RESULT_FIGURES.items():
+        by_endpoint: dict[str, list[int]] = defaultdict(list)
+        for task, parts in per_window.items():
+            values = [value for part in parts if (value := getattr(part, name)) is not None]
+            if values:
+                by_endpoint[task.endpoint].append(of_parts(values))
+        for endpoint, values in by_endpoint.items():
+            combined[endpoint][name] = of_windows(values)
+    return combined

@@ -16,6 +16,7 @@ from beam_api_pipeline.config import PipelineConfig
 from beam_api_pipeline.config.api import METADATA_COLUMNS
 from beam_api_pipeline.parents import parent_column
 from beam_api_pipeline.paths import get_path
+from beam_api_pipeline.placement import Placement, astray_example, is_astray
 from beam_api_pipeline.record_ops import apply_transform
 from beam_api_pipeline.run_plan import TaskElement, WindowTask, task_endpoint
 from beam_api_pipeline.schema_contract import HeldSchema, apply_contract
@@ -34,6 +35,8 @@ CONTRACT_FAILED = "contract_failed"
 KEPT = "kept"
 KEYED = "keyed"
 ROW_COUNTS = "row_counts"
+#: `(task, placement.Placement element)` of each batch of records placed: what became of them.
+PLACED = "placed"
 _OUTSIDE = "outside its window"
 
 
@@ -43,12 +46,15 @@ class _PlaceRecordsFn(beam.DoFn):
     endpoint's records belong to their parent's window whatever their time), and with a `primary_key` the key
     must be there. Unreadable records go to INVALID with the reason; records of endpoints
     with a primary key go to KEYED in groups keyed for de-duplication within the window (a child's, within its
-    parent's records of the window: `dedup.bucketed`); the others go on together as one batch."""
+    parent's records of the window: `dedup.bucketed`); the others go on together as one batch. What became of
+    the page's records goes to PLACED as `(task, placement.Placement element)`."""
 
     def __init__(self, config: PipelineConfig):
         watermark = config.api_config.watermark
         self._field = watermark.placement_field() if watermark.enabled else None
         self._format = watermark.time_format
+        self._filtered = watermark.filter == "server"
+        self._sends_end = watermark.window_end_field is not None
         self._primary_keys = {name: e.primary_key for name, e in config.api_config.endpoints.items()}
         self._children = {name for name, e in config.api_config.endpoints.items() if e.parent is not None}
 
@@ -58,15 +64,28 @@ class _PlaceRecordsFn(beam.DoFn):
         key_field = self._primary_keys[task.endpoint]
         placed_by_time = task.endpoint not in self._children
         placed = []
+        outside = invalid = astray = unreadable = 0
+        examples: dict[bool, str] = {}  # the least example of each kind: unreadable (True) and outside (False)
         for record in records:
-            problem = self._problem(task.window if placed_by_time else None, key_field, record)
+            problem, stray = self._problem(task.window if placed_by_time else None, key_field, record)
+            if stray is not None:
+                kind = problem != _OUTSIDE
+                astray += 1
+                unreadable += kind
+                examples[kind] = min(examples.get(kind, stray), stray)
             if problem == _OUTSIDE:
-                metrics.RECORDS_OUTSIDE_WINDOW.inc()
+                outside += 1
             elif problem:
-                metrics.RECORDS_INVALID.inc()
+                invalid += 1
                 yield pvalue.TaggedOutput(INVALID, (task_element, record, problem))
             else:
                 placed.append(record)
+        if records:
+            metrics.RECORDS_OUTSIDE_WINDOW.inc(outside)
+            metrics.RECORDS_INVALID.inc(invalid)
+            counts = (len(records), outside, invalid, astray, unreadable)
+            placement = Placement(*counts, examples.get(False), examples.get(True))
+            yield pvalue.TaggedOutput(PLACED, (task_element, placement.to_element()))
         if not placed:
             return
         if key_field is None:
@@ -77,19 +96,23 @@ class _PlaceRecordsFn(beam.DoFn):
             for group in bucketed(task_element, window_key, placed, key_field):
                 yield pvalue.TaggedOutput(KEYED, group)
 
-    def _problem(self, window: Window | None, key_field: str | None, record: Any) -> str | None:
+    def _problem(self, window: Window | None, key_field: str | None, record: Any) -> tuple[str | None, str | None]:
         """Why `record` cannot go on (_OUTSIDE: it belongs to another window than `window`; None: no window to
-        check), or None."""
+        check), or None; and, with `filter: server`, how the record is named when the window's time filter should
+        have kept it out or its time cannot be read (`placement.is_astray`), else None."""
         if self._field is not None and window is not None:
+            value = get_path(record, self._field)
             try:
-                moment = parse_timestamp(get_path(record, self._field), self._format)
+                moment = parse_timestamp(value, self._format)
             except (ValueError, TypeError, OverflowError) as error:
-                return f"{self._field}: {error}"
+                problem = f"{self._field}: {error}"
+                return problem, problem if self._filtered else None
             if not window.contains(moment):
-                return _OUTSIDE
+                stray = self._filtered and is_astray(window, moment, self._sends_end)
+                return _OUTSIDE, astray_example(self._field, value, moment) if stray else None
         if key_field is not None and get_path(record, key_field) is None:
-            return f"primary_key {key_field}: missing"
-        return None
+            return f"primary_key {key_field}: missing", None
+        return None, None
 
 
 def _rows_tag(endpoint: str) -> str:
@@ -195,8 +218,9 @@ class TransformRecords(beam.PTransform):
     """Batches of `(task, records)` of `endpoints` (default: all) in; out: `rows` (each endpoint's batches of
     rows; `(task, rows)` batches for an endpoint with `quality` checks), `rows_written` (their count, but those
     of endpoints with checks), INVALID (records that cannot be placed, with the reason), KEPT (the records
-    placed and de-duplicated, before the transform: the parents of child endpoints), and CONTRACT_DROPPED and
-    CONTRACT_FAILED (what the endpoints' schema contracts keep out, held to `schemas`)."""
+    placed and de-duplicated, before the transform: the parents of child endpoints), CONTRACT_DROPPED and
+    CONTRACT_FAILED (what the endpoints' schema contracts keep out, held to `schemas`), and PLACED (what became
+    of each batch of records: `placement.Placement`; `placement.JudgePlacement` sums it per window)."""
 
     def __init__(
         self,
@@ -213,7 +237,7 @@ class TransformRecords(beam.PTransform):
 
     def expand(self, records: pvalue.PCollection) -> dict[str, pvalue.PCollection]:
         placed = records | "PlaceRecords" >> beam.ParDo(_PlaceRecordsFn(self._config)).with_outputs(
-            INVALID, KEYED, main="unkeyed"
+            INVALID, KEYED, PLACED, main="unkeyed"
         )
         kept = unkeyed = checked(placed.unkeyed, "unkeyed")
         api = self._config.api_config
@@ -239,6 +263,7 @@ class TransformRecords(beam.PTransform):
             "rows": {endpoint: checked(shaped[_rows_tag(endpoint)], f"rows:{endpoint}") for endpoint in endpoints},
             "rows_written": rows_written,
             INVALID: checked(placed[INVALID], INVALID),
+            PLACED: checked(placed[PLACED], PLACED),
             KEPT: kept,
             CONTRACT_DROPPED: checked(shaped[CONTRACT_DROPPED], CONTRACT_DROPPED),
             CONTRACT_FAILED: checked(shaped[CONTRACT_FAILED], CONTRACT_FAILED),

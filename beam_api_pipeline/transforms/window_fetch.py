@@ -60,7 +60,9 @@ class WindowPart:
         """Page `index` is this part's (its claim succeeded)."""
         self.end_page = index + 1
 
-    def count_retry(self, _error: BaseException, _wait: float) -> None:
+    def count_retry(self, error: BaseException, _wait: float) -> None:
+        if isinstance(error, RateLimitedError):
+            metrics.endpoint_rate_limited(self.task.endpoint).inc()
         with self._lock:
             self.retries += 1
 

@@ -83,11 +83,32 @@ def test_records_limit_the_walk_and_say_so(sample_api, tmp_path, capsys):
         (
             {"api_config": {"auth_config": {"auth_type": "bearer", "auth_credentials": {"token": "wrong-token"}}}},
             {},
-            "fail  items  auth: the first request failed: GET {url}/items?since=2024-01-02T00%3A00%3A00Z&until="
-            '2024-01-03T00%3A00%3A00Z&page=1&per_page=10 answered 401: {"message": "Bad credentials"}',
+            "fail  items  auth: the API refused the credentials (401): GET {url}/items?since=2024-01-02T00%3A00%3A00Z&"
+            'until=2024-01-03T00%3A00%3A00Z&page=1&per_page=10 answered 401: {"message": "Bad credentials"}',
+        ),
+        (
+            {"api_config": {"watermark": {"time_format": "%d.%m.%Y"}}},
+            {},
+            "fail  items  request: the API refused the request (400): GET {url}/items with since=02.01.2024, "
+            'until=03.01.2024, page=1, per_page=10; its answer: {"error": "since: not an ISO 8601 date-time, date or '
+            """epoch seconds: '02.01.2024'", "parameter": "since"}""",
+        ),
+        (
+            {"api_config": {"endpoints": {"items": {"path": "/itemz"}}}},
+            {},
+            "fail  items  path: the API has no such path (404): GET {url}/itemz?since=2024-01-02T00%3A00%3A00Z&"
+            'until=2024-01-03T00%3A00%3A00Z&page=1&per_page=10 answered 404: {"error": "no such path: GET /itemz"}',
+        ),
+        (
+            {},
+            {"ignore_window_filter": True},
+            "fail  items  timestamp: 624 of 672 records the API returned are outside the window it was asked for or "
+            "have no readable timestamp (more than watermark.max_outside_share 0.5): the API did not filter by "
+            "since=2024-01-02T00:00:00Z, until=2024-01-03T00:00:00Z; for example updated_at='2024-01-01T00:00:00Z' "
+            "(read as 2024-01-01T00:00:00Z) (a run fails the window)",
         ),
     ],
-    ids=["records_path", "primary_key", "pagination loop", "timestamp", "auth"],
+    ids=["records_path", "primary_key", "pagination loop", "timestamp", "auth", "400", "404", "filter ignored"],
 )
 def test_a_broken_config_names_its_failing_check_and_exits_1(sample_api, tmp_path, capsys, changes, faults, line):
     sample_api.credentials = Credentials(bearer_token="the-right-token")

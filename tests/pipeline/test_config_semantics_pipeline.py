@@ -65,15 +65,17 @@ def test_records_are_placed_by_the_window_timestamp_field(sample_api, write_conf
     assert len(ids) == len(set(ids)) == 2 * 48
     assert stored_watermark(config) == t("2024-01-04")
 
-    # Placed by `value` instead, every record falls outside its 2024 window: nothing is written.
+    # Placed by `value` instead, every record falls outside its 2024 window: nothing is written, and the windows
+    # fail instead of moving the watermark over records never written (issue 27)
     out = tmp_path / "by_value"
-    path, _ = write_config(
+    path, by_value = write_config(
         pipeline_id="by_value",
         api_config={"watermark": {"timestamp_field": "value"}},
         output=[{"type": "local", "config": {"path": str(out)}}],
     )
-    assert main(["run", "--config", str(path), "--end_time", "2024-01-04T00:00:00Z"]) == 0
+    assert main(["run", "--config", str(path), "--end_time", "2024-01-04T00:00:00Z"]) == 1
     assert read_jsonl(out) == []
+    assert stored_watermark(by_value) is None
 
 
 @pytest.mark.parametrize(

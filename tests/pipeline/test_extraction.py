@@ -35,6 +35,9 @@ def test_multi_window_run_delivers_exactly_the_ids_in_range(sample_api, write_co
         "windows_failed": 0,
         "pages": 20,
         "records": 192,
+        "written": 192,
+        "outside": 0,
+        "invalid": 0,
         "retries": 0,
         "errors": 0,
         "seconds": 0,
@@ -43,7 +46,7 @@ def test_multi_window_run_delivers_exactly_the_ids_in_range(sample_api, write_co
     assert report["watermarks"] == {"items": {"before": None, "after": "2024-01-06T00:00:00Z"}}
     assert report["counters"]["files_written"] == len(files)
     out = capsys.readouterr().out
-    assert "  items     4        4     0       20     192      0        0 " in out
+    assert "  items     4        4     0       20     192      192      0        0        0        0     0 " in out
 
 
 def test_cursor_endpoint_and_page_number_endpoint_in_one_run(sample_api, write_config, tmp_path):

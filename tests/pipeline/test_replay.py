@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from beam_api_pipeline.cli import main
+from beam_api_pipeline.config import load_pipeline_config
 from tests.support import read_jsonl, stored_watermark, t
 
 
@@ -43,14 +44,24 @@ def test_replaying_records_after_fixing_the_config_writes_them(sample_api, write
     assert main(["run", "--config", str(path), "--end_time", "2024-01-03"]) == 1
     assert read_jsonl(tmp_path / "out") == []
     dead = read_jsonl(tmp_path / "dead_letter")
-    assert len(dead) == 48 and {d["error"] for d in dead} == {"modified_at: not a timestamp: None"}
+    records = [d for d in dead if d["kind"] == "record"]
+    assert len(records) == 48 and {d["error"] for d in records} == {"modified_at: not a timestamp: None"}
+    # no record has a readable timestamp: the window fails too (issue 27), and its watermark stays
+    [window] = [d for d in dead if d["kind"] == "window"]
+    assert (window["error_type"], window["error"]) == (
+        "TimestampUnreadable",
+        "48 of 48 records the API returned are outside the window it was asked for or have no readable timestamp "
+        "(more than watermark.max_outside_share 0.5): 48 have no readable timestamp; for example modified_at: not a "
+        "timestamp: None",
+    )
+    assert stored_watermark(load_pipeline_config(path)) is None
 
     path, _ = write_config()  # timestamp_field: updated_at
     sample_api.reset_stats()
     assert main(["replay", "--config", str(path), "--dead_letter", str(tmp_path / "dead_letter")]) == 0
     ids = sorted(row["id"] for row in read_jsonl(tmp_path / "out"))
-    assert ids == sample_api.dataset.ids_between(t("2024-01-02"), t("2024-01-03"))
-    assert sample_api.stats()["requests"] == 0
+    assert ids == sample_api.dataset.ids_between(t("2024-01-02"), t("2024-01-03"))  # each once
+    assert sample_api.stats()["requests"] == 5  # the failed window, fetched again
 
 
 def test_a_dead_letter_of_another_pipeline_is_refused(write_config, tmp_path, capsys):

@@ -13,6 +13,7 @@ from apache_beam.testing import test_pipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from beam_api_pipeline.config import PipelineConfig
+from beam_api_pipeline.placement import Placement
 from beam_api_pipeline.run_plan import RunPlan, WindowResult, WindowStatus, WindowTask
 from beam_api_pipeline.runners import SafeFnApiRunner
 from beam_api_pipeline.transforms.commit import CommitWatermark
@@ -133,6 +134,8 @@ def test_commit_moves_the_watermark_over_complete_windows_only_after_its_side_in
                 invalid_records=p | "Invalid" >> beam.Create([0]),
                 spawned=p | "NoChildTasks" >> beam.Create([]),
                 schemas=p | "NoSchemas" >> beam.Create([]),
+                placements=p | "Placements" >> beam.Create([(DAY_1.to_element(), Placement(33, 3).to_element())]),
+                endpoint_rows=p | "EndpointRows" >> beam.Create([("items", 30), ("items", 20)]),
             )
         )
 
@@ -147,3 +150,5 @@ def test_commit_moves_the_watermark_over_complete_windows_only_after_its_side_in
         ("failed", 50, 1) if failed_day_2 else ("succeeded", 50, 2)
     )
     assert run.end_time > datetime.fromisoformat(marker.read_text())  # the commit came after the slow sink
+    figures = {name: run.endpoint_stats["items"][name] for name in ("records", "written", "outside", "invalid")}
+    assert figures == {"records": 50, "written": 50, "outside": 3, "invalid": 0}

@@ -1,0 +1,36 @@
+"""The run report's endpoint table: its columns, and those shown only when an endpoint's stats have them."""
+
+from __future__ import annotations
+
+from beam_api_pipeline.report import RateUse, RunReport, format_report
+from beam_api_pipeline.run_plan import RunPlan
+from beam_api_pipeline.watermark.runs import PipelineRun, RunStatus
+from tests.support import t
+
+COUNTERS = {"requests": 9, "files_written": 1, "split_parts": 0, "deferred_remainders": 0, "rate_limited_429": 3}
+STATS = {"windows": 2, "windows_done": 1, "windows_failed": 1, "pages": 9, "records": 60, "written": 20}
+STATS |= {"outside": 38, "invalid": 2, "retries": 4, "errors": 1, "seconds": 0.5}
+
+
+def table(stats: dict) -> list[str]:
+    plan = RunPlan("r1", "p", t("2024-01-05"), [], {"items": t("2024-01-02")})
+    run = PipelineRun("r1", "p", RunStatus.FAILED, t("2024-01-05"), t("2024-01-05T00:00:01"), endpoint_stats=stats)
+    counters = COUNTERS | {"rate_limited_429_items": 3}
+    report = RunReport(plan, run, counters, {"items": t("2024-01-03")}, RateUse("share", None, None))
+    return format_report(report).splitlines()[1:4]
+
+
+def test_the_table_shows_fetched_written_outside_invalid_and_429s_apart_from_retries():
+    assert table({"items": STATS}) == [
+        "  endpoint  windows  done  failed  pages  fetched  written  outside  invalid  retries  429s  errors  fetch s"
+        "  watermark",
+        "  items     2        1     1       9      60       20       38       2        4        3     1       0.50   "
+        "  2024-01-02T00:00:00Z -> 2024-01-03T00:00:00Z",
+        "  total: 0 windows done, 0 failed, 9 requests (3 answered 429), 0 records written, 1 files",
+    ]
+
+
+def test_announced_totals_and_the_page_size_served_are_shown_when_known():
+    rows = table({"items": STATS | {"announced_total": 60, "effective_page_size": 100}})
+    assert rows[0].endswith("fetch s  announced  page size  watermark")
+    assert rows[1].endswith("0.50     60         100        2024-01-02T00:00:00Z -> 2024-01-03T00:00:00Z")
