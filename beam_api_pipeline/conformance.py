@@ -215,7 +215,7 @@ class ConformanceCheck:
             return CheckLine(endpoint, "timestamp", PASS, f"not needed: {reason}")
         field = watermark.placement_field()
         unreadable, outside, astray = [], 0, []
-        sends_end = watermark.window_end_field is not None
+        sends_end = self._config.api_config.sends_window_end(endpoint)
         for record in walk.records:
             value = get_path(record, field)
             try:
@@ -224,7 +224,7 @@ class ConformanceCheck:
                 unreadable.append(value)
                 continue
             outside += not walk.window.contains(moment)
-            if is_astray(walk.window, moment, sends_end):
+            if is_astray(walk.window, moment, watermark, sends_end):
                 astray.append(astray_example(field, value, moment))
         if unreadable:
             detail = f"{len(unreadable)} of {len(walk.records)} records: {field!r} is not readable as "
@@ -232,7 +232,7 @@ class ConformanceCheck:
             return CheckLine(endpoint, "timestamp", FAIL, detail)
         placement = Placement(len(walk.records), outside, 0, len(astray), 0, min(astray, default=None))
         if watermark.filter == "server":
-            failure = filter_failure(placement, watermark.max_outside_share, extractor.window_params(walk.window))
+            failure = filter_failure(placement, watermark.max_outside_share, extractor.filter_params(walk.window))
             if failure is not None:
                 return CheckLine(endpoint, "timestamp", FAIL, f"{failure[1]} (a run fails the window)")
         if outside:

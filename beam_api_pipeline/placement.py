@@ -8,6 +8,8 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
+from beam_api_pipeline.config.watermark import WatermarkConfig
+from beam_api_pipeline.window_bounds import sent_bound
 from beam_api_pipeline.windowing import Window, format_utc
 
 #: A Placement between stages: (fetched, outside, invalid, astray, unreadable, outside example, unreadable example).
@@ -56,10 +58,12 @@ def _least(first: str | None, second: str | None) -> str | None:
     return min((example for example in (first, second) if example is not None), default=None)
 
 
-def is_astray(window: Window, moment: datetime, sends_end: bool) -> bool:
+def is_astray(window: Window, moment: datetime, watermark: WatermarkConfig, sends_end: bool) -> bool:
     """Whether a record of `moment` is one that a window's time filter keeps out: before the start it sends
-    (`fetch_start`), or, when an end is sent (`sends_end`), at or after the end."""
-    return moment < window.fetch_start or (sends_end and moment >= window.end)
+    (`window_bounds.sent_bound`: `fetch_start`, one step earlier for an API whose start is exclusive), or, when
+    an end is sent (`sends_end`), at or after the end."""
+    start = sent_bound(window, "window_start", watermark.time_format, watermark)
+    return moment < start or (sends_end and moment >= window.end)
 
 
 def astray_example(field: str, value: Any, moment: datetime) -> str:

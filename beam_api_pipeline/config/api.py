@@ -192,6 +192,17 @@ class ApiConfig(StrictModel):
                 grids.append((step or MICROSECOND, f"the template of endpoints.{name}.{path}"))
         return max(grids, key=lambda grid: grid[0])
 
+    def sends_window_end(self, endpoint: str) -> bool:
+        """Whether ``endpoint``'s requests send the window's end: ``window_end_field``, or a template holding
+        ``{window_end}``."""
+        if self.watermark.window_end_field:
+            return True
+        return any(
+            placeholder.bound == "window_end"
+            for _, text in window_templates(self.endpoints[endpoint])
+            for placeholder in parse_template(text).placeholders()
+        )
+
     def unfiltered_endpoints(self) -> list[str]:
         """The endpoints without a parent that send no window bound (no ``watermark_field``, ``window_end_field``
         or template) although the watermark is on and ``filter`` is server: they would read everything."""

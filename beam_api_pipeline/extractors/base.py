@@ -15,7 +15,7 @@ from beam_api_pipeline.pagination import Page, PagePosition, PaginationStrategy,
 from beam_api_pipeline.parents import ParentRef, for_parent
 from beam_api_pipeline.paths import get_path
 from beam_api_pipeline.timeformat import format_bound, parse_timestamp
-from beam_api_pipeline.window_bounds import render, sent_bound
+from beam_api_pipeline.window_bounds import is_template, render, sent_bound
 from beam_api_pipeline.windowing import Window
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -84,6 +84,12 @@ class BaseExtractor:
             "client for an API without a time filter"
             for name in config.api_config.unfiltered_endpoints()
         ]
+
+    def filter_params(self, window: Window) -> dict[str, Any]:
+        """The query parameters that carry `window`'s bounds, as sent: `window_params` and the `params` values
+        that are window templates (named in a failure when the API did not apply them)."""
+        templated = {name: value for name, value in self.endpoint.params.items() if is_template(value)}
+        return {**self.window_templates(templated, window), **self.window_params(window)}
 
     def window_templates(self, value: Any, window: Window) -> Any:
         """`value` (params, body or variables) with its window templates written for `window`

@@ -57,14 +57,14 @@ class _JudgeFn(beam.DoFn):
         """The window bounds the endpoint's requests send for `task`'s window."""
         if task.endpoint not in self._extractors:
             self._extractors[task.endpoint] = self._extractor_class(self._config, task.endpoint)
-        return self._extractors[task.endpoint].window_params(task.window)
+        return self._extractors[task.endpoint].filter_params(task.window)
 
 
 class JudgePlacement(beam.PTransform):
     """In: `(task, placement)` of each batch of records (PLACED of TransformRecords) and the WindowResult elements
     of the level's fetch. Out: PLACEMENTS, `(task, placement)` summed per window (or child task); FAILED, a
     failed WindowResult element for each window of `watermark.filter: server` whose records `filter_failure`
-    finds the API did not filter, naming the parameters sent (`extractor_class`'s `window_params`) and an astray
+    finds the API did not filter, naming the parameters sent (`extractor_class`'s `filter_params`) and an astray
     record."""
 
     def __init__(self, config: PipelineConfig, extractor_class: type[BaseExtractor]):

@@ -26,7 +26,7 @@ from beam_api_pipeline.transforms.beam_windows import BundleWindows, combine_all
 from beam_api_pipeline.transforms.dead_letter import contract_dead_letter
 from beam_api_pipeline.transforms.dedup import KeepNewestFn, bucketed
 from beam_api_pipeline.transforms.element_checks import checked
-from beam_api_pipeline.windowing import Window, format_utc
+from beam_api_pipeline.windowing import format_utc
 
 INVALID = "invalid_records"
 #: Dead-letter rows of the records a schema contract kept out, and `(task, reason)` of the rows `freeze` refused.
@@ -54,7 +54,8 @@ class _PlaceRecordsFn(beam.DoFn):
         self._field = watermark.placement_field() if watermark.enabled else None
         self._format = watermark.time_format
         self._filtered = watermark.filter == "server"
-        self._sends_end = watermark.window_end_field is not None
+        self._watermark = watermark
+        self._sends_end = {name: config.api_config.sends_window_end(name) for name in config.api_config.endpoints}
         self._primary_keys = {name: e.primary_key for name, e in config.api_config.endpoints.items()}
         self._children = {name for name, e in config.api_config.endpoints.items() if e.parent is not None}
 
@@ -67,7 +68,7 @@ class _PlaceRecordsFn(beam.DoFn):
         outside = invalid = astray = unreadable = 0
         examples: dict[bool, str] = {}  # the least example of each kind: unreadable (True) and outside (False)
         for record in records:
-            problem, stray = self._problem(task.window if placed_by_time else None, key_field, record)
+            problem, stray = self._problem(task, placed_by_time, key_field, record)
             if stray is not None:
                 kind = problem != _OUTSIDE
                 astray += 1
@@ -96,11 +97,14 @@ class _PlaceRecordsFn(beam.DoFn):
             for group in bucketed(task_element, window_key, placed, key_field):
                 yield pvalue.TaggedOutput(KEYED, group)
 
-    def _problem(self, window: Window | None, key_field: str | None, record: Any) -> tuple[str | None, str | None]:
-        """Why `record` cannot go on (_OUTSIDE: it belongs to another window than `window`; None: no window to
-        check), or None; and, with `filter: server`, how the record is named when the window's time filter should
-        have kept it out or its time cannot be read (`placement.is_astray`), else None."""
-        if self._field is not None and window is not None:
+    def _problem(
+        self, task: WindowTask, placed_by_time: bool, key_field: str | None, record: Any
+    ) -> tuple[str | None, str | None]:
+        """Why `record` cannot go on (_OUTSIDE: it belongs to another window than `task`'s, checked when
+        `placed_by_time`), or None; and, with `filter: server`, how the record is named when the window's time
+        filter should have kept it out or its time cannot be read (`placement.is_astray`), else None."""
+        window = task.window
+        if self._field is not None and placed_by_time:
             value = get_path(record, self._field)
             try:
                 moment = parse_timestamp(value, self._format)
@@ -108,7 +112,8 @@ class _PlaceRecordsFn(beam.DoFn):
                 problem = f"{self._field}: {error}"
                 return problem, problem if self._filtered else None
             if not window.contains(moment):
-                stray = self._filtered and is_astray(window, moment, self._sends_end)
+                sends_end = self._sends_end[task.endpoint]
+                stray = self._filtered and is_astray(window, moment, self._watermark, sends_end)
                 return _OUTSIDE, astray_example(self._field, value, moment) if stray else None
         if key_field is not None and get_path(record, key_field) is None:
             return f"primary_key {key_field}: missing", None

@@ -68,24 +68,24 @@ def test_each_windows_records_are_counted_and_a_window_the_api_did_not_filter_fa
         )
 
 
-def test_epoch_seconds_read_with_bounds_in_milliseconds_fail_the_window_as_1970(tmp_path):
-    """Case A.5: `time_format: epoch_ms` while the API stamps records in epoch seconds: every record reads as
-    January 1970, before the window, and the window fails instead of dropping them all."""
+def test_epoch_seconds_read_with_bounds_in_milliseconds_fail_the_window_naming_the_unit(tmp_path):
+    """Case A.5: `time_format: epoch_ms` while the API stamps records in epoch seconds: no record is taken for one
+    of January 1970 and dropped as outside; each is unreadable, naming the unit, and the window fails."""
     cfg = config(tmp_path, time_format="epoch_ms")
     seconds = [int(t(f"2024-01-02T0{hour}:00:00Z").timestamp()) for hour in range(3)]
     batches = [(DAY_1.to_element(), [{"id": i, "updated_at": s} for i, s in enumerate(seconds, start=1)])]
     p, placements, failures = judged(cfg, batches)
     with p:
-        example = "updated_at=1704153600 (read as 1970-01-20T17:22:33.600000Z)"
-        assert_that(
-            placements, equal_to([("2024-01-02T00:00:00Z", (3, 3, 0, 3, 0, example, None))]), label="Placements"
+        reason = (
+            "updated_at: timestamp 1704153600 is epoch seconds, not milliseconds: time_format is epoch_ms "
+            "(it would read as 1970-01-20T17:22:33.600000Z)"
         )
+        assert_that(placements, equal_to([("2024-01-02T00:00:00Z", (3, 0, 3, 3, 3, None, reason))]), label="Placements")
         error = (
             "3 of 3 records the API returned are outside the window it was asked for or have no readable "
-            "timestamp (more than watermark.max_outside_share 0.5): the API did not filter by "
-            f"since=1704153600000, until=1704240000000; for example {example}"
+            f"timestamp (more than watermark.max_outside_share 0.5): 3 have no readable timestamp; for example {reason}"
         )
-        assert_that(failures, equal_to([("2024-01-02T00:00:00Z", "failed", error, "FilterNotApplied")]))
+        assert_that(failures, equal_to([("2024-01-02T00:00:00Z", "failed", error, "TimestampUnreadable")]))
 
 
 def test_unreadable_timestamps_count_against_the_window_and_other_settings_never_fail_it(tmp_path):

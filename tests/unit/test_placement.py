@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 
 from beam_api_pipeline.config import PipelineConfig, load_pipeline_config
+from beam_api_pipeline.config.watermark import WatermarkConfig
 from beam_api_pipeline.errors import ConfigError
 from beam_api_pipeline.placement import Placement, astray_example, filter_failure, is_astray
 from beam_api_pipeline.run_plan import WindowResult, WindowStatus, WindowTask
@@ -28,7 +29,20 @@ SENT = {"since": "2024-01-01T23:00:00Z", "until": "2024-01-03T00:00:00Z"}
     ],
 )
 def test_a_record_is_astray_where_the_filter_sent_keeps_it_out(moment, sends_end, astray):
-    assert is_astray(WINDOW, t(moment), sends_end) is astray
+    assert is_astray(WINDOW, t(moment), WatermarkConfig(enabled=False), sends_end) is astray
+
+
+@pytest.mark.parametrize(
+    ("moment", "astray"),
+    [
+        ("2023-12-31T23:00:00Z", False),  # after the day sent for an exclusive start: asked for
+        ("2023-12-30T23:59:59Z", True),  # before the day sent
+    ],
+)
+def test_an_exclusive_start_is_sent_one_step_earlier_and_the_records_it_brings_are_not_astray(moment, astray):
+    watermark = WatermarkConfig(enabled=False, time_format="date", start_inclusive=False)
+    day = Window(t("2024-01-01"), t("2024-01-02"))
+    assert is_astray(day, t(moment), watermark, True) is astray
 
 
 def test_placements_add_up_and_keep_the_least_example_of_each_kind():
