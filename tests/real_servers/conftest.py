@@ -1,0 +1,78 @@
+"""Fixtures for the real servers: each started once for this folder on a free port of 127.0.0.1, seeded, and
+stopped when the tests end; pipeline configs for them written to real files."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.real_servers.dataset import Dataset
+from tests.real_servers.pocketbase import READER, TIME_FORMAT, PocketBase
+from tests.support import merged
+
+#: 3000 records over [2024-01-02, 2024-01-08), one every 172.8 s: one on each midnight, most between seconds.
+POCKETBASE_DATA = Dataset(count=3000, step=timedelta(milliseconds=172_800))
+#: What `private_items` holds: 10 records on 2024-01-02.
+POCKETBASE_PRIVATE = Dataset(count=10, step=timedelta(hours=1))
+
+
+@pytest.fixture(scope="session")
+def pocketbase(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PocketBase]:
+    server = PocketBase(tmp_path_factory.mktemp("pocketbase"))
+    try:
+        server.seed("items", POCKETBASE_DATA)
+        server.seed("private_items", POCKETBASE_PRIVATE)
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def reader_token(pocketbase: PocketBase) -> str:
+    return pocketbase.login("users", *READER)
+
+
+def pocketbase_config(server: PocketBase, token: str, folder: Path, **changes: Any) -> dict[str, Any]:
+    """A pipeline config for PocketBase's `items` records, read as the reader with `token`: both window bounds
+    in one `filter` expression in PocketBase's date format, page numbers of 200 (`totalItems`), daily windows
+    from 2024-01-02; rows, dead letters and state under `folder`; `changes` merged in."""
+    bounds = f'changed_at >= "{{window_start:{TIME_FORMAT}}}" && changed_at < "{{window_end:{TIME_FORMAT}}}"'
+    base = {
+        "pipeline_id": "pocketbase_items",
+        "extractor_class": "tests.real_servers.filter_template:FilterTemplateExtractor",
+        "api_config": {
+            "base_url": server.url,
+            "timeout": 10,
+            "endpoints": {
+                "items": {
+                    "path": "/api/collections/items/records",
+                    "records_path": "items",
+                    "primary_key": "id",
+                    "params": {"sort": "changed_at,id", "filter": bounds},
+                }
+            },
+            "auth_config": {"auth_type": "bearer", "headers_prefix": "", "auth_credentials": {"token": token}},
+            "pagination": {
+                "strategy": "page_number",
+                "page_param": "page",
+                "size_param": "perPage",
+                "page_size": 200,
+                "total_path": "totalItems",
+            },
+            "retry": {"max_attempts": 8, "base_delay": 0.2, "max_delay": 1, "max_time": 30},
+            "watermark": {
+                "enabled": True,
+                "timestamp_field": "changed_at",
+                "initial_watermark": "2024-01-02T00:00:00Z",
+                "window": {"window_size": "24h"},
+            },
+        },
+        "output": [{"type": "local", "config": {"path": str(folder / "out"), "batch_size": 1000}}],
+        "dead_letter": {"path": str(folder / "dead_letter")},
+        "watermark_store": {"type": "local", "path": str(folder / "state" / "control.db")},
+    }
+    return merged(base, changes)
