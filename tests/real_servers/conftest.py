@@ -11,11 +11,14 @@ from typing import Any
 import pytest
 
 from tests.real_servers.dataset import Dataset
+from tests.real_servers.json_server import JsonServer
 from tests.real_servers.pocketbase import READER, TIME_FORMAT, PocketBase
 from tests.support import merged
 
 #: 3000 records over [2024-01-02, 2024-01-08), one every 172.8 s: one on each midnight, most between seconds.
 POCKETBASE_DATA = Dataset(count=3000, step=timedelta(milliseconds=172_800))
+#: json-server's records: 3000 over [2024-01-02, 2024-01-07), one every 144 s (whole seconds), one on each midnight.
+JSON_SERVER_DATA = Dataset(count=3000, step=timedelta(seconds=144))
 #: What `private_items` holds: 10 records on 2024-01-02.
 POCKETBASE_PRIVATE = Dataset(count=10, step=timedelta(hours=1))
 
@@ -26,6 +29,15 @@ def pocketbase(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PocketBase]
     try:
         server.seed("items", POCKETBASE_DATA)
         server.seed("private_items", POCKETBASE_PRIVATE)
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def json_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JsonServer]:
+    server = JsonServer(tmp_path_factory.mktemp("json_server"), JSON_SERVER_DATA)
+    try:
         yield server
     finally:
         server.stop()
@@ -71,8 +83,50 @@ def pocketbase_config(server: PocketBase, token: str, folder: Path, **changes: A
                 "window": {"window_size": "24h"},
             },
         },
+        **_written_under(folder),
+    }
+    return merged(base, changes)
+
+
+def json_server_config(server: JsonServer, folder: Path, **changes: Any) -> dict[str, Any]:
+    """A pipeline config for json-server's `/items`: `Link` header pages of 200 (`_page` given, or json-server
+    sends no `Link`), the window as `updated_at_gte` / `updated_at_lte` with the end inclusive (json-server has
+    no `_lt`), daily windows from 2024-01-02; rows, dead letters and state under `folder`; `changes` merged in."""
+    base = {
+        "pipeline_id": "json_server_items",
+        "extractor_class": "rest",
+        "api_config": {
+            "base_url": server.url,
+            "timeout": 10,
+            "endpoints": {
+                "items": {
+                    "path": "/items",
+                    "records_path": "",
+                    "primary_key": "id",
+                    "params": {"_page": 1, "_sort": "updated_at,id"},
+                }
+            },
+            "pagination": {"strategy": "link_header", "size_param": "_limit", "page_size": 200},
+            "retry": {"max_attempts": 5, "base_delay": 0.2, "max_delay": 1, "max_time": 30},
+            "watermark": {
+                "enabled": True,
+                "timestamp_field": "updated_at",
+                "watermark_field": "updated_at_gte",
+                "window_end_field": "updated_at_lte",
+                "end_inclusive": True,
+                "initial_watermark": "2024-01-02T00:00:00Z",
+                "window": {"window_size": "24h"},
+            },
+        },
+        **_written_under(folder),
+    }
+    return merged(base, changes)
+
+
+def _written_under(folder: Path) -> dict[str, Any]:
+    """Rows, dead letters and the control store under `folder`."""
+    return {
         "output": [{"type": "local", "config": {"path": str(folder / "out"), "batch_size": 1000}}],
         "dead_letter": {"path": str(folder / "dead_letter")},
         "watermark_store": {"type": "local", "path": str(folder / "state" / "control.db")},
     }
-    return merged(base, changes)
