@@ -1,10 +1,16 @@
 """Fixtures for the real servers: each started once for this folder on a free port of 127.0.0.1, seeded, and
-stopped when the tests end; pipeline configs for them written to real files."""
+stopped when the tests end; pipeline configs for them written to real files.
+
+The PocketBase configs use the package's `auth_type: login` and window templates in `params` where the package
+has them (issue 27, items 7 and 6), and until then a token got here (`bearer`) and the stand-in extractor
+`filter_template.py`: the same tests, a different config.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import timedelta
+from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
@@ -15,12 +21,16 @@ from tests.real_servers.json_server import JsonServer
 from tests.real_servers.pocketbase import READER, TIME_FORMAT, PocketBase
 from tests.support import merged
 
+#: Whether the package has `auth_type: login` and window templates in `params`.
+LOGIN_AUTH = find_spec("beam_api_pipeline.client.login") is not None
+WINDOW_TEMPLATES = find_spec("beam_api_pipeline.window_bounds") is not None
+
 #: 3000 records over [2024-01-02, 2024-01-08), one every 172.8 s: one on each midnight, most between seconds.
 POCKETBASE_DATA = Dataset(count=3000, step=timedelta(milliseconds=172_800))
-#: json-server's records: 3000 over [2024-01-02, 2024-01-07), one every 144 s (whole seconds), one on each midnight.
-JSON_SERVER_DATA = Dataset(count=3000, step=timedelta(seconds=144))
 #: What `private_items` holds: 10 records on 2024-01-02.
 POCKETBASE_PRIVATE = Dataset(count=10, step=timedelta(hours=1))
+#: json-server's records: 3000 over [2024-01-02, 2024-01-07), one every 144 s (whole seconds), one on each midnight.
+JSON_SERVER_DATA = Dataset(count=3000, step=timedelta(seconds=144))
 
 
 @pytest.fixture(scope="session")
@@ -43,19 +53,31 @@ def json_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JsonServer
         server.stop()
 
 
-@pytest.fixture
-def reader_token(pocketbase: PocketBase) -> str:
-    return pocketbase.login("users", *READER)
+def pocketbase_auth(server: PocketBase, account: tuple[str, str] = READER, collection: str = "users") -> dict:
+    """`auth_config` signing in as `account` of the auth collection `collection`: PocketBase's
+    auth-with-password, its token bare in `Authorization` (renewed before the JWT's `exp`); without
+    `auth_type: login` in the package, a token got here once."""
+    if not LOGIN_AUTH:
+        token = server.login(collection, *account)
+        return {"auth_type": "bearer", "headers_prefix": "", "auth_credentials": {"token": token}}
+    credentials = {
+        "login_path": f"/api/collections/{collection}/auth-with-password",
+        "username_field": "identity",
+        "username": account[0],
+        "password": account[1],
+        "token_path": "token",
+    }
+    return {"auth_type": "login", "headers_prefix": "", "auth_credentials": credentials}
 
 
-def pocketbase_config(server: PocketBase, token: str, folder: Path, **changes: Any) -> dict[str, Any]:
-    """A pipeline config for PocketBase's `items` records, read as the reader with `token`: both window bounds
-    in one `filter` expression in PocketBase's date format, page numbers of 200 (`totalItems`), daily windows
-    from 2024-01-02; rows, dead letters and state under `folder`; `changes` merged in."""
+def pocketbase_config(server: PocketBase, folder: Path, **changes: Any) -> dict[str, Any]:
+    """A pipeline config for PocketBase's `items` records, read as `READER`: both window bounds in one `filter`
+    expression in PocketBase's date format, page numbers of 200 (`totalItems`), daily windows from 2024-01-02;
+    rows, dead letters and state under `folder`; `changes` merged in."""
     bounds = f'changed_at >= "{{window_start:{TIME_FORMAT}}}" && changed_at < "{{window_end:{TIME_FORMAT}}}"'
     base = {
         "pipeline_id": "pocketbase_items",
-        "extractor_class": "tests.real_servers.filter_template:FilterTemplateExtractor",
+        "extractor_class": "rest" if WINDOW_TEMPLATES else "tests.real_servers.filter_template:FilterTemplateExtractor",
         "api_config": {
             "base_url": server.url,
             "timeout": 10,
@@ -67,7 +89,7 @@ def pocketbase_config(server: PocketBase, token: str, folder: Path, **changes: A
                     "params": {"sort": "changed_at,id", "filter": bounds},
                 }
             },
-            "auth_config": {"auth_type": "bearer", "headers_prefix": "", "auth_credentials": {"token": token}},
+            "auth_config": pocketbase_auth(server),
             "pagination": {
                 "strategy": "page_number",
                 "page_param": "page",

@@ -8,7 +8,8 @@ the size served); `filter` is one expression, and dates compare as text in Pocke
 (`2024-01-05 00:00:00.000Z`). A collection's `listRule` filters what a caller sees: a caller the rule does not
 admit (no token, a wrong or expired one) gets `200` with an empty list; a collection without a rule answers
 403 to everyone but superusers. Its rate limiter (settings `rateLimits`) answers 429 and never limits
-superusers, so the pipeline reads as an ordinary user (`users` collection).
+superusers, so the pipeline reads as an ordinary account (the `users` collection, or `short_readers`, whose
+tokens expire after 10 s, its shortest).
 """
 
 from __future__ import annotations
@@ -24,9 +25,13 @@ from tests.real_servers.filter_template import write_time
 from tests.real_servers.servers import ServerProcess, free_port, installed
 
 ADMIN = ("admin@example.com", "admin-pass-1234")
+#: The pipeline's accounts: `READER` in `users` (tokens valid for PocketBase's default 7 days) and `SHORT_READER`
+#: in `short_readers`, whose tokens expire `SHORT_TOKEN_SECONDS` after their login.
 READER = ("reader@example.com", "reader-pass-1234")
-#: The pipeline's reader may list `items`; nobody but a superuser may list `private_items`.
-READER_RULE = '@request.auth.collectionName = "users"'
+SHORT_READER = ("short@example.com", "short-pass-1234")
+SHORT_TOKEN_SECONDS = 10  # PocketBase's shortest
+#: Any signed-in account may list `items`; nobody but a superuser may list `private_items`.
+READER_RULE = '@request.auth.id != ""'
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S.%3fZ"  # PocketBase's dates, with milliseconds
 BATCH = 1000  # records per seeding request (`/api/batch`)
 
@@ -47,6 +52,9 @@ class PocketBase:
         self._admin.headers["Authorization"] = self.login("_superusers", *ADMIN)
         self.call("PATCH", "/api/settings", json={"batch": {"enabled": True, "maxRequests": BATCH}})
         self.call("POST", "/api/collections/users/records", json=_account(*READER))
+        short = {"name": "short_readers", "type": "auth", "authToken": {"duration": SHORT_TOKEN_SECONDS}}
+        self.call("POST", "/api/collections", json=short)
+        self.call("POST", "/api/collections/short_readers/records", json=_account(*SHORT_READER))
         for name, rule in (("items", READER_RULE), ("private_items", None)):
             fields = [{"name": "changed_at", "type": "date"}]
             self.call(
