@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from tests.real_servers.dataset import Dataset
+from tests.real_servers.datasette import Datasette
 from tests.real_servers.json_server import JsonServer
 from tests.real_servers.pocketbase import READER, TIME_FORMAT, PocketBase
 from tests.support import merged
@@ -29,8 +30,9 @@ WINDOW_TEMPLATES = find_spec("beam_api_pipeline.window_bounds") is not None
 POCKETBASE_DATA = Dataset(count=3000, step=timedelta(milliseconds=172_800))
 #: What `private_items` holds: 10 records on 2024-01-02.
 POCKETBASE_PRIVATE = Dataset(count=10, step=timedelta(hours=1))
-#: json-server's records: 3000 over [2024-01-02, 2024-01-07), one every 144 s (whole seconds), one on each midnight.
-JSON_SERVER_DATA = Dataset(count=3000, step=timedelta(seconds=144))
+#: json-server's and Datasette's records: 3000 over [2024-01-02, 2024-01-07), one every 144 s, one on each
+#: midnight; whole seconds, as both compare bounds as text (`12:00:00.500Z` sorts before `12:00:00Z`).
+WHOLE_SECONDS_DATA = Dataset(count=3000, step=timedelta(seconds=144))
 
 
 @pytest.fixture(scope="session")
@@ -46,7 +48,16 @@ def pocketbase(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PocketBase]
 
 @pytest.fixture(scope="session")
 def json_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JsonServer]:
-    server = JsonServer(tmp_path_factory.mktemp("json_server"), JSON_SERVER_DATA)
+    server = JsonServer(tmp_path_factory.mktemp("json_server"), WHOLE_SECONDS_DATA)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def datasette(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Datasette]:
+    server = Datasette(tmp_path_factory.mktemp("datasette"), WHOLE_SECONDS_DATA)
     try:
         yield server
     finally:
@@ -136,6 +147,47 @@ def json_server_config(server: JsonServer, folder: Path, **changes: Any) -> dict
                 "watermark_field": "updated_at_gte",
                 "window_end_field": "updated_at_lte",
                 "end_inclusive": True,
+                "initial_watermark": "2024-01-02T00:00:00Z",
+                "window": {"window_size": "24h"},
+            },
+        },
+        **_written_under(folder),
+    }
+    return merged(base, changes)
+
+
+def datasette_config(server: Datasette, token: str, folder: Path, **changes: Any) -> dict[str, Any]:
+    """A pipeline config for Datasette's table `items`, read with the API token `token`: keyset pages of 200
+    (`_next` from `next`), the window as `changed_at__gte` / `changed_at__lt`, daily windows from 2024-01-02;
+    rows, dead letters and state under `folder`; `changes` merged in."""
+    base = {
+        "pipeline_id": "datasette_items",
+        "extractor_class": "rest",
+        "api_config": {
+            "base_url": server.url,
+            "timeout": 10,
+            "endpoints": {
+                "items": {
+                    "path": "/data/items.json",
+                    "records_path": "rows",
+                    "primary_key": "id",
+                    "params": {"_sort": "changed_at"},
+                }
+            },
+            "auth_config": {"auth_type": "bearer", "auth_credentials": {"token": token}},
+            "pagination": {
+                "strategy": "cursor",
+                "cursor_param": "_next",
+                "cursor_path": "next",
+                "limit_param": "_size",
+                "page_size": 200,
+            },
+            "retry": {"max_attempts": 5, "base_delay": 0.2, "max_delay": 1, "max_time": 30},
+            "watermark": {
+                "enabled": True,
+                "timestamp_field": "changed_at",
+                "watermark_field": "changed_at__gte",
+                "window_end_field": "changed_at__lt",
                 "initial_watermark": "2024-01-02T00:00:00Z",
                 "window": {"window_size": "24h"},
             },

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from beam_api_pipeline.config import load_pipeline_config
 from tests.pipeline.conftest import run_report
-from tests.real_servers.conftest import JSON_SERVER_DATA, json_server_config
+from tests.real_servers.conftest import WHOLE_SECONDS_DATA, json_server_config
 from tests.support import read_jsonl, stored_watermark, t, write_yaml
 
 
@@ -15,14 +15,14 @@ def test_two_incremental_runs_read_each_record_once(json_server, tmp_path, capsy
     code, report = run_report(tmp_path, "--config", str(path), "--end_time", "2024-01-04T00:00:00Z")
     assert code == 0, capsys.readouterr()
     ids = sorted(row["id"] for row in read_jsonl(tmp_path / "out"))
-    assert ids == JSON_SERVER_DATA.ids_between(t("2024-01-02"), t("2024-01-04"))
+    assert ids == WHOLE_SECONDS_DATA.ids_between(t("2024-01-02"), t("2024-01-04"))
     assert stored_watermark(load_pipeline_config(path)) == t("2024-01-04")
     assert report["run"]["endpoint_stats"]["items"]["pages"] == 2 * 3  # 600 records a day, 200 a page
 
     code, report = run_report(tmp_path, "--config", str(path), "--end_time", "2024-01-07T00:00:00Z")
     assert code == 0, capsys.readouterr()
     ids = [row["id"] for row in read_jsonl(tmp_path / "out")]
-    assert sorted(ids) == JSON_SERVER_DATA.ids_between(t("2024-01-02"), t("2024-01-07"))
+    assert sorted(ids) == WHOLE_SECONDS_DATA.ids_between(t("2024-01-02"), t("2024-01-07"))
     assert len(ids) == len(set(ids)) == 3000
     assert stored_watermark(load_pipeline_config(path)) == t("2024-01-07")
     assert report["watermarks"] == {"items": {"before": "2024-01-04T00:00:00Z", "after": "2024-01-07T00:00:00Z"}}
