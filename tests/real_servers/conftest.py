@@ -16,15 +16,18 @@ from typing import Any
 
 import pytest
 
+from beam_api_pipeline.config.watermark import WatermarkConfig
 from tests.real_servers.dataset import Dataset
 from tests.real_servers.datasette import Datasette
 from tests.real_servers.json_server import JsonServer
 from tests.real_servers.pocketbase import READER, TIME_FORMAT, PocketBase
 from tests.support import merged
 
-#: Whether the package has `auth_type: login` and window templates in `params`.
+#: Whether the package has `auth_type: login`, window templates in `params`, and fails a window whose records
+#: (nearly) all fall outside it (`watermark.max_outside_share`).
 LOGIN_AUTH = find_spec("beam_api_pipeline.client.login") is not None
 WINDOW_TEMPLATES = find_spec("beam_api_pipeline.window_bounds") is not None
+OUTSIDE_CHECK = "max_outside_share" in WatermarkConfig.model_fields
 
 #: 3000 records over [2024-01-02, 2024-01-08), one every 172.8 s: one on each midnight, most between seconds.
 POCKETBASE_DATA = Dataset(count=3000, step=timedelta(milliseconds=172_800))
