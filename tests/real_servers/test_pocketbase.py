@@ -91,7 +91,8 @@ def test_the_servers_rate_limiter_answers_429_and_the_retried_run_is_exact(
     pocketbase, pocketbase_rate_limit, tmp_path, capsys
 ):
     """Asking 40 requests a second where PocketBase allows 5: its 429s are retried and every record is read."""
-    config = pocketbase_config(pocketbase, tmp_path, api_config={"pagination": {"page_size": 100}, "rate_limit": 40})
+    changes = {"pagination": {"page_size": 100}, "rate_limit": 40, "retry": {"max_attempts": 20}}
+    config = pocketbase_config(pocketbase, tmp_path, api_config=changes)
 
     code, report = _run(tmp_path, config, "2024-01-05T00:00:00Z")
     assert code == 0, capsys.readouterr()
