@@ -7,7 +7,9 @@ install cannot pass for a passing test.
 
 from __future__ import annotations
 
+import ctypes
 import os
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -21,6 +23,15 @@ TOOLS = Path(__file__).resolve().parents[2] / ".tools"
 START_TIMEOUT_SECONDS = 30.0
 
 __all__ = ["ServerProcess", "free_port", "installed"]
+
+_PR_SET_PDEATHSIG = 1
+_prctl = ctypes.CDLL(None, use_errno=True).prctl  # looked up here: the child between fork and exec only calls it
+
+
+def _die_with_the_tests() -> None:
+    """In the server's process before it starts: SIGTERM when the process that started it ends, so that a
+    killed test run (a timeout, a closed pipe) leaves no server behind."""
+    _prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def installed(variable: str, name: str) -> Path:
@@ -37,7 +48,9 @@ class ServerProcess:
     def __init__(self, command: list[str], health_url: str, log: Path, cwd: Path):
         self.log = log
         with log.open("ab") as output:
-            self._process = subprocess.Popen(command, cwd=cwd, stdout=output, stderr=subprocess.STDOUT)
+            self._process = subprocess.Popen(
+                command, cwd=cwd, stdout=output, stderr=subprocess.STDOUT, preexec_fn=_die_with_the_tests
+            )
         self._wait_until_up(health_url)
 
     def _wait_until_up(self, health_url: str) -> None:
