@@ -8,10 +8,22 @@ INSTALLED := $(VENV)/.installed
 PRISM_VERSION := v2.77.0
 PRISM := .tools/prism
 
+# Real third-party REST servers for tests/real_servers, installed from the package registries into .tools/ (each
+# version in a folder of its own, installed once; .tools/pocketbase, .tools/json-server and .tools/datasette point
+# at the pinned ones): PocketBase built from source with the Go toolchain (the Go module proxy), json-server from
+# npm (Node.js from Debian's apt when it is missing), Datasette from PyPI in a virtualenv of its own (1.0 alpha:
+# API tokens are new in 1.0).
+POCKETBASE_VERSION := v0.36.8
+POCKETBASE := .tools/pocketbase-$(POCKETBASE_VERSION)
+JSON_SERVER_VERSION := 0.17.4
+JSON_SERVER := .tools/json-server-$(JSON_SERVER_VERSION)/node_modules/.bin/json-server
+DATASETTE_VERSION := 1.0a41
+DATASETTE := .tools/datasette-$(DATASETTE_VERSION)/bin/datasette
+
 # Debian's Redis server: the rate-limit tests and benchmark start their own on 127.0.0.1 (rate_limit_mode shared).
 REDIS_SERVER := /usr/bin/redis-server
 
-.PHONY: demo demo-streaming test bench lint format clean prism redis
+.PHONY: demo demo-streaming test bench lint format clean prism redis real-servers
 
 $(INSTALLED): requirements.txt requirements-test.txt setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -35,13 +47,35 @@ $(REDIS_SERVER):
 	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends redis-server || \
 		(apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends redis-server)
 
+real-servers: $(POCKETBASE) $(JSON_SERVER) $(DATASETTE)
+	ln -sfn $(notdir $(POCKETBASE)) .tools/pocketbase
+	ln -sfn json-server-$(JSON_SERVER_VERSION)/node_modules/.bin/json-server .tools/json-server
+	ln -sfn datasette-$(DATASETTE_VERSION)/bin/datasette .tools/datasette
+
+$(POCKETBASE):
+	GOBIN=$(abspath $@.build) go install github.com/pocketbase/pocketbase/examples/base@$(POCKETBASE_VERSION)
+	mv $@.build/base $@ && rmdir $@.build
+
+$(JSON_SERVER):
+	command -v npm >/dev/null || (apt-get update && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends nodejs npm)
+	npm install --prefix .tools/json-server-$(JSON_SERVER_VERSION) --no-audit --no-fund --no-save --silent \
+		json-server@$(JSON_SERVER_VERSION)
+	touch $@
+
+$(DATASETTE):
+	$(PYTHON) -m venv .tools/datasette-$(DATASETTE_VERSION)
+	.tools/datasette-$(DATASETTE_VERSION)/bin/pip install --quiet --disable-pip-version-check \
+		datasette==$(DATASETTE_VERSION)
+
 $(PRISM):
 	GOBIN=$(abspath .tools) go install github.com/apache/beam/sdks/v2/go/cmd/prism@$(PRISM_VERSION)
 
 # The whole suite in a network namespace of its own (tests/isolated.sh), with the BigQuery and GCS emulators
 # running for tests/integration (own virtualenv, free 127.0.0.1 ports, stopped by PID when pytest ends) and
-# Prism built for tests/runners, and redis-server installed for tests/rate_limits; see docs/testing.md.
-test: $(INSTALLED) $(PRISM) $(REDIS_SERVER) lint
+# Prism built for tests/runners, redis-server installed for tests/rate_limits, and the real REST servers installed
+# for tests/real_servers (before the namespace, which reaches no registry); see docs/testing.md.
+test: $(INSTALLED) $(PRISM) $(REDIS_SERVER) real-servers lint
 	PYTHON=$(PYTHON) tests/integration/emulators.sh install
 	PRISM_LOCATION=$(abspath $(PRISM)) PYTHON=$(PYTHON) tests/isolated.sh tests/integration/emulators.sh run \
 		$(PY) -m pytest -q
