@@ -1,33 +1,24 @@
 """Fixtures for the real servers: each started once for this folder on a free port of 127.0.0.1, seeded, and
 stopped when the tests end; pipeline configs for them written to real files.
 
-The PocketBase configs use the package's `auth_type: login` and window templates in `params` where the package
-has them (issue 27, items 7 and 6), and until then a token got here (`bearer`) and the stand-in extractor
-`filter_template.py`: the same tests, a different config.
+The PocketBase configs sign in with `auth_type: login` and send both window bounds in one `filter` expression
+(a window template in `params`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import timedelta
-from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from beam_api_pipeline.config.watermark import WatermarkConfig
 from tests.real_servers.dataset import Dataset
 from tests.real_servers.datasette import Datasette
 from tests.real_servers.json_server import JsonServer
 from tests.real_servers.pocketbase import READER, TIME_FORMAT, PocketBase
 from tests.support import merged
-
-#: Whether the package has `auth_type: login`, window templates in `params`, and fails a window whose records
-#: (nearly) all fall outside it (`watermark.max_outside_share`).
-LOGIN_AUTH = find_spec("beam_api_pipeline.client.login") is not None
-WINDOW_TEMPLATES = find_spec("beam_api_pipeline.window_bounds") is not None
-OUTSIDE_CHECK = "max_outside_share" in WatermarkConfig.model_fields
 
 #: 3000 records over [2024-01-02, 2024-01-08), one every 172.8 s: one on each midnight, most between seconds.
 POCKETBASE_DATA = Dataset(count=3000, step=timedelta(milliseconds=172_800))
@@ -69,11 +60,7 @@ def datasette(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Datasette]:
 
 def pocketbase_auth(server: PocketBase, account: tuple[str, str] = READER, collection: str = "users") -> dict:
     """`auth_config` signing in as `account` of the auth collection `collection`: PocketBase's
-    auth-with-password, its token bare in `Authorization` (renewed before the JWT's `exp`); without
-    `auth_type: login` in the package, a token got here once."""
-    if not LOGIN_AUTH:
-        token = server.login(collection, *account)
-        return {"auth_type": "bearer", "headers_prefix": "", "auth_credentials": {"token": token}}
+    auth-with-password, its token bare in `Authorization` (renewed before the JWT's `exp`)."""
     credentials = {
         "login_path": f"/api/collections/{collection}/auth-with-password",
         "username_field": "identity",
@@ -91,7 +78,7 @@ def pocketbase_config(server: PocketBase, folder: Path, **changes: Any) -> dict[
     bounds = f'changed_at >= "{{window_start:{TIME_FORMAT}}}" && changed_at < "{{window_end:{TIME_FORMAT}}}"'
     base = {
         "pipeline_id": "pocketbase_items",
-        "extractor_class": "rest" if WINDOW_TEMPLATES else "tests.real_servers.filter_template:FilterTemplateExtractor",
+        "extractor_class": "rest",
         "api_config": {
             "base_url": server.url,
             "timeout": 10,

@@ -20,8 +20,8 @@ from typing import Any
 
 import requests
 
+from beam_api_pipeline.timeformat import format_bound
 from tests.real_servers.dataset import Dataset
-from tests.real_servers.filter_template import write_time
 from tests.real_servers.servers import ServerProcess, free_port, installed
 
 ADMIN = ("admin@example.com", "admin-pass-1234")
@@ -81,7 +81,7 @@ class PocketBase:
     def seed(self, collection: str, dataset: Dataset) -> None:
         """Create `dataset`'s records in `collection` (in batches of `BATCH`)."""
         records = [
-            {"id": dataset.id_of(n), "changed_at": write_time(dataset.time_of(n), TIME_FORMAT)}
+            {"id": dataset.id_of(n), "changed_at": format_bound(dataset.time_of(n), TIME_FORMAT)}
             for n in range(dataset.count)
         ]
         for first in range(0, len(records), BATCH):

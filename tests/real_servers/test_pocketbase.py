@@ -12,8 +12,6 @@ import pytest
 from beam_api_pipeline.config import load_pipeline_config
 from tests.pipeline.conftest import run_report
 from tests.real_servers.conftest import (
-    LOGIN_AUTH,
-    OUTSIDE_CHECK,
     POCKETBASE_DATA,
     pocketbase_auth,
     pocketbase_config,
@@ -128,9 +126,6 @@ def test_a_collection_the_account_may_not_list_fails_its_windows_and_holds_the_w
     assert _secret(config) not in str(dead_letters) + capsys.readouterr().out + str(report)
 
 
-@pytest.mark.xfail(
-    not LOGIN_AUTH, run=False, strict=True, reason="auth_type: login (issue 27 item 7) is not in the package yet"
-)
 def test_tokens_that_expire_every_10_seconds_are_renewed_and_the_run_is_exact(pocketbase, tmp_path, capsys):
     """`short_readers` tokens expire 10 s after their login, and PocketBase answers an expired token with 200 and
     an empty list: a run of about 11 s (3 requests a second) must sign in again before its token expires."""
@@ -145,12 +140,6 @@ def test_tokens_that_expire_every_10_seconds_are_renewed_and_the_run_is_exact(po
     assert report["run"]["endpoint_stats"]["items"]["seconds"] > 2 * SHORT_TOKEN_SECONDS
 
 
-@pytest.mark.xfail(
-    not OUTSIDE_CHECK,
-    strict=True,
-    reason="issue 27 item 5 (a filter that does not filter fails) is not in the package yet: today exit 0, "
-    "0 records written of 1000 fetched, and the watermark moved to 2024-01-04",
-)
 def test_iso_8601_bounds_that_pocketbase_compares_as_text_fail_their_windows(pocketbase, tmp_path, capsys):
     """PocketBase compares dates as text in its own format (`2024-01-03 00:00:00.000Z`): with ISO 8601 bounds
     (`T` sorts after the space) each window gets the next day's records, all outside it (issue 27, case 15)."""
