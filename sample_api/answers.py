@@ -54,7 +54,23 @@ def broken_answer(kind: str, answer: Reply, faults: Faults) -> Reply:
         return Reply(200, {"error": {"code": "backend_unavailable", "message": "try again later"}})
     if kind == "huge_page":
         return padded(answer, faults.huge_page_bytes)
+    if kind == "null_200":
+        return Reply(200, None)
+    if kind == "no_content_204":
+        return Reply(204, None, raw=b"")
+    if kind == "null_errors":
+        return without_records(answer, None, errors=[{"message": "internal error: the query failed"}])
+    if kind == "empty_error":
+        return without_records(answer, [], error="query timed out")
     return answer
+
+
+def without_records(answer: Reply, records: list | None, **error: object) -> Reply:
+    """`answer` with every list in its JSON object (its records) replaced by `records`, and `error` added."""
+    if not isinstance(answer.body, dict):
+        return answer
+    body = {key: records if isinstance(value, list) else value for key, value in answer.body.items()}
+    return dataclasses.replace(answer, body={**body, **error})
 
 
 def padded(answer: Reply, size: int) -> Reply:

@@ -65,6 +65,8 @@ class WalkPagesFn(WindowFetchDoFn):
             try:
                 self._check_pause()
                 page = extractor.fetch_page(self._client, task.window, position, on_retry=on_retry)
+                tally = extractor.pagination.tally_after(position, page)
+                part.saw(tally.announced, tally.size)
                 next_position = extractor.next_position(task.window, position, page)
             except Deferral as deferral:
                 tracker.try_claim(FirstPageHold(release=True))  # the first page, if still held, is deferred too
