@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import email.utils
 import time
+from typing import Any
 
 from sample_api.faults import Faults
 from sample_api.protocol import Reply
@@ -66,11 +67,17 @@ def broken_answer(kind: str, answer: Reply, faults: Faults) -> Reply:
 
 
 def without_records(answer: Reply, records: list | None, **error: object) -> Reply:
-    """`answer` with every list in its JSON object (its records) replaced by `records`, and `error` added."""
+    """`answer` with every list in its JSON object, however deep (its records), replaced by `records`, and
+    `error` added at its top."""
     if not isinstance(answer.body, dict):
         return answer
-    body = {key: records if isinstance(value, list) else value for key, value in answer.body.items()}
-    return dataclasses.replace(answer, body={**body, **error})
+
+    def emptied(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {key: emptied(inner) for key, inner in value.items()}
+        return records if isinstance(value, list) else value
+
+    return dataclasses.replace(answer, body={**emptied(answer.body), **error})
 
 
 def padded(answer: Reply, size: int) -> Reply:
