@@ -6,7 +6,8 @@ message the client makes has the auth handler's secrets masked, including tokens
 
 A successful status whose body is empty (other than 204) or not JSON (an HTML page from a proxy, JSON cut
 short) is retried like a dropped connection: such answers come from overloaded gateways and caches, and
-reading them as "no records" would lose a page without a trace.
+reading them as "no records" would lose a page without a trace. A 204 is decoded with no body; `send`'s `read`
+(the extractor's `read_page`) decides whether that, or any other answer, is a page, inside the retries.
 """
 
 from __future__ import annotations

@@ -102,7 +102,8 @@ class BaseExtractor:
         An answer without `records_path` at all (an error object sent with status 200) is an error, not an
         empty page: taking it for one would skip the rest of the window without a trace. So is an answer with
         no body (`null`, a 204) and one whose records are empty or `null` beside an `error` or `errors`
-        entry: those raise RetryableApiError, and the page is asked for again (`retry`) before its window fails.
+        entry (a query that timed out): those raise RetryableApiError, and the page is asked for again
+        (`retry`) before its window fails.
         """
         self._check_answer_has_records(response)
         records = get_path(response.body, self.endpoint.records_path, default=_ABSENT)
@@ -128,8 +129,8 @@ class BaseExtractor:
         if not isinstance(response.body, dict):
             return
         errors = {name: response.body[name] for name in ("error", "errors") if response.body.get(name)}
-        records = get_path(response.body, self.endpoint.records_path, default=None)
-        if errors and not records:
+        records = get_path(response.body, self.endpoint.records_path, default=_ABSENT)
+        if errors and records is not _ABSENT and not records:  # no records_path at all: read_page's error
             shown = jsoncodec.dumps(errors)[:_ERROR_SHOWN]
             raise RetryableApiError(f"{where} has no records and reports an error: {shown}", response.status)
 

@@ -19,14 +19,14 @@ WINDOW = Window(datetime(2024, 1, 2, tzinfo=UTC), datetime(2024, 1, 3, tzinfo=UT
 WHERE = "things window 2024-01-02T00:00:00Z/2024-01-03T00:00:00Z"
 
 
-def extractor(**pagination) -> RestExtractor:
+def extractor(primary_key: str | None = "id", **pagination) -> RestExtractor:
     config = PipelineConfig.model_validate(
         {
             "pipeline_id": "unit",
             "extractor_class": "rest",
             "api_config": {
                 "base_url": "https://api.example.com/v1",
-                "endpoints": {"things": {"path": "/things", "records_path": "items"}},
+                "endpoints": {"things": {"path": "/things", "records_path": "items", "primary_key": primary_key}},
                 "pagination": pagination,
                 "watermark": {"enabled": True, "watermark_field": "since", "initial_watermark": "2024-01-01"},
             },
@@ -92,6 +92,14 @@ def test_an_offset_walk_whose_total_changed_reads_the_window_again_then_fails():
         "its last: records moved while the window was read; sort by a stable key or use cursor pagination; the "
         "window was read 3 times"
     )
+
+
+def test_without_a_primary_key_a_moved_window_fails_at_once():
+    offset = extractor(primary_key=None, strategy="offset", page_size=5, total_path="total")
+    with pytest.raises(
+        PaginationError, match=r"page 3: the API announced 12 records .* and 11 on its last: .*pagination$"
+    ):
+        walk(offset, [page(5, total=12), page(5, total=11), page(1, total=11)])
 
 
 def test_a_page_number_walk_that_fetched_fewer_than_announced_reads_again():
