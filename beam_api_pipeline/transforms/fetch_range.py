@@ -24,14 +24,13 @@ from beam_api_pipeline.transforms.page_range import PageRangeProvider
 from beam_api_pipeline.transforms.window_fetch import Deferral, WindowFetchDoFn, WindowPart
 
 _RANGE = beam.DoFn.RestrictionParam(PageRangeProvider())
+#: A fetched page of a range: its records and the total it announced.
+Fetched = tuple[list[Any], int | None]
 
 
 class FetchRangeFn(WindowFetchDoFn):
     """Fetches a part of a window's page range up to `pages_in_flight` pages at a time, claiming and emitting
     them in order; pages fetched beyond a split point are dropped (their new owner fetches them)."""
-
-    #: The element of a fetched page: its records and the total it announced.
-    _Fetched = tuple[list[Any], int | None]
 
     def setup(self) -> None:
         super().setup()
@@ -98,7 +97,7 @@ class FetchRangeFn(WindowFetchDoFn):
         # The part with page 0 speaks for a window cut short by max_pages (the range stops there).
         yield self._truncated(part) if ranged.truncated and part.first_page == 0 else self._done(part)
 
-    def _page(self, ranged: RangeTask, paging: RangePaging, index: int, on_retry) -> _Fetched:
+    def _page(self, ranged: RangeTask, paging: RangePaging, index: int, on_retry) -> Fetched:
         """Page `index`'s records and the total it announced."""
         self._check_pause()
         page = self._fetch_range_page(ranged.task, paging, index, on_retry)
