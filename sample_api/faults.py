@@ -86,7 +86,8 @@ class Faults:
     most N as the total (`total`, `totalCount`), as Elasticsearch caps `hits.total`. `empty_pages` answers
     every cursor, next-URL and GraphQL page after the first with an empty page that says more (a cursor,
     `has_more: true`, a next link, `hasNextPage: true`), then the page itself. `moving_records` (ids) move when
-    the first page of a window holding them is served on `/items` or `/records` (page 1, offset 0): each is
+    the first page of a window holding them is served (`/items` page 1, `/records` offset 0, the first page
+    of `/events`, `/feed` and GraphQL): each is
     stamped `moved_to` (out of the window) or deleted when `moved_to` is None, so the records after it shift
     one place back, as an update or a delete during a walk shifts offset and page-number pages.
     """

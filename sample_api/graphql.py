@@ -57,6 +57,8 @@ def graphql(dataset: Dataset, faults: Faults, request: Request) -> Reply:
         connection = {"nodes": [], "totalCount": faults.total(len(found)), "pageInfo": info}
         return Reply(200, {"data": {"events": connection}})
     page, next_record = keyset_page(found, cursor, first, faults)
+    if cursor is None:
+        faults.move_records(dataset, found)
     connection = {
         "nodes": [faults.record_json(record) for record in page],
         "totalCount": faults.total(len(found)),

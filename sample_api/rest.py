@@ -11,7 +11,7 @@ Records are written by `Faults.record_json` (timestamp style, stripped fields); 
 repeat the end of the page before when `Faults.boundary_duplicates` is set. Pages are capped at
 `Faults.page_cap`, totals at `Faults.capped_total`; `Faults.empty_pages` puts an empty page that says more
 before each cursor or next-URL page (its cursor is the page's own, marked `HOLD`); `Faults.moving_records`
-move once the first page of their window is served.
+move once the first page of their window is served (keyset pages do not shift: the cursor names a record).
 """
 
 from __future__ import annotations
@@ -116,6 +116,8 @@ def events(dataset: Dataset, faults: Faults, request: Request) -> Reply:
             raise BadRequest("starting_after", f"no record {last_id!r} in this window")
         cursor = record_key(last)
     page, after = keyset_page(found, cursor, limit, faults)
+    if cursor is None:
+        faults.move_records(dataset, found)
     return Reply(
         200,
         {
@@ -146,8 +148,11 @@ def feed(dataset: Dataset, faults: Faults, request: Request) -> Reply:
         page, next_token = [], HOLD + token
     else:
         cursor = None if token is None else decode_cursor(token, "page_token")
-        page, after = keyset_page(dataset.window(*window_of(request)), cursor, faults.page_size(limit), faults)
+        found = dataset.window(*window_of(request))
+        page, after = keyset_page(found, cursor, faults.page_size(limit), faults)
         next_token = None if after is None else encode_cursor(after)
+        if cursor is None:
+            faults.move_records(dataset, found)
     next_url = None
     if next_token is not None:
         params = {

@@ -147,11 +147,12 @@ class BaseExtractor:
         page or, with `watermark.filter: client`, at a page whose records are all older than the window.
 
         A walk that ends while the API says more records follow fails (PaginationError says why). One that
-        fetched fewer records than the total its first page announced, or (offsets, page numbers) whose last
-        page announces another total, is not complete either: an offset or page-number walk, whose pages shift
-        when records move, reads the window again up to MAX_REREADS times before it fails, when the endpoint has
-        a `primary_key` (the records read twice are de-duplicated by it; without one they would be written
-        twice, so the window fails at once and the next run reads it again).
+        fetched fewer records than the total its first page announced (a cursor walk: or its last page, when
+        smaller), or (offsets, page numbers) whose last page announces another total, is not complete either:
+        an offset or page-number walk, whose pages shift when records move, reads the window again up to
+        MAX_REREADS times before it fails, when the endpoint has a `primary_key` (the records read twice are
+        de-duplicated by it; without one they would be written twice, so the window fails at once and the next
+        run reads it again).
         """
         if self.api.watermark.filter == "client" and self.endpoint.parent is None and self._precedes(window, page):
             return None
@@ -187,7 +188,10 @@ class BaseExtractor:
                 f"{last} on its last: records moved while the window was read; sort by a stable key or use cursor "
                 "pagination"
             )
-        if tally.fetched < tally.announced:
+        # A cursor walk is not shifted by records that move: one that left the window ahead of the cursor is not
+        # owed (its new time puts it in a later window), so the last page's smaller total is the count owed.
+        owed = tally.announced if strategy.shifts or last is None else min(tally.announced, last)
+        if tally.fetched < owed:
             return (
                 f"{tally.fetched} records fetched, fewer than the {tally.announced} the API announced "
                 f"(total_path {path!r}) on the window's first page (page size served: {tally.size or 0})"

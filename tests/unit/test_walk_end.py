@@ -136,3 +136,11 @@ def test_an_honest_empty_page_stays_a_page():
     assert reader.read_page(response({"items": [], "total": 0})).records == []
     assert reader.read_page(response({"items": None, "total": 0})).records == []  # Go's nil slice
     assert reader.read_page(response({"items": [1], "error": "partial"})).records == [1]
+
+
+def test_a_cursor_walk_owes_the_smaller_of_its_first_and_last_totals():
+    cursor = extractor(strategy="cursor", cursor_path="next", page_size=5, total_path="total")
+    # A record ahead of the cursor left the window (its new time is in a later one): 11 owed, 11 fetched.
+    assert len(walk(cursor, [page(5, total=12, next="a"), page(5, total=11, next="b"), page(1, total=11)])) == 3
+    with pytest.raises(PaginationError, match=r"page 3: 10 records fetched, fewer than the 12 the API announced"):
+        walk(cursor, [page(5, total=12, next="a"), page(5, total=11, next="b"), page(0, total=11)])
