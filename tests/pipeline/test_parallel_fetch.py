@@ -147,7 +147,7 @@ def test_a_long_retry_after_defers_the_remainder_instead_of_sleeping(sample_api,
     assert range_out[0] == (task.to_element(), first_page)  # page 0 was emitted before the deferral
     range_result = WindowResult.from_element(range_out[1].value)
     assert dataclasses.replace(range_result, seconds=0) == WindowResult(
-        task, WindowStatus.PARTIAL, 1, 10, 0, first_page=0, end_page=1, window_pages=5
+        task, WindowStatus.PARTIAL, 1, 10, 0, first_page=0, end_page=1, window_pages=5, announced_total=48, page_size=10
     )
     assert sample_api.stats()["requests"] == 1  # the walk's 429 paused the limiter: the range asked nothing
 
