@@ -25,16 +25,18 @@ class WalkTally:
     """What one read of a window has seen before a page: the index of the read's first page (`start`), the
     records served before the page (`fetched`), the total the read's first page announced at `total_path`
     (`announced`, None when there is none), the largest page served so far (`size`: the effective page size,
-    None before the first page) and how many times the window was read again (`rereads`)."""
+    None before the first page), how many times the window was read again (`rereads`) and, in a walk without
+    an end signal, a digest of the page before (`previous`, 0 when not kept)."""
 
     start: int = 0
     fetched: int = 0
     announced: int | None = None
     size: int | None = None
     rereads: int = 0
+    previous: int = 0
 
-    def to_values(self) -> tuple[int, int, int | None, int | None, int]:
-        return (self.start, self.fetched, self.announced, self.size, self.rereads)
+    def to_values(self) -> tuple[int, int, int | None, int | None, int, int]:
+        return (self.start, self.fetched, self.announced, self.size, self.rereads, self.previous)
 
 
 @dataclass(frozen=True)
@@ -94,7 +96,8 @@ class PaginationStrategy:
     page cap, and the walk goes on. Only where the API gives no end signal at all (page numbers or offsets
     without `total_path` or `has_more_path`) does a page end the walk: an empty one, or one shorter than the
     largest page served before it (a first page shorter than asked may be the API's cap: the page after it is
-    asked for, as dlt's `stop_after_empty_page` does).
+    asked for, as dlt's `stop_after_empty_page` does), or one that repeats the page before it (an endpoint
+    that ignores the paging parameters answers every page alike: the repeat is not read, `repeats_previous`).
     """
 
     #: True when a position's token (after the first page) is the URL of the page to request.
@@ -145,7 +148,23 @@ class PaginationStrategy:
         served = len(page.records)
         announced = self.total(page) if position.index == tally.start else tally.announced
         size = max(tally.size or 0, served) or None
-        return WalkTally(tally.start, tally.fetched + served, announced, size, tally.rereads)
+        previous = 0 if self._has_end_signal(page) else token_fingerprint(page.records)
+        return WalkTally(tally.start, tally.fetched + served, announced, size, tally.rereads, previous)
+
+    def _has_end_signal(self, page: Page) -> bool:
+        """Whether `page` tells where the walk ends: a total or a has-more flag (strategies that follow cursors
+        or links end where there is none, and say so)."""
+        path = self.config.has_more_path
+        has_more = bool(path) and get_path(page.body, path, default=None) is not None
+        return not self.shifts or has_more or self.total(page) is not None
+
+    def repeats_previous(self, position: PagePosition, page: Page) -> bool:
+        """Whether `page`, in a walk without an end signal, holds the same records as the page before it: the
+        API ignores the paging parameters, and the walk ends before `page` (which is not read)."""
+        tally = position.tally
+        if self._has_end_signal(page) or position.index == tally.start or not page.records:
+            return False
+        return token_fingerprint(page.records) == tally.previous
 
     def is_full(self, position: PagePosition, page: Page) -> bool:
         """Whether `page` is as long as a page can be: the size asked for on the read's first page, the
@@ -156,7 +175,7 @@ class PaginationStrategy:
     def _ends_without_signal(self, position: PagePosition, page: Page) -> bool:
         """The fallback end of a walk whose API gives no end signal: an empty page, or a page shorter than the
         largest page served before it (a short first page may be the API's page cap)."""
-        if not page.records:
+        if not page.records or self.repeats_previous(position, page):
             return True
         return position.index > position.tally.start and not self.is_full(position, page)
 

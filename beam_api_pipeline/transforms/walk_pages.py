@@ -75,8 +75,13 @@ class WalkPagesFn(WindowFetchDoFn):
             except Exception as error:
                 yield self._failed(tracker.try_claim(PageStep(position, None)), part, error)
                 return
+            repeat = extractor.pagination.repeats_previous(position, page)  # the API ignores paging: not read
             if not tracker.try_claim(PageStep(position, next_position)):
                 yield part.result(WindowStatus.DONE)  # split while the page was fetched: its new owner fetches it again
+                return
+            if repeat:
+                part.window_pages = part.end_page
+                yield self._done(part)
                 return
             part.claimed(position.index)
             yield from self._emit(extractor, part, page.records)

@@ -1,12 +1,17 @@
+import itertools
 import pickle
 
 from beam_api_pipeline.config import PaginationConfig
 from beam_api_pipeline.pagination import Page, PagePosition, create_strategy, link_targets
 from beam_api_pipeline.pagination.base import TOKEN_HISTORY, WalkTally, token_fingerprint
 
+RECORD_IDS = itertools.count()
+
 
 def page(records: int, **body) -> Page:
-    return Page(body={"items": list(range(records)), **body}, headers={}, records=list(range(records)))
+    """A page of `records` records, none of them on any other page."""
+    items = [next(RECORD_IDS) for _ in range(records)]
+    return Page(body={"items": items, **body}, headers={}, records=items)
 
 
 def walk(strategy, pages: list[Page]) -> list[dict]:
@@ -242,3 +247,16 @@ def test_token_history_is_bounded_and_travels_with_the_position():
 
 def test_positions_compare_by_index_and_token_only():
     assert PagePosition(0).advance("x") == PagePosition(1, "x")
+
+
+def test_a_walk_without_an_end_signal_ends_before_a_page_that_repeats_the_one_before():
+    strategy = create_strategy(PaginationConfig(strategy="page_number", page_size=10))
+    notes = Page(body={"notes": [1, 2]}, headers={}, records=[1, 2])  # an endpoint that ignores `page`
+    first = strategy.first_position()
+    second = strategy.next_position(first, notes)  # a short first page may be a cap: page 2 is asked for
+    assert (second.token, strategy.repeats_previous(first, notes)) == (2, False)
+    assert strategy.repeats_previous(second, notes)  # the walk reads no more of it
+    assert strategy.next_position(second, notes) is None
+    assert not strategy.repeats_previous(second, Page(body={}, headers={}, records=[3, 4]))
+    with_total = create_strategy(PaginationConfig(strategy="page_number", page_size=10, total_path="total"))
+    assert not with_total.repeats_previous(with_total.next_position(first, page(10, total=30)), notes)
