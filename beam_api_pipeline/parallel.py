@@ -2,7 +2,11 @@
 calculated_offset), and how many processes share the job's request budget. Pure functions, no Beam.
 
 A window's first page tells the total; its pages 0 .. n-1 then form a `RangeTask` whose positions are page
-indices. known_pages asks for page ``start_page + i``; calculated_offset for ``offset = i * page_size``.
+indices. known_pages asks for page ``start_page + i``; calculated_offset for ``offset = i * page_size``, where
+the page size is the one the first page was actually served with: an API that caps its pages serves fewer
+records than asked while its total says more, and the range is planned (and asked for) in pages of that size.
+Each page is then held to the plan (`range_page_problem`): a page shorter than planned, or announcing another
+total, fails the window, and a planned last page that comes back full is followed by one more page.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from typing import Any
 
 from beam_api_pipeline.config import ApiConfig
 from beam_api_pipeline.errors import ConfigError
+from beam_api_pipeline.paths import get_path
 from beam_api_pipeline.run_plan import TaskElement, WindowTask
 
 KNOWN_PAGES = "known_pages"
@@ -41,6 +46,11 @@ class RangePaging:
         if self.kind == KNOWN_PAGES:
             return {self.page_param: self.start_page + index, self.size_param: self.page_size}
         return {self.offset_param: index * self.page_size, self.limit_param: self.page_size}
+
+    def total(self, body: Any) -> int | None:
+        """The record count at `total_path` in an answer's `body`, None when it is not a count."""
+        total = get_path(body, self.total_path)
+        return total if isinstance(total, int) and not isinstance(total, bool) and total >= 0 else None
 
 
 def range_paging(api: ApiConfig, endpoint: str) -> RangePaging | None:
@@ -84,7 +94,8 @@ def range_paging(api: ApiConfig, endpoint: str) -> RangePaging | None:
 class RangeTask:
     """A window whose first page is fetched, as pages `[0, stop)`: page 0 is not fetched again, its records are
     `first_page` (packed, see `packing`). `parts` is the initial split; `error` is set when the window cannot
-    be fetched as a range, `truncated` when `max_pages` cut it short."""
+    be fetched as a range, `truncated` when `max_pages` cut it short. `page_size` is the size its pages are
+    asked for and served with (0: unknown, the range failed), `announced` the total its first page announced."""
 
     task: WindowTask
     stop: int
@@ -92,9 +103,20 @@ class RangeTask:
     truncated: bool = False
     error: str | None = None
     first_page: bytes = field(default=b"", compare=False)
+    page_size: int = 0
+    announced: int | None = None
 
     def to_element(self) -> RangeElement:
-        return (self.task.to_element(), self.stop, self.parts, self.truncated, self.error, self.first_page)
+        return (
+            self.task.to_element(),
+            self.stop,
+            self.parts,
+            self.truncated,
+            self.error,
+            self.first_page,
+            self.page_size,
+            self.announced,
+        )
 
     @classmethod
     def from_element(cls, element: RangeElement) -> RangeTask:
@@ -102,13 +124,20 @@ class RangeTask:
         return cls(WindowTask.from_element(task), *rest)
 
 
-#: A RangeTask between stages: (task, stop, parts, truncated, error, first page's records packed).
-RangeElement = tuple[TaskElement, int, int, bool, str | None, bytes]
+#: A RangeTask between stages: (task, stop, parts, truncated, error, first page's records packed, page size,
+#: announced total).
+RangeElement = tuple[TaskElement, int, int, bool, str | None, bytes, int, int | None]
 
 
 def page_count(total: int, page_size: int) -> int:
     """Pages needed for `total` records (at least one: an empty window still answers one page)."""
     return max(1, math.ceil(total / page_size))
+
+
+def served_page_size(paging: RangePaging, total: int, served: int) -> int:
+    """The page size of a range whose first page served `served` records and announced `total`: the size asked
+    for, or the first page's length when it is shorter while the total says more (the API's page cap)."""
+    return served if 0 < served < min(paging.page_size, total) else paging.page_size
 
 
 def plan_range(
@@ -117,21 +146,60 @@ def plan_range(
     paging: RangePaging,
     max_pages: int,
     workers: int,
+    served: int,
 ) -> RangeTask:
-    """The RangeTask of `task` once its first page said `total` records, for a runner with `workers` workers.
+    """The RangeTask of `task` once its first page served `served` records and said `total`, for a runner with
+    `workers` workers. Its pages are of the size the first page was served with (`served_page_size`).
 
     Known pages are split into at most one part per worker, each at least `pages_in_flight` pages long;
     calculated offsets into chunks of `chunk_size` records.
     """
     if not isinstance(total, int) or isinstance(total, bool) or total < 0:
         return RangeTask(task, 1, 1, error=f"total_path {paging.total_path!r} is {total!r}, not a record count")
-    pages = page_count(total, paging.page_size)
+    if served == 0 and total > 0:
+        error = f"the first page has no records while total_path {paging.total_path!r} announces {total}"
+        return RangeTask(task, 1, 1, error=error, announced=total)
+    size = served_page_size(paging, total, served)
+    pages = page_count(total, size)
     stop = min(pages, max_pages)
-    if paging.pages_per_part is not None:
-        parts = math.ceil(stop / paging.pages_per_part)
-    else:
+    if paging.pages_per_part is None:
         parts = min(max(1, workers), stop // paging.pages_in_flight)
-    return RangeTask(task, stop, max(1, parts), truncated=pages > max_pages)
+    else:  # chunks of `chunk_size` records, in pages of the size served
+        per_part = max(1, paging.pages_per_part * paging.page_size // size)
+        parts = math.ceil(stop / per_part)
+    return RangeTask(task, stop, max(1, parts), truncated=pages > max_pages, page_size=size, announced=total)
+
+
+def range_page_problem(ranged: RangeTask, index: int, served: int, total: int | None) -> str | None:
+    """Why page `index` of `ranged`, which served `served` records and announced `total`, does not match the
+    plan (None when it does): another total than the first page's, or fewer records than planned. Either way
+    records moved while the window was read (or the API stopped early), and a record would be lost."""
+    announced, size = ranged.announced, ranged.page_size
+    if announced is None:
+        return None
+    if total is not None and total != announced:
+        return (
+            f"the API announced {announced} records on the window's first page and {total} on this one: records "
+            "moved while the window was read; sort by a stable key or use cursor pagination"
+        )
+    expected = max(0, min(size, announced - index * size))
+    if served < expected:
+        return (
+            f"{served} records served where the plan of {announced} records in pages of {size} expects {expected}: "
+            "records moved while the window was read, or the API stopped early"
+        )
+    return None
+
+
+def past_total_problem(ranged: RangeTask, served: int) -> str | None:
+    """Why a range whose planned last page came back full is not complete, when the page after it served
+    `served` records (None when it served none): the API holds more records than its total announced."""
+    if not served:
+        return None
+    return (
+        f"the planned last page came back full and the page after it has {served} more records: the API holds "
+        f"more than the {ranged.announced} records its total announced"
+    )
 
 
 def split_evenly(start: int, stop: int, parts: int) -> list[tuple[int, int]]:

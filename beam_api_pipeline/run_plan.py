@@ -43,8 +43,10 @@ _MICROSECOND = timedelta(microseconds=1)
 #: text or None).
 TaskElement = tuple[str, str, str, int, str | None]
 #: A WindowResult between stages: (task, status, pages, records, retries, error, error type, seconds,
-#: first page, end page, window pages).
-ResultElement = tuple[TaskElement, str, int, int, int, str | None, str | None, float, int, int, int | None]
+#: first page, end page, window pages, announced total, page size).
+ResultElement = tuple[
+    TaskElement, str, int, int, int, str | None, str | None, float, int, int, int | None, int | None, int | None
+]
 
 
 @dataclass(frozen=True)
@@ -84,7 +86,10 @@ class WindowResult:
 
     The part fetched the pages `[first_page, end_page)` (0-based indices in the window); `window_pages` is the
     window's number of pages when the part knows it (a page range always does, a walk once it reached the last
-    page), else None. Together the parts tell whether the whole window was fetched (`window_complete`)."""
+    page), else None. Together the parts tell whether the whole window was fetched (`window_complete`).
+    `announced_total` is the record count the window's first page announced (`total_path`; None without one),
+    `page_size` the effective page size: the largest page the API served (smaller than asked when it caps
+    its pages; None before a page)."""
 
     task: WindowTask
     status: WindowStatus
@@ -97,6 +102,8 @@ class WindowResult:
     first_page: int = 0
     end_page: int = 0
     window_pages: int | None = None
+    announced_total: int | None = None
+    page_size: int | None = None
 
     def to_element(self) -> ResultElement:
         return (
@@ -111,6 +118,8 @@ class WindowResult:
             self.first_page,
             self.end_page,
             self.window_pages,
+            self.announced_total,
+            self.page_size,
         )
 
     @classmethod

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import email.utils
 import time
+from typing import Any
 
 from sample_api.faults import Faults
 from sample_api.protocol import Reply
@@ -54,7 +55,29 @@ def broken_answer(kind: str, answer: Reply, faults: Faults) -> Reply:
         return Reply(200, {"error": {"code": "backend_unavailable", "message": "try again later"}})
     if kind == "huge_page":
         return padded(answer, faults.huge_page_bytes)
+    if kind == "null_200":
+        return Reply(200, None)
+    if kind == "no_content_204":
+        return Reply(204, None, raw=b"")
+    if kind == "null_errors":
+        return without_records(answer, None, errors=[{"message": "internal error: the query failed"}])
+    if kind == "empty_error":
+        return without_records(answer, [], error="query timed out")
     return answer
+
+
+def without_records(answer: Reply, records: list | None, **error: object) -> Reply:
+    """`answer` with every list in its JSON object, however deep (its records), replaced by `records`, and
+    `error` added at its top."""
+    if not isinstance(answer.body, dict):
+        return answer
+
+    def emptied(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {key: emptied(inner) for key, inner in value.items()}
+        return records if isinstance(value, list) else value
+
+    return dataclasses.replace(answer, body={**emptied(answer.body), **error})
 
 
 def padded(answer: Reply, size: int) -> Reply:

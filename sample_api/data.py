@@ -107,6 +107,19 @@ class Dataset:
             self._max_id += count
         return ids
 
+    def move_record(self, record_id: int, updated_at: datetime | None) -> None:
+        """Stamp record `record_id` `updated_at` (it moves in the order, as an update does), or delete it (None);
+        nothing when there is no such record."""
+        with self._lock:
+            record = self._by_id.pop(record_id, None)
+            if record is None:
+                return
+            self._records.remove(record)
+            if updated_at is not None:
+                moved = Record(record_id, as_utc(updated_at))
+                bisect.insort(self._records, moved, key=record_key)
+                self._by_id[record_id] = moved
+
     def record(self, record_id: int) -> Record | None:
         """The record with id `record_id`, if there is one."""
         with self._lock:

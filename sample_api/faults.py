@@ -32,6 +32,10 @@ ANSWER_FAULTS = {
     "empty_200": "answer 200 with an empty body",
     "error_200": "answer 200 with a JSON error object and no records",
     "huge_page": "answer the page padded to `huge_page_bytes`",
+    "null_200": "answer 200 with the JSON body null",
+    "no_content_204": "answer 204 No Content",
+    "null_errors": "answer 200 with the records null beside an `errors` array",
+    "empty_error": 'answer 200 with no records beside `"error": "query timed out"`',
 }
 TIMESTAMP_STYLES = ("z", "offset", "naive", "epoch", "mixed")
 #: What `Faults.bound_precision` cuts the bounds a request sends to.
@@ -88,6 +92,17 @@ class Faults:
 
     `ignore_window_filter` makes the generic REST routes ignore `since` and `until` and serve every record, as an
     API does that does not know the filter parameter, or reads it in another format, and says nothing.
+
+    APIs that end a walk their own way (`rest`, `graphql`): `page_cap` (N > 0) serves at most N records a page
+    whatever size is asked, as real APIs cap pages (page numbers then count pages of N); `/items` says the size
+    it served in `per_page` when `page_cap_echo`, else the size asked. `capped_total` (N > 0) announces at
+    most N as the total (`total`, `totalCount`), as Elasticsearch caps `hits.total`. `empty_pages` answers
+    every cursor, next-URL and GraphQL page after the first with an empty page that says more (a cursor,
+    `has_more: true`, a next link, `hasNextPage: true`), then the page itself. `moving_records` (ids) move when
+    the first page of a window holding them is served (`/items` page 1, `/records` offset 0, the first page
+    of `/events`, `/feed` and GraphQL): each is
+    stamped `moved_to` (out of the window) or deleted when `moved_to` is None, so the records after it shift
+    one place back, as an update or a delete during a walk shifts offset and page-number pages.
     """
 
     latency_ms: float = 0.0
@@ -121,11 +136,18 @@ class Faults:
     text_filter: bool = False
     inclusive_until: bool = False
     ignore_window_filter: bool = False
+    page_cap: int = 0
+    page_cap_echo: bool = True
+    capped_total: int = 0
+    empty_pages: bool = False
+    moving_records: frozenset[int] = field(default_factory=frozenset)
+    moved_to: str | None = "2024-02-01T00:00:00Z"
 
     def __post_init__(self) -> None:
         for name in ("fail_since", "missing_paths", "answer_fault_since", "strip_fields"):
             value: Iterable[str] | str = getattr(self, name)  # a set, a list or a single string
             object.__setattr__(self, name, frozenset([value] if isinstance(value, str) else value))
+        object.__setattr__(self, "moving_records", frozenset(self.moving_records))
         kinds: Iterable[str] | str = self.answer_faults
         object.__setattr__(self, "answer_faults", (kinds,) if isinstance(kinds, str) else tuple(kinds))
         problems = [
@@ -153,6 +175,11 @@ class Faults:
                     "stall_seconds, huge_page_bytes, boundary_duplicates, strip_every, half_emoji_every must be >= 0",
                 ),
                 (self.timestamp_style not in TIMESTAMP_STYLES, f"timestamp_style must be one of {TIMESTAMP_STYLES}"),
+                (min(self.page_cap, self.capped_total) < 0, "page_cap and capped_total must be >= 0"),
+                (
+                    self.moved_to is not None and not _parses(self.moved_to),
+                    f"moved_to: not a date-time: {self.moved_to!r}",
+                ),
                 (
                     self.bound_precision not in (None, *BOUND_PRECISIONS),
                     f"bound_precision must be None or one of {tuple(BOUND_PRECISIONS)}",
@@ -175,6 +202,20 @@ class Faults:
         ]
         if problems:
             raise ValueError("; ".join(problems))
+
+    def page_size(self, asked: int) -> int:
+        """The records a page serves when `asked` are asked for: at most `page_cap`."""
+        return min(asked, self.page_cap) if self.page_cap else asked
+
+    def total(self, count: int) -> int:
+        """The total announced for `count` records: at most `capped_total`."""
+        return min(count, self.capped_total) if self.capped_total else count
+
+    def move_records(self, dataset: Any, window: list[Record]) -> None:
+        """Move (or delete) the `moving_records` that are in `window` (see the class docstring)."""
+        for record in window:
+            if record.id in self.moving_records:
+                dataset.move_record(record.id, None if self.moved_to is None else parse_instant(self.moved_to))
 
     def fail_since_instants(self) -> frozenset[datetime]:
         """`fail_since` parsed to datetimes."""

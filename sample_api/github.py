@@ -86,7 +86,7 @@ def _sort_key(sort: str):
 def issues(dataset: Dataset, faults: Faults, request: Request, repo_path: str, repo_id: int) -> Reply:
     """One page of a repository's issues, with GitHub's `Link` and rate-limit headers."""
     state, sort, direction = (_choice(request, name) for name in ("state", "sort", "direction"))
-    per_page = size_param(request, "per_page", _GITHUB_DEFAULT_PER_PAGE, maximum=GITHUB_MAX_PER_PAGE)
+    per_page = faults.page_size(size_param(request, "per_page", _GITHUB_DEFAULT_PER_PAGE, maximum=GITHUB_MAX_PER_PAGE))
     page = size_param(request, "page", 1, maximum=10**9)
     found = [r for r in dataset.window(instant_param(request, "since")) if state in ("all", issue_state(r))]
     found.sort(key=_sort_key(sort), reverse=direction == "desc")

@@ -2,8 +2,10 @@
 
 The query text is not parsed: a query that mentions `events` gets the connection
 `{"data": {"events": {"nodes": [...], "totalCount": N, "pageInfo": {"hasNextPage", "endCursor"}}}}`
-over the data set, read with the variables `since`, `until` (date-times), `first` (page size) and `after`
-(a cursor). Problems are answered as GraphQL servers answer them: status 200 with an `errors` array.
+over the data set, read with the variables `since`, `until` (date-times), `first` (page size, at most
+`Faults.page_cap` when set) and `after` (a cursor); `totalCount` is capped at `Faults.capped_total`, and
+`Faults.empty_pages` puts an empty page with `hasNextPage: true` before each page after the first.
+Problems are answered as GraphQL servers answer them: status 200 with an `errors` array.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from sample_api.protocol import (
     parse_instant_value,
     positive_int,
 )
-from sample_api.rest import keyset_page
+from sample_api.rest import HOLD, held_cursor, keyset_page
 
 
 def _error(message: str, path: list[str] | None = None) -> Reply:
@@ -44,16 +46,22 @@ def graphql(dataset: Dataset, faults: Faults, request: Request) -> Reply:
     try:
         since = parse_instant_value(variables.get("since"), "since")
         until = parse_instant_value(variables.get("until"), "until")
-        first = min(positive_int(variables.get("first"), "first", DEFAULT_PAGE_SIZE), MAX_PAGE_SIZE)
-        after = variables.get("after")
-        cursor = None if after is None else decode_cursor(str(after), "after")
+        first = faults.page_size(min(positive_int(variables.get("first"), "first", DEFAULT_PAGE_SIZE), MAX_PAGE_SIZE))
+        after, empty = held_cursor(None if variables.get("after") is None else str(variables["after"]), faults)
+        cursor = None if after is None else decode_cursor(after, "after")
     except BadRequest as error:
         return _error(f"Variable ${error}", ["events"])
     found = dataset.window(since, until)
+    if empty:
+        info = {"hasNextPage": True, "endCursor": HOLD + after}
+        connection = {"nodes": [], "totalCount": faults.total(len(found)), "pageInfo": info}
+        return Reply(200, {"data": {"events": connection}})
     page, next_record = keyset_page(found, cursor, first, faults)
+    if cursor is None:
+        faults.move_records(dataset, found)
     connection = {
         "nodes": [faults.record_json(record) for record in page],
-        "totalCount": len(found),
+        "totalCount": faults.total(len(found)),
         "pageInfo": {
             "hasNextPage": next_record is not None,
             "endCursor": encode_cursor(next_record or page[-1]) if page else None,

@@ -9,7 +9,10 @@ exclusive):
 
 The window is read as `windowed` says (`Faults.exclusive_since`, `bound_precision`, `text_filter`).
 Records are written by `Faults.record_json` (timestamp style, stripped fields); page-number and offset pages
-repeat the end of the page before when `Faults.boundary_duplicates` is set.
+repeat the end of the page before when `Faults.boundary_duplicates` is set. Pages are capped at
+`Faults.page_cap`, totals at `Faults.capped_total`; `Faults.empty_pages` puts an empty page that says more
+before each cursor or next-URL page (its cursor is the page's own, marked `HOLD`); `Faults.moving_records`
+move once the first page of their window is served (keyset pages do not shift: the cursor names a record).
 """
 
 from __future__ import annotations
@@ -32,6 +35,17 @@ from sample_api.protocol import (
     positive_int,
     size_param,
 )
+
+#: The mark of a cursor handed out by an empty page (`Faults.empty_pages`): the page after it is the cursor's own.
+HOLD = "hold."
+
+
+def held_cursor(text: str | None, faults: Faults) -> tuple[str | None, bool]:
+    """The cursor to read from `text`, and whether this answer is an empty page that says more (with
+    `faults.empty_pages`, every page after the first is preceded by one)."""
+    if text is not None and text.startswith(HOLD):
+        return text.removeprefix(HOLD), False
+    return text, faults.empty_pages and text is not None
 
 
 def window_of(request: Request, faults: Faults) -> tuple[datetime | None, datetime | None]:
@@ -107,7 +121,8 @@ def items(dataset: Dataset, faults: Faults, request: Request) -> Reply:
     """Page-number pagination: page is 1-based, a page past the end is empty; `order=desc` serves the newest
     first (for APIs read without a time filter)."""
     page = size_param(request, "page", 1, maximum=10**9)
-    per_page = size_param(request, "per_page", DEFAULT_PAGE_SIZE)
+    asked = size_param(request, "per_page", DEFAULT_PAGE_SIZE)
+    per_page = faults.page_size(asked)
     order = request.param("order") or "asc"
     if order not in ("asc", "desc"):
         raise BadRequest("order", f"must be asc or desc, got {order!r}")
@@ -116,22 +131,28 @@ def items(dataset: Dataset, faults: Faults, request: Request) -> Reply:
         records = records[::-1]
     offset = (page - 1) * per_page
     served = with_boundary_duplicates(records, offset, per_page, faults) if offset < len(records) else []
-    return Reply(
+    reply = Reply(
         200,
         {
             "items": [faults.record_json(record) for record in served],
-            "total": len(records),
+            "total": faults.total(len(records)),
             "page": page,
-            "per_page": per_page,
+            "per_page": per_page if faults.page_cap_echo else asked,
         },
     )
+    if page == 1:
+        faults.move_records(dataset, records)
+    return reply
 
 
 def events(dataset: Dataset, faults: Faults, request: Request) -> Reply:
     """Cursor (keyset) pagination: the cursor names the last record served, so inserts never shift pages."""
-    limit = size_param(request, "limit", DEFAULT_PAGE_SIZE)
+    limit = faults.page_size(size_param(request, "limit", DEFAULT_PAGE_SIZE))
     found = windowed(dataset, faults, request)
     cursor_text, last_id = request.param("cursor"), request.param("starting_after")
+    cursor_text, empty = held_cursor(cursor_text, faults)
+    if empty:
+        return Reply(200, {"data": [], "meta": {"next_cursor": HOLD + cursor_text}, "has_more": True})
     cursor = None if cursor_text is None else decode_cursor(cursor_text)
     if last_id is not None:
         last = next((record for record in found if str(record.id) == last_id), None)
@@ -139,6 +160,8 @@ def events(dataset: Dataset, faults: Faults, request: Request) -> Reply:
             raise BadRequest("starting_after", f"no record {last_id!r} in this window")
         cursor = record_key(last)
     page, after = keyset_page(found, cursor, limit, faults)
+    if cursor is None:
+        faults.move_records(dataset, found)
     return Reply(
         200,
         {
@@ -152,25 +175,35 @@ def events(dataset: Dataset, faults: Faults, request: Request) -> Reply:
 def records(dataset: Dataset, faults: Faults, request: Request) -> Reply:
     """Offset pagination: `offset` records skipped, at most `limit` returned; an offset past the end is empty."""
     offset = positive_int(request.param("offset"), "offset", 0, minimum=0)
-    limit = size_param(request, "limit", DEFAULT_PAGE_SIZE)
+    limit = faults.page_size(size_param(request, "limit", DEFAULT_PAGE_SIZE))
     found = windowed(dataset, faults, request)
     served = with_boundary_duplicates(found, offset, limit, faults) if offset < len(found) else []
-    return Reply(200, {"records": [faults.record_json(r) for r in served], "total": len(found)})
+    reply = Reply(200, {"records": [faults.record_json(r) for r in served], "total": faults.total(len(found))})
+    if offset == 0:
+        faults.move_records(dataset, found)
+    return reply
 
 
 def feed(dataset: Dataset, faults: Faults, request: Request) -> Reply:
     """Next-URL pagination: `links.next` is the absolute URL of the next page (null on the last page)."""
     limit = size_param(request, "limit", DEFAULT_PAGE_SIZE)
-    token = request.param("page_token")
-    cursor = None if token is None else decode_cursor(token, "page_token")
-    page, after = keyset_page(windowed(dataset, faults, request), cursor, limit, faults)
+    token, empty = held_cursor(request.param("page_token"), faults)
+    if empty:
+        page, next_token = [], HOLD + token
+    else:
+        cursor = None if token is None else decode_cursor(token, "page_token")
+        found = windowed(dataset, faults, request)
+        page, after = keyset_page(found, cursor, faults.page_size(limit), faults)
+        next_token = None if after is None else encode_cursor(after)
+        if cursor is None:
+            faults.move_records(dataset, found)
     next_url = None
-    if after is not None:
+    if next_token is not None:
         params = {
             "since": request.param("since"),
             "until": request.param("until"),
             "limit": limit,
-            "page_token": encode_cursor(after),
+            "page_token": next_token,
         }
         next_url = link_to(faults.next_url_host or request.origin, request.path, params)
     return Reply(200, {"entries": [faults.record_json(record) for record in page], "links": {"next": next_url}})

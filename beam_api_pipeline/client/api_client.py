@@ -6,7 +6,8 @@ message the client makes has the auth handler's secrets masked, including tokens
 
 A successful status whose body is empty (other than 204) or not JSON (an HTML page from a proxy, JSON cut
 short) is retried like a dropped connection: such answers come from overloaded gateways and caches, and
-reading them as "no records" would lose a page without a trace.
+reading them as "no records" would lose a page without a trace. A 204 is decoded with no body; `send`'s `read`
+(the extractor's `read_page`) decides whether that, or any other answer, is a page, inside the retries.
 """
 
 from __future__ import annotations
@@ -112,8 +113,15 @@ class ApiClient:
         """`text` with this client's secrets (those configured and those obtained since) masked."""
         return redact_text(text, self._auth.secrets())
 
-    def send(self, request: ApiRequest, on_retry: Callable[[BaseException, float], None] | None = None) -> ApiResponse:
-        """Send `request`, retrying transient failures; raises ApiError when it cannot succeed."""
+    def send(
+        self,
+        request: ApiRequest,
+        on_retry: Callable[[BaseException, float], None] | None = None,
+        read: Callable[[ApiResponse], Any] | None = None,
+    ) -> Any:
+        """Send `request`, retrying transient failures; raises ApiError when it cannot succeed. With `read`, what
+        `read` makes of the answer, inside the retries: a RetryableApiError it raises (a page with no records
+        where records were expected) has the request sent again."""
 
         def retried(error: BaseException, wait: float) -> None:
             metrics.RETRIES.inc()
@@ -121,7 +129,9 @@ class ApiClient:
             if on_retry is not None:
                 on_retry(error, wait)
 
-        return self._retry_policy.call(lambda: self._send_once(request), on_retry=retried)
+        if read is None:
+            return self._retry_policy.call(lambda: self._send_once(request), on_retry=retried)
+        return self._retry_policy.call(lambda: read(self._send_once(request)), on_retry=retried)
 
     def _describe(self, request: ApiRequest) -> str:
         """`METHOD url?params` with secrets masked, for logs and errors."""

@@ -7,10 +7,11 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from beam_api_pipeline import jsoncodec
 from beam_api_pipeline.client.api_client import ApiClient, ApiRequest, ApiResponse
 from beam_api_pipeline.client.redaction import redact_url
 from beam_api_pipeline.config import PipelineConfig
-from beam_api_pipeline.errors import PaginationError, RecordsPathError
+from beam_api_pipeline.errors import PaginationError, RecordsPathError, RetryableApiError
 from beam_api_pipeline.pagination import Page, PagePosition, PaginationStrategy, create_strategy
 from beam_api_pipeline.parents import ParentRef, for_parent
 from beam_api_pipeline.paths import get_path
@@ -20,6 +21,10 @@ from beam_api_pipeline.windowing import Window
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _ABSENT = object()
+#: How much of an error an answer reports is shown in the message of its failed page.
+_ERROR_SHOWN = 200
+#: How many times an offset or page-number walk reads its window again when the records moved under it.
+MAX_REREADS = 2
 
 
 def url_origin(url: str) -> str:
@@ -123,8 +128,12 @@ class BaseExtractor:
         """The records of one answer, found at the endpoint's `records_path` (`null` there: no records).
 
         An answer without `records_path` at all (an error object sent with status 200) is an error, not an
-        empty page: taking it for one would skip the rest of the window without a trace.
+        empty page: taking it for one would skip the rest of the window without a trace. So is an answer with
+        no body (`null`, a 204) and one whose records are empty or `null` beside an `error` or `errors`
+        entry (a query that timed out): those raise RetryableApiError, and the page is asked for again
+        (`retry`) before its window fails.
         """
+        self._check_answer_has_records(response)
         records = get_path(response.body, self.endpoint.records_path, default=_ABSENT)
         if records is _ABSENT and response.body is not None:
             keys = ", ".join(map(str, response.body)) if isinstance(response.body, dict) else "none"
@@ -139,19 +148,83 @@ class BaseExtractor:
             raise RecordsPathError(f"records_path {where!r} is a {type(records).__name__}, not a list")
         return Page(response.body, response.headers, records, response.url)
 
+    def _check_answer_has_records(self, response: ApiResponse) -> None:
+        """Raise RetryableApiError when `response` holds no page of records: no body, or no records beside an
+        error the API reports (`error`, `errors`)."""
+        where = f"{self.endpoint_name}: the answer of {redact_url(response.url)} (status {response.status})"
+        if response.body is None:
+            raise RetryableApiError(f"{where} has no body where a page of records was expected", response.status)
+        if not isinstance(response.body, dict):
+            return
+        errors = {name: response.body[name] for name in ("error", "errors") if response.body.get(name)}
+        records = get_path(response.body, self.endpoint.records_path, default=_ABSENT)
+        if errors and records is not _ABSENT and not records:  # no records_path at all: read_page's error
+            shown = jsoncodec.dumps(errors)[:_ERROR_SHOWN]
+            raise RetryableApiError(f"{where} has no records and reports an error: {shown}", response.status)
+
     def fetch_page(self, client: ApiClient, window: Window, position: PagePosition, on_retry=None) -> Page:
-        """Request and read one page, after the loop and host guards."""
+        """Request and read one page, after the loop and host guards; an answer `read_page` finds no page in is
+        asked for again as the retry policy allows."""
         self._check_not_repeated(window, position)
         request = self.build_request(window, position)
         self._check_host(window, position, request.url)
-        return self.read_page(client.send(request, on_retry=on_retry))
+        return client.send(request, on_retry=on_retry, read=self.read_page)
 
     def next_position(self, window: Window, position: PagePosition, page: Page) -> PagePosition | None:
         """The position of the page after `page`, None when the walk of `window` ends there: at the API's last
-        page or, with `watermark.filter: client`, at a page whose records are all older than the window."""
+        page or, with `watermark.filter: client`, at a page whose records are all older than the window.
+
+        A walk that ends while the API says more records follow fails (PaginationError says why). One that
+        fetched fewer records than the total its first page announced (a cursor walk: or its last page, when
+        smaller), or (offsets, page numbers) whose last page announces another total, is not complete either:
+        an offset or page-number walk, whose pages shift when records move, reads the window again up to
+        MAX_REREADS times before it fails, when the endpoint has a `primary_key` (the records read twice are
+        de-duplicated by it; without one they would be written twice, so the window fails at once and the next
+        run reads it again).
+        """
         if self.api.watermark.filter == "client" and self.endpoint.parent is None and self._precedes(window, page):
             return None
-        return self.pagination.next_position(position, page)
+        following = self.pagination.next_position(position, page)
+        if following is not None:
+            return following
+        more = self.pagination.says_more(page)
+        if more:
+            raise PaginationError(
+                f"{self._where(window, position)}: the walk ended while {more}: the API says more records follow"
+            )
+        problem = self._short_of_total(position, page)
+        if problem is None:
+            return None
+        rereads = position.tally.rereads
+        if self.pagination.shifts and self.endpoint.primary_key and rereads < MAX_REREADS:
+            return self.pagination.reread(position)
+        if rereads:
+            problem += f"; the window was read {rereads + 1} times"
+        raise PaginationError(f"{self._where(window, position)}: {problem}")
+
+    def _short_of_total(self, position: PagePosition, page: Page) -> str | None:
+        """Why a walk that ends at `page` did not fetch all the records its API announced, or None."""
+        strategy = self.pagination
+        tally = strategy.tally_after(position, page)
+        if tally.announced is None:
+            return None
+        path = strategy.config.total_path
+        last = strategy.total(page)
+        if strategy.shifts and last is not None and last != tally.announced:
+            return (
+                f"the API announced {tally.announced} records (total_path {path!r}) on the window's first page and "
+                f"{last} on its last: records moved while the window was read; sort by a stable key or use cursor "
+                "pagination"
+            )
+        # A cursor walk is not shifted by records that move: one that left the window ahead of the cursor is not
+        # owed (its new time puts it in a later window), so the last page's smaller total is the count owed.
+        owed = tally.announced if strategy.shifts or last is None else min(tally.announced, last)
+        if tally.fetched < owed:
+            return (
+                f"{tally.fetched} records fetched, fewer than the {tally.announced} the API announced "
+                f"(total_path {path!r}) on the window's first page (page size served: {tally.size or 0})"
+            )
+        return None
 
     def _precedes(self, window: Window, page: Page) -> bool:
         """Whether every record of `page` has a placement time before `window` requests (an unreadable one does
@@ -181,8 +254,12 @@ class BaseExtractor:
         """Turn one item of a page into rows (one by default)."""
         yield item
 
+    def where(self, window: Window, index: int) -> str:
+        """Page `index` (0-based) of `window`, in messages: `items window 2024-01-02T00:00:00Z/... page 3`."""
+        return f"{self.endpoint_name} window {window.label()} page {index + 1}"
+
     def _where(self, window: Window, position: PagePosition) -> str:
-        return f"{self.endpoint_name} window {window.label()} page {position.index + 1}"
+        return self.where(window, position.index)
 
     def _check_not_repeated(self, window: Window, position: PagePosition) -> None:
         earlier = position.repeated_page()

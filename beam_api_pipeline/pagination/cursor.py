@@ -10,8 +10,9 @@ from beam_api_pipeline.paths import get_path
 
 class CursorStrategy(PaginationStrategy):
     """Sends the cursor found at `cursor_path` (list indices allowed: `data.-1.id`, Stripe's `starting_after`
-    style) as `cursor_param`, and `page_size` as `limit_param`; stops on an empty page, a missing cursor, or
-    when `has_more_path` says so. A cursor that repeats an earlier page's is caught by the extractor."""
+    style) as `cursor_param`, and `page_size` as `limit_param`; stops on a missing cursor, or when
+    `has_more_path` says so. An empty page with a cursor is followed (Slack sends such pages). A cursor that
+    repeats an earlier page's is caught by the extractor."""
 
     def request_params(self, position: PagePosition) -> dict[str, Any]:
         params: dict[str, Any] = {self.config.limit_param: self.config.page_size}
@@ -20,9 +21,9 @@ class CursorStrategy(PaginationStrategy):
         return params
 
     def next_position(self, position: PagePosition, page: Page) -> PagePosition | None:
-        if not page.records or self._says_no_more(page):
+        if self._says_no_more(page):
             return None
         cursor = get_path(page.body, self.config.cursor_path)
         if cursor is None or cursor == "":
             return None
-        return position.advance(cursor)
+        return self._advance(position, page, cursor)

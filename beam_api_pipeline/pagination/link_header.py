@@ -25,7 +25,8 @@ def link_targets(header: str, rel: str) -> list[str]:
 
 class LinkHeaderStrategy(PaginationStrategy):
     """The first page is the endpoint with `size_param` (`per_page`, as GitHub names it); each next page is
-    the `rel="next"` URL of the `Link` header. Stops on an empty page or when there is no next link."""
+    the `rel="next"` URL of the `Link` header. Stops when there is no next link (or `has_more_path` says so);
+    an empty page with a next link is followed."""
 
     follows_urls = True
     token_name = "next URL"
@@ -35,9 +36,9 @@ class LinkHeaderStrategy(PaginationStrategy):
 
     def next_position(self, position: PagePosition, page: Page) -> PagePosition | None:
         header = page.header("Link")
-        if not page.records or not header or self._says_no_more(page):
+        if not header or self._says_no_more(page):
             return None
         targets = link_targets(header, "next")
         if not targets:
             return None
-        return position.advance(urljoin(page.url, targets[0]))
+        return self._advance(position, page, urljoin(page.url, targets[0]))

@@ -11,8 +11,8 @@ from beam_api_pipeline.paths import get_path
 
 class NextUrlStrategy(PaginationStrategy):
     """The first page is the endpoint with `limit_param`; each next page is the URL at `next_url_path`
-    (relative URLs are resolved against the page's own). Stops on an empty page, a missing URL, or when
-    `has_more_path` says so."""
+    (relative URLs are resolved against the page's own). Stops on a missing URL, or when `has_more_path` says
+    so; an empty page with a next URL is followed."""
 
     follows_urls = True
     token_name = "next URL"
@@ -21,9 +21,9 @@ class NextUrlStrategy(PaginationStrategy):
         return {self.config.limit_param: self.config.page_size} if position.token is None else {}
 
     def next_position(self, position: PagePosition, page: Page) -> PagePosition | None:
-        if not page.records or self._says_no_more(page):
+        if self._says_no_more(page):
             return None
         url = get_path(page.body, self.config.next_url_path)
         if not isinstance(url, str) or not url.strip():
             return None
-        return position.advance(urljoin(page.url, url.strip()))
+        return self._advance(position, page, urljoin(page.url, url.strip()))

@@ -5,12 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from beam_api_pipeline.pagination.base import Page, PagePosition, PaginationStrategy
-from beam_api_pipeline.paths import get_path
 
 
 class OffsetStrategy(PaginationStrategy):
-    """Asks for `page_size` records from offset 0, `page_size`, ...; stops on an empty or short page, when the
-    next offset reaches the count at `total_path`, or when `has_more_path` says so."""
+    """Asks for `page_size` records from offset 0; each next offset is advanced by the records the page
+    actually served (an API that caps its pages serves fewer than asked). Stops when `has_more_path` says so,
+    on an empty page (nothing more at that offset: whether the API announced more is the extractor's check),
+    when the next offset reaches the count at `total_path` on a page that is not full (a full page there is
+    followed by one more: a total can be capped, Elasticsearch-style), and without either signal on the
+    fallback end (`_ends_without_signal`)."""
+
+    shifts = True
 
     def first_position(self) -> PagePosition:
         return PagePosition(0, 0)
@@ -19,11 +24,12 @@ class OffsetStrategy(PaginationStrategy):
         return {self.config.offset_param: position.token, self.config.limit_param: self.config.page_size}
 
     def next_position(self, position: PagePosition, page: Page) -> PagePosition | None:
-        size = self.config.page_size
-        if len(page.records) < size or self._says_no_more(page):
+        if not page.records or self._says_no_more(page):
             return None
-        next_offset = position.token + size
-        total = get_path(page.body, self.config.total_path) if self.config.total_path else None
-        if isinstance(total, int) and next_offset >= total:
+        next_offset = position.token + len(page.records)
+        total = self.total(page)
+        if total is not None and next_offset >= total and not self.is_full(position, page):
             return None
-        return PagePosition(position.index + 1, next_offset)
+        if total is None and not self.config.has_more_path and self._ends_without_signal(position, page):
+            return None
+        return self._advance(position, page, next_offset)

@@ -5,12 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from beam_api_pipeline.pagination.base import Page, PagePosition, PaginationStrategy
-from beam_api_pipeline.paths import get_path
 
 
 class PageNumberStrategy(PaginationStrategy):
-    """Asks for page `start_page`, `start_page + 1`, ...; stops on an empty or short page, at `total_path`,
-    or when `has_more_path` says so."""
+    """Asks for page `start_page`, `start_page + 1`, ...; stops when `has_more_path` says so, when the records
+    served reach the count at `total_path` on a page that is not full (a full page there is followed by one
+    more: a total can be capped, Elasticsearch-style), on an empty page when the API gives a total (the pages
+    after it are empty too), and without either signal on the fallback end (`_ends_without_signal`). A short
+    page that announces more is the API's page cap: the walk goes on. An empty page while `has_more_path` says
+    more is followed (`max_pages` bounds it)."""
+
+    shifts = True
 
     def first_position(self) -> PagePosition:
         return PagePosition(0, self.config.start_page)
@@ -19,10 +24,13 @@ class PageNumberStrategy(PaginationStrategy):
         return {self.config.page_param: position.token, self.config.size_param: self.config.page_size}
 
     def next_position(self, position: PagePosition, page: Page) -> PagePosition | None:
-        size = self.config.page_size
-        if len(page.records) < size or self._says_no_more(page):
+        if self._says_no_more(page):
             return None
-        total = get_path(page.body, self.config.total_path) if self.config.total_path else None
-        if isinstance(total, int) and (position.index + 1) * size >= total:
+        total = self.total(page)
+        if total is not None:
+            served = self.tally_after(position, page).fetched
+            if not page.records or (served >= total and not self.is_full(position, page)):
+                return None
+        elif not self.config.has_more_path and self._ends_without_signal(position, page):
             return None
-        return PagePosition(position.index + 1, position.token + 1)
+        return self._advance(position, page, position.token + 1)

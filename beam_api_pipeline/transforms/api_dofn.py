@@ -48,4 +48,4 @@ class ApiDoFn(beam.DoFn):
         extractor = self._extractors[task.endpoint]
         request = extractor.build_request(task.window, extractor.pagination.first_position())
         request = dataclasses.replace(request, params={**request.params, **paging.params(index)})
-        return extractor.read_page(self._client.send(request, on_retry=on_retry))
+        return self._client.send(request, on_retry=on_retry, read=extractor.read_page)

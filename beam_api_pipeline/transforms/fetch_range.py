@@ -1,11 +1,14 @@
 """FetchRange: the splittable DoFn that fetches a window's pages as a range of page indices, several at a time.
 
 The restriction is an OffsetRange of page indices (`page_range`): it starts split into the RangeTask's parts,
-and a runner can split it again at any fraction while it runs.
+and a runner can split it again at any fraction while it runs. Pages are asked for in the size the window's
+first page was served with, and each is held to the plan (`parallel.range_page_problem`): one that does not
+match it fails the window, as does a planned last page that comes back full when the page after it has records.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future
@@ -13,13 +16,16 @@ from typing import Any
 
 import apache_beam as beam
 
+from beam_api_pipeline.errors import PaginationError
 from beam_api_pipeline.packing import unpack
-from beam_api_pipeline.parallel import RangeElement, RangePaging, RangeTask
+from beam_api_pipeline.parallel import RangeElement, RangePaging, RangeTask, past_total_problem, range_page_problem
 from beam_api_pipeline.transforms.concurrency import RequestPool
 from beam_api_pipeline.transforms.page_range import PageRangeProvider
 from beam_api_pipeline.transforms.window_fetch import Deferral, WindowFetchDoFn, WindowPart
 
 _RANGE = beam.DoFn.RestrictionParam(PageRangeProvider())
+#: A fetched page of a range: its records and the total it announced.
+Fetched = tuple[list[Any], int | None]
 
 
 class FetchRangeFn(WindowFetchDoFn):
@@ -40,6 +46,7 @@ class FetchRangeFn(WindowFetchDoFn):
         ranged = RangeTask.from_element(element)
         part = WindowPart(ranged.task, initial.start, self._client.redact)
         part.window_pages = ranged.stop
+        part.saw(ranged.announced, ranged.page_size or None)
         yield from self._fetch(ranged, part, tracker)
         self._count_split(part, initial, tracker)
 
@@ -48,7 +55,8 @@ class FetchRangeFn(WindowFetchDoFn):
             yield self._failed(_claim_the_rest(tracker, tracker.current_restriction().start), part, ranged.error)
             return
         task = part.task
-        extractor, paging = self._extractors[task.endpoint], self._paging[task.endpoint]
+        extractor = self._extractors[task.endpoint]
+        paging = dataclasses.replace(self._paging[task.endpoint], page_size=ranged.page_size)
         on_retry = self._on_retry(part)
         pending: deque[tuple[int, Future]] = deque()
         next_index = tracker.current_restriction().start
@@ -58,10 +66,10 @@ class FetchRangeFn(WindowFetchDoFn):
             while len(pending) < self._pool.width and next_index < tracker.current_restriction().stop:
                 if next_index == 0:
                     first: Future = Future()
-                    first.set_result(unpack(ranged.first_page))
+                    first.set_result((unpack(ranged.first_page), ranged.announced))
                     pending.append((0, first))
                 else:
-                    future = self._pool.submit(self._page_records, ranged, paging, next_index, on_retry)
+                    future = self._pool.submit(self._page, ranged, paging, next_index, on_retry)
                     pending.append((next_index, future))
                 next_index += 1
 
@@ -70,7 +78,8 @@ class FetchRangeFn(WindowFetchDoFn):
             while pending:
                 index, future = pending.popleft()
                 try:
-                    records = future.result()
+                    records, total = future.result()
+                    self._check_plan(ranged, paging, index, len(records), total, on_retry)
                 except Deferral as deferral:
                     yield self._defer(tracker, part, deferral)
                     return
@@ -88,9 +97,24 @@ class FetchRangeFn(WindowFetchDoFn):
         # The part with page 0 speaks for a window cut short by max_pages (the range stops there).
         yield self._truncated(part) if ranged.truncated and part.first_page == 0 else self._done(part)
 
-    def _page_records(self, ranged: RangeTask, paging: RangePaging, index: int, on_retry) -> list[Any]:
+    def _page(self, ranged: RangeTask, paging: RangePaging, index: int, on_retry) -> Fetched:
+        """Page `index`'s records and the total it announced."""
         self._check_pause()
-        return self._fetch_range_page(ranged.task, paging, index, on_retry).records
+        page = self._fetch_range_page(ranged.task, paging, index, on_retry)
+        return page.records, paging.total(page.body)
+
+    def _check_plan(
+        self, ranged: RangeTask, paging: RangePaging, index: int, served: int, total: int | None, on_retry
+    ) -> None:
+        """Raise PaginationError when page `index` does not match the plan, or when it is the planned last page,
+        came back full, and the page after it has records."""
+        problem = range_page_problem(ranged, index, served, total)
+        last = index == ranged.stop - 1 and not ranged.truncated
+        if problem is None and last and ranged.page_size and served >= ranged.page_size:
+            problem = past_total_problem(ranged, len(self._page(ranged, paging, ranged.stop, on_retry)[0]))
+        if problem is not None:
+            extractor = self._extractors[ranged.task.endpoint]
+            raise PaginationError(f"{extractor.where(ranged.task.window, index)}: {problem}")
 
 
 def _claim_the_rest(tracker, index: int) -> bool:

@@ -11,6 +11,7 @@ from apache_beam.io.iobase import RestrictionProgress, RestrictionTracker
 from apache_beam.transforms.core import RestrictionProvider
 
 from beam_api_pipeline.pagination import PagePosition
+from beam_api_pipeline.pagination.base import WalkTally
 
 
 @dataclass(frozen=True)
@@ -30,18 +31,20 @@ class PageWalk:
         return self.stop_index is not None and self.stop_index <= self.start_index
 
     def to_values(self) -> tuple[Any, ...]:
-        """The walk as plain values: `(stop_index,)` from the first page, else `(stop_index, index, token, seen)`."""
+        """The walk as plain values: `(stop_index,)` from the first page, else `(stop_index, index, token, seen,
+        tally)` (the tally as `WalkTally.to_values`)."""
         if self.start is None:
             return (self.stop_index,)
-        return (self.stop_index, self.start.index, self.start.token, self.start.seen)
+        start = self.start
+        return (self.stop_index, start.index, start.token, start.seen, start.tally.to_values())
 
     @classmethod
     def from_values(cls, values: tuple[Any, ...]) -> PageWalk:
         stop_index, *start = values
         if not start:
             return cls(None, stop_index)
-        index, token, seen = start
-        return cls(PagePosition(index, token, seen), stop_index)
+        index, token, seen, tally = start
+        return cls(PagePosition(index, token, tuple(seen), WalkTally(*tally)), stop_index)
 
 
 @dataclass(frozen=True)

@@ -72,12 +72,13 @@ class PlanRangesFn(ApiDoFn):
         except Exception as error:
             return RangeTask(task, 1, 1, error=self._client.redact(str(error))).to_element()
         total = get_path(page.body, paging.total_path)
+        served = len(page.records)
         if total is None and not paging.require_total:
             return pvalue.TaggedOutput(WALKS, element)
         if total is None:
             error = f"total_path {paging.total_path!r} is not in the first page's answer"
             return RangeTask(task, 1, 1, error=error).to_element()
-        planned = plan_range(task, total, paging, self._max_pages[task.endpoint], self._profile.workers)
+        planned = plan_range(task, total, paging, self._max_pages[task.endpoint], self._profile.workers, served)
         if planned.error is None:
             metrics.PAGE_RANGES.inc()
         return dataclasses.replace(planned, first_page=pack(page.records)).to_element()

@@ -65,6 +65,8 @@ class WalkPagesFn(WindowFetchDoFn):
             try:
                 self._check_pause()
                 page = extractor.fetch_page(self._client, task.window, position, on_retry=on_retry)
+                tally = extractor.pagination.tally_after(position, page)
+                part.saw(tally.announced, tally.size)
                 next_position = extractor.next_position(task.window, position, page)
             except Deferral as deferral:
                 tracker.try_claim(FirstPageHold(release=True))  # the first page, if still held, is deferred too
@@ -73,8 +75,13 @@ class WalkPagesFn(WindowFetchDoFn):
             except Exception as error:
                 yield self._failed(tracker.try_claim(PageStep(position, None)), part, error)
                 return
+            repeat = extractor.pagination.repeats_previous(position, page)  # the API ignores paging: not read
             if not tracker.try_claim(PageStep(position, next_position)):
                 yield part.result(WindowStatus.DONE)  # split while the page was fetched: its new owner fetches it again
+                return
+            if repeat:
+                part.window_pages = part.end_page
+                yield self._done(part)
                 return
             part.claimed(position.index)
             yield from self._emit(extractor, part, page.records)

@@ -49,12 +49,19 @@ class WindowPart:
         self.element: TaskElement = task.to_element()
         self.first_page = self.end_page = first_page
         self.window_pages: int | None = None
+        self.announced_total: int | None = None
+        self.page_size: int | None = None
         self.pages = self.records = self.retries = 0
         self.deferred = False
         self._redact = redact
         self._started = time.monotonic()
         self._ended: float | None = None
         self._lock = threading.Lock()  # retries are counted from the request pool's threads
+
+    def saw(self, announced_total: int | None, page_size: int | None) -> None:
+        """The window's announced total and effective page size, as the pages so far tell them."""
+        self.announced_total = announced_total
+        self.page_size = page_size
 
     def claimed(self, index: int) -> None:
         """Page `index` is this part's (its claim succeeded)."""
@@ -87,6 +94,8 @@ class WindowPart:
             self.first_page,
             self.end_page,
             self.window_pages,
+            self.announced_total,
+            self.page_size,
         )
         return pvalue.TaggedOutput(RESULTS, result.to_element())
 

@@ -127,7 +127,7 @@ def test_a_long_retry_after_defers_the_remainder_instead_of_sleeping(sample_api,
         walk_state, walk_view = _view(PageWalkTracker(PageWalk()))
         walk_out = list(walk_fn.process(task.to_element(), tracker=walk_view))
         range_state, range_view = _view(PageRangeProvider().create_tracker(OffsetRange(0, 5)))
-        element = RangeTask(task, 5, 1, first_page=pack(first_page)).to_element()
+        element = RangeTask(task, 5, 1, first_page=pack(first_page), page_size=10, announced=48).to_element()
         range_out = list(range_fn.process(element, tracker=range_view))
         elapsed = time.monotonic() - started
     finally:
@@ -147,7 +147,7 @@ def test_a_long_retry_after_defers_the_remainder_instead_of_sleeping(sample_api,
     assert range_out[0] == (task.to_element(), first_page)  # page 0 was emitted before the deferral
     range_result = WindowResult.from_element(range_out[1].value)
     assert dataclasses.replace(range_result, seconds=0) == WindowResult(
-        task, WindowStatus.PARTIAL, 1, 10, 0, first_page=0, end_page=1, window_pages=5
+        task, WindowStatus.PARTIAL, 1, 10, 0, first_page=0, end_page=1, window_pages=5, announced_total=48, page_size=10
     )
     assert sample_api.stats()["requests"] == 1  # the walk's 429 paused the limiter: the range asked nothing
 
@@ -172,7 +172,7 @@ def test_a_dynamic_split_mid_range_hands_the_rest_to_a_residual_exactly_once(sam
     fn = _fetch_fn(FetchRangeFn, config, can_defer=False)
     task = WindowTask("items", Window(t("2024-01-02"), t("2024-01-04")))  # 96 records: pages 0..9
     first = [row.as_json() for row in sample_api.dataset.window(t("2024-01-02"), t("2024-01-04"))[:10]]
-    element = RangeTask(task, 10, 1, first_page=pack(first)).to_element()
+    element = RangeTask(task, 10, 1, first_page=pack(first), page_size=10, announced=96).to_element()
     provider = PageRangeProvider()
     try:
         state, view = _view(provider.create_tracker(OffsetRange(0, 10)))

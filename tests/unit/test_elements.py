@@ -10,6 +10,7 @@ from apache_beam.coders import Coder, FastPrimitivesCoder
 
 from beam_api_pipeline.packing import pack, unpack
 from beam_api_pipeline.pagination import PagePosition
+from beam_api_pipeline.pagination.base import WalkTally
 from beam_api_pipeline.parallel import RangeTask
 from beam_api_pipeline.run_plan import WindowResult, WindowStatus, WindowTask
 from beam_api_pipeline.transforms.dedup import bucketed
@@ -90,6 +91,7 @@ def test_record_elements_are_plain_values(element):
         PageWalk(None, 4),
         PageWalk(PagePosition(0).advance("c1").advance(2).advance({"after": "x"}), None),
         PageWalk(PagePosition(7, "https://api.example.com/items?page=8", (2**63 - 1, -(2**63))), 9),
+        PageWalk(PagePosition(5, 40, (1, 2), WalkTally(start=3, fetched=20, announced=48, size=10, rereads=1))),
     ],
 )
 def test_a_page_walk_round_trips_through_its_coder_without_pickling(walk):
@@ -98,6 +100,7 @@ def test_a_page_walk_round_trips_through_its_coder_without_pickling(walk):
     back = coder.decode(coder.encode(walk))
     assert back == walk
     assert (back.start and back.start.seen) == (walk.start and walk.start.seen)  # the loop guard's history too
+    assert (back.start and back.start.tally) == (walk.start and walk.start.tally)  # and what the read has seen
     assert not_plain(walk.to_values()) is None
     assert PageWalk.from_values(round_trip(walk.to_values())) == walk
 

@@ -1,12 +1,17 @@
+import itertools
 import pickle
 
 from beam_api_pipeline.config import PaginationConfig
 from beam_api_pipeline.pagination import Page, PagePosition, create_strategy, link_targets
-from beam_api_pipeline.pagination.base import TOKEN_HISTORY, token_fingerprint
+from beam_api_pipeline.pagination.base import TOKEN_HISTORY, WalkTally, token_fingerprint
+
+RECORD_IDS = itertools.count()
 
 
 def page(records: int, **body) -> Page:
-    return Page(body={"items": list(range(records)), **body}, headers={}, records=list(range(records)))
+    """A page of `records` records, none of them on any other page."""
+    items = [next(RECORD_IDS) for _ in range(records)]
+    return Page(body={"items": items, **body}, headers={}, records=items)
 
 
 def walk(strategy, pages: list[Page]) -> list[dict]:
@@ -21,15 +26,39 @@ def walk(strategy, pages: list[Page]) -> list[dict]:
     raise AssertionError("the walk did not stop")
 
 
-def test_page_number_walk_stops_on_a_short_page():
+def test_page_number_walk_without_an_end_signal_stops_on_a_page_shorter_than_the_ones_before():
     strategy = create_strategy(PaginationConfig(strategy="page_number", page_size=10))
     params = walk(strategy, [page(10), page(10), page(3)])
     assert params == [{"page": 1, "per_page": 10}, {"page": 2, "per_page": 10}, {"page": 3, "per_page": 10}]
 
 
-def test_page_number_walk_stops_at_the_total():
+def test_page_number_walk_without_an_end_signal_asks_past_a_short_first_page_which_may_be_a_cap():
+    strategy = create_strategy(PaginationConfig(strategy="page_number", page_size=10))
+    assert len(walk(strategy, [page(3), page(0)])) == 2  # 3 records in all: one more request to be sure
+    assert len(walk(strategy, [page(5), page(5), page(5), page(2)])) == 4  # an API capping pages at 5
+
+
+def test_page_number_walk_stops_at_the_total_on_a_page_that_is_not_full():
     strategy = create_strategy(PaginationConfig(strategy="page_number", page_size=10, total_path="total"))
-    assert len(walk(strategy, [page(10, total=20), page(10, total=20), page(0)])) == 2
+    assert len(walk(strategy, [page(10, total=25), page(10, total=25), page(5, total=25)])) == 3
+    # A full page reaching the total is followed by one more: a total can be capped (Elasticsearch's 10,000).
+    assert len(walk(strategy, [page(10, total=20), page(10, total=20), page(0, total=20)])) == 3
+    assert len(walk(strategy, [page(10, total=20), page(10, total=20), page(10, total=20), page(4, total=20)])) == 4
+
+
+def test_page_number_walk_goes_on_after_a_short_page_while_the_total_says_more():
+    strategy = create_strategy(PaginationConfig(strategy="page_number", page_size=10, total_path="total"))
+    position = strategy.first_position()
+    for _ in range(2):  # an API capping its pages at 4
+        position = strategy.next_position(position, page(4, total=10))
+    assert (position.token, position.tally.fetched, position.tally.announced, position.tally.size) == (3, 8, 10, 4)
+    assert strategy.next_position(position, page(2, total=10)) is None
+
+
+def test_page_number_walk_follows_an_empty_page_while_has_more_says_more():
+    config = PaginationConfig(strategy="page_number", page_size=5, has_more_path="more")
+    strategy = create_strategy(config)
+    assert len(walk(strategy, [page(5, more=True), page(0, more=True), page(2, more=False)])) == 3
 
 
 def test_page_number_walk_stops_when_has_more_is_false():
@@ -42,6 +71,8 @@ def test_page_number_walk_stops_when_has_more_is_false():
 def test_page_number_walk_stops_on_an_empty_page():
     strategy = create_strategy(PaginationConfig(strategy="page_number", page_size=2))
     assert len(walk(strategy, [page(2), page(0)])) == 2
+    with_total = create_strategy(PaginationConfig(strategy="page_number", page_size=2, total_path="total"))
+    assert len(walk(with_total, [page(2, total=9), page(0, total=9)])) == 2  # the extractor finds 2 of 9
 
 
 def cursor_page(records: int, cursor, has_more=None) -> Page:
@@ -63,6 +94,15 @@ def test_cursor_walk_stops_when_has_more_is_false():
     assert len(walk(strategy, [cursor_page(3, "c1", True), cursor_page(3, "c2", False)])) == 2
 
 
+def test_cursor_walk_follows_an_empty_page_with_a_cursor_and_says_when_an_end_announces_more():
+    config = PaginationConfig(strategy="cursor", cursor_path="meta.next_cursor", has_more_path="has_more", page_size=3)
+    strategy = create_strategy(config)
+    assert len(walk(strategy, [cursor_page(3, "c1", True), cursor_page(0, "c2", True), cursor_page(1, None, False)]))
+    assert strategy.next_position(PagePosition(0), cursor_page(0, "c2", True)) == PagePosition(1, "c2")
+    assert strategy.says_more(cursor_page(0, None, True)) == "has_more (has_more_path) is true"
+    assert strategy.says_more(cursor_page(0, None, False)) is None
+
+
 def test_cursor_path_may_index_lists():
     config = PaginationConfig(strategy="cursor", cursor_path="data.-1", cursor_param="starting_after")
     strategy = create_strategy(config)
@@ -76,17 +116,38 @@ def test_disabled_pagination_is_a_single_page():
     assert walk(strategy, [page(100)]) == [{}]
 
 
-def test_offset_walk_advances_by_page_size_and_stops_on_a_short_page():
+def test_offset_walk_advances_by_the_records_served_and_without_an_end_signal_stops_on_a_shorter_page():
     strategy = create_strategy(PaginationConfig.with_offset(page_size=10))
     params = walk(strategy, [page(10), page(10), page(4)])
     assert params == [{"offset": 0, "limit": 10}, {"offset": 10, "limit": 10}, {"offset": 20, "limit": 10}]
+    capped = walk(strategy, [page(6), page(6), page(0)])  # an API capping pages at 6: a short first page
+    assert [p["offset"] for p in capped] == [0, 6, 12]
 
 
-def test_offset_walk_stops_at_the_total_and_on_an_empty_page():
+def test_offset_walk_stops_at_the_total_on_a_page_that_is_not_full_and_on_an_empty_page():
     config = PaginationConfig.with_offset(page_size=5, total_path="total", offset_param="skip", limit_param="take")
     strategy = create_strategy(config)
-    assert walk(strategy, [page(5, total=10), page(5, total=10)]) == [{"skip": 0, "take": 5}, {"skip": 5, "take": 5}]
+    assert walk(strategy, [page(5, total=9), page(4, total=9)]) == [{"skip": 0, "take": 5}, {"skip": 5, "take": 5}]
+    # A full page reaching the total is followed by one more (a capped total), whose records go on the walk.
+    assert [p["skip"] for p in walk(strategy, [page(5, total=5), page(5, total=5), page(2, total=5)])] == [0, 5, 10]
     assert len(walk(create_strategy(PaginationConfig.with_offset(page_size=5)), [page(5), page(0)])) == 2
+
+
+def test_offset_walk_goes_on_after_a_short_page_while_the_total_or_has_more_says_more():
+    strategy = create_strategy(PaginationConfig.with_offset(page_size=10, total_path="total"))
+    assert [p["offset"] for p in walk(strategy, [page(4, total=10), page(4, total=10), page(2, total=10)])] == [0, 4, 8]
+    with_more = create_strategy(PaginationConfig.with_offset(page_size=10, has_more_path="more"))
+    assert [p["offset"] for p in walk(with_more, [page(4, more=True), page(3, more=False)])] == [0, 4]
+    assert with_more.next_position(PagePosition(0, 0), page(0, more=True)) is None  # cannot go on: see says_more
+
+
+def test_a_reread_starts_a_new_tally_after_the_last_page():
+    strategy = create_strategy(PaginationConfig.with_offset(page_size=4, total_path="total"))
+    second = strategy.next_position(strategy.first_position(), page(4, total=6))
+    again = strategy.reread(second)
+    assert (again.index, again.token, again.tally) == (2, 0, WalkTally(start=2, rereads=1))
+    third = strategy.next_position(again, page(4, total=5))
+    assert third.tally == WalkTally(start=2, fetched=4, announced=5, size=4, rereads=1)
 
 
 def url_page(records: int, next_url, url="https://api.example.com/v1/feed?limit=2") -> Page:
@@ -105,7 +166,8 @@ def test_next_url_walk_follows_absolute_and_relative_urls_until_none():
     third = strategy.next_position(second, url_page(2, "/v1/feed?page_token=b", url=second.token))
     assert third == PagePosition(2, "https://api.example.com/v1/feed?page_token=b")
     assert strategy.next_position(third, url_page(1, None)) is None
-    assert strategy.next_position(third, url_page(0, "/v1/feed?page_token=c")) is None
+    fourth = strategy.next_position(third, url_page(0, "/v1/feed?page_token=c"))  # an empty page with a next link
+    assert fourth == PagePosition(3, "https://api.example.com/v1/feed?page_token=c")
 
 
 GITHUB_LINK = (
@@ -139,6 +201,7 @@ def test_link_header_walk_requests_per_page_first_then_the_next_links():
     assert strategy.next_position(second, link_page(2, '</x?page=9>; rel="last"')) is None
     assert strategy.next_position(second, link_page(1, None)) is None
     assert strategy.next_position(second, link_page(2, '</x?page=4>; rel="next"')).token == "https://h/x?page=4"
+    assert strategy.next_position(second, link_page(0, '</x?page=4>; rel="next"')).token == "https://h/x?page=4"
 
 
 def graphql_page(records: int, has_next: bool, cursor) -> Page:
@@ -157,7 +220,8 @@ def test_graphql_walk_passes_end_cursor_as_a_variable_until_has_next_page_is_fal
     assert strategy.request_params(second) == {"after": "c1"}
     assert strategy.next_position(second, graphql_page(3, False, "c2")) is None
     assert strategy.next_position(second, graphql_page(3, True, None)) is None
-    assert strategy.next_position(second, graphql_page(0, True, "c2")) is None
+    assert strategy.says_more(graphql_page(3, True, None)) == "data.events.pageInfo.hasNextPage is true"
+    assert strategy.next_position(second, graphql_page(0, True, "c2")).token == "c2"  # an empty page saying more
 
 
 def test_a_position_knows_which_earlier_page_its_token_repeats():
@@ -183,3 +247,16 @@ def test_token_history_is_bounded_and_travels_with_the_position():
 
 def test_positions_compare_by_index_and_token_only():
     assert PagePosition(0).advance("x") == PagePosition(1, "x")
+
+
+def test_a_walk_without_an_end_signal_ends_before_a_page_that_repeats_the_one_before():
+    strategy = create_strategy(PaginationConfig(strategy="page_number", page_size=10))
+    notes = Page(body={"notes": [1, 2]}, headers={}, records=[1, 2])  # an endpoint that ignores `page`
+    first = strategy.first_position()
+    second = strategy.next_position(first, notes)  # a short first page may be a cap: page 2 is asked for
+    assert (second.token, strategy.repeats_previous(first, notes)) == (2, False)
+    assert strategy.repeats_previous(second, notes)  # the walk reads no more of it
+    assert strategy.next_position(second, notes) is None
+    assert not strategy.repeats_previous(second, Page(body={}, headers={}, records=[3, 4]))
+    with_total = create_strategy(PaginationConfig(strategy="page_number", page_size=10, total_path="total"))
+    assert not with_total.repeats_previous(with_total.next_position(first, page(10, total=30)), notes)

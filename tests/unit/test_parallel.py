@@ -5,7 +5,14 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from beam_api_pipeline.config import ApiConfig
 from beam_api_pipeline.errors import ConfigError
-from beam_api_pipeline.parallel import RangeTask, plan_range, range_paging, split_evenly
+from beam_api_pipeline.parallel import (
+    RangeTask,
+    past_total_problem,
+    plan_range,
+    range_page_problem,
+    range_paging,
+    split_evenly,
+)
 from beam_api_pipeline.run_plan import WindowTask
 from beam_api_pipeline.transforms.runner_profile import RunnerProfile, runner_profile
 from beam_api_pipeline.windowing import Window
@@ -37,23 +44,55 @@ def test_a_range_type_without_total_path_is_a_config_error_naming_the_key():
         range_paging(api({"type": "known_pages"}, total_path=None), "items")
 
 
+def planned(stop, parts, size=100, announced=None, **more) -> RangeTask:
+    return RangeTask(TASK, stop, parts, page_size=size, announced=announced, **more)
+
+
 def test_plan_range_cuts_known_pages_into_one_part_per_worker_at_most():
     paging = range_paging(api({"type": "known_pages", "max_concurrent_pages": 4}), "items")
-    assert plan_range(TASK, 2000, paging, 1000, workers=3) == RangeTask(TASK, 20, 3)
-    assert plan_range(TASK, 2000, paging, 1000, workers=1) == RangeTask(TASK, 20, 1)
-    assert plan_range(TASK, 250, paging, 1000, workers=8) == RangeTask(TASK, 3, 1)
-    assert plan_range(TASK, 0, paging, 1000, workers=8) == RangeTask(TASK, 1, 1)
+    assert plan_range(TASK, 2000, paging, 1000, workers=3, served=100) == planned(20, 3, announced=2000)
+    assert plan_range(TASK, 2000, paging, 1000, workers=1, served=100) == planned(20, 1, announced=2000)
+    assert plan_range(TASK, 250, paging, 1000, workers=8, served=100) == planned(3, 1, announced=250)
+    assert plan_range(TASK, 0, paging, 1000, workers=8, served=0) == planned(1, 1, announced=0)
 
 
 def test_plan_range_cuts_offsets_into_chunks_and_reports_max_pages():
     paging = range_paging(api({"type": "calculated_offset", "chunk_size": 300}), "items")
-    assert plan_range(TASK, 2000, paging, 1000, workers=1) == RangeTask(TASK, 20, 7)
-    assert plan_range(TASK, 2000, paging, 5, workers=1) == RangeTask(TASK, 5, 2, truncated=True)
+    assert plan_range(TASK, 2000, paging, 1000, workers=1, served=100) == planned(20, 7, announced=2000)
+    assert plan_range(TASK, 2000, paging, 5, 1, 100) == planned(5, 2, announced=2000, truncated=True)
+
+
+def test_plan_range_plans_in_the_page_size_the_api_served():
+    known = range_paging(api({"type": "known_pages", "max_concurrent_pages": 4}), "items")
+    assert plan_range(TASK, 2000, known, 1000, workers=3, served=40) == planned(50, 3, size=40, announced=2000)
+    assert plan_range(TASK, 30, known, 1000, workers=3, served=30) == planned(1, 1, announced=30)  # all of it
+    offsets = range_paging(api({"type": "calculated_offset", "chunk_size": 300}), "items")
+    assert plan_range(TASK, 2000, offsets, 1000, workers=1, served=50) == planned(40, 7, size=50, announced=2000)
+    empty = plan_range(TASK, 12, offsets, 1000, workers=1, served=0)
+    assert empty.error == "the first page has no records while total_path 'total' announces 12"
+
+
+def test_each_page_of_a_range_is_held_to_the_plan():
+    ranged = planned(3, 1, size=10, announced=25)
+    assert [range_page_problem(ranged, index, served, 25) for index, served in [(0, 10), (1, 10), (2, 5)]] == [None] * 3
+    assert range_page_problem(ranged, 2, 4, 25) == (
+        "4 records served where the plan of 25 records in pages of 10 expects 5: records moved while the window "
+        "was read, or the API stopped early"
+    )
+    assert range_page_problem(ranged, 1, 10, 24) == (
+        "the API announced 25 records on the window's first page and 24 on this one: records moved while the "
+        "window was read; sort by a stable key or use cursor pagination"
+    )
+    assert past_total_problem(ranged, 0) is None
+    assert past_total_problem(ranged, 10) == (
+        "the planned last page came back full and the page after it has 10 more records: the API holds more than "
+        "the 25 records its total announced"
+    )
 
 
 def test_plan_range_reports_an_unreadable_total():
     paging = range_paging(api({"type": "known_pages"}), "items")
-    assert plan_range(TASK, "12", paging, 1000, 1).error == "total_path 'total' is '12', not a record count"
+    assert plan_range(TASK, "12", paging, 1000, 1, 10).error == "total_path 'total' is '12', not a record count"
 
 
 def test_split_evenly_covers_the_range_without_gaps_or_empty_parts():
