@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
+from beam_api_pipeline.run_plan import RESULT_FIGURES
 from beam_api_pipeline.watermark.handler import WindowOutcome, next_watermark
 from beam_api_pipeline.watermark.runs import MAX_ERRORS_KEPT, PipelineRun, RunStatus
 
@@ -64,7 +65,8 @@ def add_poll(before: PipelineRun | None, poll: PipelineRun, endpoints: dict[str,
     for endpoint, entry in poll.endpoint_stats.items():
         total = stats.setdefault(endpoint, {})
         for key, value in entry.items():
-            total[key] = round(total.get(key, 0) + value, 3)
+            combine = RESULT_FIGURES[key][1] if key in RESULT_FIGURES else sum
+            total[key] = round(combine((total[key], value)) if key in total else value, 3)
         failed = entry["windows_failed"] > 0
         total[POLLS] = total.get(POLLS, 0) + 1
         total[POLLS_FAILED] = total.get(POLLS_FAILED, 0) + failed

@@ -31,7 +31,7 @@ _COLUMNS = (
     ("fetch s", "seconds"),
 )
 #: Columns shown when some endpoint's stats have them (the fetch records them where the API announces them).
-_WHEN_KNOWN = (("announced", "announced_total"), ("page size", "effective_page_size"))
+_WHEN_KNOWN = (("announced", "announced_total"), ("page size", "page_size"))
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -78,6 +78,15 @@ class WindowTask:
 def task_endpoint(element: TaskElement) -> str:
     """The endpoint of a TaskElement, without reading its window."""
     return element[0]
+
+
+#: The per-window figures of a WindowResult an endpoint's stats carry, each with how the parts of one window
+#: combine (they carry the window's value) and how the windows (and a streaming run's polls) combine: the total
+#: announced adds up; the page size is the largest page the API served.
+RESULT_FIGURES: dict[str, tuple[Callable[[Iterable[int]], int], Callable[[Iterable[int]], int]]] = {
+    "announced_total": (max, sum),
+    "page_size": (max, max),
+}
 
 
 @dataclass(frozen=True)

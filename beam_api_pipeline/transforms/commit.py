@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -19,6 +19,7 @@ from beam_api_pipeline.config import PipelineConfig
 from beam_api_pipeline.placement import Placement, PlacementElement
 from beam_api_pipeline.poll_record import EndpointPoll, add_poll
 from beam_api_pipeline.run_plan import (
+    RESULT_FIGURES,
     ResultElement,
     RunPlan,
     TaskElement,
@@ -313,9 +314,6 @@ def _all_of(pcoll: pvalue.PCollection, label: str) -> pvalue.AsSingleton:
 
 
 _NO_FIGURES = {"written": 0, "outside": 0, "invalid": 0}
-#: The per-window figures of a WindowResult an endpoint's stats add up, each with how the parts of one window
-#: combine (they carry the window's value) and how the windows of the endpoint combine: one entry per figure.
-RESULT_FIGURES: dict[str, tuple[Callable[[Iterable[int]], int], Callable[[Iterable[int]], int]]] = {}
 
 
 def endpoint_figures(

@@ -17,6 +17,7 @@ from beam_api_pipeline.transforms.page_walk import PageWalk, PageWalkProvider, P
 from beam_api_pipeline.transforms.runner_profile import RunnerProfile
 from beam_api_pipeline.transforms.walk_pages import WalkPagesFn
 from beam_api_pipeline.windowing import Window
+from tests.pipeline.conftest import run_report
 from tests.support import RUNNER_MODES, read_jsonl, runner_mode_args, stored_watermark, t
 
 END = "2024-01-05T00:00:00Z"
@@ -166,10 +167,13 @@ def test_a_capped_page_size_delivers_every_record_on_every_runner_mode(style, mo
     """B.6 on each runner mode: the walk goes on past short pages; the range is planned in the served size."""
     sample_api.set_faults(page_cap=4)
     path, config = write_config(**style_config(style, primary_key=True))
-    assert run(path, *runner_mode_args(mode)) == 0
+    code, report = run_report(tmp_path, "--config", str(path), "--end_time", END, *runner_mode_args(mode))
+    assert code == 0
 
     assert written_ids(tmp_path, style) == ALL_IDS
     assert stored_watermark(config) == t(END)
+    stats = report["run"]["endpoint_stats"]["items"]
+    assert (stats["announced_total"], stats["page_size"]) == (len(ALL_IDS), 4)  # in the report: the cap it met
     # 48 records a day in pages of 4: 12 pages, and no more (the last page is full and the total reached: one
     # more page for a walk, as a capped total could hide more; a range knows its plan ends there and asks too).
     assert sample_api.stats()["by_path"] == {STYLES_PATH[style]: 3 * 13}

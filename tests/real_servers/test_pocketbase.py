@@ -56,11 +56,6 @@ def test_two_incremental_runs_read_each_record_once(pocketbase, tmp_path, capsys
     assert report["watermarks"] == {"items": {"before": "2024-01-05T00:00:00Z", "after": "2024-01-08T00:00:00Z"}}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 27 item 1 (a short page that announces more is the API's page cap) is not merged yet: today the "
-    "walk stops after the first 1000 of a window's 1500 records, exit 0 and 2500 of 3000 written",
-)
 def test_a_page_size_above_the_servers_cap_still_reads_every_record(pocketbase, tmp_path, capsys):
     """PocketBase serves at most 1000 records a page whatever `perPage` asks, and says so only in the answer's
     `perPage`: a config asking 2000 still reads windows of 1000 and 1500 records whole (issue 27, case 6)."""

@@ -11,7 +11,7 @@ from beam_api_pipeline.config.watermark import WatermarkConfig
 from beam_api_pipeline.errors import ConfigError
 from beam_api_pipeline.placement import Placement, astray_example, filter_failure, is_astray
 from beam_api_pipeline.run_plan import WindowResult, WindowStatus, WindowTask
-from beam_api_pipeline.transforms.commit import RESULT_FIGURES, endpoint_figures, with_figures
+from beam_api_pipeline.transforms.commit import endpoint_figures, with_figures
 from beam_api_pipeline.windowing import Window
 from tests.support import items_config, t, write_yaml
 
@@ -88,7 +88,7 @@ def test_max_outside_share_is_a_share(tmp_path, share, problem):
     assert default.api_config.watermark.max_outside_share == 0.5
 
 
-def test_each_endpoint_gets_its_rows_written_records_outside_and_invalid_and_the_results_figures(monkeypatch):
+def test_each_endpoint_gets_its_rows_written_records_outside_and_invalid_and_the_results_figures():
     day_1, day_2 = WindowTask("items", WINDOW), WindowTask("items", Window(t("2024-01-03"), t("2024-01-04")))
     placements = [
         (day_1.to_element(), Placement(10, 4, 1, 0).to_element()),
@@ -99,16 +99,16 @@ def test_each_endpoint_gets_its_rows_written_records_outside_and_invalid_and_the
         "items": {"written": 5, "outside": 6, "invalid": 1},
         "events": {"written": 7, "outside": 0, "invalid": 0},
     }
-    # a figure a WindowResult carries (as `announced_total` will): its parts' max per window, summed per endpoint
-    monkeypatch.setitem(RESULT_FIGURES, "window_pages", (max, sum))
+    # the figures a WindowResult carries: the total announced, its parts' max per window, summed per endpoint;
+    # the page size served, the largest of all
     results = [
-        WindowResult(day_1, WindowStatus.DONE, 2, 20, first_page=0, end_page=2, window_pages=3),
-        WindowResult(day_1, WindowStatus.DONE, 1, 10, first_page=2, end_page=3, window_pages=3),
-        WindowResult(day_2, WindowStatus.DONE, 4, 40, end_page=4, window_pages=4),
+        WindowResult(day_1, WindowStatus.DONE, 2, 20, end_page=2, announced_total=30, page_size=10),
+        WindowResult(day_1, WindowStatus.DONE, 1, 10, first_page=2, end_page=3, announced_total=30, page_size=8),
+        WindowResult(day_2, WindowStatus.DONE, 4, 40, end_page=4, announced_total=40, page_size=10),
     ]
     stats = {"items": {"pages": 7}, "events": {"pages": 0}, "orders": {"pages": 0}}
     assert with_figures(stats, figures, results) == {
-        "items": {"pages": 7, "written": 5, "outside": 6, "invalid": 1, "window_pages": 7},
+        "items": {"pages": 7, "written": 5, "outside": 6, "invalid": 1, "announced_total": 70, "page_size": 10},
         "events": {"pages": 0, "written": 7, "outside": 0, "invalid": 0},
         "orders": {"pages": 0, "written": 0, "outside": 0, "invalid": 0},
     }

@@ -3,6 +3,7 @@ runner retries counted once."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 import pytest
@@ -133,3 +134,15 @@ def test_a_run_keeps_its_newest_errors():
     assert run.errors == [f"error {index}" for index in range(5, 25)]
     assert run.endpoint_stats["items"][POLLS] == 25
     assert committed_polls(None) == {}
+
+
+def test_polls_add_up_announced_totals_and_keep_the_largest_page_served():
+    running = PipelineRun("run-1", "p", RunStatus.RUNNING, t("2024-01-05T00:00"))
+    polls = []
+    for second, (announced, page_size) in enumerate([(30, 10), (12, 4)], start=1):
+        poll = _poll(1, 0, announced, [])
+        stats = {**poll.endpoint_stats["items"], "announced_total": announced, "page_size": page_size}
+        polls.append((replace(poll, endpoint_stats={"items": stats}), t(f"2024-01-05T00:00:0{second}")))
+    first = add_poll(running, polls[0][0], _part(polls[0][1], polls[0][1]))
+    second = add_poll(first, polls[1][0], _part(polls[1][1], polls[1][1]))
+    assert (second.endpoint_stats["items"]["announced_total"], second.endpoint_stats["items"]["page_size"]) == (42, 10)

@@ -31,6 +31,6 @@ def test_the_table_shows_fetched_written_outside_invalid_and_429s_apart_from_ret
 
 
 def test_announced_totals_and_the_page_size_served_are_shown_when_known():
-    rows = table({"items": STATS | {"announced_total": 60, "effective_page_size": 100}})
+    rows = table({"items": STATS | {"announced_total": 60, "page_size": 100}})
     assert rows[0].endswith("fetch s  announced  page size  watermark")
     assert rows[1].endswith("0.50     60         100        2024-01-02T00:00:00Z -> 2024-01-03T00:00:00Z")
