@@ -68,10 +68,25 @@ class LeaseLostError(PipelineError):
     def __init__(self, holder: Lease):
         self.holder = holder
         super().__init__(
-            f"the lease of pipeline {holder.pipeline_id} was taken by run {holder.run_id} on {holder.host} since "
-            f"{format_utc(holder.taken_at)} while this run was writing: its watermarks are not moved; the rows it "
-            "wrote are read again by the next run"
+            f"{taken_by(holder)}: its watermarks are not moved; the rows it wrote are read again by the next run"
         )
+
+
+def taken_by(holder: Lease) -> str:
+    """What a run that lost its lease to `holder` is told first (by its commit, or its LeaseKeeper)."""
+    return (
+        f"the lease of pipeline {holder.pipeline_id} was taken by run {holder.run_id} on {holder.host} since "
+        f"{format_utc(holder.taken_at)} while this run was writing"
+    )
+
+
+def lost_while_running(holder: Lease) -> str:
+    """The error of a run whose LeaseKeeper found its lease taken by `holder` although its commit held the lease
+    again (`holder` had let it go by then) and moved the watermarks."""
+    return (
+        f"{taken_by(holder)} (it was not renewed within lease_ttl); the lease was free again at the commit, which "
+        "moved the watermarks: rows both runs wrote may be written twice"
+    )
 
 
 def this_host() -> str:

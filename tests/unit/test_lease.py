@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -115,3 +116,27 @@ def test_a_dataflow_jobs_commit_renews_then_releases_its_lease_a_poll_keeps_it_a
     assert (
         f"run r1: the lease of pipeline p was taken by run r2 on h2 since {format_utc(taken.taken_at)}" in caplog.text
     )
+
+
+def test_a_lease_the_keeper_lost_is_an_error_of_the_run_unless_its_commit_recorded_it(store, tmp_path):
+    from beam_api_pipeline.manager import with_lost_lease
+    from beam_api_pipeline.report import RateUse, RunReport
+    from beam_api_pipeline.run_plan import RunPlan
+    from beam_api_pipeline.watermark.runs import PipelineRun, RunStatus
+
+    lost = Lease("p", "r2", "host-b pid 2", T0 + TTL, T0 + 2 * TTL)
+    run = PipelineRun("r1", "p", RunStatus.SUCCEEDED, T0, T0 + 2 * TTL, errors=["items [w]: 500"])
+    report = RunReport(RunPlan("r1", "p", T0, []), run, {}, {}, RateUse("adaptive", None, None))
+    assert with_lost_lease(store, report, None) is report
+
+    recorded = with_lost_lease(store, report, lost).run
+    assert recorded.errors == [
+        "the lease of pipeline p was taken by run r2 on host-b pid 2 since 2024-01-01T12:05:00Z while this run was "
+        "writing (it was not renewed within lease_ttl); the lease was free again at the commit, which moved the "
+        "watermarks: rows both runs wrote may be written twice",
+        "items [w]: 500",
+    ]
+    assert (recorded.status, store.get_run("r1")) == (RunStatus.SUCCEEDED, recorded)
+
+    committed = replace(run, status=RunStatus.FAILED, errors=[str(lease.LeaseLostError(lost))])
+    assert with_lost_lease(store, replace(report, run=committed), lost).run == committed
