@@ -101,8 +101,8 @@ class _CommitFn(beam.DoFn):
             if lost is not None:
                 committed = {}
             run = self._record_of(store, run, outcomes)
-            if lost is not None:
-                errors = [str(lost), *run.errors][:MAX_ERRORS_KEPT]
+            if lost is not None:  # once, though each later poll of a streaming run finds it lost again
+                errors = [str(lost), *(error for error in run.errors if error != str(lost))][:MAX_ERRORS_KEPT]
                 run = replace(run, status=RunStatus.FAILED, errors=errors)
             store.save_run(run)
             for endpoint, fields in sorted(schemas):
