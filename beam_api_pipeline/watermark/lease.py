@@ -131,10 +131,10 @@ def advance_holding(
     clock: Clock = utc_now,
     host: str | None = None,
 ) -> Lease:
-    """Move each endpoint's watermark to `watermarks`' only if `run_id` still holds the lease, renewing it for
+    """Move each endpoint of `watermarks` to its watermark only if `run_id` still holds the lease, renewing it for
     `ttl` (or taking it again when it expired and nobody took it), in one step of the store
     (`advance_watermarks_holding`); the lease after. LeaseLostError naming the holder when another run holds it:
-    no watermark moved."""
+    no watermark moved. The same rule as `take`: the store's `take_lease`."""
     now = clock()
     wanted = Lease(pipeline_id, run_id, host or this_host(), now, now + ttl)
     holder = store.advance_watermarks_holding(wanted, now, watermarks)
