@@ -42,7 +42,7 @@ from beam_api_pipeline.runners import create_runner, with_default_mode, with_pro
 from beam_api_pipeline.transforms.runner_profile import DATAFLOW_DEFAULT_MAX_WORKERS
 from beam_api_pipeline.watermark import lease
 from beam_api_pipeline.watermark.lease import LeaseKeeper
-from beam_api_pipeline.watermark.runs import PipelineRun, RunStatus
+from beam_api_pipeline.watermark.runs import MAX_ERRORS_KEPT, PipelineRun, RunStatus
 from beam_api_pipeline.watermark.store import WatermarkStore, open_store
 from beam_api_pipeline.windowing import format_utc
 
@@ -249,10 +249,11 @@ class PipelineManager:
         ttl = config.watermark_store.lease_ttl
         try:
             held = lease.take(store, config.pipeline_id, run_id, ttl, wait=wait_for_lease)
-            with LeaseKeeper(partial(open_store, config.watermark_store), held, ttl):
-                return self._run_holding_lease(
+            with LeaseKeeper(partial(open_store, config.watermark_store), held, ttl) as keeper:
+                report = self._run_holding_lease(
                     config, store, beam_args, start_time, end_time, show_progress, plan_run, run_id, backfill
                 )
+            return with_lost_lease(store, report, keeper.lost)
         finally:
             store.release_lease(config.pipeline_id, run_id)
             store.close()
@@ -521,6 +522,17 @@ def _refresh_from_dataflow(run: PipelineRun, store: WatermarkStore, project: str
     store.save_run(updated)
     store.release_lease(run.pipeline_id, run.run_id)  # a job that died before its commit released it
     return updated
+
+
+def with_lost_lease(store: WatermarkStore, report: RunReport, lost: lease.Lease | None) -> RunReport:
+    """`report`, with the lease its LeaseKeeper found `lost` to another run recorded as an error of the run (in the
+    store too) unless its commit recorded the loss already (`lease.LeaseLostError`)."""
+    run = report.run
+    if lost is None or run is None or any(error.startswith(lease.taken_by(lost)) for error in run.errors):
+        return report
+    run = replace(run, errors=[lease.lost_while_running(lost), *run.errors][:MAX_ERRORS_KEPT])
+    store.save_run(run)
+    return replace(report, run=run)
 
 
 def release_lease(config: PipelineConfig, run_id: str) -> None:

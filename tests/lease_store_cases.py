@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 
 from beam_api_pipeline.watermark import lease
-from beam_api_pipeline.watermark.lease import Lease, LeaseHeldError
+from beam_api_pipeline.watermark.lease import Lease, LeaseHeldError, LeaseLostError
 from tests.support import t
 
 TTL = timedelta(minutes=5)
@@ -126,3 +126,43 @@ def test_two_runs_racing_for_a_free_lease_one_wins(new_store):
         assert store.get_lease("p", T0).run_id == winners[0]
     finally:
         store.close()
+
+
+def advance(store, run_id: str, clock: Clock, watermarks: dict, host: str = "host-a pid 1") -> Lease:
+    return lease.advance_holding(store, "p", run_id, TTL, watermarks, clock=clock, host=host)
+
+
+def test_the_holder_moves_its_watermarks_and_renews_its_lease(store):
+    clock = Clock()
+    take(store, "r1", clock)
+    clock.moment = T0 + timedelta(minutes=4)
+    held = advance(store, "r1", clock, {"items": t("2024-01-02"), "users": t("2024-01-03")})
+    assert held == Lease("p", "r1", "host-a pid 1", T0, T0 + timedelta(minutes=9))
+    assert (store.get_watermark("p", "items"), store.get_watermark("p", "users")) == (t("2024-01-02"), t("2024-01-03"))
+
+
+def test_a_run_whose_expired_lease_nobody_took_takes_it_again_and_moves_its_watermarks(store):
+    clock = Clock()
+    take(store, "r1", clock)
+    clock.moment = T0 + 2 * TTL
+    assert store.get_lease("p", clock.moment) is None
+    held = advance(store, "r1", clock, {"items": t("2024-01-02")})
+    assert held == Lease("p", "r1", "host-a pid 1", T0, T0 + 3 * TTL)
+    assert store.get_watermark("p", "items") == t("2024-01-02")
+
+
+def test_a_run_that_lost_its_lease_moves_no_watermark_and_names_the_holder(store):
+    clock = Clock()
+    take(store, "r1", clock)
+    advance(store, "r1", clock, {"items": t("2024-01-02")})
+    clock.moment = T0 + TTL  # r1 stalled past its TTL: r2 takes the lease over
+    take(store, "r2", clock, host="host-b pid 2")
+    clock.moment = T0 + TTL + timedelta(minutes=1)
+    with pytest.raises(LeaseLostError) as lost:
+        advance(store, "r1", clock, {"items": t("2024-01-03"), "users": t("2024-01-03")})
+    assert str(lost.value) == (
+        "the lease of pipeline p was taken by run r2 on host-b pid 2 since 2024-01-01T12:05:00Z while this run was "
+        "writing: its watermarks are not moved; the rows it wrote are read again by the next run"
+    )
+    assert (store.get_watermark("p", "items"), store.get_watermark("p", "users")) == (t("2024-01-02"), None)
+    assert store.get_lease("p", clock.moment) == Lease("p", "r2", "host-b pid 2", T0 + TTL, T0 + 2 * TTL)

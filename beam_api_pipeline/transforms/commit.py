@@ -97,11 +97,14 @@ class _CommitFn(beam.DoFn):
         store = open_store(self._config.watermark_store)
         try:
             committed = watermarks_after(plan, outcomes) if self._config.api_config.watermark.enabled else {}
-            for endpoint, watermark in committed.items():
-                if watermark is not None:
-                    store.advance_watermark(plan.pipeline_id, endpoint, watermark, plan.run_id)
             run = self._run_record(plan, outcomes, results, child_tasks, rows_written, invalid_records, figures)
+            lost = self._advance_holding_lease(store, plan, committed)
+            if lost is not None:
+                committed = {}
             run = self._record_of(store, run, outcomes)
+            if lost is not None:  # once, though each later poll of a streaming run finds it lost again
+                errors = [str(lost), *(error for error in run.errors if error != str(lost))][:MAX_ERRORS_KEPT]
+                run = replace(run, status=RunStatus.FAILED, errors=errors)
             store.save_run(run)
             for endpoint, fields in sorted(schemas):
                 self._record_schema(store, endpoint, fields)
@@ -110,6 +113,21 @@ class _CommitFn(beam.DoFn):
         finally:
             store.close()
         return run, committed
+
+    def _advance_holding_lease(
+        self, store, plan: RunPlan, committed: dict[str, datetime | None]
+    ) -> lease.LeaseLostError | None:
+        """Move the `committed` watermarks if the run still holds the pipeline's lease, renewing it
+        (`lease.advance_holding`); the error, with no watermark moved, when another run took it."""
+        settings = self._config.watermark_store
+        ttl = settings.job_lease_ttl if plan.job_holds_lease else settings.lease_ttl
+        moved = {endpoint: watermark for endpoint, watermark in committed.items() if watermark is not None}
+        try:
+            lease.advance_holding(store, plan.pipeline_id, plan.run_id, ttl, moved)
+        except lease.LeaseLostError as error:
+            logger.error("run %s: %s", plan.run_id, error)
+            return error
+        return None
 
     def _hold_lease(self, store, plan: RunPlan) -> None:
         """A Dataflow job's pipeline lease ends with its commit (a streaming job's poll commits renew it)."""
@@ -205,11 +223,7 @@ class _CommitPollFn(_CommitFn):
         yield run
 
     def _hold_lease(self, store, plan: RunPlan) -> None:
-        ttl = self._config.watermark_store.job_lease_ttl
-        try:
-            lease.take(store, plan.pipeline_id, plan.run_id, ttl)
-        except lease.LeaseHeldError as error:  # the poll is committed: say so, and go on polling
-            logger.error("run %s lost its lease: %s", plan.run_id, error)
+        """A streaming job keeps its lease: the check before the poll's watermarks renewed it."""
 
     def _record_of(self, store, run: PipelineRun, outcomes: dict[str, list[WindowOutcome]]) -> PipelineRun:
         metrics.RECORDS_PER_POLL.update(run.records_processed)

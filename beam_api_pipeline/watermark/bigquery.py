@@ -312,6 +312,17 @@ class BigQueryWatermarkStore:
             self.release_lease(wanted.pipeline_id, wanted.run_id)
         return holder
 
+    def advance_watermarks_holding(self, wanted: Lease, now: datetime, watermarks: dict[str, datetime]) -> Lease:
+        """`take_lease`, then the watermarks, each in a statement of its own: BigQuery has no transaction across
+        them here. The race left: a run whose lease expires between its check and its last watermark (a pause
+        longer than the rest of its TTL, which the check has just renewed) can still move them while another run
+        takes the lease."""
+        holder = self.take_lease(wanted, now)
+        if holder.run_id == wanted.run_id:
+            for endpoint, watermark in watermarks.items():
+                self.advance_watermark(wanted.pipeline_id, endpoint, watermark, wanted.run_id)
+        return holder
+
     def get_lease(self, pipeline_id: str, now: datetime) -> Lease | None:
         rows = self._query(
             CURRENT_LEASE_SQL.format(table=self.leases.sql),

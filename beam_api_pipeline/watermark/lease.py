@@ -3,7 +3,9 @@
 A run takes its pipeline's lease before it plans (`take`), renews it while it runs (`LeaseKeeper`) and releases it
 at the end. A second run finds the lease held and waits for it (`wait`) or is refused naming the holder
 (`LeaseHeldError`, exit 2). A lease whose holder stopped renewing it (the process died) expires after
-`watermark_store.lease_ttl` and the next run takes it over. Every rule reads the time from a clock it is given, so
+`watermark_store.lease_ttl` and the next run takes it over. A run's commit moves its watermarks only while it
+still holds the lease (`advance_holding`): a run that lost it (it stalled past its TTL and another run took the
+lease) moves none (`LeaseLostError`). Every rule reads the time from a clock it is given, so
 that expiry is tested without waiting.
 """
 
@@ -18,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from beam_api_pipeline.errors import ConfigError
+from beam_api_pipeline.errors import ConfigError, PipelineError
 from beam_api_pipeline.windowing import format_utc
 
 logger = logging.getLogger(__name__)
@@ -60,6 +62,33 @@ class LeaseHeldError(ConfigError):
         )
 
 
+class LeaseLostError(PipelineError):
+    """Another run took this run's lease while it was writing: its watermarks are not moved."""
+
+    def __init__(self, holder: Lease):
+        self.holder = holder
+        super().__init__(
+            f"{taken_by(holder)}: its watermarks are not moved; the rows it wrote are read again by the next run"
+        )
+
+
+def taken_by(holder: Lease) -> str:
+    """What a run that lost its lease to `holder` is told first (by its commit, or its LeaseKeeper)."""
+    return (
+        f"the lease of pipeline {holder.pipeline_id} was taken by run {holder.run_id} on {holder.host} since "
+        f"{format_utc(holder.taken_at)} while this run was writing"
+    )
+
+
+def lost_while_running(holder: Lease) -> str:
+    """The error of a run whose LeaseKeeper found its lease taken by `holder` although its commit held the lease
+    again (`holder` had let it go by then) and moved the watermarks."""
+    return (
+        f"{taken_by(holder)} (it was not renewed within lease_ttl); the lease was free again at the commit, which "
+        "moved the watermarks: rows both runs wrote may be written twice"
+    )
+
+
 def this_host() -> str:
     """The host and process that take a lease, e.g. `worker-1 pid 4242`."""
     return f"{socket.gethostname()} pid {os.getpid()}"
@@ -92,10 +121,32 @@ def take(
         sleep(min(left, holder.expires_at - now, timedelta(seconds=5)).total_seconds() or 0.1)
 
 
+def advance_holding(
+    store,
+    pipeline_id: str,
+    run_id: str,
+    ttl: timedelta,
+    watermarks: dict[str, datetime],
+    *,
+    clock: Clock = utc_now,
+    host: str | None = None,
+) -> Lease:
+    """Move each endpoint of `watermarks` to its watermark only if `run_id` still holds the lease, renewing it for
+    `ttl` (or taking it again when it expired and nobody took it), in one step of the store
+    (`advance_watermarks_holding`); the lease after. LeaseLostError naming the holder when another run holds it:
+    no watermark moved. The same rule as `take`: the store's `take_lease`."""
+    now = clock()
+    wanted = Lease(pipeline_id, run_id, host or this_host(), now, now + ttl)
+    holder = store.advance_watermarks_holding(wanted, now, watermarks)
+    if holder.run_id != run_id:
+        raise LeaseLostError(holder)
+    return holder
+
+
 class LeaseKeeper:
     """Renews a run's lease every third of its `ttl` on a thread of its own, with a store of its own (`open`),
     until `stop`. A renewal that finds the lease taken by another run (this one stopped renewing for longer than
-    the TTL) is logged as an error."""
+    the TTL) is logged as an error and kept as `lost` (the first holder found), for the run's report."""
 
     def __init__(self, open_store: Callable[[], object], lease: Lease, ttl: timedelta, clock: Clock = utc_now):
         self._open = open_store
@@ -103,6 +154,7 @@ class LeaseKeeper:
         self._ttl = ttl
         self._clock = clock
         self._stop = threading.Event()
+        self.lost: Lease | None = None
         self._thread = threading.Thread(target=self._renew_until_stopped, name="lease-keeper", daemon=True)
 
     def __enter__(self) -> LeaseKeeper:
@@ -133,5 +185,6 @@ class LeaseKeeper:
         finally:
             store.close()
         if holder.run_id != lease.run_id:
+            self.lost = self.lost or holder
             logger.error("run %s lost the lease of %s to %s", lease.run_id, lease.pipeline_id, holder.describe())
         return holder

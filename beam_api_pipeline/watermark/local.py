@@ -126,12 +126,15 @@ class LocalWatermarkStore:
 
     def advance_watermark(self, pipeline_id: str, endpoint: str, watermark: datetime, run_id: str) -> None:
         with self._db:
-            self._db.execute(
-                "INSERT INTO watermarks VALUES (?, ?, ?, ?, ?) ON CONFLICT (pipeline_id, endpoint) "
-                "DO UPDATE SET watermark = excluded.watermark, updated_at = excluded.updated_at, "
-                "run_id = excluded.run_id WHERE excluded.watermark > watermarks.watermark",
-                (pipeline_id, endpoint, _to_text(watermark), _to_text(datetime.now(UTC)), run_id),
-            )
+            self._advance(pipeline_id, endpoint, watermark, run_id)
+
+    def _advance(self, pipeline_id: str, endpoint: str, watermark: datetime, run_id: str) -> None:
+        self._db.execute(
+            "INSERT INTO watermarks VALUES (?, ?, ?, ?, ?) ON CONFLICT (pipeline_id, endpoint) "
+            "DO UPDATE SET watermark = excluded.watermark, updated_at = excluded.updated_at, "
+            "run_id = excluded.run_id WHERE excluded.watermark > watermarks.watermark",
+            (pipeline_id, endpoint, _to_text(watermark), _to_text(datetime.now(UTC)), run_id),
+        )
 
     def save_run(self, run: PipelineRun) -> None:
         with self._db:
@@ -216,15 +219,29 @@ class LocalWatermarkStore:
         """Read and write in one write transaction: two processes taking the lease at once wait for each other."""
         with self._db:
             self._db.execute("BEGIN IMMEDIATE")
-            held = self._lease_row(wanted.pipeline_id)
-            if held is not None and held.run_id != wanted.run_id and held.expires_at > now:
-                return held
-            taken_at = held.taken_at if held is not None and held.run_id == wanted.run_id else wanted.taken_at
-            lease = Lease(wanted.pipeline_id, wanted.run_id, wanted.host, taken_at, wanted.expires_at)
-            self._db.execute(
-                "INSERT OR REPLACE INTO leases VALUES (?, ?, ?, ?, ?)",
-                (lease.pipeline_id, lease.run_id, lease.host, _to_text(lease.taken_at), _to_text(lease.expires_at)),
-            )
+            return self._take_lease(wanted, now)
+
+    def advance_watermarks_holding(self, wanted: Lease, now: datetime, watermarks: dict[str, datetime]) -> Lease:
+        """The lease and the watermarks in one write transaction: no other run takes the lease in between."""
+        with self._db:
+            self._db.execute("BEGIN IMMEDIATE")
+            holder = self._take_lease(wanted, now)
+            if holder.run_id == wanted.run_id:
+                for endpoint, watermark in watermarks.items():
+                    self._advance(wanted.pipeline_id, endpoint, watermark, wanted.run_id)
+        return holder
+
+    def _take_lease(self, wanted: Lease, now: datetime) -> Lease:
+        """`take_lease` within the caller's write transaction."""
+        held = self._lease_row(wanted.pipeline_id)
+        if held is not None and held.run_id != wanted.run_id and held.expires_at > now:
+            return held
+        taken_at = held.taken_at if held is not None and held.run_id == wanted.run_id else wanted.taken_at
+        lease = Lease(wanted.pipeline_id, wanted.run_id, wanted.host, taken_at, wanted.expires_at)
+        self._db.execute(
+            "INSERT OR REPLACE INTO leases VALUES (?, ?, ?, ?, ?)",
+            (lease.pipeline_id, lease.run_id, lease.host, _to_text(lease.taken_at), _to_text(lease.expires_at)),
+        )
         return lease
 
     def get_lease(self, pipeline_id: str, now: datetime) -> Lease | None:

@@ -45,6 +45,10 @@ class WatermarkStore(Protocol):
         """Give the pipeline's lease to `wanted` when nobody holds it, its holder's lease expired by `now`, or it is
         already `wanted.run_id`'s (a renewal: `taken_at` stays); the holder after, in one atomic step."""
 
+    def advance_watermarks_holding(self, wanted: Lease, now: datetime, watermarks: dict[str, datetime]) -> Lease:
+        """`take_lease(wanted, now)`, then, if `wanted.run_id` holds the lease, `advance_watermark` of each endpoint
+        in `watermarks` (run `wanted.run_id`); the holder. As atomic as the store allows (see each store)."""
+
     def get_lease(self, pipeline_id: str, now: datetime) -> Lease | None:
         """The pipeline's lease unless it is free or expired by `now`."""
 

@@ -19,8 +19,11 @@ from tests.lease_store_cases import (  # noqa: F401 - shared tests, run here wit
     test_a_held_lease_refuses_another_run_naming_the_holder,
     test_a_released_lease_is_free_and_only_its_holder_releases_it,
     test_a_renewal_keeps_the_start_and_moves_the_expiry,
+    test_a_run_that_lost_its_lease_moves_no_watermark_and_names_the_holder,
     test_a_run_waits_for_the_lease_until_it_is_released,
+    test_a_run_whose_expired_lease_nobody_took_takes_it_again_and_moves_its_watermarks,
     test_an_expired_lease_is_taken_over,
+    test_the_holder_moves_its_watermarks_and_renews_its_lease,
     test_two_runs_racing_for_a_free_lease_one_wins,
 )
 from tests.support import t, write_yaml

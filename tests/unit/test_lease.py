@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from beam_api_pipeline.options import read_template_run
 from beam_api_pipeline.watermark import lease
 from beam_api_pipeline.watermark.lease import Lease, LeaseKeeper, utc_now
 from beam_api_pipeline.watermark.local import LocalWatermarkStore
+from beam_api_pipeline.windowing import format_utc
 from tests.lease_store_cases import (  # noqa: F401 - shared tests, run here with this module's store
     T0,
     TTL,
@@ -23,8 +25,11 @@ from tests.lease_store_cases import (  # noqa: F401 - shared tests, run here wit
     test_a_held_lease_refuses_another_run_naming_the_holder,
     test_a_released_lease_is_free_and_only_its_holder_releases_it,
     test_a_renewal_keeps_the_start_and_moves_the_expiry,
+    test_a_run_that_lost_its_lease_moves_no_watermark_and_names_the_holder,
     test_a_run_waits_for_the_lease_until_it_is_released,
+    test_a_run_whose_expired_lease_nobody_took_takes_it_again_and_moves_its_watermarks,
     test_an_expired_lease_is_taken_over,
+    test_the_holder_moves_its_watermarks_and_renews_its_lease,
     test_two_runs_racing_for_a_free_lease_one_wins,
 )
 from tests.support import items_config, write_yaml
@@ -50,7 +55,9 @@ def test_the_keeper_renews_the_lease_and_reports_a_lost_one(store, new_store):
     assert keeper.renew_once().expires_at == T0 + timedelta(minutes=8)
     clock.moment = T0 + timedelta(minutes=8)  # the keeper stopped renewing: the lease expired and r2 takes it
     take(store, "r2", clock)
+    assert keeper.lost is None
     assert keeper.renew_once().run_id == "r2"
+    assert keeper.lost == store.get_lease("p", clock.moment)
     assert store.get_lease("p", clock.moment).run_id == "r2"
 
 
@@ -82,7 +89,9 @@ def test_the_watermark_table_parameter_keeps_the_lease_settings(tmp_path):
     )
 
 
-def test_a_dataflow_jobs_commit_releases_its_lease_and_a_streaming_poll_renews_it(store, tmp_path, caplog):
+def test_a_dataflow_jobs_commit_renews_then_releases_its_lease_a_poll_keeps_it_and_a_lost_one_moves_nothing(
+    store, tmp_path, caplog
+):
     from beam_api_pipeline.config import PipelineConfig
     from beam_api_pipeline.run_plan import RunPlan
     from beam_api_pipeline.transforms.commit import _CommitFn, _CommitPollFn
@@ -91,14 +100,43 @@ def test_a_dataflow_jobs_commit_releases_its_lease_and_a_streaming_poll_renews_i
     plan = RunPlan("r1", "p", T0, [], job_holds_lease=True)
     lease.take(store, "p", "r1", TTL, clock=Clock(), host="h")
 
-    _CommitPollFn(config, plan, None, {})._hold_lease(store, plan)
+    assert _CommitPollFn(config, plan, None, {})._advance_holding_lease(store, plan, {"items": T0, "b": None}) is None
     renewed = store.get_lease("p", utc_now())
     assert (renewed.run_id, renewed.taken_at, renewed.expires_at - utc_now() > timedelta(hours=23)) == ("r1", T0, True)
+    assert store.get_watermark("p", "items") == T0
+    _CommitPollFn(config, plan, None, {})._hold_lease(store, plan)
+    assert store.get_lease("p", utc_now()).run_id == "r1"
 
     _CommitFn(config, plan, None, {})._hold_lease(store, plan)
     assert store.get_lease("p", T0) is None
 
-    lease.take(store, "p", "r2", timedelta(hours=48), host="h2")
-    _CommitPollFn(config, plan, None, {})._hold_lease(store, plan)
-    assert store.get_lease("p", utc_now()).run_id == "r2"
-    assert "run r1 lost its lease: pipeline p is already being run by run r2 on h2" in caplog.text
+    taken = lease.take(store, "p", "r2", timedelta(hours=48), host="h2")
+    lost = _CommitFn(config, plan, None, {})._advance_holding_lease(store, plan, {"items": T0 + TTL})
+    assert (lost.holder, store.get_watermark("p", "items")) == (taken, T0)
+    assert (
+        f"run r1: the lease of pipeline p was taken by run r2 on h2 since {format_utc(taken.taken_at)}" in caplog.text
+    )
+
+
+def test_a_lease_the_keeper_lost_is_an_error_of_the_run_unless_its_commit_recorded_it(store, tmp_path):
+    from beam_api_pipeline.manager import with_lost_lease
+    from beam_api_pipeline.report import RateUse, RunReport
+    from beam_api_pipeline.run_plan import RunPlan
+    from beam_api_pipeline.watermark.runs import PipelineRun, RunStatus
+
+    lost = Lease("p", "r2", "host-b pid 2", T0 + TTL, T0 + 2 * TTL)
+    run = PipelineRun("r1", "p", RunStatus.SUCCEEDED, T0, T0 + 2 * TTL, errors=["items [w]: 500"])
+    report = RunReport(RunPlan("r1", "p", T0, []), run, {}, {}, RateUse("adaptive", None, None))
+    assert with_lost_lease(store, report, None) is report
+
+    recorded = with_lost_lease(store, report, lost).run
+    assert recorded.errors == [
+        "the lease of pipeline p was taken by run r2 on host-b pid 2 since 2024-01-01T12:05:00Z while this run was "
+        "writing (it was not renewed within lease_ttl); the lease was free again at the commit, which moved the "
+        "watermarks: rows both runs wrote may be written twice",
+        "items [w]: 500",
+    ]
+    assert (recorded.status, store.get_run("r1")) == (RunStatus.SUCCEEDED, recorded)
+
+    committed = replace(run, status=RunStatus.FAILED, errors=[str(lease.LeaseLostError(lost))])
+    assert with_lost_lease(store, replace(report, run=committed), lost).run == committed
