@@ -1,7 +1,8 @@
 """`check`: a conformance run of a pipeline's endpoints against the live API that writes nothing and moves no
 watermark. It reads the first window a run would read (at most `max_records` records) and says, one line per
-check, whether the config fits the API: auth, records_path, pagination, primary keys, timestamps, unique keys,
-a stable order and the schema. No Beam: the extractor and client a worker uses, in this process.
+check, whether the config fits the API: auth, records_path, pagination, primary keys, timestamps, the API's
+boundary semantics (probed with a record on a bound), unique keys, a stable order and the schema. No Beam: the
+extractor and client a worker uses, in this process.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from typing import Any
 from beam_api_pipeline import jsoncodec
 from beam_api_pipeline.client.api_client import ApiClient
 from beam_api_pipeline.config import PipelineConfig
-from beam_api_pipeline.config.api import METADATA_TIMES
+from beam_api_pipeline.config.api import METADATA_TIMES, window_templates
+from beam_api_pipeline.config.fields import format_duration
 from beam_api_pipeline.errors import ApiError, PipelineError, RecordsPathError
 from beam_api_pipeline.extractors.base import BaseExtractor
 from beam_api_pipeline.outputs.bigquery_schema import row_problems
@@ -26,14 +28,27 @@ from beam_api_pipeline.placement import Placement, astray_example, filter_failur
 from beam_api_pipeline.record_ops import apply_transform
 from beam_api_pipeline.schema_baseline import declared_fields, timestamp_columns
 from beam_api_pipeline.schema_infer import describe_fields, infer_fields, json_type
-from beam_api_pipeline.timeformat import parse_timestamp
+from beam_api_pipeline.timeformat import floor_to, parse_timestamp
 from beam_api_pipeline.watermark.handler import WatermarkHandler
+from beam_api_pipeline.window_bounds import BOUNDS, parse_template
 from beam_api_pipeline.windowing import Window, format_utc
 
 PASS, WARN, FAIL = "pass", "warn", "fail"
 #: The checks, in the order their lines are printed for each endpoint. The first (`auth`) is named for what
 #: failed when the API refuses the first request (`REFUSALS`).
-CHECKS = ("auth", "records_path", "pagination", "primary_key", "timestamp", "unique_keys", "stable_order", "schema")
+CHECKS = (
+    "auth",
+    "records_path",
+    "pagination",
+    "primary_key",
+    "timestamp",
+    "boundaries",
+    "unique_keys",
+    "stable_order",
+    "schema",
+)
+#: Per bound: its name in a `boundaries` line and the key that says whether the API includes it.
+BOUND_KEYS = {"window_start": ("start", "start_inclusive"), "window_end": ("end", "end_inclusive")}
 #: What an error status of the first request says: (the check it fails, why).
 REFUSALS = {
     400: ("request", "the API refused the request"),
@@ -67,6 +82,17 @@ class _Walk:
     first_page: Page | None = None
     ended: bool = False
     error: Exception | None = None
+
+
+@dataclass(frozen=True)
+class _Target:
+    """The record `boundaries` probes with: its identity (`ConformanceCheck._ids`), how a line names it, its time,
+    and per bound the window whose bound is that time."""
+
+    record_id: str
+    described: str
+    moment: datetime
+    windows: dict[str, Window]
 
 
 def first_window(config: PipelineConfig, stored: datetime | None, now: datetime) -> Window:
@@ -135,10 +161,12 @@ class ConformanceCheck:
         lines.append(self._pagination(endpoint, walk))
         if not walk.records:
             return lines
+        timestamp = self._timestamp(endpoint, extractor, walk, parent is not None)
         return [
             *lines,
             self._primary_key(endpoint, walk.records),
-            self._timestamp(endpoint, extractor, walk, parent is not None),
+            timestamp,
+            self._boundaries(endpoint, extractor, walk, timestamp),
             self._unique_keys(endpoint, walk.records),
             self._stable_order(endpoint, extractor, walk),
             self._schema(endpoint, walk.records),
@@ -214,21 +242,22 @@ class ConformanceCheck:
             reason = "watermarks are off" if not watermark.enabled else "a child's records take their parent's window"
             return CheckLine(endpoint, "timestamp", PASS, f"not needed: {reason}")
         field = watermark.placement_field()
-        unreadable, outside, astray = [], 0, []
+        unreadable: list[str] = []
+        outside, astray = 0, []
         sends_end = self._config.api_config.sends_window_end(endpoint)
         for record in walk.records:
             value = get_path(record, field)
             try:
                 moment = parse_timestamp(value, watermark.time_format)
-            except (ValueError, TypeError, OverflowError):
-                unreadable.append(value)
+            except (ValueError, TypeError, OverflowError) as error:
+                unreadable.append(str(error))
                 continue
             outside += not walk.window.contains(moment)
             if is_astray(walk.window, moment, watermark, sends_end):
                 astray.append(astray_example(field, value, moment))
         if unreadable:
             detail = f"{len(unreadable)} of {len(walk.records)} records: {field!r} is not readable as "
-            detail += f"{watermark.time_format} (first: {unreadable[0]!r})"
+            detail += f"{watermark.time_format}; the first: {unreadable[0]}"
             return CheckLine(endpoint, "timestamp", FAIL, detail)
         placement = Placement(len(walk.records), outside, 0, len(astray), 0, min(astray, default=None))
         if watermark.filter == "server":
@@ -239,6 +268,126 @@ class ConformanceCheck:
             detail = f"{outside} of {len(walk.records)} records fall outside {walk.window.label()} (a run drops them)"
             return CheckLine(endpoint, "timestamp", WARN, detail)
         return CheckLine(endpoint, "timestamp", PASS, f"every {field!r} is readable and in the window")
+
+    def _boundaries(self, endpoint: str, extractor: BaseExtractor, walk: _Walk, timestamp: CheckLine) -> CheckLine:
+        """Asks for a window starting exactly at a record's time, and one ending there (for each bound the endpoint
+        sends, written as it is), and says whether the API includes the record at each bound as `start_inclusive`
+        and `end_inclusive` say: a fail names the key to set."""
+        watermark = self._config.api_config.watermark
+        bounds = self._bounds_sent(endpoint)
+        own_params = type(extractor).window_params is not BaseExtractor.window_params
+        reason = next(
+            (
+                why
+                for failed, why in (
+                    (not watermark.enabled, "watermarks are off"),
+                    (watermark.filter == "client", "watermark.filter is client: no window bound is sent"),
+                    (extractor.endpoint.parent is not None, "a child's requests send no window"),
+                    (not bounds, "the extractor writes its own window_params" if own_params else "no bound is sent"),
+                    (timestamp.outcome == FAIL, "the timestamp check fails"),
+                )
+                if failed
+            ),
+            None,
+        )
+        target = self._probe_target(endpoint, walk.window, walk.records) if reason is None else reason
+        if isinstance(target, str):
+            return CheckLine(endpoint, "boundaries", PASS, f"not probed: {target}")
+        exact = self._extractor_class(self._exact_bounds_config(), endpoint)
+        found = {bound: self._probe(endpoint, exact, bounds, target, bound) for bound in bounds}
+        if not any(isinstance(state, bool) for state in found.values()):
+            reasons = [f"{BOUND_KEYS[bound][0]}: {state}" for bound, state in found.items()]
+            return CheckLine(endpoint, "boundaries", PASS, "not probed: " + "; ".join(reasons))
+        states = []
+        for bound, (name, _) in BOUND_KEYS.items():
+            state = found.get(bound)
+            if isinstance(state, bool):
+                states.append(f"{name} {'inclusive' if state else 'exclusive'}")
+            else:
+                states.append(f"{name} not sent" if state is None else f"{name} not probed: {state}")
+        wrong = [
+            f"watermark.{key}: {str(found[bound]).lower()}"
+            for bound, (_, key) in BOUND_KEYS.items()
+            if isinstance(found.get(bound), bool) and found[bound] != getattr(watermark, key)
+        ]
+        detail = f"{', '.join(states)} (asked for {target.described} at {format_utc(target.moment)} on each bound)"
+        if wrong:
+            return CheckLine(endpoint, "boundaries", FAIL, f"{detail}: set {' and '.join(wrong)}")
+        return CheckLine(endpoint, "boundaries", PASS, f"{detail}, as configured")
+
+    def _bounds_sent(self, endpoint: str) -> list[str]:
+        """The bounds (`BOUNDS`) `endpoint`'s requests send: `watermark_field`, `window_end_field`, templates."""
+        api = self._config.api_config
+        sent = {"window_start"} if api.watermark.watermark_field else set()
+        sent |= {"window_end"} if api.sends_window_end(endpoint) else set()
+        for _, text in window_templates(api.endpoints[endpoint]):
+            sent |= {placeholder.bound for placeholder in parse_template(text).placeholders()}
+        return [bound for bound in BOUNDS if bound in sent]
+
+    def _probe_target(self, endpoint: str, window: Window, records: list[Any]) -> _Target | str:
+        """The earliest record (of `window` if any) whose placement time a bound can carry exactly (on the window
+        grid), with the windows that probe it; else why there is none."""
+        watermark = self._config.api_config.watermark
+        field, key = watermark.placement_field(), self._config.api_config.endpoints[endpoint].primary_key
+        step, what = self._config.api_config.window_grid()
+        timed = []
+        for record in records:
+            try:
+                timed.append((parse_timestamp(get_path(record, field), watermark.time_format), record))
+            except (ValueError, TypeError, OverflowError):
+                continue
+        if not timed:
+            return f"no record has a readable {field!r}"
+        on_grid = [(moment, record) for moment, record in timed if floor_to(moment, step) == moment]
+        if not on_grid:
+            earliest = format_utc(min(moment for moment, _ in timed))
+            return (
+                f"no record's {field!r} is on the {format_duration(step)} grid of {what} (the earliest, {earliest}, "
+                "cannot be sent exactly)"
+            )
+        moment, record = min(on_grid, key=lambda found: (not window.contains(found[0]), found[0]))
+        # Up to the next record's time (on the grid), not just one step: an API that cuts the bounds it reads to
+        # whole seconds would read [T, T + 1 µs) as empty.
+        after = floor_to(min((found for found, _ in timed if found > moment), default=moment), step)
+        before = floor_to(max((found for found, _ in timed if found < moment), default=moment - step), step)
+        return _Target(
+            self._ids(endpoint, [record])[0],
+            f"{key}={get_path(record, key)!r}" if key else "a record",
+            moment,
+            {"window_start": Window(moment, max(after, moment + step)), "window_end": Window(before, moment)},
+        )
+
+    def _exact_bounds_config(self) -> PipelineConfig:
+        """The config with each bound sent as it is (`start_inclusive: true`, `end_inclusive: false`)."""
+        api = self._config.api_config
+        watermark = api.watermark.model_copy(update={"start_inclusive": True, "end_inclusive": False})
+        return self._config.model_copy(update={"api_config": api.model_copy(update={"watermark": watermark})})
+
+    def _probe(self, endpoint: str, exact: BaseExtractor, bounds: list[str], target: _Target, bound: str) -> bool | str:
+        """Whether `target`'s record comes back from its window whose `bound` is its time (the first page only;
+        `bounds`: those sent); else why that cannot be told."""
+        window, step = target.windows[bound], self._config.api_config.window_grid()[0]
+        position = exact.pagination.first_position()
+        try:
+            page = exact.fetch_page(self._client, window, position)
+        except (PipelineError, ValueError) as error:
+            return f"asking failed: {self._client.redact(str(error))}"
+        records = list(exact.records(page))
+        if target.record_id in self._ids(endpoint, records):
+            return True
+        watermark = self._config.api_config.watermark
+        for record in records:
+            try:
+                found = parse_timestamp(get_path(record, watermark.placement_field()), watermark.time_format)
+            except (ValueError, TypeError, OverflowError):
+                continue
+            if ("window_start" in bounds and found < window.start - step) or (
+                "window_end" in bounds and found > window.end + step
+            ):
+                return f"the API answered {window.label()} with a record of {format_utc(found)}"
+        if exact.next_position(window, position, page) is not None:
+            return f"the answer for {window.label()} has more than one page"
+        return False
 
     def _unique_keys(self, endpoint: str, records: list[Any]) -> CheckLine:
         key = self._config.api_config.endpoints[endpoint].primary_key

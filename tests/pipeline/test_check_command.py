@@ -4,6 +4,7 @@ nothing is written and no watermark moves."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from beam_api_pipeline.cli import main
 from beam_api_pipeline.config import load_pipeline_config
 from beam_api_pipeline.conformance import CHECKS
 from sample_api import Credentials
+from sample_api.data import Dataset
 from tests.support import items_config, stored_watermark, write_yaml
 
 WINDOW = "2024-01-02T00:00:00Z/2024-01-03T00:00:00Z"
@@ -37,12 +39,14 @@ def test_every_check_passes_on_a_good_config_and_nothing_is_written(sample_api, 
         f"pass  items  pagination: 5 pages, 48 records in {WINDOW}, no page repeated",
         "pass  items  primary_key: every record has 'id'",
         "pass  items  timestamp: every 'updated_at' is readable and in the window",
+        "pass  items  boundaries: start inclusive, end exclusive (asked for id=49 at 2024-01-02T00:00:00Z on each "
+        "bound), as configured",
         "pass  items  unique_keys: 48 keys, each once",
         "pass  items  stable_order: the first page, asked twice, has the same records in order",
         "pass  items  schema: inferred 4 columns: id INTEGER, updated_at TIMESTAMP, title STRING, value INTEGER",
     ]
     assert code == 0
-    assert sample_api.stats()["by_path"] == {"/items": 6}  # 5 pages, and the first one again
+    assert sample_api.stats()["by_path"] == {"/items": 8}  # 5 pages, the first one again, a probe of each bound
     assert not (tmp_path / "out").exists() and not (tmp_path / "dead_letter").exists()
     assert stored_watermark(load_pipeline_config(path)) is None
 
@@ -78,7 +82,8 @@ def test_records_limit_the_walk_and_say_so(sample_api, tmp_path, capsys):
         (
             {},
             {"strip_fields": ["updated_at"], "strip_every": 8},
-            "fail  items  timestamp: 6 of 48 records: 'updated_at' is not readable as iso8601 (first: None)",
+            "fail  items  timestamp: 6 of 48 records: 'updated_at' is not readable as iso8601; the first: not a "
+            "timestamp: None",
         ),
         (
             {"api_config": {"auth_config": {"auth_type": "bearer", "auth_credentials": {"token": "wrong-token"}}}},
@@ -167,3 +172,142 @@ def test_records_without_the_primary_key_are_not_counted_as_one_repeated_key(sam
     assert [line for line in lines if " unique_keys: " in line] == [
         "warn  items  unique_keys: nothing to compare: no record has 'number'"
     ]
+
+
+PROBED = "(asked for id=49 at 2024-01-02T00:00:00Z on each bound)"
+
+
+@pytest.mark.parametrize(
+    ("faults", "watermark", "line", "code"),
+    [
+        ({}, {}, f"pass  items  boundaries: start inclusive, end exclusive {PROBED}, as configured", 0),
+        (
+            {"exclusive_since": True},
+            {},
+            "fail  items  boundaries: start exclusive, end exclusive (asked for id=50 at 2024-01-02T00:30:00Z on each "
+            "bound): set watermark.start_inclusive: false",
+            1,
+        ),
+        (
+            {"exclusive_since": True},
+            {"start_inclusive": False},
+            f"pass  items  boundaries: start exclusive, end exclusive {PROBED}, as configured",
+            0,
+        ),
+        (
+            {"inclusive_until": True},
+            {},
+            f"fail  items  boundaries: start inclusive, end inclusive {PROBED}: set watermark.end_inclusive: true",
+            1,
+        ),
+        (
+            {"inclusive_until": True},
+            {"end_inclusive": True},
+            f"pass  items  boundaries: start inclusive, end inclusive {PROBED}, as configured",
+            0,
+        ),
+        (
+            {"exclusive_since": True, "inclusive_until": True},
+            {},
+            "fail  items  boundaries: start exclusive, end inclusive (asked for id=50 at 2024-01-02T00:30:00Z on each "
+            "bound): set watermark.start_inclusive: false and watermark.end_inclusive: true",
+            1,
+        ),
+        (
+            {"bound_precision": "seconds"},
+            {},
+            f"pass  items  boundaries: start inclusive, end exclusive {PROBED}, as configured",
+            0,
+        ),
+        (
+            {},
+            {"window_end_field": None},
+            f"pass  items  boundaries: start inclusive, end not sent {PROBED}, as configured",
+            0,
+        ),
+        (
+            {},
+            {"watermark_field": None},
+            "pass  items  boundaries: not probed: end: the answer for 2024-01-01T23:30:00Z/"
+            "2024-01-02T00:00:00Z has more than one page",
+            0,
+        ),
+        (
+            {},
+            {"time_format": "date"},
+            "pass  items  boundaries: start inclusive, end not probed: the answer for 2024-01-01T00:00:00Z/"
+            f"2024-01-02T00:00:00Z has more than one page {PROBED}, as configured",
+            0,
+        ),
+    ],
+    ids=[
+        "inclusive",
+        "exclusive",
+        "exclusive configured",
+        "end inclusive",
+        "end inclusive configured",
+        "both",
+        "bounds cut to seconds",
+        "no end sent",
+        "no start sent",
+        "a day's grid",
+    ],
+)
+def test_check_probes_a_record_on_each_bound_and_names_the_key_to_set(
+    sample_api, tmp_path, capsys, faults, watermark, line, code
+):
+    sample_api.set_faults(**faults)
+    config = items_config(sample_api.url, tmp_path, api_config={"watermark": watermark})
+    config["api_config"]["watermark"] = {k: v for k, v in config["api_config"]["watermark"].items() if v is not None}
+    found, lines = check(capsys, write_yaml(tmp_path / "p.yaml", config))
+    assert [entry for entry in lines if " boundaries: " in entry] == [line]
+    assert [entry for entry in lines if entry.startswith("fail")] == ([line] if code else [])
+    assert found == code
+
+
+@pytest.mark.parametrize(
+    ("watermark", "start", "line", "requests"),
+    [
+        (
+            {"watermark_field": None, "window_end_field": None, "filter": "client"},
+            datetime(2024, 1, 1, tzinfo=UTC),
+            "pass  items  boundaries: not probed: watermark.filter is client: no window bound is sent",
+            2,  # its walk stops after the first page, then asks for it again
+        ),
+        (
+            {"time_format": "epoch"},
+            datetime(2024, 1, 1, 0, 0, 0, 500000, tzinfo=UTC),
+            "pass  items  boundaries: not probed: no record's 'updated_at' is on the 1s grid of "
+            "watermark.time_format 'epoch' (the earliest, 2024-01-02T00:00:00.500000Z, cannot be sent exactly)",
+            6,
+        ),
+    ],
+    ids=["no bound sent", "off the grid"],
+)
+def test_check_says_why_it_cannot_probe_the_bounds(sample_api, tmp_path, capsys, watermark, start, line, requests):
+    sample_api.dataset = Dataset(start=start)
+    config = items_config(sample_api.url, tmp_path, api_config={"watermark": watermark})
+    config["api_config"]["watermark"] = {k: v for k, v in config["api_config"]["watermark"].items() if v is not None}
+    code, lines = check(capsys, write_yaml(tmp_path / "p.yaml", config))
+    assert [entry for entry in lines if " boundaries: " in entry] == [line]
+    assert code == 0, lines
+    assert sample_api.stats()["by_path"] == {"/items": requests}  # the walk and the first page again: no probe
+
+
+def test_records_in_epoch_seconds_under_epoch_ms_fail_the_timestamp_check_naming_the_unit(sample_api, tmp_path, capsys):
+    sample_api.set_faults(timestamp_style="epoch")
+    bounds = {"since": "{window_start:iso8601}", "until": "{window_end:iso8601}"}
+    config = items_config(
+        sample_api.url,
+        tmp_path,
+        api_config={"watermark": {"time_format": "epoch_ms"}, "endpoints": {"items": {"params": bounds}}},
+    )
+    del config["api_config"]["watermark"]["watermark_field"], config["api_config"]["watermark"]["window_end_field"]
+    code, lines = check(capsys, write_yaml(tmp_path / "p.yaml", config))
+    assert [entry for entry in lines if entry.startswith("fail")] == [
+        "fail  items  timestamp: 48 of 48 records: 'updated_at' is not readable as epoch_ms; the first: timestamp "
+        "1704153600 is epoch seconds, not milliseconds: time_format is epoch_ms (it would read as "
+        "1970-01-20T17:22:33.600000Z)"
+    ]
+    assert "pass  items  boundaries: not probed: the timestamp check fails" in lines
+    assert code == 1
