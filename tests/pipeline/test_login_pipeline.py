@@ -113,7 +113,8 @@ def test_check_reports_a_refused_login_as_an_auth_failure_without_the_password(
         return
     assert code == 1
     assert first == (
-        f"fail  items  auth: the first request failed: login to {sample_api.url}/auth/login as reader@example.com "
+        "fail  items  auth: the API refused the credentials (401): "
+        f"login to {sample_api.url}/auth/login as reader@example.com "
         'answered 400: {"message": "Failed to authenticate.", "data": {}}; check username and password'
     )
     assert given not in captured.out + captured.err
