@@ -10,6 +10,7 @@ from apache_beam.pvalue import TaggedOutput
 from apache_beam.runners.sdf_utils import RestrictionTrackerView, ThreadsafeRestrictionTracker
 
 from beam_api_pipeline.cli import main
+from beam_api_pipeline.config import load_pipeline_config
 from beam_api_pipeline.extractors.rest import RestExtractor
 from beam_api_pipeline.pagination.base import WalkTally
 from beam_api_pipeline.run_plan import WindowResult, WindowStatus, WindowTask, window_complete
@@ -17,8 +18,9 @@ from beam_api_pipeline.transforms.page_walk import PageWalk, PageWalkProvider, P
 from beam_api_pipeline.transforms.runner_profile import RunnerProfile
 from beam_api_pipeline.transforms.walk_pages import WalkPagesFn
 from beam_api_pipeline.windowing import Window
+from sample_api import Faults
 from tests.pipeline.conftest import run_report
-from tests.support import RUNNER_MODES, read_jsonl, runner_mode_args, stored_watermark, t
+from tests.support import RUNNER_MODES, items_config, read_jsonl, runner_mode_args, stored_watermark, t, write_yaml
 
 END = "2024-01-05T00:00:00Z"
 #: The ids of the run's three daily windows, 2024-01-02 to 2024-01-05 (48 records a day).
@@ -330,3 +332,27 @@ def test_a_walk_split_mid_way_keeps_its_tally_rereads_in_the_residual_and_report
         (WindowStatus.DONE, 3, 24, 24, 47, 4),  # the second read announced 47
     ]
     assert window_complete(results)
+
+
+@pytest.mark.parametrize("mode", list(RUNNER_MODES))
+def test_empty_pages_bodies_without_records_and_moving_records_end_exact_on_every_runner_mode(
+    mode, sample_api, write_config, tmp_path
+):
+    """B.8, B.9 and C.10 on each runner mode: a cursor walk whose pages are capped at 4, each preceded by an empty
+    page that says more, with a null body and a 204 on the way; then a page-number walk whose record 50 moves
+    after page 1 is served, read again. Each ends with every record once and the watermark at the end."""
+    kinds = ("null_200", "no_content_204")
+    sample_api.set_faults(page_cap=4, empty_pages=True, answer_faults=kinds, answer_fault_after=1, answer_fault_every=7)
+    path, config = write_config(**style_config("cursor", primary_key=True))
+    assert run(path, *runner_mode_args(mode)) == 0
+    assert (written_ids(tmp_path, "cursor"), stored_watermark(config)) == (ALL_IDS, t(END))
+    assert read_jsonl(tmp_path / "dead_letter") == []
+    assert set(sample_api.injected()) == set(kinds)
+
+    moved = tmp_path / "moved"
+    moved.mkdir()
+    sample_api.faults = Faults(moving_records=frozenset({50}))
+    path = write_yaml(moved / "pipeline.yaml", items_config(sample_api.url, moved, **style_config("page_number", True)))
+    config = load_pipeline_config(path)
+    assert run(path, *runner_mode_args(mode)) == 0
+    assert (sorted(row["id"] for row in read_jsonl(moved / "out")), stored_watermark(config)) == (ALL_IDS, t(END))
