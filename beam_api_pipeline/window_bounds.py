@@ -49,9 +49,10 @@ class Template:
         return [part for part in self.parts if isinstance(part, Placeholder)]
 
     def grid(self, default_format: str) -> timedelta | None:
-        """The finest step any of its placeholders writes (None without placeholders)."""
+        """The coarsest step of its placeholders' formats, the finest grid every one of them can write (None
+        without placeholders): each bound is written in its own format."""
         steps = [resolution(p.time_format or default_format) or MICROSECOND for p in self.placeholders()]
-        return min(steps, default=None)
+        return max(steps, default=None)
 
 
 def is_template(value: Any) -> bool:

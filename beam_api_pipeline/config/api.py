@@ -180,7 +180,7 @@ class ApiConfig(StrictModel):
     def window_grid(self) -> tuple[timedelta, str]:
         """The step every window bound falls on, and what sets it: the coarsest resolution of the formats the
         bounds are sent in (``watermark.time_format`` for ``watermark_field`` / ``window_end_field``, each
-        template's finest format), 1 µs when no bound is sent."""
+        template's coarsest format), 1 µs when no bound is sent."""
         watermark = self.watermark
         grids = [(MICROSECOND, "")]
         if watermark.watermark_field or watermark.window_end_field:
@@ -324,8 +324,8 @@ class ApiConfig(StrictModel):
                 value = getattr(value, part)
             if value is not None and value % grid:
                 raise rule_error(
-                    f"{format_duration(value)} is not a whole number of {format_duration(grid)}, the finest step "
-                    f"{source} can write: the window sent would not be the window kept",
+                    f"{format_duration(value)} is not a whole number of {format_duration(grid)}, the grid of "
+                    f"{source} (the coarsest format a bound is sent in): the window sent would not be the window kept",
                     f"watermark.{key}",
                 )
         return self

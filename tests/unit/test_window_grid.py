@@ -229,8 +229,8 @@ def test_graphql_variables_hold_templates_too():
     assert request.json_body["variables"] == {"where": "t >= 2024-01-05", "limit": 5, "offset": 0}
 
 
-def test_a_template_s_grid_is_its_finest_format_and_the_coarsest_bound_sets_the_run_s_grid():
-    assert parse_template("{window_start:date} {window_end:%Y-%m-%d %H}").grid("iso8601") == H
+def test_a_template_s_grid_is_its_coarsest_format_and_the_coarsest_bound_sets_the_run_s_grid():
+    assert parse_template("{window_start:date} {window_end:%Y-%m-%d %H}").grid("iso8601") == D
     assert parse_template("{window_start}").grid("epoch") == S
     assert template_config({"f": "{window_start:%Y-%m-%dT%H:%M}"}, time_format="epoch_ms").api_config.window_grid() == (
         MIN,
@@ -271,20 +271,23 @@ def watermark(**keys: Any) -> dict[str, Any]:
     [
         pytest.param(
             watermark(time_format="date", window={"window_size": "6h"}),
-            "api_config.watermark.window.window_size: 6h is not a whole number of 1d, the finest step "
-            "watermark.time_format 'date' can write: the window sent would not be the window kept",
+            "api_config.watermark.window.window_size: 6h is not a whole number of 1d, the grid of "
+            "watermark.time_format 'date' (the coarsest format a bound is sent in): "
+            "the window sent would not be the window kept",
             id="A.3-date-6h",
         ),
         pytest.param(
             watermark(time_format="epoch", lookback_window="1.5s"),
-            "api_config.watermark.lookback_window: 1.5s is not a whole number of 1s, the finest step "
-            "watermark.time_format 'epoch' can write: the window sent would not be the window kept",
+            "api_config.watermark.lookback_window: 1.5s is not a whole number of 1s, the grid of "
+            "watermark.time_format 'epoch' (the coarsest format a bound is sent in): "
+            "the window sent would not be the window kept",
             id="lookback",
         ),
         pytest.param(
             watermark(time_format="%Y-%m-%d %H", window={"window_size": "1h", "window_overlap": "30m"}),
-            "api_config.watermark.window.window_overlap: 30m is not a whole number of 1h, the finest step "
-            "watermark.time_format '%Y-%m-%d %H' can write: the window sent would not be the window kept",
+            "api_config.watermark.window.window_overlap: 30m is not a whole number of 1h, the grid of "
+            "watermark.time_format '%Y-%m-%d %H' (the coarsest format a bound is sent in): "
+            "the window sent would not be the window kept",
             id="overlap",
         ),
         pytest.param(
@@ -294,9 +297,28 @@ def watermark(**keys: Any) -> dict[str, Any]:
                     "watermark": {"watermark_field": None, "window_end_field": None, "window": {"window_size": "1h"}},
                 }
             },
-            "api_config.watermark.window.window_size: 1h is not a whole number of 1d, the finest step the template "
-            "of endpoints.issues.params.q can write: the window sent would not be the window kept",
+            "api_config.watermark.window.window_size: 1h is not a whole number of 1d, the grid of the template "
+            "of endpoints.issues.params.q (the coarsest format a bound is sent in): "
+            "the window sent would not be the window kept",
             id="template-grid",
+        ),
+        pytest.param(
+            {
+                "api_config": {
+                    "endpoints": {
+                        "issues": {
+                            "params": {
+                                "filter": 't >= "{window_start:%Y-%m-%dT%H:%M:%S}" && t < "{window_end:%Y-%m-%d}"'
+                            }
+                        }
+                    },
+                    "watermark": {"watermark_field": None, "window_end_field": None, "window": {"window_size": "1h"}},
+                }
+            },
+            "api_config.watermark.window.window_size: 1h is not a whole number of 1d, the grid of the template "
+            "of endpoints.issues.params.filter (the coarsest format a bound is sent in): the window sent would not "
+            "be the window kept",
+            id="template-grid-coarsest-placeholder",
         ),
         pytest.param(
             watermark(time_format="%Y-%m"),
