@@ -1,7 +1,8 @@
 """Reading record timestamps and writing window bounds in the formats APIs use, and the grid each format can write.
 
-A time format is one of `NAMED_FORMATS` or a strftime pattern (literal text allowed, `%%` for a percent sign).
-Patterns may also use `%3f` (milliseconds, 3 digits) and `%6f` (microseconds, the same as `%f`). A format's
+A time format is one of `NAMED_FORMATS` or a strftime pattern (literal text allowed, `%%` for a percent sign,
+glibc's flags `-`, `_`, `0`, `^`, `#` allowed: `%-d`). Patterns may also use `%3f` (milliseconds, 3 digits) and `%6f`
+(microseconds, the same as `%f`); `%s` writes the UTC epoch seconds (C's strftime would use the local zone). A format's
 *resolution* is the step between two instants it can write: a bound finer than that is cut to it when sent, so
 windows, run ends and ticks are floored to it (`floor_to`) and the window sent is the window kept.
 """
@@ -36,12 +37,24 @@ _DIRECTIVE_RESOLUTION = {
     "f": MICROSECOND,
     "6f": MICROSECOND,
     "3f": MILLISECOND,
-    **dict.fromkeys("STcXs", SECOND),
+    **dict.fromkeys("STcXrs", SECOND),
     **dict.fromkeys("MR", MINUTE),
-    **dict.fromkeys("HIk", HOUR),
+    **dict.fromkeys("HIkl", HOUR),
     **dict.fromkeys("djexDFaAwu", DAY),
 }
-_DIRECTIVE = re.compile(r"%([36]f|.)", re.DOTALL)
+#: A directive: `%`, an optional glibc flag (`%-d`: no padding), and its code (group 1).
+_DIRECTIVE = re.compile(r"%[-_0^#]?([36]f|.)", re.DOTALL)
+#: What strptime reads in place of the composite directives it does not know.
+_PARSED_AS = {
+    "T": "%H:%M:%S",
+    "R": "%H:%M",
+    "D": "%m/%d/%y",
+    "F": "%Y-%m-%d",
+    "r": "%I:%M:%S %p",
+    "e": "%d",
+    "k": "%H",
+    "l": "%I",
+}
 #: Below this, an epoch_ms value is before 1973-03-03 read as milliseconds; above it, an epoch value is after the
 #: year 5138 read as seconds: each is a timestamp written in the other unit.
 _UNIT_LIMIT = 10**11
@@ -67,12 +80,29 @@ def format_bound(moment: datetime, time_format: str) -> str | int:
     moment = moment.astimezone(UTC)
     if time_format in _NAMED:
         return _NAMED[time_format](moment)
-    return moment.strftime(_plain_pattern(time_format, f"{moment.microsecond // 1000:03d}"))
+    return moment.strftime(_strftime_pattern(time_format, moment))
 
 
-def _plain_pattern(time_format: str, millis: str) -> str:
-    """`time_format` with `%3f` written as `millis` and `%6f` as `%f` (what strftime and strptime know)."""
-    return _DIRECTIVE.sub(lambda m: {"3f": millis, "6f": "%f"}.get(m.group(1), m.group(0)), time_format)
+def _strftime_pattern(time_format: str, moment: datetime) -> str:
+    """`time_format` as strftime writes `moment` (UTC) right: `%3f` and `%s` written in, `%6f` as `%f`."""
+    written = {
+        "3f": f"{moment.microsecond // 1000:03d}",
+        "6f": "%f",
+        "f": "%f",
+        "s": str((moment - EPOCH) // SECOND),
+    }
+    return _DIRECTIVE.sub(lambda m: written.get(m.group(1), m.group(0)), time_format)
+
+
+def _strptime_pattern(time_format: str) -> str:
+    """`time_format` as strptime reads it: `%3f` and `%6f` as `%f`, flags dropped (strptime reads unpadded numbers
+    and any case), the directives it does not know (`_PARSED_AS`) spelled out."""
+
+    def read(match: re.Match[str]) -> str:
+        code = match.group(1)
+        return _PARSED_AS.get(code, "%" + code.removeprefix("3").removeprefix("6"))
+
+    return _DIRECTIVE.sub(read, time_format)
 
 
 def parse_timestamp(value: object, time_format: str = "iso8601") -> datetime:
@@ -118,7 +148,7 @@ def _parse_text(text: str, time_format: str) -> datetime:
         if time_format in NAMED_FORMATS:
             raise ValueError(f"not an ISO 8601 timestamp: {text!r}") from None
     try:
-        return _as_utc(datetime.strptime(text, _plain_pattern(time_format, "%f")))
+        return _as_utc(datetime.strptime(text, _strptime_pattern(time_format)))
     except ValueError:
         raise ValueError(f"timestamp {text!r} does not match {time_format!r}") from None
 

@@ -3,6 +3,7 @@ bounds each window sends (`start_inclusive`, `end_inclusive`), window templates,
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,17 @@ MOMENT = datetime(2024, 1, 5, 6, 7, 8, 123456, tzinfo=UTC)
         ("day %d at %H o'clock, %%S", H),
         ("%Y-%m", None),
         ("%%d %Y", None),
+        ("%-m/%-d/%Y", D),
+        ("%Y-%m-%dT%H:%M:%-S", S),
+        ("%-d.%-m.%Y %-H h", H),
+        ("%_d %^b %Y", D),
+        ("%F %r", S),
+        ("%x %l %p", H),
+        ("%D %T", S),
+        ("%F %R", MIN),
+        ("%c", S),
+        ("%X %D", S),
+        ("%%-d %Y", None),
     ],
 )
 def test_a_format_s_resolution_is_its_finest_directive(time_format, step):
@@ -110,6 +122,39 @@ def test_a_timestamp_in_the_other_epoch_unit_is_an_error_naming_the_unit(value, 
     with pytest.raises(ValueError) as caught:
         parse_timestamp(value, time_format)
     assert str(caught.value) == message
+
+
+@pytest.mark.parametrize(
+    ("time_format", "written"),
+    [
+        ("%-m/%-d/%Y %-H:%-M:%-S", "1/5/2024 6:7:8"),
+        ("%F %T", "2024-01-05 06:07:08"),
+        ("%D %r", "01/05/24 06:07:08 AM"),
+        ("%e %^b %Y %k:%M:%S", " 5 JAN 2024  6:07:08"),
+        ("%%-d %Y-%m-%dT%H:%M:%S", "%-d 2024-01-05T06:07:08"),
+    ],
+)
+def test_glibc_flags_and_composite_directives_are_written_and_read_back(time_format, written):
+    assert format_bound(MOMENT, time_format) == written
+    assert parse_timestamp(written, time_format) == MOMENT.replace(microsecond=0)
+
+
+def test_an_unpadded_second_steps_an_inclusive_end_back_by_a_second_not_a_minute():
+    sent = params(config(end_inclusive=True, time_format="%Y-%m-%dT%H:%M:%-S"))
+    assert (sent["since"], sent["until"]) == ("2024-01-05T00:00:0", "2024-01-05T23:59:59")
+
+
+def test_epoch_seconds_in_a_pattern_are_utc_whatever_the_machine_s_zone(monkeypatch):
+    """`%s` in C's strftime reads the moment as local time: under New York every window would move by 5 h."""
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    try:
+        assert format_bound(MOMENT, "%s") == "1704434828"
+        assert format_bound(MOMENT, "t=%s.%3f %%s") == "t=1704434828.123 %s"
+        assert format_bound(datetime(1969, 12, 31, 23, 59, 59, 500000, tzinfo=UTC), "%s") == "-1"
+    finally:
+        monkeypatch.undo()
+        time.tzset()
 
 
 def test_plausible_epoch_timestamps_read_as_before():
