@@ -356,7 +356,9 @@ class PipelineManager:
         try:
             if not backfill:
                 refuse_gap(
-                    {e: store.get_watermark(config.pipeline_id, e) for e in config.api_config.endpoints}, start_time
+                    {e: store.get_watermark(config.pipeline_id, e) for e in config.api_config.endpoints},
+                    start_time,
+                    config.api_config.window_grid()[0],
                 )
             lease.take(store, config.pipeline_id, run_id, config.watermark_store.job_lease_ttl)
         finally:

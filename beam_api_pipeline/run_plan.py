@@ -18,6 +18,7 @@ from typing import Any
 from beam_api_pipeline.errors import ConfigError
 from beam_api_pipeline.parents import EndpointTree, ParentRef
 from beam_api_pipeline.schema_baseline import baseline_schemas
+from beam_api_pipeline.timeformat import floor_to
 from beam_api_pipeline.watermark.handler import WatermarkHandler, WindowOutcome, next_watermark
 from beam_api_pipeline.windowing import Window, format_utc
 
@@ -220,7 +221,7 @@ def make_plan(
     if backfill and start_time is None:
         raise ConfigError("--backfill: give the range to read with --start_time (and --end_time)")
     if not backfill:
-        refuse_gap(before, start_time)
+        refuse_gap(before, start_time, handler.grid)
     tasks: list[WindowTask] = []
     for root in tree.roots:
         stored = oldest(before[endpoint] for endpoint in tree.family(root))
@@ -238,18 +239,20 @@ def make_plan(
     )
 
 
-def refuse_gap(watermarks: dict[str, datetime | None], start_time: datetime | None) -> None:
-    """A ConfigError, one line per endpoint, when `start_time` lies after an endpoint's stored watermark: the
-    run would move the watermark over `[watermark, start_time)` and no later run would read it."""
+def refuse_gap(watermarks: dict[str, datetime | None], start_time: datetime | None, grid: timedelta) -> None:
+    """A ConfigError, one line per endpoint, when `start_time` floored to the window `grid` (where the run reads
+    from) lies after an endpoint's stored watermark: the run would move the watermark over
+    `[watermark, start)` and no later run would read it."""
     if start_time is None:
         return
-    start = format_utc(start_time)
+    floored = floor_to(start_time, grid)
+    start = format_utc(floored)
     problems = [
         f"--start_time: {start} is after the watermark of {endpoint}, {format_utc(stored)}: "
         f"[{format_utc(stored)}, {start}) would never be read. Read the range without moving the watermark "
         f"with --backfill, or skip the gap on purpose with `watermark set --endpoint {endpoint} --to {start}`"
         for endpoint, stored in sorted(watermarks.items())
-        if stored is not None and start_time > stored
+        if stored is not None and floored > stored
     ]
     if problems:
         raise ConfigError(problems)
@@ -271,7 +274,7 @@ def make_streaming_plan(
             f"--end_time: a streaming run polls until then, so it must be in the future, got {format_utc(end_time)}"
         )
     plan = make_plan(config, store, now=now, run_id=run_id)
-    refuse_gap(plan.watermarks_before, start_time)
+    refuse_gap(plan.watermarks_before, start_time, config.api_config.window_grid()[0])
     section = config.streaming
     polls = PollSchedule(now, section.poll_interval, section.lag, until=end_time, start_time=start_time)
     return replace(plan, tasks=[], polls=polls)
