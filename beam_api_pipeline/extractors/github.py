@@ -1,8 +1,9 @@
 """The GitHub extractor: list endpoints of the GitHub REST API (issues, pulls, ...) of one repository.
 
 GitHub pages with `Link` headers (`pagination.strategy: link_header`, `per_page` at most 100), takes a bearer
-token, and bounds the list with `since` only: there is no end bound, so records updated after the window's
-end come too and are left to the next window by the in-window filter.
+token, and bounds the list with `since` only (`watermark_field`): there is no end bound, so `window_end_field`
+is refused, and records updated after the window's end come too and are left to the next window by the
+in-window filter.
 """
 
 from __future__ import annotations
@@ -27,22 +28,22 @@ class GitHubExtractor(BaseExtractor):
 
     @classmethod
     def request_problems(cls, config) -> list[str]:
-        """A page size above GitHub's cap (`MAX_PAGE_SIZE`), which GitHub would serve as 100 a page."""
+        """A `window_end_field` (GitHub has no end bound: records after the window's end would come back as
+        astray), and a page size above GitHub's cap (`MAX_PAGE_SIZE`), which GitHub would serve as 100 a page."""
         api = config.api_config
+        problems = super().request_problems(config)
+        if api.watermark.window_end_field:
+            problems.append(
+                f"api_config.watermark.window_end_field: GitHub's list endpoints take no end bound "
+                f"({api.watermark.window_end_field!r} would not bound the window): leave it out"
+            )
         sizes = {"api_config.pagination": api.pagination}
         sizes.update({f"api_config.endpoints.{name}.pagination": e.pagination for name, e in api.endpoints.items()})
-        return super().request_problems(config) + [
+        return problems + [
             f"{path}.page_size: {pagination.page_size} is above GitHub's cap of {MAX_PAGE_SIZE} records a page"
             for path, pagination in sizes.items()
             if pagination is not None and pagination.page_size > MAX_PAGE_SIZE
         ]
-
-    def window_params(self, window: Window) -> dict[str, Any]:
-        params = super().window_params(window)
-        end_field = self.api.watermark.window_end_field
-        if end_field:
-            params.pop(end_field, None)
-        return params
 
     def build_request(self, window: Window, position: PagePosition) -> ApiRequest:
         request = super().build_request(window, position)

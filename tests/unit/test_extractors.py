@@ -124,7 +124,9 @@ def test_a_graphql_errors_array_is_an_error_with_the_api_messages():
 
 
 def test_github_sends_its_headers_and_since_only():
-    extractor = GitHubExtractor(config("github", pagination={"strategy": "link_header", "page_size": 100}), "things")
+    since_only = {"enabled": True, "watermark_field": "since", "initial_watermark": "2024-01-01T00:00:00Z"}
+    github = config("github", pagination={"strategy": "link_header", "page_size": 100}, watermark=since_only)
+    extractor = GitHubExtractor(github, "things")
     request = extractor.build_request(WINDOW, PagePosition(0))
     assert request.params == {"state": "all", "since": "2024-01-02T00:00:00Z", "per_page": 100}
     assert request.headers == {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"}

@@ -438,10 +438,28 @@ def test_an_endpoint_without_bounds_or_a_client_filter_is_refused_by_its_extract
 
 
 def test_github_refuses_a_page_size_above_its_cap():
-    big = config("github", endpoint={"path": "/issues", "pagination": {"strategy": "link_header", "page_size": 500}})
+    big = config(
+        "github",
+        endpoint={"path": "/issues", "pagination": {"strategy": "link_header", "page_size": 500}},
+        window_end_field=None,
+    )
     assert GitHubExtractor.request_problems(big) == [
         "api_config.endpoints.things.pagination.page_size: 500 is above GitHub's cap of 100 records a page"
     ]
+
+
+def test_github_refuses_an_end_bound_it_cannot_send_and_an_endpoint_without_since():
+    """GitHub sends `since` only: a `window_end_field` would count records after the window's end as astray."""
+    assert GitHubExtractor.request_problems(config("github")) == [
+        "api_config.watermark.window_end_field: GitHub's list endpoints take no end bound ('until' would not "
+        "bound the window): leave it out"
+    ]
+    assert GitHubExtractor.request_problems(config("github", watermark_field=None, window_end_field=None)) == [
+        "api_config.endpoints.things: sends no window bounds: set watermark.watermark_field (and window_end_field), "
+        "put {window_start} and {window_end} in a params value, or set watermark.filter: client for an API without "
+        "a time filter"
+    ]
+    assert GitHubExtractor.request_problems(config("github", window_end_field=None)) == []
 
 
 def test_a_record_in_the_other_epoch_unit_is_an_invalid_record_with_the_reason_not_outside():
