@@ -31,7 +31,7 @@ from beam_api_pipeline.config import PipelineConfig
 from beam_api_pipeline.parents import EndpointTree
 from beam_api_pipeline.poll_record import EndpointPoll, committed_polls, next_poll_start
 from beam_api_pipeline.run_plan import PollSchedule, WindowTask
-from beam_api_pipeline.timeformat import floor_to
+from beam_api_pipeline.watermark.handler import WatermarkHandler
 from beam_api_pipeline.watermark.store import open_store
 from beam_api_pipeline.windowing import format_utc
 
@@ -53,6 +53,8 @@ class _PlanPollFn(beam.DoFn):
         self._config = config
         self._run_id = run_id
         self._schedule = schedule
+        api = config.api_config
+        self._bounds = WatermarkHandler(api.watermark, None, config.pipeline_id, api.window_grid()[0])
 
     def process(self, keyed_tick, state=_POLLS_STATE) -> Iterator[tuple]:
         _, tick = keyed_tick
@@ -96,12 +98,12 @@ class _PlanPollFn(beam.DoFn):
         """The endpoint's windows of this poll, its entry in `polls` updated when there are any. Its bounds fall
         on the grid of the API's time format (a tick's fraction of it is left to the next poll)."""
         watermark = self._config.api_config.watermark
-        grid = self._config.api_config.window_grid()[0]
         entry = polls.get(endpoint)
         last_start = None if entry is None else datetime.fromisoformat(entry["start"])
         start = next_poll_start(stored, resume_at, watermark.lookback_window, last_start, self._schedule.start_time)
-        start = floor_to(watermark.initial_watermark if start is None else start, grid)
-        end = floor_to(poll_time - self._schedule.lag, grid)
+        start, end = self._bounds.on_grid(
+            watermark.initial_watermark if start is None else start, poll_time - self._schedule.lag
+        )
         windows = watermark.window.plan(start, end)
         if not windows:
             return []

@@ -54,13 +54,17 @@ class WatermarkHandler:
         initial watermark) up to now. The end never lies in the future. Both are floored to the grid, so that the
         bounds sent are the bounds kept: the part of a run's last step not yet on it is left to the next run."""
         now = now or datetime.now(UTC)
-        end = floor_to(min(end_time, now) if end_time else now, self.grid)
+        end = min(end_time, now) if end_time else now
         if start_time is not None:
-            return floor_to(start_time, self.grid), end
+            return self.on_grid(start_time, end)
         if not self.config.enabled:
-            return EPOCH, end
-        start = stored - self.config.lookback_window if stored else self.config.initial_watermark
-        return floor_to(start, self.grid), end
+            return self.on_grid(EPOCH, end)
+        return self.on_grid(stored - self.config.lookback_window if stored else self.config.initial_watermark, end)
+
+    def on_grid(self, start: datetime, end: datetime) -> tuple[datetime, datetime]:
+        """`start` and `end` floored to the grid, so that the bounds sent are the bounds kept (the part of the
+        last step not yet on it is left to the next run or poll)."""
+        return floor_to(start, self.grid), floor_to(end, self.grid)
 
     def plan(self, stored: datetime | None, start_time=None, end_time=None, now=None) -> list[Window]:
         """The windows of a run from the `stored` watermark (one window over the whole range when watermarks are

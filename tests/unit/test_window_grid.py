@@ -14,11 +14,13 @@ from apache_beam import pvalue
 
 from beam_api_pipeline.checks import config_problems
 from beam_api_pipeline.config import PipelineConfig, load_pipeline_config
+from beam_api_pipeline.config.api import ApiConfig
 from beam_api_pipeline.errors import ConfigError
 from beam_api_pipeline.extractors import GitHubExtractor, GraphqlExtractor, RestExtractor
 from beam_api_pipeline.pagination import PagePosition
-from beam_api_pipeline.run_plan import WindowTask
+from beam_api_pipeline.run_plan import PollSchedule, WindowTask
 from beam_api_pipeline.timeformat import floor_to, format_bound, parse_timestamp, resolution
+from beam_api_pipeline.transforms.polls import _PlanPollFn
 from beam_api_pipeline.transforms.records import INVALID, _PlaceRecordsFn
 from beam_api_pipeline.watermark.handler import WatermarkHandler
 from beam_api_pipeline.window_bounds import parse_template
@@ -173,6 +175,23 @@ def test_run_bounds_fall_on_the_grid_so_the_last_second_is_left_to_the_next_run(
     assert handler(D).run_bounds(
         datetime(2024, 1, 3, tzinfo=UTC), start_time=datetime(2024, 1, 2, 9, tzinfo=UTC), now=now
     ) == (datetime(2024, 1, 2, tzinfo=UTC), datetime(2024, 1, 5, tzinfo=UTC))
+
+
+def test_a_poll_s_bounds_fall_on_the_grid_computed_once_for_the_run(monkeypatch):
+    """A poll floors its start and end as a run does (`WatermarkHandler.on_grid`); the grid is the run's, never
+    computed again per endpoint per poll."""
+    epoch = config(time_format="epoch", window={"window_size": "1h"})
+    schedule = PollSchedule(datetime(2024, 1, 1, 3, tzinfo=UTC), timedelta(minutes=1), timedelta(seconds=30))
+    plan_poll = _PlanPollFn(epoch, "r1", schedule)
+    monkeypatch.setattr(ApiConfig, "window_grid", lambda self: pytest.fail("the grid is computed again"))
+    polls: dict[str, dict[str, str]] = {}
+    stored = datetime(2024, 1, 1, 1, 0, 0, 250000, tzinfo=UTC)
+    tasks = plan_poll._tasks("things", stored, None, datetime(2024, 1, 1, 3, 0, 10, 700000, tzinfo=UTC), polls)
+    assert [task.window for task in tasks] == [
+        Window(datetime(2024, 1, 1, 1, tzinfo=UTC), datetime(2024, 1, 1, 2, tzinfo=UTC)),
+        Window(datetime(2024, 1, 1, 2, tzinfo=UTC), datetime(2024, 1, 1, 2, 59, 40, tzinfo=UTC)),
+    ]
+    assert polls == {"things": {"start": "2024-01-01T01:00:00+00:00", "end": "2024-01-01T02:59:40+00:00"}}
 
 
 def test_a_day_grid_never_plans_a_window_of_less_than_a_day():
