@@ -239,6 +239,14 @@ PROBED = "(asked for id=49 at 2024-01-02T00:00:00Z on each bound)"
             f"2024-01-02T00:00:00Z has more than one page {PROBED}, as configured",
             0,
         ),
+        (
+            {"ignore_window_filter": True},
+            {"max_outside_share": 1},  # the timestamp check only warns: the probe runs
+            "pass  items  boundaries: not probed: start: the API answered 2024-01-02T00:00:00Z/2024-01-02T00:30:00Z "
+            "with a record of 2024-01-01T00:00:00Z; end: the API answered 2024-01-01T23:30:00Z/2024-01-02T00:00:00Z "
+            "with a record of 2024-01-01T00:00:00Z",
+            0,
+        ),
     ],
     ids=[
         "inclusive",
@@ -251,6 +259,7 @@ PROBED = "(asked for id=49 at 2024-01-02T00:00:00Z on each bound)"
         "no end sent",
         "no start sent",
         "a day's grid",
+        "bounds ignored",
     ],
 )
 def test_check_probes_a_record_on_each_bound_and_names_the_key_to_set(
