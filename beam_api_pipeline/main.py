@@ -44,7 +44,12 @@ def build_pipeline(run: TemplateRun, beam_args: list[str], job_alerts: bool = Fa
     for the job's run id, for `job_lease_ttl` (`launch` took it already under that id: this renews it); the job's
     commit releases it, and so does a failure here."""
     config = run.config
-    check_config(config, run.source, beam_args)  # before the store is opened, which may be BigQuery's
+    try:
+        check_config(config, run.source, beam_args)  # before the store is opened, which may be BigQuery's
+    except BaseException:
+        if run.run_id:  # `launch` took the lease for this job, which will never start
+            release_lease(config, run.run_id)
+        raise
     store = open_store(config.watermark_store)
     run_id = run.run_id or new_run_id(datetime.now(UTC))
     try:

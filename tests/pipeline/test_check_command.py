@@ -265,6 +265,21 @@ def test_check_probes_a_record_on_each_bound_and_names_the_key_to_set(
     assert found == code
 
 
+def test_check_does_not_read_an_api_that_ignores_the_bounds_as_inclusive(sample_api, tmp_path, capsys):
+    """The API ignores `since` and `until` and its first page holds the probed record: the answers also hold
+    records far outside the windows asked for, so the bounds are not probed (no advice to set end_inclusive)."""
+    sample_api.set_faults(ignore_window_filter=True)
+    changes = {"watermark": {"max_outside_share": 1}, "pagination": {"page_size": 500}}  # timestamp only warns
+    config = items_config(sample_api.url, tmp_path, api_config=changes)
+    code, lines = check(capsys, write_yaml(tmp_path / "p.yaml", config))
+    assert [entry for entry in lines if " boundaries: " in entry] == [
+        "pass  items  boundaries: not probed: start: the API answered 2024-01-02T00:00:00Z/2024-01-02T00:30:00Z "
+        "with a record of 2024-01-01T00:00:00Z; end: the API answered 2024-01-01T23:30:00Z/2024-01-02T00:00:00Z "
+        "with a record of 2024-01-01T00:00:00Z"
+    ]
+    assert code == 0, lines
+
+
 @pytest.mark.parametrize(
     ("watermark", "start", "line", "requests"),
     [

@@ -17,9 +17,11 @@ import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from beam_api_pipeline.cli import main
+from beam_api_pipeline.errors import ConfigError
 from beam_api_pipeline.main import build_pipeline
 from beam_api_pipeline.main import launch as flex_template_entry
 from beam_api_pipeline.options import read_template_run
+from beam_api_pipeline.watermark import lease
 from beam_api_pipeline.watermark.lease import LeaseHeldError
 from beam_api_pipeline.watermark.store import open_store
 from tests.pipeline.conftest import run_report
@@ -195,3 +197,19 @@ def test_a_backfill_of_a_streaming_pipeline_runs_as_a_batch_run(write_config, tm
     code, report = run_report(tmp_path, "--config", str(path), *window, *runner_mode_args("prism"))
     assert (code, report["run"]["windows_done"]) == (0, 1)
     assert (ids(tmp_path / "out"), stored_watermark(config)) == (JAN_5, t("2024-01-03"))
+
+
+def test_a_launched_job_whose_config_its_launcher_refuses_frees_the_lease_launch_took(write_config, tmp_path):
+    """`launch` took the lease for the job's run id; the job's launcher refuses the config (here: no window bound
+    is sent), so the job never starts and never commits: the launcher frees the lease, not its 24 h expiry."""
+    path, config = write_config(api_config={"watermark": {"watermark_field": None, "window_end_field": None}})
+    run_id = "20240101T000000Z-1a2b3c4d"
+    store = open_store(config.watermark_store)
+    try:
+        lease.take(store, config.pipeline_id, run_id, timedelta(hours=24))
+    finally:
+        store.close()
+    options = PipelineOptions([f"--pipeline_config={path}", f"--run_id={run_id}"])
+    with pytest.raises(ConfigError, match="sends no window bounds"):
+        build_pipeline(read_template_run(options), [])
+    assert _lease_of(tmp_path) is None
