@@ -199,7 +199,8 @@ class BaseExtractor:
         more = self.pagination.says_more(page)
         if more:
             raise PaginationError(
-                f"{self._where(window, position)}: the walk ended while {more}: the API says more records follow"
+                f"{self._where(window, position)}: the walk ended while {more}: the API says more records follow; "
+                "check the pagination keys against the API's documentation"
             )
         problem = self._short_of_total(position, page)
         if problem is None:
@@ -231,7 +232,8 @@ class BaseExtractor:
         if tally.fetched < owed:
             return (
                 f"{tally.fetched} records fetched, fewer than the {tally.announced} the API announced "
-                f"(total_path {path!r}) on the window's first page (page size served: {tally.size or 0})"
+                f"(total_path {path!r}) on the window's first page (page size served: {tally.size or 0}); use a "
+                "smaller window_size if the API limits how far a walk goes"
             )
         return None
 

@@ -58,7 +58,7 @@ def test_a_walk_that_fetched_fewer_records_than_announced_fails_with_both_number
         walk(cursor, [page(5, total=12, next="a"), page(2, total=12)])
     assert str(error.value) == (
         f"{WHERE} page 2: 7 records fetched, fewer than the 12 the API announced (total_path 'total') on the "
-        "window's first page (page size served: 5)"
+        "window's first page (page size served: 5); use a smaller window_size if the API limits how far a walk goes"
     )
     assert len(walk(cursor, [page(5, total=7, next="a"), page(2, total=7)])) == 2
     assert len(walk(cursor, [page(0, total=0)])) == 1  # an honest empty window
@@ -69,7 +69,8 @@ def test_a_walk_that_ends_while_the_api_says_more_fails():
     with pytest.raises(PaginationError) as error:
         walk(offset, [page(5, has_more=True), page(0, has_more=True)])
     assert str(error.value) == (
-        f"{WHERE} page 2: the walk ended while has_more (has_more_path) is true: the API says more records follow"
+        f"{WHERE} page 2: the walk ended while has_more (has_more_path) is true: the API says more records follow; "
+        "check the pagination keys against the API's documentation"
     )
 
 
