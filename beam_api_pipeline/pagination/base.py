@@ -110,8 +110,10 @@ class PaginationStrategy:
     page cap, and the walk goes on. Only where the API gives no end signal at all (page numbers or offsets
     without `total_path` or `has_more_path`) does a page end the walk: an empty one, or one shorter than the
     largest page served before it (a first page shorter than asked may be the API's cap: the page after it is
-    asked for, as dlt's `stop_after_empty_page` does), or one that repeats the page before it (an endpoint
-    that ignores the paging parameters answers every page alike: the repeat is not read, `repeats_previous`).
+    asked for, as dlt's `stop_after_empty_page` does), or one shorter than `page_size` that repeats the page
+    before it (an endpoint that ignores the paging parameters answers every page alike: the repeat is not read,
+    `repeats_previous`); a full page repeated fails the window (`ignored_paging`). A page asked for only to make
+    sure the walk is over (`is_probe`) reads as empty when the API answers 404 there (`is_past_end`).
     """
 
     #: True when a position's token (after the first page) is the URL of the page to request.
