@@ -6,7 +6,8 @@ indices. known_pages asks for page ``start_page + i``; calculated_offset for ``o
 the page size is the one the first page was actually served with: an API that caps its pages serves fewer
 records than asked while its total says more, and the range is planned (and asked for) in pages of that size.
 Each page is then held to the plan (`range_page_problem`): a page shorter than planned, or announcing another
-total, fails the window, and a planned last page that comes back full is followed by one more page.
+total, fails the window. A planned last page that comes back full makes the range probe the page after it
+(a total can be capped): its records are not fetched as part of the range, they fail the window.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 
 from beam_api_pipeline.config import ApiConfig
 from beam_api_pipeline.errors import ConfigError
+from beam_api_pipeline.pagination.base import effective_page_size, record_count
 from beam_api_pipeline.paths import get_path
 from beam_api_pipeline.run_plan import TaskElement, WindowTask
 
@@ -49,8 +51,7 @@ class RangePaging:
 
     def total(self, body: Any) -> int | None:
         """The record count at `total_path` in an answer's `body`, None when it is not a count."""
-        total = get_path(body, self.total_path)
-        return total if isinstance(total, int) and not isinstance(total, bool) and total >= 0 else None
+        return record_count(get_path(body, self.total_path))
 
 
 def range_paging(api: ApiConfig, endpoint: str) -> RangePaging | None:
@@ -134,12 +135,6 @@ def page_count(total: int, page_size: int) -> int:
     return max(1, math.ceil(total / page_size))
 
 
-def served_page_size(paging: RangePaging, total: int, served: int) -> int:
-    """The page size of a range whose first page served `served` records and announced `total`: the size asked
-    for, or the first page's length when it is shorter while the total says more (the API's page cap)."""
-    return served if 0 < served < min(paging.page_size, total) else paging.page_size
-
-
 def plan_range(
     task: WindowTask,
     total: Any,
@@ -149,17 +144,17 @@ def plan_range(
     served: int,
 ) -> RangeTask:
     """The RangeTask of `task` once its first page served `served` records and said `total`, for a runner with
-    `workers` workers. Its pages are of the size the first page was served with (`served_page_size`).
+    `workers` workers. Its pages are of the size the first page was served with (`effective_page_size`).
 
     Known pages are split into at most one part per worker, each at least `pages_in_flight` pages long;
     calculated offsets into chunks of `chunk_size` records.
     """
-    if not isinstance(total, int) or isinstance(total, bool) or total < 0:
+    if record_count(total) is None:
         return RangeTask(task, 1, 1, error=f"total_path {paging.total_path!r} is {total!r}, not a record count")
     if served == 0 and total > 0:
         error = f"the first page has no records while total_path {paging.total_path!r} announces {total}"
         return RangeTask(task, 1, 1, error=error, announced=total)
-    size = served_page_size(paging, total, served)
+    size = effective_page_size(paging.page_size, served, total)
     pages = page_count(total, size)
     stop = min(pages, max_pages)
     if paging.pages_per_part is None:

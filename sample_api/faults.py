@@ -103,6 +103,11 @@ class Faults:
     of `/events`, `/feed` and GraphQL): each is
     stamped `moved_to` (out of the window) or deleted when `moved_to` is None, so the records after it shift
     one place back, as an update or a delete during a walk shifts offset and page-number pages.
+
+    `ignore_paging` makes `/items` and `/records` ignore `page` and `offset`: every page is the first one, as an
+    endpoint serves that does not know the paging parameter. `past_end_404` answers a page of `/items` or
+    `/records` past the last record (page > 1, offset > 0) with 404 `{"detail": "Invalid page."}`, as Django
+    REST Framework's PageNumberPagination and Flask-SQLAlchemy's paginate() do.
     """
 
     latency_ms: float = 0.0
@@ -142,6 +147,8 @@ class Faults:
     empty_pages: bool = False
     moving_records: frozenset[int] = field(default_factory=frozenset)
     moved_to: str | None = "2024-02-01T00:00:00Z"
+    ignore_paging: bool = False
+    past_end_404: bool = False
 
     def __post_init__(self) -> None:
         for name in ("fail_since", "missing_paths", "answer_fault_since", "strip_fields"):

@@ -10,9 +10,11 @@ exclusive):
 The window is read as `windowed` says (`Faults.exclusive_since`, `bound_precision`, `text_filter`).
 Records are written by `Faults.record_json` (timestamp style, stripped fields); page-number and offset pages
 repeat the end of the page before when `Faults.boundary_duplicates` is set. Pages are capped at
-`Faults.page_cap`, totals at `Faults.capped_total`; `Faults.empty_pages` puts an empty page that says more
-before each cursor or next-URL page (its cursor is the page's own, marked `HOLD`); `Faults.moving_records`
-move once the first page of their window is served (keyset pages do not shift: the cursor names a record).
+`Faults.page_cap`, totals at `Faults.capped_total`; `Faults.ignore_paging` serves the first page for every
+page number or offset, `Faults.past_end_404` answers a page past the end with 404; `Faults.empty_pages` puts
+an empty page that says more before each cursor or next-URL page (its cursor is the page's own, marked `HOLD`);
+`Faults.moving_records` move once the first page of their window is served (keyset pages do not shift: the
+cursor names a record).
 """
 
 from __future__ import annotations
@@ -35,6 +37,12 @@ from sample_api.protocol import (
     positive_int,
     size_param,
 )
+
+
+def past_end() -> Reply:
+    """The answer of a page past the end with `Faults.past_end_404` (Django REST Framework's words)."""
+    return Reply(404, {"detail": "Invalid page."})
+
 
 #: The mark of a cursor handed out by an empty page (`Faults.empty_pages`): the page after it is the cursor's own.
 HOLD = "hold."
@@ -120,7 +128,7 @@ def with_boundary_duplicates(records: list[Record], offset: int, limit: int, fau
 def items(dataset: Dataset, faults: Faults, request: Request) -> Reply:
     """Page-number pagination: page is 1-based, a page past the end is empty; `order=desc` serves the newest
     first (for APIs read without a time filter)."""
-    page = size_param(request, "page", 1, maximum=10**9)
+    page = 1 if faults.ignore_paging else size_param(request, "page", 1, maximum=10**9)
     asked = size_param(request, "per_page", DEFAULT_PAGE_SIZE)
     per_page = faults.page_size(asked)
     order = request.param("order") or "asc"
@@ -131,6 +139,8 @@ def items(dataset: Dataset, faults: Faults, request: Request) -> Reply:
         records = records[::-1]
     offset = (page - 1) * per_page
     served = with_boundary_duplicates(records, offset, per_page, faults) if offset < len(records) else []
+    if offset and offset >= len(records) and faults.past_end_404:
+        return past_end()
     reply = Reply(
         200,
         {
@@ -174,9 +184,11 @@ def events(dataset: Dataset, faults: Faults, request: Request) -> Reply:
 
 def records(dataset: Dataset, faults: Faults, request: Request) -> Reply:
     """Offset pagination: `offset` records skipped, at most `limit` returned; an offset past the end is empty."""
-    offset = positive_int(request.param("offset"), "offset", 0, minimum=0)
+    offset = 0 if faults.ignore_paging else positive_int(request.param("offset"), "offset", 0, minimum=0)
     limit = faults.page_size(size_param(request, "limit", DEFAULT_PAGE_SIZE))
     found = windowed(dataset, faults, request)
+    if offset and offset >= len(found) and faults.past_end_404:
+        return past_end()
     served = with_boundary_duplicates(found, offset, limit, faults) if offset < len(found) else []
     reply = Reply(200, {"records": [faults.record_json(r) for r in served], "total": faults.total(len(found))})
     if offset == 0:

@@ -11,8 +11,9 @@ from beam_api_pipeline import jsoncodec
 from beam_api_pipeline.client.api_client import ApiClient, ApiRequest, ApiResponse
 from beam_api_pipeline.client.redaction import redact_url
 from beam_api_pipeline.config import PipelineConfig
-from beam_api_pipeline.errors import PaginationError, RecordsPathError, RetryableApiError
+from beam_api_pipeline.errors import ApiError, PaginationError, RecordsPathError, RetryableApiError
 from beam_api_pipeline.pagination import Page, PagePosition, PaginationStrategy, create_strategy
+from beam_api_pipeline.pagination.base import is_past_end, past_end_page
 from beam_api_pipeline.parents import ParentRef, for_parent
 from beam_api_pipeline.paths import get_path
 from beam_api_pipeline.timeformat import format_bound, parse_timestamp
@@ -168,7 +169,12 @@ class BaseExtractor:
         self._check_not_repeated(window, position)
         request = self.build_request(window, position)
         self._check_host(window, position, request.url)
-        return client.send(request, on_retry=on_retry, read=self.read_page)
+        try:
+            return client.send(request, on_retry=on_retry, read=self.read_page)
+        except ApiError as error:
+            if self.pagination.is_probe(position) and is_past_end(error):
+                return past_end_page(request.url)
+            raise
 
     def next_position(self, window: Window, position: PagePosition, page: Page) -> PagePosition | None:
         """The position of the page after `page`, None when the walk of `window` ends there: at the API's last
@@ -184,13 +190,17 @@ class BaseExtractor:
         """
         if self.api.watermark.filter == "client" and self.endpoint.parent is None and self._precedes(window, page):
             return None
+        ignored = self.pagination.ignored_paging(position, page)
+        if ignored:
+            raise PaginationError(f"{self._where(window, position)} {ignored}")
         following = self.pagination.next_position(position, page)
         if following is not None:
             return following
         more = self.pagination.says_more(page)
         if more:
             raise PaginationError(
-                f"{self._where(window, position)}: the walk ended while {more}: the API says more records follow"
+                f"{self._where(window, position)}: the walk ended while {more}: the API says more records follow; "
+                "check the pagination keys against the API's documentation"
             )
         problem = self._short_of_total(position, page)
         if problem is None:
@@ -222,7 +232,8 @@ class BaseExtractor:
         if tally.fetched < owed:
             return (
                 f"{tally.fetched} records fetched, fewer than the {tally.announced} the API announced "
-                f"(total_path {path!r}) on the window's first page (page size served: {tally.size or 0})"
+                f"(total_path {path!r}) on the window's first page (page size served: {tally.size or 0}); use a "
+                "smaller window_size if the API limits how far a walk goes"
             )
         return None
 

@@ -20,6 +20,20 @@ def token_fingerprint(token: Any) -> int:
     return int.from_bytes(hashlib.blake2b(repr(token).encode(), digest_size=8).digest(), "big", signed=True)
 
 
+def record_count(value: Any) -> int | None:
+    """`value` when it is a record count (an int >= 0, not a bool), else None."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
+def effective_page_size(asked: int, served: int | None, total: int | None = None) -> int:
+    """The size a read's pages after its first are asked for and counted in: the first page's length `served`
+    when it is shorter than `asked` while the total (None: not announced) says more (the API's page cap),
+    else `asked`. Walks and planned ranges share it, so that page numbers line up with the size served."""
+    if served and served < asked and (total is None or served < total):
+        return served
+    return asked
+
+
 @dataclass(frozen=True)
 class WalkTally:
     """What one read of a window has seen before a page: the index of the read's first page (`start`), the
@@ -96,8 +110,10 @@ class PaginationStrategy:
     page cap, and the walk goes on. Only where the API gives no end signal at all (page numbers or offsets
     without `total_path` or `has_more_path`) does a page end the walk: an empty one, or one shorter than the
     largest page served before it (a first page shorter than asked may be the API's cap: the page after it is
-    asked for, as dlt's `stop_after_empty_page` does), or one that repeats the page before it (an endpoint
-    that ignores the paging parameters answers every page alike: the repeat is not read, `repeats_previous`).
+    asked for, as dlt's `stop_after_empty_page` does), or one shorter than `page_size` that repeats the page
+    before it (an endpoint that ignores the paging parameters answers every page alike: the repeat is not read,
+    `repeats_previous`); a full page repeated fails the window (`ignored_paging`). A page asked for only to make
+    sure the walk is over (`is_probe`) reads as empty when the API answers 404 there (`is_past_end`).
     """
 
     #: True when a position's token (after the first page) is the URL of the page to request.
@@ -138,8 +154,7 @@ class PaginationStrategy:
     def total(self, page: Page) -> int | None:
         """The record count at `total_path` in `page`, None when not configured or not a count."""
         path = getattr(self.config, "total_path", None)
-        total = get_path(page.body, path) if path else None
-        return total if isinstance(total, int) and not isinstance(total, bool) and total >= 0 else None
+        return record_count(get_path(page.body, path)) if path else None
 
     def tally_after(self, position: PagePosition, page: Page) -> WalkTally:
         """The read's tally once `page` (at `position`) is counted: its records, the total the read's first
@@ -165,6 +180,34 @@ class PaginationStrategy:
         if self._has_end_signal(page) or position.index == tally.start or not page.records:
             return False
         return token_fingerprint(page.records) == tally.previous
+
+    def paging_param(self) -> str:
+        """The parameter that moves the walk from page to page, in messages."""
+        return "the paging parameters"
+
+    def ignored_paging(self, position: PagePosition, page: Page) -> str | None:
+        """Why `page`, a repeat of the page before it (`repeats_previous`), cannot end the walk: that page was
+        full, so the API ignores the paging parameter and the records after its first page are never served
+        (None when the repeat is shorter than `page_size`: the last page, answered again)."""
+        if len(page.records) < self.config.page_size or not self.repeats_previous(position, page):
+            return None
+        return (
+            f"repeats page {position.index}, which was full: the API ignores {self.paging_param()}; "
+            "configure the pagination the API documents"
+        )
+
+    def is_probe(self, position: PagePosition) -> bool:
+        """Whether the page at `position` is asked for only to make sure the walk is over: the read's pages
+        before it reached the total they announced on a full page (a total can be capped), or its first page
+        was short without an end signal (it may be the API's page cap). Many APIs answer such a page past the
+        end with 404 ("Invalid page."), which then reads as an empty page."""
+        tally = position.tally
+        if not self.shifts or position.index == tally.start:
+            return False
+        if tally.announced is not None:
+            return tally.fetched >= tally.announced
+        short_first = (tally.size or 0) < self.config.page_size
+        return tally.previous != 0 and position.index == tally.start + 1 and short_first
 
     def is_full(self, position: PagePosition, page: Page) -> bool:
         """Whether `page` is as long as a page can be: the size asked for on the read's first page, the
@@ -198,3 +241,20 @@ class SinglePage(PaginationStrategy):
 
     def next_position(self, position: PagePosition, page: Page) -> PagePosition | None:
         return None
+
+
+#: The status of a page past the end where many APIs answer "Invalid page." (Django REST Framework's
+#: PageNumberPagination, Flask-SQLAlchemy's paginate()). Other statuses stay failures: Elasticsearch answers 400
+#: past its cap, where records remain.
+PAST_END_STATUS = 404
+
+
+def is_past_end(error: Exception) -> bool:
+    """Whether `error`, the failure of a page asked for only to make sure a read is over (`is_probe`), says the
+    page is past the end: the page then reads as empty (`past_end_page`)."""
+    return getattr(error, "status", None) == PAST_END_STATUS
+
+
+def past_end_page(url: str) -> Page:
+    """The empty page a page past the end reads as."""
+    return Page(body={}, headers={}, records=[], url=url)

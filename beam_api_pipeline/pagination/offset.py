@@ -23,6 +23,9 @@ class OffsetStrategy(PaginationStrategy):
     def request_params(self, position: PagePosition) -> dict[str, Any]:
         return {self.config.offset_param: position.token, self.config.limit_param: self.config.page_size}
 
+    def paging_param(self) -> str:
+        return f"offset_param {self.config.offset_param!r}"
+
     def next_position(self, position: PagePosition, page: Page) -> PagePosition | None:
         if not page.records or self._says_no_more(page):
             return None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from beam_api_pipeline.pagination.base import Page, PagePosition, PaginationStrategy
+from beam_api_pipeline.pagination.base import Page, PagePosition, PaginationStrategy, effective_page_size
 
 
 class PageNumberStrategy(PaginationStrategy):
@@ -21,7 +21,15 @@ class PageNumberStrategy(PaginationStrategy):
         return PagePosition(0, self.config.start_page)
 
     def request_params(self, position: PagePosition) -> dict[str, Any]:
-        return {self.config.page_param: position.token, self.config.size_param: self.config.page_size}
+        """Page `position.token` in pages of the size the read's first page was served with (the API's page cap,
+        `effective_page_size`): from its second page, so that page numbers count pages of that size."""
+        tally, size = position.tally, self.config.page_size
+        if position.index > tally.start:
+            size = effective_page_size(size, tally.size, tally.announced)
+        return {self.config.page_param: position.token, self.config.size_param: size}
+
+    def paging_param(self) -> str:
+        return f"page_param {self.config.page_param!r}"
 
     def next_position(self, position: PagePosition, page: Page) -> PagePosition | None:
         if self._says_no_more(page):

@@ -3,7 +3,8 @@
 The restriction is an OffsetRange of page indices (`page_range`): it starts split into the RangeTask's parts,
 and a runner can split it again at any fraction while it runs. Pages are asked for in the size the window's
 first page was served with, and each is held to the plan (`parallel.range_page_problem`): one that does not
-match it fails the window, as does a planned last page that comes back full when the page after it has records.
+match it fails the window, as does a planned last page that comes back full when the page after it has records
+(a 404 there is the API's answer past its end: no records).
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from typing import Any
 
 import apache_beam as beam
 
-from beam_api_pipeline.errors import PaginationError
+from beam_api_pipeline.errors import ApiError, PaginationError
 from beam_api_pipeline.packing import unpack
+from beam_api_pipeline.pagination.base import is_past_end
 from beam_api_pipeline.parallel import RangeElement, RangePaging, RangeTask, past_total_problem, range_page_problem
 from beam_api_pipeline.transforms.concurrency import RequestPool
 from beam_api_pipeline.transforms.page_range import PageRangeProvider
@@ -111,10 +113,20 @@ class FetchRangeFn(WindowFetchDoFn):
         problem = range_page_problem(ranged, index, served, total)
         last = index == ranged.stop - 1 and not ranged.truncated
         if problem is None and last and ranged.page_size and served >= ranged.page_size:
-            problem = past_total_problem(ranged, len(self._page(ranged, paging, ranged.stop, on_retry)[0]))
+            problem = past_total_problem(ranged, self._served_past_plan(ranged, paging, on_retry))
         if problem is not None:
             extractor = self._extractors[ranged.task.endpoint]
             raise PaginationError(f"{extractor.where(ranged.task.window, index)}: {problem}")
+
+    def _served_past_plan(self, ranged: RangeTask, paging: RangePaging, on_retry) -> int:
+        """How many records the page after the planned last one serves: a 404 there is the API's answer past
+        its end (`is_past_end`), no records."""
+        try:
+            return len(self._page(ranged, paging, ranged.stop, on_retry)[0])
+        except ApiError as error:
+            if is_past_end(error):
+                return 0
+            raise
 
 
 def _claim_the_rest(tracker, index: int) -> bool:

@@ -43,8 +43,8 @@ class PageWalk:
         stop_index, *start = values
         if not start:
             return cls(None, stop_index)
-        index, token, seen, tally = start
-        return cls(PagePosition(index, token, tuple(seen), WalkTally(*tally)), stop_index)
+        index, token, seen, *tally = start  # a walk encoded before the tally was kept has none: an empty one
+        return cls(PagePosition(index, token, tuple(seen), WalkTally(*(tally[0] if tally else ()))), stop_index)
 
 
 @dataclass(frozen=True)

@@ -356,3 +356,62 @@ def test_empty_pages_bodies_without_records_and_moving_records_end_exact_on_ever
     config = load_pipeline_config(path)
     assert run(path, *runner_mode_args(mode)) == 0
     assert (sorted(row["id"] for row in read_jsonl(moved / "out")), stored_watermark(config)) == (ALL_IDS, t(END))
+
+
+def paging_config(style: str, **pagination) -> dict:
+    """`style`'s config changes (with a primary key) with `pagination` keys set."""
+    changes = style_config(style, primary_key=True)
+    api = changes["api_config"]
+    return {**changes, "api_config": {**api, "pagination": {**api.get("pagination", {}), **pagination}}}
+
+
+@pytest.mark.parametrize(
+    ("style", "ignored"), [("page_number", "page_param 'page'"), ("offset", "offset_param 'offset'")]
+)
+def test_an_api_that_ignores_the_paging_parameter_fails_each_window_whose_first_page_was_full(
+    style, ignored, sample_api, write_config, tmp_path
+):
+    """Review F1: without `total_path` or `has_more_path`, an API that serves its first page whatever page or
+    offset is asked repeats a full page 1 as page 2: the records after it are never served, so each window
+    fails (it used to end done, with 38 of its 48 records lost) and the watermark is held."""
+    sample_api.set_faults(ignore_paging=True)
+    path, config = write_config(**paging_config(style, total_path=None))
+    assert run(path) == 1
+
+    assert stored_watermark(config) is None
+    assert window_failures(tmp_path) == [
+        (
+            start,
+            "failed",
+            f"items window {start}/{end} page 2 repeats page 1, which was full: the API ignores {ignored}; "
+            "configure the pagination the API documents",
+        )
+        for start, end in WINDOWS
+    ]
+    assert written_ids(tmp_path, style) == [*range(49, 59), *range(97, 107), *range(145, 155)]  # each page 1
+
+
+@pytest.mark.parametrize(
+    ("style", "page_size", "requests"),
+    [
+        ("page_number", 8, 7),  # 6 full pages reach the total of 48: page 7 is asked to be sure, and is a 404
+        ("offset", 8, 7),
+        ("known_pages", 8, 7),  # the planned last page (6) comes back full: page 7 is probed
+        ("calculated_offset", 8, 7),
+        ("page_number_no_total", 50, 2),  # a short first page without an end signal: page 2 is asked, a 404
+    ],
+)
+def test_a_404_past_the_end_on_the_page_asked_to_be_sure_ends_the_window(
+    style, page_size, requests, sample_api, write_config, tmp_path
+):
+    """Review F2: Django REST Framework and Flask-SQLAlchemy answer a page past the end with 404 "Invalid
+    page.": on the page asked for only to make sure the window is over, that is its end, not a failure."""
+    sample_api.set_faults(past_end_404=True)
+    path, config = write_config(**paging_config(style, page_size=page_size))
+    assert run(path) == 0
+
+    assert written_ids(tmp_path, style) == ALL_IDS
+    assert stored_watermark(config) == t(END)
+    assert read_jsonl(tmp_path / "dead_letter") == []
+    route = "/records" if "offset" in style else "/items"
+    assert sample_api.stats()["by_path"] == {route: 3 * requests}

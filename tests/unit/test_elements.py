@@ -115,3 +115,17 @@ def test_a_page_walk_round_trips_through_its_coder_without_pickling(walk):
 )
 def test_values_that_would_be_pickled_are_named(value, problem):
     assert not_plain(value) == problem
+
+
+def test_a_page_walk_encoded_before_the_walk_tally_was_kept_decodes_with_an_empty_tally():
+    """F4: a walk checkpointed by an earlier version (`(stop_index, index, token, seen)`, no tally) still decodes
+    after an update (Dataflow streaming keeps checkpointed walks): its read's tally starts empty."""
+    coder = PageWalkProvider().restriction_coder()
+    old = FastPrimitivesCoder().encode((9, 7, "c7", (1, 2)))
+    walk = coder.decode(old)
+    assert (walk.stop_index, walk.start, walk.start.seen, walk.start.tally) == (
+        9,
+        PagePosition(7, "c7"),
+        (1, 2),
+        WalkTally(),
+    )

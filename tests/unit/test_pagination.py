@@ -3,7 +3,13 @@ import pickle
 
 from beam_api_pipeline.config import PaginationConfig
 from beam_api_pipeline.pagination import Page, PagePosition, create_strategy, link_targets
-from beam_api_pipeline.pagination.base import TOKEN_HISTORY, WalkTally, token_fingerprint
+from beam_api_pipeline.pagination.base import (
+    TOKEN_HISTORY,
+    WalkTally,
+    effective_page_size,
+    record_count,
+    token_fingerprint,
+)
 
 RECORD_IDS = itertools.count()
 
@@ -260,3 +266,32 @@ def test_a_walk_without_an_end_signal_ends_before_a_page_that_repeats_the_one_be
     assert not strategy.repeats_previous(second, Page(body={}, headers={}, records=[3, 4]))
     with_total = create_strategy(PaginationConfig(strategy="page_number", page_size=10, total_path="total"))
     assert not with_total.repeats_previous(with_total.next_position(first, page(10, total=30)), notes)
+
+
+def test_page_number_walk_asks_its_later_pages_in_the_size_the_first_page_was_served_with():
+    """F3: after a first page capped at 4 (10 asked), pages are asked for 4 at a time, so that page 2 starts at
+    record 5, as a range planned from the same first page counts them (`effective_page_size`)."""
+    strategy = create_strategy(PaginationConfig(strategy="page_number", page_size=10, total_path="total"))
+    params = walk(strategy, [page(4, total=10), page(4, total=10), page(2, total=10)])
+    assert params == [{"page": 1, "per_page": 10}, {"page": 2, "per_page": 4}, {"page": 3, "per_page": 4}]
+    full = walk(strategy, [page(10, total=15), page(5, total=15)])
+    assert full == [{"page": 1, "per_page": 10}, {"page": 2, "per_page": 10}]
+    bare = create_strategy(PaginationConfig(strategy="page_number", page_size=10))
+    assert walk(bare, [page(3), page(0)]) == [{"page": 1, "per_page": 10}, {"page": 2, "per_page": 3}]
+
+
+def test_the_effective_page_size_is_the_first_pages_length_only_when_shorter_than_asked_and_the_total():
+    assert [effective_page_size(10, served, total) for served, total in [(4, 48), (4, None), (10, 48)]] == [4, 4, 10]
+    assert [effective_page_size(10, served, total) for served, total in [(4, 4), (0, 48), (None, None)]] == [10] * 3
+
+
+def test_a_count_is_an_int_at_least_zero_and_not_a_bool():
+    assert [record_count(value) for value in (0, 12, -1, True, "12", 1.0, None)] == [
+        0,
+        12,
+        None,
+        None,
+        None,
+        None,
+        None,
+    ]
