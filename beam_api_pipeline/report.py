@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from beam_api_pipeline.metrics import RATE_LIMITED_OF
 from beam_api_pipeline.poll_record import POLLS, POLLS_FAILED
 from beam_api_pipeline.quality import QualityOutcome
 from beam_api_pipeline.run_plan import RunPlan
@@ -133,14 +132,8 @@ class RunReport:
         return self.run.status == RunStatus.SUCCEEDED and self.run.dead_letter_rows == 0
 
     def endpoints(self) -> dict[str, dict[str, float]]:
-        """Per endpoint, its stats in the run record and its 429 answers retried (`rate_limited_429`)."""
-        return {
-            endpoint: {
-                **self.run.endpoint_stats.get(endpoint, {}),
-                "rate_limited_429": self.counters.get(RATE_LIMITED_OF + endpoint, 0),
-            }
-            for endpoint in self.plan.watermarks_before
-        }
+        """Per endpoint, its stats in the run record (its 429 answers retried among them: `rate_limited_429`)."""
+        return {endpoint: dict(self.run.endpoint_stats.get(endpoint, {})) for endpoint in self.plan.watermarks_before}
 
     def to_dict(self) -> dict[str, Any]:
         """The report as JSON-friendly data (`--report_json`)."""

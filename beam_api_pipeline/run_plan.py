@@ -46,7 +46,7 @@ TaskElement = tuple[str, str, str, int, str | None]
 #: A WindowResult between stages: (task, status, pages, records, retries, error, error type, seconds,
 #: first page, end page, window pages, announced total, page size).
 ResultElement = tuple[
-    TaskElement, str, int, int, int, str | None, str | None, float, int, int, int | None, int | None, int | None
+    TaskElement, str, int, int, int, str | None, str | None, float, int, int, int | None, int | None, int | None, int
 ]
 
 
@@ -99,7 +99,7 @@ class WindowResult:
     page), else None. Together the parts tell whether the whole window was fetched (`window_complete`).
     `announced_total` is the record count the window's first page announced (`total_path`; None without one),
     `page_size` the effective page size: the largest page the API served (smaller than asked when it caps
-    its pages; None before a page)."""
+    its pages; None before a page); `rate_limited` the 429 answers among its `retries`."""
 
     task: WindowTask
     status: WindowStatus
@@ -114,6 +114,7 @@ class WindowResult:
     window_pages: int | None = None
     announced_total: int | None = None
     page_size: int | None = None
+    rate_limited: int = 0
 
     def to_element(self) -> ResultElement:
         return (
@@ -130,6 +131,7 @@ class WindowResult:
             self.window_pages,
             self.announced_total,
             self.page_size,
+            self.rate_limited,
         )
 
     @classmethod
@@ -373,18 +375,20 @@ def watermarks_after(plan: RunPlan, outcomes: dict[str, list[WindowOutcome]]) ->
 def endpoint_stats(
     plan: RunPlan, results: Iterable[WindowResult], spawned: Iterable[WindowTask] = ()
 ) -> dict[str, dict[str, float]]:
-    """Per endpoint: windows planned, done and failed, pages, records, retries, errors and fetch seconds."""
+    """Per endpoint: windows planned, done and failed, pages, records, retries (`rate_limited_429` of them
+    answered 429), errors and fetch seconds."""
     results = list(results)
     stats: dict[str, dict[str, float]] = {}
     for endpoint, outcomes in window_outcomes(plan, results, spawned).items():
         done = sum(o.complete for o in outcomes)
         stats[endpoint] = {"windows": len(outcomes), "windows_done": done, "windows_failed": len(outcomes) - done}
-        stats[endpoint].update(pages=0, records=0, retries=0, errors=0, seconds=0.0)
+        stats[endpoint].update(pages=0, records=0, retries=0, rate_limited_429=0, errors=0, seconds=0.0)
     for result in results:
         entry = stats[result.task.endpoint]
         entry["pages"] += result.pages
         entry["records"] += result.records
         entry["retries"] += result.retries
+        entry["rate_limited_429"] += result.rate_limited
         entry["errors"] += result.status.fails_window
         entry["seconds"] = round(entry["seconds"] + result.seconds, 3)
     return stats

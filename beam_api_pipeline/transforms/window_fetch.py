@@ -51,7 +51,7 @@ class WindowPart:
         self.window_pages: int | None = None
         self.announced_total: int | None = None
         self.page_size: int | None = None
-        self.pages = self.records = self.retries = 0
+        self.pages = self.records = self.retries = self.rate_limited = 0
         self.deferred = False
         self._redact = redact
         self._started = time.monotonic()
@@ -68,10 +68,12 @@ class WindowPart:
         self.end_page = index + 1
 
     def count_retry(self, error: BaseException, _wait: float) -> None:
-        if isinstance(error, RateLimitedError):
+        rate_limited = isinstance(error, RateLimitedError)
+        if rate_limited:
             metrics.endpoint_rate_limited(self.task.endpoint).inc()
         with self._lock:
             self.retries += 1
+            self.rate_limited += rate_limited
 
     def stop_clock(self) -> None:
         """The part's fetching ends now, though its result is emitted later (a child task waiting its turn)."""
@@ -96,6 +98,7 @@ class WindowPart:
             self.window_pages,
             self.announced_total,
             self.page_size,
+            self.rate_limited,
         )
         return pvalue.TaggedOutput(RESULTS, result.to_element())
 

@@ -1,5 +1,5 @@
 """The run report's figures per endpoint: 429 answers apart from the other retries, in the table, in
-`--report_json` and in the Beam counters."""
+`--report_json`, in the run record and in the Beam counters."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ def test_429s_are_counted_per_endpoint_apart_from_the_other_retries(sample_api, 
         96,
         96,
     )
+    assert report["run"]["endpoint_stats"]["items"]["rate_limited_429"] == limited  # the run record keeps them
     counters = report["counters"]
     assert (counters["rate_limited_429"], counters["rate_limited_429_items"], counters["retries"]) == (
         limited,

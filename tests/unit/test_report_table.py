@@ -9,14 +9,13 @@ from tests.support import t
 
 COUNTERS = {"requests": 9, "files_written": 1, "split_parts": 0, "deferred_remainders": 0, "rate_limited_429": 3}
 STATS = {"windows": 2, "windows_done": 1, "windows_failed": 1, "pages": 9, "records": 60, "written": 20}
-STATS |= {"outside": 38, "invalid": 2, "retries": 4, "errors": 1, "seconds": 0.5}
+STATS |= {"outside": 38, "invalid": 2, "retries": 4, "rate_limited_429": 3, "errors": 1, "seconds": 0.5}
 
 
 def table(stats: dict) -> list[str]:
     plan = RunPlan("r1", "p", t("2024-01-05"), [], {"items": t("2024-01-02")})
     run = PipelineRun("r1", "p", RunStatus.FAILED, t("2024-01-05"), t("2024-01-05T00:00:01"), endpoint_stats=stats)
-    counters = COUNTERS | {"rate_limited_429_items": 3}
-    report = RunReport(plan, run, counters, {"items": t("2024-01-03")}, RateUse("share", None, None))
+    report = RunReport(plan, run, COUNTERS, {"items": t("2024-01-03")}, RateUse("share", None, None))
     return format_report(report).splitlines()[1:4]
 
 
