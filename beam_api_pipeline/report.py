@@ -156,7 +156,7 @@ def _iso(moment: datetime | None) -> str | None:
     return format_utc(moment) if moment else None
 
 
-def _cell(value: float) -> str:
+def _cell(value: float | str) -> str:
     return f"{value:.2f}" if isinstance(value, float) else str(value)
 
 
@@ -172,7 +172,9 @@ def format_report(report: RunReport) -> str:
         stats = endpoints[endpoint]
         after = report.watermarks_after.get(endpoint)
         watermark = f"{_iso(before) or '(none)'} -> {_iso(after) or '(none)'}"
-        rows.append([endpoint, *(_cell(stats.get(key, 0)) for _, key in columns), watermark])
+        counts = (_cell(stats.get(key, 0)) for _, key in _COLUMNS)
+        told = (_cell(stats.get(key, "-")) for _, key in known)  # "-": this endpoint's API does not tell
+        rows.append([endpoint, *counts, *told, watermark])
     widths = [max(len(row[i]) for row in rows) for i in range(len(columns) + 1)]
     table = [
         "  " + "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)) + "  " + row[-1]

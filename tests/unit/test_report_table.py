@@ -33,3 +33,13 @@ def test_announced_totals_and_the_page_size_served_are_shown_when_known():
     rows = table({"items": STATS | {"announced_total": 60, "page_size": 100}})
     assert rows[0].endswith("fetch s  announced  page size  watermark")
     assert rows[1].endswith("0.50     60         100        2024-01-02T00:00:00Z -> 2024-01-03T00:00:00Z")
+
+
+def test_an_endpoint_whose_api_announces_no_total_shows_a_dash_there():
+    plan = RunPlan("r1", "p", t("2024-01-05"), [], {"items": t("2024-01-02"), "events": t("2024-01-02")})
+    stats = {"items": STATS | {"announced_total": 60, "page_size": 100}, "events": STATS | {"page_size": 20}}
+    run = PipelineRun("r1", "p", RunStatus.FAILED, t("2024-01-05"), t("2024-01-05T00:00:01"), endpoint_stats=stats)
+    report = RunReport(plan, run, COUNTERS, {}, RateUse("share", None, None))
+    rows = format_report(report).splitlines()[2:4]
+    assert rows[0].split()[-5:-3] == ["60", "100"]
+    assert rows[1].split()[-5:-3] == ["-", "20"]
