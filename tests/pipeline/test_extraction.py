@@ -39,8 +39,11 @@ def test_multi_window_run_delivers_exactly_the_ids_in_range(sample_api, write_co
         "outside": 0,
         "invalid": 0,
         "retries": 0,
+        "rate_limited_429": 0,
         "errors": 0,
         "seconds": 0,
+        "announced_total": 192,  # 48 a window, as each window's first page said
+        "page_size": 10,
     }
     assert report["run"]["endpoint_stats"]["items"]["seconds"] > 0
     assert report["watermarks"] == {"items": {"before": None, "after": "2024-01-06T00:00:00Z"}}

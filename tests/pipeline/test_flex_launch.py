@@ -61,7 +61,7 @@ def test_inline_json_config_with_overrides_writes_exactly_the_window_and_moves_t
         assert (run.status, run.windows_done, run.records_processed) == ("succeeded", 2, 96)
     finally:
         store.close()
-    assert "  total: 2 windows done, 0 failed, 10 requests, 96 records written" in done.stdout
+    assert "  total: 2 windows done, 0 failed, 10 requests (0 answered 429), 96 records written" in done.stdout
     assert done.stdout.splitlines()[2].endswith("  (none) -> 2024-01-05T00:00:00Z")
 
 
