@@ -38,8 +38,10 @@ def test_a_streaming_value_that_is_not_true_or_false_is_refused(tmp_path, capsys
     assert capsys.readouterr().err.strip() == "--streaming: expected true or false, got 'yes'"
 
 
-def test_streaming_needs_a_runner_that_streams_and_a_config_that_polls(tmp_path, capsys):
+def test_streaming_needs_a_runner_that_streams_and_a_config_that_polls(tmp_path, capsys, monkeypatch):
     polling = write_yaml(tmp_path / "polling.yaml", streaming_config("http://127.0.0.1:9", tmp_path))
+    prism = prism_location()
+    monkeypatch.setenv("PRISM_LOCATION", str(tmp_path / "no-prism"))  # no runner named, and no project Prism
     assert launch([f"--pipeline_config={polling}"]) == 2
     assert capsys.readouterr().err.strip() == (
         f"{polling}: streaming.enabled: needs --runner=PrismRunner (or DataflowRunner): Beam's local FnApiRunner "
@@ -47,7 +49,7 @@ def test_streaming_needs_a_runner_that_streams_and_a_config_that_polls(tmp_path,
     )
     batch = write_yaml(tmp_path / "batch.yaml", items_config("http://127.0.0.1:9", tmp_path))
     args = [f"--pipeline_config={batch}", "--streaming=true", "--runner=PrismRunner"]
-    assert launch([*args, f"--prism_location={prism_location()}"]) == 2
+    assert launch([*args, f"--prism_location={prism}"]) == 2
     assert capsys.readouterr().err.strip() == (
         f"{batch}: --streaming: needs streaming.enabled: true (a batch run leaves --streaming out)"
     )
