@@ -15,7 +15,7 @@ from .fields import PositiveDuration, Secret, UtcDatetime
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
-def origin(url: str) -> str:
+def url_origin(url: str) -> str:
     """``scheme://host:port`` of ``url``, with the scheme's default port made explicit."""
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
@@ -106,10 +106,11 @@ class LoginCredentials(StrictModel):
     def login_origin_problem(self, base_url: str) -> str | None:
         """Why the login call would go to another host than ``base_url``'s (None when it would not)."""
         url = self.login_url(base_url)
-        if "${" in url or origin(url) == origin(base_url):
+        if "${" in url or url_origin(url) == url_origin(base_url):
             return None
         return (
-            f"{origin(url)} is not base_url's origin {origin(base_url)}; the login call only goes to the API's own host"
+            f"{url_origin(url)} is not base_url's origin {url_origin(base_url)}; "
+            "the login call only goes to the API's own host"
         )
 
     @model_validator(mode="after")

@@ -11,6 +11,7 @@ from beam_api_pipeline import jsoncodec
 from beam_api_pipeline.client.api_client import ApiClient, ApiRequest, ApiResponse
 from beam_api_pipeline.client.redaction import redact_url
 from beam_api_pipeline.config import PipelineConfig
+from beam_api_pipeline.config.auth import url_origin
 from beam_api_pipeline.errors import ApiError, PaginationError, RecordsPathError, RetryableApiError
 from beam_api_pipeline.pagination import Page, PagePosition, PaginationStrategy, create_strategy
 from beam_api_pipeline.pagination.base import is_past_end, past_end_page
@@ -20,19 +21,11 @@ from beam_api_pipeline.timeformat import format_bound, parse_timestamp
 from beam_api_pipeline.window_bounds import is_template, render, sent_bound
 from beam_api_pipeline.windowing import Window
 
-_DEFAULT_PORTS = {"http": 80, "https": 443}
 _ABSENT = object()
 #: How much of an error an answer reports is shown in the message of its failed page.
 _ERROR_SHOWN = 200
 #: How many times an offset or page-number walk reads its window again when the records moved under it.
 MAX_REREADS = 2
-
-
-def url_origin(url: str) -> str:
-    """`scheme://host:port` of `url`, with the scheme's default port made explicit."""
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    return f"{scheme}://{(parts.hostname or '').lower()}:{parts.port or _DEFAULT_PORTS.get(scheme, 0)}"
 
 
 class BaseExtractor:
