@@ -26,7 +26,7 @@ setup(
     entry_points={
         "console_scripts": [
             "beam-api-pipeline=beam_api_pipeline.cli:console_main",
-            "beam-api-pipeline-launch=beam_api_pipeline.main:main",
+            "beam-api-pipeline-launch=beam_api_pipeline.flex_template:main",
         ]
     },
 )

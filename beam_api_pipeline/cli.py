@@ -11,17 +11,17 @@ import sys
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from beam_api_pipeline.checks import config_problems
 from beam_api_pipeline.config import EnvConfig, PipelineConfig, load_env_config, load_pipeline_config
-from beam_api_pipeline.config_store import load_config_dir
-from beam_api_pipeline.errors import ConfigError, PipelineError
-from beam_api_pipeline.logging_setup import configure_logging
-from beam_api_pipeline.manager import PipelineManager, chosen_endpoints
-from beam_api_pipeline.report import format_report
-from beam_api_pipeline.timeformat import parse_timestamp
-from beam_api_pipeline.watermark.schemas import format_schema_version
-from beam_api_pipeline.watermark.store import open_store
-from beam_api_pipeline.windowing import format_utc
+from beam_api_pipeline.control.schema_versions import format_schema_version
+from beam_api_pipeline.control.store import open_store
+from beam_api_pipeline.core.errors import ConfigError, PipelineError
+from beam_api_pipeline.core.logging_setup import configure_logging
+from beam_api_pipeline.core.timeformat import parse_timestamp
+from beam_api_pipeline.core.windowing import format_utc
+from beam_api_pipeline.run.config_store import load_config_dir
+from beam_api_pipeline.run.manager import PipelineManager, chosen_endpoints
+from beam_api_pipeline.run.report import format_report
+from beam_api_pipeline.run.validate import config_problems
 
 logger = logging.getLogger(__name__)
 
@@ -231,7 +231,7 @@ def _run(args: argparse.Namespace, beam_args: list[str]) -> int:
 
 
 def _replay(args: argparse.Namespace, beam_args: list[str]) -> int:
-    from beam_api_pipeline.replay import make_replay_plan, read_dead_letters
+    from beam_api_pipeline.run.replay import make_replay_plan, read_dead_letters
 
     manager = _manager(args)
     config = _config(args, manager)
@@ -247,7 +247,7 @@ def _replay(args: argparse.Namespace, beam_args: list[str]) -> int:
 
 
 def _launch(args: argparse.Namespace, _beam_args: list[str]) -> int:
-    from beam_api_pipeline.dataflow import LaunchSettings
+    from beam_api_pipeline.gcp.dataflow import LaunchSettings
 
     manager = _manager(args)
     config = _config(args, manager)
@@ -288,7 +288,7 @@ def _runs(args: argparse.Namespace, _beam_args: list[str]) -> int:
 
 
 def _check(args: argparse.Namespace, _beam_args: list[str]) -> int:
-    from beam_api_pipeline.conformance import FAIL
+    from beam_api_pipeline.run.check import FAIL
 
     manager = _manager(args)
     lines = manager.check_sources(_config(args, manager), args.endpoint, args.records)

@@ -12,14 +12,14 @@ from datetime import UTC, datetime, timedelta
 from apache_beam.io.restriction_trackers import OffsetRange
 
 from beam_api_pipeline.config import PipelineConfig
+from beam_api_pipeline.core.runner_profile import RunnerProfile
+from beam_api_pipeline.core.windowing import Window
 from beam_api_pipeline.extractors.rest import RestExtractor
-from beam_api_pipeline.parallel import RangeTask
-from beam_api_pipeline.run_plan import WindowTask
-from beam_api_pipeline.transforms.fetch_range import FetchRangeFn
-from beam_api_pipeline.transforms.page_range import PageRangeProvider
-from beam_api_pipeline.transforms.plan_ranges import PlanRangesFn
-from beam_api_pipeline.transforms.runner_profile import RunnerProfile
-from beam_api_pipeline.windowing import Window
+from beam_api_pipeline.fetch.range_fetch import FetchRangeFn
+from beam_api_pipeline.fetch.range_planning import PlanRangesFn
+from beam_api_pipeline.fetch.range_restriction import PageRangeProvider
+from beam_api_pipeline.fetch.range_rules import RangeTask
+from beam_api_pipeline.plan.run_plan import WindowTask
 
 
 def rss_mb() -> float:

@@ -15,8 +15,8 @@ from datetime import UTC, datetime
 from functools import reduce
 
 from beam_api_pipeline.outputs.jsonl import json_line_bytes
-from beam_api_pipeline.schema_contract import HeldSchema, apply_contract
-from beam_api_pipeline.schema_infer import infer_fields, merge_fields, observed_fields, settled_fields
+from beam_api_pipeline.schemas.contract import HeldSchema, apply_contract
+from beam_api_pipeline.schemas.infer import infer_fields, merge_fields, observed_fields, settled_fields
 from sample_api import Dataset
 from sample_api.faults import Faults
 

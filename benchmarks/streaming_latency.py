@@ -17,8 +17,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from beam_api_pipeline.config import PipelineConfig
-from beam_api_pipeline.manager import PipelineManager
-from beam_api_pipeline.timeformat import parse_timestamp
+from beam_api_pipeline.core.timeformat import parse_timestamp
+from beam_api_pipeline.run.manager import PipelineManager
 from sample_api import Dataset, SampleApi
 
 

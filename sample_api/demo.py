@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from beam_api_pipeline.config import load_pipeline_config
-from beam_api_pipeline.manager import PipelineManager
-from beam_api_pipeline.report import format_report
+from beam_api_pipeline.run.manager import PipelineManager
+from beam_api_pipeline.run.report import format_report
 from sample_api import SampleApi
 
 FIRST_RUN_END = datetime(2024, 1, 8, tzinfo=UTC)

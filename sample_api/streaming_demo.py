@@ -14,9 +14,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from beam_api_pipeline.config import load_pipeline_config
-from beam_api_pipeline.manager import PipelineManager
-from beam_api_pipeline.report import format_report
-from beam_api_pipeline.windowing import format_utc
+from beam_api_pipeline.core.windowing import format_utc
+from beam_api_pipeline.run.manager import PipelineManager
+from beam_api_pipeline.run.report import format_report
 from sample_api import SampleApi
 from sample_api.data import Dataset
 

@@ -9,8 +9,8 @@ from datetime import timedelta
 
 import pytest
 
-from beam_api_pipeline.watermark import lease
-from beam_api_pipeline.watermark.lease import Lease, LeaseHeldError, LeaseLostError
+from beam_api_pipeline.control import lease
+from beam_api_pipeline.control.lease import Lease, LeaseHeldError, LeaseLostError
 from tests.support import t
 
 TTL = timedelta(minutes=5)

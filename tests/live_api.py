@@ -15,8 +15,8 @@ from typing import Any
 
 from beam_api_pipeline.cli import main
 from beam_api_pipeline.config import PipelineConfig, load_pipeline_config
-from beam_api_pipeline.timeformat import parse_timestamp
-from beam_api_pipeline.windowing import format_utc
+from beam_api_pipeline.core.timeformat import parse_timestamp
+from beam_api_pipeline.core.windowing import format_utc
 from sample_api import SampleApi
 from sample_api.data import Dataset
 from tests.support import items_config, merged, prism_location, read_jsonl, stored_watermark, write_yaml

@@ -24,7 +24,7 @@ def read_jsonl(folder: Path, recursive: bool = False) -> list[dict[str, Any]]:
 
 def stored_watermark(config, endpoint: str = "items") -> datetime | None:
     """The watermark `config`'s store holds for `endpoint`."""
-    from beam_api_pipeline.watermark.store import open_store
+    from beam_api_pipeline.control.store import open_store
 
     store = open_store(config.watermark_store)
     try:

@@ -23,13 +23,13 @@ from urllib.parse import parse_qsl, urlsplit
 import requests
 from requests.adapters import HTTPAdapter
 
-from beam_api_pipeline import jsoncodec, metrics
 from beam_api_pipeline.client.auth import AuthHandler
 from beam_api_pipeline.client.limits import RequestLimits
 from beam_api_pipeline.client.rate_headers import remaining_requests, seconds_until_reset
-from beam_api_pipeline.client.redaction import redact_text, redact_url
 from beam_api_pipeline.client.retry import RetryPolicy, parse_retry_after
-from beam_api_pipeline.errors import ApiError, RateLimitedError, RetryableApiError
+from beam_api_pipeline.core import jsoncodec, metrics
+from beam_api_pipeline.core.errors import ApiError, RateLimitedError, RetryableApiError
+from beam_api_pipeline.core.redaction import redact_text, redact_url
 
 logger = logging.getLogger(__name__)
 

@@ -16,8 +16,8 @@ from beam_api_pipeline.client.oauth import OAuth2Auth
 from beam_api_pipeline.client.retry import RetryPolicy
 from beam_api_pipeline.config import PipelineConfig, ServiceConfig
 from beam_api_pipeline.config.env import user_agent
-from beam_api_pipeline.errors import ConfigError
-from beam_api_pipeline.logging_setup import register_secrets
+from beam_api_pipeline.core.errors import ConfigError
+from beam_api_pipeline.core.logging_setup import register_secrets
 
 #: Requests in flight for the whole job when `max_concurrent_requests` is not set.
 DEFAULT_MAX_CONCURRENT_REQUESTS = 10

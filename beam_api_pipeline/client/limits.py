@@ -16,10 +16,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from beam_api_pipeline import metrics
 from beam_api_pipeline.client.pacing import AdaptivePacer, SharePacer
 from beam_api_pipeline.client.rate_headers import RateLimitHint, header, parse_rate_limit_headers
 from beam_api_pipeline.client.retry import parse_retry_after
+from beam_api_pipeline.core import metrics
 
 #: Below this fraction of `rate_limit` a process's share is too small to be what the user meant.
 SMALL_SHARE = 0.1

@@ -20,8 +20,6 @@ from typing import Any
 
 import requests
 
-from beam_api_pipeline import metrics
-from beam_api_pipeline.client.redaction import redact_text, redact_url
 from beam_api_pipeline.client.tokens import (
     TRANSIENT_STATUSES,
     RenewedTokenAuth,
@@ -31,8 +29,10 @@ from beam_api_pipeline.client.tokens import (
     seconds,
     shared_token_state,
 )
-from beam_api_pipeline.errors import ApiError, ConfigError, RetryableApiError
-from beam_api_pipeline.paths import get_path
+from beam_api_pipeline.core import metrics
+from beam_api_pipeline.core.errors import ApiError, ConfigError, RetryableApiError
+from beam_api_pipeline.core.paths import get_path
+from beam_api_pipeline.core.redaction import redact_text, redact_url
 
 logger = logging.getLogger(__name__)
 

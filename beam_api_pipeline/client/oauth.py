@@ -13,8 +13,6 @@ from typing import Any
 
 import requests
 
-from beam_api_pipeline import metrics
-from beam_api_pipeline.client.redaction import redact_url
 from beam_api_pipeline.client.tokens import (
     REFRESH_MARGIN_SECONDS,
     TRANSIENT_STATUSES,
@@ -26,7 +24,9 @@ from beam_api_pipeline.client.tokens import (
     seconds,
     shared_token_state,
 )
-from beam_api_pipeline.errors import ApiError, RetryableApiError
+from beam_api_pipeline.core import metrics
+from beam_api_pipeline.core.errors import ApiError, RetryableApiError
+from beam_api_pipeline.core.redaction import redact_url
 
 logger = logging.getLogger(__name__)
 

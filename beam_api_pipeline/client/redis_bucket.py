@@ -17,9 +17,9 @@ from collections.abc import Callable
 
 import redis
 
-from beam_api_pipeline import metrics
 from beam_api_pipeline.client.pacing import SharePacer
 from beam_api_pipeline.client.rate_headers import RateLimitHint
+from beam_api_pipeline.core import metrics
 
 logger = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ import tenacity
 from tenacity.wait import wait_base
 
 from beam_api_pipeline.config import RetryConfig
-from beam_api_pipeline.errors import RateLimitedError, RetryableApiError
+from beam_api_pipeline.core.errors import RateLimitedError, RetryableApiError
 
 T = TypeVar("T")
 

@@ -19,7 +19,7 @@ from typing import Any
 import requests
 
 from beam_api_pipeline.client.auth import AuthHandler
-from beam_api_pipeline.logging_setup import register_secrets
+from beam_api_pipeline.core.logging_setup import register_secrets
 
 #: Renew this long before a token expires (at most; a quarter of the token's lifetime when that is shorter, so
 #: that a short-lived token is renewed before a request that waited for its turn reaches the server with it).

@@ -6,8 +6,9 @@ from typing import Any, Literal, Self
 
 from pydantic import Field, field_validator, model_validator
 
-from ..timeformat import MICROSECOND, resolution
-from ..window_bounds import parse_template, templates_in
+from beam_api_pipeline.core.timeformat import MICROSECOND, resolution
+from beam_api_pipeline.core.window_bounds import parse_template, templates_in
+
 from .auth import AuthConfig, NoAuthConfig
 from .base import StrictModel, rule_error
 from .fields import Secret, format_duration

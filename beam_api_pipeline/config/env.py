@@ -9,7 +9,8 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from .. import __version__
+from beam_api_pipeline import __version__
+
 from .base import StrictModel
 
 PACKAGE_PRODUCT = f"beam_api_pipeline/{__version__}"

@@ -11,7 +11,8 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from ..errors import ConfigError
+from beam_api_pipeline.core.errors import ConfigError
+
 from .env import EnvConfig, user_agent
 from .pipeline import PipelineConfig
 from .problems import validation_problems

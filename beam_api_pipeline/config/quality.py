@@ -5,7 +5,8 @@ from typing import Any, Literal, Self
 
 from pydantic import Field, field_validator, model_validator
 
-from ..timeformat import NAMED_FORMATS
+from beam_api_pipeline.core.timeformat import NAMED_FORMATS
+
 from .base import StrictModel, rule_error
 from .fields import PositiveDuration
 

@@ -13,7 +13,8 @@ from typing import Any
 
 from pydantic import BaseModel, SecretStr, ValidationError
 
-from ..errors import ConfigError
+from beam_api_pipeline.core.errors import ConfigError
+
 from .pipeline import PipelineConfig
 from .problems import validation_problems
 

@@ -5,7 +5,8 @@ from typing import Annotated, Literal, Self
 
 from pydantic import AfterValidator, Field, model_validator
 
-from ..bigquery_names import parse_table_name
+from beam_api_pipeline.core.bigquery_names import parse_table_name
+
 from .base import StrictModel, rule_error
 from .fields import PositiveDuration
 

@@ -5,10 +5,11 @@ from typing import Literal, Self
 
 from pydantic import Field, field_validator, model_validator
 
-from ..timeformat import NAMED_FORMATS as _TIME_FORMATS
-from ..timeformat import resolution
-from ..window_bounds import FORMAT_RULE
-from ..windowing import Window, plan_windows
+from beam_api_pipeline.core.timeformat import NAMED_FORMATS as _TIME_FORMATS
+from beam_api_pipeline.core.timeformat import resolution
+from beam_api_pipeline.core.window_bounds import FORMAT_RULE
+from beam_api_pipeline.core.windowing import Window, plan_windows
+
 from .base import StrictModel, rule_error
 from .fields import Duration, PositiveDuration, UtcDatetime
 

@@ -7,19 +7,19 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from beam_api_pipeline import jsoncodec
 from beam_api_pipeline.client.api_client import ApiClient, ApiRequest, ApiResponse
-from beam_api_pipeline.client.redaction import redact_url
 from beam_api_pipeline.config import PipelineConfig
 from beam_api_pipeline.config.auth import url_origin
-from beam_api_pipeline.errors import ApiError, PaginationError, RecordsPathError, RetryableApiError
+from beam_api_pipeline.core import jsoncodec
+from beam_api_pipeline.core.errors import ApiError, PaginationError, RecordsPathError, RetryableApiError
+from beam_api_pipeline.core.paths import get_path
+from beam_api_pipeline.core.redaction import redact_url
+from beam_api_pipeline.core.timeformat import format_bound, parse_timestamp
+from beam_api_pipeline.core.window_bounds import is_template, render, sent_bound
+from beam_api_pipeline.core.windowing import Window
 from beam_api_pipeline.pagination import Page, PagePosition, PaginationStrategy, create_strategy
 from beam_api_pipeline.pagination.base import is_past_end, past_end_page
-from beam_api_pipeline.parents import ParentRef, for_parent
-from beam_api_pipeline.paths import get_path
-from beam_api_pipeline.timeformat import format_bound, parse_timestamp
-from beam_api_pipeline.window_bounds import is_template, render, sent_bound
-from beam_api_pipeline.windowing import Window
+from beam_api_pipeline.plan.parents import ParentRef, for_parent
 
 _ABSENT = object()
 #: How much of an error an answer reports is shown in the message of its failed page.

@@ -12,9 +12,9 @@ from collections.abc import Iterable
 from typing import Any
 
 from beam_api_pipeline.client.api_client import ApiRequest
+from beam_api_pipeline.core.windowing import Window
 from beam_api_pipeline.extractors.base import BaseExtractor
 from beam_api_pipeline.pagination import PagePosition
-from beam_api_pipeline.windowing import Window
 
 #: The largest `per_page` GitHub serves; a larger one is served as 100.
 MAX_PAGE_SIZE = 100

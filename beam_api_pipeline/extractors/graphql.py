@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from beam_api_pipeline.client.api_client import ApiRequest, ApiResponse
-from beam_api_pipeline.errors import ApiError
+from beam_api_pipeline.core.errors import ApiError
+from beam_api_pipeline.core.windowing import Window
 from beam_api_pipeline.extractors.base import BaseExtractor
 from beam_api_pipeline.pagination import Page, PagePosition
-from beam_api_pipeline.windowing import Window
 
 _ERRORS_SHOWN = 3
 

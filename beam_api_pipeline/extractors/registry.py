@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import importlib
 
-from beam_api_pipeline.errors import ConfigError
+from beam_api_pipeline.core.errors import ConfigError
 from beam_api_pipeline.extractors.base import BaseExtractor
 from beam_api_pipeline.extractors.github import GitHubExtractor
 from beam_api_pipeline.extractors.graphql import GraphqlExtractor

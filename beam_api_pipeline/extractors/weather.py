@@ -13,10 +13,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from beam_api_pipeline.client.api_client import ApiResponse
-from beam_api_pipeline.errors import PaginationError
+from beam_api_pipeline.core.errors import PaginationError
+from beam_api_pipeline.core.windowing import format_utc
 from beam_api_pipeline.extractors.base import BaseExtractor
 from beam_api_pipeline.pagination import Page, SinglePage
-from beam_api_pipeline.windowing import format_utc
 
 #: Fields of the answer copied onto every hourly row.
 PLACE_FIELDS = ("latitude", "longitude", "elevation")

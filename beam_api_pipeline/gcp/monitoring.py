@@ -23,8 +23,8 @@ from typing import Any, get_args
 import yaml
 
 from beam_api_pipeline.config import AlertCondition, PipelineConfig, format_duration
-from beam_api_pipeline.dataflow import job_name_pattern
-from beam_api_pipeline.errors import ApiError, ConfigError
+from beam_api_pipeline.core.errors import ApiError, ConfigError
+from beam_api_pipeline.gcp.dataflow import job_name_pattern
 
 ENDPOINT_VARIABLE = "MONITORING_ENDPOINT"
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates" / "monitoring"

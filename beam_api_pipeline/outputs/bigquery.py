@@ -14,13 +14,14 @@ from apache_beam.io.gcp.bigquery import BigQueryDisposition, WriteToBigQuery
 from apache_beam.io.gcp.bigquery_tools import RetryStrategy
 from apache_beam.options.pipeline_options import GoogleCloudOptions
 
-from beam_api_pipeline.errors import OutputError
-from beam_api_pipeline.gcp.endpoints import bigquery_client, default_project, use_emulators
+from beam_api_pipeline.core.beam_windows import count_all
+from beam_api_pipeline.core.bigquery_names import TableName
+from beam_api_pipeline.core.errors import OutputError
+from beam_api_pipeline.gcp.clients import bigquery_client, default_project, use_emulators
 from beam_api_pipeline.outputs.base import BaseOutput
-from beam_api_pipeline.outputs.bigquery_schema import AUTO, encode_json_columns, load_schema, row_problems
-from beam_api_pipeline.outputs.bigquery_tables import TableName, endpoint_table_id, merge_statement
+from beam_api_pipeline.outputs.bigquery_tables import endpoint_table_id, merge_statement
 from beam_api_pipeline.outputs.rejected import rejected_row
-from beam_api_pipeline.transforms.beam_windows import count_all
+from beam_api_pipeline.schemas.bigquery_schema import AUTO, encode_json_columns, load_schema, row_problems
 
 logger = logging.getLogger(__name__)
 

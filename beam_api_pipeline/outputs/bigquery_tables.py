@@ -2,44 +2,7 @@
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
-
-from beam_api_pipeline.bigquery_names import parse_table_name
-
-_UNSAFE = re.compile(r"[^A-Za-z0-9_]")
-
-
-@dataclass(frozen=True)
-class TableName:
-    """project.dataset.table (the project may be domain-scoped: `example.com:my-project`)."""
-
-    project: str
-    dataset: str
-    table: str
-
-    def __str__(self) -> str:
-        return f"{self.project}.{self.dataset}.{self.table}"
-
-    @classmethod
-    def parse(cls, name: str) -> TableName:
-        """`project.dataset.table` or `project:dataset.table`; ValueError for anything else."""
-        project, dataset, table = parse_table_name(name)
-        return cls(project, dataset, table)
-
-    @property
-    def beam_spec(self) -> str:
-        """The `project:dataset.table` form WriteToBigQuery takes."""
-        return f"{self.project}:{self.dataset}.{self.table}"
-
-    @property
-    def sql(self) -> str:
-        """The quoted form for SQL."""
-        return f"`{self}`"
-
-    def staging(self, run_id: str) -> TableName:
-        """The table one run loads into before its MERGE (merge mode)."""
-        return TableName(self.project, self.dataset, f"{self.table}__staging_{_UNSAFE.sub('_', run_id).lower()}")
+from beam_api_pipeline.core.bigquery_names import TableName
 
 
 def endpoint_table_id(table_id: str, endpoint: str, endpoint_count: int) -> str:

@@ -10,9 +10,9 @@ import apache_beam as beam
 from apache_beam import pvalue
 from apache_beam.io.gcp.bigquery import BigQueryDisposition, RetryStrategy, WriteToBigQuery
 
-from beam_api_pipeline.gcp.endpoints import bigquery_client, use_emulators
-from beam_api_pipeline.outputs.bigquery_tables import TableName
-from beam_api_pipeline.transforms.beam_windows import count_all
+from beam_api_pipeline.core.beam_windows import count_all
+from beam_api_pipeline.core.bigquery_names import TableName
+from beam_api_pipeline.gcp.clients import bigquery_client, use_emulators
 
 #: The table's schema; `record` holds the record that could not be placed or written, as JSON text, and for a
 #: failed child task its parent (`{"parent": {"key": ..., "fields": {...}}}`).

@@ -12,9 +12,9 @@ from apache_beam.transforms.window import BoundedWindow
 from apache_beam.utils.timestamp import Timestamp
 from apache_beam.utils.windowed_value import WindowedValue
 
+from beam_api_pipeline.core.beam_windows import BundleWindows
 from beam_api_pipeline.outputs.base import BaseOutput
 from beam_api_pipeline.outputs.jsonl import json_line_bytes
-from beam_api_pipeline.transforms.beam_windows import BundleWindows
 
 
 def run_file_prefix(directory: str, endpoint: str, run_id: str) -> str:

@@ -13,12 +13,12 @@ from apache_beam import pvalue
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
-from beam_api_pipeline.gcp.endpoints import use_emulators
+from beam_api_pipeline.core.paths import get_path
+from beam_api_pipeline.core.timeformat import parse_timestamp
+from beam_api_pipeline.gcp.clients import use_emulators
 from beam_api_pipeline.outputs.base import BaseOutput
 from beam_api_pipeline.outputs.files import schema_file_name
 from beam_api_pipeline.outputs.jsonl import json_line_bytes
-from beam_api_pipeline.paths import get_path
-from beam_api_pipeline.timeformat import parse_timestamp
 
 WINDOW_START_FIELD = "_window_start"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from beam_api_pipeline import jsoncodec
+from beam_api_pipeline.core import jsoncodec
 
 
 def to_json_line(row: Any) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from beam_api_pipeline.windowing import format_utc
+from beam_api_pipeline.core.windowing import format_utc
 
 
 def rejected_row(

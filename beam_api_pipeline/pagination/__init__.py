@@ -1,6 +1,6 @@
 """Pagination strategies: how to ask for the next page, and when a window's walk is over."""
 
-from beam_api_pipeline.errors import ConfigError
+from beam_api_pipeline.core.errors import ConfigError
 from beam_api_pipeline.pagination.base import Page, PagePosition, PaginationStrategy, SinglePage
 from beam_api_pipeline.pagination.cursor import CursorStrategy
 from beam_api_pipeline.pagination.graphql import GraphqlStrategy

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from beam_api_pipeline.paths import get_path
+from beam_api_pipeline.core.paths import get_path
 
 #: How many earlier pages' tokens a position remembers: a token that repeats any of them is a loop.
 #: With the default `max_pages` (1000) that is the whole walk; longer walks are also stopped by `max_pages`.

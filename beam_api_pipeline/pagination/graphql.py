@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from beam_api_pipeline.core.paths import get_path
 from beam_api_pipeline.pagination.base import Page, PagePosition, PaginationStrategy
-from beam_api_pipeline.paths import get_path
 
 
 class GraphqlStrategy(PaginationStrategy):

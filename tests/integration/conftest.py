@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from beam_api_pipeline.config import PipelineConfig, load_pipeline_config
-from beam_api_pipeline.gcp.endpoints import (
+from beam_api_pipeline.gcp.clients import (
     BIGQUERY_HOST_VARIABLE,
     STORAGE_HOST_VARIABLE,
     bigquery_client,

@@ -8,7 +8,7 @@ import pytest
 
 from beam_api_pipeline.cli import main
 from beam_api_pipeline.config.stores import BigQueryWatermarkStoreConfig
-from beam_api_pipeline.watermark.store import open_store
+from beam_api_pipeline.control.store import open_store
 from tests.support import t
 
 pytestmark = pytest.mark.timeout(180)

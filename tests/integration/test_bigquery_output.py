@@ -10,7 +10,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from beam_api_pipeline.cli import main
 from beam_api_pipeline.outputs.bigquery import BigQueryOutput
-from beam_api_pipeline.transforms.dead_letter import WriteDeadLetters
+from beam_api_pipeline.records.dead_letters import WriteDeadLetters
 from tests.support import t
 
 pytestmark = pytest.mark.timeout(180)

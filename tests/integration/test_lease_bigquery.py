@@ -10,9 +10,9 @@ import pytest
 
 from beam_api_pipeline.cli import main
 from beam_api_pipeline.config.stores import BigQueryWatermarkStoreConfig
-from beam_api_pipeline.watermark.bigquery import BigQueryWatermarkStore
-from beam_api_pipeline.watermark.lease import LeaseHeldError, utc_now
-from beam_api_pipeline.watermark.store import open_store
+from beam_api_pipeline.control.bigquery import BigQueryWatermarkStore
+from beam_api_pipeline.control.lease import LeaseHeldError, utc_now
+from beam_api_pipeline.control.store import open_store
 from tests.fakes.dataflow_api import FakeDataflow
 from tests.lease_store_cases import (  # noqa: F401 - shared tests, run here with this module's store
     test_a_free_lease_is_taken_and_held_until_the_ttl,

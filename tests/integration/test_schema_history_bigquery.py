@@ -9,9 +9,9 @@ import pytest
 
 from beam_api_pipeline.cli import main
 from beam_api_pipeline.config.stores import BigQueryWatermarkStoreConfig
-from beam_api_pipeline.watermark.bigquery import BigQueryWatermarkStore
-from beam_api_pipeline.watermark.schemas import SchemaVersion
-from beam_api_pipeline.watermark.store import open_store
+from beam_api_pipeline.control.bigquery import BigQueryWatermarkStore
+from beam_api_pipeline.control.schema_versions import SchemaVersion
+from beam_api_pipeline.control.store import open_store
 from tests.schema_store_cases import (  # noqa: F401 - shared tests, run here with this module's store
     fields,
     test_a_recorded_version_round_trips_exactly,

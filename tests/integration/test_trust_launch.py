@@ -13,9 +13,9 @@ import yaml
 
 from beam_api_pipeline.cli import main
 from beam_api_pipeline.config.stores import BigQueryWatermarkStoreConfig
-from beam_api_pipeline.watermark.bigquery import RUN_FIELDS
-from beam_api_pipeline.watermark.runs import PipelineRun, RunStatus
-from beam_api_pipeline.watermark.store import open_store
+from beam_api_pipeline.control.bigquery import RUN_FIELDS
+from beam_api_pipeline.control.runs import PipelineRun, RunStatus
+from beam_api_pipeline.control.store import open_store
 from tests.fakes.dataflow_api import FakeDataflow
 from tests.support import write_yaml
 
@@ -153,4 +153,4 @@ def test_launch_warns_when_a_process_s_share_is_under_a_tenth_of_the_rate_limit(
         assert main(["launch", *launch]) == 0
         assert len(dataflow.requests) == 1  # a warning, not a refusal
     warnings = [line for line in capsys.readouterr().err.splitlines() if "rate_limit_mode share" in line]
-    assert warnings == ([f"WARNING beam_api_pipeline.manager: {warning}"] if warning else [])
+    assert warnings == ([f"WARNING beam_api_pipeline.run.manager: {warning}"] if warning else [])

@@ -13,7 +13,7 @@ import pytest
 
 from beam_api_pipeline.cli import main
 from beam_api_pipeline.gcp.monitoring import ENDPOINT_VARIABLE
-from beam_api_pipeline.run_plan import new_run_id
+from beam_api_pipeline.plan.run_plan import new_run_id
 from tests.fakes.monitoring_api import FakeMonitoring
 from tests.support import items_config, write_yaml
 

@@ -11,8 +11,8 @@ import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from beam_api_pipeline.cli import main
-from beam_api_pipeline.main import build_pipeline
-from beam_api_pipeline.options import read_template_run
+from beam_api_pipeline.config.options import read_template_run
+from beam_api_pipeline.flex_template import build_pipeline
 from tests.fakes.webhook import WebhookReceiver
 from tests.support import items_config, runner_mode_args, t, write_yaml
 

@@ -14,7 +14,7 @@ from beam_api_pipeline.client.auth import AuthHandler
 from beam_api_pipeline.client.limits import RequestLimits
 from beam_api_pipeline.client.retry import RetryPolicy
 from beam_api_pipeline.config import RetryConfig
-from beam_api_pipeline.errors import ApiError, RetryableApiError
+from beam_api_pipeline.core.errors import ApiError, RetryableApiError
 
 
 def client(sleeps: list[float], **retry) -> ApiClient:

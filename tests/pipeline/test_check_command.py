@@ -12,7 +12,7 @@ import yaml
 
 from beam_api_pipeline.cli import main
 from beam_api_pipeline.config import load_pipeline_config
-from beam_api_pipeline.conformance import CHECKS
+from beam_api_pipeline.run.check import CHECKS
 from sample_api import Credentials
 from sample_api.data import Dataset
 from tests.support import items_config, stored_watermark, write_yaml

@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from beam_api_pipeline.cli import main
-from beam_api_pipeline.watermark.store import open_store
+from beam_api_pipeline.control.store import open_store
 from tests.support import read_jsonl, t
 
 

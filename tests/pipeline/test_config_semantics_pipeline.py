@@ -10,13 +10,13 @@ import pytest
 from apache_beam.runners.sdf_utils import RestrictionTrackerView, ThreadsafeRestrictionTracker
 
 from beam_api_pipeline.cli import main
+from beam_api_pipeline.core.runner_profile import RunnerProfile
+from beam_api_pipeline.core.windowing import Window
 from beam_api_pipeline.extractors.rest import RestExtractor
-from beam_api_pipeline.run_plan import WindowResult, WindowStatus, WindowTask
-from beam_api_pipeline.transforms.page_walk import PageWalk, PageWalkTracker
-from beam_api_pipeline.transforms.runner_profile import RunnerProfile
-from beam_api_pipeline.transforms.walk_pages import WalkPagesFn
-from beam_api_pipeline.transforms.window_slots import WindowSlots, shared_window_slots
-from beam_api_pipeline.windowing import Window
+from beam_api_pipeline.fetch.walk_fetch import WalkPagesFn
+from beam_api_pipeline.fetch.walk_restriction import PageWalk, PageWalkTracker
+from beam_api_pipeline.fetch.window_slots import WindowSlots, shared_window_slots
+from beam_api_pipeline.plan.run_plan import WindowResult, WindowStatus, WindowTask
 from tests.pipeline.conftest import run_report
 from tests.support import read_jsonl, stored_watermark, t
 

@@ -10,12 +10,12 @@ import pytest
 from apache_beam.testing.util import assert_that, equal_to
 
 from beam_api_pipeline.config import PipelineConfig
+from beam_api_pipeline.control.store import open_store
 from beam_api_pipeline.extractors.rest import RestExtractor
-from beam_api_pipeline.parents import ParentRef
-from beam_api_pipeline.run_plan import WindowResult, WindowStatus, WindowTask
-from beam_api_pipeline.transforms.placement import FAILED, PLACEMENTS, JudgePlacement
-from beam_api_pipeline.transforms.records import PLACED, TransformRecords
-from beam_api_pipeline.watermark.store import open_store
+from beam_api_pipeline.plan.parents import ParentRef
+from beam_api_pipeline.plan.run_plan import WindowResult, WindowStatus, WindowTask
+from beam_api_pipeline.records.judge_placement import FAILED, PLACEMENTS, JudgePlacement
+from beam_api_pipeline.records.transform import PLACED, TransformRecords
 from tests.pipeline.conftest import run_report
 from tests.pipeline.test_transforms import DAY_1, DAY_2, pipeline, record
 from tests.support import RUNNER_MODES, items_config, read_jsonl, runner_mode_args, stored_watermark, t

@@ -13,18 +13,18 @@ from pathlib import Path
 import yaml
 
 from beam_api_pipeline.config import load_pipeline_config
-from beam_api_pipeline.options import PATTERNS
-from beam_api_pipeline.watermark.store import open_store
+from beam_api_pipeline.config.options import PATTERNS
+from beam_api_pipeline.control.store import open_store
 from tests.support import read_jsonl, t
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def launch(*parameters: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
-    """``python -m beam_api_pipeline.main <parameters>`` in a new process."""
+    """``python -m beam_api_pipeline.flex_template <parameters>`` in a new process."""
     environment = {**os.environ, "PYTHONPATH": str(ROOT)}
     return subprocess.run(
-        [sys.executable, "-m", "beam_api_pipeline.main", *parameters],
+        [sys.executable, "-m", "beam_api_pipeline.flex_template", *parameters],
         cwd=cwd,
         env=environment,
         capture_output=True,
@@ -115,7 +115,11 @@ def test_a_config_problem_exits_2_naming_the_key(tmp_path):
 
 def test_the_entry_file_runs_as_a_script_and_lists_every_template_parameter_with_its_help():
     done = subprocess.run(
-        [sys.executable, "beam_api_pipeline/main.py", "--help"], cwd=ROOT, capture_output=True, text=True, timeout=60
+        [sys.executable, "beam_api_pipeline/flex_template.py", "--help"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert done.returncode == 0, done.stderr[-2000:]
     parameters = [entry["name"] for entry in json.loads((ROOT / "metadata.json").read_text())["parameters"]]

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from beam_api_pipeline.watermark import lease
-from beam_api_pipeline.watermark.lease import Lease
-from beam_api_pipeline.watermark.local import LocalWatermarkStore
-from beam_api_pipeline.windowing import format_utc
+from beam_api_pipeline.control import lease
+from beam_api_pipeline.control.lease import Lease
+from beam_api_pipeline.control.local import LocalWatermarkStore
+from beam_api_pipeline.core.windowing import format_utc
 from sample_api import SampleApi
 from sample_api.data import Dataset
 from tests.pipeline.conftest import run_report

@@ -12,8 +12,8 @@ import pytest
 import yaml
 
 from beam_api_pipeline.cli import main
-from beam_api_pipeline.watermark.runs import PipelineRun, RunStatus
-from beam_api_pipeline.watermark.store import open_store
+from beam_api_pipeline.control.runs import PipelineRun, RunStatus
+from beam_api_pipeline.control.store import open_store
 from tests.fakes.dataflow_api import FakeDataflow
 from tests.pipeline.conftest import run_report
 from tests.support import t

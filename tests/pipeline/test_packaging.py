@@ -27,8 +27,8 @@ from apache_beam.runners.portability.stager import Stager
 from pydantic import SecretStr
 
 from beam_api_pipeline.client.api_client import ApiClient
-from beam_api_pipeline.main import build_pipeline
-from beam_api_pipeline.options import read_template_run
+from beam_api_pipeline.config.options import read_template_run
+from beam_api_pipeline.flex_template import build_pipeline
 from tests.support import read_jsonl, t
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -89,17 +89,17 @@ def reachable(root: Any) -> Iterator[Any]:
 
 
 def test_the_image_entry_file_runs_with_setup_file_and_cloudpickle(sample_api, write_config, tmp_path):
-    """As in the image: main.py copied beside the package, run as a script, with the Beam options the
+    """As in the image: flex_template.py copied beside the package, run as a script, with the Beam options the
     launcher adds for a package (--setup_file) and the pickler the workers use."""
     path, _ = write_config(**SECRET_CONFIG)
     template = tmp_path / "template"
     template.mkdir()
-    shutil.copy(PACKAGE / "main.py", template / "main.py")
+    shutil.copy(PACKAGE / "flex_template.py", template / "flex_template.py")
     environment = {**os.environ, "PYTHONPATH": str(ROOT), "FLEX_TEST_TOKEN": TOKEN}
     done = subprocess.run(
         [
             sys.executable,
-            str(template / "main.py"),
+            str(template / "flex_template.py"),
             "--setup_file=./setup.py",
             "--pickle_library=cloudpickle",
             f"--pipeline_config={path}",
@@ -175,8 +175,8 @@ def test_the_staged_package_holds_every_module_and_data_file_and_loads_the_dofns
         timeout=120,
     )
     assert loaded.returncode == 0, loaded.stderr[-2000:]
-    assert "beam_api_pipeline.transforms.walk_pages WalkPagesFn" in loaded.stdout
-    assert "beam_api_pipeline.transforms.commit _CommitFn" in loaded.stdout
+    assert "beam_api_pipeline.fetch.walk_fetch WalkPagesFn" in loaded.stdout
+    assert "beam_api_pipeline.run.commit _CommitFn" in loaded.stdout
 
 
 def test_pickled_dofns_carry_no_client_session_or_secret(write_config, monkeypatch):

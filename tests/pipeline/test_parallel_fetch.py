@@ -11,16 +11,16 @@ from apache_beam.io.restriction_trackers import OffsetRange
 from apache_beam.runners.sdf_utils import RestrictionTrackerView, ThreadsafeRestrictionTracker
 
 from beam_api_pipeline.cli import main
+from beam_api_pipeline.core.packing import pack
+from beam_api_pipeline.core.runner_profile import RunnerProfile
+from beam_api_pipeline.core.windowing import Window
 from beam_api_pipeline.extractors.rest import RestExtractor
-from beam_api_pipeline.packing import pack
-from beam_api_pipeline.parallel import RangeTask
-from beam_api_pipeline.run_plan import WindowResult, WindowStatus, WindowTask
-from beam_api_pipeline.transforms.fetch_range import FetchRangeFn
-from beam_api_pipeline.transforms.page_range import PageRangeProvider
-from beam_api_pipeline.transforms.page_walk import PageWalk, PageWalkTracker
-from beam_api_pipeline.transforms.runner_profile import RunnerProfile
-from beam_api_pipeline.transforms.walk_pages import WalkPagesFn
-from beam_api_pipeline.windowing import Window
+from beam_api_pipeline.fetch.range_fetch import FetchRangeFn
+from beam_api_pipeline.fetch.range_restriction import PageRangeProvider
+from beam_api_pipeline.fetch.range_rules import RangeTask
+from beam_api_pipeline.fetch.walk_fetch import WalkPagesFn
+from beam_api_pipeline.fetch.walk_restriction import PageWalk, PageWalkTracker
+from beam_api_pipeline.plan.run_plan import WindowResult, WindowStatus, WindowTask
 from sample_api import Dataset
 from tests.fakes.offset_api import OffsetApi
 from tests.support import read_jsonl, stored_watermark, t

@@ -17,13 +17,13 @@ import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from beam_api_pipeline.cli import main
-from beam_api_pipeline.errors import ConfigError
-from beam_api_pipeline.main import build_pipeline
-from beam_api_pipeline.main import launch as flex_template_entry
-from beam_api_pipeline.options import read_template_run
-from beam_api_pipeline.watermark import lease
-from beam_api_pipeline.watermark.lease import LeaseHeldError
-from beam_api_pipeline.watermark.store import open_store
+from beam_api_pipeline.config.options import read_template_run
+from beam_api_pipeline.control import lease
+from beam_api_pipeline.control.lease import LeaseHeldError
+from beam_api_pipeline.control.store import open_store
+from beam_api_pipeline.core.errors import ConfigError
+from beam_api_pipeline.flex_template import build_pipeline
+from beam_api_pipeline.flex_template import launch as flex_template_entry
 from tests.pipeline.conftest import run_report
 from tests.support import RUNNER_MODES, read_jsonl, runner_mode_args, stored_watermark, t
 
@@ -166,7 +166,7 @@ def test_a_second_run_that_waits_for_the_lease_runs_after_the_first(write_config
 
 def _lease_of(folder: Path):
     from beam_api_pipeline.config.stores import LocalWatermarkStoreConfig
-    from beam_api_pipeline.watermark.lease import utc_now
+    from beam_api_pipeline.control.lease import utc_now
 
     store = open_store(LocalWatermarkStoreConfig(path=str(folder / "state" / "control.db")))
     try:

@@ -14,7 +14,7 @@ import pytest
 
 from beam_api_pipeline.cli import main
 from beam_api_pipeline.config import load_pipeline_config
-from beam_api_pipeline.watermark.store import open_store
+from beam_api_pipeline.control.store import open_store
 from tests.pipeline.conftest import run_report
 from tests.support import RUNNER_MODES, items_config, read_jsonl, runner_mode_args, stored_watermark, t, write_yaml
 

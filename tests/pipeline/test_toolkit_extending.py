@@ -7,7 +7,7 @@ import textwrap
 
 from beam_api_pipeline.cli import main
 from beam_api_pipeline.extractors import RestExtractor, registry
-from beam_api_pipeline.factory import PipelineFactory
+from beam_api_pipeline.run.factory import PipelineFactory
 from tests.support import read_jsonl, t
 
 USER_MODULE = '''

@@ -12,9 +12,9 @@ import apache_beam as beam
 import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from beam_api_pipeline.factory import PipelineFactory
-from beam_api_pipeline.run_plan import make_plan
-from beam_api_pipeline.watermark.store import open_store
+from beam_api_pipeline.control.store import open_store
+from beam_api_pipeline.plan.run_plan import make_plan
+from beam_api_pipeline.run.factory import PipelineFactory
 
 SECRETS = {
     "CLIENT_SECRET": "client-secret-Vx81",

@@ -13,14 +13,14 @@ from apache_beam.testing import test_pipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from beam_api_pipeline.config import PipelineConfig
-from beam_api_pipeline.placement import Placement
-from beam_api_pipeline.run_plan import RunPlan, WindowResult, WindowStatus, WindowTask
-from beam_api_pipeline.runners import SafeFnApiRunner
-from beam_api_pipeline.transforms.commit import CommitWatermark
-from beam_api_pipeline.transforms.dead_letter import WriteDeadLetters
-from beam_api_pipeline.transforms.records import INVALID, TransformRecords
-from beam_api_pipeline.watermark.store import open_store
-from beam_api_pipeline.windowing import Window
+from beam_api_pipeline.control.store import open_store
+from beam_api_pipeline.core.runners import SafeFnApiRunner
+from beam_api_pipeline.core.windowing import Window
+from beam_api_pipeline.plan.run_plan import RunPlan, WindowResult, WindowStatus, WindowTask
+from beam_api_pipeline.records.dead_letters import WriteDeadLetters
+from beam_api_pipeline.records.placement import Placement
+from beam_api_pipeline.records.transform import INVALID, TransformRecords
+from beam_api_pipeline.run.commit import CommitWatermark
 from tests.support import items_config, read_jsonl, t
 
 DAY_1 = WindowTask("items", Window(t("2024-01-02"), t("2024-01-03")))

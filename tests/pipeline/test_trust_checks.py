@@ -6,12 +6,12 @@ from __future__ import annotations
 import pytest
 
 from beam_api_pipeline.cli import main
+from beam_api_pipeline.control.store import open_store
 from beam_api_pipeline.extractors import RestExtractor, registry
-from beam_api_pipeline.factory import PipelineFactory
-from beam_api_pipeline.gcp.endpoints import BIGQUERY_HOST_VARIABLE, STORAGE_HOST_VARIABLE
+from beam_api_pipeline.gcp.clients import BIGQUERY_HOST_VARIABLE, STORAGE_HOST_VARIABLE
 from beam_api_pipeline.outputs.bigquery import BigQueryOutput
 from beam_api_pipeline.outputs.gcs import GcsOutput
-from beam_api_pipeline.watermark.store import open_store
+from beam_api_pipeline.run.factory import PipelineFactory
 
 
 def bigquery(**settings) -> list[dict]:

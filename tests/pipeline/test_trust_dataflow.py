@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from beam_api_pipeline.cli import main
-from beam_api_pipeline.main import launch as flex_template_entry
+from beam_api_pipeline.flex_template import launch as flex_template_entry
 from tests.fakes.dataflow_api import FakeDataflow
 from tests.support import write_yaml
 

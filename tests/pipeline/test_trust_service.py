@@ -17,10 +17,10 @@ from beam_api_pipeline.client.api_client import ApiRequest
 from beam_api_pipeline.client.build import build_client
 from beam_api_pipeline.client.limits import RequestLimits
 from beam_api_pipeline.config import ServiceConfig, load_pipeline_config, resolve_config
-from beam_api_pipeline.dataflow import service_labels
-from beam_api_pipeline.main import launch as flex_template_entry
-from beam_api_pipeline.manager import prepare_run
-from beam_api_pipeline.watermark.store import open_store
+from beam_api_pipeline.control.store import open_store
+from beam_api_pipeline.flex_template import launch as flex_template_entry
+from beam_api_pipeline.gcp.dataflow import service_labels
+from beam_api_pipeline.run.manager import prepare_run
 from tests.support import write_yaml
 
 SERVICE = {"name": "acme-etl", "version": "2.1.0"}

@@ -11,13 +11,13 @@ from apache_beam.runners.sdf_utils import RestrictionTrackerView, ThreadsafeRest
 
 from beam_api_pipeline.cli import main
 from beam_api_pipeline.config import load_pipeline_config
+from beam_api_pipeline.core.runner_profile import RunnerProfile
+from beam_api_pipeline.core.windowing import Window
 from beam_api_pipeline.extractors.rest import RestExtractor
+from beam_api_pipeline.fetch.walk_fetch import WalkPagesFn
+from beam_api_pipeline.fetch.walk_restriction import PageWalk, PageWalkProvider, PageWalkTracker
 from beam_api_pipeline.pagination.base import WalkTally
-from beam_api_pipeline.run_plan import WindowResult, WindowStatus, WindowTask, window_complete
-from beam_api_pipeline.transforms.page_walk import PageWalk, PageWalkProvider, PageWalkTracker
-from beam_api_pipeline.transforms.runner_profile import RunnerProfile
-from beam_api_pipeline.transforms.walk_pages import WalkPagesFn
-from beam_api_pipeline.windowing import Window
+from beam_api_pipeline.plan.run_plan import WindowResult, WindowStatus, WindowTask, window_complete
 from sample_api import Faults
 from tests.pipeline.conftest import run_report
 from tests.support import RUNNER_MODES, items_config, read_jsonl, runner_mode_args, stored_watermark, t, write_yaml

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from beam_api_pipeline.windowing import format_utc
+from beam_api_pipeline.core.windowing import format_utc
 from tests.real_servers.dataset import Dataset
 from tests.real_servers.servers import ServerProcess, free_port, installed
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import requests
 
-from beam_api_pipeline.timeformat import format_bound
+from beam_api_pipeline.core.timeformat import format_bound
 from tests.real_servers.dataset import Dataset
 from tests.real_servers.servers import ServerProcess, free_port, installed
 

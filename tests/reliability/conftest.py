@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from beam_api_pipeline.config import load_pipeline_config
-from beam_api_pipeline.watermark.store import open_store
+from beam_api_pipeline.control.store import open_store
 from sample_api import SampleApi
 from tests.support import items_config, merged, read_jsonl, write_yaml
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import yaml
 
 from beam_api_pipeline.config import load_pipeline_config
-from beam_api_pipeline.watermark.store import open_store
+from beam_api_pipeline.control.store import open_store
 from sample_api import Faults, SampleApi
 from tests.support import t
 

@@ -73,7 +73,7 @@ if __name__ == "__main__":
     args, beam_args = parser.parse_known_args()
     runner = None
     if args.safe_runner:
-        from beam_api_pipeline.runners import SafeFnApiRunner
+        from beam_api_pipeline.core.runners import SafeFnApiRunner
 
         runner = SafeFnApiRunner()
     print(outcome(beam_args, runner, args.keys, slow_values=not args.plain_values))

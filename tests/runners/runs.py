@@ -10,7 +10,7 @@ from typing import Any
 
 from beam_api_pipeline.cli import main
 from beam_api_pipeline.config import load_pipeline_config
-from beam_api_pipeline.watermark.store import open_store
+from beam_api_pipeline.control.store import open_store
 from tests.support import read_jsonl, write_yaml
 
 #: The benchmark's workload (`make bench`): 2,000 records a day, 30 daily windows, 60,000 records.

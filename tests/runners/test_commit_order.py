@@ -7,8 +7,8 @@ import sqlite3
 import threading
 import time
 
-from beam_api_pipeline.factory import PipelineFactory
 from beam_api_pipeline.outputs.files import LocalOutput
+from beam_api_pipeline.run.factory import PipelineFactory
 from sample_api import Dataset, SampleApi
 from tests.runners.runs import run_pipeline
 from tests.runners.slow_output import SlowLocalOutput

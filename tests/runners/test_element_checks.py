@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from beam_api_pipeline.factory import PipelineFactory
 from beam_api_pipeline.outputs.files import LocalOutput
+from beam_api_pipeline.run.factory import PipelineFactory
 from sample_api import SampleApi
 from tests.runners.mutating_output import MutatingLocalOutput
 from tests.runners.runs import run_pipeline

@@ -7,7 +7,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 from beam_api_pipeline.cli import main
-from beam_api_pipeline.windowing import format_utc
+from beam_api_pipeline.core.windowing import format_utc
 from tests.live_api import streaming_config
 from tests.support import prism_location, write_yaml
 
@@ -20,7 +20,7 @@ def test_a_streaming_run_without_a_runner_runs_on_the_projects_prism(sample_api,
     assert main(["run", "--config", str(path), "--end_time", end, "--no_progress", "--report_json", str(report)]) == 0
     lines = [line for line in capsys.readouterr().err.splitlines() if "beam_api_pipeline" in line]
     assert lines[0] == (
-        f"INFO beam_api_pipeline.runners: a streaming run and no --runner: running on Prism, {prism_location()} "
+        f"INFO beam_api_pipeline.core.runners: a streaming run and no --runner: running on Prism, {prism_location()} "
         "(give --runner to choose another)"
     )
     assert json.loads(report.read_text())["run"]["status"] == "succeeded"

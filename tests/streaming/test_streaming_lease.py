@@ -9,10 +9,10 @@ from datetime import datetime
 import pytest
 
 from beam_api_pipeline.config import load_pipeline_config
-from beam_api_pipeline.watermark import lease
-from beam_api_pipeline.watermark.lease import Lease
-from beam_api_pipeline.watermark.store import open_store
-from beam_api_pipeline.windowing import format_utc
+from beam_api_pipeline.control import lease
+from beam_api_pipeline.control.lease import Lease
+from beam_api_pipeline.control.store import open_store
+from beam_api_pipeline.core.windowing import format_utc
 from tests.live_api import streaming_config
 from tests.support import write_yaml
 

@@ -11,8 +11,8 @@ from datetime import datetime, timedelta
 import pytest
 
 from beam_api_pipeline.cli import main
-from beam_api_pipeline.timeformat import parse_timestamp
-from beam_api_pipeline.windowing import EPOCH, format_utc
+from beam_api_pipeline.core.timeformat import parse_timestamp
+from beam_api_pipeline.core.windowing import EPOCH, format_utc
 from tests.live_api import POLL_SECONDS, RECORDS_PER_SECOND, streaming_config
 from tests.pipeline.test_toolkit_pagination import STRATEGIES
 from tests.support import merged, prism_location, read_jsonl

@@ -7,9 +7,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from beam_api_pipeline.config import load_pipeline_config
-from beam_api_pipeline.main import launch
-from beam_api_pipeline.watermark.store import open_store
-from beam_api_pipeline.windowing import format_utc
+from beam_api_pipeline.control.store import open_store
+from beam_api_pipeline.core.windowing import format_utc
+from beam_api_pipeline.flex_template import launch
 from tests.live_api import POLL_SECONDS, streaming_config
 from tests.support import items_config, prism_location, read_jsonl, stored_watermark, write_yaml
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import Counter
 from datetime import timedelta
 
-from beam_api_pipeline.timeformat import floor_to
+from beam_api_pipeline.core.timeformat import floor_to
 from tests.live_api import RECORDS_PER_SECOND, streaming_config
 from tests.support import read_jsonl
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from beam_api_pipeline.config import load_pipeline_config
-from beam_api_pipeline.errors import ConfigError
+from beam_api_pipeline.core.errors import ConfigError
 
 BASE = """\
 pipeline_id: items

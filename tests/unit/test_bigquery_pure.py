@@ -6,10 +6,11 @@ import json
 
 import pytest
 
-from beam_api_pipeline.errors import OutputError
-from beam_api_pipeline.outputs.bigquery_schema import encode_json_columns, load_schema, normalize_fields, row_problems
-from beam_api_pipeline.outputs.bigquery_tables import TableName, endpoint_table_id, merge_statement
+from beam_api_pipeline.core.bigquery_names import TableName
+from beam_api_pipeline.core.errors import OutputError
+from beam_api_pipeline.outputs.bigquery_tables import endpoint_table_id, merge_statement
 from beam_api_pipeline.outputs.gcs import folder_for, window_date
+from beam_api_pipeline.schemas.bigquery_schema import encode_json_columns, load_schema, normalize_fields, row_problems
 
 FIELDS = normalize_fields(
     [

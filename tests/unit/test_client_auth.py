@@ -15,7 +15,7 @@ from beam_api_pipeline.client.build import create_auth_handler
 from beam_api_pipeline.client.limits import RequestLimits
 from beam_api_pipeline.client.retry import RetryPolicy
 from beam_api_pipeline.config import AuthConfig, RetryConfig
-from beam_api_pipeline.errors import ApiError, RateLimitedError
+from beam_api_pipeline.core.errors import ApiError, RateLimitedError
 from sample_api import Credentials, OAuthSettings, SampleApi
 
 _pipeline_ids = (f"unit_{n}" for n in itertools.count())

@@ -35,7 +35,7 @@ from beam_api_pipeline.config import (
     resolve_config,
     resolve_references,
 )
-from beam_api_pipeline.errors import ConfigError
+from beam_api_pipeline.core.errors import ConfigError
 
 FULL_EXAMPLE = Path(__file__).parent / "configs" / "full_example.yaml"
 DELETE = object()

@@ -11,10 +11,10 @@ import pytest
 import yaml
 
 from beam_api_pipeline.config import PipelineConfig, dump_pipeline_config, load_pipeline_config
-from beam_api_pipeline.errors import ConfigError
-from beam_api_pipeline.replay import make_replay_plan
-from beam_api_pipeline.transforms.window_slots import window_slots
-from beam_api_pipeline.watermark.local import LocalWatermarkStore
+from beam_api_pipeline.control.local import LocalWatermarkStore
+from beam_api_pipeline.core.errors import ConfigError
+from beam_api_pipeline.fetch.window_slots import window_slots
+from beam_api_pipeline.run.replay import make_replay_plan
 from tests.support import t
 
 BASE: dict[str, Any] = {

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from beam_api_pipeline.config import PipelineConfig
-from beam_api_pipeline.packing import pack, unpack
-from beam_api_pipeline.transforms.dedup import DEDUP_BUCKETS, KeepNewestFn, bucket_of, bucketed, record_key
+from beam_api_pipeline.core.packing import pack, unpack
+from beam_api_pipeline.records.dedup import DEDUP_BUCKETS, KeepNewestFn, bucket_of, bucketed, record_key
 from tests.support import items_config
 
 TASK = ("items", "2024-01-02T00:00:00Z", "2024-01-03T00:00:00Z", 0, None)
@@ -28,7 +28,7 @@ def record(record_id, updated_at="2024-01-02T01:00:00Z", **fields):
 
 KEYS = [7, "7", "é", {"b": 1, "a": 2}, {"a": 2, "b": 1}, True, 1.0, None, [1, "x"]]
 BUCKETS_IN_A_PROCESS = (
-    "from beam_api_pipeline.transforms.dedup import bucket_of, record_key; from tests.unit.test_dedup import KEYS; "
+    "from beam_api_pipeline.records.dedup import bucket_of, record_key; from tests.unit.test_dedup import KEYS; "
     "print([bucket_of(record_key({'id': key}, 'id')) for key in KEYS])"
 )
 

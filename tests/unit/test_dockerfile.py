@@ -137,11 +137,11 @@ def test_each_flex_template_variable_points_at_a_real_file(name):
 
 def test_the_entry_file_is_the_entry_module_and_nothing_beside_it_shadows_the_standard_library():
     entry = IMAGE.env["FLEX_TEMPLATE_PYTHON_PY_FILE"]
-    assert locate(IMAGE, entry) == ROOT / "beam_api_pipeline" / "main.py"
+    assert locate(IMAGE, entry) == ROOT / "beam_api_pipeline" / "flex_template.py"
     # The launcher runs `python <entry>`: its folder goes first on sys.path, so nothing there may have a
     # standard module's name (a package folder `http` would shadow the standard `http`).
     beside = {PurePosixPath(name).stem for name in listing(IMAGE, str(PurePosixPath(entry).parent))}
-    assert {"main", "cli", "config", "client"} <= beside
+    assert {"flex_template", "cli", "config", "client"} <= beside
     assert beside & set(sys.stdlib_module_names) == set()
 
 

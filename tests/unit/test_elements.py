@@ -8,15 +8,15 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from apache_beam.coders import Coder, FastPrimitivesCoder
 
-from beam_api_pipeline.packing import pack, unpack
+from beam_api_pipeline.core.element_checks import not_plain
+from beam_api_pipeline.core.packing import pack, unpack
+from beam_api_pipeline.core.windowing import Window
+from beam_api_pipeline.fetch.range_rules import RangeTask
+from beam_api_pipeline.fetch.walk_restriction import PageWalk, PageWalkProvider
 from beam_api_pipeline.pagination import PagePosition
 from beam_api_pipeline.pagination.base import WalkTally
-from beam_api_pipeline.parallel import RangeTask
-from beam_api_pipeline.run_plan import WindowResult, WindowStatus, WindowTask
-from beam_api_pipeline.transforms.dedup import bucketed
-from beam_api_pipeline.transforms.element_checks import not_plain
-from beam_api_pipeline.transforms.page_walk import PageWalk, PageWalkProvider
-from beam_api_pipeline.windowing import Window
+from beam_api_pipeline.plan.run_plan import WindowResult, WindowStatus, WindowTask
+from beam_api_pipeline.records.dedup import bucketed
 
 TASK = WindowTask(
     "items",
@@ -109,7 +109,7 @@ def test_a_page_walk_round_trips_through_its_coder_without_pickling(walk):
     ("value", "problem"),
     [
         (2**63, "the integer 9223372036854775808 does not fit in 64 bits"),
-        ((1, [TASK]), "a beam_api_pipeline.run_plan.WindowTask"),
+        ((1, [TASK]), "a beam_api_pipeline.plan.run_plan.WindowTask"),
         ({"at": datetime(2024, 1, 1)}, "a datetime.datetime"),
     ],
 )

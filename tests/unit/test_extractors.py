@@ -8,12 +8,12 @@ import pytest
 
 from beam_api_pipeline.client.api_client import ApiResponse
 from beam_api_pipeline.config import PipelineConfig
-from beam_api_pipeline.errors import ApiError, ConfigError, PaginationError
+from beam_api_pipeline.core.errors import ApiError, ConfigError, PaginationError
+from beam_api_pipeline.core.windowing import Window
 from beam_api_pipeline.extractors import GitHubExtractor, GraphqlExtractor, RestExtractor, WeatherExtractor
 from beam_api_pipeline.extractors.registry import load_extractor_class
 from beam_api_pipeline.extractors.weather import hourly_rows
 from beam_api_pipeline.pagination import PagePosition
-from beam_api_pipeline.windowing import Window
 
 WINDOW = Window(datetime(2024, 1, 2, tzinfo=UTC), datetime(2024, 1, 3, tzinfo=UTC))
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from beam_api_pipeline import jsoncodec
+from beam_api_pipeline.core import jsoncodec
 
 
 def test_documents_orjson_refuses_are_read_by_the_standard_library():

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from beam_api_pipeline.options import read_template_run
-from beam_api_pipeline.watermark import lease
-from beam_api_pipeline.watermark.lease import Lease, LeaseKeeper, utc_now
-from beam_api_pipeline.watermark.local import LocalWatermarkStore
-from beam_api_pipeline.windowing import format_utc
+from beam_api_pipeline.config.options import read_template_run
+from beam_api_pipeline.control import lease
+from beam_api_pipeline.control.lease import Lease, LeaseKeeper, utc_now
+from beam_api_pipeline.control.local import LocalWatermarkStore
+from beam_api_pipeline.core.windowing import format_utc
 from tests.lease_store_cases import (  # noqa: F401 - shared tests, run here with this module's store
     T0,
     TTL,
@@ -93,8 +93,8 @@ def test_a_dataflow_jobs_commit_renews_then_releases_its_lease_a_poll_keeps_it_a
     store, tmp_path, caplog
 ):
     from beam_api_pipeline.config import PipelineConfig
-    from beam_api_pipeline.run_plan import RunPlan
-    from beam_api_pipeline.transforms.commit import _CommitFn, _CommitPollFn
+    from beam_api_pipeline.plan.run_plan import RunPlan
+    from beam_api_pipeline.run.commit import _CommitFn, _CommitPollFn
 
     config = PipelineConfig.model_validate(items_config("http://127.0.0.1:9", tmp_path))
     plan = RunPlan("r1", "p", T0, [], job_holds_lease=True)
@@ -119,10 +119,10 @@ def test_a_dataflow_jobs_commit_renews_then_releases_its_lease_a_poll_keeps_it_a
 
 
 def test_a_lease_the_keeper_lost_is_an_error_of_the_run_unless_its_commit_recorded_it(store, tmp_path):
-    from beam_api_pipeline.manager import with_lost_lease
-    from beam_api_pipeline.report import RateUse, RunReport
-    from beam_api_pipeline.run_plan import RunPlan
-    from beam_api_pipeline.watermark.runs import PipelineRun, RunStatus
+    from beam_api_pipeline.control.runs import PipelineRun, RunStatus
+    from beam_api_pipeline.plan.run_plan import RunPlan
+    from beam_api_pipeline.run.manager import with_lost_lease
+    from beam_api_pipeline.run.report import RateUse, RunReport
 
     lost = Lease("p", "r2", "host-b pid 2", T0 + TTL, T0 + 2 * TTL)
     run = PipelineRun("r1", "p", RunStatus.SUCCEEDED, T0, T0 + 2 * TTL, errors=["items [w]: 500"])

@@ -16,7 +16,7 @@ from beam_api_pipeline.client.limits import RequestLimits
 from beam_api_pipeline.client.login import LoginAuth, jwt_expiry, token_lifetime
 from beam_api_pipeline.client.retry import RetryPolicy
 from beam_api_pipeline.config import AuthConfig, LoginCredentials, RetryConfig, load_pipeline_config
-from beam_api_pipeline.errors import ApiError, ConfigError
+from beam_api_pipeline.core.errors import ApiError, ConfigError
 from sample_api import Credentials, LoginSettings, SampleApi
 from sample_api.auth import LoginIssuer
 from tests.support import items_config, write_yaml

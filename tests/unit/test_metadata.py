@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from beam_api_pipeline.options import PATTERNS, ApiPipelineOptions, read_parameters
+from beam_api_pipeline.config.options import PATTERNS, ApiPipelineOptions, read_parameters
 
 METADATA = json.loads((Path(__file__).resolve().parents[2] / "metadata.json").read_text())
 PARAMETERS = {parameter["name"]: parameter for parameter in METADATA["parameters"]}

@@ -2,8 +2,8 @@ import io
 import json
 import logging
 
-from beam_api_pipeline import progress
-from beam_api_pipeline.logging_setup import configure_logging, register_secrets, set_log_context
+from beam_api_pipeline.core.logging_setup import configure_logging, register_secrets, set_log_context
+from beam_api_pipeline.run import progress
 
 
 class Terminal(io.StringIO):
@@ -57,7 +57,7 @@ def test_progress_updates_one_line_on_a_terminal():
 
 def test_progress_logs_periodically_off_a_terminal(caplog):
     now = [0.0]
-    caplog.set_level(logging.INFO, logger="beam_api_pipeline.progress")
+    caplog.set_level(logging.INFO, logger="beam_api_pipeline.run.progress")
     shown = progress.Progress(4, io.StringIO(), interval=10, clock=lambda: now[0])
     shown.add(7, True, False)
     now[0] = 11
@@ -74,8 +74,8 @@ def test_progress_is_logged_at_info_and_shown_at_the_default_level_only_down_to_
     for level, shown in (("WARNING", True), ("INFO", True), ("ERROR", False)):
         configure_logging(level)
         progress.Progress(2, io.StringIO(), interval=0).add(5, True, False)
-        logging.getLogger("beam_api_pipeline.manager").info("not shown at WARNING")
-        expected = ["INFO beam_api_pipeline.progress: progress: windows 1/2, 5 records"] if shown else []
-        expected += ["INFO beam_api_pipeline.manager: not shown at WARNING"] if level == "INFO" else []
+        logging.getLogger("beam_api_pipeline.run.manager").info("not shown at WARNING")
+        expected = ["INFO beam_api_pipeline.run.progress: progress: windows 1/2, 5 records"] if shown else []
+        expected += ["INFO beam_api_pipeline.run.manager: not shown at WARNING"] if level == "INFO" else []
         assert capsys.readouterr().err.splitlines() == expected, level
     configure_logging("WARNING")

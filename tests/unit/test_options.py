@@ -16,15 +16,15 @@ from beam_api_pipeline.config import (
     LocalOutputConfig,
     LocalWatermarkStoreConfig,
 )
-from beam_api_pipeline.errors import ConfigError
-from beam_api_pipeline.options import (
+from beam_api_pipeline.config.options import (
     TemplateParameters,
     apply_overrides,
     read_parameters,
     read_template_run,
     worker_log_args,
 )
-from beam_api_pipeline.runners import is_dataflow
+from beam_api_pipeline.core.errors import ConfigError
+from beam_api_pipeline.core.runners import is_dataflow
 
 
 def config_json(**changes: Any) -> str:

@@ -1,7 +1,7 @@
 import pytest
 
+from beam_api_pipeline.fetch.walk_restriction import FirstPageHold, PageStep, PageWalk, PageWalkTracker
 from beam_api_pipeline.pagination import PagePosition
-from beam_api_pipeline.transforms.page_walk import FirstPageHold, PageStep, PageWalk, PageWalkTracker
 
 
 def step(index: int, last: bool = False) -> PageStep:

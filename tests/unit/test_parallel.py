@@ -4,8 +4,10 @@ import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from beam_api_pipeline.config import ApiConfig
-from beam_api_pipeline.errors import ConfigError
-from beam_api_pipeline.parallel import (
+from beam_api_pipeline.core.errors import ConfigError
+from beam_api_pipeline.core.runner_profile import RunnerProfile, runner_profile
+from beam_api_pipeline.core.windowing import Window
+from beam_api_pipeline.fetch.range_rules import (
     RangeTask,
     past_total_problem,
     plan_range,
@@ -13,9 +15,7 @@ from beam_api_pipeline.parallel import (
     range_paging,
     split_evenly,
 )
-from beam_api_pipeline.run_plan import WindowTask
-from beam_api_pipeline.transforms.runner_profile import RunnerProfile, runner_profile
-from beam_api_pipeline.windowing import Window
+from beam_api_pipeline.plan.run_plan import WindowTask
 
 TASK = WindowTask("items", Window(datetime(2024, 1, 1, tzinfo=UTC), datetime(2024, 1, 2, tzinfo=UTC)))
 

@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 
 from beam_api_pipeline.config import EndpointConfig, load_pipeline_config
-from beam_api_pipeline.errors import ConfigError
-from beam_api_pipeline.parents import EndpointTree, ParentRef, for_parent, parent_fields
-from beam_api_pipeline.run_plan import (
+from beam_api_pipeline.core.errors import ConfigError
+from beam_api_pipeline.core.windowing import Window
+from beam_api_pipeline.plan.parents import EndpointTree, ParentRef, for_parent, parent_fields
+from beam_api_pipeline.plan.run_plan import (
     RunPlan,
     WindowResult,
     WindowStatus,
@@ -19,7 +20,6 @@ from beam_api_pipeline.run_plan import (
     watermarks_after,
     window_outcomes,
 )
-from beam_api_pipeline.windowing import Window
 from tests.support import items_config, t, write_yaml
 
 DAY = timedelta(days=1)

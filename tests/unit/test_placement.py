@@ -8,11 +8,11 @@ import pytest
 
 from beam_api_pipeline.config import PipelineConfig, load_pipeline_config
 from beam_api_pipeline.config.watermark import WatermarkConfig
-from beam_api_pipeline.errors import ConfigError
-from beam_api_pipeline.placement import Placement, astray_example, filter_failure, is_astray
-from beam_api_pipeline.run_plan import WindowResult, WindowStatus, WindowTask
-from beam_api_pipeline.transforms.commit import endpoint_figures, with_figures
-from beam_api_pipeline.windowing import Window
+from beam_api_pipeline.core.errors import ConfigError
+from beam_api_pipeline.core.windowing import Window
+from beam_api_pipeline.plan.run_plan import WindowResult, WindowStatus, WindowTask
+from beam_api_pipeline.records.placement import Placement, astray_example, filter_failure, is_astray
+from beam_api_pipeline.run.commit import endpoint_figures, with_figures
 from tests.support import items_config, t, write_yaml
 
 WINDOW = Window(t("2024-01-02"), t("2024-01-03"), overlap=timedelta(hours=1))

@@ -8,7 +8,10 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from beam_api_pipeline.poll_record import (
+from beam_api_pipeline.control.runs import PipelineRun, RunStatus
+from beam_api_pipeline.control.watermarks import WindowOutcome
+from beam_api_pipeline.core.windowing import Window
+from beam_api_pipeline.plan.poll_record import (
     LAST_POLL_END,
     LAST_POLL_FAILED,
     POLLS,
@@ -20,9 +23,6 @@ from beam_api_pipeline.poll_record import (
     next_poll_start,
     to_micros,
 )
-from beam_api_pipeline.watermark.handler import WindowOutcome
-from beam_api_pipeline.watermark.runs import PipelineRun, RunStatus
-from beam_api_pipeline.windowing import Window
 from tests.support import t
 
 HOUR = timedelta(hours=1)

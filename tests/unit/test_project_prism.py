@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from beam_api_pipeline.runners import PROJECT_PRISM, project_prism, with_project_prism
+from beam_api_pipeline.core.runners import PROJECT_PRISM, project_prism, with_project_prism
 
 
 def executable(path: Path) -> Path:
@@ -19,7 +19,7 @@ def executable(path: Path) -> Path:
 
 def test_a_streaming_run_without_a_runner_uses_prism_location_and_logs_it(tmp_path, caplog):
     prism = executable(tmp_path / "bin" / "prism")
-    caplog.set_level(logging.INFO, logger="beam_api_pipeline.runners")
+    caplog.set_level(logging.INFO, logger="beam_api_pipeline.core.runners")
     args = with_project_prism(["--no_progress"], streaming=True, environ={"PRISM_LOCATION": str(prism)})
     assert args == ["--no_progress", "--runner=PrismRunner", f"--prism_location={prism}"]
     assert [record.getMessage() for record in caplog.records] == [

@@ -15,8 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from beam_api_pipeline.config import PaginationConfig, PipelineConfig, dump_pipeline_config, load_pipeline_config
+from beam_api_pipeline.core.windowing import EPOCH, plan_windows
 from beam_api_pipeline.pagination import Page, PagePosition, create_strategy
-from beam_api_pipeline.windowing import EPOCH, plan_windows
 
 # --- plan_windows ------------------------------------------------------------------------------------------
 

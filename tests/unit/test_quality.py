@@ -13,8 +13,10 @@ import yaml
 
 from beam_api_pipeline.config import QualityCheckConfig, load_pipeline_config
 from beam_api_pipeline.config.api import METADATA_COLUMNS, TransformConfig
-from beam_api_pipeline.errors import ConfigError
-from beam_api_pipeline.quality import (
+from beam_api_pipeline.control.runs import PipelineRun, RunStatus
+from beam_api_pipeline.core.errors import ConfigError
+from beam_api_pipeline.plan.run_plan import RunPlan
+from beam_api_pipeline.records.quality_rules import (
     QualityOutcome,
     counter_name,
     freshness_failure,
@@ -28,9 +30,7 @@ from beam_api_pipeline.quality import (
     value_text,
     window_check_failure,
 )
-from beam_api_pipeline.report import RateUse, RunReport, format_report
-from beam_api_pipeline.run_plan import RunPlan
-from beam_api_pipeline.watermark.runs import PipelineRun, RunStatus
+from beam_api_pipeline.run.report import RateUse, RunReport, format_report
 
 JAN_2 = datetime(2024, 1, 2, tzinfo=UTC)
 

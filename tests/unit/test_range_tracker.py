@@ -2,10 +2,10 @@ from datetime import UTC, datetime
 
 from apache_beam.io.restriction_trackers import OffsetRange
 
-from beam_api_pipeline.parallel import RangeTask
-from beam_api_pipeline.run_plan import WindowTask
-from beam_api_pipeline.transforms.page_range import OffsetRangeCoder, PageRangeProvider
-from beam_api_pipeline.windowing import Window
+from beam_api_pipeline.core.windowing import Window
+from beam_api_pipeline.fetch.range_restriction import OffsetRangeCoder, PageRangeProvider
+from beam_api_pipeline.fetch.range_rules import RangeTask
+from beam_api_pipeline.plan.run_plan import WindowTask
 
 TASK = WindowTask("items", Window(datetime(2024, 1, 1, tzinfo=UTC), datetime(2024, 1, 2, tzinfo=UTC)))
 PROVIDER = PageRangeProvider()

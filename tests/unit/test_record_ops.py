@@ -1,6 +1,6 @@
 from beam_api_pipeline.config import TransformConfig
-from beam_api_pipeline.paths import get_path
-from beam_api_pipeline.record_ops import apply_transform, rename_fields, select_fields
+from beam_api_pipeline.core.paths import get_path
+from beam_api_pipeline.records.record_ops import apply_transform, rename_fields, select_fields
 
 RECORD = {"id": 7, "title": "t", "user": {"login": "ann", "id": 3}, "labels": [{"name": "bug"}]}
 

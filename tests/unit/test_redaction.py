@@ -1,4 +1,4 @@
-from beam_api_pipeline.client.redaction import redact_text, redact_url
+from beam_api_pipeline.core.redaction import redact_text, redact_url
 
 
 def test_sensitive_query_values_and_user_info_are_masked():

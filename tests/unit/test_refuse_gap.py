@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 
 from beam_api_pipeline.config import PipelineConfig
-from beam_api_pipeline.errors import ConfigError
-from beam_api_pipeline.run_plan import make_plan, make_streaming_plan, refuse_gap, watermark_to_commit
-from beam_api_pipeline.watermark.handler import WindowOutcome
-from beam_api_pipeline.watermark.local import LocalWatermarkStore
-from beam_api_pipeline.windowing import Window
+from beam_api_pipeline.control.local import LocalWatermarkStore
+from beam_api_pipeline.control.watermarks import WindowOutcome
+from beam_api_pipeline.core.errors import ConfigError
+from beam_api_pipeline.core.windowing import Window
+from beam_api_pipeline.plan.run_plan import make_plan, make_streaming_plan, refuse_gap, watermark_to_commit
 from tests.support import items_config, t
 
 NOW = t("2024-01-10")

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from beam_api_pipeline.report import RateUse, RunReport, format_report
-from beam_api_pipeline.run_plan import RunPlan
-from beam_api_pipeline.watermark.runs import PipelineRun, RunStatus
+from beam_api_pipeline.control.runs import PipelineRun, RunStatus
+from beam_api_pipeline.plan.run_plan import RunPlan
+from beam_api_pipeline.run.report import RateUse, RunReport, format_report
 from tests.support import t
 
 COUNTERS = {"requests": 9, "files_written": 1, "split_parts": 0, "deferred_remainders": 0, "rate_limited_429": 3}

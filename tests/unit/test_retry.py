@@ -6,7 +6,7 @@ import tenacity.wait
 
 from beam_api_pipeline.client.retry import RetryPolicy, parse_retry_after
 from beam_api_pipeline.config import RetryConfig
-from beam_api_pipeline.errors import ApiError, RateLimitedError, RetryableApiError
+from beam_api_pipeline.core.errors import ApiError, RateLimitedError, RetryableApiError
 
 
 class FakeClock:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from beam_api_pipeline.bigquery_names import TableParts, parse_table_name
+from beam_api_pipeline.core.bigquery_names import TableParts, parse_table_name
 
 FULL = "expected project.dataset.table or project:dataset.table"
 ALL = "expected project.dataset.table, project:dataset.table or dataset.table"

@@ -7,8 +7,9 @@ import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.runners.portability.fn_api_runner import worker_handlers
 
-from beam_api_pipeline.errors import ConfigError
-from beam_api_pipeline.runners import (
+from beam_api_pipeline.core.errors import ConfigError
+from beam_api_pipeline.core.runner_profile import PRISM_BUNDLES_IN_FLIGHT, RunnerProfile, runner_profile
+from beam_api_pipeline.core.runners import (
     RANGE_THREADS,
     WALK_THREADS,
     SafeFnApiRunner,
@@ -17,7 +18,6 @@ from beam_api_pipeline.runners import (
     runner_name,
     with_default_mode,
 )
-from beam_api_pipeline.transforms.runner_profile import PRISM_BUNDLES_IN_FLIGHT, RunnerProfile, runner_profile
 
 
 @pytest.mark.parametrize(("walks_pages", "threads"), [(True, WALK_THREADS), (False, RANGE_THREADS)])

@@ -6,7 +6,7 @@ import copy
 
 import pytest
 
-from beam_api_pipeline.schema_contract import ContractOutcome, HeldSchema, apply_contract
+from beam_api_pipeline.schemas.contract import ContractOutcome, HeldSchema, apply_contract
 
 FIELDS = [
     {"name": "id", "type": "INTEGER", "mode": "REQUIRED"},

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from beam_api_pipeline.cli import main
-from beam_api_pipeline.watermark import local
-from beam_api_pipeline.watermark.local import LocalWatermarkStore
+from beam_api_pipeline.control import local
+from beam_api_pipeline.control.local import LocalWatermarkStore
 from tests.schema_store_cases import (  # noqa: F401 - shared tests, run here with this module's store
     fields,
     test_a_recorded_version_round_trips_exactly,

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from beam_api_pipeline.outputs.bigquery_schema import normalize_fields, row_problems
-from beam_api_pipeline.schema_infer import (
+from beam_api_pipeline.schemas.bigquery_schema import normalize_fields, row_problems
+from beam_api_pipeline.schemas.infer import (
     Fields,
     describe_fields,
     extended_fields,

@@ -15,7 +15,7 @@ from google.auth.credentials import AnonymousCredentials
 from google.cloud import secretmanager
 
 from beam_api_pipeline.config import PipelineConfig, resolve_config
-from beam_api_pipeline.errors import ConfigError
+from beam_api_pipeline.core.errors import ConfigError
 
 SECRETS = {"projects/acme/secrets/github-token/versions/3": "ghp_fake_value_123"}
 

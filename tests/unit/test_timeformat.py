@@ -2,7 +2,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from beam_api_pipeline.timeformat import NAMED_FORMATS, format_bound, parse_timestamp
+from beam_api_pipeline.core.timeformat import NAMED_FORMATS, format_bound, parse_timestamp
 
 MOMENT = datetime(2024, 3, 5, 6, 7, 8, tzinfo=UTC)
 

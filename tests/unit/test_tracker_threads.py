@@ -12,8 +12,8 @@ import pytest
 from apache_beam.io.restriction_trackers import OffsetRange, OffsetRestrictionTracker
 from apache_beam.runners.sdf_utils import ThreadsafeRestrictionTracker
 
+from beam_api_pipeline.fetch.walk_restriction import PageStep, PageWalk, PageWalkTracker
 from beam_api_pipeline.pagination import PagePosition
-from beam_api_pipeline.transforms.page_walk import PageStep, PageWalk, PageWalkTracker
 
 PAGES = 40
 

@@ -9,12 +9,12 @@ import pytest
 
 from beam_api_pipeline.client.api_client import ApiResponse
 from beam_api_pipeline.config import PipelineConfig
-from beam_api_pipeline.errors import ApiError, PaginationError, RetryableApiError
+from beam_api_pipeline.core.errors import ApiError, PaginationError, RetryableApiError
+from beam_api_pipeline.core.windowing import Window
 from beam_api_pipeline.extractors import RestExtractor
 from beam_api_pipeline.extractors.base import MAX_REREADS
 from beam_api_pipeline.pagination import Page, PagePosition
 from beam_api_pipeline.pagination.base import is_past_end, past_end_page
-from beam_api_pipeline.windowing import Window
 
 WINDOW = Window(datetime(2024, 1, 2, tzinfo=UTC), datetime(2024, 1, 3, tzinfo=UTC))
 WHERE = "things window 2024-01-02T00:00:00Z/2024-01-03T00:00:00Z"

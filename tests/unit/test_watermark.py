@@ -3,7 +3,11 @@ from datetime import timedelta
 import pytest
 
 from beam_api_pipeline.config import WatermarkConfig
-from beam_api_pipeline.run_plan import (
+from beam_api_pipeline.control.local import LocalWatermarkStore
+from beam_api_pipeline.control.runs import PipelineRun, RunStatus
+from beam_api_pipeline.control.watermarks import WatermarkHandler, WindowOutcome, next_watermark
+from beam_api_pipeline.core.windowing import Window
+from beam_api_pipeline.plan.run_plan import (
     RunPlan,
     WindowResult,
     WindowStatus,
@@ -12,10 +16,6 @@ from beam_api_pipeline.run_plan import (
     window_complete,
     window_outcomes,
 )
-from beam_api_pipeline.watermark.handler import WatermarkHandler, WindowOutcome, next_watermark
-from beam_api_pipeline.watermark.local import LocalWatermarkStore
-from beam_api_pipeline.watermark.runs import PipelineRun, RunStatus
-from beam_api_pipeline.windowing import Window
 from tests.support import t
 
 DAYS = [Window(t("2024-01-01"), t("2024-01-02")), Window(t("2024-01-02"), t("2024-01-03"))]

@@ -12,19 +12,19 @@ import pytest
 import yaml
 from apache_beam import pvalue
 
-from beam_api_pipeline.checks import config_problems
 from beam_api_pipeline.config import PipelineConfig, load_pipeline_config
 from beam_api_pipeline.config.api import ApiConfig
-from beam_api_pipeline.errors import ConfigError
+from beam_api_pipeline.control.watermarks import WatermarkHandler
+from beam_api_pipeline.core.errors import ConfigError
+from beam_api_pipeline.core.timeformat import floor_to, format_bound, parse_timestamp, resolution
+from beam_api_pipeline.core.window_bounds import parse_template
+from beam_api_pipeline.core.windowing import Window
 from beam_api_pipeline.extractors import GitHubExtractor, GraphqlExtractor, RestExtractor
 from beam_api_pipeline.pagination import PagePosition
-from beam_api_pipeline.run_plan import PollSchedule, WindowTask
-from beam_api_pipeline.timeformat import floor_to, format_bound, parse_timestamp, resolution
-from beam_api_pipeline.transforms.polls import _PlanPollFn
-from beam_api_pipeline.transforms.records import INVALID, _PlaceRecordsFn
-from beam_api_pipeline.watermark.handler import WatermarkHandler
-from beam_api_pipeline.window_bounds import parse_template
-from beam_api_pipeline.windowing import Window
+from beam_api_pipeline.plan.polls import _PlanPollFn
+from beam_api_pipeline.plan.run_plan import PollSchedule, WindowTask
+from beam_api_pipeline.records.transform import INVALID, _PlaceRecordsFn
+from beam_api_pipeline.run.validate import config_problems
 from tests.support import merged
 
 US, MS, S, MIN, H, D = (

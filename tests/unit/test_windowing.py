@@ -4,9 +4,9 @@ from datetime import datetime, timedelta
 import pytest
 
 from beam_api_pipeline.config import PipelineConfig, WindowConfig
+from beam_api_pipeline.control.watermarks import WatermarkHandler
+from beam_api_pipeline.core.windowing import Window, format_utc, plan_windows
 from beam_api_pipeline.extractors import RestExtractor
-from beam_api_pipeline.watermark.handler import WatermarkHandler
-from beam_api_pipeline.windowing import Window, format_utc, plan_windows
 from tests.support import t
 
 DAY = timedelta(days=1)

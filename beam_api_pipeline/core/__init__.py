@@ -1,0 +1,1 @@
+"""The ground floor: windows, time formats, paths, JSON, errors, metric names, logging, redaction and Beam plumbing."""

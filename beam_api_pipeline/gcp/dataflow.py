@@ -1,0 +1,112 @@
+"""Launching the Flex Template on Dataflow and reading job states, through google-cloud-dataflow-client, and
+the job labels that name the service.
+
+`DATAFLOW_ENDPOINT` (e.g. `http://127.0.0.1:9070`) points the clients at another endpoint, with anonymous
+credentials: that is how the tests talk to a local fake of the Dataflow REST API.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from beam_api_pipeline.config.env import ServiceConfig
+from beam_api_pipeline.config.options import PATTERNS
+
+ENDPOINT_VARIABLE = "DATAFLOW_ENDPOINT"
+
+#: What a GCP label value may not contain; a value is at most 63 characters.
+_NOT_IN_LABEL = re.compile(r"[^a-z0-9_-]")
+_LABEL_LENGTH = 63
+
+
+@dataclass(frozen=True)
+class LaunchSettings:
+    """Where and how to launch: the project, region, template spec and Dataflow environment."""
+
+    project: str
+    region: str
+    template_path: str
+    max_workers: int | None = None
+    service_account: str | None = None
+    temp_location: str | None = None
+    extra_parameters: dict[str, str] = field(default_factory=dict)
+
+
+def job_name(pipeline_id: str, run_id: str | None = None) -> str:
+    """The name `launch` gives a job: the pipeline id with dashes, then the run id in lower case when the launch
+    made one (a scheduled launch does not: one name, so Dataflow refuses a second job while one runs)."""
+    return pipeline_id.replace("_", "-") + (f"-{run_id.lower()}" if run_id else "")
+
+
+def job_name_pattern(pipeline_id: str) -> str:
+    """A regular expression matching the names `job_name` gives the jobs of `pipeline_id`, and no others."""
+    run_id = PATTERNS["run_id"].strip("^$").lower()
+    return f"^{job_name(pipeline_id)}(-{run_id})?$"
+
+
+def launch_body(
+    job_name: str, settings: LaunchSettings, parameters: dict[str, str], labels: dict[str, str]
+) -> dict[str, Any]:
+    """The JSON body of a flexTemplates.launch request (as `launch` sends it, and as Cloud Scheduler and Airflow
+    send it): the job name, template, parameters, and the environment settings given, with the job `labels`."""
+    environment: dict[str, Any] = {
+        "maxWorkers": settings.max_workers,
+        "serviceAccountEmail": settings.service_account,
+        "tempLocation": settings.temp_location,
+        "additionalUserLabels": labels or None,
+    }
+    return {
+        "launchParameter": {
+            "jobName": job_name,
+            "containerSpecGcsPath": settings.template_path,
+            "parameters": parameters,
+            "environment": {key: value for key, value in environment.items() if value},
+        }
+    }
+
+
+def service_labels(service: ServiceConfig) -> dict[str, str]:
+    """Job labels `service_name` and `service_version` for the parts of `service` given, made to follow GCP's
+    label rules: lower case, every character outside a-z, 0-9, _ and - as _, at most 63 characters."""
+    given = {"service_name": service.name, "service_version": service.version}
+    return {key: _NOT_IN_LABEL.sub("_", value.lower())[:_LABEL_LENGTH] for key, value in given.items() if value}
+
+
+def _client_kwargs() -> dict:
+    endpoint = os.environ.get(ENDPOINT_VARIABLE)
+    if not endpoint:
+        return {"transport": "rest"}
+    from google.auth.credentials import AnonymousCredentials
+
+    return {"transport": "rest", "credentials": AnonymousCredentials(), "client_options": {"api_endpoint": endpoint}}
+
+
+class DataflowClient:
+    """flexTemplates.launch and jobs.get for one project and region."""
+
+    def __init__(self, project: str, region: str):
+        from google.cloud import dataflow_v1beta3 as dataflow
+
+        self._dataflow = dataflow
+        self.project = project
+        self.region = region
+        self._templates = dataflow.FlexTemplatesServiceClient(**_client_kwargs())
+        self._jobs = dataflow.JobsV1Beta3Client(**_client_kwargs())
+
+    def launch(self, body: dict[str, Any]) -> str:
+        """Send flexTemplates.launch with `body` (`launch_body`); returns the new job's id."""
+        request = self._dataflow.LaunchFlexTemplateRequest(
+            project_id=self.project,
+            location=self.region,
+            launch_parameter=self._dataflow.LaunchFlexTemplateParameter.from_json(json.dumps(body["launchParameter"])),
+        )
+        return self._templates.launch_flex_template(request=request).job.id
+
+    def job_state(self, job_id: str) -> str:
+        """The job's current state, e.g. `JOB_STATE_RUNNING`."""
+        request = self._dataflow.GetJobRequest(project_id=self.project, location=self.region, job_id=job_id)
+        return self._dataflow.JobState(self._jobs.get_job(request=request).current_state).name

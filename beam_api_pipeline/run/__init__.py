@@ -1,0 +1,1 @@
+"""Running a pipeline: build the graph, validate, check, run, launch, commit, report, alert, replay."""
