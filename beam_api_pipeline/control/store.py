@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Protocol
 
@@ -68,3 +70,13 @@ def open_store(config) -> WatermarkStore:
     from beam_api_pipeline.control.bigquery import BigQueryWatermarkStore
 
     return BigQueryWatermarkStore(config.table)
+
+
+@contextmanager
+def opened_store(config) -> Iterator[WatermarkStore]:
+    """`open_store(config)` for a `with` block, closed when the block ends."""
+    store = open_store(config)
+    try:
+        yield store
+    finally:
+        store.close()
