@@ -96,7 +96,7 @@ class PipelineFactory:
     def output_of(cls, config: PipelineConfig, index: int, run_id: str) -> BaseOutput:
         """The BaseOutput of `config.output[index]` for run `run_id`; what the output refuses in its configuration
         (OutputError) is a ConfigError naming `output.<index>`."""
-        return cls._made(config.output[index], index, cls.output_context(config, run_id))
+        return cls._new_output(config.output[index], index, cls.output_context(config, run_id))
 
     @classmethod
     def outputs_of(cls, config: PipelineConfig, run_id: str) -> list[BaseOutput]:
@@ -106,7 +106,7 @@ class PipelineFactory:
         outputs, problems = [], []
         for index, output in config.enabled_outputs():
             try:
-                outputs.append(cls._made(output, index, context))
+                outputs.append(cls._new_output(output, index, context))
             except ConfigError as error:
                 problems.extend(error.problems)
         if problems:
@@ -114,7 +114,7 @@ class PipelineFactory:
         return outputs
 
     @classmethod
-    def _made(cls, output: OutputConfig, index: int, context: OutputContext) -> BaseOutput:
+    def _new_output(cls, output: OutputConfig, index: int, context: OutputContext) -> BaseOutput:
         """`output`'s class (every type the config takes has one: `register_output`) given its `config` section
         and `context`."""
         try:
