@@ -221,6 +221,10 @@ class ApiConfig(StrictModel):
             if endpoint.parent is None and not window_templates(endpoint)
         ]
 
+    def primary_keys(self) -> dict[str, str | None]:
+        """Each endpoint's ``primary_key`` (None: its records have no key and are not de-duplicated)."""
+        return {name: endpoint.primary_key for name, endpoint in self.endpoints.items()}
+
     def pagination_for(self, endpoint: str) -> PaginationConfig:
         """The pagination of ``endpoint``: its own if it has one, else ``pagination``."""
         return self.endpoints[endpoint].pagination or self.pagination

@@ -1,4 +1,4 @@
-"""Value types shared by the config models: durations, UTC date-times and secrets.
+"""Value types shared by the config models: durations, UTC date-times, time formats and secrets.
 
 Each type parses the forms people write in YAML and serializes back to a form that parses to the same value,
 so that a dumped config loads again unchanged.
@@ -9,6 +9,9 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BeforeValidator, PlainSerializer, SecretStr
+
+from beam_api_pipeline.core.timeformat import NAMED_FORMATS, resolution
+from beam_api_pipeline.core.window_bounds import FORMAT_RULE
 
 _DURATION_ERROR = "expected a duration like 30s, 15m, 1h, 7d"
 _DURATION = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+(?:\.\d+)?)s)?")
@@ -84,6 +87,15 @@ def _positive(value: timedelta) -> timedelta:
     return value
 
 
+def known_time_format(value: str) -> str:
+    """``value`` if it is a named time format or a strftime pattern that writes at least a day."""
+    if value not in NAMED_FORMATS and "%" not in value:
+        raise ValueError(f"must be one of: {', '.join(NAMED_FORMATS)}, or a strftime pattern like %Y-%m-%d")
+    if resolution(value) is None:
+        raise ValueError(f"{value!r} {FORMAT_RULE}")
+    return value
+
+
 def _dump_secret(value: SecretStr) -> str:
     """A reference (``${secret:...}``) is written as is; a literal secret is masked, never written out."""
     secret = value.get_secret_value()
@@ -100,6 +112,9 @@ PositiveDuration = Annotated[Duration, AfterValidator(_positive)]
 UtcDatetime = Annotated[
     datetime, BeforeValidator(parse_utc_datetime), PlainSerializer(format_utc_datetime, when_used="json")
 ]
+
+#: How a time is written in records and requests: a named format or a strftime pattern (`core.timeformat`).
+TimeFormat = Annotated[str, AfterValidator(known_time_format)]
 
 #: A secret: hidden from ``repr``; serialized as its ``${...}`` reference, or masked when given literally.
 Secret = Annotated[SecretStr, PlainSerializer(_dump_secret, when_used="json")]

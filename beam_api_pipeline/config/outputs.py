@@ -1,6 +1,6 @@
 """Where records are written: the ``output`` list, one model per ``type``."""
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import ConfigDict, Field, field_validator
 
@@ -82,3 +82,5 @@ class LocalOutputConfig(StrictModel):
 
 #: One item of ``output``, chosen by ``type``.
 OutputConfig = Annotated[BigQueryOutputConfig | GcsOutputConfig | LocalOutputConfig, Field(discriminator="type")]
+#: The ``type`` names ``output`` takes, one per model of ``OutputConfig``.
+OUTPUT_TYPES = tuple(model.model_fields["type"].default for model in get_args(get_args(OutputConfig)[0]))

@@ -3,12 +3,10 @@
 import re
 from typing import Any, Literal, Self
 
-from pydantic import Field, field_validator, model_validator
-
-from beam_api_pipeline.core.timeformat import NAMED_FORMATS
+from pydantic import Field, model_validator
 
 from .base import StrictModel, rule_error
-from .fields import PositiveDuration
+from .fields import PositiveDuration, TimeFormat
 
 QualityCheckName = Literal["not_null", "accepted_values", "range", "regex", "unique", "row_count", "freshness"]
 QualityAction = Literal["warn", "drop_row", "fail_window"]
@@ -52,14 +50,7 @@ class QualityCheckConfig(StrictModel):
     pattern: str | None = None
     max_age: PositiveDuration | None = None
     #: freshness: how `field` is written (default: the watermark's `time_format`).
-    time_format: str | None = None
-
-    @field_validator("time_format")
-    @classmethod
-    def _known_time_format(cls, value: str | None) -> str | None:
-        if value is not None and value not in NAMED_FORMATS and "%" not in value:
-            raise ValueError(f"must be one of: {', '.join(NAMED_FORMATS)}, or a strftime pattern like %Y-%m-%d")
-        return value
+    time_format: TimeFormat | None = None
 
     @model_validator(mode="after")
     def _settings_fit_the_check(self) -> Self:

@@ -17,6 +17,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -177,13 +178,10 @@ class LeaseKeeper:
 
     def renew_once(self) -> Lease:
         """Renew the lease; the holder after (another run's when this one lost it)."""
-        store = self._open()
-        try:
+        with closing(self._open()) as store:
             now = self._clock()
             lease = self._lease
             holder = store.take_lease(Lease(lease.pipeline_id, lease.run_id, lease.host, now, now + self._ttl), now)
-        finally:
-            store.close()
         if holder.run_id != lease.run_id:
             self.lost = self.lost or holder
             logger.error("run %s lost the lease of %s to %s", lease.run_id, lease.pipeline_id, holder.describe())

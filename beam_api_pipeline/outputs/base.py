@@ -1,20 +1,51 @@
-"""BaseOutput: one configured destination, applied once per endpoint."""
+"""BaseOutput: one configured destination, applied once per endpoint; and what a writer is told of the run."""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
 
 import apache_beam as beam
 from apache_beam import pvalue
 
 
+@dataclass(frozen=True)
+class OutputEndpoint:
+    """What a writer needs to know of one endpoint it writes."""
+
+    #: the field a record's key is in (a BigQuery `merge` upserts on it); None: the records have no key
+    primary_key: str | None
+    #: the row column holding the watermark's `timestamp_field` (renamed as `transform.rename` says): which row a
+    #: `merge` keeps, the day of a GCS `{window_date}` folder
+    timestamp_column: str
+    #: how that column's times are written (`watermark.time_format`)
+    time_format: str
+
+
+@dataclass(frozen=True)
+class OutputContext:
+    """What every writer of a run is given besides its own `config` section (`PipelineFactory.output_context`
+    builds it from the pipeline config, once per run)."""
+
+    pipeline_id: str
+    run_id: str
+    #: a streaming run: rows come in poll windows
+    streaming: bool
+    #: per endpoint name, in config order: what a writer needs of it
+    endpoints: Mapping[str, OutputEndpoint]
+
+
 class BaseOutput:
     """Writes one endpoint's rows; returns a PCollection that is complete only once the rows are written
-    (the watermark commit waits on it)."""
+    (the watermark commit waits on it).
 
-    def __init__(self, output_config, pipeline_config, run_id: str):
-        self.output_config = output_config
-        self.settings = output_config.config
-        self.pipeline_config = pipeline_config
-        self.run_id = run_id
+    `settings` is the output entry's `config` section (`BigQueryOutputSettings`, `GcsOutputSettings`,
+    `LocalOutputSettings`); `context` what the run tells every writer."""
+
+    def __init__(self, settings: Any, context: OutputContext):
+        self.settings = settings
+        self.context = context
 
     @property
     def label(self) -> str:
@@ -31,18 +62,14 @@ class BaseOutput:
         return self.write(batches | "Rows" >> beam.FlatMap(lambda batch: batch), endpoint)
 
     def schema_file(self, endpoint: str) -> str | None:
-        """Where the commit step writes the schema of this run's `endpoint` files (`transforms.schemas`); None
-        for a sink that holds its own schema (a table)."""
+        """Where the commit step writes the schema of this run's `endpoint` files
+        (`records.row_schemas.write_schema_files`); None for a sink that holds its own schema (a table)."""
         return None
 
     def rejected_rows(self) -> list[pvalue.PCollection]:
         """After `write`: the rows this sink refused, as `outputs.rejected.rejected_row` dicts (one
         PCollection per endpoint written), for the dead letter. A sink that takes every row returns []."""
         return []
-
-    def expand_rows(self, rows: pvalue.PCollection, endpoint: str) -> pvalue.PCollection:
-        """`write` under a stable, readable label."""
-        return rows | f"{self.label}[{endpoint}]" >> _Apply(self.write, endpoint)
 
     def expand_batches(self, batches: pvalue.PCollection, endpoint: str) -> pvalue.PCollection:
         """`write_batches` under a stable, readable label."""

@@ -14,11 +14,12 @@ from apache_beam.io.gcp.bigquery import BigQueryDisposition, WriteToBigQuery
 from apache_beam.io.gcp.bigquery_tools import RetryStrategy
 from apache_beam.options.pipeline_options import GoogleCloudOptions
 
+from beam_api_pipeline.config.outputs import BigQueryOutputSettings
 from beam_api_pipeline.core.beam_windows import count_all
 from beam_api_pipeline.core.bigquery_names import TableName
 from beam_api_pipeline.core.errors import OutputError
 from beam_api_pipeline.gcp.clients import bigquery_client, default_project, use_emulators
-from beam_api_pipeline.outputs.base import BaseOutput
+from beam_api_pipeline.outputs.base import BaseOutput, OutputContext
 from beam_api_pipeline.outputs.bigquery_tables import endpoint_table_id, merge_statement
 from beam_api_pipeline.outputs.rejected import rejected_row
 from beam_api_pipeline.schemas.bigquery_schema import AUTO, encode_json_columns, load_schema, row_problems
@@ -148,8 +149,8 @@ class BigQueryOutput(BaseOutput):
     """`type: bigquery`. `write` returns one element per table once its rows are in it (after the MERGE in
     merge mode); `rejected_rows` gives the rows the schema check or BigQuery refused, with the reasons."""
 
-    def __init__(self, output_config, pipeline_config, run_id: str):
-        super().__init__(output_config, pipeline_config, run_id)
+    def __init__(self, settings: BigQueryOutputSettings, context: OutputContext):
+        super().__init__(settings, context)
         settings = self.settings
         where = f"output (bigquery {settings.dataset_id}.{settings.table_id}).config"
         if settings.method == "streaming_inserts" and settings.write_disposition == "truncate":
@@ -168,16 +169,8 @@ class BigQueryOutput(BaseOutput):
         project = settings.project or project or default_project()
         if not project:
             raise OutputError("output bigquery: no project; set config.project or the --project pipeline option")
-        table_id = endpoint_table_id(settings.table_id, endpoint, len(self.pipeline_config.api_config.endpoints))
+        table_id = endpoint_table_id(settings.table_id, endpoint, len(self.context.endpoints))
         return TableName(project, settings.dataset_id, table_id)
-
-    def _merge_columns(self, endpoint: str) -> tuple[str, str]:
-        key = self.pipeline_config.api_config.endpoints[endpoint].primary_key
-        transform = self.pipeline_config.api_config.transform
-        timestamp = self.pipeline_config.api_config.watermark.timestamp_field
-        head, _, rest = timestamp.partition(".")
-        head = dict(transform.rename).get(head, head)
-        return key, f"{head}.{rest}" if rest else head
 
     def write(self, rows: pvalue.PCollection, endpoint: str) -> pvalue.PCollection:
         use_emulators()
@@ -185,12 +178,12 @@ class BigQueryOutput(BaseOutput):
         pipeline = rows.pipeline
         target = self.table(endpoint, pipeline.options.view_as(GoogleCloudOptions).project)
         merge = settings.write_disposition == "merge"
-        destination = target.staging(self.run_id) if merge else target
+        destination = target.staging(self.context.run_id) if merge else target
         fields = self._schema if isinstance(self._schema, list) else None
         table_options = _table_options(settings.partition_field, settings.clustering_fields)
         rejection = {
-            "pipeline_id": self.pipeline_config.pipeline_id,
-            "run_id": self.run_id,
+            "pipeline_id": self.context.pipeline_id,
+            "run_id": self.context.run_id,
             "endpoint": endpoint,
             "destination": str(target),
         }
@@ -234,17 +227,17 @@ class BigQueryOutput(BaseOutput):
             insert_retry_strategy=RetryStrategy.RETRY_ON_TRANSIENT_ERROR,
             # a streaming run's polls: batches per poll window (Prism cannot decode the windowed fixed-shard
             # reshuffle Beam uses otherwise)
-            with_auto_sharding=self.pipeline_config.streaming.enabled,
+            with_auto_sharding=self.context.streaming,
         )
         written = self._written(result, rejection, destination)
         if not merge:
             return written
-        key, timestamp = self._merge_columns(endpoint)
+        keyed = self.context.endpoints[endpoint]
+        merge_fn = _MergeFn(target, destination, keyed.primary_key, keyed.timestamp_column, table_options)
         return (
             pipeline
             | f"MergeOf[{endpoint}]" >> beam.Create([None])
-            | "Merge"
-            >> beam.ParDo(_MergeFn(target, destination, key, timestamp, table_options), pvalue.AsList(written))
+            | "Merge" >> beam.ParDo(merge_fn, pvalue.AsList(written))
         )
 
     def _schema_argument(self, fields):

@@ -4,6 +4,7 @@ inserts, and reading one run's rows back for `replay`."""
 from __future__ import annotations
 
 import json
+from contextlib import closing
 from typing import Any
 
 import apache_beam as beam
@@ -85,10 +86,9 @@ class WriteDeadLetterTable(beam.PTransform):
 def read_dead_letter_table(table: str, pipeline_id: str, run_id: str | None = None) -> list[dict[str, Any]]:
     """The rows of one run of `pipeline_id` (its latest run with dead letters when `run_id` is None)."""
     name = TableName.parse(table)
-    client = bigquery_client(name.project)
-    try:
-        from google.cloud import bigquery
+    from google.cloud import bigquery
 
+    with closing(bigquery_client(name.project)) as client:
         run_filter = (
             "run_id = @run_id"
             if run_id
@@ -100,5 +100,3 @@ def read_dead_letter_table(table: str, pipeline_id: str, run_id: str | None = No
         query = f"SELECT * FROM {name.sql} WHERE pipeline_id = @pipeline_id AND {run_filter}"
         job = client.query(query, job_config=bigquery.QueryJobConfig(query_parameters=parameters))
         return [from_table_row(dict(row.items())) for row in job.result()]
-    finally:
-        client.close()

@@ -37,10 +37,10 @@ class LocalOutput(BaseOutput):
         path = self.settings.path
         if "{endpoint}" in path:
             return path.replace("{endpoint}", endpoint)
-        return posixpath.join(path, endpoint) if len(self.pipeline_config.api_config.endpoints) > 1 else path
+        return posixpath.join(path, endpoint) if len(self.context.endpoints) > 1 else path
 
     def schema_file(self, endpoint: str) -> str:
-        return schema_file_name(run_file_prefix(self.directory(endpoint), endpoint, self.run_id))
+        return schema_file_name(run_file_prefix(self.directory(endpoint), endpoint, self.context.run_id))
 
     def write(self, rows: pvalue.PCollection, endpoint: str) -> pvalue.PCollection:
         return self.write_batches(rows | "AsBatches" >> beam.Map(lambda row: [row]), endpoint)
@@ -52,7 +52,7 @@ class LocalOutput(BaseOutput):
             | "ToFileContents" >> beam.ParDo(_JsonLinesFilesFn(self.settings.batch_size))
             | "WriteToText"
             >> beam.io.WriteToText(
-                run_file_prefix(self.directory(endpoint), endpoint, self.run_id),
+                run_file_prefix(self.directory(endpoint), endpoint, self.context.run_id),
                 file_name_suffix=".jsonl",
                 max_records_per_shard=1,
                 skip_if_empty=True,

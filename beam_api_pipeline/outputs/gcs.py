@@ -23,12 +23,12 @@ from beam_api_pipeline.outputs.jsonl import json_line_bytes
 WINDOW_START_FIELD = "_window_start"
 
 
-def window_date(row: Any, timestamp_field: str, time_format: str) -> str:
+def window_date(row: Any, timestamp_column: str, time_format: str) -> str:
     """The day (YYYY-MM-DD, UTC) of the window `row` belongs to: its `_window_start` metadata when present,
-    else its own timestamp field."""
+    else its own timestamp (at `timestamp_column`, written in `time_format`)."""
     if isinstance(row, dict) and row.get(WINDOW_START_FIELD):
         return parse_timestamp(row[WINDOW_START_FIELD]).strftime("%Y-%m-%d")
-    return parse_timestamp(get_path(row, timestamp_field), time_format).strftime("%Y-%m-%d")
+    return parse_timestamp(get_path(row, timestamp_column), time_format).strftime("%Y-%m-%d")
 
 
 def folder_for(bucket: str, prefix: str, endpoint: str, date: str) -> str:
@@ -83,19 +83,19 @@ class GcsOutput(BaseOutput):
         )
 
     def _stem(self, endpoint: str) -> str:
-        return f"{endpoint}-{self.run_id}"
+        return f"{endpoint}-{self.context.run_id}"
 
     def write(self, rows: pvalue.PCollection, endpoint: str) -> pvalue.PCollection:
         use_emulators()
         settings = self.settings
-        watermark = self.pipeline_config.api_config.watermark
+        target = self.context.endpoints[endpoint]
         bucket, prefix = settings.bucket, settings.prefix
         file_stem = self._stem(endpoint)
 
         dated = "{window_date}" in prefix
 
         def keyed(row: Any) -> tuple[str, Any]:
-            date = window_date(row, watermark.timestamp_field, watermark.time_format) if dated else ""
+            date = window_date(row, target.timestamp_column, target.time_format) if dated else ""
             return folder_for(bucket, prefix, endpoint, date), row
 
         return (

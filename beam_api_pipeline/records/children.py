@@ -43,7 +43,7 @@ class _SpawnChildTasksFn(beam.DoFn):
             endpoint = api.endpoints[child]
             uses = (child, parent_fields(endpoint), parent_placeholders(endpoint))
             self._children.setdefault(endpoint.parent, []).append(uses)
-        self._primary_keys = {name: endpoint.primary_key for name, endpoint in api.endpoints.items()}
+        self._primary_keys = api.primary_keys()
 
     def process(self, element: tuple[TaskElement, list[Any]]) -> Iterator[object]:
         task_element, records = element

@@ -63,7 +63,7 @@ class KeepNewestFn(beam.DoFn):
             name: None if endpoint.parent else timestamp_field for name, endpoint in config.api_config.endpoints.items()
         }
         self._time_format = watermark.time_format
-        self._primary_keys = {name: e.primary_key for name, e in config.api_config.endpoints.items()}
+        self._primary_keys = config.api_config.primary_keys()
         self._batch_size = config.api_config.batch_size
 
     def process(self, keyed: tuple[str, Iterable[tuple[TaskElement, bytes]]]) -> Iterator[tuple]:

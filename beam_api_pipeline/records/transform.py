@@ -56,7 +56,7 @@ class _PlaceRecordsFn(beam.DoFn):
         self._filtered = watermark.filter == "server"
         self._watermark = watermark
         self._sends_end = {name: config.api_config.sends_window_end(name) for name in config.api_config.endpoints}
-        self._primary_keys = {name: e.primary_key for name, e in config.api_config.endpoints.items()}
+        self._primary_keys = config.api_config.primary_keys()
         self._children = {name for name, e in config.api_config.endpoints.items() if e.parent is not None}
 
     def process(self, element: tuple[TaskElement, list[Any]]) -> Iterator[object]:

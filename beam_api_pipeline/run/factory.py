@@ -8,12 +8,13 @@ import apache_beam as beam
 from apache_beam import pvalue
 
 from beam_api_pipeline.config import PipelineConfig
+from beam_api_pipeline.config.outputs import OUTPUT_TYPES, OutputConfig
 from beam_api_pipeline.core.beam_windows import combine_all, count_all
 from beam_api_pipeline.core.errors import ConfigError, OutputError
 from beam_api_pipeline.extractors import registry
 from beam_api_pipeline.extractors.base import BaseExtractor
 from beam_api_pipeline.fetch.read import RECORDS, RESULTS, ReadFromApi
-from beam_api_pipeline.outputs.base import BaseOutput
+from beam_api_pipeline.outputs.base import BaseOutput, OutputContext, OutputEndpoint
 from beam_api_pipeline.outputs.bigquery import BigQueryOutput
 from beam_api_pipeline.outputs.files import LocalOutput
 from beam_api_pipeline.outputs.gcs import GcsOutput
@@ -46,7 +47,8 @@ class PipelineFactory:
     CommitWatermark (which records each endpoint's schema version). A streaming run reads the windows PlanPolls
     plans, and commits each poll.
 
-    `_outputs` maps each `output[].type` to its class; extractor names live in `extractors.registry`.
+    `_outputs` maps each `output[].type` (every one of `config.outputs.OUTPUT_TYPES`) to its class; extractor
+    names live in `extractors.registry`.
     """
 
     _outputs: ClassVar[dict[str, type[BaseOutput]]] = {
@@ -57,7 +59,15 @@ class PipelineFactory:
 
     @classmethod
     def register_output(cls, type_name: str, output_class: type[BaseOutput]) -> None:
-        """Make `output: [{type: type_name}]` use `output_class`."""
+        """Make `output: [{type: type_name}]` use `output_class` instead of the built-in class of that type.
+
+        `type_name` must be one the config takes (`bigquery`, `gcs`, `local`): an entry's `config` section is
+        checked by its type's model, so a config naming a new type would be refused; a ValueError says so."""
+        if type_name not in OUTPUT_TYPES:
+            raise ValueError(
+                f"output type {type_name!r} is not one the config takes ({', '.join(OUTPUT_TYPES)}): "
+                "register_output replaces the class of one of them"
+            )
         cls._outputs[type_name] = output_class
 
     @classmethod
@@ -70,34 +80,47 @@ class PipelineFactory:
         """The class `config.extractor_class` names; a ConfigError when it is not registered or cannot be loaded."""
         return registry.load_extractor_class(config.extractor_class)
 
+    @staticmethod
+    def output_context(config: PipelineConfig, run_id: str) -> OutputContext:
+        """What every writer of run `run_id` is told besides its own `config` section."""
+        api = config.api_config
+        watermark = api.watermark
+        column = api.transform.column_of(watermark.timestamp_field) or watermark.timestamp_field
+        endpoints = {
+            name: OutputEndpoint(primary_key=key, timestamp_column=column, time_format=watermark.time_format)
+            for name, key in api.primary_keys().items()
+        }
+        return OutputContext(config.pipeline_id, run_id, config.streaming.enabled, endpoints)
+
     @classmethod
     def output_of(cls, config: PipelineConfig, index: int, run_id: str) -> BaseOutput:
-        """The BaseOutput of `config.output[index]` for run `run_id`. A type with no registered class, and what
-        the output refuses in its configuration (OutputError), are a ConfigError naming `output.<index>`."""
-        output = config.output[index]
-        output_class = cls._outputs.get(output.type)
-        if output_class is None:
-            registered = ", ".join(sorted(cls._outputs))
-            raise ConfigError(f"output.{index}.type: {output.type!r} is not registered (registered: {registered})")
-        try:
-            return output_class(output, config, run_id)
-        except OutputError as error:
-            raise ConfigError(f"output.{index}: {error}") from None
+        """The BaseOutput of `config.output[index]` for run `run_id`; what the output refuses in its configuration
+        (OutputError) is a ConfigError naming `output.<index>`."""
+        return cls._new_output(config.output[index], index, cls.output_context(config, run_id))
 
     @classmethod
     def outputs_of(cls, config: PipelineConfig, run_id: str) -> list[BaseOutput]:
-        """`output_of` each enabled `output` entry; one ConfigError with a line per output that has a problem."""
+        """The BaseOutput of each enabled `output` entry; one ConfigError with a line per output that has a
+        problem."""
+        context = cls.output_context(config, run_id)
         outputs, problems = [], []
-        for index, output in enumerate(config.output):
-            if not output.enabled:
-                continue
+        for index, output in config.enabled_outputs():
             try:
-                outputs.append(cls.output_of(config, index, run_id))
+                outputs.append(cls._new_output(output, index, context))
             except ConfigError as error:
                 problems.extend(error.problems)
         if problems:
             raise ConfigError(problems)
         return outputs
+
+    @classmethod
+    def _new_output(cls, output: OutputConfig, index: int, context: OutputContext) -> BaseOutput:
+        """`output`'s class (every type the config takes has one: `register_output`) given its `config` section
+        and `context`."""
+        try:
+            return cls._outputs[output.type](output.config, context)
+        except OutputError as error:
+            raise ConfigError(f"output.{index}: {error}") from None
 
     @staticmethod
     def dead_letter_location(config: PipelineConfig) -> str:

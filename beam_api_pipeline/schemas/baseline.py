@@ -12,8 +12,8 @@ from beam_api_pipeline.schemas.infer import Fields
 
 def declared_fields(config: PipelineConfig) -> Fields | None:
     """The first enabled BigQuery output's declared schema (a list of fields), if any."""
-    for index, output in enumerate(config.output):
-        if isinstance(output, BigQueryOutputConfig) and output.enabled:
+    for index, output in config.enabled_outputs():
+        if isinstance(output, BigQueryOutputConfig):
             schema = load_schema(output.config.table_schema, f"output.{index}.config.schema")
             if isinstance(schema, list):
                 return schema

@@ -9,8 +9,10 @@ import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from beam_api_pipeline.cli import main
-from beam_api_pipeline.outputs.bigquery import BigQueryOutput
+from beam_api_pipeline.outputs.base import BaseOutput
+from beam_api_pipeline.outputs.write import WriteOutputs
 from beam_api_pipeline.records.dead_letters import WriteDeadLetters
+from beam_api_pipeline.run.factory import PipelineFactory
 from tests.support import t
 
 pytestmark = pytest.mark.timeout(180)
@@ -45,6 +47,11 @@ NESTED_SCHEMA = [
 
 def bigquery_output(dataset: str, table_id: str, method: str, **config) -> dict:
     return {"type": "bigquery", "config": {"dataset_id": dataset, "table_id": table_id, "method": method, **config}}
+
+
+def write_items(pipeline: beam.Pipeline, output: BaseOutput, rows: list[dict]) -> None:
+    """`rows` written by `output` as the pipeline writes them: one batch of the `items` endpoint, WriteOutputs."""
+    _ = {"items": pipeline | "Rows" >> beam.Create([rows])} | WriteOutputs([output])
 
 
 def read_table(bq, table: str, columns: str = "*") -> list[dict]:
@@ -94,9 +101,9 @@ def test_nested_repeated_and_json_values_round_trip(method, write_config, datase
         },
         {"id": 2, "updated_at": "2024-01-02T06:00:00Z", "labels": [], "user": None, "payload": None},
     ]
-    output = BigQueryOutput(config.output[0], config, "20240102T000000Z-abcdef01")
+    output = PipelineFactory.output_of(config, 0, "20240102T000000Z-abcdef01")
     with beam.Pipeline(options=PipelineOptions(beam_args)) as pipeline:
-        output.expand_rows(pipeline | beam.Create(rows), "items")
+        write_items(pipeline, output, rows)
 
     got = read_table(bq, f"{project}.{dataset}.nested")
     assert [(r["id"], r["labels"], r["user"], r["payload"]) for r in got] == [
@@ -140,9 +147,9 @@ def test_rejected_rows_reach_the_dead_letter_with_the_reason(
     unknown = {"id": 3, "updated_at": "2024-01-02T00:00:00Z", "colour": "red"}
     bad_time = {"id": 4, "updated_at": "not a time", "title": "bad time", "value": 2}
     rows = [good, wrong_type, unknown] + ([bad_time] if method == "streaming_inserts" else [])
-    output = BigQueryOutput(config.output[0], config, "run-1")
+    output = PipelineFactory.output_of(config, 0, "run-1")
     with beam.Pipeline(options=PipelineOptions(beam_args)) as pipeline:
-        output.expand_rows(pipeline | beam.Create(rows), "items")
+        write_items(pipeline, output, rows)
         rejected = output.rejected_rows() | beam.Flatten()
         nothing = pipeline | "Nothing" >> beam.Create([])
         _ = (nothing, nothing, rejected) | WriteDeadLetters("it_items", "run-1", path=str(tmp_path / "dead"))

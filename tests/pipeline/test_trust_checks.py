@@ -9,8 +9,6 @@ from beam_api_pipeline.cli import main
 from beam_api_pipeline.control.store import open_store
 from beam_api_pipeline.extractors import RestExtractor, registry
 from beam_api_pipeline.gcp.clients import BIGQUERY_HOST_VARIABLE, STORAGE_HOST_VARIABLE
-from beam_api_pipeline.outputs.bigquery import BigQueryOutput
-from beam_api_pipeline.outputs.gcs import GcsOutput
 from beam_api_pipeline.run.factory import PipelineFactory
 
 
@@ -93,13 +91,6 @@ def test_a_schema_file_that_cannot_be_read_is_refused_by_both(write_config, tmp_
             ],
         )
     )
-
-
-def test_an_output_type_nobody_registered_is_refused_by_both(write_config, capsys, monkeypatch):
-    monkeypatch.setattr(PipelineFactory, "_outputs", {"bigquery": BigQueryOutput, "gcs": GcsOutput})
-    path, _ = write_config()
-    validated, ran = verdicts(path, capsys)
-    assert validated == ran == (2, [f"{path}: output.0.type: 'local' is not registered (registered: bigquery, gcs)"])
 
 
 def test_every_problem_is_a_line_and_runner_settings_name_the_option(write_config, capsys):

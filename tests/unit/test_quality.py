@@ -387,6 +387,11 @@ def test_freshness_takes_a_time_format(tmp_path):
     assert problems(tmp_path, [{"check": "freshness", "field": "ts", "max_age": "1d", "time_format": "x"}]) == [
         f"{Q}.0.time_format: must be one of: iso8601, epoch, epoch_ms, date, or a strftime pattern like %Y-%m-%d"
     ]
+    # the watermark's rule, the same type: a format that writes no day is refused
+    assert problems(tmp_path, [{"check": "freshness", "field": "ts", "max_age": "1d", "time_format": "%Y-%m"}]) == [
+        f"{Q}.0.time_format: '%Y-%m' writes no day: use one of iso8601, epoch, epoch_ms, date or a strftime pattern "
+        "with at least a day (%d, %j), and %H, %M, %S, %3f (ms) or %f (µs) for finer times"
+    ]
     assert problems(tmp_path, [{"check": "not_null", "field": "a", "time_format": "epoch"}]) == [
         f"{Q}.0.time_format: not used by not_null"
     ]
