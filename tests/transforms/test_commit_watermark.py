@@ -10,7 +10,7 @@ from pathlib import Path
 import apache_beam as beam
 import pytest
 
-from beam_api_pipeline.control.store import open_store
+from beam_api_pipeline.control.store import opened_store
 from beam_api_pipeline.plan.run_plan import RunPlan, WindowResult, WindowStatus
 from beam_api_pipeline.records.placement import Placement
 from beam_api_pipeline.run.commit import CommitWatermark
@@ -24,16 +24,22 @@ def _slowly(count: int, marker: Path) -> int:
     return count
 
 
-@pytest.mark.parametrize("failed_day_2", [False, True])
-def test_commit_moves_the_watermark_over_complete_windows_only_after_its_side_inputs(tmp_path, failed_day_2):
+@pytest.mark.parametrize(
+    ("failed", "watermark", "windows_done"),
+    [(None, "2024-01-04", 2), ("day_2", "2024-01-03", 1), ("day_1", None, 1)],
+    ids=["none_failed", "day_2_failed", "day_1_failed"],
+)
+def test_commit_moves_the_watermark_over_complete_windows_only_after_its_side_inputs(
+    tmp_path, failed, watermark, windows_done
+):
+    """A failed window holds the watermark at its start; none is stored when the first window failed."""
     cfg = config(tmp_path)
     plan = RunPlan("r1", "sample_items", datetime.now(UTC), [DAY_1, DAY_2])
-    results = [WindowResult(DAY_1, WindowStatus.DONE, 3, 30, 0, None, None, 0.1, 0, 3, 3)]
-    results.append(
-        WindowResult(
-            DAY_2, WindowStatus.FAILED if failed_day_2 else WindowStatus.DONE, 2, 20, 0, None, None, 0.1, 0, 2, 2
-        )
-    )
+    day_1, day_2 = (WindowStatus.FAILED if failed == name else WindowStatus.DONE for name in ("day_1", "day_2"))
+    results = [
+        WindowResult(DAY_1, day_1, 3, 30, 0, None, None, 0.1, 0, 3, 3),
+        WindowResult(DAY_2, day_2, 2, 20, 0, None, None, 0.1, 0, 2, 2),
+    ]
     marker = tmp_path / "written_at"
     with pipeline() as p:
         written = p | "Written" >> beam.Create([4]) | "Slowly" >> beam.Map(_slowly, marker)
@@ -54,16 +60,12 @@ def test_commit_moves_the_watermark_over_complete_windows_only_after_its_side_in
             )
         )
 
-    store = open_store(cfg.watermark_store)
-    try:
+    with opened_store(cfg.watermark_store) as store:
         run = store.get_run("r1")
-        watermark = store.get_watermark("sample_items", "items")
-    finally:
-        store.close()
-    assert watermark == (t("2024-01-03") if failed_day_2 else t("2024-01-04"))
-    assert (run.status, run.records_processed, run.windows_done) == (
-        ("failed", 50, 1) if failed_day_2 else ("succeeded", 50, 2)
-    )
+        stored = store.get_watermark("sample_items", "items")
+    assert stored == (None if watermark is None else t(watermark))
+    status = "failed" if failed else "succeeded"
+    assert (run.status, run.records_processed, run.windows_done) == (status, 50, windows_done)
     assert run.end_time > datetime.fromisoformat(marker.read_text())  # the commit came after the slow sink
     figures = {name: run.endpoint_stats["items"][name] for name in ("records", "written", "outside", "invalid")}
     assert figures == {"records": 50, "written": 50, "outside": 3, "invalid": 0}
