@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 
 from beam_api_pipeline.plan.run_plan import WindowStatus
+from sample_api import Dataset, SampleApi
 from tests.support import t
 from tests.transform_support import Read, config
 
@@ -91,3 +92,20 @@ def test_half_an_emoji_in_a_title_is_read_as_the_replacement_character(sample_ap
     assert {i for i, title in titles.items() if title == f"Item {i}\ufffd"} == {i for i in titles if i % 7 == 0}
     assert all(title == f"Item {i}" for i, title in titles.items() if i % 7)
     assert {r.status for r in read.results} == {WindowStatus.DONE}
+
+
+def test_client_filter_reads_newest_first_and_stops_after_the_first_older_page(tmp_path):
+    with SampleApi(Dataset(records_per_day=12)) as api:
+        changes = {
+            "endpoints": {"items": {"params": {"order": "desc"}}},
+            "watermark": {"filter": "client", "watermark_field": None, "window_end_field": None},
+        }
+        read = Read(tmp_path, config(tmp_path, api.url, api_config=changes), "2024-01-13", "2024-01-15")
+
+        in_window = api.dataset.ids_between(t("2024-01-13"), t("2024-01-15"))
+        assert read.ids() == in_window
+        assert read.watermarks == {"items": t("2024-01-15")}
+        # each daily window reads from the newest page down to the first page whose records all precede it
+        newer = [len(api.dataset.ids_between(start)) for start in (t("2024-01-13"), t("2024-01-14"))]
+        assert newer == [2 * 12, 12]
+        assert api.stats()["by_path"] == {"/items": sum(-(-count // 10) + 1 for count in newer)}  # 4 + 3, of 17 each
