@@ -1,13 +1,15 @@
-"""Dependent endpoints against the sample API over HTTP: each item's children (`/items/{id}/children`, 1-3 pages
-of 10), fetched for the items that changed in a window, in every runner mode; incremental runs, a child that
-is gone (404) and its replay, grandchildren, the job-wide concurrency cap, and `watermark.filter: client`."""
+"""Dependent endpoints in whole runs against the sample API over HTTP, for what only the whole shows: each item's
+children (`/items/{id}/children`, 1-3 pages of 10), fetched for the items that changed in a window, in every
+runner mode, with both watermarks; Prism's own split of a batch of child tasks; incremental runs; a child that
+is gone (404), its dead letter and its replay; grandchildren written with both parents' fields; the job-wide
+concurrency cap. FetchChildren alone (injected splits, keys unique within a parent, parents lacking a field) is
+in tests/transforms/test_fetch_children.py; `watermark.filter: client` on ReadFromApi alone in
+tests/transforms/test_read_from_api_alone.py."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
-from unittest.mock import ANY
 
 import pytest
 
@@ -89,29 +91,6 @@ def test_children_of_every_parent_of_three_windows_land_once_with_their_parent(a
     assert stored_watermark(config, "items") == stored_watermark(config, "children") == t("2024-01-05")
 
 
-@pytest.mark.parametrize("fraction", [0.25, 0.5])
-def test_a_split_of_a_batch_of_child_tasks_keeps_every_child_once(api, tmp_path, fraction):
-    api.set_faults(latency_ms=50)  # 12 child tasks of 1-3 pages, one request at a time: about 1.2 s
-    path = write(api, tmp_path, api_config={"max_concurrent_requests": 1})
-    splits = {
-        "FetchChildren[1]/FetchChildTasks/ParDo(FetchChildTasksFn)": {
-            "timings": [0, 0.6],
-            "fractions": [0.01, fraction],
-        }
-    }
-    runner = ["--direct_num_workers=1", "--direct_running_mode=multi_threading"]
-    args = ["--start_time", "2024-01-02", "--end_time", "2024-01-03", *runner]
-    assert run_report(tmp_path, "--config", str(path), *args, f"--direct_test_splits={json.dumps(splits)}") == (0, ANY)
-
-    parents = api.dataset.ids_between(t("2024-01-02"), t("2024-01-03"))
-    children = [row["id"] for row in rows(tmp_path, "children")]
-    assert sorted(children) == sorted(c for parent in parents for c in child_ids(parent))
-    assert len(children) == len(set(children))
-    assert children_paths(api) == {f"/items/{parent}/children": child_pages(parent) for parent in parents}
-    assert json.loads((tmp_path / "report.json").read_text())["counters"]["split_parts"] == 1
-    assert stored_watermark(load_pipeline_config(path), "children") == t("2024-01-03")
-
-
 def test_prism_splits_a_slow_batch_of_child_tasks_while_it_is_walked_and_keeps_every_child_once(api, tmp_path):
     """Prism asks a bundle without progress to split (from another thread) and asks it once only (see
     tests/runners/test_splits_and_deferral.py): every run must be exact, and one of three must have split."""
@@ -136,16 +115,6 @@ def test_prism_splits_a_slow_batch_of_child_tasks_while_it_is_walked_and_keeps_e
         if report["counters"]["split_parts"]:
             break
     assert report["counters"]["split_parts"] >= 1
-
-
-def test_a_child_key_unique_only_within_its_parent_keeps_every_child(api, tmp_path):
-    numbered = {**CHILDREN, "primary_key": "number"}  # 1..n within each item, as order lines are
-    path = write(api, tmp_path, api_config={"endpoints": {"children": numbered}})
-    assert main(["run", "--config", str(path), "--start_time", "2024-01-02", "--end_time", "2024-01-03"]) == 0
-
-    parents = api.dataset.ids_between(t("2024-01-02"), t("2024-01-03"))
-    written = sorted((row["_parent_id"], row["number"]) for row in rows(tmp_path, "children"))
-    assert written == sorted((parent, c % 100) for parent in parents for c in child_ids(parent))
 
 
 def test_a_second_run_fetches_children_only_for_parents_updated_since(api, tmp_path):
@@ -198,24 +167,6 @@ def test_a_child_that_is_gone_goes_to_the_dead_letter_and_replay_fetches_only_it
     assert stored_watermark(config, "items") == t("2024-01-05")
 
 
-def test_a_parent_without_the_field_a_child_needs_is_a_dead_letter_and_its_window_completes(api, tmp_path):
-    children = {**CHILDREN, "path": "/items/{parent.nope}/children"}
-    path = write(api, tmp_path, api_config={"endpoints": {"children": children}})
-    code = main(["run", "--config", str(path), "--start_time", "2024-01-02", "--end_time", "2024-01-03"])
-
-    parents = api.dataset.ids_between(t("2024-01-02"), t("2024-01-03"))
-    dead = read_jsonl(tmp_path / "dead_letter")
-    assert sorted(row["record"]["id"] for row in dead) == parents
-    assert {(row["kind"], row["endpoint"]) for row in dead} == {("record", "items")}
-    assert {row["error"] for row in dead} == {
-        f"children: {{parent.nope}}: the parent {row['record']['id']} has no 'nope'" for row in dead
-    }
-    assert (code, children_paths(api)) == (1, {})
-    assert sorted(row["id"] for row in rows(tmp_path, "items")) == parents
-    # the window completes: a record that cannot be used is kept in the dead letter, not retried forever
-    assert stored_watermark(load_pipeline_config(path), "children") == t("2024-01-03")
-
-
 def test_grandchildren_are_fetched_for_each_child(api, tmp_path):
     notes = {"parent": "children", "path": "/children/{parent.id}/notes", "records_path": "notes", "primary_key": "id",
              "include_from_parent": ["id", "item_id"]}  # fmt: skip
@@ -242,23 +193,3 @@ def test_parents_and_children_share_the_job_wide_concurrency_cap(api, tmp_path):
         child_count(p) for p in api.dataset.ids_between(t("2024-01-02"), t("2024-01-05"))
     )
     assert api.stats()["max_in_flight"] == 3
-
-
-def test_client_filter_reads_newest_first_and_stops_after_the_first_older_page(api, tmp_path):
-    path = write(
-        api,
-        tmp_path,
-        with_children=False,
-        api_config={
-            "endpoints": {"items": {"params": {"order": "desc"}}},
-            "watermark": {"filter": "client", "watermark_field": None, "window_end_field": None},
-        },
-    )  # fmt: skip
-    assert main(["run", "--config", str(path), "--start_time", "2024-01-13", "--end_time", "2024-01-15"]) == 0
-
-    in_window = api.dataset.ids_between(t("2024-01-13"), t("2024-01-15"))
-    assert sorted(row["id"] for row in read_jsonl(tmp_path / "out")) == in_window
-    # each daily window reads from the newest page down to the first page whose records all precede it
-    newer = [len(api.dataset.ids_between(start)) for start in (t("2024-01-13"), t("2024-01-14"))]
-    assert newer == [2 * RECORDS_PER_DAY, RECORDS_PER_DAY]
-    assert api.stats()["by_path"] == {"/items": sum(-(-count // 10) + 1 for count in newer)}  # 4 + 3, of 17 each

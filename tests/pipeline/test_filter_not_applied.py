@@ -17,8 +17,8 @@ from beam_api_pipeline.plan.run_plan import WindowResult, WindowStatus, WindowTa
 from beam_api_pipeline.records.judge_placement import FAILED, PLACEMENTS, JudgePlacement
 from beam_api_pipeline.records.transform import PLACED, TransformRecords
 from tests.pipeline.conftest import run_report
-from tests.pipeline.test_transforms import DAY_1, DAY_2, pipeline, record
 from tests.support import RUNNER_MODES, items_config, read_jsonl, runner_mode_args, stored_watermark, t
+from tests.transform_support import DAY_1, DAY_2, pipeline, record
 
 
 def config(folder: Path, **watermark) -> PipelineConfig:

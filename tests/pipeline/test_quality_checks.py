@@ -1,6 +1,9 @@
-"""Data quality checks (`api_config.endpoints.<name>.quality`) end to end, against the sample API over HTTP: each
-check with each action it allows, what is written, what goes to the dead letter, the exit code, the watermark, the
-report's quality section and the counters.
+"""Data quality checks (`api_config.endpoints.<name>.quality`) in whole runs against the sample API over HTTP, for
+what only a whole run shows: each action's exit code, watermark and dead-letter files (warn, drop_row,
+fail_window), a replay after a failed window, a stale run's freshness (judged against now, not again by a replay),
+every check at once on every runner, and a failed child task holding the child's watermark. What each check finds
+with each action (rows passed, dropped and failed windows, the report's quality section and counters) is tested on
+CheckQuality alone in tests/transforms/test_check_quality.py.
 
 The sample API's records are 48 a day from 2024-01-01 (ids 48 d + 1 .. 48 d + 48 on day d), so a run from
 2024-01-02 to 2024-01-05 reads ids 49..96, 97..144 and 145..192, one daily window each. `Faults.quality_fields`
@@ -22,7 +25,6 @@ from tests.pipeline.conftest import run_report
 from tests.support import (
     RUNNER_MODES,
     items_config,
-    merged,
     read_jsonl,
     runner_mode_args,
     stored_watermark,
@@ -47,26 +49,6 @@ def _quality(check: dict) -> dict:
     return {"api_config": {"endpoints": {"items": {"quality": [check]}}}}
 
 
-#: Each row-level check with a config for it, and the ids of 2024-01-02..05 that fail it.
-ROW_CHECKS = {
-    "not_null": ({"check": "not_null", "field": "title"}, [100]),
-    "accepted_values": (
-        {"check": "accepted_values", "field": "state", "values": ["open", "closed"]},
-        [50, 75, 100, 125, 150, 175],
-    ),
-    "range": ({"check": "range", "field": "comments", "min": 0, "max": 100000}, [60, 90, 120, 150, 180]),
-    "regex": ({"check": "regex", "field": "html_url", "pattern": "^https://"}, list(range(64, 193, 16))),
-    "unique": ({"check": "unique", "field": "ref"}, [97, 145]),  # ref 96 and 144 are kept, in earlier windows
-}
-REASONS = {
-    "not_null": "not_null title: null",
-    "accepted_values": 'accepted_values state: "spam" is not accepted',
-    "range": "range comments: -1 < min 0",
-    "regex": "regex html_url: ",
-    "unique": "unique ref: ",
-}
-
-
 @pytest.fixture
 def quality_api(sample_api):
     sample_api.set_faults(quality_fields=True, strip_fields=["title"], strip_every=100)
@@ -78,149 +60,80 @@ def _outcome(report: dict) -> dict:
     return outcome
 
 
-@pytest.mark.parametrize("action", ["warn", "drop_row", "fail_window"])
-@pytest.mark.parametrize("name", list(ROW_CHECKS))
-def test_each_row_check_with_each_action(quality_api, write_config, tmp_path, capsys, name, action):
-    check, failing = ROW_CHECKS[name]
-    path, config = write_config(**_quality({**check, "action": action}))
+def _line(capsys) -> list[str]:
+    return [line for line in capsys.readouterr().out.splitlines() if line.startswith("  quality: ")]
+
+
+def test_a_warn_check_reports_its_failures_and_the_run_succeeds(quality_api, write_config, tmp_path, capsys):
+    # ids 50, 75, 100, 125, 150 and 175 are "spam": 2 in each window
+    check = {"check": "accepted_values", "field": "state", "values": ["open", "closed"], "action": "warn"}
+    path, config = write_config(**_quality(check))
     code, report = run_report(tmp_path, "--config", str(path), *RUN)
 
-    written = sorted(row["id"] for row in read_jsonl(tmp_path / "out"))
-    dead = read_jsonl(tmp_path / "dead_letter")
-    failed_windows = sorted({_window_of(i) for i in failing})
-    outcome = _outcome(report)
-    assert outcome == {
+    assert (code, sorted(row["id"] for row in read_jsonl(tmp_path / "out"))) == (0, ALL_IDS)
+    assert read_jsonl(tmp_path / "dead_letter") == []
+    assert stored_watermark(config) == t("2024-01-05")
+    assert report["run"]["records_processed"] == len(ALL_IDS)
+    assert _outcome(report) == {
         "endpoint": "items",
-        "check": name,
-        "field": check["field"],
-        "action": action,
-        "rows_failed": len(failing),
-        "windows_failed": len(failed_windows),
+        "check": "accepted_values",
+        "field": "state",
+        "action": "warn",
+        "rows_failed": 6,
+        "windows_failed": 3,
         "index": 0,
     }
-    assert report["counters"]["quality_rows_failed"] == len(failing)
-    assert report["counters"]["quality_windows_failed"] == len(failed_windows)
-    assert report["run"]["records_processed"] == len(written)  # the rows handed to the outputs
-    assert report["counters"][f"quality_items_0_{name}_rows"] == len(failing)
-    assert report["counters"][f"quality_items_0_{name}_windows"] == len(failed_windows)
-    line = f"  quality: items {name} {check['field']} {action}: {len(failing)} rows failed, "
-    assert line + f"{len(failed_windows)} windows with a failure" in capsys.readouterr().out.splitlines()
-    if action == "warn":
-        assert (code, written, dead) == (0, ALL_IDS, [])
-        assert stored_watermark(config) == t("2024-01-05")
-    elif action == "drop_row":
-        assert code == 1
-        assert written == [i for i in ALL_IDS if i not in failing]
-        assert sorted(row["record"]["id"] for row in dead) == failing
-        assert {(row["kind"], row["destination"], row["error_type"]) for row in dead} == {
-            ("row", "quality", "QualityCheck")
-        }
-        assert all(row["error"].startswith(REASONS[name]) for row in dead)
-        assert all(
-            row["window_start"] == _window_of(row["record"]["id"]).strftime("%Y-%m-%dT%H:%M:%SZ") for row in dead
-        )
-        assert report["run"]["dead_letter_rows"] == len(failing)
-        assert stored_watermark(config) == t("2024-01-05")  # a dropped row does not hold the watermark
-    else:
-        assert code == 1
-        assert written == _ids_in(set(WINDOWS) - set(failed_windows))
-        assert [
-            (
-                row["kind"],
-                row["status"],
-                row["error_type"],
-                row["pages_fetched"],
-                row["records_fetched"],
-                row["retries"],
-            )
-            for row in dead
-        ] == [("window", "failed", "QualityCheck", 0, 0, 0)] * len(failed_windows)
-        assert sorted(row["window_start"] for row in dead) == [f"{w:%Y-%m-%dT%H:%M:%SZ}" for w in failed_windows]
-        assert all(row["error"].startswith(f"quality {name} {check['field']} (fail_window): ") for row in dead)
-        assert report["run"]["windows_failed"] == len(failed_windows)
-        # the watermark holds at the first failed window's start (none is stored when the first window failed)
-        assert stored_watermark(config) == (failed_windows[0] if failed_windows[0] > WINDOWS[0] else None)
+    assert (report["counters"]["quality_rows_failed"], report["counters"]["quality_windows_failed"]) == (6, 3)
+    assert (
+        report["counters"]["quality_items_0_accepted_values_rows"],
+        report["counters"]["quality_items_0_accepted_values_windows"],
+    ) == (6, 3)
+    assert _line(capsys) == ["  quality: items accepted_values state warn: 6 rows failed, 3 windows with a failure"]
 
 
-def test_fail_window_holds_the_watermark_and_a_replay_reads_the_window_again(quality_api, write_config, tmp_path):
+def test_rows_dropped_are_dead_lettered_and_do_not_hold_the_watermark(quality_api, write_config, tmp_path, capsys):
+    # comments is -1 in ids 60, 90, 120, 150 and 180
+    check = {"check": "range", "field": "comments", "min": 0, "max": 100000, "action": "drop_row"}
+    path, config = write_config(**_quality(check))
+    code, report = run_report(tmp_path, "--config", str(path), *RUN)
+
+    failing = [60, 90, 120, 150, 180]
+    assert code == 1
+    written = sorted(row["id"] for row in read_jsonl(tmp_path / "out"))
+    assert written == [i for i in ALL_IDS if i not in failing]
+    dead = read_jsonl(tmp_path / "dead_letter")
+    assert sorted(row["record"]["id"] for row in dead) == failing
+    assert {(row["kind"], row["destination"], row["error_type"]) for row in dead} == {
+        ("row", "quality", "QualityCheck")
+    }
+    assert all(row["error"].startswith("range comments: -1 < min 0") for row in dead)
+    assert all(row["window_start"] == f"{_window_of(row['record']['id']):%Y-%m-%dT%H:%M:%SZ}" for row in dead)
+    assert (report["run"]["dead_letter_rows"], report["run"]["records_processed"]) == (5, len(written))
+    assert (report["counters"]["quality_rows_failed"], report["counters"]["quality_windows_failed"]) == (5, 3)
+    assert _line(capsys) == ["  quality: items range comments drop_row: 5 rows failed, 3 windows with a failure"]
+    assert stored_watermark(config) == t("2024-01-05")  # a dropped row does not hold the watermark
+
+
+def test_fail_window_holds_the_watermark_and_a_replay_reads_the_window_again(
+    quality_api, write_config, tmp_path, capsys
+):
     path, config = write_config(**_quality({"check": "not_null", "field": "title", "action": "fail_window"}))
-    assert main(["run", "--config", str(path), *RUN]) == 1
+    code, report = run_report(tmp_path, "--config", str(path), *RUN)
+    assert code == 1
     assert stored_watermark(config) == t("2024-01-03")
     assert sorted(row["id"] for row in read_jsonl(tmp_path / "out")) == _ids_in({WINDOWS[0], WINDOWS[2]})
+    [dead] = read_jsonl(tmp_path / "dead_letter")
+    fields = ("kind", "status", "error_type", "pages_fetched", "records_fetched", "retries", "window_start")
+    assert tuple(dead[name] for name in fields) == ("window", "failed", "QualityCheck", 0, 0, 0, "2024-01-03T00:00:00Z")
+    assert dead["error"] == "quality not_null title (fail_window): 1 of 48 rows failed, first: not_null title: null"
+    assert (report["run"]["windows_failed"], report["run"]["records_processed"]) == (1, 96)
+    assert (report["counters"]["quality_rows_failed"], report["counters"]["quality_windows_failed"]) == (1, 1)
+    assert _line(capsys) == ["  quality: items not_null title fail_window: 1 rows failed, 1 windows with a failure"]
 
     quality_api.set_faults(strip_every=0)  # the API now sends every title
     assert main(["replay", "--config", str(path), "--dead_letter", str(tmp_path / "dead_letter")]) == 0
     assert sorted(row["id"] for row in read_jsonl(tmp_path / "out")) == ALL_IDS
     assert stored_watermark(config) == t("2024-01-04")
-
-
-@pytest.mark.parametrize("action", ["warn", "fail_window"])
-def test_row_count_fails_an_empty_window(quality_api, write_config, tmp_path, capsys, action):
-    # the data set ends on 2024-01-14: the window of 2024-01-15 has no row
-    path, config = write_config(**_quality({"check": "row_count", "min": 1, "action": action}))
-    code, report = run_report(tmp_path, "--config", str(path), "--start_time", "2024-01-13", "--end_time", "2024-01-16")
-
-    assert sorted(row["id"] for row in read_jsonl(tmp_path / "out")) == list(range(577, 673))
-    assert _outcome(report) == {
-        "endpoint": "items",
-        "check": "row_count",
-        "field": None,
-        "action": action,
-        "rows_failed": 0,
-        "windows_failed": 1,
-        "index": 0,
-    }
-    assert report["counters"]["quality_items_0_row_count_windows"] == 1
-    assert report["counters"]["quality_rows_failed"] == 0
-    assert report["counters"]["quality_windows_failed"] == 1
-    assert f"  quality: items row_count - {action}: 0 rows failed, 1 windows with a failure" in capsys.readouterr().out
-    dead = read_jsonl(tmp_path / "dead_letter")
-    if action == "warn":
-        assert (code, dead) == (0, [])
-        assert stored_watermark(config) == t("2024-01-16")
-    else:
-        assert code == 1
-        assert [(row["window_start"], row["error"]) for row in dead] == [
-            ("2024-01-15T00:00:00Z", "quality row_count: 0 rows < min 1 (fail_window)")
-        ]
-        assert stored_watermark(config) == t("2024-01-15")
-
-
-def test_row_count_max_fails_full_windows_and_holds_their_rows(quality_api, write_config, tmp_path):
-    path, config = write_config(**_quality({"check": "row_count", "min": 1, "max": 47, "action": "fail_window"}))
-    code, report = run_report(tmp_path, "--config", str(path), "--start_time", "2024-01-13", "--end_time", "2024-01-16")
-    assert code == 1
-    assert read_jsonl(tmp_path / "out") == []
-    assert sorted(row["window_start"] for row in read_jsonl(tmp_path / "dead_letter")) == [
-        "2024-01-13T00:00:00Z",
-        "2024-01-14T00:00:00Z",
-        "2024-01-15T00:00:00Z",
-    ]
-    assert _outcome(report)["windows_failed"] == 3
-    assert stored_watermark(config) is None
-
-
-@pytest.mark.parametrize("action", ["warn", "fail_window"])
-def test_freshness_is_not_judged_in_a_backfill(quality_api, write_config, tmp_path, capsys, action):
-    # the run's windows end on 2024-01-05, long before now - 2d: old data read again is not stale data
-    path, config = write_config(**_quality({"check": "freshness", "max_age": "2d", "action": action}))
-    code, report = run_report(tmp_path, "--config", str(path), *RUN)
-
-    assert sorted(row["id"] for row in read_jsonl(tmp_path / "out")) == ALL_IDS
-    assert (code, read_jsonl(tmp_path / "dead_letter")) == (0, [])
-    assert _outcome(report) == {
-        "endpoint": "items",
-        "check": "freshness",
-        "field": None,
-        "action": action,
-        "rows_failed": 0,
-        "windows_failed": 0,
-        "index": 0,
-    }
-    assert "quality_items_0_freshness_windows" not in report["counters"]
-    assert report["counters"]["quality_windows_failed"] == 0
-    assert f"  quality: items freshness - {action}: 0 rows failed, 0 windows with a failure" in capsys.readouterr().out
-    assert stored_watermark(config) == t("2024-01-05")
 
 
 #: Records of the last days: 4 a day (every 6 h) over the 3 days from 6 days ago, so the newest is 3 d 6 h old.
@@ -273,52 +186,6 @@ def test_freshness_of_a_stale_run_fails_its_last_window_and_a_replay_does_not_ju
         assert stored_watermark(config) == datetime.fromisoformat(row["window_end"])
 
 
-@pytest.mark.parametrize(("days_ago", "judged"), [(3, False), (1, True)])
-def test_freshness_is_judged_when_the_run_ends_within_max_age(tmp_path, days_ago, judged):
-    quality = _quality({"check": "freshness", "max_age": "2d", "action": "fail_window"})
-    with _recent(tmp_path, **quality) as (_, path, _config):
-        end = _utc(TODAY - timedelta(days=days_ago))
-        code, report = run_report(
-            tmp_path, "--config", str(path), "--start_time", _utc(RECENT_START), "--end_time", end
-        )
-    windows = [row["window_start"] for row in read_jsonl(tmp_path / "dead_letter")]
-    last = _utc(TODAY - timedelta(days=days_ago + 1))
-    assert (code, windows, _outcome(report)["windows_failed"]) == ((1, [last], 1) if judged else (0, [], 0))
-
-
-def test_freshness_reads_the_timestamp_field_as_renamed(tmp_path):
-    changes = merged(
-        _quality({"check": "freshness", "max_age": "2d", "action": "fail_window"}),
-        {"api_config": {"transform": {"rename": {"updated_at": "modified"}}}},
-    )
-    with _recent(tmp_path, **changes) as (_, path, _config):
-        code, _report = run_report(tmp_path, "--config", str(path), "--start_time", _utc(RECENT_START))
-    [row] = read_jsonl(tmp_path / "dead_letter")
-    assert code == 1
-    assert row["error"].startswith(f"quality freshness modified: the newest is {_utc(RECENT_NEWEST)}, ")
-
-
-def test_freshness_is_not_judged_by_a_run_that_plans_no_window(quality_api, write_config, tmp_path, capsys):
-    # the first window would start in the future: the run plans none and reads nothing, so nothing fails
-    path, config = write_config(
-        api_config={
-            "watermark": {"initial_watermark": "2099-01-01T00:00:00Z"},
-            "endpoints": {"items": {"quality": [{"check": "freshness", "max_age": "2d", "action": "fail_window"}]}},
-        }
-    )
-    code, report = run_report(tmp_path, "--config", str(path))
-    assert (code, read_jsonl(tmp_path / "dead_letter")) == (0, [])
-    assert (_outcome(report)["windows_failed"], report["counters"]["quality_windows_failed"]) == (0, 0)
-    assert stored_watermark(config) is None
-
-
-def test_a_fresh_run_passes_freshness(quality_api, write_config, tmp_path):
-    path, config = write_config(**_quality({"check": "freshness", "max_age": "100000d", "action": "fail_window"}))
-    code, report = run_report(tmp_path, "--config", str(path), *RUN)
-    assert (code, _outcome(report)["windows_failed"]) == (0, 0)
-    assert stored_watermark(config) == t("2024-01-05")
-
-
 def _all_checks() -> list[dict]:
     return [
         {"check": "not_null", "field": "title", "action": "drop_row"},
@@ -362,57 +229,6 @@ def test_every_check_at_once_on_every_runner(quality_api, write_config, tmp_path
     ]
     assert report["counters"]["quality_rows_failed"] == 1 + 6 + 5 + 9 + 2 + 32
     assert report["counters"]["quality_windows_failed"] == 3  # each window had a failure of some check
-
-
-def test_unique_keeps_a_row_no_drop_row_check_drops(quality_api, write_config, tmp_path):
-    # refs 96 and 144 are in rows 96 and 97, and 144 and 145; rows 96 and 144 (multiples of 16) fail the regex,
-    # which drops them: rows 97 and 145 are kept, so that every ref lands in the output
-    path, _config = write_config(
-        api_config={
-            "endpoints": {
-                "items": {
-                    "quality": [
-                        {"check": "regex", "field": "html_url", "pattern": "^https://", "action": "drop_row"},
-                        {"check": "unique", "field": "ref", "action": "drop_row"},
-                    ]
-                }
-            }
-        }
-    )
-    code, report = run_report(tmp_path, "--config", str(path), *RUN)
-
-    sixteens = list(range(64, 193, 16))
-    assert code == 1
-    written = sorted(row["id"] for row in read_jsonl(tmp_path / "out"))
-    assert written == [i for i in ALL_IDS if i not in sixteens]
-    assert {row["ref"] for row in read_jsonl(tmp_path / "out")} >= {96, 144}
-    dead = {row["record"]["id"]: row["error"] for row in read_jsonl(tmp_path / "dead_letter")}
-    assert sorted(dead) == sixteens
-    assert dead[96] == (
-        'regex html_url: "http://sample.test/items/96" does not match; '
-        "unique ref: 96 is also in a row kept (window from 2024-01-03T00:00:00Z)"
-    )
-    assert [(o["check"], o["rows_failed"], o["windows_failed"]) for o in report["quality"]] == [
-        ("regex", 9, 3),
-        ("unique", 2, 2),
-    ]
-
-
-def test_row_count_does_not_judge_a_window_whose_fetch_failed(quality_api, write_config, tmp_path):
-    quality_api.set_faults(fail_since=["2024-01-03T00:00:00Z"])
-    path, config = write_config(**_quality({"check": "row_count", "min": 1, "action": "fail_window"}))
-    code, report = run_report(tmp_path, "--config", str(path), *RUN)
-
-    assert code == 1
-    assert sorted(row["id"] for row in read_jsonl(tmp_path / "out")) == _ids_in({WINDOWS[0], WINDOWS[2]})
-    # one dead-letter row for the window: its fetch's, not a second one of row_count
-    [dead] = read_jsonl(tmp_path / "dead_letter")
-    assert (dead["kind"], dead["window_start"]) == ("window", "2024-01-03T00:00:00Z")
-    assert dead["error_type"] != "QualityCheck"
-    assert (_outcome(report)["windows_failed"], report["counters"]["quality_windows_failed"]) == (0, 0)
-    assert report["run"]["windows_failed"] == 1
-    assert report["run"]["endpoint_stats"]["items"]["errors"] == 1
-    assert stored_watermark(config) == t("2024-01-03")
 
 
 def test_fail_window_on_a_child_endpoint_fails_the_child_task(tmp_path):

@@ -1,5 +1,9 @@
-"""Schema contracts (`api_config.endpoints.<name>.schema_contract`) and the schema history, end to end against the
-sample API over HTTP.
+"""Schema contracts (`api_config.endpoints.<name>.schema_contract`) and the schema history in whole runs against
+the sample API over HTTP, for what only the whole shows: the versions a run records and the files that name them
+(evolve, on every runner mode), a frozen contract's failed windows holding the watermark and writing no file, and
+refused records replayed under another contract. What each contract does to the rows of a run (discard_row,
+discard_value, a run that changes nothing) is tested without the run in
+tests/transforms/test_schema_contract_rows.py.
 
 Run 1 (2024-01-02 .. 01-04: ids 49..144) records the schema {id, updated_at, title, value}. Then the sample API
 drifts (`Faults.schema_drift`): every record gains `c` (id % 7), and `value` is text ('v<value>') in records whose
@@ -101,14 +105,6 @@ def test_evolve_adds_the_new_field_and_sends_rows_of_another_type_to_the_dead_le
     assert {f["run_id"]: f["fields"] for f in _schema_files(tmp_path)}[report["run"]["run_id"]] == versions[1].fields
 
 
-def test_a_run_that_changes_nothing_records_no_new_version(sample_api, tmp_path):
-    path = _setup(sample_api, tmp_path, "evolve")
-    assert main(["run", "--config", str(path), *RUN_2]) == 1
-    # ids 241..288: 250 carries text (a dead letter), c is known by now
-    assert main(["run", "--config", str(path), "--start_time", "2024-01-06", "--end_time", "2024-01-07"]) == 1
-    assert [v.version for v in _versions(path)] == [1, 2]
-
-
 def test_freeze_fails_each_window_with_a_difference_and_holds_the_watermark(sample_api, tmp_path):
     path = _setup(sample_api, tmp_path, "freeze")
 
@@ -128,46 +124,6 @@ def test_freeze_fails_each_window_with_a_difference_and_holds_the_watermark(samp
     assert stored_watermark(load_pipeline_config(path)) == t("2024-01-04")
     assert [v.version for v in _versions(path)] == [1]
     assert [f["schema_version"] for f in _schema_files(tmp_path)] == [1]  # run 2 wrote no file
-
-
-def test_discard_row_sends_every_row_with_a_difference_to_the_dead_letter(sample_api, tmp_path):
-    path = _setup(sample_api, tmp_path, "discard_row")
-    sample_api.set_faults(schema_drift=False)
-    clean_day = ["--start_time", "2024-01-04", "--end_time", "2024-01-05"]
-    assert main(["run", "--config", str(path), *clean_day]) == 0  # no drift: every row fits
-    sample_api.set_faults(schema_drift=True)
-
-    code, report = run_report(tmp_path, "--config", str(path), "--start_time", "2024-01-05", "--end_time", "2024-01-06")
-
-    assert code == 1
-    assert sorted(_rows_of_run_2(tmp_path)) == list(range(145, 193))
-    dead = read_jsonl(tmp_path / "dead_letter")
-    assert sorted(row["record"]["id"] for row in dead) == list(range(193, 241))
-    by_id = {row["record"]["id"]: row["error"] for row in dead}
-    assert by_id[199] == "schema_contract discard_row: c: new field (INTEGER)"
-    assert by_id[200] == (
-        "schema_contract discard_row: value: expected INTEGER, seen STRING ('v400'); c: new field (INTEGER)"
-    )
-    assert report["counters"]["schema_rows_refused"] == 48
-    assert stored_watermark(load_pipeline_config(path)) == t("2024-01-06")
-    assert [v.version for v in _versions(path)] == [1]
-
-
-def test_discard_value_writes_every_row_without_the_new_field_and_with_null_for_text(sample_api, tmp_path):
-    path = _setup(sample_api, tmp_path, "discard_value")
-
-    code, report = run_report(tmp_path, "--config", str(path), *RUN_2)
-
-    assert code == 0
-    rows = _rows_of_run_2(tmp_path)
-    assert sorted(rows) == RUN_2_IDS
-    assert all("c" not in row for row in rows.values())
-    assert sorted(i for i, row in rows.items() if row["value"] is None) == TEXT_IDS
-    assert all(rows[i]["value"] == _value(i) for i in RUN_2_IDS if i not in TEXT_IDS)
-    assert read_jsonl(tmp_path / "dead_letter") == []
-    assert report["counters"]["schema_values_discarded"] == 96 + 2
-    assert [v.version for v in _versions(path)] == [1]
-    assert [f["schema_version"] for f in _schema_files(tmp_path)] == [1, 1]  # both runs' files: version 1
 
 
 def test_records_evolve_refused_land_when_replayed_under_discard_value(sample_api, tmp_path):

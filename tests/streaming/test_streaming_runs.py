@@ -14,8 +14,8 @@ from beam_api_pipeline.cli import main
 from beam_api_pipeline.core.timeformat import parse_timestamp
 from beam_api_pipeline.core.windowing import EPOCH, format_utc
 from tests.live_api import POLL_SECONDS, RECORDS_PER_SECOND, streaming_config
-from tests.pipeline.test_toolkit_pagination import STRATEGIES
 from tests.support import merged, prism_location, read_jsonl
+from tests.transforms.test_toolkit_pagination import STRATEGIES
 
 #: Two records a page, so that each poll (about 6 records) walks several pages.
 SMALL_PAGES = {"api_config": {"pagination": {"page_size": 2}}}

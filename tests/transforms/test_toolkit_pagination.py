@@ -1,13 +1,15 @@
-"""Every pagination style end to end on DirectRunner against the sample API: exact ids over several windows,
-the loop guard, the host guard and max_pages."""
+"""Every pagination style on ReadFromApi alone (its records placed and de-duplicated by TransformRecords), in a
+TestPipeline on the local runner against the sample API: exact ids over several windows and the watermark their
+results commit, the loop guard, the host guard and max_pages, each failure as its dead-letter row. `STRATEGIES`
+is shared with tests/streaming."""
 
 from __future__ import annotations
 
 import pytest
 
-from beam_api_pipeline.cli import main
 from sample_api import Credentials, SampleApi
-from tests.support import read_jsonl, stored_watermark, t
+from tests.support import t
+from tests.transform_support import Read, config
 
 END = "2024-01-05T00:00:00Z"
 GRAPHQL_QUERY = """
@@ -20,8 +22,9 @@ query Events($since: DateTime, $until: DateTime, $first: Int, $after: String) {
 """
 
 
-def run(path, end: str = END) -> int:
-    return main(["run", "--config", str(path), "--end_time", end])
+def read(sample_api, tmp_path, changes: dict, end: str = END) -> Read:
+    """ReadFromApi of the windows 2024-01-02 .. `end` with the config `changes`."""
+    return Read(tmp_path, config(tmp_path, sample_api.url, **changes), "2024-01-02", end)
 
 
 STRATEGIES = {
@@ -81,21 +84,20 @@ STRATEGIES = {
 
 
 @pytest.mark.parametrize("strategy", list(STRATEGIES))
-def test_each_strategy_delivers_exactly_the_ids_of_several_windows(strategy, sample_api, write_config, tmp_path):
-    path, config = write_config(**STRATEGIES[strategy])
-    assert run(path) == 0
+def test_each_strategy_delivers_exactly_the_ids_of_several_windows(strategy, sample_api, tmp_path):
+    found = read(sample_api, tmp_path, STRATEGIES[strategy])
 
-    ids = [row["id"] if strategy != "link_header" else row["number"] for row in read_jsonl(tmp_path / "out")]
-    assert sorted(ids) == sample_api.dataset.ids_between(t("2024-01-02"), t(END))
+    ids = found.ids(key="number" if strategy == "link_header" else "id")
+    assert ids == sample_api.dataset.ids_between(t("2024-01-02"), t(END))
     assert len(ids) == len(set(ids)) == 3 * 48
-    assert stored_watermark(config) == t(END)
-    assert read_jsonl(tmp_path / "dead_letter") == []
+    assert found.watermarks == {"items": t(END)}
+    assert (found.failures, found.invalid) == ([], [])
     assert set(sample_api.stats()["by_status"]) == {"200"}
 
 
-def test_next_url_pages_are_requested_once_each(sample_api, write_config):
-    path, _ = write_config(**STRATEGIES["next_url"])
-    assert run(path, "2024-01-03T00:00:00Z") == 0
+def test_next_url_pages_are_requested_once_each(sample_api, tmp_path):
+    found = read(sample_api, tmp_path, STRATEGIES["next_url"], "2024-01-03T00:00:00Z")
+    assert found.failures == []
     assert sample_api.stats()["by_path"] == {"/feed": 7}  # 48 records, 7 a page
 
 
@@ -103,7 +105,7 @@ def test_next_url_pages_are_requested_once_each(sample_api, write_config):
     ("strategy", "what"),
     [("cursor", "cursor"), ("next_url", "next URL"), ("graphql", "cursor"), ("link_header", "next URL")],
 )
-def test_a_pagination_loop_fails_the_window_naming_window_and_pages(strategy, what, sample_api, write_config, tmp_path):
+def test_a_pagination_loop_fails_the_window_naming_window_and_pages(strategy, what, sample_api, tmp_path):
     sample_api.set_faults(loop_from_page=3)  # page 3 links back to page 2: not an immediate repeat
     changes = STRATEGIES.get(strategy) or {
         "api_config": {
@@ -111,10 +113,9 @@ def test_a_pagination_loop_fails_the_window_naming_window_and_pages(strategy, wh
             "pagination": {"strategy": "cursor", "page_size": 7, "cursor_path": "meta.next_cursor"},
         }
     }
-    path, config = write_config(**changes)
-    assert run(path, "2024-01-03T00:00:00Z") == 1
+    found = read(sample_api, tmp_path, changes, "2024-01-03T00:00:00Z")
 
-    dead = read_jsonl(tmp_path / "dead_letter")
+    dead = found.failures
     assert [(d["window_start"], d["status"], d["pages_fetched"]) for d in dead] == [
         ("2024-01-02T00:00:00Z", "failed", 3)
     ]
@@ -123,25 +124,23 @@ def test_a_pagination_loop_fails_the_window_naming_window_and_pages(strategy, wh
         "again; the walk is stopped as a loop"
     )
     assert dead[0]["error_type"] == "PaginationError"
-    assert stored_watermark(config) is None
+    assert found.watermarks == {"items": None}
 
 
-def test_a_next_url_on_another_host_is_not_followed(sample_api, write_config, tmp_path, monkeypatch):
+def test_a_next_url_on_another_host_is_not_followed(sample_api, tmp_path, monkeypatch):
     monkeypatch.setenv("SAMPLE_KEY", "key-that-must-stay-home")
     sample_api.credentials = Credentials(api_key="key-that-must-stay-home")
     with SampleApi() as foreign:
         port = foreign.url.rsplit(":", 1)[1]
         sample_api.set_faults(next_url_host=foreign.url.replace("127.0.0.1", "localhost"))
-        path, config = write_config(
-            api_config={
-                **STRATEGIES["next_url"]["api_config"],
-                "auth_config": {"auth_type": "api_key", "auth_credentials": {"key": "${env:SAMPLE_KEY}"}},
-            }
-        )
-        assert run(path, "2024-01-03T00:00:00Z") == 1
+        api_config = {
+            **STRATEGIES["next_url"]["api_config"],
+            "auth_config": {"auth_type": "api_key", "auth_credentials": {"key": "${env:SAMPLE_KEY}"}},
+        }
+        found = read(sample_api, tmp_path, {"api_config": api_config}, "2024-01-03T00:00:00Z")
         assert foreign.stats()["requests"] == 0
 
-    dead = read_jsonl(tmp_path / "dead_letter")
+    dead = found.failures
     base_port = sample_api.url.rsplit(":", 1)[1]
     assert dead[0]["error"].startswith(
         f"items window 2024-01-02T00:00:00Z/2024-01-03T00:00:00Z page 2: the URL http://localhost:{port}/feed?"
@@ -152,19 +151,17 @@ def test_a_next_url_on_another_host_is_not_followed(sample_api, write_config, tm
     )
     assert "key-that-must-stay-home" not in dead[0]["error"]
     assert sample_api.stats()["by_path"] == {"/feed": 1}
-    assert stored_watermark(config) is None
+    assert found.watermarks == {"items": None}
 
 
-def test_reaching_max_pages_is_reported_as_a_truncated_window(sample_api, write_config, tmp_path, capsys):
-    path, config = write_config(
-        api_config={
-            **STRATEGIES["link_header"]["api_config"],
-            "pagination": {"strategy": "link_header", "page_size": 5, "max_pages": 2},
-        }
-    )
-    assert run(path, "2024-01-03T00:00:00Z") == 1
+def test_reaching_max_pages_is_reported_as_a_truncated_window(sample_api, tmp_path):
+    api_config = {
+        **STRATEGIES["link_header"]["api_config"],
+        "pagination": {"strategy": "link_header", "page_size": 5, "max_pages": 2},
+    }
+    found = read(sample_api, tmp_path, {"api_config": api_config}, "2024-01-03T00:00:00Z")
 
-    dead = read_jsonl(tmp_path / "dead_letter")
+    dead = found.failures
     assert [(d["status"], d["pages_fetched"], d["records_fetched"]) for d in dead] == [("truncated", 2, 10)]
     assert "max_pages (2) reached" in dead[0]["error"]
-    assert stored_watermark(config) is None
+    assert found.watermarks == {"items": None}
