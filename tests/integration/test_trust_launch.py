@@ -153,4 +153,4 @@ def test_launch_warns_when_a_process_s_share_is_under_a_tenth_of_the_rate_limit(
         assert main(["launch", *launch]) == 0
         assert len(dataflow.requests) == 1  # a warning, not a refusal
     warnings = [line for line in capsys.readouterr().err.splitlines() if "rate_limit_mode share" in line]
-    assert warnings == ([f"WARNING beam_api_pipeline.run.manager: {warning}"] if warning else [])
+    assert warnings == ([f"WARNING beam_api_pipeline.run.launch: {warning}"] if warning else [])

@@ -1,4 +1,4 @@
-"""PipelineManager through the command line: list, runs, status, and a launched run's status from (a local fake
+"""Pipelines and their runs through the command line: list, runs, status, and a launched run's status from (a local fake
 of) Dataflow. Launching itself: tests/integration/test_trust_launch.py (its control table is BigQuery's) and
 tests/pipeline/test_trust_dataflow.py (what launch refuses)."""
 

@@ -14,7 +14,7 @@ from apache_beam.metrics.metric import MetricsFilter
 from beam_api_pipeline.cli import main
 from beam_api_pipeline.control.store import open_store
 from beam_api_pipeline.core import metrics
-from beam_api_pipeline.run.manager import prepare_run
+from beam_api_pipeline.run.prepare import prepare_run
 from sample_api import Credentials, OAuthSettings
 from sample_api.auth import TokenIssuer
 from tests.support import read_jsonl, t

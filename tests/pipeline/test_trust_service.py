@@ -20,7 +20,7 @@ from beam_api_pipeline.config import ServiceConfig, load_pipeline_config, resolv
 from beam_api_pipeline.control.store import open_store
 from beam_api_pipeline.flex_template import launch as flex_template_entry
 from beam_api_pipeline.gcp.dataflow import service_labels
-from beam_api_pipeline.run.manager import prepare_run
+from beam_api_pipeline.run.prepare import prepare_run
 from tests.support import write_yaml
 
 SERVICE = {"name": "acme-etl", "version": "2.1.0"}

@@ -18,7 +18,7 @@ from beam_api_pipeline.client.limits import RequestLimits
 from beam_api_pipeline.client.retry import RetryPolicy
 from beam_api_pipeline.config import AuthConfig, RetryConfig, load_pipeline_config, resolve_references
 from beam_api_pipeline.control.store import open_store
-from beam_api_pipeline.run.manager import prepare_run
+from beam_api_pipeline.run.prepare import prepare_run
 from sample_api import Credentials, LoginSettings, OAuthSettings, SampleApi
 from sample_api.auth import LoginIssuer
 from tests.support import t
