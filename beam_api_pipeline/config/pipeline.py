@@ -91,6 +91,7 @@ class PipelineConfig(StrictModel):
         if refused:
             raise rule_error("must be append when streaming.enabled is true", *refused)
 
-    def enabled_outputs(self) -> list[OutputConfig]:
-        """The outputs to write to, in file order."""
-        return [output for output in self.output if output.enabled]
+    def enabled_outputs(self) -> list[tuple[int, OutputConfig]]:
+        """The outputs to write to, in file order, each with its index in ``output`` (which names it in errors:
+        ``output.<index>``)."""
+        return [(index, output) for index, output in enumerate(self.output) if output.enabled]

@@ -58,7 +58,7 @@ def pipeline_summary(config: PipelineConfig) -> dict[str, Any]:
         "description": config.description,
         "enabled": config.enabled,
         "extractor": config.extractor_class,
-        "outputs": [output.type for output in config.enabled_outputs()],
+        "outputs": [output.type for _, output in config.enabled_outputs()],
         "watermarks": {e: format_utc(w) if w else None for e, w in watermarks.items()},
         "last_run_id": runs[0].run_id if runs else None,
         "last_run_status": runs[0].status if runs else None,

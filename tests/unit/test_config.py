@@ -160,7 +160,7 @@ def test_enabled_outputs_skips_disabled_ones(tmp_path):
         },
     )
     assert [type(output) for output in config.output] == [GcsOutputConfig, LocalOutputConfig]
-    assert [output.type for output in config.enabled_outputs()] == ["local"]
+    assert [(index, output.type) for index, output in config.enabled_outputs()] == [(1, "local")]
 
 
 @pytest.mark.parametrize(
