@@ -65,19 +65,9 @@ def authorized_session(variable: str, scopes: list[str]):
     return AuthorizedSession(credentials)
 
 
-def bigquery_emulator() -> str | None:
-    """The BigQuery emulator's base URL (`http://host:port`), or None for real BigQuery."""
-    return emulator_endpoint(BIGQUERY_HOST_VARIABLE)
-
-
-def storage_emulator() -> str | None:
-    """The GCS emulator's base URL, or None for real GCS."""
-    return emulator_endpoint(STORAGE_HOST_VARIABLE)
-
-
 def emulated() -> bool:
-    """Whether any Google Cloud service is emulated in this process."""
-    return bigquery_emulator() is not None or storage_emulator() is not None
+    """Whether BigQuery or GCS is emulated in this process (then clients given no project use the emulator's)."""
+    return any(emulator_endpoint(variable) for variable in (BIGQUERY_HOST_VARIABLE, STORAGE_HOST_VARIABLE))
 
 
 def default_project() -> str | None:
@@ -102,7 +92,7 @@ def use_emulators() -> None:
     with _patch_lock:
         google.auth.default = _anonymous_default
         beam_auth._Credentials._credentials_init = False
-        bigquery_url = bigquery_emulator()
+        bigquery_url = emulator_endpoint(BIGQUERY_HOST_VARIABLE)
         if bigquery_url:
             from apache_beam.io.gcp.internal.clients.bigquery import BigqueryV2
 
