@@ -13,7 +13,7 @@ from apache_beam.testing import test_pipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from beam_api_pipeline.config import PipelineConfig
-from beam_api_pipeline.control.store import open_store
+from beam_api_pipeline.control.store import opened_store
 from beam_api_pipeline.core.runners import SafeFnApiRunner
 from beam_api_pipeline.core.windowing import Window
 from beam_api_pipeline.plan.run_plan import RunPlan, WindowResult, WindowStatus, WindowTask
@@ -139,12 +139,9 @@ def test_commit_moves_the_watermark_over_complete_windows_only_after_its_side_in
             )
         )
 
-    store = open_store(cfg.watermark_store)
-    try:
+    with opened_store(cfg.watermark_store) as store:
         run = store.get_run("r1")
         watermark = store.get_watermark("sample_items", "items")
-    finally:
-        store.close()
     assert watermark == (t("2024-01-03") if failed_day_2 else t("2024-01-04"))
     assert (run.status, run.records_processed, run.windows_done) == (
         ("failed", 50, 1) if failed_day_2 else ("succeeded", 50, 2)
