@@ -13,13 +13,14 @@ from datetime import datetime, timedelta
 
 from beam_api_pipeline.config import EnvConfig, PipelineConfig, load_env_config, load_pipeline_config
 from beam_api_pipeline.control.schema_versions import format_schema_version
-from beam_api_pipeline.control.store import open_store
+from beam_api_pipeline.control.store import opened_store
 from beam_api_pipeline.core.errors import ConfigError, PipelineError
 from beam_api_pipeline.core.logging_setup import configure_logging
 from beam_api_pipeline.core.timeformat import parse_timestamp
 from beam_api_pipeline.core.windowing import format_utc
 from beam_api_pipeline.run.config_store import load_config_dir
-from beam_api_pipeline.run.manager import PipelineManager, chosen_endpoints
+from beam_api_pipeline.run.local_run import run_locally
+from beam_api_pipeline.run.pipelines import Pipelines, chosen_endpoints, pipeline_summary
 from beam_api_pipeline.run.report import format_report
 from beam_api_pipeline.run.validate import config_problems
 
@@ -174,29 +175,30 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _manager(args: argparse.Namespace) -> PipelineManager:
+def _pipelines(args: argparse.Namespace) -> Pipelines:
     """The pipelines `--config` or `--config_dir` name, with the environment file's service."""
     env = load_env_config(args.env_config) if args.env_config else EnvConfig()
     if getattr(args, "config_dir", None):
         configs = load_config_dir(args.config_dir, args.env_config)
         sources = {pipeline_id: f"{args.config_dir} ({pipeline_id})" for pipeline_id in configs}
-        return PipelineManager(configs, sources, env.service)
+        return Pipelines(configs, sources, env.service)
     if getattr(args, "config", None):
         config = load_pipeline_config(args.config, env)
-        return PipelineManager({config.pipeline_id: config}, {config.pipeline_id: args.config}, env.service)
+        return Pipelines({config.pipeline_id: config}, {config.pipeline_id: args.config}, env.service)
     raise ConfigError("give --config FILE or --config_dir DIR")
 
 
-def _config(args: argparse.Namespace, manager: PipelineManager) -> PipelineConfig:
+def _config(args: argparse.Namespace, pipelines: Pipelines) -> PipelineConfig:
     if args.config:
-        return next(iter(manager.pipelines.values()))
+        return next(iter(pipelines.configs.values()))
     if not args.pipeline_id:
         raise ConfigError("--pipeline_id is required with --config_dir")
-    return manager.get_config(args.pipeline_id)
+    return pipelines.config(args.pipeline_id)
 
 
 def _list(args: argparse.Namespace, _beam_args: list[str]) -> int:
-    rows = _manager(args).list_pipelines()
+    configs = _pipelines(args).configs
+    rows = [pipeline_summary(configs[pipeline_id]) for pipeline_id in sorted(configs)]
     if args.json:
         print("\n".join(json.dumps(row) for row in rows))
         return EXIT_OK
@@ -212,14 +214,16 @@ def _list(args: argparse.Namespace, _beam_args: list[str]) -> int:
 
 
 def _run(args: argparse.Namespace, beam_args: list[str]) -> int:
-    manager = _manager(args)
-    config = _config(args, manager)
-    report = manager.execute_pipeline(
+    pipelines = _pipelines(args)
+    config = _config(args, pipelines)
+    report = run_locally(
         config,
         beam_args,
         args.start_time,
         args.end_time,
         show_progress=not args.no_progress,
+        source=pipelines.source(config),
+        service=pipelines.service,
         backfill=args.backfill,
         wait_for_lease=args.wait_for_lease,
     )
@@ -233,13 +237,15 @@ def _run(args: argparse.Namespace, beam_args: list[str]) -> int:
 def _replay(args: argparse.Namespace, beam_args: list[str]) -> int:
     from beam_api_pipeline.run.replay import make_replay_plan, read_dead_letters
 
-    manager = _manager(args)
-    config = _config(args, manager)
+    pipelines = _pipelines(args)
+    config = _config(args, pipelines)
     rows = read_dead_letters(args.dead_letter, config.pipeline_id, args.run_id)
-    report = manager.execute_pipeline(
+    report = run_locally(
         config,
         beam_args,
         plan_run=lambda store: make_replay_plan(config, store, rows),
+        source=pipelines.source(config),
+        service=pipelines.service,
         wait_for_lease=args.wait_for_lease,
     )
     print(format_report(report))
@@ -248,31 +254,35 @@ def _replay(args: argparse.Namespace, beam_args: list[str]) -> int:
 
 def _launch(args: argparse.Namespace, _beam_args: list[str]) -> int:
     from beam_api_pipeline.gcp.dataflow import LaunchSettings
+    from beam_api_pipeline.run.launch import launch_job, launch_request
 
-    manager = _manager(args)
-    config = _config(args, manager)
+    pipelines = _pipelines(args)
+    config = _config(args, pipelines)
     settings = LaunchSettings(
         args.project, args.region, args.template_path, args.max_workers, args.service_account, args.temp_location
     )
     source = args.config_gcs_path or args.config
     if not source:
         raise ConfigError("launch needs --config FILE or --config_gcs_path gs://...")
+    given = {
+        "env_source": args.env_config,
+        "source": pipelines.source(config),
+        "service": pipelines.service,
+        "backfill": args.backfill,
+    }
     if args.print_request:
-        body = manager.launch_request(
-            config, settings, source, args.start_time, args.end_time, args.env_config, backfill=args.backfill
-        )
-        print(json.dumps(body, indent=2))
+        print(json.dumps(launch_request(config, settings, source, args.start_time, args.end_time, **given), indent=2))
         return EXIT_OK
-    run = manager.trigger_pipeline(
-        config, settings, source, args.start_time, args.end_time, args.env_config, backfill=args.backfill
-    )
+    run = launch_job(config, settings, source, args.start_time, args.end_time, **given)
     print(json.dumps({"run_id": run.run_id, "pipeline_id": run.pipeline_id, "job_id": run.job_id}))
     return EXIT_OK
 
 
 def _status(args: argparse.Namespace, _beam_args: list[str]) -> int:
+    from beam_api_pipeline.run.status import get_run_status
+
     dataflow = (args.project, args.region) if args.project and args.region else None
-    run = _manager(args).get_run_status(args.run_id, dataflow=dataflow)
+    run = get_run_status(args.run_id, _pipelines(args).configs.values(), dataflow)
     if run is None:
         print(f"error: no run {args.run_id}", file=sys.stderr)
         return EXIT_FAILED
@@ -281,32 +291,33 @@ def _status(args: argparse.Namespace, _beam_args: list[str]) -> int:
 
 
 def _runs(args: argparse.Namespace, _beam_args: list[str]) -> int:
-    manager = _manager(args)
-    for run in manager.list_runs(_config(args, manager).pipeline_id):
+    config = _config(args, _pipelines(args))
+    with opened_store(config.watermark_store) as store:
+        runs = store.list_runs(config.pipeline_id)
+    for run in runs:
         print(json.dumps(run.to_dict()))
     return EXIT_OK
 
 
 def _check(args: argparse.Namespace, _beam_args: list[str]) -> int:
-    from beam_api_pipeline.run.check import FAIL
+    from beam_api_pipeline.run.check import FAIL, check_sources
 
-    manager = _manager(args)
-    lines = manager.check_sources(_config(args, manager), args.endpoint, args.records)
+    lines = check_sources(_config(args, _pipelines(args)), args.endpoint, args.records)
     print("\n".join(map(str, lines)))
     return EXIT_FAILED if any(line.outcome == FAIL for line in lines) else EXIT_OK
 
 
 def _validate(args: argparse.Namespace, beam_args: list[str]) -> int:
-    manager = _manager(args)
+    pipelines = _pipelines(args)
     problems = [
         problem
-        for pipeline_id, config in manager.pipelines.items()
-        for problem in config_problems(config, manager.sources[pipeline_id], beam_args)
+        for config in pipelines.configs.values()
+        for problem in config_problems(config, pipelines.source(config), beam_args)
     ]
     if problems:
         raise ConfigError(problems)
     source = args.config or args.config_dir
-    for config in manager.pipelines.values():
+    for config in pipelines.configs.values():
         print(f"{source}: valid (pipeline {config.pipeline_id}, endpoints: {', '.join(config.api_config.endpoints)})")
     return EXIT_OK
 
@@ -314,8 +325,7 @@ def _validate(args: argparse.Namespace, beam_args: list[str]) -> int:
 def _alerts_apply(args: argparse.Namespace, _beam_args: list[str]) -> int:
     from beam_api_pipeline.gcp.monitoring import apply_alerts
 
-    manager = _manager(args)
-    print("\n".join(apply_alerts(_config(args, manager), args.project)))
+    print("\n".join(apply_alerts(_config(args, _pipelines(args)), args.project)))
     return EXIT_OK
 
 
@@ -326,16 +336,16 @@ def _watermark(args: argparse.Namespace, beam_args: list[str]) -> int:
 
 
 def _watermark_set(args: argparse.Namespace, _beam_args: list[str]) -> int:
-    manager = _manager(args)
-    print(manager.set_watermark(_config(args, manager), args.endpoint, args.to, args.reason))
+    from beam_api_pipeline.run.watermark_set import set_watermark
+
+    pipelines = _pipelines(args)
+    print(set_watermark(_config(args, pipelines), args.endpoint, args.to, args.reason, pipelines.service))
     return EXIT_OK
 
 
 def _watermark_show(args: argparse.Namespace, _beam_args: list[str]) -> int:
-    manager = _manager(args)
-    config = _config(args, manager)
-    store = open_store(config.watermark_store)
-    try:
+    config = _config(args, _pipelines(args))
+    with opened_store(config.watermark_store) as store:
         for endpoint in config.api_config.endpoints:
             watermark = store.get_watermark(config.pipeline_id, endpoint)
             row = {
@@ -344,23 +354,17 @@ def _watermark_show(args: argparse.Namespace, _beam_args: list[str]) -> int:
                 "watermark": watermark and format_utc(watermark),
             }
             print(json.dumps(row))
-    finally:
-        store.close()
     return EXIT_OK
 
 
 def _schema_show(args: argparse.Namespace, _beam_args: list[str]) -> int:
-    manager = _manager(args)
-    config = _config(args, manager)
+    config = _config(args, _pipelines(args))
     endpoints = chosen_endpoints(config, args.endpoint)
-    store = open_store(config.watermark_store)
-    try:
+    with opened_store(config.watermark_store) as store:
         for endpoint in endpoints:
             versions = store.schema_versions(config.pipeline_id, endpoint)
             lines = [line for version in versions for line in format_schema_version(version)]
             print("\n".join(lines or [f"{endpoint}: no schema recorded yet"]))
-    finally:
-        store.close()
     return EXIT_OK
 
 

@@ -26,13 +26,15 @@ from beam_api_pipeline.config.options import (
     worker_log_args,
 )
 from beam_api_pipeline.control import lease
-from beam_api_pipeline.control.store import open_store
+from beam_api_pipeline.control.store import opened_store
 from beam_api_pipeline.core.errors import ConfigError
 from beam_api_pipeline.core.logging_setup import configure_logging
 from beam_api_pipeline.core.runners import is_dataflow
 from beam_api_pipeline.plan.run_plan import RunPlan, new_run_id
-from beam_api_pipeline.run.manager import PipelineManager, prepare_run, release_lease
+from beam_api_pipeline.run.local_run import run_locally
+from beam_api_pipeline.run.prepare import prepare_run
 from beam_api_pipeline.run.report import format_report
+from beam_api_pipeline.run.run_records import release_lease
 from beam_api_pipeline.run.validate import check_config
 
 logger = logging.getLogger("beam_api_pipeline.flex_template")
@@ -50,9 +52,8 @@ def build_pipeline(run: TemplateRun, beam_args: list[str], job_alerts: bool = Fa
         if run.run_id:  # `launch` took the lease for this job, which will never start
             release_lease(config, run.run_id)
         raise
-    store = open_store(config.watermark_store)
     run_id = run.run_id or new_run_id(datetime.now(UTC))
-    try:
+    with opened_store(config.watermark_store) as store:
         lease.take(store, config.pipeline_id, run_id, config.watermark_store.job_lease_ttl)
         try:
             return prepare_run(
@@ -70,8 +71,6 @@ def build_pipeline(run: TemplateRun, beam_args: list[str], job_alerts: bool = Fa
         except BaseException:
             store.release_lease(config.pipeline_id, run_id)
             raise
-    finally:
-        store.close()
 
 
 def launch(argv: list[str]) -> int:
@@ -108,10 +107,15 @@ def _submit(run: TemplateRun, beam_args: list[str]) -> int:
 
 def _run_here(run: TemplateRun, beam_args: list[str]) -> int:
     """Run on a local runner, wait, and print the run report."""
-    pipeline_id = run.config.pipeline_id
-    manager = PipelineManager({pipeline_id: run.config}, {pipeline_id: run.source}, run.service)
-    report = manager.execute_pipeline(
-        run.config, beam_args, run.start_time, run.end_time, run_id=run.run_id, backfill=run.backfill
+    report = run_locally(
+        run.config,
+        beam_args,
+        run.start_time,
+        run.end_time,
+        run_id=run.run_id,
+        source=run.source,
+        service=run.service,
+        backfill=run.backfill,
     )
     print(format_report(report))
     return EXIT_OK if report.succeeded else EXIT_FAILED

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from beam_api_pipeline.config import PipelineConfig
 from beam_api_pipeline.core.timeformat import parse_timestamp
-from beam_api_pipeline.run.manager import PipelineManager
+from beam_api_pipeline.run.local_run import run_locally
 from sample_api import Dataset, SampleApi
 
 
@@ -67,7 +67,7 @@ def measure(interval: float, seconds: float, rate: int, prism: str) -> None:
         start = datetime.now(UTC)
         options = ["--runner=PrismRunner", f"--prism_location={prism}"]
         config = _config(api.url, Path(workdir), interval)
-        report = PipelineManager().execute_pipeline(config, options, start, start + timedelta(seconds=seconds))
+        report = run_locally(config, options, start, start + timedelta(seconds=seconds))
         stop.set()
         feeder.join()
         rows = [json.loads(line) for path in Path(workdir, "out").rglob("*.jsonl") for line in path.open()]

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from beam_api_pipeline.config import load_pipeline_config
-from beam_api_pipeline.run.manager import PipelineManager
+from beam_api_pipeline.run.local_run import run_locally
 from beam_api_pipeline.run.report import format_report
 from sample_api import SampleApi
 
@@ -26,10 +26,9 @@ def run_demo(config_path: str, workdir: str) -> int:
         os.environ["SAMPLE_API_URL"] = api.url
         print(f"sample API on {api.url}: {len(api.dataset)} records from 2024-01-01, 48 a day")
         config = load_pipeline_config(config_path)
-        manager = PipelineManager()
         exit_code = 0
         for title, end in (("first run", FIRST_RUN_END), ("second run (incremental)", SECOND_RUN_END)):
-            report = manager.execute_pipeline(config, end_time=end)
+            report = run_locally(config, end_time=end)
             print(f"\n== {title}, up to {end:%Y-%m-%d} ==\n{format_report(report)}")
             exit_code = exit_code or (0 if report.succeeded else 1)
     print()

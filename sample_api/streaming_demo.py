@@ -15,7 +15,7 @@ from pathlib import Path
 
 from beam_api_pipeline.config import load_pipeline_config
 from beam_api_pipeline.core.windowing import format_utc
-from beam_api_pipeline.run.manager import PipelineManager
+from beam_api_pipeline.run.local_run import run_locally
 from beam_api_pipeline.run.report import format_report
 from sample_api import SampleApi
 from sample_api.data import Dataset
@@ -37,7 +37,7 @@ def run_streaming_demo(config_path: str, workdir: str, seconds: float, prism: st
         end = start + timedelta(seconds=seconds)
         print(f"sample API on {api.url}: {RECORDS_PER_SECOND} new records a second; polling until {format_utc(end)}")
         options = ["--runner=PrismRunner", f"--prism_location={prism}"]
-        report = PipelineManager().execute_pipeline(config, options, start, end)
+        report = run_locally(config, options, start, end)
         stop.set()
         feeder.join()
         print(format_report(report))

@@ -24,13 +24,10 @@ def read_jsonl(folder: Path, recursive: bool = False) -> list[dict[str, Any]]:
 
 def stored_watermark(config, endpoint: str = "items") -> datetime | None:
     """The watermark `config`'s store holds for `endpoint`."""
-    from beam_api_pipeline.control.store import open_store
+    from beam_api_pipeline.control.store import opened_store
 
-    store = open_store(config.watermark_store)
-    try:
+    with opened_store(config.watermark_store) as store:
         return store.get_watermark(config.pipeline_id, endpoint)
-    finally:
-        store.close()
 
 
 #: Config sections whose keys depend on their `type`: a change replaces them whole.

@@ -1,4 +1,6 @@
-"""Every Beam metric the pipeline reports, in one place (shown in the Dataflow UI and DirectRunner results)."""
+"""Every Beam metric the pipeline reports, in one place (shown in the Dataflow UI and DirectRunner results); a
+reader of a run's metrics (the run report, alerts) looks them up by these objects' names (`name_of`), never by
+names of its own."""
 
 from apache_beam.metrics import Metrics
 
@@ -8,6 +10,7 @@ REQUESTS = Metrics.counter(NAMESPACE, "requests")
 RETRIES = Metrics.counter(NAMESPACE, "retries")
 #: Every 429 answer of the run; `endpoint_rate_limited` counts those of one endpoint that were retried.
 RATE_LIMITED = Metrics.counter(NAMESPACE, "rate_limited_429")
+#: The prefix of `endpoint_rate_limited`'s names.
 RATE_LIMITED_OF = "rate_limited_429_"
 THROTTLED_MSECS = Metrics.counter(NAMESPACE, "throttled_msecs")
 #: Milliseconds spent fetching (each window part's, as the report's fetch seconds): throttled_msecs / fetch_msecs
@@ -66,6 +69,16 @@ RECORDS_PER_POLL = Metrics.distribution(NAMESPACE, "records_per_poll")
 POLL_WRITE_LATENCY_MS = Metrics.distribution(NAMESPACE, "poll_write_latency_ms")
 #: Streaming runs: milliseconds from a row's `timestamp_field` to the moment it is handed to the outputs.
 RECORD_LATENCY_MS = Metrics.distribution(NAMESPACE, "record_latency_ms")
+
+
+#: The prefix of every quality check's counter (`quality_counter`), and of QUALITY_ROWS_FAILED and
+#: QUALITY_WINDOWS_FAILED.
+QUALITY_OF = "quality_"
+
+
+def name_of(metric) -> str:
+    """The name `metric` (a counter or distribution of this module) reports under, e.g. `requests`."""
+    return metric.metric_name.name
 
 
 def quality_counter(name: str):

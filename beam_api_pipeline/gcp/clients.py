@@ -1,7 +1,9 @@
-"""Emulator endpoints: when `BIGQUERY_EMULATOR_HOST` / `STORAGE_EMULATOR_HOST` are set, every BigQuery and GCS
-client the project builds talks to them, with anonymous credentials.
+"""How the project's Google Cloud clients reach emulators and fakes, one rule for every service: when a service's
+variable is set (`BIGQUERY_EMULATOR_HOST`, `STORAGE_EMULATOR_HOST`, `DATAFLOW_ENDPOINT`, `MONITORING_ENDPOINT`),
+its clients talk to the endpoint it names (`host:port` or a URL), with anonymous credentials; unset, to the real
+service with Application Default Credentials (`emulator_endpoint`, `client_kwargs`, `authorized_session`).
 
-google-cloud-bigquery and google-cloud-storage (and so Beam's gcsio) read these variables themselves; Beam's
+google-cloud-bigquery and google-cloud-storage (and so Beam's gcsio) read their variables themselves; Beam's
 own BigQuery client (apitools `BigqueryV2`) has no endpoint option, so `use_emulators()` points its BASE_URL at
 the emulator and makes `google.auth.default()` answer anonymous credentials inside this process. That is enough
 for DirectRunner (in-process and multi-thread modes); worker processes of other runners do not inherit it.
@@ -11,9 +13,13 @@ from __future__ import annotations
 
 import os
 import threading
+from typing import Any
 
 BIGQUERY_HOST_VARIABLE = "BIGQUERY_EMULATOR_HOST"
 STORAGE_HOST_VARIABLE = "STORAGE_EMULATOR_HOST"
+#: Local fakes of the Dataflow REST API and of the Cloud Logging and Monitoring REST APIs (tests/fakes/).
+DATAFLOW_ENDPOINT_VARIABLE = "DATAFLOW_ENDPOINT"
+MONITORING_ENDPOINT_VARIABLE = "MONITORING_ENDPOINT"
 EMULATOR_PROJECT_VARIABLE = "EMULATOR_PROJECT"
 DEFAULT_EMULATOR_PROJECT = "test-project"
 
@@ -25,21 +31,43 @@ def _base_url(host: str) -> str:
     return host if "://" in host else f"http://{host}"
 
 
-def bigquery_emulator() -> str | None:
-    """The BigQuery emulator's base URL (`http://host:port`), or None for real BigQuery."""
-    host = os.environ.get(BIGQUERY_HOST_VARIABLE)
+def emulator_endpoint(variable: str) -> str | None:
+    """The base URL (`http://host:port`) of the emulator the environment variable `variable` names, or None when
+    it is unset: the real service."""
+    host = os.environ.get(variable)
     return _base_url(host) if host else None
 
 
-def storage_emulator() -> str | None:
-    """The GCS emulator's base URL, or None for real GCS."""
-    host = os.environ.get(STORAGE_HOST_VARIABLE)
-    return _base_url(host) if host else None
+def client_kwargs(variable: str) -> dict[str, Any]:
+    """What a google-cloud client of the service `variable` emulates is built with: the emulator's endpoint and
+    anonymous credentials when it is set; nothing (the real service, Application Default Credentials) when not."""
+    endpoint = emulator_endpoint(variable)
+    if endpoint is None:
+        return {}
+    from google.api_core.client_options import ClientOptions
+    from google.auth.credentials import AnonymousCredentials
+
+    return {"credentials": AnonymousCredentials(), "client_options": ClientOptions(api_endpoint=endpoint)}
+
+
+def authorized_session(variable: str, scopes: list[str]):
+    """A requests session for a REST API: anonymous when `variable` names an emulator, else authorized with
+    Application Default Credentials for `scopes`."""
+    from google.auth.transport.requests import AuthorizedSession
+
+    if emulator_endpoint(variable) is not None:
+        from google.auth.credentials import AnonymousCredentials
+
+        return AuthorizedSession(AnonymousCredentials())
+    import google.auth
+
+    credentials, _ = google.auth.default(scopes=scopes)
+    return AuthorizedSession(credentials)
 
 
 def emulated() -> bool:
-    """Whether any Google Cloud service is emulated in this process."""
-    return bigquery_emulator() is not None or storage_emulator() is not None
+    """Whether BigQuery or GCS is emulated in this process (then clients given no project use the emulator's)."""
+    return any(emulator_endpoint(variable) for variable in (BIGQUERY_HOST_VARIABLE, STORAGE_HOST_VARIABLE))
 
 
 def default_project() -> str | None:
@@ -64,7 +92,7 @@ def use_emulators() -> None:
     with _patch_lock:
         google.auth.default = _anonymous_default
         beam_auth._Credentials._credentials_init = False
-        bigquery_url = bigquery_emulator()
+        bigquery_url = emulator_endpoint(BIGQUERY_HOST_VARIABLE)
         if bigquery_url:
             from apache_beam.io.gcp.internal.clients.bigquery import BigqueryV2
 
@@ -75,25 +103,11 @@ def bigquery_client(project: str | None = None):
     """A google-cloud-bigquery Client, on the emulator when one is configured."""
     from google.cloud import bigquery
 
-    emulator = bigquery_emulator()
-    if emulator is None:
-        return bigquery.Client(project=project)
-    from google.api_core.client_options import ClientOptions
-    from google.auth.credentials import AnonymousCredentials
-
-    return bigquery.Client(
-        project=project or default_project(),
-        credentials=AnonymousCredentials(),
-        client_options=ClientOptions(api_endpoint=emulator),
-    )
+    return bigquery.Client(project=project or default_project(), **client_kwargs(BIGQUERY_HOST_VARIABLE))
 
 
 def storage_client(project: str | None = None):
     """A google-cloud-storage Client, on the emulator when one is configured."""
     from google.cloud import storage
 
-    if storage_emulator() is None:
-        return storage.Client(project=project)
-    from google.auth.credentials import AnonymousCredentials
-
-    return storage.Client(project=project or default_project(), credentials=AnonymousCredentials())
+    return storage.Client(project=project or default_project(), **client_kwargs(STORAGE_HOST_VARIABLE))

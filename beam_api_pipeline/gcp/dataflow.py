@@ -2,21 +2,19 @@
 the job labels that name the service.
 
 `DATAFLOW_ENDPOINT` (e.g. `http://127.0.0.1:9070`) points the clients at another endpoint, with anonymous
-credentials: that is how the tests talk to a local fake of the Dataflow REST API.
+credentials (the rule of `clients`): that is how the tests talk to a local fake of the Dataflow REST API.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from beam_api_pipeline.config.env import ServiceConfig
 from beam_api_pipeline.config.options import PATTERNS
-
-ENDPOINT_VARIABLE = "DATAFLOW_ENDPOINT"
+from beam_api_pipeline.gcp.clients import DATAFLOW_ENDPOINT_VARIABLE, client_kwargs
 
 #: What a GCP label value may not contain; a value is at most 63 characters.
 _NOT_IN_LABEL = re.compile(r"[^a-z0-9_-]")
@@ -76,15 +74,6 @@ def service_labels(service: ServiceConfig) -> dict[str, str]:
     return {key: _NOT_IN_LABEL.sub("_", value.lower())[:_LABEL_LENGTH] for key, value in given.items() if value}
 
 
-def _client_kwargs() -> dict:
-    endpoint = os.environ.get(ENDPOINT_VARIABLE)
-    if not endpoint:
-        return {"transport": "rest"}
-    from google.auth.credentials import AnonymousCredentials
-
-    return {"transport": "rest", "credentials": AnonymousCredentials(), "client_options": {"api_endpoint": endpoint}}
-
-
 class DataflowClient:
     """flexTemplates.launch and jobs.get for one project and region."""
 
@@ -94,8 +83,10 @@ class DataflowClient:
         self._dataflow = dataflow
         self.project = project
         self.region = region
-        self._templates = dataflow.FlexTemplatesServiceClient(**_client_kwargs())
-        self._jobs = dataflow.JobsV1Beta3Client(**_client_kwargs())
+        self._templates = dataflow.FlexTemplatesServiceClient(
+            transport="rest", **client_kwargs(DATAFLOW_ENDPOINT_VARIABLE)
+        )
+        self._jobs = dataflow.JobsV1Beta3Client(transport="rest", **client_kwargs(DATAFLOW_ENDPOINT_VARIABLE))
 
     def launch(self, body: dict[str, Any]) -> str:
         """Send flexTemplates.launch with `body` (`launch_body`); returns the new job's id."""

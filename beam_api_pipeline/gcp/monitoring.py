@@ -9,12 +9,11 @@ as it is when it already says what the file says; notification channels and `ena
 are kept.
 
 `MONITORING_ENDPOINT` (e.g. `http://127.0.0.1:9071`) points both APIs at another endpoint, with anonymous
-credentials: that is how the tests talk to a local fake of them.
+credentials (the rule of `clients`): that is how the tests talk to a local fake of them.
 """
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 from string import Template
@@ -24,9 +23,9 @@ import yaml
 
 from beam_api_pipeline.config import AlertCondition, PipelineConfig, format_duration
 from beam_api_pipeline.core.errors import ApiError, ConfigError
+from beam_api_pipeline.gcp.clients import MONITORING_ENDPOINT_VARIABLE, authorized_session, emulator_endpoint
 from beam_api_pipeline.gcp.dataflow import job_name_pattern
 
-ENDPOINT_VARIABLE = "MONITORING_ENDPOINT"
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates" / "monitoring"
 
 _LOGGING = "https://logging.googleapis.com"
@@ -107,28 +106,16 @@ def contains(actual: Any, wanted: Any) -> bool:
     return actual == wanted
 
 
-def _session():
-    if os.environ.get(ENDPOINT_VARIABLE):
-        import requests
-
-        return requests.Session()
-    import google.auth
-    from google.auth.transport.requests import AuthorizedSession
-
-    credentials, _ = google.auth.default(scopes=_SCOPES)
-    return AuthorizedSession(credentials)
-
-
 class _Api:
     """The calls `apply` makes: Logging projects.metrics get/create/update, Monitoring projects.alertPolicies
     list/create/patch."""
 
     def __init__(self, project: str):
-        endpoint = os.environ.get(ENDPOINT_VARIABLE, "").rstrip("/")
+        endpoint = emulator_endpoint(MONITORING_ENDPOINT_VARIABLE)
         self._metrics = f"{endpoint or _LOGGING}/v2/projects/{project}/metrics"
         self._monitoring = f"{endpoint or _MONITORING}/v3"
         self._policies = f"{self._monitoring}/projects/{project}/alertPolicies"
-        self._session = _session()
+        self._session = authorized_session(MONITORING_ENDPOINT_VARIABLE, _SCOPES)
 
     def apply_metric(self, metric: dict[str, Any]) -> str:
         """Create the log-based metric, or update it when it says something else; returns the line to print."""

@@ -27,7 +27,7 @@ from apache_beam.transforms.userstate import ReadModifyWriteStateSpec
 from apache_beam.utils.timestamp import MAX_TIMESTAMP, Timestamp
 
 from beam_api_pipeline.config import PipelineConfig
-from beam_api_pipeline.control.store import open_store
+from beam_api_pipeline.control.store import opened_store
 from beam_api_pipeline.control.watermarks import WatermarkHandler
 from beam_api_pipeline.core import metrics
 from beam_api_pipeline.core.windowing import format_utc
@@ -61,8 +61,7 @@ class _PlanPollFn(beam.DoFn):
         poll_time = self._poll_time(float(tick))
         stored_state = json.loads(state.read() or "{}")
         polls = stored_state.get("endpoints", {}) if stored_state.get("run_id") == self._run_id else {}
-        store = open_store(self._config.watermark_store)
-        try:
+        with opened_store(self._config.watermark_store) as store:
             committed = committed_polls(store.get_run(self._run_id))
             in_flight = [e for e, entry in polls.items() if not _committed(committed.get(e), entry)]
             if in_flight:
@@ -70,8 +69,6 @@ class _PlanPollFn(beam.DoFn):
                 logger.info("poll at %s skipped: the last poll of %s is not committed yet", poll_time, in_flight)
                 return
             watermarks = {e: store.get_watermark(self._config.pipeline_id, e) for e in self._roots()}
-        finally:
-            store.close()
         tasks = []
         for endpoint, stored in watermarks.items():
             resume_at = committed[endpoint].resume_at if endpoint in committed else None

@@ -14,6 +14,7 @@ from tenacity import RetryError, retry, stop_after_attempt, wait_exponential
 
 from beam_api_pipeline.config import AlertsConfig, format_duration, resolve_references
 from beam_api_pipeline.control.runs import PipelineRun, RunStatus
+from beam_api_pipeline.core import metrics
 from beam_api_pipeline.core.errors import ConfigError
 from beam_api_pipeline.core.logging_setup import RedactingFilter, register_secrets
 from beam_api_pipeline.core.windowing import format_utc
@@ -54,8 +55,8 @@ def report_facts(report: RunReport) -> RunFacts:
         dead_letter_location=report.dead_letter_location,
         watermarks=report.watermarks_after,
         quality_failures=failures,
-        fetch_seconds=report.counters["fetch_msecs"] / 1000,
-        throttled_seconds=report.counters["throttled_msecs"] / 1000,
+        fetch_seconds=report.count(metrics.FETCH_MSECS) / 1000,
+        throttled_seconds=report.count(metrics.THROTTLED_MSECS) / 1000,
     )
 
 

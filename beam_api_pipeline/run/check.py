@@ -11,12 +11,15 @@ from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from beam_api_pipeline.client.api_client import ApiClient
-from beam_api_pipeline.config import PipelineConfig
+from beam_api_pipeline.client.build import budget_share, build_client, client_limits
+from beam_api_pipeline.config import PipelineConfig, resolve_config
 from beam_api_pipeline.config.api import METADATA_TIMES, window_templates
 from beam_api_pipeline.config.fields import format_duration
+from beam_api_pipeline.control.store import opened_store
 from beam_api_pipeline.control.watermarks import WatermarkHandler
 from beam_api_pipeline.core import jsoncodec
 from beam_api_pipeline.core.errors import ApiError, PipelineError, RecordsPathError
@@ -29,6 +32,8 @@ from beam_api_pipeline.pagination import Page
 from beam_api_pipeline.plan.parents import EndpointTree, ParentRef, parent_fields
 from beam_api_pipeline.records.placement import Placement, astray_example, filter_failure, is_astray
 from beam_api_pipeline.records.record_ops import apply_transform
+from beam_api_pipeline.run.factory import PipelineFactory
+from beam_api_pipeline.run.pipelines import chosen_endpoints
 from beam_api_pipeline.schemas.baseline import declared_fields, timestamp_columns
 from beam_api_pipeline.schemas.bigquery_schema import row_problems
 from beam_api_pipeline.schemas.infer import describe_fields, infer_fields, json_type
@@ -93,6 +98,21 @@ class _Target:
     described: str
     moment: datetime
     windows: dict[str, Window]
+
+
+def check_sources(config: PipelineConfig, endpoint: str | None = None, max_records: int = 1000) -> list[CheckLine]:
+    """The checks of `config`'s endpoints (or of `endpoint` and the parents it needs) against the live API, with
+    the client and extractor a worker would use; reads the stored watermarks, writes nothing."""
+    chosen_endpoints(config, endpoint)
+    resolved = resolve_config(config)
+    client = build_client(resolved, client_limits(resolved, budget_share(resolved, 1)))
+    try:
+        with opened_store(config.watermark_store) as store:
+            stored = partial(store.get_watermark, config.pipeline_id)
+            extractor_class = PipelineFactory.extractor_class(config)
+            return ConformanceCheck(resolved, client, extractor_class, stored, max_records).run(endpoint)
+    finally:
+        client.close()
 
 
 def first_window(config: PipelineConfig, stored: datetime | None, now: datetime) -> Window:

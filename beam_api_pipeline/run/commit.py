@@ -16,7 +16,7 @@ from apache_beam import pvalue
 from beam_api_pipeline.config import PipelineConfig
 from beam_api_pipeline.control import lease
 from beam_api_pipeline.control.runs import MAX_ERRORS_KEPT, PipelineRun, RunStatus
-from beam_api_pipeline.control.store import open_store
+from beam_api_pipeline.control.store import opened_store
 from beam_api_pipeline.control.watermarks import WindowOutcome
 from beam_api_pipeline.core import metrics
 from beam_api_pipeline.core.beam_windows import combine_all, count_all
@@ -94,8 +94,7 @@ class _CommitFn(beam.DoFn):
         results = [WindowResult.from_element(element) for element in result_elements]
         child_tasks = [task for batch in spawned for task in batch_tasks(batch)]
         outcomes = window_outcomes(plan, results, child_tasks)
-        store = open_store(self._config.watermark_store)
-        try:
+        with opened_store(self._config.watermark_store) as store:
             committed = watermarks_after(plan, outcomes) if self._config.api_config.watermark.enabled else {}
             run = self._run_record(plan, outcomes, results, child_tasks, rows_written, invalid_records, figures)
             lost = self._advance_holding_lease(store, plan, committed)
@@ -110,8 +109,6 @@ class _CommitFn(beam.DoFn):
                 self._record_schema(store, endpoint, fields)
             if plan.job_holds_lease:
                 self._hold_lease(store, plan)
-        finally:
-            store.close()
         return run, committed
 
     def _advance_holding_lease(

@@ -7,6 +7,8 @@ from datetime import datetime
 from typing import Any
 
 from beam_api_pipeline.control.runs import PipelineRun, RunStatus
+from beam_api_pipeline.core import metrics
+from beam_api_pipeline.core.metrics import name_of
 from beam_api_pipeline.core.windowing import format_utc
 from beam_api_pipeline.plan.poll_record import POLLS, POLLS_FAILED
 from beam_api_pipeline.plan.run_plan import RunPlan
@@ -131,6 +133,10 @@ class RunReport:
         """Every window completed and nothing went to the dead letter."""
         return self.run.status == RunStatus.SUCCEEDED and self.run.dead_letter_rows == 0
 
+    def count(self, metric) -> int:
+        """What the run counted of `metric`, a counter of `core.metrics` (0 when it has no value)."""
+        return self.counters.get(name_of(metric), 0)
+
     def endpoints(self) -> dict[str, dict[str, float]]:
         """Per endpoint, its stats in the run record (its 429 answers retried among them: `rate_limited_429`)."""
         return {endpoint: dict(self.run.endpoint_stats.get(endpoint, {})) for endpoint in self.plan.watermarks_before}
@@ -180,24 +186,22 @@ def format_report(report: RunReport) -> str:
         "  " + "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)) + "  " + row[-1]
         for row in rows
     ]
-    counters = report.counters
+    count = report.count
     total = (
-        f"  total: {run.windows_done} windows done, {run.windows_failed} failed, {counters['requests']} requests "
-        f"({counters.get('rate_limited_429', 0)} answered 429), {run.records_processed} records written"
+        f"  total: {run.windows_done} windows done, {run.windows_failed} failed, {count(metrics.REQUESTS)} requests "
+        f"({count(metrics.RATE_LIMITED)} answered 429), {run.records_processed} records written"
     )
     lines = [f"run {run.run_id}: {run.status} in {elapsed:.1f} s", *table]
     if report.plan.polls is None:
-        lines.append(f"{total}, {counters['files_written']} files")
+        lines.append(f"{total}, {count(metrics.FILES_WRITTEN)} files")
     else:  # the files of a poll are not counted: WriteToText names them once the poll's window is closed
-        lines.extend([total, _polls_line(run, counters["polls_skipped"])])
+        lines.extend([total, _polls_line(run, count(metrics.POLLS_SKIPPED))])
         if report.polls:
             lines.extend(report.polls.lines())
     lines.append(report.rate.line())
-    if counters["split_parts"] or counters["deferred_remainders"]:
-        lines.append(
-            f"  runner: {counters['split_parts']} window parts split, "
-            f"{counters['deferred_remainders']} remainders deferred"
-        )
+    split, deferred = count(metrics.SPLIT_PARTS), count(metrics.DEFERRED_REMAINDERS)
+    if split or deferred:
+        lines.append(f"  runner: {split} window parts split, {deferred} remainders deferred")
     lines.extend(outcome.line() for outcome in report.quality)
     if run.dead_letter_rows:
         lines.append(f"  dead letters: {run.dead_letter_rows} rows in {report.dead_letter_location}")

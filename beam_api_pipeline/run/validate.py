@@ -88,9 +88,7 @@ def _problems_of(check: Callable[..., object], *args: Any) -> list[str]:
 def _output_problems(config: PipelineConfig, project: str | None) -> list[str]:
     """What creating each enabled output refuses and, for BigQuery, a table without a project."""
     problems = []
-    for index, entry in enumerate(config.output):
-        if not entry.enabled:
-            continue
+    for index, _ in config.enabled_outputs():
         try:
             output = PipelineFactory.output_of(config, index, run_id="")
             if isinstance(output, BigQueryOutput):
@@ -111,8 +109,8 @@ def _dataflow_problems(config: PipelineConfig) -> list[str]:
             "watermark_store.type: local keeps watermarks in a SQLite file that the Dataflow workers cannot share; "
             "use watermark_store: {type: bigquery, table: project.dataset.table}"
         )
-    for index, output in enumerate(config.output):
-        if output.enabled and output.type == "local" and not output.config.path.startswith(_GCS):
+    for index, output in config.enabled_outputs():
+        if output.type == "local" and not output.config.path.startswith(_GCS):
             problems.append(f"output.{index}.type: local writes files {_ON_WORKER_DISKS}; use type gcs or bigquery")
     dead_letter = config.dead_letter
     if dead_letter is None:

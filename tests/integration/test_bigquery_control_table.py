@@ -8,7 +8,7 @@ import pytest
 
 from beam_api_pipeline.cli import main
 from beam_api_pipeline.config.stores import BigQueryWatermarkStoreConfig
-from beam_api_pipeline.control.store import open_store
+from beam_api_pipeline.control.store import open_store, opened_store
 from tests.support import t
 
 pytestmark = pytest.mark.timeout(180)
@@ -20,11 +20,8 @@ def control_table(project, dataset) -> str:
 
 
 def stored(table: str, endpoint: str = "items") -> datetime | None:
-    store = open_store(BigQueryWatermarkStoreConfig(table=table))
-    try:
+    with opened_store(BigQueryWatermarkStoreConfig(table=table)) as store:
         return store.get_watermark("it_items", endpoint)
-    finally:
-        store.close()
 
 
 def test_the_tables_are_created_with_the_documented_schema(control_table, bq):
@@ -61,11 +58,8 @@ def test_success_then_failed_window_then_backfill(sample_api, write_config, tmp_
     assert main(["run", "--config", str(path), *backfill, *beam_args]) == 0
     assert stored(control_table) == t("2024-01-04")
 
-    store = open_store(BigQueryWatermarkStoreConfig(table=control_table))
-    try:
+    with opened_store(BigQueryWatermarkStoreConfig(table=control_table)) as store:
         runs = store.list_runs("it_items")
-    finally:
-        store.close()
     assert [(r.status, r.windows_done, r.windows_failed, r.records_processed) for r in runs] == [
         ("succeeded", 1, 0, 48),
         ("failed", 1, 1, 48),
@@ -77,8 +71,7 @@ def test_success_then_failed_window_then_backfill(sample_api, write_config, tmp_
 
 
 def test_a_watermark_never_moves_backwards(control_table):
-    store = open_store(BigQueryWatermarkStoreConfig(table=control_table))
-    try:
+    with opened_store(BigQueryWatermarkStoreConfig(table=control_table)) as store:
         store.advance_watermark("it_items", "items", t("2024-01-05"), "run-b")
         store.advance_watermark("it_items", "items", t("2024-01-03"), "run-a")
         store.advance_watermark("it_items", "other", t("2024-01-01"), "run-a")
@@ -87,5 +80,3 @@ def test_a_watermark_never_moves_backwards(control_table):
         assert store.get_watermark("it_items", "items") == t("2024-01-07")
         assert store.get_watermark("it_items", "other") == t("2024-01-01")
         assert store.get_watermark("it_items", "missing") is None
-    finally:
-        store.close()

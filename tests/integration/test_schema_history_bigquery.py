@@ -11,7 +11,7 @@ from beam_api_pipeline.cli import main
 from beam_api_pipeline.config.stores import BigQueryWatermarkStoreConfig
 from beam_api_pipeline.control.bigquery import BigQueryWatermarkStore
 from beam_api_pipeline.control.schema_versions import SchemaVersion
-from beam_api_pipeline.control.store import open_store
+from beam_api_pipeline.control.store import opened_store
 from tests.schema_store_cases import (  # noqa: F401 - shared tests, run here with this module's store
     fields,
     test_a_recorded_version_round_trips_exactly,
@@ -30,9 +30,8 @@ def control_table(project, dataset) -> str:
 
 @pytest.fixture
 def store(control_table) -> Iterator[BigQueryWatermarkStore]:
-    opened = open_store(BigQueryWatermarkStoreConfig(table=control_table))
-    yield opened
-    opened.close()
+    with opened_store(BigQueryWatermarkStoreConfig(table=control_table)) as opened:
+        yield opened
 
 
 def test_the_schema_table_is_created_next_to_the_others(store, control_table, bq):
@@ -54,11 +53,8 @@ def test_a_control_table_of_the_previous_version_gains_the_schema_table(control_
     bq.create_table(bigquery.Table(control_table, schema=[bigquery.SchemaField("pipeline_id", "STRING")]))
     bq.create_table(bigquery.Table(control_table + "_runs", schema=[bigquery.SchemaField("run_id", "STRING")]))
 
-    store = open_store(BigQueryWatermarkStoreConfig(table=control_table))
-    try:
+    with opened_store(BigQueryWatermarkStoreConfig(table=control_table)) as store:
         assert store.schema_versions("p") == []
-    finally:
-        store.close()
     assert bq.get_table(control_table + "_schema_versions").num_rows == 0
 
 

@@ -15,7 +15,7 @@ from beam_api_pipeline.cli import main
 from beam_api_pipeline.config.stores import BigQueryWatermarkStoreConfig
 from beam_api_pipeline.control.bigquery import RUN_FIELDS
 from beam_api_pipeline.control.runs import PipelineRun, RunStatus
-from beam_api_pipeline.control.store import open_store
+from beam_api_pipeline.control.store import opened_store
 from tests.fakes.dataflow_api import FakeDataflow
 from tests.support import write_yaml
 
@@ -89,8 +89,7 @@ def test_a_runs_table_made_before_the_service_columns_gets_them_and_keeps_its_ro
         "TIMESTAMP '2024-01-02 00:00:00+00', 48, [], 1, 0)"
     ).result()
 
-    store = open_store(BigQueryWatermarkStoreConfig(table=control_table))
-    try:
+    with opened_store(BigQueryWatermarkStoreConfig(table=control_table)) as store:
         old = store.get_run("20240102T000000Z-00000000")
         assert (old.status, old.records_processed, old.service_name, old.service_version) == (
             RunStatus.SUCCEEDED,
@@ -102,8 +101,6 @@ def test_a_runs_table_made_before_the_service_columns_gets_them_and_keeps_its_ro
         store.save_run(PipelineRun("r-2", "acme_items", RunStatus.RUNNING, started, service_name="acme-etl"))
         store.save_run(PipelineRun("r-2", "acme_items", RunStatus.SUCCEEDED, started, records_processed=5))
         new = store.get_run("r-2")
-    finally:
-        store.close()
     assert (new.status, new.records_processed, new.service_name, new.service_version) == (
         RunStatus.SUCCEEDED,
         5,
@@ -153,4 +150,4 @@ def test_launch_warns_when_a_process_s_share_is_under_a_tenth_of_the_rate_limit(
         assert main(["launch", *launch]) == 0
         assert len(dataflow.requests) == 1  # a warning, not a refusal
     warnings = [line for line in capsys.readouterr().err.splitlines() if "rate_limit_mode share" in line]
-    assert warnings == ([f"WARNING beam_api_pipeline.run.manager: {warning}"] if warning else [])
+    assert warnings == ([f"WARNING beam_api_pipeline.run.launch: {warning}"] if warning else [])

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from beam_api_pipeline.cli import main
-from beam_api_pipeline.gcp.monitoring import ENDPOINT_VARIABLE
+from beam_api_pipeline.gcp.clients import MONITORING_ENDPOINT_VARIABLE
 from beam_api_pipeline.plan.run_plan import new_run_id
 from tests.fakes.monitoring_api import FakeMonitoring
 from tests.support import items_config, write_yaml
@@ -97,7 +97,7 @@ CREATED = [
 def fake(monkeypatch) -> FakeMonitoring:
     """The fake APIs, listing two policies a page (so that apply must follow page tokens)."""
     with FakeMonitoring(page_size=2) as fake:
-        monkeypatch.setenv(ENDPOINT_VARIABLE, fake.url)
+        monkeypatch.setenv(MONITORING_ENDPOINT_VARIABLE, fake.url)
         yield fake
 
 

@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from beam_api_pipeline.cli import main
-from beam_api_pipeline.control.store import open_store
+from beam_api_pipeline.control.store import open_store, opened_store
 from tests.support import read_jsonl, t
 
 
@@ -63,9 +63,9 @@ def test_parallel_direct_runner_modes_lose_nothing(sample_api, write_config, tmp
     ids = [row["id"] for row in read_jsonl(tmp_path / "out")]
     assert sorted(ids) == sample_api.dataset.ids_between(t("2024-01-02"), t("2024-01-08"))
     assert len(ids) == len(set(ids))
-    store = open_store(config.watermark_store)
-    assert store.get_watermark("sample_items", "items") == t("2024-01-08")
-    run = store.list_runs("sample_items")[0]
+    with opened_store(config.watermark_store) as store:
+        assert store.get_watermark("sample_items", "items") == t("2024-01-08")
+        run = store.list_runs("sample_items")[0]
     assert (run.status, run.records_processed, run.windows_done, run.windows_failed) == ("succeeded", len(ids), 6, 0)
 
 

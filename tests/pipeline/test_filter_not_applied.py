@@ -10,7 +10,7 @@ import pytest
 from apache_beam.testing.util import assert_that, equal_to
 
 from beam_api_pipeline.config import PipelineConfig
-from beam_api_pipeline.control.store import open_store
+from beam_api_pipeline.control.store import open_store, opened_store
 from beam_api_pipeline.extractors.rest import RestExtractor
 from beam_api_pipeline.plan.parents import ParentRef
 from beam_api_pipeline.plan.run_plan import WindowResult, WindowStatus, WindowTask
@@ -145,9 +145,8 @@ def test_an_api_that_ignores_the_window_filter_fails_the_windows_and_holds_the_w
     """Case F.15 from the failure side: the API serves all its 672 records whatever `since` and `until` say. Each
     window keeps its own 48 (written), counts the other 624 as outside, and fails; the watermark stays."""
     path, config = write_config(api_config={"pagination": {"page_size": 100}})
-    store = open_store(config.watermark_store)
-    store.advance_watermark("sample_items", "items", t("2024-01-03"), "earlier-run")
-    store.close()
+    with opened_store(config.watermark_store) as store:
+        store.advance_watermark("sample_items", "items", t("2024-01-03"), "earlier-run")
     sample_api.set_faults(ignore_window_filter=True)
 
     end = ("--end_time", "2024-01-05T00:00:00Z")

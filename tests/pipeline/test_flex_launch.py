@@ -14,7 +14,7 @@ import yaml
 
 from beam_api_pipeline.config import load_pipeline_config
 from beam_api_pipeline.config.options import PATTERNS
-from beam_api_pipeline.control.store import open_store
+from beam_api_pipeline.control.store import opened_store
 from tests.support import read_jsonl, t
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -54,13 +54,10 @@ def test_inline_json_config_with_overrides_writes_exactly_the_window_and_moves_t
     assert len(ids) == len(set(ids)) == 2 * 48
     assert not (tmp_path / "from-config").exists()
     config = load_pipeline_config(path)
-    store = open_store(config.watermark_store)
-    try:
+    with opened_store(config.watermark_store) as store:
         assert store.get_watermark(config.pipeline_id, "items") == t("2024-01-05")
         (run,) = store.list_runs(config.pipeline_id)
         assert (run.status, run.windows_done, run.records_processed) == ("succeeded", 2, 96)
-    finally:
-        store.close()
     assert "  total: 2 windows done, 0 failed, 10 requests (0 answered 429), 96 records written" in done.stdout
     assert done.stdout.splitlines()[2].endswith("  (none) -> 2024-01-05T00:00:00Z")
 
@@ -79,12 +76,9 @@ def test_a_second_launch_from_a_yaml_path_goes_on_from_the_stored_watermark(samp
     ids = sorted(row["id"] for row in read_jsonl(tmp_path / "out"))
     assert ids == sample_api.dataset.ids_between(t("2024-01-02"), t("2024-01-04T12:00"))
     assert second.stdout.splitlines()[2].endswith("  2024-01-03T00:00:00Z -> 2024-01-04T12:00:00Z")
-    store = open_store(config.watermark_store)
-    try:
+    with opened_store(config.watermark_store) as store:
         assert store.get_watermark(config.pipeline_id, "items") == t("2024-01-04T12:00")
         assert store.get_run("20240103T000000Z-0a1b2c3d").status == "succeeded"  # the run_id parameter
-    finally:
-        store.close()
 
 
 def test_bad_parameters_exit_2_with_one_line_each_and_no_traceback(write_config, sample_api):

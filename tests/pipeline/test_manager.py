@@ -1,4 +1,4 @@
-"""PipelineManager through the command line: list, runs, status, and a launched run's status from (a local fake
+"""Pipelines and their runs through the command line: list, runs, status, and a launched run's status from (a local fake
 of) Dataflow. Launching itself: tests/integration/test_trust_launch.py (its control table is BigQuery's) and
 tests/pipeline/test_trust_dataflow.py (what launch refuses)."""
 
@@ -13,7 +13,7 @@ import yaml
 
 from beam_api_pipeline.cli import main
 from beam_api_pipeline.control.runs import PipelineRun, RunStatus
-from beam_api_pipeline.control.store import open_store
+from beam_api_pipeline.control.store import opened_store
 from tests.fakes.dataflow_api import FakeDataflow
 from tests.pipeline.conftest import run_report
 from tests.support import t
@@ -96,13 +96,10 @@ def test_status_and_runs_read_the_run_records(write_config, tmp_path, capsys):
 
 def test_status_follows_a_launched_run_s_dataflow_job(write_config, monkeypatch, capsys):
     path, config = write_config()
-    store = open_store(config.watermark_store)
-    try:
+    with opened_store(config.watermark_store) as store:
         store.save_run(
             PipelineRun("20240105T000000Z-0a1b2c3d", "sample_items", RunStatus.LAUNCHED, t("2024-01-05"), job_id="j-1")
         )
-    finally:
-        store.close()
     with FakeDataflow() as dataflow:
         monkeypatch.setenv("DATAFLOW_ENDPOINT", dataflow.url)
         args = ["status", "20240105T000000Z-0a1b2c3d", "--config", str(path), "--project", "proj", "--region", "r1"]

@@ -20,7 +20,7 @@ from beam_api_pipeline.cli import main
 from beam_api_pipeline.config.options import read_template_run
 from beam_api_pipeline.control import lease
 from beam_api_pipeline.control.lease import LeaseHeldError
-from beam_api_pipeline.control.store import open_store
+from beam_api_pipeline.control.store import opened_store
 from beam_api_pipeline.core.errors import ConfigError
 from beam_api_pipeline.flex_template import build_pipeline
 from beam_api_pipeline.flex_template import launch as flex_template_entry
@@ -168,11 +168,8 @@ def _lease_of(folder: Path):
     from beam_api_pipeline.config.stores import LocalWatermarkStoreConfig
     from beam_api_pipeline.control.lease import utc_now
 
-    store = open_store(LocalWatermarkStoreConfig(path=str(folder / "state" / "control.db")))
-    try:
+    with opened_store(LocalWatermarkStoreConfig(path=str(folder / "state" / "control.db"))) as store:
         return store.get_lease("sample_items", utc_now())
-    finally:
-        store.close()
 
 
 def test_a_launched_jobs_lease_is_taken_before_it_plans_and_released_by_its_commit(write_config, tmp_path, capsys):
@@ -204,11 +201,8 @@ def test_a_launched_job_whose_config_its_launcher_refuses_frees_the_lease_launch
     is sent), so the job never starts and never commits: the launcher frees the lease, not its 24 h expiry."""
     path, config = write_config(api_config={"watermark": {"watermark_field": None, "window_end_field": None}})
     run_id = "20240101T000000Z-1a2b3c4d"
-    store = open_store(config.watermark_store)
-    try:
+    with opened_store(config.watermark_store) as store:
         lease.take(store, config.pipeline_id, run_id, timedelta(hours=24))
-    finally:
-        store.close()
     options = PipelineOptions([f"--pipeline_config={path}", f"--run_id={run_id}"])
     with pytest.raises(ConfigError, match="sends no window bounds"):
         build_pipeline(read_template_run(options), [])

@@ -18,7 +18,7 @@ import pytest
 
 from beam_api_pipeline.cli import main
 from beam_api_pipeline.config import load_pipeline_config
-from beam_api_pipeline.control.store import open_store
+from beam_api_pipeline.control.store import opened_store
 from tests.pipeline.conftest import run_report
 from tests.support import RUNNER_MODES, items_config, read_jsonl, runner_mode_args, stored_watermark, t, write_yaml
 
@@ -50,11 +50,8 @@ def _setup(sample_api, tmp_path, contract: str, primary_key: str | None = "id"):
 
 def _versions(path) -> list:
     config = load_pipeline_config(path)
-    store = open_store(config.watermark_store)
-    try:
+    with opened_store(config.watermark_store) as store:
         return store.schema_versions(config.pipeline_id, "items")
-    finally:
-        store.close()
 
 
 def _schema_files(tmp_path) -> list[dict]:

@@ -12,9 +12,9 @@ import pytest
 from apache_beam.metrics.metric import MetricsFilter
 
 from beam_api_pipeline.cli import main
-from beam_api_pipeline.control.store import open_store
+from beam_api_pipeline.control.store import opened_store
 from beam_api_pipeline.core import metrics
-from beam_api_pipeline.run.manager import prepare_run
+from beam_api_pipeline.run.prepare import prepare_run
 from sample_api import Credentials, OAuthSettings
 from sample_api.auth import TokenIssuer
 from tests.support import read_jsonl, t
@@ -125,19 +125,18 @@ def test_oauth2_outlives_several_token_lifetimes_with_rotating_refresh_tokens(
         issuer.revoke_access_tokens()
 
     revoker = threading.Thread(target=revoke_after_the_first_refresh)
-    store = open_store(config.watermark_store)
-    try:
-        # one window after another, so that the run lasts several token lifetimes
-        pipeline, _ = prepare_run(config, store, ["--direct_running_mode=in_memory"], end_time=t(END))
-        started = time.monotonic()
-        revoker.start()
-        result = pipeline.run()
-        result.wait_until_finish()
-        elapsed = time.monotonic() - started
-    finally:
-        finished.set()
-        revoker.join()
-        store.close()
+    with opened_store(config.watermark_store) as store:
+        try:
+            # one window after another, so that the run lasts several token lifetimes
+            pipeline, _ = prepare_run(config, store, ["--direct_running_mode=in_memory"], end_time=t(END))
+            started = time.monotonic()
+            revoker.start()
+            result = pipeline.run()
+            result.wait_until_finish()
+            elapsed = time.monotonic() - started
+        finally:
+            finished.set()
+            revoker.join()
 
     ids = sorted(row["id"] for row in read_jsonl(tmp_path / "out"))
     assert ids == sample_api.dataset.ids_between(t("2024-01-02"), t(END))

@@ -12,7 +12,7 @@ import apache_beam as beam
 import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from beam_api_pipeline.control.store import open_store
+from beam_api_pipeline.control.store import opened_store
 from beam_api_pipeline.plan.run_plan import make_plan
 from beam_api_pipeline.run.factory import PipelineFactory
 
@@ -52,11 +52,8 @@ def _unpacked(payload: bytes) -> bytes:
 
 def staged_bytes(config) -> list[bytes]:
     """The serialized pipeline proto, and every function payload in it unpacked."""
-    store = open_store(config.watermark_store)
-    try:
+    with opened_store(config.watermark_store) as store:
         plan = make_plan(config, store, end_time=datetime(2024, 1, 4, tzinfo=UTC))
-    finally:
-        store.close()
     pipeline = beam.Pipeline(options=PipelineOptions([]))
     PipelineFactory(config, plan).build(pipeline)
     proto = pipeline.to_runner_api()

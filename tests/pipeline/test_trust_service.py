@@ -17,10 +17,10 @@ from beam_api_pipeline.client.api_client import ApiRequest
 from beam_api_pipeline.client.build import build_client
 from beam_api_pipeline.client.limits import RequestLimits
 from beam_api_pipeline.config import ServiceConfig, load_pipeline_config, resolve_config
-from beam_api_pipeline.control.store import open_store
+from beam_api_pipeline.control.store import opened_store
 from beam_api_pipeline.flex_template import launch as flex_template_entry
 from beam_api_pipeline.gcp.dataflow import service_labels
-from beam_api_pipeline.run.manager import prepare_run
+from beam_api_pipeline.run.prepare import prepare_run
 from tests.support import write_yaml
 
 SERVICE = {"name": "acme-etl", "version": "2.1.0"}
@@ -96,11 +96,8 @@ def test_a_database_made_before_the_service_columns_keeps_working(write_config, 
     env = write_yaml(tmp_path / "env.yaml", {"service": SERVICE})
 
     assert main(["run", "--config", str(path), "--env_config", str(env), "--end_time", "2024-01-03"]) == 0
-    store = open_store(config.watermark_store)
-    try:
+    with opened_store(config.watermark_store) as store:
         new, old = store.list_runs("sample_items")
-    finally:
-        store.close()
     assert (old.run_id, old.status, old.records_processed, old.service_name) == (
         "20240102T000000Z-00000000",
         "succeeded",
@@ -127,10 +124,7 @@ def test_job_labels_follow_the_gcp_rules():
 
 def test_a_run_s_pipeline_carries_the_labels_for_dataflow(write_config):
     _, config = write_config()
-    store = open_store(config.watermark_store)
-    try:
+    with opened_store(config.watermark_store) as store:
         args = ["--direct_running_mode=in_memory"]
         pipeline, _ = prepare_run(config, store, args, service=ServiceConfig(name="acme-etl", version="2.1.0"))
-    finally:
-        store.close()
     assert pipeline.options.view_as(GoogleCloudOptions).labels == ["service_name=acme-etl", "service_version=2_1_0"]

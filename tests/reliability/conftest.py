@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from beam_api_pipeline.config import load_pipeline_config
-from beam_api_pipeline.control.store import open_store
+from beam_api_pipeline.control.store import opened_store
 from sample_api import SampleApi
 from tests.support import items_config, merged, read_jsonl, write_yaml
 
@@ -64,11 +64,8 @@ def run_pipeline(tmp_path: Path, capsys) -> Callable[..., RunOutcome]:
         code = main(["--log_level", log_level, *command])
         captured = capsys.readouterr()
         config = load_pipeline_config(path)
-        store = open_store(config.watermark_store)
-        try:
+        with opened_store(config.watermark_store) as store:
             watermark = store.get_watermark(config.pipeline_id, "items")
-        finally:
-            store.close()
         report = json.loads(report_path.read_text())
         return RunOutcome(
             code,

@@ -15,7 +15,7 @@ from pathlib import Path
 import yaml
 
 from beam_api_pipeline.config import load_pipeline_config
-from beam_api_pipeline.control.store import open_store
+from beam_api_pipeline.control.store import opened_store
 from sample_api import Faults, SampleApi
 from tests.support import t
 
@@ -57,17 +57,15 @@ def test_sigkill_half_way_then_rerun_delivers_exactly_the_expected_ids(tmp_path)
         out = tmp_path / "out"
         assert list(out.glob("*.jsonl")) == []
         config = load_pipeline_config(path)
-        store = open_store(config.watermark_store)
-        assert store.get_watermark("crash_test", "items") is None
-        assert [r.status for r in store.list_runs("crash_test")] == ["running"]
-        (killed,) = store.list_runs("crash_test")
-        assert store.get_lease("crash_test", datetime.now(UTC)).run_id == killed.run_id  # until lease_ttl passes
-        store.close()
+        with opened_store(config.watermark_store) as store:
+            assert store.get_watermark("crash_test", "items") is None
+            assert [r.status for r in store.list_runs("crash_test")] == ["running"]
+            (killed,) = store.list_runs("crash_test")
+            assert store.get_lease("crash_test", datetime.now(UTC)).run_id == killed.run_id  # until lease_ttl passes
 
         api.set_faults(latency_ms=0)
         assert subprocess.run([*command, "--wait_for_lease", "60"], capture_output=True).returncode == 0
         rows = [json.loads(line) for f in out.glob("*.jsonl") for line in f.read_text().splitlines()]
         assert sorted(r["id"] for r in rows) == api.dataset.ids_between(t("2024-01-01"), t("2024-01-08"))
-        store = open_store(config.watermark_store)
-        assert store.get_watermark("crash_test", "items") == t("2024-01-08")
-        store.close()
+        with opened_store(config.watermark_store) as store:
+            assert store.get_watermark("crash_test", "items") == t("2024-01-08")

@@ -17,8 +17,8 @@ from beam_api_pipeline.client.build import create_auth_handler
 from beam_api_pipeline.client.limits import RequestLimits
 from beam_api_pipeline.client.retry import RetryPolicy
 from beam_api_pipeline.config import AuthConfig, RetryConfig, load_pipeline_config, resolve_references
-from beam_api_pipeline.control.store import open_store
-from beam_api_pipeline.run.manager import prepare_run
+from beam_api_pipeline.control.store import opened_store
+from beam_api_pipeline.run.prepare import prepare_run
 from sample_api import Credentials, LoginSettings, OAuthSettings, SampleApi
 from sample_api.auth import LoginIssuer
 from tests.support import t
@@ -198,13 +198,9 @@ def test_turning_tls_verification_off_warns_on_every_run(tmp_path, pipeline_file
     warnings = []
     for end in ("2024-01-03", "2024-01-04"):
         caplog.clear()
-        store = open_store(config.watermark_store)
-        try:
-            with caplog.at_level(logging.WARNING):
-                pipeline, _ = prepare_run(config, store, end_time=t(end))
-                pipeline.run().wait_until_finish()
-        finally:
-            store.close()
+        with opened_store(config.watermark_store) as store, caplog.at_level(logging.WARNING):
+            pipeline, _ = prepare_run(config, store, end_time=t(end))
+            pipeline.run().wait_until_finish()
         warnings.append([r.getMessage() for r in caplog.records if "verify_ssl is false" in r.getMessage()])
 
     for run_warnings in warnings:

@@ -10,7 +10,7 @@ from typing import Any
 
 from beam_api_pipeline.cli import main
 from beam_api_pipeline.config import load_pipeline_config
-from beam_api_pipeline.control.store import open_store
+from beam_api_pipeline.control.store import opened_store
 from tests.support import read_jsonl, write_yaml
 
 #: The benchmark's workload (`make bench`): 2,000 records a day, 30 daily windows, 60,000 records.
@@ -41,12 +41,9 @@ def run_pipeline(config: dict[str, Any], folder: Path, *args: str) -> Outcome:
     report_path = folder / "report.json"
     code = main(["run", "--config", str(path), "--no_progress", "--report_json", str(report_path), *args])
     loaded = load_pipeline_config(path)
-    store = open_store(loaded.watermark_store)
-    try:
+    with opened_store(loaded.watermark_store) as store:
         run = store.list_runs(loaded.pipeline_id)[0]
         watermarks = {e: store.get_watermark(loaded.pipeline_id, e) for e in loaded.api_config.endpoints}
-    finally:
-        store.close()
     out = folder / "out"
     files = sorted(out.rglob("*.jsonl"))
     return Outcome(

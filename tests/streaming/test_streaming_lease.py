@@ -11,7 +11,7 @@ import pytest
 from beam_api_pipeline.config import load_pipeline_config
 from beam_api_pipeline.control import lease
 from beam_api_pipeline.control.lease import Lease
-from beam_api_pipeline.control.store import open_store
+from beam_api_pipeline.control.store import opened_store
 from beam_api_pipeline.core.windowing import format_utc
 from tests.live_api import streaming_config
 from tests.support import write_yaml
@@ -40,8 +40,7 @@ class TakeOverAfterFirstCommit:
 
     def _watch(self) -> None:
         while self.taken is None and not self._stop.wait(0.1):
-            store = open_store(self._config.watermark_store)
-            try:
+            with opened_store(self._config.watermark_store) as store:
                 held = store.get_lease(self._config.pipeline_id, lease.utc_now())
                 if held is None or store.get_watermark(self._config.pipeline_id, "items") is None:
                     continue
@@ -50,8 +49,6 @@ class TakeOverAfterFirstCommit:
                     store, held.pipeline_id, "r-other", ttl, clock=lambda at=held.expires_at: at, host="host-b pid 2"
                 )
                 self.watermark = store.get_watermark(self._config.pipeline_id, "items")
-            finally:
-                store.close()
 
 
 def test_a_streaming_run_that_lost_its_lease_moves_no_watermark_after_and_exits_1(live_api, run_streaming, tmp_path):

@@ -121,7 +121,7 @@ def test_a_dataflow_jobs_commit_renews_then_releases_its_lease_a_poll_keeps_it_a
 def test_a_lease_the_keeper_lost_is_an_error_of_the_run_unless_its_commit_recorded_it(store, tmp_path):
     from beam_api_pipeline.control.runs import PipelineRun, RunStatus
     from beam_api_pipeline.plan.run_plan import RunPlan
-    from beam_api_pipeline.run.manager import with_lost_lease
+    from beam_api_pipeline.run.local_run import with_lost_lease
     from beam_api_pipeline.run.report import RateUse, RunReport
 
     lost = Lease("p", "r2", "host-b pid 2", T0 + TTL, T0 + 2 * TTL)

@@ -74,8 +74,8 @@ def test_progress_is_logged_at_info_and_shown_at_the_default_level_only_down_to_
     for level, shown in (("WARNING", True), ("INFO", True), ("ERROR", False)):
         configure_logging(level)
         progress.Progress(2, io.StringIO(), interval=0).add(5, True, False)
-        logging.getLogger("beam_api_pipeline.run.manager").info("not shown at WARNING")
+        logging.getLogger("beam_api_pipeline.run.prepare").info("not shown at WARNING")
         expected = ["INFO beam_api_pipeline.run.progress: progress: windows 1/2, 5 records"] if shown else []
-        expected += ["INFO beam_api_pipeline.run.manager: not shown at WARNING"] if level == "INFO" else []
+        expected += ["INFO beam_api_pipeline.run.prepare: not shown at WARNING"] if level == "INFO" else []
         assert capsys.readouterr().err.splitlines() == expected, level
     configure_logging("WARNING")
