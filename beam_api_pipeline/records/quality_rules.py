@@ -15,7 +15,7 @@ from typing import Any
 
 from beam_api_pipeline.config.fields import format_duration
 from beam_api_pipeline.config.quality import RECORD_CHECKS, QualityCheckConfig
-from beam_api_pipeline.core import jsoncodec
+from beam_api_pipeline.core import jsoncodec, metrics
 from beam_api_pipeline.core.paths import get_path
 from beam_api_pipeline.core.windowing import format_utc
 
@@ -165,7 +165,7 @@ def window_check_failure(reason: str) -> str:
 
 def counter_name(endpoint: str, index: int, check: QualityCheckConfig, what: str) -> str:
     """`quality_<endpoint>_<index>_<check>_<what>`, `what` being `rows` or `windows`."""
-    return f"quality_{endpoint}_{index}_{check.check}_{what}"
+    return f"{metrics.QUALITY_OF}{endpoint}_{index}_{check.check}_{what}"
 
 
 @dataclass(frozen=True)
