@@ -55,8 +55,7 @@ def test_adaptive_and_shared_use_the_budget_of_the_whole_job(tmp_path, runner, m
     api_config = {"rate_limit": 40, "rate_limit_mode": mode}
     if mode == "shared":
         api_config["rate_limit_store"] = request.getfixturevalue("redis_server").url
-    # 10 windows of 61 pages: about 15 s at 40 a second
-    run = run_limited(tmp_path, 10, 600, api_config, [*RUNNERS[runner](), *AS_IF_100_WORKERS])
+    run = run_limited(tmp_path, 16, 600, api_config, [*RUNNERS[runner](), *AS_IF_100_WORKERS])
 
     assert_exact(run)
     stats = run.stats()

@@ -169,7 +169,8 @@ def test_prism_defers_a_long_retry_after_instead_of_holding_a_worker_thread(api,
     answers = api.answers()
     limited = next(i for i, (_, _, status) in enumerate(answers) if status == 429)
     assert answers[limited + 1][0] - answers[limited][0] >= 7  # the rest of the window came 7 s later
-    assert outcome.run.endpoint_stats["items"]["seconds"] < 5  # and no part of the walk waited it out
+    # and no part of the walk waited it out: each took less than the Retry-After (a bound a busy machine keeps)
+    assert outcome.run.endpoint_stats["items"]["seconds"] < 7
     assert sorted(outcome.ids) == api.dataset.ids_between(t("2024-01-02"), t("2024-01-03"))
     assert len(outcome.ids) == len(set(outcome.ids)) == 200
     assert outcome.watermarks == {"items": t("2024-01-03")}
