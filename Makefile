@@ -23,7 +23,7 @@ DATASETTE := .tools/datasette-$(DATASETTE_VERSION)/bin/datasette
 # Debian's Redis server: the rate-limit tests and benchmark start their own on 127.0.0.1 (rate_limit_mode shared).
 REDIS_SERVER := /usr/bin/redis-server
 
-.PHONY: demo demo-streaming test bench lint format clean prism redis real-servers
+.PHONY: demo demo-streaming test test-fast bench lint format clean prism redis real-servers
 
 $(INSTALLED): requirements.txt requirements-test.txt setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -75,10 +75,21 @@ $(PRISM):
 # running for tests/integration (own virtualenv, free 127.0.0.1 ports, stopped by PID when pytest ends) and
 # Prism built for tests/runners, redis-server installed for tests/rate_limits, and the real REST servers installed
 # for tests/real_servers (before the namespace, which reaches no registry); see docs/testing.md.
+#
+# Two passes in the one namespace (tests/run_suite.sh): every test but those marked `serial` on TEST_WORKERS
+# pytest-xdist workers, the tests of a file that share a server on one worker (`--dist loadgroup`); then the
+# `serial` tests (real rates and latencies: streaming, rate limits) on SERIAL_WORKERS, with nothing else running.
+TEST_WORKERS ?= 4
+SERIAL_WORKERS ?= 2
 test: $(INSTALLED) $(PRISM) $(REDIS_SERVER) real-servers lint
 	PYTHON=$(PYTHON) tests/integration/emulators.sh install
 	PRISM_LOCATION=$(abspath $(PRISM)) PYTHON=$(PYTHON) tests/isolated.sh tests/integration/emulators.sh run \
-		$(PY) -m pytest -q
+		tests/run_suite.sh $(PY) $(TEST_WORKERS) $(SERIAL_WORKERS)
+
+# The edit loop: pure functions and transforms tested alone (no emulator, Prism or server), on two workers.
+FAST_TESTS := tests/unit $(wildcard tests/transforms)
+test-fast: $(INSTALLED)
+	$(PY) -m pytest -q -n 2 $(FAST_TESTS)
 
 bench: $(INSTALLED) $(REDIS_SERVER)
 	PYTHON=$(PY) ./benchmarks/run.sh

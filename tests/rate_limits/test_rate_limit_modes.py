@@ -20,6 +20,8 @@ from tests.rate_limits.limited_runs import (
 from tests.redis_server import RedisServer
 
 RUNNERS = {"processes": lambda: PROCESSES, "prism": prism}
+#: When the API's limit is halved, after its first answer.
+HALVED_AFTER_SECONDS = 15
 
 
 def assert_exact(run) -> None:
@@ -71,17 +73,19 @@ def test_adaptive_and_shared_use_the_budget_of_the_whole_job(tmp_path, runner, m
 
 def test_adaptive_follows_the_api_down_when_its_limit_is_halved(tmp_path):
     def halve(api):
-        return after_first_request(api, 30, lambda: api.set_faults(rate_limit=API_LIMIT / 2))
+        return after_first_request(api, HALVED_AFTER_SECONDS, lambda: api.set_faults(rate_limit=API_LIMIT / 2))
 
     api_config = {"rate_limit": 40, "rate_limit_mode": "adaptive"}
-    run = run_limited(tmp_path, 30, 600, api_config, [*PROCESSES, *AS_IF_100_WORKERS], during=halve)
+    # 15 windows of 61 pages: at most 40 a second for 15 s leaves at least 315 pages for after, at most 20 a
+    # second: the run lasts at least 30 s, both halves long enough to measure
+    run = run_limited(tmp_path, 15, 600, api_config, [*PROCESSES, *AS_IF_100_WORKERS], during=halve)
 
     assert_exact(run)
     before = run.stats(run.first_answer, run.lowered_at)
     followed = seconds_to_follow(run.answers, run.lowered_at, 0.05)
     after = run.stats(run.lowered_at + followed)
     print(f"before {before}, followed in {followed} s, after {after} ({after.throttled_share:.1%} 429s)")
-    assert run.stats().seconds >= 60
+    assert run.stats().seconds >= 2 * HALVED_AFTER_SECONDS
     assert before.achieved >= 0.8 * API_LIMIT
     assert followed <= 5.0
     assert after.throttled_share <= 0.05

@@ -34,6 +34,7 @@ SHORT_TOKEN_SECONDS = 10  # PocketBase's shortest
 READER_RULE = '@request.auth.id != ""'
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S.%3fZ"  # PocketBase's dates, with milliseconds
 BATCH = 1000  # records per seeding request (`/api/batch`)
+BATCH_TIMEOUT_SECONDS = 60
 
 
 class PocketBase:
@@ -50,7 +51,10 @@ class PocketBase:
         self._process = ServerProcess(command, f"{self.url}/api/health", folder / "pocketbase.log", folder)
         self._admin = requests.Session()
         self._admin.headers["Authorization"] = self.login("_superusers", *ADMIN)
-        self.call("PATCH", "/api/settings", json={"batch": {"enabled": True, "maxRequests": BATCH}})
+        # a batch may take its time: PocketBase fails one that outlasts `timeout` (3 s by default), which a busy
+        # machine reaches with a thousand records
+        batch = {"enabled": True, "maxRequests": BATCH, "timeout": BATCH_TIMEOUT_SECONDS}
+        self.call("PATCH", "/api/settings", json={"batch": batch})
         self.call("POST", "/api/collections/users/records", json=_account(*READER))
         short = {"name": "short_readers", "type": "auth", "authToken": {"duration": SHORT_TOKEN_SECONDS}}
         self.call("POST", "/api/collections", json=short)
