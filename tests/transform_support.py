@@ -4,7 +4,6 @@ configs, the sample API's records as plain data, and the counters a pipeline's r
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -106,11 +105,6 @@ def api_records(
 def done(window: WindowTask, pages: int = 1, records: int = 0) -> tuple:
     """The WindowResult element of a window read completely."""
     return WindowResult(window, WindowStatus.DONE, pages, records, end_page=pages, window_pages=pages).to_element()
-
-
-def ids(batches: Iterable[list[dict[str, Any]]]) -> list[int]:
-    """The `id` of every row of `batches`."""
-    return [row["id"] for batch in batches for row in batch]
 
 
 class Read:
