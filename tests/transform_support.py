@@ -4,7 +4,6 @@ configs, the sample API's records as plain data, and the counters a pipeline's r
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -108,11 +107,6 @@ def done(window: WindowTask, pages: int = 1, records: int = 0) -> tuple:
     return WindowResult(window, WindowStatus.DONE, pages, records, end_page=pages, window_pages=pages).to_element()
 
 
-def ids(batches: Iterable[list[dict[str, Any]]]) -> list[int]:
-    """The `id` of every row of `batches`."""
-    return [row["id"] for batch in batches for row in batch]
-
-
 class Read:
     """ReadFromApi of `cfg`'s windows over [start, end) (ISO times), its records through TransformRecords (placed,
     de-duplicated by primary key, shaped), in a TestPipeline with `options`, run. Holds what a run would write
@@ -124,22 +118,23 @@ class Read:
         self.config = cfg
         tasks = window_tasks(cfg, t(start), t(end))
         self.plan = RunPlan("r1", cfg.pipeline_id, datetime.now(UTC), tasks)
-        kept = folder / "kept"
-        kept.mkdir(exist_ok=True)
         endpoints = list(cfg.api_config.endpoints)
         p = pipeline(*options)
         read = p | ReadFromApi(cfg, tasks)
         shaped = read[RECORDS] | TransformRecords(cfg, "r1")
-        for endpoint in endpoints:
-            rows = shaped["rows"][endpoint] | f"Rows[{endpoint}]" >> beam.FlatMap(_plain_rows)
-            assert_that(rows, Kept(kept / f"rows_{endpoint}.json"), label=f"Keep[rows:{endpoint}]")
-        assert_that(read[RESULTS], Kept(kept / "results.json"), label="Keep[results]")
-        invalid = shaped[INVALID] | beam.MapTuple(lambda task_element, record, reason: [record, reason])
-        assert_that(invalid, Kept(kept / "invalid.json"), label="Keep[invalid]")
+        found = {f"rows:{e}": shaped["rows"][e] | f"Rows[{e}]" >> beam.FlatMap(_plain_rows) for e in endpoints}
+        found["results"] = read[RESULTS]
+        found["invalid"] = shaped[INVALID] | beam.MapTuple(lambda task_element, record, reason: [record, reason])
+        named = [pcoll | f"Name[{name}]" >> beam.Map(lambda e, n=name: (n, e)) for name, pcoll in found.items()]
+        kept = Kept(folder / "read.json")
+        assert_that(named | "AllFound" >> beam.Flatten(), kept)  # one check for all: fewer stages to run
         self.counters = run(p)
-        self.rows = {endpoint: Kept(kept / f"rows_{endpoint}.json").elements() for endpoint in endpoints}
-        self.results = [WindowResult.from_element(element) for element in Kept(kept / "results.json").elements()]
-        self.invalid = Kept(kept / "invalid.json").elements()
+        elements: dict[str, list] = {name: [] for name in found}
+        for name, element in kept.elements():
+            elements[name].append(element)
+        self.rows = {endpoint: elements[f"rows:{endpoint}"] for endpoint in endpoints}
+        self.results = [WindowResult.from_element(element) for element in elements["results"]]
+        self.invalid = elements["invalid"]
         self.outcomes = window_outcomes(self.plan, self.results)
         self.watermarks = watermarks_after(self.plan, self.outcomes)
 

@@ -92,33 +92,26 @@ class Checked:
             else done(w)
             for w in windows
         ]
-        self._folder = tmp_path / "found"
-        self._folder.mkdir()
         p = pipeline()
         records = p | "Pages" >> beam.Create(pages)
         shaped = records | TransformRecords(self.config, "r1")
         fetched = p | "Results" >> beam.Create(results)
         out = (shaped["rows"]["items"], fetched) | CheckQuality(self.config, plan, "items")
-        self._collect(out[ROWS] | "RowIds" >> beam.FlatMap(lambda batch: [row["id"] for row in batch]), "ids")
-        self._collect(out[ROWS], "batches")
-        self._collect(out[DROPPED], "dropped")
         failed = out[FAILED_WINDOWS] | "Dead" >> beam.Map(
             lambda r: window_dead_letter("sample_items", "r1", WindowResult.from_element(r))
         )
-        self._collect(failed, "failed")
-        self._collect(out[ROWS_WRITTEN], "rows_written")
+        found = {"batches": out[ROWS], "dropped": out[DROPPED], "failed": failed, "rows_written": out[ROWS_WRITTEN]}
+        named = [pcoll | f"Name[{name}]" >> beam.Map(lambda e, n=name: (n, e)) for name, pcoll in found.items()]
+        assert_that(named | "AllFound" >> beam.Flatten(), Kept(tmp_path / "found.json"))  # one check: fewer stages
         self.counters = run(p)
-        self.ids = sorted(self._kept("ids"))
-        self.batches = self._kept("batches")
-        self.dropped = sorted(self._kept("dropped"), key=lambda row: row["record"]["id"])
-        self.failed = sorted(self._kept("failed"), key=lambda row: row["window_start"])
-        [self.rows_written] = self._kept("rows_written") or [None]
-
-    def _collect(self, pcoll, name: str) -> None:
-        assert_that(pcoll, Kept(self._folder / f"{name}.json"), label=f"Keep[{name}]")
-
-    def _kept(self, name: str) -> list:
-        return Kept(self._folder / f"{name}.json").elements()
+        kept: dict[str, list] = {name: [] for name in found}
+        for name, element in Kept(tmp_path / "found.json").elements():
+            kept[name].append(element)
+        self.batches = kept["batches"]
+        self.ids = sorted(row["id"] for batch in self.batches for row in batch)
+        self.dropped = sorted(kept["dropped"], key=lambda row: row["record"]["id"])
+        self.failed = sorted(kept["failed"], key=lambda row: row["window_start"])
+        [self.rows_written] = kept["rows_written"] or [None]
 
     def outcomes(self) -> list[dict]:
         return [o.to_dict() for o in quality_outcomes(self.config.api_config.endpoints, self.counters)]
