@@ -177,7 +177,8 @@ def test_without_deferral_a_long_retry_after_is_waited_out(sample_api, tmp_path)
     config = transform_config(tmp_path, sample_api.url, pipeline_id="waiting", api_config={"retry": retry})
     fn = _fetch_fn(WalkPagesFn, config, can_defer=False)
     task = WindowTask("items", Window(t("2024-01-02"), t("2024-01-03")))
-    sample_api.set_faults(rate_limit_every=2, retry_after="6")
+    # the second request answers 429 with Retry-After: 6, once
+    sample_api.set_faults(answer_faults=("429",), answer_fault_after=1, answer_fault_count=1, retry_after="6")
     try:
         started = time.monotonic()
         out = list(fn.process(task.to_element(), tracker=_view(PageWalkTracker(PageWalk()))[1]))
