@@ -48,8 +48,11 @@ def record(record_id: int, updated_at: str, **fields: Any) -> dict[str, Any]:
 
 
 def pipeline(*options: str) -> TestPipeline:
-    """A TestPipeline on the project's in-memory FnApiRunner (the local runner), with `options`."""
-    return TestPipeline(runner=SafeFnApiRunner(), options=beam.options.pipeline_options.PipelineOptions(list(options)))
+    """A TestPipeline with `options`: on the runner a `--runner=` option names (Prism, say), else on the project's
+    in-memory FnApiRunner (the local runner)."""
+    named = any(option.startswith("--runner=") for option in options)
+    runner = None if named else SafeFnApiRunner()
+    return TestPipeline(runner=runner, options=beam.options.pipeline_options.PipelineOptions(list(options)))
 
 
 def config(folder: Path, api_url: str = NO_API, **changes: Any) -> PipelineConfig:

@@ -1,6 +1,8 @@
-"""Run alerts: a real webhook receiver on 127.0.0.1 gets exactly one message per run that meets a condition of
-`alerts.on`, none for a clean run; a failing receiver never changes the exit code; the URL (a secret) is never
-logged. Runs are real runs of the command line against the sample API."""
+"""Run alerts from whole runs: a real webhook receiver on 127.0.0.1 gets exactly one message per run that meets a
+condition of `alerts.on`, built from what the run did (its windows, dead letters, counters, quality checks,
+watermarks), none for a clean run; the exit code is the run's; the URL (a secret) is never logged; a launched job
+sends it from its commit step. Runs are real runs of the command line against the sample API. Sending alone (the
+conditions asked for, failing, unreachable and query-token webhooks) is in tests/unit/test_alert_delivery.py."""
 
 from __future__ import annotations
 
@@ -44,7 +46,7 @@ def run(path: Path, *args: str) -> int:
     return main(["--log_level", "DEBUG", "run", "--config", str(path), "--no_progress", *args])
 
 
-def test_a_clean_run_sends_nothing(sample_api, tmp_path, monkeypatch, receiver):
+def test_a_clean_run_exits_0_and_sends_nothing(sample_api, tmp_path, monkeypatch, receiver):
     path, _ = alerting_config(sample_api, tmp_path, monkeypatch, receiver)
 
     assert run(path, "--end_time", "2024-01-04T00:00:00Z") == 0
@@ -76,15 +78,7 @@ def test_failed_windows_send_one_message_naming_failure_and_dead_letters_with_wh
         assert "s3cr3t-hook-token" not in text
 
 
-def test_only_the_conditions_asked_for_are_sent(sample_api, tmp_path, monkeypatch, receiver):
-    sample_api.set_faults(fail_since=["2024-01-03T00:00:00Z"])
-    path, _ = alerting_config(sample_api, tmp_path, monkeypatch, receiver, on=["dead_letters"])
-
-    assert run(path, "--end_time", "2024-01-05T00:00:00Z") == 1
-    assert [m["conditions"] for m in receiver.messages] == [["dead_letters"]]
-
-
-def test_invalid_records_alone_are_dead_letters_not_a_failure(sample_api, tmp_path, monkeypatch, receiver):
+def test_invalid_records_alone_exit_1_and_alert_dead_letters_not_a_failure(sample_api, tmp_path, monkeypatch, receiver):
     sample_api.set_faults(strip_fields=["updated_at"], strip_every=8)
     path, _ = alerting_config(sample_api, tmp_path, monkeypatch, receiver)
 
@@ -95,69 +89,22 @@ def test_invalid_records_alone_are_dead_letters_not_a_failure(sample_api, tmp_pa
     assert message["text"].splitlines()[1] == "- dead_letters: 6 rows went to the dead letter"
 
 
-def test_a_stale_watermark_is_named_with_its_endpoint_and_time(sample_api, tmp_path, monkeypatch, receiver):
-    path, _ = alerting_config(sample_api, tmp_path, monkeypatch, receiver, stale_after="2d")
-
-    assert run(path, "--end_time", "2024-01-04T00:00:00Z") == 0
-
-    (message,) = receiver.messages
-    assert message["conditions"] == ["stale_watermark"]
-    stale = "- stale_watermark: watermarks older than 2d: items at 2024-01-04T00:00:00Z"
-    assert message["text"].splitlines()[1] == stale
-
-
-def test_a_run_throttled_most_of_its_fetch_time_is_rate_limited(sample_api, tmp_path, monkeypatch, receiver):
-    path, data = alerting_config(sample_api, tmp_path, monkeypatch, receiver)
+def test_a_throttled_run_and_its_stale_watermark_are_alerted_from_its_counters_and_store(
+    sample_api, tmp_path, monkeypatch, receiver
+):
+    """The run's fetch and throttled times (its counters) and its watermark (its store) reach the one message."""
+    path, data = alerting_config(sample_api, tmp_path, monkeypatch, receiver, stale_after="2d")
     data["api_config"]["rate_limit"] = 4  # 10 requests at 4 a second: most of the fetch time waits for the bucket
     write_yaml(path, data)
 
     assert run(path, "--end_time", "2024-01-04T00:00:00Z") == 0
 
     (message,) = receiver.messages
-    assert message["conditions"] == ["rate_limited"]
-    line = message["text"].splitlines()[1]
-    assert line.startswith("- rate_limited: throttled ") and line.endswith("more than rate_limited_share 0.5)")
-
-
-def test_a_failing_webhook_is_retried_logged_without_its_url_and_leaves_the_exit_code(
-    sample_api, tmp_path, monkeypatch, capfd
-):
-    sample_api.set_faults(fail_since=["2024-01-03T00:00:00Z"])
-    with WebhookReceiver(failing=True) as failing:
-        path, _ = alerting_config(sample_api, tmp_path, monkeypatch, failing)
-        assert run(path, "--end_time", "2024-01-05T00:00:00Z") == 1
-
-    assert len(failing.posts) == 3
-    assert len({post["message"]["run_id"] for post in failing.posts}) == 1
-    logged = capfd.readouterr().err
-    (warning,) = [line for line in logged.splitlines() if "was not delivered" in line]
-    assert warning.endswith("was not delivered after 3 attempts (HTTP 500)")
-    assert "s3cr3t-hook-token" not in logged
-
-
-def test_a_webhook_whose_token_is_in_its_query_never_shows_it(sample_api, tmp_path, monkeypatch, capfd, caplog):
-    with WebhookReceiver() as chat:  # as Google Chat's: /v1/spaces/S/messages?key=...&token=...
-        path, _ = alerting_config(sample_api, tmp_path, monkeypatch, chat, stale_after="1d")
-        monkeypatch.setenv("ALERT_WEBHOOK", chat.at("/v1/spaces/AAAA/messages?key=k3y-Q1w2&token=t0ken-E3r4"))
-        assert run(path, "--end_time", "2024-01-03T00:00:00Z") == 0
-
-    (post,) = chat.posts
-    assert post["path"] == "/v1/spaces/AAAA/messages?key=k3y-Q1w2&token=t0ken-E3r4"
-    assert '"POST *** HTTP/1.1" 200' in caplog.text
-    logged = capfd.readouterr()
-    for text in (logged.err, logged.out, caplog.text):
-        assert "k3y-Q1w2" not in text and "t0ken-E3r4" not in text
-
-
-def test_an_unreachable_webhook_leaves_a_clean_run_clean(sample_api, tmp_path, monkeypatch, capfd):
-    with WebhookReceiver() as gone:
-        path, _ = alerting_config(sample_api, tmp_path, monkeypatch, gone, stale_after="1d")
-    # the receiver is shut down: every attempt is refused
-
-    assert run(path, "--end_time", "2024-01-04T00:00:00Z") == 0
-    logged = capfd.readouterr().err
-    assert "was not delivered after 3 attempts (ConnectionError)" in logged
-    assert "s3cr3t-hook-token" not in logged
+    assert message["conditions"] == ["rate_limited", "stale_watermark"]
+    rate_limited, stale = message["text"].splitlines()[1:]
+    assert rate_limited.startswith("- rate_limited: throttled ")
+    assert rate_limited.endswith("more than rate_limited_share 0.5)")
+    assert stale == "- stale_watermark: watermarks older than 2d: items at 2024-01-04T00:00:00Z"
 
 
 def test_a_quality_check_that_only_warns_still_alerts_and_leaves_the_exit_code(

@@ -1,9 +1,10 @@
-"""The shipped GitHub and weather configs, run on DirectRunner against the sample API's GitHub-shaped and
-Open-Meteo-shaped routes (only base_url and local paths changed, and GitHub's rate limit raised)."""
+"""The shipped GitHub config, a whole run on DirectRunner against the sample API's GitHub-shaped routes (only
+base_url and local paths changed, and GitHub's rate limit raised): issues and, from the run's child fetch, their
+comments, each in its own folder. The weather config on ReadFromApi alone is in
+tests/transforms/test_read_weather_template.py."""
 
 from __future__ import annotations
 
-from datetime import timedelta
 from pathlib import Path
 
 import yaml
@@ -11,7 +12,6 @@ import yaml
 from beam_api_pipeline.cli import main
 from sample_api import Credentials
 from sample_api.github import comment_ids, repository_id
-from sample_api.weather import hourly_value
 from tests.support import read_jsonl, t
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates" / "pipelines"
@@ -62,17 +62,3 @@ def test_the_github_config_reads_issues_with_link_pages_and_since_and_their_comm
         f"/repositories/{repository_id('apache', 'beam')}/issues": 1,
         **{f"/repos/apache/beam/issues/{number}/comments": 1 for number in numbers},
     }
-
-
-def test_the_weather_config_gives_one_row_per_hour_of_inclusive_days(sample_api, tmp_path):
-    path = local_copy("weather.yaml", sample_api.url, tmp_path)
-    args = ["run", "--config", str(path), "--start_time", "2023-12-30T00:00:00Z", "--end_time", "2024-01-09T00:00:00Z"]
-    assert main(args) == 0
-
-    rows = sorted(read_jsonl(tmp_path / "out"), key=lambda row: row["time"])
-    hours = [t("2023-12-30") + timedelta(hours=n) for n in range(10 * 24)]
-    assert [row["time"] for row in rows] == [hour.strftime("%Y-%m-%dT%H:%M:%SZ") for hour in hours]
-    assert [row["temperature_2m"] for row in rows] == [hourly_value("temperature_2m", 52.52, 13.41, h) for h in hours]
-    assert rows[0]["latitude"] == 52.52 and rows[0]["_endpoint"] == "hourly"
-    # 7-day windows on the weekly grid: [Dec 30, Jan 4) and [Jan 4, Jan 9), each one request with inclusive dates
-    assert sample_api.stats()["by_path"] == {"/v1/archive": 2}
