@@ -5,6 +5,7 @@ run leaves, is a whole run in tests/pipeline/test_toolkit_auth.py."""
 
 from __future__ import annotations
 
+import json
 import threading
 
 import pytest
@@ -97,3 +98,21 @@ def test_oauth2_outlives_several_token_lifetimes_with_rotating_refresh_tokens(sa
     assert unauthorized >= 1
     assert read.counters["unauthorized_retries"] == unauthorized
     assert read.failures == []
+
+
+def test_a_failed_windows_dead_letter_masks_a_key_its_error_names(sample_api, tmp_path, monkeypatch):
+    """The key goes in a query parameter the URL redaction does not know by name (OpenWeather's `appid`), and the
+    API answers one window without records: the error names the URL, key included, and only the fetch's own
+    masking of the client's secrets keeps it out of the dead letter."""
+    secret = "k-appid-5150"
+    sample_api.credentials = Credentials(api_key=secret, api_key_name="appid", api_key_location="query")
+    sample_api.set_faults(answer_faults=("error_200",), answer_fault_since=frozenset({"2024-01-03T00:00:00Z"}))
+    monkeypatch.setenv("SECRET", secret)
+    auth = {"auth_type": "api_key", "auth_credentials": {"key": "${env:SECRET}", "name": "appid", "location": "query"}}
+    read = Read(tmp_path, config(tmp_path, sample_api.url, api_config={"auth_config": auth}), "2024-01-02", END)
+
+    url = f"{sample_api.url}/items?since=2024-01-03T00%3A00%3A00Z&until=2024-01-04T00%3A00%3A00Z&page=1&per_page=10"
+    error = f"items: the answer of {url}&appid=*** has no 'items' (records_path); its keys: error"
+    assert read.window_failures() == [("2024-01-03T00:00:00Z", "failed", error)]
+    assert secret not in json.dumps(read.failures)
+    assert read.watermarks == {"items": t("2024-01-03")}  # the failed window holds it
