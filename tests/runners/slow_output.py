@@ -1,4 +1,6 @@
-"""A local output that takes its time: each file's content waits before it is written (tests only)."""
+"""A local output that takes its time, after everything else the commit waits on: its rows are shuffled first,
+so that the slow write runs once the stages before it (which also feed the commit's other side inputs) are done,
+then each file's content waits before it is written (tests only)."""
 
 from __future__ import annotations
 
@@ -17,7 +19,8 @@ def _slowly(batch: list) -> list:
 
 
 class SlowLocalOutput(LocalOutput):
-    """`type: local`, SECONDS_PER_BATCH slower per batch of rows."""
+    """`type: local`, SECONDS_PER_BATCH slower per batch of rows, in a stage of its own after a shuffle."""
 
     def write_batches(self, batches, endpoint: str):
-        return super().write_batches(batches | "Slowly" >> beam.Map(_slowly), endpoint)
+        slow = batches | "AfterTheRest" >> beam.Reshuffle() | "Slowly" >> beam.Map(_slowly)
+        return super().write_batches(slow, endpoint)

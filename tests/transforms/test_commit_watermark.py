@@ -1,5 +1,9 @@
 """CommitWatermark alone, in a TestPipeline on the local runner: it moves the watermark over the complete windows
-only, and only once its side inputs (the sinks' writes) are complete; the run record it saves."""
+only, and only once its side inputs (the sinks' writes) are complete; the run record it saves.
+
+The local runner runs stages one at a time in the order they were built, so the slow sink (built first) comes
+before the commit here even without the wait: tests/runners/test_commit_order.py is the check that fails when the
+commit stops waiting for the sinks (Prism runs stages at the same time)."""
 
 from __future__ import annotations
 
