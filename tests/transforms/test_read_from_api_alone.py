@@ -109,3 +109,16 @@ def test_client_filter_reads_newest_first_and_stops_after_the_first_older_page(t
         newer = [len(api.dataset.ids_between(start)) for start in (t("2024-01-13"), t("2024-01-14"))]
         assert newer == [2 * 12, 12]
         assert api.stats()["by_path"] == {"/items": sum(-(-count // 10) + 1 for count in newer)}  # 4 + 3, of 17 each
+
+
+def test_a_walked_window_whose_page_keeps_failing_fails_alone_and_holds_the_watermark(sample_api, tmp_path):
+    sample_api.set_faults(fail_since=frozenset({"2024-01-03T00:00:00Z"}))
+    read = Read(tmp_path, config(tmp_path, sample_api.url), "2024-01-02", "2024-01-05")
+
+    url = f"{sample_api.url}/items?since=2024-01-03T00%3A00%3A00Z&until=2024-01-04T00%3A00%3A00Z&page=1&per_page=10"
+    assert read.window_failures() == [("2024-01-03T00:00:00Z", "failed", f"GET {url} answered 500")]
+    assert read.windows_done() == (2, 1) and read.counters["windows_failed"] == 1
+    assert read.watermarks == {"items": t("2024-01-03")}  # held at the failed window's start
+    days = [("2024-01-02", "2024-01-03"), ("2024-01-04", "2024-01-05")]
+    assert read.ids() == [i for a, b in days for i in sample_api.dataset.ids_between(t(a), t(b))]
+    assert sample_api.stats()["by_status"] == {"200": 10, "500": 6}  # the failing page asked max_attempts times
