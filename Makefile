@@ -86,10 +86,12 @@ test: $(INSTALLED) $(PRISM) $(REDIS_SERVER) real-servers lint
 	PRISM_LOCATION=$(abspath $(PRISM)) PYTHON=$(PYTHON) tests/isolated.sh tests/integration/emulators.sh run \
 		tests/run_suite.sh $(PY) $(TEST_WORKERS) $(SERIAL_WORKERS)
 
-# The edit loop: pure functions and transforms tested alone (no emulator, Prism or server), on two workers.
+# The edit loop: pure functions and transforms tested alone, in this process's runner modes only (no emulator,
+# Prism, server or worker processes: the transform tests' Prism and multi-processing cases run in `make test`),
+# on three workers.
 FAST_TESTS := tests/unit $(wildcard tests/transforms)
 test-fast: $(INSTALLED)
-	$(PY) -m pytest -q -n 2 $(FAST_TESTS)
+	$(PY) -m pytest -q -n 3 -k "not prism and not processes" $(FAST_TESTS)
 
 bench: $(INSTALLED) $(REDIS_SERVER)
 	PYTHON=$(PY) ./benchmarks/run.sh

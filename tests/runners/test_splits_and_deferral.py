@@ -1,9 +1,9 @@
-"""Splits and deferral for real: splits injected into both fetch DoFns on FnApiRunner, the splits Prism asks
-for while a slow window is being fetched (from another thread), and a long Retry-After deferred on Prism."""
+"""Splits and deferral for real: the splits Prism asks for while a slow window is being fetched (from another
+thread), and a long Retry-After deferred on Prism. Splits injected into both fetch DoFns on FnApiRunner are
+tested on ReadFromApi alone (tests/transforms/test_page_ranges.py)."""
 
 from __future__ import annotations
 
-import json
 import threading
 
 import pytest
@@ -15,12 +15,6 @@ from tests.runners.runs import run_pipeline
 from tests.support import items_config, merged, prism_location, t
 
 WALK = {"api_config": {"pagination": {"page_size": 10}}}
-PAGE_RANGE = {
-    "api_config": {
-        "pagination": {"page_size": 10},
-        "parallel_config": {"type": "known_pages", "max_concurrent_pages": 2},
-    }
-}
 ONE_PAGE_AT_A_TIME_RANGE = {
     "api_config": {
         "endpoints": {"items": {"path": "/records", "records_path": "records", "primary_key": "id"}},
@@ -28,7 +22,6 @@ ONE_PAGE_AT_A_TIME_RANGE = {
         "parallel_config": {"type": "calculated_offset", "max_concurrent_chunks": 1, "chunk_size": 100},
     }
 }
-STEPS = {"walk": "ReadFromApi/WalkPages/ParDo(WalkPagesFn)", "range": "ReadFromApi/FetchRanges/ParDo(FetchRangeFn)"}
 
 
 @pytest.fixture
@@ -40,30 +33,6 @@ def api():
 def config(api, tmp_path, shape):
     base = items_config(api.url, tmp_path, api_config={"max_concurrent_requests": 4})
     return merged(base, shape)
-
-
-@pytest.mark.parametrize("fraction", [0, 0.25, 0.5])
-@pytest.mark.parametrize("kind", ["walk", "range"])
-def test_splits_injected_into_each_fetch_dofn_keep_every_record_once(api, tmp_path, kind, fraction):
-    api.set_faults(latency_ms=20)
-    # The first split keeps one window in the bundle; the second lands inside its walk at `fraction`.
-    splits = {STEPS[kind]: {"timings": [0, 0.1], "fractions": [0.01, fraction]}}
-    runner = ["--direct_num_workers=1", "--direct_running_mode=multi_threading"]
-    shape = WALK if kind == "walk" else PAGE_RANGE
-    outcome = run_pipeline(
-        config(api, tmp_path, shape),
-        tmp_path,
-        "--end_time",
-        "2024-01-06",
-        *runner,
-        f"--direct_test_splits={json.dumps(splits)}",
-    )
-
-    assert outcome.exit_code == 0
-    assert outcome.report["counters"]["split_parts"] == 1
-    assert sorted(outcome.ids) == api.dataset.ids_between(t("2024-01-02"), t("2024-01-06"))
-    assert len(outcome.ids) == len(set(outcome.ids)) == 800
-    assert outcome.watermarks == {"items": t("2024-01-06")}
 
 
 class SplitGate:
