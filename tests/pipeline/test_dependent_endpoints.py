@@ -29,19 +29,9 @@ from tests.support import (
     t,
     write_yaml,
 )
+from tests.transforms.test_fetch_children import CHILDREN, RECORDS_PER_DAY, child_pages, children_paths
 
-RECORDS_PER_DAY = 12
 START, END = "2024-01-02T00:00:00Z", "2024-01-05T00:00:00Z"
-CHILD_PAGE = 10
-
-CHILDREN = {
-    "parent": "items",
-    "path": "/items/{parent.id}/children",
-    "records_path": "children",
-    "primary_key": "id",
-    "include_from_parent": ["id"],
-    "pagination": {"strategy": "page_number", "page_size": CHILD_PAGE, "total_path": "total"},
-}
 
 
 @pytest.fixture
@@ -63,14 +53,6 @@ def write(api: SampleApi, folder: Path, with_children: bool = True, **changes: A
 
 def rows(folder: Path, endpoint: str) -> list[dict[str, Any]]:
     return read_jsonl(folder / "out" / endpoint)
-
-
-def child_pages(item_id: int) -> int:
-    return -(-child_count(item_id) // CHILD_PAGE)
-
-
-def children_paths(api: SampleApi) -> dict[str, int]:
-    return {path: n for path, n in api.stats()["by_path"].items() if path.endswith("/children")}
 
 
 @pytest.mark.parametrize("mode", RUNNER_MODES)

@@ -31,10 +31,10 @@ from tests.support import (
     t,
     write_yaml,
 )
+from tests.transforms.test_check_quality import ALL_IDS, RECENT_NEWEST, RECENT_START, TODAY, all_checks, utc_text
 
 RUN = ["--start_time", "2024-01-02", "--end_time", "2024-01-05"]
 WINDOWS = [t("2024-01-02"), t("2024-01-03"), t("2024-01-04")]
-ALL_IDS = list(range(49, 193))
 
 
 def _window_of(record_id: int) -> datetime:
@@ -136,12 +136,6 @@ def test_fail_window_holds_the_watermark_and_a_replay_reads_the_window_again(
     assert stored_watermark(config) == t("2024-01-04")
 
 
-#: Records of the last days: 4 a day (every 6 h) over the 3 days from 6 days ago, so the newest is 3 d 6 h old.
-TODAY = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-RECENT_START = TODAY - timedelta(days=6)
-RECENT_NEWEST = RECENT_START + timedelta(hours=6 * 11)
-
-
 @contextmanager
 def _recent(tmp_path, **changes) -> Iterator[tuple]:
     """The sample API with RECENT records, and a config for it (`items_config` with `changes`) written to a file."""
@@ -155,22 +149,18 @@ def _age_days(now: datetime) -> float:
     return round((now - RECENT_NEWEST) / timedelta(days=1), 1)
 
 
-def _utc(moment: datetime) -> str:
-    return f"{moment:%Y-%m-%dT%H:%M:%SZ}"
-
-
 def test_freshness_of_a_stale_run_fails_its_last_window_and_a_replay_does_not_judge_it_again(tmp_path, capsys):
     quality = _quality({"check": "freshness", "max_age": "2d", "action": "fail_window"})
     with _recent(tmp_path, **quality) as (_, path, config):
         before = datetime.now(UTC)
-        code, report = run_report(tmp_path, "--config", str(path), "--start_time", _utc(RECENT_START))
+        code, report = run_report(tmp_path, "--config", str(path), "--start_time", utc_text(RECENT_START))
         after = datetime.now(UTC)
         assert code == 1
         # freshness is known once the run has read everything: the rows are written
         assert len(read_jsonl(tmp_path / "out")) == 12
         [row] = read_jsonl(tmp_path / "dead_letter")
-        assert (row["window_start"], row["error_type"]) == (_utc(TODAY), "QualityCheck")
-        head = f"quality freshness updated_at: the newest is {_utc(RECENT_NEWEST)}, "
+        assert (row["window_start"], row["error_type"]) == (utc_text(TODAY), "QualityCheck")
+        head = f"quality freshness updated_at: the newest is {utc_text(RECENT_NEWEST)}, "
         assert row["error"].startswith(head) and row["error"].endswith("d old (max_age 2d) (fail_window)")
         age = float(row["error"].removeprefix(head).split("d old")[0])  # 3.25 d at midnight, more later in the day
         assert _age_days(before) <= age <= _age_days(after)
@@ -186,23 +176,10 @@ def test_freshness_of_a_stale_run_fails_its_last_window_and_a_replay_does_not_ju
         assert stored_watermark(config) == datetime.fromisoformat(row["window_end"])
 
 
-def _all_checks() -> list[dict]:
-    return [
-        {"check": "not_null", "field": "title", "action": "drop_row"},
-        {"check": "accepted_values", "field": "state", "values": ["open", "closed"], "action": "warn"},
-        {"check": "range", "field": "comments", "min": 0, "max": 100000, "action": "drop_row"},
-        {"check": "regex", "field": "html_url", "pattern": "^https://", "action": "warn"},
-        {"check": "unique", "field": "ref", "action": "drop_row"},
-        {"check": "row_count", "min": 1, "action": "warn"},
-        {"check": "freshness", "max_age": "2d", "action": "warn"},
-        {"check": "range", "field": "id", "max": 160, "action": "fail_window"},
-    ]
-
-
 @pytest.mark.parametrize("mode", list(RUNNER_MODES))
 def test_every_check_at_once_on_every_runner(quality_api, write_config, tmp_path, capsys, mode):
     path, config = write_config(
-        api_config={"batch_size": 7, "endpoints": {"items": {"quality": _all_checks()}}},
+        api_config={"batch_size": 7, "endpoints": {"items": {"quality": all_checks()}}},
     )
     code, report = run_report(tmp_path, "--config", str(path), *RUN, *runner_mode_args(mode), "--check_elements")
 

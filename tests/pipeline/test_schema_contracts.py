@@ -21,21 +21,10 @@ from beam_api_pipeline.config import load_pipeline_config
 from beam_api_pipeline.control.store import opened_store
 from tests.pipeline.conftest import run_report
 from tests.support import RUNNER_MODES, items_config, read_jsonl, runner_mode_args, stored_watermark, t, write_yaml
+from tests.transforms.test_schema_contract_rows import FIRST_SCHEMA, RUN_2_IDS, TEXT_IDS, value_of
 
 RUN_1 = ["--start_time", "2024-01-02", "--end_time", "2024-01-04"]
 RUN_2 = ["--start_time", "2024-01-04", "--end_time", "2024-01-06"]
-RUN_2_IDS = list(range(145, 241))
-TEXT_IDS = [150, 200]
-FIRST_SCHEMA = [
-    {"name": "id", "type": "INTEGER", "mode": "NULLABLE"},
-    {"name": "updated_at", "type": "TIMESTAMP", "mode": "NULLABLE"},
-    {"name": "title", "type": "STRING", "mode": "NULLABLE"},
-    {"name": "value", "type": "INTEGER", "mode": "NULLABLE"},
-]
-
-
-def _value(record_id: int) -> int:
-    return (record_id * 37) % 1000
 
 
 def _setup(sample_api, tmp_path, contract: str, primary_key: str | None = "id"):
@@ -79,12 +68,12 @@ def test_evolve_adds_the_new_field_and_sends_rows_of_another_type_to_the_dead_le
     rows = _rows_of_run_2(tmp_path)
     assert report["run"]["records_processed"] == len(rows)
     assert sorted(rows) == [i for i in RUN_2_IDS if i not in TEXT_IDS]
-    assert all(row["c"] == row["id"] % 7 and row["value"] == _value(row["id"]) for row in rows.values())
+    assert all(row["c"] == row["id"] % 7 and row["value"] == value_of(row["id"]) for row in rows.values())
     dead = read_jsonl(tmp_path / "dead_letter")
     assert sorted(row["record"]["id"] for row in dead) == TEXT_IDS
     assert {(row["kind"], row["error_type"]) for row in dead} == {("record", "SchemaContract")}
     assert sorted(row["error"] for row in dead) == sorted(
-        f"schema_contract evolve: value: expected INTEGER, seen STRING ('v{_value(i)}')" for i in TEXT_IDS
+        f"schema_contract evolve: value: expected INTEGER, seen STRING ('v{value_of(i)}')" for i in TEXT_IDS
     )
     assert report["counters"]["schema_rows_refused"] == 2
     assert stored_watermark(load_pipeline_config(path)) == t("2024-01-06")

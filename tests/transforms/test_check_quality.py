@@ -289,7 +289,7 @@ def _window(start: datetime) -> Window:
     return Window(start, start + timedelta(days=1))
 
 
-def _utc(moment: datetime) -> str:
+def utc_text(moment: datetime) -> str:
     return f"{moment:%Y-%m-%dT%H:%M:%SZ}"
 
 
@@ -305,8 +305,8 @@ def test_freshness_of_a_stale_run_fails_its_last_window(tmp_path):
     after = datetime.now(UTC)
     assert len(found.ids) == 12  # freshness is known once the run has read everything: the rows go on
     [row] = found.failed
-    assert (row["window_start"], row["error_type"]) == (_utc(TODAY - timedelta(days=1)), "QualityCheck")
-    head = f"quality freshness updated_at: the newest is {_utc(RECENT_NEWEST)}, "
+    assert (row["window_start"], row["error_type"]) == (utc_text(TODAY - timedelta(days=1)), "QualityCheck")
+    head = f"quality freshness updated_at: the newest is {utc_text(RECENT_NEWEST)}, "
     assert row["error"].startswith(head) and row["error"].endswith("d old (max_age 2d) (fail_window)")
     age = float(row["error"].removeprefix(head).split("d old")[0])
     assert _age(before) <= age <= _age(after)
@@ -323,7 +323,7 @@ def test_freshness_is_judged_when_the_run_ends_within_max_age(tmp_path, days_ago
     changes = _quality({"check": "freshness", "max_age": "2d", "action": "fail_window"})
     found = _recent(tmp_path, changes, TODAY - timedelta(days=days_ago))
     windows = [row["window_start"] for row in found.failed]
-    last = _utc(TODAY - timedelta(days=days_ago + 1))
+    last = utc_text(TODAY - timedelta(days=days_ago + 1))
     assert (windows, found.outcomes()[0]["windows_failed"]) == (([last], 1) if judged else ([], 0))
 
 
@@ -334,7 +334,7 @@ def test_freshness_reads_the_timestamp_field_as_renamed(tmp_path):
     )
     found = _recent(tmp_path, changes, TODAY)
     [row] = found.failed
-    assert row["error"].startswith(f"quality freshness modified: the newest is {_utc(RECENT_NEWEST)}, ")
+    assert row["error"].startswith(f"quality freshness modified: the newest is {utc_text(RECENT_NEWEST)}, ")
 
 
 def test_freshness_is_not_judged_by_a_run_that_plans_no_window(tmp_path):
@@ -359,7 +359,7 @@ def test_a_replay_does_not_judge_freshness(tmp_path):
     assert found.lines() == ["  quality: items freshness - fail_window: 0 rows failed, 0 windows with a failure"]
 
 
-def _all_checks() -> list[dict]:
+def all_checks() -> list[dict]:
     return [
         {"check": "not_null", "field": "title", "action": "drop_row"},
         {"check": "accepted_values", "field": "state", "values": ["open", "closed"], "action": "warn"},
@@ -373,7 +373,7 @@ def _all_checks() -> list[dict]:
 
 
 def test_every_check_at_once_in_batches_of_batch_size(tmp_path):
-    found = Checked(tmp_path, _quality(*_all_checks(), api_config={"batch_size": 7}))
+    found = Checked(tmp_path, _quality(*all_checks(), api_config={"batch_size": 7}))
 
     # ids 161..192 fail the range on id: the window of 2024-01-04 fails; 97 and 145 duplicate refs 96 and 144
     dropped = [60, 90, 97, 100, 120]  # not_null, range on comments, unique: those outside the failed window

@@ -36,7 +36,7 @@ FIRST_SCHEMA = [
 ]
 
 
-def _value(record_id: int) -> int:
+def value_of(record_id: int) -> int:
     return (record_id * 37) % 1000
 
 
@@ -86,11 +86,11 @@ def test_evolve_adds_the_new_field_and_refuses_rows_of_another_type(tmp_path, pr
     held = Held(tmp_path, "evolve", primary_key)
 
     assert sorted(held.rows) == [i for i in RUN_2_IDS if i not in TEXT_IDS]
-    assert all(row["c"] == row["id"] % 7 and row["value"] == _value(row["id"]) for row in held.rows.values())
+    assert all(row["c"] == row["id"] % 7 and row["value"] == value_of(row["id"]) for row in held.rows.values())
     assert [row["record"]["id"] for row in held.dropped] == TEXT_IDS
     assert {(row["kind"], row["error_type"]) for row in held.dropped} == {("record", "SchemaContract")}
     assert [row["error"] for row in held.dropped] == [
-        f"schema_contract evolve: value: expected INTEGER, seen STRING ('v{_value(i)}')" for i in TEXT_IDS
+        f"schema_contract evolve: value: expected INTEGER, seen STRING ('v{value_of(i)}')" for i in TEXT_IDS
     ]
     assert held.failed == []
     assert held.counters["schema_rows_refused"] == 2
@@ -154,7 +154,7 @@ def test_discard_value_writes_every_row_without_the_new_field_and_with_null_for_
     assert sorted(held.rows) == RUN_2_IDS
     assert all("c" not in row for row in held.rows.values())
     assert sorted(i for i, row in held.rows.items() if row["value"] is None) == TEXT_IDS
-    assert all(held.rows[i]["value"] == _value(i) for i in RUN_2_IDS if i not in TEXT_IDS)
+    assert all(held.rows[i]["value"] == value_of(i) for i in RUN_2_IDS if i not in TEXT_IDS)
     assert (held.dropped, held.failed) == ([], [])
     assert held.counters["schema_values_discarded"] == 96 + 2
     assert [v.version for v in held.versions()] == [1]
