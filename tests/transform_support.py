@@ -15,6 +15,7 @@ from apache_beam.testing.util import assert_that
 
 from beam_api_pipeline.config import PipelineConfig
 from beam_api_pipeline.core import metrics
+from beam_api_pipeline.core.beam_options import ViewOnceOptions
 from beam_api_pipeline.core.runners import SafeFnApiRunner
 from beam_api_pipeline.core.windowing import Window
 from beam_api_pipeline.fetch.read import RECORDS, RESULTS, ReadFromApi
@@ -52,7 +53,7 @@ def pipeline(*options: str) -> TestPipeline:
     in-memory FnApiRunner (the local runner)."""
     named = any(option.startswith("--runner=") for option in options)
     runner = None if named else SafeFnApiRunner()
-    return TestPipeline(runner=runner, options=beam.options.pipeline_options.PipelineOptions(list(options)))
+    return TestPipeline(runner=runner, options=ViewOnceOptions(list(options)))
 
 
 def config(folder: Path, api_url: str = NO_API, **changes: Any) -> PipelineConfig:

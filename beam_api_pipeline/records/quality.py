@@ -297,8 +297,8 @@ class _JudgeFreshnessFn(beam.DoFn):
 class CheckQuality(beam.PTransform):
     """In: one endpoint's `(task, rows)` batches (from TransformRecords) and the WindowResult elements of its
     level's fetch. Out: ROWS (batches of the rows to write), FAILED_WINDOWS (failed WindowResult elements of the
-    windows a check failed), DROPPED (dead-letter rows of the rows dropped) and ROWS_WRITTEN (how many rows go on,
-    one count)."""
+    windows a check failed), DROPPED (dead-letter rows of the rows dropped) and ROWS_WRITTEN (how many rows go on:
+    a count per batch, to add up)."""
 
     def __init__(self, config: PipelineConfig, plan: RunPlan, endpoint: str):
         super().__init__()
@@ -344,7 +344,7 @@ class CheckQuality(beam.PTransform):
             ROWS: rows,
             FAILED_WINDOWS: results[0] if len(results) == 1 else results | "AllResults" >> beam.Flatten(),
             DROPPED: checked(judged[DROPPED], "dropped"),
-            ROWS_WRITTEN: rows | "RowsPerBatch" >> beam.Map(len) | "CountRows" >> beam.CombineGlobally(sum),
+            ROWS_WRITTEN: rows | "RowsPerBatch" >> beam.Map(len),
         }
 
     def _rank_duplicates(self, entries, index: int, check: QualityCheckConfig, rank: _RankDuplicatesFn):

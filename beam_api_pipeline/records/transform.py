@@ -14,7 +14,7 @@ from apache_beam.utils.timestamp import Timestamp
 from beam_api_pipeline.config import PipelineConfig
 from beam_api_pipeline.config.api import METADATA_COLUMNS
 from beam_api_pipeline.core import metrics
-from beam_api_pipeline.core.beam_windows import BundleWindows, combine_all
+from beam_api_pipeline.core.beam_windows import BundleWindows
 from beam_api_pipeline.core.element_checks import checked
 from beam_api_pipeline.core.paths import get_path
 from beam_api_pipeline.core.timeformat import parse_timestamp
@@ -221,11 +221,12 @@ class _ApplyTransformFn(beam.DoFn):
 
 class TransformRecords(beam.PTransform):
     """Batches of `(task, records)` of `endpoints` (default: all) in; out: `rows` (each endpoint's batches of
-    rows; `(task, rows)` batches for an endpoint with `quality` checks), `rows_written` (their count, but those
-    of endpoints with checks), INVALID (records that cannot be placed, with the reason), KEPT (the records
-    placed and de-duplicated, before the transform: the parents of child endpoints), CONTRACT_DROPPED and
-    CONTRACT_FAILED (what the endpoints' schema contracts keep out, held to `schemas`), and PLACED (what became
-    of each batch of records: `placement.Placement`; `placement.JudgePlacement` sums it per window)."""
+    rows; `(task, rows)` batches for an endpoint with `quality` checks), `rows_written` (counts of them per bundle,
+    to add up; but not those of endpoints with checks), INVALID (records that cannot be placed, with the reason),
+    KEPT (the records placed and de-duplicated, before the transform: the parents of child endpoints),
+    CONTRACT_DROPPED and CONTRACT_FAILED (what the endpoints' schema contracts keep out, held to `schemas`), and
+    PLACED (what became of each batch of records: `placement.Placement`; `placement.JudgePlacement` sums it per
+    window)."""
 
     def __init__(
         self,
@@ -263,10 +264,9 @@ class TransformRecords(beam.PTransform):
         shaped = kept | "ApplyTransform" >> beam.ParDo(transform).with_outputs(
             ROW_COUNTS, CONTRACT_DROPPED, CONTRACT_FAILED, *map(_rows_tag, endpoints)
         )
-        rows_written = combine_all(shaped[ROW_COUNTS], "CountRows", sum)
         return {
             "rows": {endpoint: checked(shaped[_rows_tag(endpoint)], f"rows:{endpoint}") for endpoint in endpoints},
-            "rows_written": rows_written,
+            "rows_written": shaped[ROW_COUNTS],
             INVALID: checked(placed[INVALID], INVALID),
             PLACED: checked(placed[PLACED], PLACED),
             KEPT: kept,

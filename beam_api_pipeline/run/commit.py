@@ -21,11 +21,10 @@ from beam_api_pipeline.control.watermarks import WindowOutcome
 from beam_api_pipeline.core import metrics
 from beam_api_pipeline.core.beam_windows import combine_all, count_all
 from beam_api_pipeline.core.windowing import format_utc
-from beam_api_pipeline.fetch.child_fetch import ChildBatch, batch_tasks
+from beam_api_pipeline.fetch.child_fetch import batch_tasks
 from beam_api_pipeline.plan.poll_record import EndpointPoll, add_poll
 from beam_api_pipeline.plan.run_plan import (
     RESULT_FIGURES,
-    ResultElement,
     RunPlan,
     TaskElement,
     WindowResult,
@@ -38,13 +37,14 @@ from beam_api_pipeline.plan.run_plan import (
 from beam_api_pipeline.records.placement import Placement, PlacementElement
 from beam_api_pipeline.records.row_schemas import record_run_schema, write_schema_files
 from beam_api_pipeline.run.alerts import RunFacts, send_run_alert
+from beam_api_pipeline.run.commit_inputs import CommitInputs, tally_inputs
 from beam_api_pipeline.schemas.infer import Fields
 
 logger = logging.getLogger(__name__)
 
 
 class _CommitFn(beam.DoFn):
-    """Runs once, with every WindowResult; the side inputs make it wait for the sinks and the dead letter."""
+    """Runs once, with the run's CommitInputs; the side inputs make it wait for the sinks and the dead letter."""
 
     def __init__(
         self, config: PipelineConfig, plan: RunPlan, alert_with: str | None, schema_files: dict[str, list[str]]
@@ -54,49 +54,27 @@ class _CommitFn(beam.DoFn):
         self._alert_with = alert_with
         self._schema_files = schema_files
 
-    def process(
-        self,
-        result_elements: list[ResultElement],
-        written: list[int],
-        dead_letter_files: int,
-        rows_written: int,
-        invalid_records: int,
-        spawned: list[ChildBatch],
-        schemas: list[tuple[str, Fields]],
-        placements: list[tuple[TaskElement, PlacementElement]],
-        endpoint_rows: list[tuple[str, int]],
-    ) -> Iterator[PipelineRun]:
-        figures = endpoint_figures(placements, endpoint_rows)
-        run, committed = self._commit(
-            self._plan, result_elements, rows_written, invalid_records, spawned, schemas, figures
-        )
+    def process(self, inputs: CommitInputs, files_written: int, dead_letter_files: int) -> Iterator[PipelineRun]:
+        run, committed = self._commit(self._plan, inputs)
         if self._alert_with is not None:
             self._send_alert(run, committed)
-        metrics.FILES_WRITTEN.inc(sum(written))
+        metrics.FILES_WRITTEN.inc(files_written)
         metrics.DEAD_LETTER_FILES.inc(dead_letter_files)
         logger.info(
-            "run %s %s: %d files, %d dead-letter files", run.run_id, run.status, sum(written), dead_letter_files
+            "run %s %s: %d files, %d dead-letter files", run.run_id, run.status, files_written, dead_letter_files
         )
         yield run
 
-    def _commit(
-        self,
-        plan: RunPlan,
-        result_elements: list[ResultElement],
-        rows_written: int,
-        invalid_records: int,
-        spawned: list[ChildBatch],
-        schemas: list[tuple[str, Fields]],
-        figures: dict[str, dict[str, int]],
-    ) -> tuple[PipelineRun, dict[str, datetime | None]]:
+    def _commit(self, plan: RunPlan, inputs: CommitInputs) -> tuple[PipelineRun, dict[str, datetime | None]]:
         """Move the watermarks over `plan`'s complete windows, save the run record (`_record_of`, with each
-        endpoint's `figures` in its stats) and record the schemas; the record and the watermarks committed."""
-        results = [WindowResult.from_element(element) for element in result_elements]
-        child_tasks = [task for batch in spawned for task in batch_tasks(batch)]
+        endpoint's figures in its stats) and record the schemas; the record and the watermarks committed."""
+        results = [WindowResult.from_element(element) for element in inputs.results]
+        child_tasks = [task for batch in inputs.spawned for task in batch_tasks(batch)]
         outcomes = window_outcomes(plan, results, child_tasks)
+        figures = endpoint_figures(inputs.placements, inputs.endpoint_rows)
         with opened_store(self._config.watermark_store) as store:
             committed = watermarks_after(plan, outcomes) if self._config.api_config.watermark.enabled else {}
-            run = self._run_record(plan, outcomes, results, child_tasks, rows_written, invalid_records, figures)
+            run = self._run_record(plan, outcomes, results, child_tasks, inputs, figures)
             lost = self._advance_holding_lease(store, plan, committed)
             if lost is not None:
                 committed = {}
@@ -105,7 +83,7 @@ class _CommitFn(beam.DoFn):
                 errors = [str(lost), *(error for error in run.errors if error != str(lost))][:MAX_ERRORS_KEPT]
                 run = replace(run, status=RunStatus.FAILED, errors=errors)
             store.save_run(run)
-            for endpoint, fields in sorted(schemas):
+            for endpoint, fields in sorted(inputs.schemas):
                 self._record_schema(store, endpoint, fields)
             if plan.job_holds_lease:
                 self._hold_lease(store, plan)
@@ -162,8 +140,7 @@ class _CommitFn(beam.DoFn):
         outcomes,
         results: list[WindowResult],
         child_tasks: list[WindowTask],
-        rows_written: int,
-        invalid_records: int,
+        inputs: CommitInputs,
         figures: dict[str, dict[str, int]],
     ) -> PipelineRun:
         done = sum(o.complete for endpoint_outcomes in outcomes.values() for o in endpoint_outcomes)
@@ -179,12 +156,12 @@ class _CommitFn(beam.DoFn):
             status=RunStatus.SUCCEEDED if failed == 0 else RunStatus.FAILED,
             start_time=plan.started_at,
             end_time=datetime.now(UTC),
-            records_processed=rows_written,
+            records_processed=inputs.rows_written,
             errors=errors[:MAX_ERRORS_KEPT],
             windows_done=done,
             windows_failed=failed,
             endpoint_stats=with_figures(endpoint_stats(plan, results, child_tasks), figures, results),
-            dead_letter_rows=len(failures) + invalid_records,
+            dead_letter_rows=len(failures) + inputs.invalid_records,
         )
 
 
@@ -196,25 +173,11 @@ class _CommitPollFn(_CommitFn):
     row of the poll is written by now: the oldest (`oldest_row_ms`, its `timestamp_field` time) gives the poll's
     `poll_write_latency_ms`."""
 
-    def process(
-        self,
-        result_elements: list[ResultElement],
-        written: list[int],
-        dead_letter_files: int,
-        rows_written: int,
-        invalid_records: int,
-        spawned: list[ChildBatch],
-        schemas: list[tuple[str, Fields]],
-        placements: list[tuple[TaskElement, PlacementElement]],
-        endpoint_rows: list[tuple[str, int]],
-        planned: list[TaskElement],
-        oldest_row_ms: int | None,
-    ) -> Iterator[PipelineRun]:
-        if oldest_row_ms is not None:
-            metrics.POLL_WRITE_LATENCY_MS.update(int(time.time() * 1000) - oldest_row_ms)
-        plan = replace(self._plan, tasks=[WindowTask.from_element(element) for element in planned])
-        figures = endpoint_figures(placements, endpoint_rows)
-        run, committed = self._commit(plan, result_elements, rows_written, invalid_records, spawned, schemas, figures)
+    def process(self, inputs: CommitInputs, files_written: int, dead_letter_files: int) -> Iterator[PipelineRun]:
+        if inputs.oldest_row_ms is not None:
+            metrics.POLL_WRITE_LATENCY_MS.update(int(time.time() * 1000) - inputs.oldest_row_ms)
+        plan = replace(self._plan, tasks=[WindowTask.from_element(element) for element in inputs.planned])
+        run, committed = self._commit(plan, inputs)
         moved = {endpoint: format_utc(watermark) for endpoint, watermark in committed.items() if watermark}
         logger.info("run %s is %s; watermarks moved: %s", run.run_id, run.status, moved or "none")
         yield run
@@ -235,17 +198,20 @@ class _CommitPollFn(_CommitFn):
 
 
 class CommitWatermark(beam.PTransform):
-    """WindowResults (as `run_plan.ResultElement`) in, the main input. Side inputs, each a PCollection:
-    `written` (one count per sink of what it wrote, see `WriteOutputs`), `dead_letters` (what the dead letter
-    wrote), `rows_written` and `invalid_records` (single counts), `spawned` (the child tasks made, as
-    `fetch_children.ChildBatch`es), `placements` (`(task, placement.Placement element)` of each window, from
-    `JudgePlacement`), `endpoint_rows` (`(endpoint, rows)` of each batch handed to the outputs), and `schemas` (each
-    endpoint's `(endpoint, fields)` of the rows it wrote, from
-    `schemas.RowSchemas`: the commit records a new schema version where they changed it, and writes the version
-    to the endpoint's `schema_files`). Each is complete only when what it counts is written, so the commit runs
-    after every write, on every runner. With `alert_with` (the dead-letter location) the commit also sends the
-    run's alert (`alerts.send_run_alert`). A streaming run gives `planned` (the WindowTasks of its polls, as
-    elements, each poll in a Beam window of its own) and `row_times` (the oldest `timestamp_field` time, in epoch
+    """WindowResults (as `run_plan.ResultElement`) in; the other inputs, each a PCollection: `written` (one count
+    per sink of what it wrote, see `WriteOutputs`), `dead_letters` (what the dead letter wrote), `rows_written`
+    (counts of rows handed to the outputs, added up), `invalid_records` (the records that went to the dead letter
+    instead, counted), `placements` (`(task, placement.Placement element)` of each window, from `JudgePlacement`),
+    `endpoint_rows` (`(endpoint, rows)` of each batch handed to the outputs), `schemas` (each endpoint's
+    `(endpoint, fields)` of the rows it wrote, from `schemas.RowSchemas`: the commit records a new schema version
+    where they changed it, and writes the version to the endpoint's `schema_files`) and `spawned` (the child tasks
+    made, as `fetch_children.ChildBatch`es; None without child endpoints).
+
+    The sinks' and the dead letter's results are side inputs, complete only when what they count is written, so
+    the commit runs after every write, on every runner; one combine gathers the rest
+    (`commit_inputs.tally_inputs`). With `alert_with` (the dead-letter location) the commit also sends the run's
+    alert (`alerts.send_run_alert`). A streaming run gives `planned` (the WindowTasks of its polls, as elements,
+    each poll in a Beam window of its own) and `row_times` (the oldest `timestamp_field` time, in epoch
     milliseconds, of each batch of rows handed to the outputs), and commits each poll once it is written."""
 
     def __init__(
@@ -257,10 +223,10 @@ class CommitWatermark(beam.PTransform):
         dead_letters,
         rows_written,
         invalid_records,
-        spawned,
         schemas,
         placements,
         endpoint_rows,
+        spawned=None,
         schema_files: dict[str, list[str]] | None = None,
         alert_with: str | None = None,
         planned=None,
@@ -285,43 +251,28 @@ class CommitWatermark(beam.PTransform):
     def expand(self, results: pvalue.PCollection) -> pvalue.PCollection:
         # Each side input is one value (per poll, in a streaming run): a runner may hand a windowed side input to
         # the main input as soon as its first value is there, and these must be complete.
-        side_inputs = {
-            "written": _all_of(self._written, "AllWritten"),
+        sinks = {
+            "files_written": pvalue.AsSingleton(combine_all(self._written, "CountFiles", sum), default_value=0),
             "dead_letter_files": pvalue.AsSingleton(
                 count_all(self._dead_letters, "CountDeadLetterFiles"), default_value=0
             ),
-            "rows_written": pvalue.AsSingleton(self._rows_written, default_value=0),
-            "invalid_records": pvalue.AsSingleton(self._invalid_records, default_value=0),
-            "spawned": _all_of(self._spawned, "AllChildTasks"),
-            "schemas": _all_of(self._schemas, "AllSchemas"),
-            "placements": _all_of(self._placements, "AllPlacements"),
-            "endpoint_rows": _all_of(self._endpoint_rows, "AllEndpointRows"),
         }
+        inputs = {
+            "results": results,
+            "rows_written": self._rows_written,
+            "invalid_records": self._invalid_records | "EachInvalid" >> beam.Map(lambda _: 1),
+            "schemas": self._schemas,
+            "placements": self._placements,
+            "endpoint_rows": self._endpoint_rows,
+        }
+        if self._spawned is not None:
+            inputs["spawned"] = self._spawned
         commit_args = (self._config, self._plan, self._alert_with, self._schema_files)
         if self._planned is None:
-            return (
-                results
-                | "AllResults" >> beam.combiners.ToList()
-                | "Commit" >> beam.ParDo(_CommitFn(*commit_args), **side_inputs)
-            )
+            return tally_inputs(inputs) | "Commit" >> beam.ParDo(_CommitFn(*commit_args), **sinks)
         # a streaming run: one commit per poll that planned windows
-        oldest = combine_all(self._row_times, "OldestRow", min)
-        return (
-            results
-            | "AllResults" >> beam.combiners.ToList().without_defaults()
-            | "CommitPoll"
-            >> beam.ParDo(
-                _CommitPollFn(*commit_args),
-                planned=_all_of(self._planned, "AllPlanned"),
-                oldest_row_ms=pvalue.AsSingleton(oldest, default_value=None),
-                **side_inputs,
-            )
-        )
-
-
-def _all_of(pcoll: pvalue.PCollection, label: str) -> pvalue.AsSingleton:
-    """Every element of `pcoll` (of the window), as one list."""
-    return pvalue.AsSingleton(combine_all(pcoll, label, beam.combiners.ToListCombineFn()), default_value=[])
+        inputs.update(planned=self._planned, oldest_row_ms=self._row_times)
+        return tally_inputs(inputs) | "CommitPoll" >> beam.ParDo(_CommitPollFn(*commit_args), **sinks)
 
 
 _NO_FIGURES = {"written": 0, "outside": 0, "invalid": 0}

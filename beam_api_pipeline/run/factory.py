@@ -9,7 +9,6 @@ from apache_beam import pvalue
 
 from beam_api_pipeline.config import PipelineConfig
 from beam_api_pipeline.config.outputs import OUTPUT_TYPES, OutputConfig
-from beam_api_pipeline.core.beam_windows import combine_all, count_all
 from beam_api_pipeline.core.errors import ConfigError, OutputError
 from beam_api_pipeline.extractors import registry
 from beam_api_pipeline.extractors.base import BaseExtractor
@@ -170,19 +169,15 @@ class PipelineFactory:
             config.pipeline_id, plan.run_id, path=None if table else self.dead_letter_location(config), table=table
         )
         invalid_records = (invalid, rejected_rows) | "InvalidOrRejected" >> beam.Flatten()
-        rows_written = _all(fetched["rows_written"], "AllRowsWritten")
-        if len(fetched["rows_written"]) > 1:
-            rows_written = combine_all(rows_written, "SumRowsWritten", sum)
-        spawned = fetched[SPAWNED] or [pipeline | "NoChildTasks" >> beam.Create([])]
         _ = results | "ReportProgress" >> ReportProgress()
         _ = judged | "CommitWatermark" >> CommitWatermark(
             config,
             plan,
             written=written,
             dead_letters=dead_letters,
-            rows_written=rows_written,
-            invalid_records=count_all(invalid_records, "CountInvalid"),
-            spawned=_all(spawned, "AllChildTasks"),
+            rows_written=_all(fetched["rows_written"], "AllRowsWritten"),
+            invalid_records=invalid_records,
+            spawned=_all(fetched[SPAWNED], "AllChildTasks") if fetched[SPAWNED] else None,
             schemas=schemas,
             schema_files={
                 endpoint: [path for output in outputs if (path := output.schema_file(endpoint))]

@@ -8,11 +8,11 @@ from dataclasses import replace
 from datetime import datetime
 
 import apache_beam as beam
-from apache_beam.options.pipeline_options import PipelineOptions
 
 from beam_api_pipeline.config import PipelineConfig, ServiceConfig, format_duration
 from beam_api_pipeline.control.runs import PipelineRun, RunStatus
 from beam_api_pipeline.control.store import WatermarkStore
+from beam_api_pipeline.core.beam_options import ViewOnceOptions
 from beam_api_pipeline.core.logging_setup import set_log_context
 from beam_api_pipeline.core.runners import create_runner, with_default_mode
 from beam_api_pipeline.fetch.range_rules import range_paging
@@ -52,7 +52,7 @@ def prepare_run(
     plan = plan or make_plan(config, store, start_time, end_time, run_id=run_id, backfill=backfill)
     plan = replace(plan, job_holds_lease=job_holds_lease)
     streaming = ["--streaming"] if plan.polls else []  # a replay of a streaming pipeline runs as a batch run
-    options = PipelineOptions([*with_default_mode(beam_args or [], walks_pages), *_label_args(service), *streaming])
+    options = ViewOnceOptions([*with_default_mode(beam_args or [], walks_pages), *_label_args(service), *streaming])
     pipeline = beam.Pipeline(runner=create_runner(options), options=options)
     PipelineFactory(config, plan, job_alerts=job_alerts).build(pipeline)
     running = PipelineRun(plan.run_id, config.pipeline_id, RunStatus.RUNNING, plan.started_at)

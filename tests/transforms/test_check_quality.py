@@ -111,7 +111,7 @@ class Checked:
         self.ids = sorted(row["id"] for batch in self.batches for row in batch)
         self.dropped = sorted(kept["dropped"], key=lambda row: row["record"]["id"])
         self.failed = sorted(kept["failed"], key=lambda row: row["window_start"])
-        [self.rows_written] = kept["rows_written"] or [None]
+        self.rows_written = sum(kept["rows_written"])  # a count per batch
 
     def outcomes(self) -> list[dict]:
         return [o.to_dict() for o in quality_outcomes(self.config.api_config.endpoints, self.counters)]
