@@ -11,6 +11,10 @@ import apache_beam as beam
 from apache_beam import pvalue
 
 from beam_api_pipeline.core.beam_windows import combine_all
+from beam_api_pipeline.fetch.child_fetch import ChildBatch
+from beam_api_pipeline.plan.run_plan import ResultElement, TaskElement
+from beam_api_pipeline.records.placement import PlacementElement
+from beam_api_pipeline.schemas.infer import Fields
 
 #: Inputs kept as lists of their elements.
 LISTED = ("results", "spawned", "schemas", "placements", "endpoint_rows", "planned")
@@ -24,12 +28,12 @@ LEAST = "oldest_row_ms"
 class CommitInputs:
     """One Beam window's inputs of the commit but the sinks' results (see `CommitWatermark`)."""
 
-    results: list = field(default_factory=list)
-    spawned: list = field(default_factory=list)
-    schemas: list = field(default_factory=list)
-    placements: list = field(default_factory=list)
+    results: list[ResultElement] = field(default_factory=list)
+    spawned: list[ChildBatch] = field(default_factory=list)
+    schemas: list[tuple[str, Fields]] = field(default_factory=list)
+    placements: list[tuple[TaskElement, PlacementElement]] = field(default_factory=list)
     endpoint_rows: list[tuple[str, int]] = field(default_factory=list)
-    planned: list = field(default_factory=list)
+    planned: list[TaskElement] = field(default_factory=list)
     rows_written: int = 0
     invalid_records: int = 0
     oldest_row_ms: int | None = None
