@@ -109,6 +109,19 @@ def _parser() -> argparse.ArgumentParser:
     launch.add_argument("--max_workers", type=int)
     launch.add_argument("--service_account")
     launch.add_argument("--temp_location")
+    launch.add_argument("--staging_location")
+    launch.add_argument(
+        "--sdk_container_image",
+        help="the workers' image: the template's own (default: the image the template's launcher runs in)",
+    )
+    launch.add_argument("--subnetwork", help="the workers' subnetwork, regions/REGION/subnetworks/NAME")
+    launch.add_argument(
+        "--no_use_public_ips",
+        dest="use_public_ips",
+        action="store_false",
+        default=None,
+        help="workers get private IPs only (the subnetwork needs Private Google Access)",
+    )
     launch.add_argument(
         "--print_request",
         action="store_true",
@@ -259,7 +272,16 @@ def _launch(args: argparse.Namespace, _beam_args: list[str]) -> int:
     pipelines = _pipelines(args)
     config = _config(args, pipelines)
     settings = LaunchSettings(
-        args.project, args.region, args.template_path, args.max_workers, args.service_account, args.temp_location
+        args.project,
+        args.region,
+        args.template_path,
+        max_workers=args.max_workers,
+        service_account=args.service_account,
+        temp_location=args.temp_location,
+        sdk_container_image=args.sdk_container_image,
+        subnetwork=args.subnetwork,
+        use_public_ips=args.use_public_ips,
+        staging_location=args.staging_location,
     )
     source = args.config_gcs_path or args.config
     if not source:

@@ -11,14 +11,13 @@ REPOSITORY ?= beam-api-pipeline
 TAG ?= $(shell git rev-parse --short HEAD 2>/dev/null || date +%Y%m%d-%H%M%S)
 IMAGE ?= $(REGION)-docker.pkg.dev/$(PROJECT)/$(REPOSITORY)/beam-api-pipeline:$(TAG)
 TEMPLATE_FILE ?= gs://$(BUCKET)/templates/beam-api-pipeline-$(TAG).json
-JOB_NAME ?= beam-api-pipeline-$(shell date +%Y%m%d-%H%M%S)
 SERVICE_ACCOUNT ?= beam-api-pipeline@$(PROJECT).iam.gserviceaccount.com
 SUBNETWORK ?= regions/$(REGION)/subnetworks/default
 MAX_WORKERS ?= 10
+USE_PUBLIC_IPS ?= false
 PIPELINE_CONFIG ?=
-# More template parameters, comma-separated: PARAMETERS=end_time=2024-01-08T00:00:00Z,log_level=DEBUG
-PARAMETERS ?=
-comma := ,
+# More `launch` options: LAUNCH_ARGS="--end_time 2024-01-08T00:00:00Z --env_config env.yaml"
+LAUNCH_ARGS ?=
 
 .PHONY: _template-vars template-image template-build template-run
 
@@ -28,7 +27,7 @@ _template-vars:
 
 # The image for the launcher and the workers, pushed to Artifact Registry.
 template-image: _template-vars
-	docker build -f templates/Dockerfile -t "$(IMAGE)" .
+	docker build -f templates/Dockerfile --build-arg IMAGE="$(IMAGE)" -t "$(IMAGE)" .
 	docker push "$(IMAGE)"
 
 # The template spec file in GCS: the image and metadata.json (the parameters and their checks).
@@ -39,17 +38,20 @@ template-build: template-image
 		--sdk-language PYTHON \
 		--metadata-file metadata.json
 
-# One run of the template: workers without public IPs, in SUBNETWORK, as SERVICE_ACCOUNT, on this image.
-template-run: _template-vars
+# One run of the template through `launch` (the launch body every path sends, beam_api_pipeline/gcp/dataflow.py):
+# the config checked for Dataflow, the pipeline's lease taken and the run recorded; workers on this IMAGE, without
+# public IPs (unless USE_PUBLIC_IPS=true), in SUBNETWORK, as SERVICE_ACCOUNT. PIPELINE_CONFIG: a gs:// path the job
+# reads, or a local file passed inline.
+template-run: _template-vars $(INSTALLED)
 	@test -n "$(PIPELINE_CONFIG)" || { echo "set PIPELINE_CONFIG, e.g. gs://$(BUCKET)/pipelines/acme_issues.yaml"; exit 2; }
-	gcloud dataflow flex-template run "$(JOB_NAME)" \
+	$(PY) -m beam_api_pipeline launch --config "$(PIPELINE_CONFIG)" \
 		--project "$(PROJECT)" \
 		--region "$(REGION)" \
-		--template-file-gcs-location "$(TEMPLATE_FILE)" \
-		--service-account-email "$(SERVICE_ACCOUNT)" \
-		--staging-location "gs://$(BUCKET)/staging" \
-		--temp-location "gs://$(BUCKET)/temp" \
+		--template_path "$(TEMPLATE_FILE)" \
+		--sdk_container_image "$(IMAGE)" \
+		--service_account "$(SERVICE_ACCOUNT)" \
+		--staging_location "gs://$(BUCKET)/staging" \
+		--temp_location "gs://$(BUCKET)/temp" \
 		--subnetwork "$(SUBNETWORK)" \
-		--disable-public-ips \
-		--max-workers $(MAX_WORKERS) \
-		--parameters "sdk_container_image=$(IMAGE),pipeline_config=$(PIPELINE_CONFIG)$(if $(PARAMETERS),$(comma)$(PARAMETERS))"
+		$(if $(filter true,$(USE_PUBLIC_IPS)),,--no_use_public_ips) \
+		--max_workers $(MAX_WORKERS) $(LAUNCH_ARGS)
