@@ -185,7 +185,8 @@ class RequestLimits:
 @dataclass(frozen=True)
 class LimitSettings:
     """What one process's RequestLimits are made of: the job's `rate_limit` in its `mode`, this process's
-    `share` of it and of the concurrency cap, and for `shared` the Redis `store` (and its `password`)."""
+    `share` of it and of the concurrency cap, and for `shared` the Redis `store` (and its `password`, and for
+    `rediss://` the PEM `ca` its server certificate is checked against)."""
 
     pipeline_id: str
     mode: str
@@ -193,6 +194,7 @@ class LimitSettings:
     share: BudgetShare
     store: str | None = None
     password: str | None = field(default=None, repr=False)
+    ca: str | None = field(default=None, repr=False)
 
 
 def _pacer(settings: LimitSettings) -> Pacer | None:
@@ -206,7 +208,7 @@ def _pacer(settings: LimitSettings) -> Pacer | None:
         from beam_api_pipeline.client.redis_bucket import RedisPacer, bucket_key
 
         key = bucket_key(settings.pipeline_id)
-        return RedisPacer(settings.store, settings.password, key, rate_limit, SharePacer(share))
+        return RedisPacer(settings.store, settings.password, key, rate_limit, SharePacer(share), ca=settings.ca)
     return SharePacer(share)
 
 

@@ -47,6 +47,7 @@ def refusals(path: Path, capsys, monkeypatch) -> list[tuple[int, list[str]]]:
     """(exit code, stderr lines) of `validate`, `run`, the Flex Template entry (all on Dataflow) and `launch`,
     after checking that the fake Dataflow received nothing."""
     outcomes = []
+    monkeypatch.setenv("BEAM_API_PIPELINE_IMAGE", "europe-docker.pkg.dev/acme-data/r/api:1")  # as in the image
     for command in (
         lambda: main(["validate", "--config", str(path), *DATAFLOW]),
         lambda: main(["run", "--config", str(path), *DATAFLOW]),
