@@ -8,6 +8,8 @@ options as `run`, `validate` gives the same verdict.
 - each endpoint's pagination fits `parallel_config` (`parallel.range_paging`);
 - each enabled output can be created from its configuration (a registered type, what the output refuses in its
   settings, such as a bad BigQuery schema) and, for BigQuery, has a project (`config.project` or `--project`);
+- on Dataflow, no BigQuery `method: storage_write_api`: Beam runs it through a Java expansion service that the
+  template's image does not hold (no JRE);
 - on Dataflow, nothing the job needs is on this machine or on a worker's own disk: the watermark store, file
   outputs, the dead letter, an address only this machine reaches (`core.local_urls`: the API's `base_url`, the
   OAuth `token_url`, the alerts webhook, the Redis of `rate_limit_mode: shared`), and
@@ -112,6 +114,12 @@ def _dataflow_problems(config: PipelineConfig) -> list[str]:
     for index, output in config.enabled_outputs():
         if output.type == "local" and not output.config.path.startswith(_GCS):
             problems.append(f"output.{index}.type: local writes files {_ON_WORKER_DISKS}; use type gcs or bigquery")
+        if output.type == "bigquery" and output.config.method == "storage_write_api":
+            problems.append(
+                f"output.{index}.config.method: storage_write_api runs through Beam's Java expansion service, which "
+                "the template's image lacks (no Java; the launcher would download it from Maven); use file_loads, "
+                "or streaming_inserts for rows that show within seconds"
+            )
     dead_letter = config.dead_letter
     if dead_letter is None:
         problems.append(
