@@ -12,7 +12,7 @@ options as `run`, `validate` gives the same verdict.
   template's image does not hold (no JRE);
 - on Dataflow, nothing the job needs is on this machine or on a worker's own disk: the watermark store, file
   outputs, the dead letter, an address only this machine reaches (`core.local_urls`: the API's `base_url`, the
-  OAuth `token_url`, the alerts webhook, the Redis of `rate_limit_mode: shared`), and
+  OAuth `token_url`, the Redis of `rate_limit_mode: shared`), and
   `${file:...}` / `${env:...}` references, which the workers resolve.
 
 Each problem is one line `<file>: <key>: <message>`; a runner setting is `--<option>: <message>`.
@@ -149,8 +149,9 @@ def _dataflow_problems(config: PipelineConfig) -> list[str]:
 
 
 def _addresses(config: PipelineConfig) -> list[tuple[str, str]]:
-    """(key path, URL) of each address a job of `config` connects to from its workers, as written (a login call
-    goes to base_url's own origin: `LoginCredentials.login_origin_problem`)."""
+    """(key path, URL) of each address the workers of a job of `config` fetch from, as written (a login call goes
+    to base_url's own origin: `LoginCredentials.login_origin_problem`). Not `alerts.webhook`: `launch` and
+    `status` send alerts from where they run too."""
     api = config.api_config
     found = [("api_config.base_url", api.base_url)]
     credentials = api.auth_config.auth_credentials
@@ -159,6 +160,4 @@ def _addresses(config: PipelineConfig) -> list[tuple[str, str]]:
         found.append((f"{credentials_path}.token_url", credentials.token_url))
     if api.rate_limit_store is not None:
         found.append(("api_config.rate_limit_store", api.rate_limit_store))
-    if config.alerts is not None and config.alerts.webhook is not None:
-        found.append(("alerts.webhook", config.alerts.webhook.get_secret_value()))
     return found

@@ -21,7 +21,7 @@ OTHER_IMAGE = "europe-west1-docker.pkg.dev/acme-data/beam-api-pipeline/beam-api-
 
 
 @pytest.fixture
-def launcher(tmp_path, project, dataset):
+def launcher(tmp_path, project, control_table):
     """Runs the entry file as the launcher does, for a Dataflow-fit config, with `environ` and `parameters`."""
     config = items_config(
         "https://api.example.com",
@@ -29,7 +29,7 @@ def launcher(tmp_path, project, dataset):
         pipeline_id="acme_items",
         output=[{"type": "gcs", "config": {"bucket": "acme-lake", "prefix": "raw/"}}],
         dead_letter={"path": "gs://acme-lake/dead_letter"},
-        watermark_store={"type": "bigquery", "table": f"{project}.{dataset}.watermarks"},
+        watermark_store={"type": "bigquery", "table": control_table},
     )
     path = write_yaml(tmp_path / "acme_items.yaml", config)
 

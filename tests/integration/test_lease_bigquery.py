@@ -32,8 +32,8 @@ pytestmark = pytest.mark.timeout(180)
 
 
 @pytest.fixture
-def new_store(project, dataset):
-    return lambda: open_store(BigQueryWatermarkStoreConfig(table=f"{project}.{dataset}.watermarks"))
+def new_store(control_table):
+    return lambda: open_store(BigQueryWatermarkStoreConfig(table=control_table))
 
 
 @pytest.fixture

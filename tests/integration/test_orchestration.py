@@ -93,14 +93,14 @@ class Settings:
 
 
 @pytest.fixture(params=[CONFIG_GCS_PATH, None], ids=["config-in-gcs", "config-inline"])
-def settings(request, tmp_path, project, dataset) -> Settings:
+def settings(request, tmp_path, control_table) -> Settings:
     config = items_config(
         "https://api.example.com",
         tmp_path,
         pipeline_id="acme_items",
         output=[{"type": "gcs", "config": {"bucket": "acme-lake", "prefix": "raw/"}}],
         dead_letter={"path": "gs://acme-lake/dead_letter"},
-        watermark_store={"type": "bigquery", "table": f"{project}.{dataset}.watermarks"},
+        watermark_store={"type": "bigquery", "table": control_table},
     )
     env = write_yaml(tmp_path / "env.yaml", {"service": {"name": "acme-etl", "version": "2.1.0"}})
     return Settings(write_yaml(tmp_path / "acme_items.yaml", config), env, request.param)

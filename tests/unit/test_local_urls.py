@@ -95,7 +95,6 @@ SHARED = {"rate_limit": 10, "rate_limit_mode": "shared"}
             {"api_config": {"auth_config": merged(OAUTH, {"auth_credentials": {"token_url": "http://0.0.0.0/t"}})}},
             f"api_config.auth_config.auth_credentials.token_url: {THIS_MACHINE}",
         ),
-        ({"alerts": {"webhook": "http://localhost:9999/hook"}}, f"alerts.webhook: {THIS_MACHINE}"),
         (
             {"api_config": {**SHARED, "rate_limit_store": "redis://[::1]:6379/0"}},
             "api_config.rate_limit_store: a Redis on this machine is out of the Dataflow workers' reach; give the "
@@ -107,7 +106,7 @@ SHARED = {"rate_limit": 10, "rate_limit_mode": "shared"}
             "address of one they reach, such as a Memorystore instance in the job's network",
         ),
     ],
-    ids=["base-url-127-2", "base-url-ipv6", "token-url", "webhook", "redis-ipv6", "rediss-127-5"],
+    ids=["base-url-127-2", "base-url-ipv6", "token-url", "redis-ipv6", "rediss-127-5"],
 )
 def test_dataflow_refuses_each_address_a_worker_would_connect_to_on_this_machine(change, problem):
     config = PipelineConfig.model_validate(merged(DATAFLOW_FIT, change))
