@@ -2,6 +2,7 @@
 #   make template-build PROJECT=my-project REGION=europe-west1 BUCKET=my-bucket
 #   make template-run   PROJECT=my-project REGION=europe-west1 BUCKET=my-bucket \
 #        PIPELINE_CONFIG=gs://my-bucket/pipelines/acme_issues.yaml
+#   make setup CONFIG=acme_issues.yaml PROJECT=my-project BUCKET=my-bucket   (once, as an admin)
 # docs/deploy.md explains the service account, its roles and the network these commands expect.
 
 PROJECT ?=
@@ -19,7 +20,7 @@ PIPELINE_CONFIG ?=
 # More `launch` options: LAUNCH_ARGS="--end_time 2024-01-08T00:00:00Z --env_config env.yaml"
 LAUNCH_ARGS ?=
 
-.PHONY: _template-vars template-image template-build template-run
+.PHONY: _template-vars template-image template-build template-run setup
 
 _template-vars:
 	@test -n "$(PROJECT)" -a -n "$(REGION)" -a -n "$(BUCKET)" || \
@@ -55,3 +56,12 @@ template-run: _template-vars $(INSTALLED)
 		--subnetwork "$(SUBNETWORK)" \
 		$(if $(filter true,$(USE_PUBLIC_IPS)),,--no_use_public_ips) \
 		--max_workers $(MAX_WORKERS) $(LAUNCH_ARGS)
+
+# Once per pipeline, as an account that may create BigQuery datasets: the control dataset and tables, and the IAM
+# bindings the job's service account needs (printed; docs/deploy.md). PROJECT and BUCKET are optional here.
+setup: $(INSTALLED)
+	@test -n "$(CONFIG)" || { echo "set CONFIG, e.g. make setup CONFIG=templates/pipelines/dataflow/github_issues.yaml"; exit 2; }
+	$(PY) -m beam_api_pipeline setup --config "$(CONFIG)" \
+		$(if $(PROJECT),--project "$(PROJECT)" --service_account "$(SERVICE_ACCOUNT)") \
+		$(if $(BUCKET),--temp_location "gs://$(BUCKET)/temp") \
+		$(if $(and $(PROJECT),$(REGION)),--sdk_container_image "$(IMAGE)")
