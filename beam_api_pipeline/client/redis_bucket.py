@@ -63,6 +63,18 @@ def _tls_trust(ca: str | None) -> dict[str, object]:
     return {"ssl_ca_data": ca, "ssl_check_hostname": False}
 
 
+def store_client(url: str, password: str | None, ca: str | None = None) -> redis.Redis:
+    """A client of the Redis at `url` whose calls give up after `STORE_TIMEOUT_SECONDS` (`rediss://`: TLS,
+    checked against `ca` when given, see `_tls_trust`)."""
+    return redis.Redis.from_url(
+        url,
+        password=password,
+        socket_timeout=STORE_TIMEOUT_SECONDS,
+        socket_connect_timeout=STORE_TIMEOUT_SECONDS,
+        **_tls_trust(ca),
+    )
+
+
 class RedisPacer:
     """The job-wide bucket in Redis at `url`, with `fallback` (this process's share) while Redis is away."""
 
@@ -77,13 +89,7 @@ class RedisPacer:
         sleep: Callable[[float], None] = time.sleep,
         ca: str | None = None,
     ):
-        client = redis.Redis.from_url(
-            url,
-            password=password,
-            socket_timeout=STORE_TIMEOUT_SECONDS,
-            socket_connect_timeout=STORE_TIMEOUT_SECONDS,
-            **_tls_trust(ca),
-        )
+        client = store_client(url, password, ca)
         self._reserve = client.register_script(_RESERVE)
         self._client = client
         self._key = key

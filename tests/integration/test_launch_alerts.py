@@ -40,7 +40,7 @@ def launch_setup(control_table, tmp_path, monkeypatch):
 
 
 def launch(path) -> int:
-    template = ["--template_path", "gs://acme-lake/templates/api.json"]
+    template = ["--template_path", "gs://acme-lake/templates/api.json", "--max_workers", "10"]  # 10 in flight
     return main(["launch", "--config", str(path), *REGION, *template, "--config_gcs_path", "gs://acme-lake/p.yaml"])
 
 

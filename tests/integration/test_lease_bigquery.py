@@ -68,6 +68,7 @@ def _launch_config(tmp_path, control_table):
 
 
 LAUNCH = ["--project", "proj", "--region", "europe-west1", "--template_path", "gs://acme-lake/templates/api.json"]
+LAUNCH += ["--max_workers", "10"]  # 10 requests in flight at most, max_concurrent_requests: no warning
 
 
 def test_launch_refuses_a_gap_and_a_held_lease_and_the_job_holds_the_lease_until_it_ends(
