@@ -26,9 +26,10 @@ _template-vars:
 	@test -n "$(PROJECT)" -a -n "$(REGION)" -a -n "$(BUCKET)" || \
 		{ echo "set PROJECT, REGION and BUCKET, e.g. make $(MAKECMDGOALS) PROJECT=p REGION=europe-west1 BUCKET=b"; exit 2; }
 
-# The image for the launcher and the workers, pushed to Artifact Registry.
+# The image for the launcher and the workers, pushed to Artifact Registry; built for linux/amd64, the machines
+# Dataflow runs (an arm64 build, the default on Apple silicon, would not start on them).
 template-image: _template-vars
-	docker build -f templates/Dockerfile --build-arg IMAGE="$(IMAGE)" -t "$(IMAGE)" .
+	docker build --platform linux/amd64 -f templates/Dockerfile --build-arg IMAGE="$(IMAGE)" -t "$(IMAGE)" .
 	docker push "$(IMAGE)"
 
 # The template spec file in GCS: the image and metadata.json (the parameters and their checks).

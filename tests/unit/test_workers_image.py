@@ -58,7 +58,7 @@ def test_the_dockerfile_bakes_its_build_argument_into_the_variable():
     assert parse(text.replace("\nARG IMAGE\n", f"\nARG IMAGE={OWN}\n")).env[IMAGE_VARIABLE] == OWN
 
 
-def test_make_template_image_builds_with_the_image_name_as_build_argument():
+def test_make_template_image_builds_for_dataflows_platform_with_the_image_name_as_build_argument():
     variables = ["PROJECT=p", "REGION=europe-west1", "BUCKET=b", "TAG=abc1234"]
     done = subprocess.run(
         ["make", "-n", "--no-print-directory", "template-image", *variables],
@@ -69,4 +69,6 @@ def test_make_template_image_builds_with_the_image_name_as_build_argument():
     )
     assert done.returncode == 0, done.stderr
     build = next(line for line in done.stdout.splitlines() if line.startswith("docker build"))
-    assert build == f'docker build -f templates/Dockerfile --build-arg IMAGE="{OWN}" -t "{OWN}" .'
+    assert build == (
+        f'docker build --platform linux/amd64 -f templates/Dockerfile --build-arg IMAGE="{OWN}" -t "{OWN}" .'
+    )
