@@ -20,7 +20,14 @@ PIPELINE_CONFIG ?=
 # More `launch` options: LAUNCH_ARGS="--end_time 2024-01-08T00:00:00Z --env_config env.yaml"
 LAUNCH_ARGS ?=
 
-.PHONY: _template-vars template-image template-build template-run setup
+# The full lock of what the image installs (requirements.lock), compiled from requirements.txt by uv for the
+# image's Python and platform; `make lock-check` (CI, with registry access) fails when it is out of date.
+UV_VERSION := 0.9.5
+UV := .tools/uv-$(UV_VERSION)/bin/uv
+LOCK_COMPILE = $(UV) pip compile requirements.txt --python-version 3.11 --python-platform x86_64-manylinux_2_28 \
+	--annotation-style line --custom-compile-command "make lock" --quiet
+
+.PHONY: _template-vars template-image template-build template-run setup lock lock-check
 
 _template-vars:
 	@test -n "$(PROJECT)" -a -n "$(REGION)" -a -n "$(BUCKET)" || \
@@ -66,3 +73,15 @@ setup: $(INSTALLED)
 		$(if $(PROJECT),--project "$(PROJECT)" --service_account "$(SERVICE_ACCOUNT)") \
 		$(if $(BUCKET),--temp_location "gs://$(BUCKET)/temp") \
 		$(if $(and $(PROJECT),$(REGION)),--sdk_container_image "$(IMAGE)")
+
+$(UV):
+	$(PYTHON) -m venv .tools/uv-$(UV_VERSION)
+	.tools/uv-$(UV_VERSION)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+lock: $(UV)
+	$(LOCK_COMPILE) -o requirements.lock
+
+lock-check: $(UV)
+	$(LOCK_COMPILE) -o $(or $(TMPDIR),/tmp)/requirements.lock.check
+	diff -u requirements.lock $(or $(TMPDIR),/tmp)/requirements.lock.check || \
+		{ echo "requirements.lock is out of date: run make lock"; exit 1; }
