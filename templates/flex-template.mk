@@ -27,7 +27,7 @@ UV := .tools/uv-$(UV_VERSION)/bin/uv
 LOCK_COMPILE = $(UV) pip compile requirements.txt --python-version 3.11 --python-platform x86_64-manylinux_2_28 \
 	--annotation-style line --custom-compile-command "make lock" --quiet
 
-.PHONY: _template-vars template-image template-build template-run setup lock lock-check
+.PHONY: _template-vars template-image template-build template-run setup lock lock-check image-env-check
 
 _template-vars:
 	@test -n "$(PROJECT)" -a -n "$(REGION)" -a -n "$(BUCKET)" || \
@@ -85,3 +85,7 @@ lock-check: $(UV)
 	$(LOCK_COMPILE) -o $(or $(TMPDIR),/tmp)/requirements.lock.check
 	diff -u requirements.lock $(or $(TMPDIR),/tmp)/requirements.lock.check || \
 		{ echo "requirements.lock is out of date: run make lock"; exit 1; }
+
+# The image's Python environment from the lock, without Docker, and a dry-run job from it (registry access needed).
+image-env-check: $(UV)
+	UV=$(abspath $(UV)) PYTHON=$(PYTHON) templates/image_env_check.sh
