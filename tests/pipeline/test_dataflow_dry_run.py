@@ -6,7 +6,8 @@ description Dataflow would get is made from it by Beam's own `apiclient.Environm
 staged files' URLs).
 
 What Dataflow needs, asserted for each: Runner v2; the workers on the template's image; nothing staged for the
-workers to pip-install; Streaming Engine for a polling job; no path of this machine's data in the graph, and no
+workers to pip-install; Streaming Engine for a polling job; each splittable read with the project's restriction
+coder (what Dataflow checkpoints and splits); no path of this machine's data in the graph, and no
 secret (no secret is read while the job is built: a `${secret:...}` reference travels as written, resolved on
 the workers); the pipeline proto under
 MAX_GRAPH_BYTES (Dataflow refuses a job request over 10 MB)."""
@@ -24,6 +25,7 @@ from typing import Any
 
 import pytest
 import yaml
+from apache_beam.portability import common_urns
 from apache_beam.portability.api import beam_runner_api_pb2
 from apache_beam.runners.dataflow.internal import apiclient
 
@@ -112,6 +114,29 @@ def decoded_graph(pipeline: beam_runner_api_pb2.Pipeline) -> bytes:
     return raw + b"".join(plain)
 
 
+#: The restriction coders a job may carry: the project's own (`fetch/walk_restriction.py`,
+#: `fetch/range_restriction.py`), and Beam's for its PeriodicImpulse (the poll ticks of a streaming job).
+KNOWN_CODERS = ("PageWalkCoder", "OffsetRangeCoder", "FastPrimitivesCoder")
+WALK = {"ReadFromApi/WalkPages/ParDo(WalkPagesFn)": "PageWalkCoder"}
+CHILDREN = {"FetchChildren[1]/FetchChildTasks/ParDo(FetchChildTasksFn)": "OffsetRangeCoder"}
+TICKS = {"PlanPolls/Ticks/GenSequence": "FastPrimitivesCoder"}
+
+
+def restriction_coders(pipeline: beam_runner_api_pb2.Pipeline) -> dict[str, str]:
+    """Splittable ParDo -> the class of its restriction's coder (the pickled coder's payload names it)."""
+    components = pipeline.components
+    found = {}
+    for transform in components.transforms.values():
+        if transform.spec.urn != common_urns.primitives.PAR_DO.urn:
+            continue
+        payload = beam_runner_api_pb2.ParDoPayload.FromString(transform.spec.payload)
+        if payload.restriction_coder_id:
+            restriction_id = components.coders[payload.restriction_coder_id].component_coder_ids[0]
+            pickled = components.coders[restriction_id].spec.payload
+            found[transform.unique_name] = next(name for name in KNOWN_CODERS if name.encode() in pickled)
+    return found
+
+
 def staged_files(pipeline: beam_runner_api_pb2.Pipeline) -> dict[str, str]:
     """Staged name -> local path of each file Beam stages for the workers' environments."""
     staged = {}
@@ -123,17 +148,19 @@ def staged_files(pipeline: beam_runner_api_pb2.Pipeline) -> dict[str, str]:
 
 
 CASES = [
-    pytest.param("github_issues", False, None, id="github_issues-batch-file_loads-merge"),
-    pytest.param("graphql_events", False, None, id="graphql_events-batch-file_loads"),
-    pytest.param("graphql_events", False, "streaming_inserts", id="graphql_events-batch-streaming_inserts"),
-    pytest.param("weather", False, None, id="weather-batch-gcs"),
-    pytest.param("graphql_events", True, None, id="graphql_events-streaming-streaming_inserts"),
-    pytest.param("weather", True, None, id="weather-streaming-gcs"),
+    pytest.param("github_issues", False, None, WALK | CHILDREN, id="github_issues-batch-file_loads-merge"),
+    pytest.param("graphql_events", False, None, WALK, id="graphql_events-batch-file_loads"),
+    pytest.param("graphql_events", False, "streaming_inserts", WALK, id="graphql_events-batch-streaming_inserts"),
+    pytest.param("weather", False, None, WALK, id="weather-batch-gcs"),
+    pytest.param("graphql_events", True, None, WALK | TICKS, id="graphql_events-streaming-streaming_inserts"),
+    pytest.param("weather", True, None, WALK | TICKS, id="weather-streaming-gcs"),
 ]
 
 
-@pytest.mark.parametrize(("name", "polling", "method"), CASES)
-def test_the_dataflow_job_is_built_without_network_as_dataflow_needs_it(name, polling, method, tmp_path, monkeypatch):
+@pytest.mark.parametrize(("name", "polling", "method", "splittable"), CASES)
+def test_the_dataflow_job_is_built_without_network_as_dataflow_needs_it(
+    name, polling, method, splittable, tmp_path, monkeypatch
+):
     config = example(name, polling, method)
     secret_reads: list[str] = []
     monkeypatch.setattr(config_references, "_secret_manager_client", lambda: secret_reads.append("client"))
@@ -159,6 +186,7 @@ def test_the_dataflow_job_is_built_without_network_as_dataflow_needs_it(name, po
     assert [
         [image.container_image for image in pool.sdk_harness_container_images] for pool in environment.worker_pools
     ] == [[IMAGE]]
+    assert restriction_coders(job.proto_pipeline) == splittable
     staged = staged_files(job.proto_pipeline)
     assert set(staged) == STAGED
     graph = decoded_graph(job.proto_pipeline)
