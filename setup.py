@@ -1,8 +1,10 @@
-"""Packaging for beam_api_pipeline: the Flex Template image installs it, and Dataflow workers install it from
-the source distribution Beam builds with ``--setup_file`` (the launcher passes ``FLEX_TEMPLATE_PYTHON_SETUP_FILE``).
+"""Packaging for beam_api_pipeline. The Flex Template image installs it (templates/Dockerfile), and the workers run
+that same image (``sdk_container_image``), so a launch stages nothing. A job submitted from a workstation without
+the image passes ``--setup_file ./setup.py`` instead: Beam builds a source distribution from this file and the
+workers install it (docs/deploy.md, "Try the launch locally").
 
-Workers import every module of the package and read its data files (YAML templates, JSON schemas) through
-``importlib.resources``, so both are shipped; ``tests/pipeline/test_packaging.py`` checks the staged package.
+The package is Python modules only (no data files); ``tests/pipeline/test_packaging.py`` checks that the staged
+source distribution holds every module and alone can unpickle the job's DoFns.
 """
 
 from setuptools import find_packages, setup
@@ -13,7 +15,6 @@ setup(
     description="Apache Beam pipeline template: REST and GraphQL API data into BigQuery, GCS and files.",
     python_requires=">=3.11",
     packages=find_packages(include=["beam_api_pipeline", "beam_api_pipeline.*"]),
-    package_data={"beam_api_pipeline": ["**/*.yaml", "**/*.yml", "**/*.json"]},
     install_requires=[
         "apache-beam[gcp]==2.77.0",
         "requests>=2.31",

@@ -1,4 +1,4 @@
-"""The command line: `python -m beam_api_pipeline <command>`: list, run, launch, status, runs, replay, check,
+"""The command line: `python -m beam_api_pipeline <command>`: list, run, launch, setup, status, runs, replay, check,
 validate, alerts apply, watermark show, watermark set, schema show."""
 
 from __future__ import annotations
@@ -109,11 +109,36 @@ def _parser() -> argparse.ArgumentParser:
     launch.add_argument("--max_workers", type=int)
     launch.add_argument("--service_account")
     launch.add_argument("--temp_location")
+    launch.add_argument("--staging_location")
+    launch.add_argument(
+        "--sdk_container_image",
+        help="the workers' image: the template's own (default: the image the template's launcher runs in)",
+    )
+    launch.add_argument("--subnetwork", help="the workers' subnetwork, regions/REGION/subnetworks/NAME")
+    launch.add_argument(
+        "--no_use_public_ips",
+        dest="use_public_ips",
+        action="store_false",
+        default=None,
+        help="workers get private IPs only (the subnetwork needs Private Google Access)",
+    )
     launch.add_argument(
         "--print_request",
         action="store_true",
         help="print the launch request body as JSON instead of launching, for a scheduler (the job makes its run id)",
     )
+
+    setup = commands.add_parser(
+        "setup", help="create the control dataset and tables once, and print the IAM bindings a job needs"
+    )
+    _add_source(setup)
+    setup.add_argument("--project", help="the Dataflow jobs' project (default: the control table's)")
+    setup.add_argument(
+        "--service_account",
+        help="the jobs' service account (default beam-api-pipeline@PROJECT.iam.gserviceaccount.com)",
+    )
+    setup.add_argument("--temp_location", help="the jobs' gs:// temp location (its bucket is granted)")
+    setup.add_argument("--sdk_container_image", help="the template's image (its repository is granted)")
 
     status = commands.add_parser("status", help="one run record (a launched run asks Dataflow)")
     status.add_argument("run_id")
@@ -259,7 +284,16 @@ def _launch(args: argparse.Namespace, _beam_args: list[str]) -> int:
     pipelines = _pipelines(args)
     config = _config(args, pipelines)
     settings = LaunchSettings(
-        args.project, args.region, args.template_path, args.max_workers, args.service_account, args.temp_location
+        args.project,
+        args.region,
+        args.template_path,
+        max_workers=args.max_workers,
+        service_account=args.service_account,
+        temp_location=args.temp_location,
+        sdk_container_image=args.sdk_container_image,
+        subnetwork=args.subnetwork,
+        use_public_ips=args.use_public_ips,
+        staging_location=args.staging_location,
     )
     source = args.config_gcs_path or args.config
     if not source:
@@ -275,6 +309,24 @@ def _launch(args: argparse.Namespace, _beam_args: list[str]) -> int:
         return EXIT_OK
     run = launch_job(config, settings, source, args.start_time, args.end_time, **given)
     print(json.dumps({"run_id": run.run_id, "pipeline_id": run.pipeline_id, "job_id": run.job_id}))
+    return EXIT_OK
+
+
+def _setup(args: argparse.Namespace, _beam_args: list[str]) -> int:
+    from beam_api_pipeline.control.bigquery import create_control_tables
+    from beam_api_pipeline.core.bigquery_names import TableName
+    from beam_api_pipeline.run.setup import format_setup, job_bindings
+
+    config = _config(args, _pipelines(args))
+    store = config.watermark_store
+    control_table = store.table if store.type == "bigquery" else None
+    project = args.project or (TableName.parse(control_table).project if control_table else None)
+    if project is None:
+        raise ConfigError("--project: required when the watermark store is not BigQuery")
+    account = args.service_account or f"beam-api-pipeline@{project}.iam.gserviceaccount.com"
+    created = create_control_tables(control_table) if control_table else []
+    bindings = job_bindings(config, project, args.temp_location, args.sdk_container_image)
+    print(format_setup(created, control_table, bindings, account))
     return EXIT_OK
 
 
@@ -372,6 +424,7 @@ _COMMANDS = {
     "list": _list,
     "run": _run,
     "launch": _launch,
+    "setup": _setup,
     "replay": _replay,
     "status": _status,
     "runs": _runs,

@@ -1,7 +1,8 @@
 """The Flex Template entry point (``FLEX_TEMPLATE_PYTHON_PY_FILE``): template parameters in, a launched run out.
 
 The Dataflow launcher runs ``python /template/beam_api_pipeline/flex_template.py --runner=DataflowRunner ...``; this
-module then returns as soon as the job is submitted (the launcher must not wait for the job). Anywhere else,
+module then returns as soon as the job is submitted (the launcher must not wait for the job), its workers on this
+same image when the launch names none (`gcp.workers_image`). Anywhere else,
 ``python -m beam_api_pipeline.flex_template --pipeline_config=...`` runs on DirectRunner, waits and reports the run.
 Invalid parameters exit with code 2 and one line per problem.
 
@@ -30,6 +31,7 @@ from beam_api_pipeline.control.store import opened_store
 from beam_api_pipeline.core.errors import ConfigError
 from beam_api_pipeline.core.logging_setup import configure_logging
 from beam_api_pipeline.core.runners import is_dataflow
+from beam_api_pipeline.gcp.workers_image import with_workers_image, workers_image
 from beam_api_pipeline.plan.run_plan import RunPlan, new_run_id
 from beam_api_pipeline.run.local_run import run_locally
 from beam_api_pipeline.run.prepare import prepare_run
@@ -80,6 +82,8 @@ def launch(argv: list[str]) -> int:
         return EXIT_OK
     try:
         argv = streaming_flag(argv)
+        if is_dataflow(PipelineOptions(argv)):
+            argv = with_workers_image(argv)  # the workers run this image when the launch names none
         options = PipelineOptions(argv)
         run = read_template_run(options)
     except ConfigError as error:
@@ -101,7 +105,12 @@ def _submit(run: TemplateRun, beam_args: list[str]) -> int:
     except BaseException:
         release_lease(run.config, plan.run_id)
         raise
-    logger.info("run %s of %s submitted to Dataflow", plan.run_id, run.config.pipeline_id)
+    logger.info(
+        "run %s of %s submitted to Dataflow; workers run %s",
+        plan.run_id,
+        run.config.pipeline_id,
+        workers_image(beam_args) or "Beam's image, with the package from --setup_file",
+    )
     return EXIT_OK
 
 

@@ -57,7 +57,10 @@ def client_limits(config: PipelineConfig, share: BudgetShare) -> RequestLimits:
     password = api.rate_limit_store_password.get_secret_value() if api.rate_limit_store_password else None
     register_secrets([password])
     mode, store = api.rate_limit_mode, api.rate_limit_store
-    return process_limits(LimitSettings(config.pipeline_id, mode, api.rate_limit, share, store, password))
+    ca = api.rate_limit_store_ca.get_secret_value() if api.rate_limit_store_ca else None
+    cap = api.max_concurrent_requests or DEFAULT_MAX_CONCURRENT_REQUESTS
+    settings = LimitSettings(config.pipeline_id, mode, api.rate_limit, share, store, password, ca, cap, api.timeout)
+    return process_limits(settings)
 
 
 def build_client(config: PipelineConfig, limits: RequestLimits) -> ApiClient:

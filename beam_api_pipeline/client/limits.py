@@ -72,6 +72,34 @@ def small_share_warning(mode: str, rate_limit: float | None, processes: int, whe
     )
 
 
+class JobSlots(Protocol):
+    """A cap on requests in flight for the whole job (`client.redis_slots`)."""
+
+    def acquire(self) -> str | None:
+        """Wait for a slot; its id, or None when the cap cannot be held now (the process's share holds)."""
+
+    def release(self, slot: str | None) -> None:
+        """Give back the slot `acquire` returned."""
+
+
+def in_flight_note(mode: str, max_concurrent: int, processes: int, where: str) -> tuple[str, bool]:
+    """What a launch says of `max_concurrent` requests in flight for a job of `processes` processes (`where`
+    says where the number comes from): each process's cap and the job-wide maximum they allow, and whether that
+    maximum is above `max_concurrent` (never in `shared` mode, whose Redis slots hold the cap job-wide)."""
+    share = share_of_budget(None, max_concurrent, processes).max_concurrent or 1
+    most = share * max(1, processes)
+    head = f"max_concurrent_requests {max_concurrent}: each of {processes} processes ({where}) holds at most {share}"
+    if mode == "shared":
+        return f"{head} request(s) in flight, and rate_limit_store holds the whole job to {max_concurrent}", False
+    note = f"{head} request(s) in flight, so the whole job up to {most} at once"
+    if most <= max_concurrent:
+        return note, False
+    return (
+        f"{note}, {most / max_concurrent:.3g}x max_concurrent_requests; set rate_limit_mode: shared (Redis holds the "
+        "cap for the whole job) or lower max_workers"
+    ), True
+
+
 class Pause:
     """A time before which no request may start, set by the API's answers and shared by all threads."""
 
@@ -134,26 +162,34 @@ class RequestLimits:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         wall_clock: Callable[[], float] = time.time,
+        job_slots: JobSlots | None = None,
     ):
         self.pacer = pacer
         self._pause = Pause(clock, sleep)
         self._slots = threading.BoundedSemaphore(max_concurrent) if max_concurrent else None
+        self.job_slots = job_slots
         self._wall_clock = wall_clock
         self._throttle = ThrottleReporter()
         self.max_concurrent = max_concurrent
 
     @contextmanager
     def request_slot(self) -> Iterator[float]:
-        """Hold a slot for one request; yields the seconds spent waiting for the limits (already reported)."""
+        """Hold a slot for one request (this process's, then the job's when `job_slots` holds the job-wide cap);
+        yields the seconds spent waiting for the pace and pauses (already reported)."""
         if self._slots is not None:
             self._slots.acquire()
+        job_slot = None
         try:
             waited = self._pause.wait()
             if self.pacer is not None:
                 waited += self.pacer.acquire()
             self._throttle.report(waited)
+            if self.job_slots is not None:
+                job_slot = self.job_slots.acquire()
             yield waited
         finally:
+            if self.job_slots is not None:
+                self.job_slots.release(job_slot)
             if self._slots is not None:
                 self._slots.release()
 
@@ -185,7 +221,9 @@ class RequestLimits:
 @dataclass(frozen=True)
 class LimitSettings:
     """What one process's RequestLimits are made of: the job's `rate_limit` in its `mode`, this process's
-    `share` of it and of the concurrency cap, and for `shared` the Redis `store` (and its `password`)."""
+    `share` of it and of the concurrency cap, and for `shared` the Redis `store` (and its `password`, and for
+    `rediss://` the PEM `ca` its server certificate is checked against), which also holds the job's
+    `max_concurrent` requests in flight, each for at most a lease of the request `timeout` (`redis_slots`)."""
 
     pipeline_id: str
     mode: str
@@ -193,6 +231,9 @@ class LimitSettings:
     share: BudgetShare
     store: str | None = None
     password: str | None = field(default=None, repr=False)
+    ca: str | None = field(default=None, repr=False)
+    max_concurrent: int | None = None
+    timeout: float = 30.0
 
 
 def _pacer(settings: LimitSettings) -> Pacer | None:
@@ -206,8 +247,19 @@ def _pacer(settings: LimitSettings) -> Pacer | None:
         from beam_api_pipeline.client.redis_bucket import RedisPacer, bucket_key
 
         key = bucket_key(settings.pipeline_id)
-        return RedisPacer(settings.store, settings.password, key, rate_limit, SharePacer(share))
+        return RedisPacer(settings.store, settings.password, key, rate_limit, SharePacer(share), ca=settings.ca)
     return SharePacer(share)
+
+
+def _job_slots(settings: LimitSettings) -> JobSlots | None:
+    """The job-wide cap on requests in flight: in `shared` mode, slots in the Redis store."""
+    if settings.mode != "shared" or not settings.max_concurrent or settings.store is None:
+        return None
+    from beam_api_pipeline.client.redis_bucket import store_client
+    from beam_api_pipeline.client.redis_slots import RedisSlots, lease_seconds, slots_key
+
+    client = store_client(settings.store, settings.password, settings.ca)
+    return RedisSlots(client, slots_key(settings.pipeline_id), settings.max_concurrent, lease_seconds(settings.timeout))
 
 
 _shared: dict[LimitSettings, RequestLimits] = {}
@@ -218,5 +270,7 @@ def process_limits(settings: LimitSettings) -> RequestLimits:
     """The process-wide RequestLimits of `settings` (one per pipeline), created on first use."""
     with _shared_lock:
         if settings not in _shared:
-            _shared[settings] = RequestLimits(_pacer(settings), settings.share.max_concurrent)
+            _shared[settings] = RequestLimits(
+                _pacer(settings), settings.share.max_concurrent, job_slots=_job_slots(settings)
+            )
         return _shared[settings]

@@ -53,6 +53,28 @@ def bucket_key(pipeline_id: str) -> str:
     return f"beam_api_pipeline:rate_limit:{pipeline_id}"
 
 
+def _tls_trust(ca: str | None) -> dict[str, object]:
+    """The TLS settings of a `rediss://` connection whose server certificate must chain to the PEM `ca` alone
+    (none: the system's trusted CAs, and the certificate must name the host). The CA of a Memorystore instance is
+    its own (one per instance), so the chain identifies the server and its host name is not checked: the
+    instance is reached by IP address."""
+    if ca is None:
+        return {}
+    return {"ssl_ca_data": ca, "ssl_check_hostname": False}
+
+
+def store_client(url: str, password: str | None, ca: str | None = None) -> redis.Redis:
+    """A client of the Redis at `url` whose calls give up after `STORE_TIMEOUT_SECONDS` (`rediss://`: TLS,
+    checked against `ca` when given, see `_tls_trust`)."""
+    return redis.Redis.from_url(
+        url,
+        password=password,
+        socket_timeout=STORE_TIMEOUT_SECONDS,
+        socket_connect_timeout=STORE_TIMEOUT_SECONDS,
+        **_tls_trust(ca),
+    )
+
+
 class RedisPacer:
     """The job-wide bucket in Redis at `url`, with `fallback` (this process's share) while Redis is away."""
 
@@ -65,13 +87,9 @@ class RedisPacer:
         fallback: SharePacer,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        ca: str | None = None,
     ):
-        client = redis.Redis.from_url(
-            url,
-            password=password,
-            socket_timeout=STORE_TIMEOUT_SECONDS,
-            socket_connect_timeout=STORE_TIMEOUT_SECONDS,
-        )
+        client = store_client(url, password, ca)
         self._reserve = client.register_script(_RESERVE)
         self._client = client
         self._key = key

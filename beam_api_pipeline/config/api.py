@@ -23,7 +23,7 @@ PARENT_PLACEHOLDER = re.compile(r"\{parent\.([A-Za-z0-9_][A-Za-z0-9_.\-]*)\}")
 
 NAME_PATTERN = re.compile(r"[a-z][a-z0-9_]*")
 NAME_RULE = "must start with a lowercase letter and contain only a-z, 0-9 and _"
-_REDIS_URL = re.compile(r"rediss?://[A-Za-z0-9.-]+:[0-9]{1,5}(/[0-9]{1,2})?")
+_REDIS_URL = re.compile(r"rediss?://([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\]):[0-9]{1,5}(/[0-9]{1,2})?")
 
 
 def _strings(value: Any) -> list[str]:
@@ -171,6 +171,7 @@ class ApiConfig(StrictModel):
     rate_limit_mode: Literal["share", "adaptive", "shared"] = "share"
     rate_limit_store: str | None = None
     rate_limit_store_password: Secret | None = None
+    rate_limit_store_ca: Secret | None = None
     max_concurrent_requests: int | None = Field(None, gt=0)
     batch_size: int = Field(100, gt=0)
     watermark: WatermarkConfig = WatermarkConfig(enabled=False)
@@ -251,9 +252,13 @@ class ApiConfig(StrictModel):
             raise rule_error(f"required when rate_limit_mode is {self.rate_limit_mode}", "rate_limit")
         if self.rate_limit_mode == "shared" and self.rate_limit_store is None:
             raise rule_error("required when rate_limit_mode is shared", "rate_limit_store")
-        stray = [key for key in ("rate_limit_store", "rate_limit_store_password") if getattr(self, key) is not None]
+        store_keys = ("rate_limit_store", "rate_limit_store_password", "rate_limit_store_ca")
+        stray = [key for key in store_keys if getattr(self, key) is not None]
         if self.rate_limit_mode != "shared" and stray:
             raise rule_error("only used with rate_limit_mode: shared", *stray)
+        store = self.rate_limit_store or ""
+        if self.rate_limit_store_ca is not None and "${" not in store and not store.startswith("rediss://"):
+            raise rule_error("only used with a rediss:// (TLS) rate_limit_store", "rate_limit_store_ca")
         return self
 
     @field_validator("endpoints")

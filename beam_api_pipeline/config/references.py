@@ -137,11 +137,17 @@ def references(config: PipelineConfig) -> list[tuple[str, str]]:
         found.extend((path, match["scheme"]) for match in _REFERENCE.finditer(text))
         return text
 
-    data = config.model_dump(by_alias=True)
-    _map_strings(data["api_config"], "api_config", collect)
-    if config.alerts is not None and config.alerts.webhook is not None:
-        collect(config.alerts.webhook.get_secret_value(), "alerts.webhook")
+    _visit_resolved_strings(config, collect)
     return found
+
+
+def _visit_resolved_strings(config: PipelineConfig, visit: Callable[[str, str], str]) -> None:
+    """Call `visit(text, key path)` on each string a run resolves where it runs: `api_config`'s and the
+    `alerts.webhook`."""
+    data = config.model_dump(by_alias=True)
+    _map_strings(data["api_config"], "api_config", visit)
+    if config.alerts is not None and config.alerts.webhook is not None:
+        visit(config.alerts.webhook.get_secret_value(), "alerts.webhook")
 
 
 def literal_secrets(model: BaseModel, path: str = "") -> Iterator[str]:
@@ -153,3 +159,18 @@ def literal_secrets(model: BaseModel, path: str = "") -> Iterator[str]:
             yield where
         elif isinstance(value, BaseModel):
             yield from literal_secrets(value, where)
+
+
+def secret_names(config: PipelineConfig) -> list[str]:
+    """The Secret Manager secrets (`projects/P/secrets/S`, without a version) that a run of `config` reads, once
+    each, in key order: what its service account needs `secretAccessor` on."""
+    names: list[str] = []
+
+    def collect(text: str, path: str) -> str:
+        for match in _REFERENCE.finditer(text):
+            if match["scheme"] == "secret":
+                names.append(match["target"].split("/versions/", 1)[0])
+        return text
+
+    _visit_resolved_strings(config, collect)
+    return list(dict.fromkeys(names))

@@ -1,7 +1,13 @@
 """The BigQuery control table: watermarks in `watermark_store.table`, run records in a sibling table
-`<table>_runs`, the schema each run wrote per endpoint in `<table>_schema_versions`. All are created when
-missing. A watermark is written with a MERGE that only ever moves it forward, so two overlapping runs of one
-pipeline cannot lose ground.
+`<table>_runs`, the schema each run wrote per endpoint in `<table>_schema_versions`, leases in `<table>_leases`.
+
+`setup` creates the dataset and the tables once (`create_control_tables`, with rights to create datasets); a run
+only reads and writes them: opening the store `get`s each table once per process (`_PRESENT`), and a missing one
+is a ConfigError naming it and the `setup` command. So the job's account needs no project-wide
+`bigquery.datasets.create`, and a commit or a streaming tick costs no metadata call.
+
+A watermark is written with a MERGE that only ever moves it forward, so two overlapping runs of one pipeline
+cannot lose ground.
 
     <table>:      pipeline_id STRING REQUIRED, endpoint STRING REQUIRED, watermark TIMESTAMP REQUIRED,
                   updated_at TIMESTAMP REQUIRED, run_id STRING REQUIRED
@@ -17,12 +23,13 @@ pipeline cannot lose ground.
                   taken_at TIMESTAMP REQUIRED, expires_at TIMESTAMP REQUIRED
 
 A runs table created by an earlier version lacks the last columns (service_name, service_version, note); opening
-the store adds them (NULLABLE, empty for the runs already recorded).
+the store (or `setup`) adds them (NULLABLE, empty for the runs already recorded).
 """
 
 from __future__ import annotations
 
 import json
+import threading
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,6 +37,7 @@ from beam_api_pipeline.control.lease import Lease
 from beam_api_pipeline.control.runs import PipelineRun, RunStatus
 from beam_api_pipeline.control.schema_versions import SchemaVersion
 from beam_api_pipeline.core.bigquery_names import TableName
+from beam_api_pipeline.core.errors import ConfigError
 from beam_api_pipeline.gcp.clients import bigquery_client
 
 RUNS_SUFFIX = "_runs"
@@ -143,10 +151,39 @@ WHERE latest = @expected
 """
 
 
-class BigQueryWatermarkStore:
-    """Watermarks and run records in BigQuery, through google-cloud-bigquery (emulator-aware)."""
+#: The watermark tables whose control tables this process found present (with every column): a store opened
+#: again for the same table (each commit, each streaming tick) asks BigQuery nothing.
+_PRESENT: set[str] = set()
+_PRESENT_LOCK = threading.Lock()
 
-    def __init__(self, table: str):
+#: The command that creates the control tables.
+SETUP_COMMAND = "python -m beam_api_pipeline setup --config FILE"
+
+
+def missing_table_message(table: TableName) -> str:
+    """The one line a run stops with when the control table `table` does not exist."""
+    return (
+        f"watermark_store.table: the control table {table} does not exist; create the control tables once with "
+        f"`{SETUP_COMMAND}` (or make setup CONFIG=FILE), as an account that may create BigQuery datasets; "
+        "docs/deploy.md, The service account and its roles"
+    )
+
+
+def create_control_tables(table: str) -> list[str]:
+    """Create the dataset of the watermark table `table` and the four control tables, each only if missing, and
+    add the columns an earlier version's tables lack; the names of the tables created (`setup`)."""
+    store = BigQueryWatermarkStore(table, check=False)
+    try:
+        return store.create_missing()
+    finally:
+        store.close()
+
+
+class BigQueryWatermarkStore:
+    """Watermarks and run records in BigQuery, through google-cloud-bigquery (emulator-aware); the tables must
+    exist (`create_control_tables`): `check=False` skips the check, for `setup` alone."""
+
+    def __init__(self, table: str, check: bool = True):
         from google.cloud import bigquery
 
         self._bq = bigquery
@@ -155,29 +192,67 @@ class BigQueryWatermarkStore:
         self.schemas = self._sibling(SCHEMAS_SUFFIX)
         self.leases = self._sibling(LEASES_SUFFIX)
         self._client = bigquery_client(self.watermarks.project)
-        self._create_if_missing()
+        if check:
+            self._check_tables()
 
     def _sibling(self, suffix: str) -> TableName:
         """The table named like the watermark table with `suffix`, in its dataset."""
         return TableName(self.watermarks.project, self.watermarks.dataset, self.watermarks.table + suffix)
 
-    def _create_if_missing(self) -> None:
-        self._client.create_dataset(f"{self.watermarks.project}.{self.watermarks.dataset}", exists_ok=True)
-        self._ensure_table(self.watermarks, WATERMARK_FIELDS)
-        self._ensure_table(self.runs, RUN_FIELDS)
-        self._ensure_table(self.schemas, SCHEMA_FIELDS)
-        self._ensure_table(self.leases, LEASE_FIELDS)
+    def tables(self) -> list[tuple[TableName, list[tuple[str, str, str]]]]:
+        """The four control tables and their fields."""
+        return [
+            (self.watermarks, WATERMARK_FIELDS),
+            (self.runs, RUN_FIELDS),
+            (self.schemas, SCHEMA_FIELDS),
+            (self.leases, LEASE_FIELDS),
+        ]
 
-    def _ensure_table(self, name: TableName, fields: list[tuple[str, str, str]]) -> None:
-        """Create the table if missing; add the fields that a table made by an earlier version lacks (each added
-        field is NULLABLE), with DDL, which changes the table's data and its schema alike."""
-        bq = self._bq
-        schema = [bq.SchemaField(field, kind, mode=mode) for field, kind, mode in fields]
-        table = self._client.create_table(bq.Table(str(name), schema=schema), exists_ok=True)
-        present = {field.name for field in table.schema}
-        for field, kind, _mode in fields:
-            if field not in present:
-                self._query(f"ALTER TABLE {name.sql} ADD COLUMN IF NOT EXISTS {field} {kind}", [])
+    def create_missing(self) -> list[str]:
+        """Create the dataset and each missing control table, then check them (`_check_tables`); the names of
+        the tables created."""
+        from google.api_core.exceptions import NotFound
+
+        bq, dataset = self._bq, f"{self.watermarks.project}.{self.watermarks.dataset}"
+        try:
+            self._client.get_dataset(dataset)  # an existing dataset needs no right to create one
+        except NotFound:
+            self._client.create_dataset(dataset)
+        created = []
+        for table_name, fields in self.tables():
+            if self._existing(table_name) is None:
+                schema = [bq.SchemaField(field, kind, mode=mode) for field, kind, mode in fields]
+                self._client.create_table(bq.Table(str(table_name), schema=schema), exists_ok=True)
+                created.append(str(table_name))
+        self._check_tables()
+        return created
+
+    def _existing(self, name: TableName):
+        """The table `name`, or None when it does not exist."""
+        from google.api_core.exceptions import NotFound
+
+        try:
+            return self._client.get_table(str(name))
+        except NotFound:
+            return None
+
+    def _check_tables(self) -> None:
+        """Once per process and watermark table: each control table exists (else ConfigError, the one line of
+        `missing_table_message`), and has the fields a table made by an earlier version lacks, added NULLABLE
+        with DDL (which changes the table's data and its schema alike)."""
+        with _PRESENT_LOCK:
+            if str(self.watermarks) in _PRESENT:
+                return
+        for name, fields in self.tables():
+            table = self._existing(name)
+            if table is None:
+                raise ConfigError(missing_table_message(name))
+            present = {field.name for field in table.schema}
+            for field, kind, _mode in fields:
+                if field not in present:
+                    self._query(f"ALTER TABLE {name.sql} ADD COLUMN IF NOT EXISTS {field} {kind}", [])
+        with _PRESENT_LOCK:
+            _PRESENT.add(str(self.watermarks))
 
     def _query(self, sql: str, parameters: list) -> list:
         job = self._client.query(sql, job_config=self._bq.QueryJobConfig(query_parameters=parameters))

@@ -19,11 +19,16 @@ from beam_api_pipeline.gcp.clients import DATAFLOW_ENDPOINT_VARIABLE, client_kwa
 #: What a GCP label value may not contain; a value is at most 63 characters.
 _NOT_IN_LABEL = re.compile(r"[^a-z0-9_-]")
 _LABEL_LENGTH = 63
+#: flexTemplates.launch's `ipConfiguration` for `LaunchSettings.use_public_ips` (None: left to Dataflow).
+_IP_CONFIGURATION = {True: "WORKER_IP_PUBLIC", False: "WORKER_IP_PRIVATE"}
 
 
 @dataclass(frozen=True)
 class LaunchSettings:
-    """Where and how to launch: the project, region, template spec and Dataflow environment."""
+    """Where and how to launch: the project, region, template spec and Dataflow environment. `sdk_container_image`
+    is the workers' image (the template's own, `make template-build`'s IMAGE); `subnetwork` the workers' subnetwork
+    (`regions/R/subnetworks/S` or a URL); `use_public_ips=False` starts workers with private IPs only (None:
+    Dataflow's default, public IPs)."""
 
     project: str
     region: str
@@ -32,6 +37,10 @@ class LaunchSettings:
     service_account: str | None = None
     temp_location: str | None = None
     extra_parameters: dict[str, str] = field(default_factory=dict)
+    sdk_container_image: str | None = None
+    subnetwork: str | None = None
+    use_public_ips: bool | None = None
+    staging_location: str | None = None
 
 
 def job_name(pipeline_id: str, run_id: str | None = None) -> str:
@@ -49,19 +58,26 @@ def job_name_pattern(pipeline_id: str) -> str:
 def launch_body(
     job_name: str, settings: LaunchSettings, parameters: dict[str, str], labels: dict[str, str]
 ) -> dict[str, Any]:
-    """The JSON body of a flexTemplates.launch request (as `launch` sends it, and as Cloud Scheduler and Airflow
-    send it): the job name, template, parameters, and the environment settings given, with the job `labels`."""
+    """The JSON body of a flexTemplates.launch request, built here alone for every launch path (`launch`, its
+    `--print_request` for Cloud Scheduler and Airflow, `make template-run`): the job name, template, `parameters`
+    with the workers' image as `sdk_container_image` (as Google's Flex Template samples pass it), and the
+    environment settings given (workers, service account, locations, subnetwork, IP configuration), with the job
+    `labels`."""
     environment: dict[str, Any] = {
         "maxWorkers": settings.max_workers,
         "serviceAccountEmail": settings.service_account,
         "tempLocation": settings.temp_location,
+        "stagingLocation": settings.staging_location,
+        "subnetwork": settings.subnetwork,
+        "ipConfiguration": _IP_CONFIGURATION.get(settings.use_public_ips),
         "additionalUserLabels": labels or None,
     }
+    image = {"sdk_container_image": settings.sdk_container_image} if settings.sdk_container_image else {}
     return {
         "launchParameter": {
             "jobName": job_name,
             "containerSpecGcsPath": settings.template_path,
-            "parameters": parameters,
+            "parameters": {**parameters, **image},
             "environment": {key: value for key, value in environment.items() if value},
         }
     }

@@ -10,7 +10,8 @@ from typing import Any
 
 import yaml
 
-from beam_api_pipeline.client.limits import small_share_warning
+from beam_api_pipeline.client.build import DEFAULT_MAX_CONCURRENT_REQUESTS
+from beam_api_pipeline.client.limits import in_flight_note, small_share_warning
 from beam_api_pipeline.config import PipelineConfig, ServiceConfig
 from beam_api_pipeline.config.loading import is_inline
 from beam_api_pipeline.config.references import literal_secrets
@@ -126,6 +127,10 @@ def launch_request(
     warning = small_share_warning(api.rate_limit_mode, api.rate_limit, workers, workers_from)
     if warning:
         logger.warning(warning)
+    cap = api.max_concurrent_requests or DEFAULT_MAX_CONCURRENT_REQUESTS
+    where = f"{workers_from}; a worker runs one per vCPU"
+    note, above_cap = in_flight_note(api.rate_limit_mode, cap, workers, where)
+    (logger.warning if above_cap else logger.info)(note)
     parameters = {"pipeline_config": _job_parameter(config_source)}
     if run_id:
         parameters["run_id"] = run_id

@@ -8,9 +8,12 @@ options as `run`, `validate` gives the same verdict.
 - each endpoint's pagination fits `parallel_config` (`parallel.range_paging`);
 - each enabled output can be created from its configuration (a registered type, what the output refuses in its
   settings, such as a bad BigQuery schema) and, for BigQuery, has a project (`config.project` or `--project`);
+- on Dataflow, no BigQuery `method: storage_write_api`: Beam runs it through a Java expansion service that the
+  template's image does not hold (no JRE);
 - on Dataflow, nothing the job needs is on this machine or on a worker's own disk: the watermark store, file
-  outputs, the dead letter, the Redis of `rate_limit_mode: shared`, and `${file:...}` / `${env:...}`
-  references, which the workers resolve.
+  outputs, the dead letter, an address only this machine reaches (`core.local_urls`: the API's `base_url`, the
+  OAuth `token_url`, the Redis of `rate_limit_mode: shared`), and
+  `${file:...}` / `${env:...}` references, which the workers resolve.
 
 Each problem is one line `<file>: <key>: <message>`; a runner setting is `--<option>: <message>`.
 """
@@ -19,20 +22,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlsplit
 
 from apache_beam.options.pipeline_options import GoogleCloudOptions, PipelineOptions, StandardOptions
 
 from beam_api_pipeline.config import PipelineConfig
 from beam_api_pipeline.config.references import references
 from beam_api_pipeline.core.errors import ConfigError, OutputError
+from beam_api_pipeline.core.local_urls import is_local_only
 from beam_api_pipeline.core.runners import check_runner_options, is_dataflow, is_local_fn_api
 from beam_api_pipeline.fetch.range_rules import range_paging
 from beam_api_pipeline.outputs.bigquery import BigQueryOutput
 from beam_api_pipeline.run.factory import PipelineFactory
 
 _GCS = "gs://"
-_THIS_MACHINE = ("127.0.0.1", "localhost", "::1")
 _ON_WORKER_DISKS = "on the Dataflow workers' disks, which are lost when the job ends"
 _USE_A_SECRET = "use a ${secret:projects/P/secrets/S} reference, or the value itself"
 _WORKERS_LACK = {
@@ -112,6 +114,12 @@ def _dataflow_problems(config: PipelineConfig) -> list[str]:
     for index, output in config.enabled_outputs():
         if output.type == "local" and not output.config.path.startswith(_GCS):
             problems.append(f"output.{index}.type: local writes files {_ON_WORKER_DISKS}; use type gcs or bigquery")
+        if output.type == "bigquery" and output.config.method == "storage_write_api":
+            problems.append(
+                f"output.{index}.config.method: storage_write_api runs through Beam's Java expansion service, which "
+                "the template's image lacks (no Java; the launcher would download it from Maven); use file_loads, "
+                "or streaming_inserts for rows that show within seconds"
+            )
     dead_letter = config.dead_letter
     if dead_letter is None:
         problems.append(
@@ -123,13 +131,33 @@ def _dataflow_problems(config: PipelineConfig) -> list[str]:
             f"dead_letter.path: a local folder is {_ON_WORKER_DISKS}; use a gs:// path or "
             "dead_letter: {table: project.dataset.table}"
         )
-    store = config.api_config.rate_limit_store
-    if store is not None and urlsplit(store).hostname in _THIS_MACHINE:
-        problems.append(
-            "api_config.rate_limit_store: a Redis on this machine is out of the Dataflow workers' reach; give the "
-            "address of one they reach, such as a Memorystore instance in the job's network"
-        )
+    for path, url in _addresses(config):
+        if path == "api_config.rate_limit_store" and is_local_only(url):
+            problems.append(
+                f"{path}: a Redis on this machine is out of the Dataflow workers' reach; give the address of one "
+                "they reach, such as a Memorystore instance in the job's network"
+            )
+        elif is_local_only(url):
+            problems.append(
+                f"{path}: names this machine (localhost, 127.0.0.0/8, ::1, 0.0.0.0 or a file: URL), which the "
+                "Dataflow workers do not reach; give an address they reach"
+            )
     for path, scheme in dict.fromkeys(references(config)):
         if scheme in _WORKERS_LACK:
             problems.append(f"{path}: {_WORKERS_LACK[scheme]}; {_USE_A_SECRET}")
     return problems
+
+
+def _addresses(config: PipelineConfig) -> list[tuple[str, str]]:
+    """(key path, URL) of each address the workers of a job of `config` fetch from, as written (a login call goes
+    to base_url's own origin: `LoginCredentials.login_origin_problem`). Not `alerts.webhook`: `launch` and
+    `status` send alerts from where they run too."""
+    api = config.api_config
+    found = [("api_config.base_url", api.base_url)]
+    credentials = api.auth_config.auth_credentials
+    credentials_path = "api_config.auth_config.auth_credentials"
+    if hasattr(credentials, "token_url"):
+        found.append((f"{credentials_path}.token_url", credentials.token_url))
+    if api.rate_limit_store is not None:
+        found.append(("api_config.rate_limit_store", api.rate_limit_store))
+    return found

@@ -22,7 +22,10 @@
 #   SERVICE_ACCOUNT       the Dataflow job runs as it (default beam-api-pipeline@$PROJECT.iam.gserviceaccount.com)
 #   SCHEDULER_ACCOUNT     Cloud Scheduler calls Dataflow with its OAuth token
 #                         (default beam-api-scheduler@$PROJECT.iam.gserviceaccount.com)
-#   MAX_WORKERS, TEMP_LOCATION   the job's environment, as launch's --max_workers and --temp_location
+#   SDK_CONTAINER_IMAGE   the workers' image, the template's own (default: the image the template's launcher runs in)
+#   SUBNETWORK            the workers' subnetwork, regions/$REGION/subnetworks/NAME
+#   USE_PUBLIC_IPS        false: workers with private IPs only (launch's --no_use_public_ips)
+#   MAX_WORKERS, TEMP_LOCATION, STAGING_LOCATION   the job's environment, as launch's options of those names
 #   PYTHON                a Python with beam_api_pipeline installed (default: the repository's .venv/bin/python)
 set -euo pipefail
 
@@ -42,6 +45,10 @@ if [[ -n "${CONFIG_GCS_PATH:-}" ]]; then launch_args+=(--config_gcs_path "$CONFI
 if [[ -n "${ENV_CONFIG:-}" ]]; then launch_args+=(--env_config "$ENV_CONFIG"); fi
 if [[ -n "${MAX_WORKERS:-}" ]]; then launch_args+=(--max_workers "$MAX_WORKERS"); fi
 if [[ -n "${TEMP_LOCATION:-}" ]]; then launch_args+=(--temp_location "$TEMP_LOCATION"); fi
+if [[ -n "${STAGING_LOCATION:-}" ]]; then launch_args+=(--staging_location "$STAGING_LOCATION"); fi
+if [[ -n "${SDK_CONTAINER_IMAGE:-}" ]]; then launch_args+=(--sdk_container_image "$SDK_CONTAINER_IMAGE"); fi
+if [[ -n "${SUBNETWORK:-}" ]]; then launch_args+=(--subnetwork "$SUBNETWORK"); fi
+if [[ "${USE_PUBLIC_IPS:-}" == false ]]; then launch_args+=(--no_use_public_ips); fi
 
 body="$(mktemp)"
 trap 'rm -f "$body"' EXIT

@@ -71,6 +71,17 @@ def dataset(bq) -> Iterator[str]:
 
 
 @pytest.fixture
+def control_table(project, dataset) -> str:
+    """The watermark table `project.dataset.watermarks`, its control tables made as `setup` makes them (a run
+    only gets them: it stops at a missing one)."""
+    from beam_api_pipeline.control.bigquery import create_control_tables
+
+    table = f"{project}.{dataset}.watermarks"
+    create_control_tables(table)
+    return table
+
+
+@pytest.fixture
 def write_config(tmp_path: Path, sample_api: SampleApi) -> Callable[..., tuple[Path, PipelineConfig]]:
     """Writes a pipeline YAML for the sample API's /items endpoint (`tests.support.items_config`: 25 a page, no
     lookback, no output unless given), with `changes` merged in."""

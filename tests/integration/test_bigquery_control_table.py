@@ -14,11 +14,6 @@ from tests.support import t
 pytestmark = pytest.mark.timeout(180)
 
 
-@pytest.fixture
-def control_table(project, dataset) -> str:
-    return f"{project}.{dataset}.watermarks"
-
-
 def stored(table: str, endpoint: str = "items") -> datetime | None:
     with opened_store(BigQueryWatermarkStoreConfig(table=table)) as store:
         return store.get_watermark("it_items", endpoint)

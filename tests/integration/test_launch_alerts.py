@@ -20,7 +20,7 @@ REGION = ["--project", "proj", "--region", "europe-west1"]
 
 
 @pytest.fixture
-def launch_setup(project, dataset, tmp_path, monkeypatch):
+def launch_setup(control_table, tmp_path, monkeypatch):
     """(config path, webhook receiver, fake Dataflow) for a config fit for Dataflow whose alerts go to the
     receiver (the launch and `status` send them from here)."""
     with WebhookReceiver() as receiver, FakeDataflow() as dataflow:
@@ -32,7 +32,7 @@ def launch_setup(project, dataset, tmp_path, monkeypatch):
                 "api_config": {"base_url": "https://api.example.com", "endpoints": {"items": {"path": "/items"}}},
                 "output": [{"type": "gcs", "config": {"bucket": "acme-lake"}}],
                 "dead_letter": {"path": "gs://acme-lake/dead_letter"},
-                "watermark_store": {"type": "bigquery", "table": f"{project}.{dataset}.watermarks"},
+                "watermark_store": {"type": "bigquery", "table": control_table},
                 "alerts": {"webhook": receiver.at(HOOK_PATH)},  # a literal: the config goes by its gs:// path
             },
         )
@@ -40,7 +40,7 @@ def launch_setup(project, dataset, tmp_path, monkeypatch):
 
 
 def launch(path) -> int:
-    template = ["--template_path", "gs://acme-lake/templates/api.json"]
+    template = ["--template_path", "gs://acme-lake/templates/api.json", "--max_workers", "10"]  # 10 in flight
     return main(["launch", "--config", str(path), *REGION, *template, "--config_gcs_path", "gs://acme-lake/p.yaml"])
 
 

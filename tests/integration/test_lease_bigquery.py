@@ -32,8 +32,8 @@ pytestmark = pytest.mark.timeout(180)
 
 
 @pytest.fixture
-def new_store(project, dataset):
-    return lambda: open_store(BigQueryWatermarkStoreConfig(table=f"{project}.{dataset}.watermarks"))
+def new_store(control_table):
+    return lambda: open_store(BigQueryWatermarkStoreConfig(table=control_table))
 
 
 @pytest.fixture
@@ -68,6 +68,7 @@ def _launch_config(tmp_path, control_table):
 
 
 LAUNCH = ["--project", "proj", "--region", "europe-west1", "--template_path", "gs://acme-lake/templates/api.json"]
+LAUNCH += ["--max_workers", "10"]  # 10 requests in flight at most, max_concurrent_requests: no warning
 
 
 def test_launch_refuses_a_gap_and_a_held_lease_and_the_job_holds_the_lease_until_it_ends(

@@ -8,6 +8,7 @@ from __future__ import annotations
 import copy
 import importlib.util
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -31,6 +32,8 @@ PROJECT, REGION = "acme-data", "europe-west1"
 TEMPLATE = "gs://acme-lake/templates/api.json"
 CONFIG_GCS_PATH = "gs://acme-lake/pipelines/acme_items.yaml"
 SERVICE_ACCOUNT = f"beam-api-pipeline@{PROJECT}.iam.gserviceaccount.com"  # cloud_scheduler.sh's default
+IMAGE = f"{REGION}-docker.pkg.dev/{PROJECT}/beam-api-pipeline/beam-api-pipeline:abc1234"
+SUBNETWORK = f"regions/{REGION}/subnetworks/dataflow"
 LAUNCH_URI = f"https://dataflow.googleapis.com/v1b3/projects/{PROJECT}/locations/{REGION}/flexTemplates:launch"
 
 #: A fake `gcloud`: appends its arguments to calls.jsonl, keeps a copy of the message body per scheduler verb
@@ -62,12 +65,22 @@ class Settings:
     def launch_args(self) -> list[str]:
         args = ["--config", str(self.config), "--env_config", str(self.env_config), "--project", PROJECT]
         args += ["--region", REGION, "--template_path", TEMPLATE, "--service_account", SERVICE_ACCOUNT]
-        args += ["--max_workers", "4", "--temp_location", "gs://acme-lake/tmp"]
+        args += [
+            "--max_workers",
+            "4",
+            "--temp_location",
+            "gs://acme-lake/tmp",
+            "--staging_location",
+            "gs://acme-lake/st",
+        ]
+        args += ["--sdk_container_image", IMAGE, "--subnetwork", SUBNETWORK, "--no_use_public_ips"]
         return args + (["--config_gcs_path", self.config_gcs_path] if self.config_gcs_path else [])
 
     def scheduler_variables(self) -> dict[str, str]:
         variables = {"PROJECT": PROJECT, "REGION": REGION, "TEMPLATE_PATH": TEMPLATE, "CONFIG": str(self.config)}
         variables |= {"ENV_CONFIG": str(self.env_config), "MAX_WORKERS": "4", "TEMP_LOCATION": "gs://acme-lake/tmp"}
+        variables |= {"STAGING_LOCATION": "gs://acme-lake/st", "SDK_CONTAINER_IMAGE": IMAGE}
+        variables |= {"SUBNETWORK": SUBNETWORK, "USE_PUBLIC_IPS": "false"}
         variables |= {"SCHEDULE": "0 3 * * *", "TIME_ZONE": "Europe/Berlin"}
         return variables | ({"CONFIG_GCS_PATH": self.config_gcs_path} if self.config_gcs_path else {})
 
@@ -80,14 +93,14 @@ class Settings:
 
 
 @pytest.fixture(params=[CONFIG_GCS_PATH, None], ids=["config-in-gcs", "config-inline"])
-def settings(request, tmp_path, project, dataset) -> Settings:
+def settings(request, tmp_path, control_table) -> Settings:
     config = items_config(
         "https://api.example.com",
         tmp_path,
         pipeline_id="acme_items",
         output=[{"type": "gcs", "config": {"bucket": "acme-lake", "prefix": "raw/"}}],
         dead_letter={"path": "gs://acme-lake/dead_letter"},
-        watermark_store={"type": "bigquery", "table": f"{project}.{dataset}.watermarks"},
+        watermark_store={"type": "bigquery", "table": control_table},
     )
     env = write_yaml(tmp_path / "env.yaml", {"service": {"name": "acme-etl", "version": "2.1.0"}})
     return Settings(write_yaml(tmp_path / "acme_items.yaml", config), env, request.param)
@@ -101,7 +114,19 @@ def launched(settings, monkeypatch, capsys) -> tuple[str, dict[str, Any]]:
         assert main(["launch", *settings.launch_args()]) == 0
     (request,) = dataflow.requests
     assert request["path"] == f"/v1b3/projects/{PROJECT}/locations/{REGION}/flexTemplates:launch"
-    return json.loads(capsys.readouterr().out)["run_id"], request["body"]
+    return json.loads(capsys.readouterr().out)["run_id"], enum_names(request["body"])
+
+
+def enum_names(body: dict[str, Any]) -> dict[str, Any]:
+    """`body` as Dataflow received it from the client library, which sends enums as numbers
+    (`"ipConfiguration": 2`), with their names as in the JSON that `--print_request` prints."""
+    from google.cloud.dataflow_v1beta3 import WorkerIPAddressConfiguration
+
+    body = copy.deepcopy(body)
+    environment = body["launchParameter"]["environment"]
+    if "ipConfiguration" in environment:
+        environment["ipConfiguration"] = WorkerIPAddressConfiguration(environment["ipConfiguration"]).name
+    return body
 
 
 def scheduled(launched_body: dict[str, Any], job_name: str) -> dict[str, Any]:
@@ -126,9 +151,13 @@ def test_print_request_is_the_launch_body_without_the_run_id_and_named_after_the
         "maxWorkers": 4,
         "serviceAccountEmail": SERVICE_ACCOUNT,
         "tempLocation": "gs://acme-lake/tmp",
+        "stagingLocation": "gs://acme-lake/st",
+        "subnetwork": SUBNETWORK,
+        "ipConfiguration": "WORKER_IP_PRIVATE",
         "additionalUserLabels": {"service_name": "acme-etl", "service_version": "2_1_0"},
     }
-    assert set(parameter["parameters"]) == {"pipeline_config", "env_config", "run_id"}
+    assert set(parameter["parameters"]) == {"pipeline_config", "env_config", "run_id", "sdk_container_image"}
+    assert parameter["parameters"]["sdk_container_image"] == IMAGE
     assert parameter["parameters"]["run_id"] == run_id
     assert settings.passed_config(parameter["parameters"]["pipeline_config"]) == settings.expected_config()
 
@@ -215,7 +244,35 @@ def test_a_streaming_pipeline_is_launched_as_a_streaming_job(settings, monkeypat
         assert main(["launch", *settings.launch_args()]) == 0
     (request,) = dataflow.requests
     parameters = request["body"]["launchParameter"]["parameters"]
-    assert set(parameters) == {"pipeline_config", "env_config", "run_id", "streaming"}
+    assert set(parameters) == {"pipeline_config", "env_config", "run_id", "streaming", "sdk_container_image"}
     assert parameters["streaming"] == "true"
     assert settings.passed_config(parameters["pipeline_config"]) == settings.expected_config()
     assert json.loads(capsys.readouterr().out)["run_id"] == parameters["run_id"]
+
+
+@pytest.mark.parametrize("settings", [None], indirect=True, ids=["config-inline"])
+def test_make_template_run_launches_through_launch_with_the_image_and_private_workers(settings, capsys):
+    printed = json.loads(print_request(settings, capsys))
+    variables = {"PROJECT": PROJECT, "REGION": REGION, "BUCKET": "acme-lake", "TEMPLATE_FILE": TEMPLATE}
+    variables |= {"IMAGE": IMAGE, "SUBNETWORK": SUBNETWORK, "MAX_WORKERS": "4", "PIPELINE_CONFIG": str(settings.config)}
+    variables |= {"LAUNCH_ARGS": f"--env_config {settings.env_config}", "PY": sys.executable}
+    make_variables = [f"{name}={value}" for name, value in variables.items()]
+    with FakeDataflow() as dataflow:
+        done = subprocess.run(
+            ["make", "--no-print-directory", "-o", ".venv/.installed", "template-run", *make_variables],
+            env={**os.environ, "DATAFLOW_ENDPOINT": dataflow.url, "PYTHONPATH": str(ROOT)},
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert done.returncode == 0, done.stderr[-2000:]
+    run_id = json.loads(done.stdout.splitlines()[-1])["run_id"]
+    (request,) = dataflow.requests
+    expected = copy.deepcopy(printed)
+    expected["launchParameter"]["jobName"] = f"acme-items-{run_id.lower()}"
+    expected["launchParameter"]["parameters"]["run_id"] = run_id
+    expected["launchParameter"]["environment"] |= {"tempLocation": "gs://acme-lake/temp"}
+    expected["launchParameter"]["environment"] |= {"stagingLocation": "gs://acme-lake/staging"}
+    assert enum_names(request["body"]) == expected
+    assert request["body"]["launchParameter"]["parameters"]["sdk_container_image"] == IMAGE

@@ -9,9 +9,11 @@ import pytest
 
 from beam_api_pipeline.cli import main
 from beam_api_pipeline.config.stores import BigQueryWatermarkStoreConfig
-from beam_api_pipeline.control.bigquery import BigQueryWatermarkStore
+from beam_api_pipeline.control.bigquery import BigQueryWatermarkStore, create_control_tables, missing_table_message
 from beam_api_pipeline.control.schema_versions import SchemaVersion
-from beam_api_pipeline.control.store import opened_store
+from beam_api_pipeline.control.store import open_store, opened_store
+from beam_api_pipeline.core.bigquery_names import TableName
+from beam_api_pipeline.core.errors import ConfigError
 from tests.schema_store_cases import (  # noqa: F401 - shared tests, run here with this module's store
     fields,
     test_a_recorded_version_round_trips_exactly,
@@ -21,11 +23,6 @@ from tests.schema_store_cases import (  # noqa: F401 - shared tests, run here wi
 from tests.support import items_config, write_yaml
 
 pytestmark = pytest.mark.timeout(180)
-
-
-@pytest.fixture
-def control_table(project, dataset) -> str:
-    return f"{project}.{dataset}.watermarks"
 
 
 @pytest.fixture
@@ -47,12 +44,18 @@ def test_the_schema_table_is_created_next_to_the_others(store, control_table, bq
     ]
 
 
-def test_a_control_table_of_the_previous_version_gains_the_schema_table(control_table, bq):
+def test_a_control_table_of_the_previous_version_gains_the_schema_table_at_setup(project, dataset, bq):
     from google.cloud import bigquery
 
+    control_table = f"{project}.{dataset}.watermarks"
     bq.create_table(bigquery.Table(control_table, schema=[bigquery.SchemaField("pipeline_id", "STRING")]))
     bq.create_table(bigquery.Table(control_table + "_runs", schema=[bigquery.SchemaField("run_id", "STRING")]))
 
+    with pytest.raises(ConfigError) as missing:
+        open_store(BigQueryWatermarkStoreConfig(table=control_table))
+    assert missing.value.problems == [missing_table_message(TableName.parse(control_table + "_schema_versions"))]
+
+    assert create_control_tables(control_table) == [f"{control_table}_schema_versions", f"{control_table}_leases"]
     with opened_store(BigQueryWatermarkStoreConfig(table=control_table)) as store:
         assert store.schema_versions("p") == []
     assert bq.get_table(control_table + "_schema_versions").num_rows == 0

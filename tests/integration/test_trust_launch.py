@@ -13,18 +13,13 @@ import yaml
 
 from beam_api_pipeline.cli import main
 from beam_api_pipeline.config.stores import BigQueryWatermarkStoreConfig
-from beam_api_pipeline.control.bigquery import RUN_FIELDS
+from beam_api_pipeline.control.bigquery import RUN_FIELDS, create_control_tables
 from beam_api_pipeline.control.runs import PipelineRun, RunStatus
 from beam_api_pipeline.control.store import opened_store
 from tests.fakes.dataflow_api import FakeDataflow
 from tests.support import write_yaml
 
 pytestmark = pytest.mark.timeout(180)
-
-
-@pytest.fixture
-def control_table(project, dataset) -> str:
-    return f"{project}.{dataset}.watermarks"
 
 
 def test_launch_passes_config_and_env_inline_labels_the_job_and_records_the_service(
@@ -76,9 +71,10 @@ def test_launch_passes_config_and_env_inline_labels_the_job_and_records_the_serv
     assert (saved["status"], saved["service_name"], saved["service_version"]) == ("succeeded", "Acme-ETL", "2.1.0")
 
 
-def test_a_runs_table_made_before_the_service_columns_gets_them_and_keeps_its_rows(control_table, bq):
+def test_a_runs_table_made_before_the_service_columns_gets_them_and_keeps_its_rows(project, dataset, bq):
     from google.cloud import bigquery
 
+    control_table = f"{project}.{dataset}.watermarks"
     old_fields = [field for field in RUN_FIELDS if field[0] not in ("service_name", "service_version")]
     runs_table = control_table + "_runs"
     schema = [bigquery.SchemaField(name, kind, mode=mode) for name, kind, mode in old_fields]
@@ -88,6 +84,8 @@ def test_a_runs_table_made_before_the_service_columns_gets_them_and_keeps_its_ro
         "windows_done, windows_failed) VALUES ('20240102T000000Z-00000000', 'acme_items', 'succeeded', "
         "TIMESTAMP '2024-01-02 00:00:00+00', 48, [], 1, 0)"
     ).result()
+    made = create_control_tables(control_table)  # `setup` after an upgrade
+    assert made == [control_table, f"{control_table}_schema_versions", f"{control_table}_leases"]
 
     with opened_store(BigQueryWatermarkStoreConfig(table=control_table)) as store:
         old = store.get_run("20240102T000000Z-00000000")

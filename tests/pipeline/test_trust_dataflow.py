@@ -47,6 +47,7 @@ def refusals(path: Path, capsys, monkeypatch) -> list[tuple[int, list[str]]]:
     """(exit code, stderr lines) of `validate`, `run`, the Flex Template entry (all on Dataflow) and `launch`,
     after checking that the fake Dataflow received nothing."""
     outcomes = []
+    monkeypatch.setenv("BEAM_API_PIPELINE_IMAGE", "europe-docker.pkg.dev/acme-data/r/api:1")  # as in the image
     for command in (
         lambda: main(["validate", "--config", str(path), *DATAFLOW]),
         lambda: main(["run", "--config", str(path), *DATAFLOW]),
@@ -102,6 +103,21 @@ CASES = [
         "have this machine's environment variables; use a ${secret:projects/P/secrets/S} reference, or the value "
         "itself",
         id="env-reference",
+    ),
+    pytest.param(
+        {
+            "output": [
+                {
+                    "type": "bigquery",
+                    "config": {"project": "acme-data", "dataset_id": "raw", "table_id": "items"}
+                    | {"method": "storage_write_api", "schema": [{"name": "id", "type": "INTEGER"}]},
+                }
+            ]
+        },
+        "output.0.config.method: storage_write_api runs through Beam's Java expansion service, which the template's "
+        "image lacks (no Java; the launcher would download it from Maven); use file_loads, or streaming_inserts for "
+        "rows that show within seconds",
+        id="storage-write-api",
     ),
 ]
 
@@ -162,3 +178,11 @@ def test_a_rate_limit_store_on_this_machine_is_refused_for_dataflow(tmp_path, ca
         "the address of one they reach, such as a Memorystore instance in the job's network"
     ]
     assert main(["validate", "--config", str(path)]) == 0  # a local run may use it
+
+
+def test_storage_write_api_is_refused_on_dataflow_only(tmp_path, capsys):
+    (case,) = [case for case in CASES if case.id == "storage-write-api"]
+    path = dataflow_config(tmp_path, **case.values[0])
+    assert main(["validate", "--config", str(path)]) == 0  # a local run may try it (with Java on the machine)
+    assert main(["validate", "--config", str(path), *DATAFLOW]) == 2
+    assert capsys.readouterr().err.splitlines() == [f"{path}: {case.values[1]}"]

@@ -147,6 +147,6 @@ def test_the_entry_file_is_the_entry_module_and_nothing_beside_it_shadows_the_st
 
 def test_the_package_and_its_dependencies_are_installed_and_workers_boot_with_beam():
     text = DOCKERFILE.read_text()
-    assert "pip install --no-cache-dir -r requirements.txt" in text
+    assert "pip install --no-cache-dir -r requirements.lock" in text  # the full lock (test_requirements_lock.py)
     assert "pip install --no-cache-dir --no-deps ." in text
     assert IMAGE.entrypoint == '["/opt/apache/beam/boot"]'
