@@ -58,6 +58,9 @@ def _parses(text: str) -> bool:
 class Faults:
     """The faults the data endpoints inject; replace them whole (`SampleApi.set_faults`), never mutate.
 
+    `latency_ms` delays every data answer, from page `latency_from_page` on (the `page` parameter; a request
+    without one is page 1): a walk whose first page is quick and whose later pages are slow.
+
     `next_url_host` (an origin) makes next-page links (body and `Link` header) point to another host;
     `loop_from_page` (N > 1) makes page N and later link back to page 2: a pagination loop.
 
@@ -111,6 +114,7 @@ class Faults:
     """
 
     latency_ms: float = 0.0
+    latency_from_page: int = 1
     error_rate: float = 0.0
     rate_limit: float | None = None
     rate_limit_every: int = 0
@@ -161,6 +165,7 @@ class Faults:
             message
             for failed, message in (
                 (self.latency_ms < 0, "latency_ms must be >= 0"),
+                (self.latency_from_page < 1, "latency_from_page must be >= 1"),
                 (not 0 <= self.error_rate <= 1, "error_rate must be between 0 and 1"),
                 (self.rate_limit is not None and self.rate_limit <= 0, "rate_limit must be > 0 or None"),
                 (self.rate_limit_every < 0, "rate_limit_every must be >= 0"),

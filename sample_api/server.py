@@ -49,6 +49,12 @@ DATA_ROUTES: dict[tuple[str, str], DataRoute] = {
 }
 
 
+def _page_number(request: Request) -> int:
+    """The page a request asks for (`page`), 1 when it names none or none that is a number."""
+    values = request.query.get("page") or ["1"]
+    return int(values[0]) if values[0].isdigit() else 1
+
+
 def _github_route(path: str) -> DataRoute | None:
     """The issues route of a `/repos/{owner}/{repo}/issues` or `/repositories/{id}/issues` path, or the comments
     route of `/repos/{owner}/{repo}/issues/{number}/comments`."""
@@ -187,7 +193,7 @@ class _Handler(BaseHTTPRequestHandler):
             return Reply(404, {"error": f"no such path: {request.method} {request.path}"})
         state = api._fault_state
         faults = state.faults
-        if faults.latency_ms:
+        if faults.latency_ms and _page_number(request) >= faults.latency_from_page:
             time.sleep(faults.latency_ms / 1000)
         limited, budget = state.rate_limited()
         if limited:

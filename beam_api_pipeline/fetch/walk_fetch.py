@@ -1,10 +1,11 @@
 """WalkPages: the splittable DoFn that walks a window page by page (cursors, next URLs, pages without a total).
 
 The restriction is the rest of the walk (`page_walk.PageWalk`): a runner can checkpoint it after any page and
-resume it later, elsewhere, from that page's next position. In a streaming run a part holds its first page
-before fetching it (`FirstPageHold`): Dataflow streaming may split a restriction that has claimed nothing yet,
-and the page in flight would be fetched twice. A batch run does not hold it: Prism asks a bundle that once
-declined a split no more, and a slow window's walk could then never move to a bundle of its own.
+resume it later, elsewhere, from that page's next position. In a streaming run a part holds each page before
+fetching it (`PageHold`): Dataflow streaming may split a restriction that has claimed nothing yet and checkpoints
+a bundle every few seconds, and the page in flight would be fetched twice. A batch run does not hold pages: Prism
+asks a bundle that once declined a split no more, and a slow window's walk could then never move to a bundle of
+its own.
 
 With `parallel_config` time_window, each part of a walk holds one of the process's window slots
 (`window_slots`) while it fetches; a deferred part gives its slot back when it stops, and its remainder takes
@@ -18,7 +19,7 @@ from contextlib import AbstractContextManager, nullcontext
 
 import apache_beam as beam
 
-from beam_api_pipeline.fetch.walk_restriction import FirstPageHold, PageStep, PageWalk, PageWalkProvider
+from beam_api_pipeline.fetch.walk_restriction import PageHold, PageStep, PageWalk, PageWalkProvider
 from beam_api_pipeline.fetch.window_fetch import Deferral, WindowFetchDoFn, WindowPart
 from beam_api_pipeline.fetch.window_slots import window_slots
 from beam_api_pipeline.plan.run_plan import TaskElement, WindowStatus, WindowTask
@@ -33,7 +34,7 @@ class WalkPagesFn(WindowFetchDoFn):
     def setup(self) -> None:
         super().setup()
         self._window_slots = window_slots(self._config, self._profile.processes_on_worker())
-        self._holds_first_page = self._config.streaming.enabled
+        self._holds_pages = self._config.streaming.enabled
 
     def process(self, element: TaskElement, tracker=_WALK) -> Iterator[object]:
         with self._window_slot():
@@ -51,11 +52,8 @@ class WalkPagesFn(WindowFetchDoFn):
         extractor = self._extractors[task.endpoint]
         position = tracker.current_restriction().start or extractor.pagination.first_position()
         on_retry = self._on_retry(part)
-        if self._holds_first_page and not tracker.try_claim(FirstPageHold()):
-            yield part.result(WindowStatus.DONE)  # a split handed the whole walk on before it started
-            return
         while True:
-            if _split_off(tracker, position.index):
+            if _split_off(tracker, position.index) or (self._holds_pages and not tracker.try_claim(PageHold())):
                 yield part.result(WindowStatus.DONE)  # a split handed this page and the rest to another part
                 return
             if position.index >= self._max_pages[task.endpoint]:
@@ -69,7 +67,7 @@ class WalkPagesFn(WindowFetchDoFn):
                 part.saw(tally.announced, tally.size)
                 next_position = extractor.next_position(task.window, position, page)
             except Deferral as deferral:
-                tracker.try_claim(FirstPageHold(release=True))  # the first page, if still held, is deferred too
+                tracker.try_claim(PageHold(release=True))  # the page, if held, is deferred too
                 yield self._defer(tracker, part, deferral)
                 return
             except Exception as error:

@@ -56,10 +56,11 @@ class PageStep:
 
 
 @dataclass(frozen=True)
-class FirstPageHold:
-    """A claim on a walk's first page before it is fetched (`release`: give it back, to defer the whole walk).
+class PageHold:
+    """A claim on a walk's next page before it is fetched (`release`: give it back, to defer the rest of the walk).
     While held, no split hands the page on: Dataflow streaming may split a restriction that has claimed nothing
-    yet, and the page in flight would be dropped and fetched again by its new owner."""
+    yet, and checkpoints a bundle's restriction every few seconds, and the page in flight would be dropped and
+    fetched again by its new owner."""
 
     release: bool = False
 
@@ -76,8 +77,8 @@ class PageWalkTracker(RestrictionTracker):
     def current_restriction(self) -> PageWalk:
         return self._restriction
 
-    def try_claim(self, step: PageStep | FirstPageHold) -> bool:
-        if isinstance(step, FirstPageHold):
+    def try_claim(self, step: PageStep | PageHold) -> bool:
+        if isinstance(step, PageHold):
             return self._hold(step)
         stop = self._restriction.stop_index
         if stop is not None and step.position.index >= stop:
@@ -86,14 +87,20 @@ class PageWalkTracker(RestrictionTracker):
         self._held = False
         return True
 
-    def _hold(self, hold: FirstPageHold) -> bool:
-        """Hold (or release) the first page. A hold is refused (False) when the walk is empty, as a split that
-        handed all of it on leaves it, or when a page is claimed already."""
-        if hold.release or self._last is not None:
+    def _hold(self, hold: PageHold) -> bool:
+        """Hold (or release) the next page. A hold is refused (False) when there is no next page in the
+        restriction: a split handed it on, or the walk is over."""
+        if hold.release:
             self._held = False
-            return hold.release
-        self._held = not self._restriction.is_empty
+            return True
+        self._held = not self._walk_finished() and not self._next_split_off()
         return self._held
+
+    def _next_split_off(self) -> bool:
+        """Whether the restriction ends before the page after the last claimed one (the first, before a claim)."""
+        stop = self._restriction.stop_index
+        next_index = self._restriction.start_index if self._last is None else self._last.position.index + 1
+        return stop is not None and next_index >= stop
 
     def _walk_finished(self) -> bool:
         if self._restriction.is_empty:
@@ -107,9 +114,9 @@ class PageWalkTracker(RestrictionTracker):
         """Split after the last claimed page, whatever the fraction: the rest of a walk is unknown until it is
         walked, so a split of it (a checkpoint at 0, Prism's and Dataflow's at other fractions) hands all of
         it on. Before the first claim too: Prism stops asking a bundle that declines once, and the walk moves
-        on to a bundle of its own. While the first page is held and in flight, nothing can be split off (the
-        page after it is not known yet)."""
-        if self._walk_finished() or (self._held and self._last is None):
+        on to a bundle of its own. While a page is held and in flight, nothing is split off: it stays with the walk
+        that fetches it."""
+        if self._walk_finished() or self._held:
             return None
         walk = self._restriction
         if self._last is None:

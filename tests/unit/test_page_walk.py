@@ -1,6 +1,6 @@
 import pytest
 
-from beam_api_pipeline.fetch.walk_restriction import FirstPageHold, PageStep, PageWalk, PageWalkTracker
+from beam_api_pipeline.fetch.walk_restriction import PageHold, PageStep, PageWalk, PageWalkTracker
 from beam_api_pipeline.pagination import PagePosition
 
 
@@ -70,7 +70,7 @@ def test_progress_counts_claimed_pages():
 
 def test_a_held_first_page_is_not_split_off_while_it_is_fetched():
     tracker = PageWalkTracker(PageWalk())
-    assert tracker.try_claim(FirstPageHold())
+    assert tracker.try_claim(PageHold())
     assert tracker.try_split(0) is None and tracker.try_split(0.5) is None
     assert tracker.try_claim(step(0))
     assert tracker.try_split(0) == (PageWalk(None, 1), PageWalk(PagePosition(1, "t1"), None))
@@ -80,17 +80,44 @@ def test_a_held_first_page_is_not_split_off_while_it_is_fetched():
 def test_a_walk_split_before_its_hold_is_not_fetched():
     tracker = PageWalkTracker(PageWalk())
     assert tracker.try_split(0) == (PageWalk(None, 0), PageWalk())
-    assert not tracker.try_claim(FirstPageHold())
+    assert not tracker.try_claim(PageHold())
     tracker.check_done()
 
 
 def test_a_released_hold_defers_the_whole_walk():
     walk = PageWalk(PagePosition(4, "t4"))
     tracker = PageWalkTracker(walk)
-    assert tracker.try_claim(FirstPageHold())
+    assert tracker.try_claim(PageHold())
     with pytest.raises(ValueError, match="stopped before its last page"):
         tracker.check_done()
-    assert tracker.try_claim(FirstPageHold(release=True))
+    assert tracker.try_claim(PageHold(release=True))
     primary, residual = tracker.try_split(0)
     assert primary.is_empty and residual == walk
     tracker.check_done()
+
+
+def test_a_held_page_after_the_first_is_not_split_off_while_it_is_fetched():
+    """A checkpoint (a split at 0) while page 1 is in flight is refused; after its claim the rest is handed on
+    from page 2, so page 1 is fetched once."""
+    tracker = PageWalkTracker(PageWalk())
+    assert tracker.try_claim(PageHold()) and tracker.try_claim(step(0))
+    assert tracker.try_claim(PageHold())
+    assert tracker.try_split(0) is None and tracker.try_split(0.5) is None
+    assert tracker.try_claim(step(1))
+    assert tracker.try_split(0) == (PageWalk(None, 2), PageWalk(PagePosition(2, "t2"), None))
+    tracker.check_done()
+
+
+def test_a_hold_is_refused_once_the_next_page_was_split_off():
+    tracker = PageWalkTracker(PageWalk())
+    assert tracker.try_claim(PageHold()) and tracker.try_claim(step(0))
+    assert tracker.try_split(0) == (PageWalk(None, 1), PageWalk(PagePosition(1, "t1"), None))
+    assert not tracker.try_claim(PageHold())
+    tracker.check_done()
+
+
+def test_a_hold_is_refused_after_the_last_page():
+    tracker = PageWalkTracker(PageWalk())
+    assert tracker.try_claim(PageStep(PagePosition(0, None), None))
+    assert not tracker.try_claim(PageHold())
+    assert tracker.try_split(0) is None
