@@ -18,6 +18,7 @@ from beam_api_pipeline.core.errors import ConfigError, PipelineError
 from beam_api_pipeline.core.logging_setup import configure_logging
 from beam_api_pipeline.core.timeformat import parse_timestamp
 from beam_api_pipeline.core.windowing import format_utc
+from beam_api_pipeline.plan.estimate import load_estimate
 from beam_api_pipeline.run.config_store import load_config_dir
 from beam_api_pipeline.run.local_run import run_locally
 from beam_api_pipeline.run.pipelines import Pipelines, chosen_endpoints, pipeline_summary
@@ -98,6 +99,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_lease_option(run)
     run.add_argument("--report_json", help="also write the run report as JSON to this path")
     run.add_argument("--no_progress", action="store_true", help="do not show progress")
+    run.add_argument("--plan_json", help="a `plan --report_json` file: its estimate is kept beside the run's figures")
 
     launch = commands.add_parser("launch", help="launch the Flex Template on Dataflow")
     _add_source(launch)
@@ -263,6 +265,7 @@ def _run(args: argparse.Namespace, beam_args: list[str]) -> int:
         service=pipelines.service,
         backfill=args.backfill,
         wait_for_lease=args.wait_for_lease,
+        estimate=load_estimate(args.plan_json) if args.plan_json else None,
     )
     print(format_report(report))
     if args.report_json:

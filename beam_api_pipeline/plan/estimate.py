@@ -5,6 +5,7 @@ I/O, no clock; `run.backfill_plan` fetches the sample.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -12,6 +13,7 @@ from datetime import datetime, timedelta
 from statistics import fmean, stdev
 from typing import Any
 
+from beam_api_pipeline.core.errors import ConfigError
 from beam_api_pipeline.core.windowing import Window
 
 #: Student's t at 95 % (two-sided) by degrees of freedom; above the table, 1.96.
@@ -175,3 +177,34 @@ def format_seconds(seconds: float) -> str:
     if seconds < 7200:
         return f"{seconds / 60:.0f} min"
     return f"{timedelta(seconds=seconds) / timedelta(hours=1):.1f} h"
+
+
+#: The figures of a plan a run record keeps beside each endpoint's own (`run --plan_json`): (stats key, the
+#: plan's endpoint figure, which of its value, low and high).
+ESTIMATE_KEYS = (
+    ("estimated_records", "records", "value"),
+    ("estimated_records_low", "records", "low"),
+    ("estimated_records_high", "records", "high"),
+    ("estimated_requests", "requests", "value"),
+    ("estimated_requests_low", "requests", "low"),
+    ("estimated_requests_high", "requests", "high"),
+)
+
+
+def estimate_stats(plan: dict[str, Any]) -> dict[str, dict[str, float]]:
+    """Per endpoint of a plan (`plan --report_json`'s document), the stats a run record keeps beside its own
+    (`ESTIMATE_KEYS`), with the plan's time for the whole run as `estimated_seconds`."""
+    seconds = plan["time"]["seconds"]
+    return {
+        endpoint: {key: figures[figure][which] for key, figure, which in ESTIMATE_KEYS} | {"estimated_seconds": seconds}
+        for endpoint, figures in plan["endpoints"].items()
+    }
+
+
+def load_estimate(path: str) -> dict[str, dict[str, float]]:
+    """`estimate_stats` of the plan written to `path` by `plan --report_json`."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return estimate_stats(json.load(handle))
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise ConfigError(f"--plan_json: {path} is not a plan written by `plan --report_json`: {error!r}") from None
