@@ -99,8 +99,8 @@ class Estimate:
 
 def scaled(values: Sequence[float], population: int) -> Estimate:
     """The total over `population` windows of a quantity whose values in a sample of them are `values`: the
-    mean times the population, with a 95 % range from the sample's spread (finite population corrected: exact
-    when the sample is the population)."""
+    mean times the population, with a 95 % range from the sample's spread (Student's t, finite population
+    corrected: exact when the sample is the population), never below what the sampled windows hold."""
     if not values or population == 0:
         return Estimate(0.0, 0.0, 0.0)
     mean, count = fmean(values), len(values)
@@ -109,7 +109,7 @@ def scaled(values: Sequence[float], population: int) -> Estimate:
         return Estimate(total, total, total)
     correction = math.sqrt((population - count) / (population - 1))
     margin = t95(count - 1) * stdev(values) / math.sqrt(count) * correction * population
-    return Estimate(total, max(min(values) * population, total - margin, 0.0), total + margin)
+    return Estimate(total, max(sum(values), total - margin), total + margin)  # the sampled windows' own are known
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ time each bound allows; `plan.dataflow_cost` into a Dataflow job. Nothing is wri
 from __future__ import annotations
 
 import json
-import logging
+import math
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -52,8 +52,6 @@ from beam_api_pipeline.plan.parents import EndpointTree, ParentRef, parent_field
 from beam_api_pipeline.records.placement import Placement, astray_example, filter_failure, is_astray
 from beam_api_pipeline.records.record_ops import apply_transform
 from beam_api_pipeline.run.factory import PipelineFactory
-
-logger = logging.getLogger(__name__)
 
 DEFAULT_SAMPLE = 20
 
@@ -464,14 +462,16 @@ def mode_warnings(
     config: PipelineConfig, dataflow: DataflowCost | None, prices: dict[str, Any], hint, requests: float
 ) -> list[str]:
     """What keeps the run from using its `rate_limit`: a share too small on the Dataflow job's processes (one per
-    vCPU), and an API budget (`RateLimit-*` headers) smaller than the requests the run needs."""
+    vCPU), and an API budget (`RateLimit-*` headers) smaller than what the run would send at its `rate_limit` until
+    the budget resets."""
     api = config.api_config
     warnings = []
     if dataflow is not None:
         processes = dataflow.workers * prices["machines"][dataflow.machine][0]
         warning = small_share_warning(api.rate_limit_mode, api.rate_limit, processes, "on Dataflow, one per vCPU")
         warnings.extend([warning] if warning else [])
-    if hint is not None and hint.remaining < requests:
+    paced = min(requests, (api.rate_limit or math.inf) * hint.reset_after) if hint is not None else 0
+    if hint is not None and hint.remaining < paced:
         warnings.append(
             f"the API's rate-limit headers leave {hint.remaining} requests for the next {hint.reset_after:g} s"
             f"{f' (limit {hint.limit})' if hint.limit is not None else ''}; the run needs {requests:,.0f}: it "
