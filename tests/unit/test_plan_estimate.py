@@ -9,6 +9,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from beam_api_pipeline.client.rate_headers import RateLimitHint
+from beam_api_pipeline.config import load_pipeline_config
 from beam_api_pipeline.core.errors import ConfigError
 from beam_api_pipeline.core.windowing import Window
 from beam_api_pipeline.plan.dataflow_cost import api_rate, dataflow_cost, load_prices
@@ -25,9 +27,10 @@ from beam_api_pipeline.plan.estimate import (
     time_bounds,
     windows_done,
 )
-from beam_api_pipeline.run.backfill_plan import Pace
+from beam_api_pipeline.run.backfill_plan import Pace, mode_warnings
 from beam_api_pipeline.run.report import estimate_lines
 from sample_api.data import day_counts
+from tests.support import items_config, write_yaml
 
 DAY = Window(datetime(2024, 1, 1, tzinfo=UTC), datetime(2024, 1, 2, tzinfo=UTC))
 
@@ -171,4 +174,31 @@ def test_a_plan_s_estimate_is_kept_per_endpoint_and_printed_beside_the_run(tmp_p
     assert estimate_lines(endpoints, 6.4) == [
         "  plan vs run, items: records 1,488 planned, 1,500 real (-0.8%); requests 93 planned, 93 real (+0.0%); "
         "time 6.7 s planned, 6.4 s real (+4.7%)"
+    ]
+
+
+def _config(tmp_path, **api_config):
+    """The sample items config with `api_config` merged in (no request is sent)."""
+    return load_pipeline_config(
+        write_yaml(tmp_path / "p.yaml", items_config("http://127.0.0.1:1", tmp_path, api_config=api_config))
+    )
+
+
+def test_a_rate_limit_the_run_cannot_use_is_warned(tmp_path):
+    config = _config(tmp_path, rate_limit=100)
+    # 100 requests/s x 0.2 CPU s = 20 vCPUs: 20 n1-standard-1 workers, 20 processes each sending 5 requests/s
+    dataflow = dataflow_cost(10_000, 100, 0.2, PRICES)
+    assert mode_warnings(config, dataflow, PRICES, None, 10_000) == [
+        "rate_limit_mode share: each of 20 processes (on Dataflow, one per vCPU) may send 5 requests/s, 5 % of "
+        "rate_limit 100; give the number of workers the job needs (max_workers), or set rate_limit_mode: adaptive "
+        "(the API's own limit is the budget) or shared (a Redis bucket for the whole job)"
+    ]
+    hourly = RateLimitHint(remaining=4000, reset_after=1800, limit=5000)  # GitHub's 5,000 an hour
+    assert mode_warnings(config, None, PRICES, hourly, 10_000) == [
+        "the API's rate-limit headers leave 4000 requests for the next 1800 s (limit 5000); the run needs 10,000: "
+        "it pauses each time the budget is spent"
+    ]
+    assert mode_warnings(config, None, PRICES, hourly, 3_000) == []
+    assert mode_warnings(_config(tmp_path), None, PRICES, None, 10) == [
+        "no rate_limit: the run's pace is max_concurrent_requests over the API's latency"
     ]
