@@ -63,9 +63,14 @@ class DataflowCost:
             f"    workers: {self.workers} saturate the API's {self.api_rps:.3g} requests/s",
             f"    job: {self.job_hours:.2f} h, {self.vcpu_hours:.2f} vCPU-h, {self.memory_gb_hours:.2f} GB-h memory, "
             f"{self.disk_gb_hours:.0f} GB-h disk",
-            f"    cost: ${self.workers_cost:.2f} batch workers + ${self.launch_cost:.2f} Flex Template launch = "
-            f"${self.total_cost:.2f}",
+            f"    cost: {_usd(self.workers_cost)} batch workers + {_usd(self.launch_cost)} Flex Template launch = "
+            f"{_usd(self.total_cost)}",
         ]
+
+
+def _usd(amount: float) -> str:
+    """`$1,234.56`, or `$0.014` below a dollar."""
+    return f"${amount:,.2f}" if amount >= 1 else f"${amount:.3f}"
 
 
 def api_rate(rate_limit: float | None, max_concurrent: int, latency: float) -> float:

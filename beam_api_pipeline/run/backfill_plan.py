@@ -169,7 +169,8 @@ class BackfillPlan:
             f"+{time_bounds.start:.0f} s start)",
         ]
         if self.rate_headers:
-            lines.append(f"  rate-limit headers: {self.rate_headers}")
+            told = ", ".join(f"{name} {value:g}" for name, value in self.rate_headers.items() if value is not None)
+            lines.append(f"  rate-limit headers of the last answer: {told}")
         if self.dataflow:
             lines.extend(self.dataflow.lines())
         lines.extend(f"  warning: {warning}" for warning in self.warnings)

@@ -172,7 +172,7 @@ def test_what_would_go_wrong_is_warned(tmp_path, capsys):
         path = write(api, tmp_path, rate_limit=200, pagination={"page_size": 20, "max_pages": 2})
         found, lines = plan(capsys, tmp_path, path, "--start_time", START, "--end_time", "2024-01-04T00:00:00Z")
         api.set_faults(ignore_window_filter=False, rate_limit=2)
-        limited, _ = plan(
+        limited, limited_lines = plan(
             capsys,
             tmp_path,
             write(api, tmp_path, rate_limit=2),
@@ -195,7 +195,8 @@ def test_what_would_go_wrong_is_warned(tmp_path, capsys):
     ]
     assert lines[-2].startswith("  warning: items 2024-01-02T00:00:00Z/2024-01-03T00:00:00Z: 20 of 20 records")
     assert limited["rate_headers"]["limit"] == 2
-    assert limited["warnings"] == []
+    assert limited["warnings"] == []  # 1 request left in the 0.5 s to a full bucket: what rate_limit 2 sends
+    assert limited_lines[-5].startswith("  rate-limit headers of the last answer: limit 2, remaining ")
 
 
 @pytest.mark.parametrize("rate_limit", [20])
