@@ -29,7 +29,7 @@ from beam_api_pipeline.plan.estimate import (
 )
 from beam_api_pipeline.run.backfill_plan import Pace, mode_warnings
 from beam_api_pipeline.run.report import estimate_lines
-from sample_api.data import day_counts
+from sample_api.data import Dataset, day_counts
 from tests.support import items_config, write_yaml
 
 DAY = Window(datetime(2024, 1, 1, tzinfo=UTC), datetime(2024, 1, 2, tzinfo=UTC))
@@ -202,3 +202,13 @@ def test_a_rate_limit_the_run_cannot_use_is_warned(tmp_path):
     assert mode_warnings(_config(tmp_path), None, PRICES, None, 10) == [
         "no rate_limit: the run's pace is max_concurrent_requests over the API's latency"
     ]
+
+
+def test_the_sample_api_s_busy_days_hold_more_records_evenly_spread_with_ids_in_order():
+    dataset = Dataset(days=8, records_per_day=4, busy_every=7, busy_factor=3)
+    busy = DAY.start + timedelta(days=6)
+    assert len(dataset) == 7 * 4 + 12
+    assert [(r.id, r.updated_at) for r in dataset.window(busy, busy + timedelta(days=1))] == [
+        (25 + i, busy + timedelta(hours=2 * i)) for i in range(12)
+    ]
+    assert dataset.ids_between() == list(range(1, 41))
