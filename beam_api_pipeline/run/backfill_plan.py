@@ -478,6 +478,12 @@ def mode_warnings(
             f"{f' (limit {hint.limit})' if hint.limit is not None else ''}; the run needs {requests:,.0f}: it "
             "pauses each time the budget is spent"
         )
+    if api.watermark.enabled and api.watermark.filter == "client":
+        warnings.append(
+            "watermark.filter is client: a run reads each window newest first from the API's latest record down to "
+            "the window; the estimate counts each window's own records only (a total announced is the API's, not "
+            "the window's)"
+        )
     if api.rate_limit is None:
         warnings.append("no rate_limit: the run's pace is max_concurrent_requests over the API's latency")
     return warnings
