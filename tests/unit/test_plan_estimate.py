@@ -212,3 +212,12 @@ def test_the_sample_api_s_busy_days_hold_more_records_evenly_spread_with_ids_in_
         (25 + i, busy + timedelta(hours=2 * i)) for i in range(12)
     ]
     assert dataset.ids_between() == list(range(1, 41))
+
+
+def test_a_client_side_filter_is_warned_as_not_estimated_per_window(tmp_path):
+    config = _config(tmp_path, rate_limit=10, watermark={"filter": "client"})
+    assert mode_warnings(config, None, PRICES, None, 10) == [
+        "watermark.filter is client: a run reads each window newest first from the API's latest record down to the "
+        "window; the estimate counts each window's own records only (a total announced is the API's, not the "
+        "window's)"
+    ]
