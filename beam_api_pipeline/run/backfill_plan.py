@@ -49,6 +49,7 @@ from beam_api_pipeline.plan.estimate import (
     windows_done,
 )
 from beam_api_pipeline.plan.parents import EndpointTree, ParentRef, parent_fields
+from beam_api_pipeline.plan.run_plan import refuse_gap
 from beam_api_pipeline.records.placement import Placement, astray_example, filter_failure, is_astray
 from beam_api_pipeline.records.record_ops import apply_transform
 from beam_api_pipeline.run.factory import PipelineFactory
@@ -230,6 +231,10 @@ class BackfillPlanner:
         tree = EndpointTree.of(api)
         handler = WatermarkHandler(api.watermark, None, self._config.pipeline_id, api.window_grid()[0])
         stored = {endpoint: self._stored(endpoint) for endpoint in api.endpoints}
+        try:
+            refuse_gap(stored, start_time, handler.grid)
+        except ConfigError as gap:
+            self.warnings.extend(f"a run refuses this range: {problem}" for problem in gap.problems)
         roots = tree.roots
         shares = [sample // len(roots) + (i < sample % len(roots)) for i in range(len(roots))]
         plans: dict[str, EndpointPlan] = {}

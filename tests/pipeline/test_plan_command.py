@@ -147,6 +147,26 @@ def test_nothing_is_written_the_store_is_unchanged_and_windows_before_the_waterm
     assert sorted(p.name for p in database.parent.iterdir()) == ["control.db"]
     items = found["endpoints"]["items"]
     assert (items["windows"], items["windows_done"]) == (30, 10)
+    assert found["warnings"] == []
+
+
+def test_a_range_a_run_would_refuse_is_warned(tmp_path, capsys):
+    with SampleApi(Dataset(days=40)) as api:
+        path = write(api, tmp_path)
+        config = load_pipeline_config(path)
+        with opened_store(config.watermark_store) as store:
+            store.advance_watermark("sample_items", "items", datetime(2024, 1, 11, tzinfo=UTC), "earlier-run")
+        found, _ = plan(
+            capsys, tmp_path, path, "--start_time", "2024-01-15T00:00:00Z", "--end_time", "2024-01-31T00:00:00Z"
+        )
+
+    assert found["warnings"] == [
+        "a run refuses this range: --start_time: 2024-01-15T00:00:00Z is after the watermark of items, "
+        "2024-01-11T00:00:00Z: [2024-01-11T00:00:00Z, 2024-01-15T00:00:00Z) would never be read. Read the range "
+        "without moving the watermark with --backfill, or skip the gap on purpose with `watermark set --endpoint "
+        "items --to 2024-01-15T00:00:00Z`"
+    ]
+    assert found["endpoints"]["items"]["windows"] == 16
 
 
 def test_a_missing_local_store_is_not_created(tmp_path, capsys):
