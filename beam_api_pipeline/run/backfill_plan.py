@@ -195,7 +195,7 @@ class _Sampled:
 
 class BackfillPlanner:
     """Samples `config`'s endpoints (resolved: secrets read) with `client`; `stored` gives an endpoint's stored
-    watermark; `pace` spaces the requests."""
+    watermark; `pace` spaces the requests; `clock` times their latency and `cpu_clock` the CPU their records take."""
 
     def __init__(
         self,
@@ -205,13 +205,14 @@ class BackfillPlanner:
         stored: Callable[[str], datetime | None],
         pace: Pace,
         clock: Callable[[], float] = time.monotonic,
+        cpu_clock: Callable[[], float] = time.process_time,
     ):
         self._config = config
         self._client = client
         self._extractor_class = extractor_class
         self._stored = stored
         self._pace = pace
-        self._clock = clock
+        self._clock, self._cpu_clock = clock, cpu_clock
         self.requests = 0
         self.warnings: list[str] = []
         self.hint = None
@@ -265,7 +266,7 @@ class BackfillPlanner:
         started = self._clock()
         page = extractor.fetch_page(self._client, window, position, on_retry=retried)
         latency = self._clock() - started
-        cpu = time.process_time()
+        cpu = self._cpu_clock()
         rows = list(extractor.records(page))
         metadata = {"_pipeline_id": self._config.pipeline_id, "_endpoint": extractor.endpoint_name, "_run_id": ""}
         metadata |= dict.fromkeys(METADATA_TIMES, format_utc(window.start))
@@ -273,7 +274,7 @@ class BackfillPlanner:
             dumps(apply_transform(row, self._config.api_config.transform, metadata))
         hint = parse_rate_limit_headers(page.headers)
         self.hint = hint or self.hint
-        return page, latency, rows, time.process_time() - cpu
+        return page, latency, rows, self._cpu_clock() - cpu
 
     def _window_sample(
         self, extractor: BaseExtractor, window: Window, covered_by_time: bool

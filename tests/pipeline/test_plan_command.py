@@ -6,6 +6,7 @@ their parents' sample, the requests of the sample itself counted and paced, warn
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import math
 from datetime import UTC, datetime, timedelta
@@ -15,8 +16,12 @@ from typing import Any
 import pytest
 
 from beam_api_pipeline.cli import main
+from beam_api_pipeline.client.build import build_client
+from beam_api_pipeline.client.limits import RequestLimits
 from beam_api_pipeline.config import load_pipeline_config
 from beam_api_pipeline.control.store import opened_store
+from beam_api_pipeline.extractors.rest import RestExtractor
+from beam_api_pipeline.run.backfill_plan import BackfillPlanner, Pace, job_time
 from sample_api import SampleApi
 from sample_api.children import child_count
 from sample_api.data import Dataset, day_counts
@@ -249,3 +254,28 @@ def test_plan_then_run_agree_on_records_requests_and_time(tmp_path, capsys, rate
     assert line.startswith(
         "  plan vs run, items: records 1,488 planned, 1,488 real (+0.0%); requests 93 planned, 93 real (+0.0%); time "
     )
+
+
+def test_latency_and_cpu_per_record_are_measured_on_the_sampled_pages(tmp_path):
+    with SampleApi(Dataset(days=40)) as api:
+        config = load_pipeline_config(write(api, tmp_path))
+        client = build_client(config, RequestLimits(None, 1))
+        ticks, cpu = itertools.count(step=0.004), itertools.count(step=0.02)  # 4 ms a request, 20 ms a page of 20
+        planner = BackfillPlanner(
+            config,
+            client,
+            RestExtractor,
+            lambda _endpoint: None,
+            Pace(None),
+            clock=lambda: next(ticks),
+            cpu_clock=lambda: next(cpu),
+        )
+        try:
+            (items,) = planner.plan(FIRST, FIRST + timedelta(days=10), sample=4)
+        finally:
+            client.close()
+
+    assert planner.requests == 4
+    assert items.latency == pytest.approx(0.004)
+    assert items.cpu_per_record == pytest.approx(0.001)
+    assert job_time(config, [items]).cpu == pytest.approx(480 * 0.001)
