@@ -81,8 +81,8 @@ class Pace:
 
 @dataclass(frozen=True)
 class EndpointPlan:
-    """One endpoint's windows and estimates; `known` counts how the sampled windows' records are known
-    (`WindowSample.records`), `per_parent` is set for a child (its records and pages per parent record)."""
+    """One endpoint's windows (a child's are its parent's) and estimates: records, and pages, each one request
+    (retries are not estimated); `known` counts how the sampled windows' records are known (`WindowSample.records`)."""
 
     endpoint: str
     parent: str | None
@@ -117,7 +117,7 @@ class EndpointPlan:
     def line(self) -> str:
         first = f"{format_utc(self.windows[0].start)} .. {format_utc(self.windows[-1].end)}" if self.windows else "-"
         known = ", ".join(f"{count} by {how}" for how, count in sorted(self.known.items()))
-        parent = f" (child of {self.parent}: per parent record)" if self.parent else ""
+        parent = f" (child of {self.parent}, scaled from {self.sampled} parent record)" if self.parent else ""
         return (
             f"  {self.endpoint}{parent}: {len(self.windows)} windows {first}, {self.done} already done; "
             f"{self.sampled} sampled ({known or 'none'}); records {self.records.text()}, "
@@ -189,8 +189,6 @@ class _Sampled:
 
     samples: list[WindowSample] = field(default_factory=list)
     first_record: Any = None
-    failure: str | None = None
-    hint: Any = None
 
 
 class BackfillPlanner:
