@@ -21,7 +21,8 @@ from beam_api_pipeline.client.limits import RequestLimits
 from beam_api_pipeline.config import load_pipeline_config
 from beam_api_pipeline.control.store import opened_store
 from beam_api_pipeline.extractors.rest import RestExtractor
-from beam_api_pipeline.run.backfill_plan import BackfillPlanner, Pace, job_time
+from beam_api_pipeline.plan.backfill import job_time
+from beam_api_pipeline.run.backfill_plan import BackfillPlanner, Pace
 from sample_api import SampleApi
 from sample_api.children import child_count
 from sample_api.data import Dataset, day_counts

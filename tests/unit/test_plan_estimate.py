@@ -13,6 +13,7 @@ from beam_api_pipeline.client.rate_headers import RateLimitHint
 from beam_api_pipeline.config import load_pipeline_config
 from beam_api_pipeline.core.errors import ConfigError
 from beam_api_pipeline.core.windowing import Window
+from beam_api_pipeline.plan.backfill import mode_warnings
 from beam_api_pipeline.plan.dataflow_cost import api_rate, dataflow_cost, load_prices
 from beam_api_pipeline.plan.dataflow_prices import PRICES
 from beam_api_pipeline.plan.estimate import (
@@ -27,7 +28,7 @@ from beam_api_pipeline.plan.estimate import (
     time_bounds,
     windows_done,
 )
-from beam_api_pipeline.run.backfill_plan import Pace, mode_warnings
+from beam_api_pipeline.run.backfill_plan import Pace
 from beam_api_pipeline.run.report import estimate_lines
 from sample_api.data import Dataset, day_counts
 from tests.support import items_config, write_yaml
