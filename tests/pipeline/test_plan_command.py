@@ -280,3 +280,9 @@ def test_latency_and_cpu_per_record_are_measured_on_the_sampled_pages(tmp_path):
     assert items.latency == pytest.approx(0.004)
     assert items.cpu_per_record == pytest.approx(0.001)
     assert job_time(config, [items]).cpu == pytest.approx(480 * 0.001)
+
+
+def test_a_sample_below_one_is_refused(tmp_path, capsys):
+    path = write_yaml(tmp_path / "p.yaml", items_config("http://127.0.0.1:1", tmp_path))
+    assert main(["plan", "--config", str(path), "--sample", "0"]) == 2
+    assert capsys.readouterr().err == "--sample: must be at least 1, got 0\n"
