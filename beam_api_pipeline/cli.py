@@ -18,6 +18,7 @@ from beam_api_pipeline.core.errors import ConfigError, PipelineError
 from beam_api_pipeline.core.logging_setup import configure_logging
 from beam_api_pipeline.core.timeformat import parse_timestamp
 from beam_api_pipeline.core.windowing import format_utc
+from beam_api_pipeline.plan.estimate import load_estimate
 from beam_api_pipeline.run.config_store import load_config_dir
 from beam_api_pipeline.run.local_run import run_locally
 from beam_api_pipeline.run.pipelines import Pipelines, chosen_endpoints, pipeline_summary
@@ -98,6 +99,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_lease_option(run)
     run.add_argument("--report_json", help="also write the run report as JSON to this path")
     run.add_argument("--no_progress", action="store_true", help="do not show progress")
+    run.add_argument("--plan_json", help="a `plan --report_json` file: its estimate is kept beside the run's figures")
 
     launch = commands.add_parser("launch", help="launch the Flex Template on Dataflow")
     _add_source(launch)
@@ -163,6 +165,18 @@ def _parser() -> argparse.ArgumentParser:
     _add_source(check)
     check.add_argument("--endpoint", help="only this endpoint (and the parents it needs)")
     check.add_argument("--records", type=int, default=1000, help="read at most this many records (default 1000)")
+
+    plan = commands.add_parser(
+        "plan", help="estimate a run's windows, records, requests, time and Dataflow cost from a sample of the API"
+    )
+    _add_source(plan)
+    plan.add_argument("--start_time", type=_timestamp, help="start of the range (default: stored watermark)")
+    plan.add_argument("--end_time", type=_timestamp, help="end of the range (default: now)")
+    plan.add_argument("--sample", type=int, default=20, help="windows whose first page is read (default 20)")
+    plan.add_argument("--report_json", help="also write the plan as JSON to this path")
+    plan.add_argument("--region", default="us-central1", help="Dataflow region priced (default us-central1)")
+    plan.add_argument("--machine_type", default="n1-standard-1", help="Dataflow worker machine type")
+    plan.add_argument("--prices", help="JSON price table replacing the bundled one (plan/dataflow_prices.py)")
 
     validate = commands.add_parser(
         "validate", help="check configuration files as `run` would; other --options are Beam options, as for run"
@@ -251,6 +265,7 @@ def _run(args: argparse.Namespace, beam_args: list[str]) -> int:
         service=pipelines.service,
         backfill=args.backfill,
         wait_for_lease=args.wait_for_lease,
+        estimate=load_estimate(args.plan_json) if args.plan_json else None,
     )
     print(format_report(report))
     if args.report_json:
@@ -359,6 +374,13 @@ def _check(args: argparse.Namespace, _beam_args: list[str]) -> int:
     return EXIT_FAILED if any(line.outcome == FAIL for line in lines) else EXIT_OK
 
 
+def _plan(args: argparse.Namespace, _beam_args: list[str]) -> int:
+    from beam_api_pipeline.run.backfill_plan import plan_command
+
+    print(plan_command(_config(args, _pipelines(args)), args))
+    return EXIT_OK
+
+
 def _validate(args: argparse.Namespace, beam_args: list[str]) -> int:
     pipelines = _pipelines(args)
     problems = [
@@ -429,6 +451,7 @@ _COMMANDS = {
     "status": _status,
     "runs": _runs,
     "check": _check,
+    "plan": _plan,
     "validate": _validate,
     "alerts": _alerts_apply,
     "watermark": _watermark,

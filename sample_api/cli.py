@@ -24,6 +24,8 @@ def _build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--start", type=parse_instant, default=DEFAULT_START, help="first record's time")
     parser.add_argument("--days", type=int, default=DEFAULT_DAYS)
     parser.add_argument("--records-per-day", type=int, default=DEFAULT_RECORDS_PER_DAY)
+    parser.add_argument("--busy-every", type=int, default=0, help="every Nth day is busy (0: none)")
+    parser.add_argument("--busy-factor", type=int, default=1, help="a busy day has this many times the records")
     parser.add_argument("--latency-ms", type=float, default=0.0)
     parser.add_argument("--error-rate", type=float, default=0.0, help="fraction of data requests answering 500")
     parser.add_argument("--rate-limit", type=float, default=None, help="requests per second before 429s")
@@ -54,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
             seed=args.seed,
             quality_fields=args.quality_fields,
         )
-        dataset = Dataset(args.start, args.days, args.records_per_day)
+        dataset = Dataset(args.start, args.days, args.records_per_day, args.busy_every, args.busy_factor)
     except ValueError as error:
         parser.error(str(error))
     done = threading.Event()

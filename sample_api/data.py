@@ -70,23 +70,40 @@ def _record_time(record: Record) -> datetime:
     return record.updated_at
 
 
+def day_counts(days: int, records_per_day: int, busy_every: int = 0, busy_factor: int = 1) -> list[int]:
+    """The records of each day: `records_per_day`, and `busy_factor` times that on every `busy_every`-th day (the
+    first busy day is day `busy_every - 1`; 0: no busy days)."""
+    busy = records_per_day * busy_factor
+    return [busy if busy_every and day % busy_every == busy_every - 1 else records_per_day for day in range(days)]
+
+
 class Dataset:
-    """Deterministic records spread evenly over `days` days from `start`, sorted by (updated_at, id)."""
+    """Deterministic records spread evenly over each of `days` days from `start`, sorted by (updated_at, id):
+    `records_per_day` a day, or `busy_factor` times as many on every `busy_every`-th day (`day_counts`), as an API
+    with busy days has."""
 
     def __init__(
         self,
         start: datetime = DEFAULT_START,
         days: int = DEFAULT_DAYS,
         records_per_day: int = DEFAULT_RECORDS_PER_DAY,
+        busy_every: int = 0,
+        busy_factor: int = 1,
     ):
-        if days < 0 or records_per_day < 1:
-            raise ValueError("days must be >= 0 and records_per_day >= 1")
+        if days < 0 or records_per_day < 1 or busy_every < 0 or busy_factor < 1:
+            raise ValueError("days and busy_every must be >= 0, records_per_day and busy_factor >= 1")
         start = as_utc(start)
-        step = SECONDS_PER_DAY / records_per_day
         self._lock = threading.Lock()
-        self._records = [
-            Record(id=i + 1, updated_at=start + timedelta(seconds=i * step)) for i in range(days * records_per_day)
+        counts = day_counts(days, records_per_day, busy_every, busy_factor)
+        # Each record's time from its index in the day (`records_per_day` a day: its index in the data set).
+        times = [
+            start + timedelta(seconds=index * SECONDS_PER_DAY / count) + timedelta(days=day)
+            if busy_every
+            else start + timedelta(seconds=(day * count + index) * (SECONDS_PER_DAY / count))
+            for day, count in enumerate(counts)
+            for index in range(count)
         ]
+        self._records = [Record(id=number, updated_at=moment) for number, moment in enumerate(times, start=1)]
         self._by_id = {record.id: record for record in self._records}
         self._max_id = len(self._records)
 

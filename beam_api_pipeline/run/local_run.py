@@ -38,11 +38,13 @@ def run_locally(
     service: ServiceConfig | None = None,
     backfill: bool = False,
     wait_for_lease: timedelta = timedelta(0),
+    estimate: dict[str, dict[str, float]] | None = None,
 ) -> RunReport:
     """Run `config` (loaded from `source`, named in messages) and wait for it (DirectRunner by default); the run
     record says how it went, and names `service`. `plan_run(store)` may supply the RunPlan (a replay does). The
     run holds the pipeline's lease from before it plans until it ended (`control.lease`), waiting up to
-    `wait_for_lease` for another run's."""
+    `wait_for_lease` for another run's. `estimate` (a plan's `estimate_stats`) is kept in the run record beside
+    what the run did."""
     if not config.enabled:
         raise ConfigError(f"enabled: pipeline {config.pipeline_id} is disabled")
     beam_args = with_project_prism(beam_args or [], config.streaming.enabled)
@@ -56,7 +58,7 @@ def run_locally(
                 report = _run_holding_lease(
                     config, store, beam_args, start_time, end_time, show_progress, plan_run, run_id, backfill, service
                 )
-            return with_lost_lease(store, report, keeper.lost)
+            return with_estimate(store, with_lost_lease(store, report, keeper.lost), estimate)
         finally:
             store.release_lease(config.pipeline_id, run_id)
 
@@ -126,5 +128,17 @@ def with_lost_lease(store: WatermarkStore, report: RunReport, lost: lease.Lease 
     if lost is None or run is None or any(error.startswith(lease.taken_by(lost)) for error in run.errors):
         return report
     run = replace(run, errors=[lease.lost_while_running(lost), *run.errors][:MAX_ERRORS_KEPT])
+    store.save_run(run)
+    return replace(report, run=run)
+
+
+def with_estimate(store: WatermarkStore, report: RunReport, estimate: dict[str, dict[str, float]] | None) -> RunReport:
+    """`report`, with a plan's `estimate` of each endpoint added to its stats in the run record (in the store too),
+    so that `runs` shows them beside what the run did."""
+    run = report.run
+    if not estimate or run is None:
+        return report
+    stats = {endpoint: {**figures, **estimate.get(endpoint, {})} for endpoint, figures in run.endpoint_stats.items()}
+    run = replace(run, endpoint_stats=stats)
     store.save_run(run)
     return replace(report, run=run)

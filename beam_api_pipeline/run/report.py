@@ -203,6 +203,7 @@ def format_report(report: RunReport) -> str:
     if split or deferred:
         lines.append(f"  runner: {split} window parts split, {deferred} remainders deferred")
     lines.extend(outcome.line() for outcome in report.quality)
+    lines.extend(estimate_lines(endpoints, elapsed))
     if run.dead_letter_rows:
         lines.append(f"  dead letters: {run.dead_letter_rows} rows in {report.dead_letter_location}")
     lines.extend(f"  error: {error}" for error in run.errors)
@@ -216,3 +217,26 @@ def _polls_line(run: PipelineRun, skipped: int) -> str:
         count, failed = int(stats.get(POLLS, 0)), int(stats.get(POLLS_FAILED, 0))
         polls.append(f"{endpoint} {count - failed} done, {failed} failed")
     return f"  polls: {'; '.join(polls) or 'none'} ({skipped} ticks skipped: a poll was in flight)"
+
+
+def estimate_lines(endpoints: dict[str, dict[str, float]], elapsed: float) -> list[str]:
+    """Per endpoint whose stats hold a plan's estimate (`run --plan_json`), the estimate beside what happened:
+    records fetched, requests (pages and retries) and the run's time."""
+    lines = []
+    for endpoint, stats in endpoints.items():
+        if "estimated_records" not in stats:
+            continue
+        requests = stats.get("pages", 0) + stats.get("retries", 0)
+        figures = [
+            _beside("records", stats["estimated_records"], stats.get("records", 0)),
+            _beside("requests", stats["estimated_requests"], requests),
+            _beside("time", stats["estimated_seconds"], elapsed, ".1f", " s"),
+        ]
+        lines.append(f"  plan vs run, {endpoint}: {'; '.join(figures)}")
+    return lines
+
+
+def _beside(name: str, estimated: float, actual: float, form: str = ",.0f", unit: str = "") -> str:
+    """`records 1,488 planned, 1,488 real (+0.0%)`."""
+    off = f" ({(estimated - actual) / actual:+.1%})" if actual else ""
+    return f"{name} {estimated:{form}}{unit} planned, {actual:{form}}{unit} real{off}"
