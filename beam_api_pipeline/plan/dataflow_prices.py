@@ -1,6 +1,8 @@
-"""The Dataflow list prices `plan` costs a job at: one table, with the date it was copied and from where.
-`plan --prices FILE` reads a JSON file of the same shape instead (`dataflow_cost.load_prices`). Prices change
-and differ by region: check https://cloud.google.com/dataflow/pricing before trusting a total."""
+"""The Dataflow list prices `plan` costs a job at: one table, with the date its figures held and their source.
+The figures are Google's published us-central1 batch prices of mid-2024 as known to the authors; they were not
+read again from the page here (this machine has no internet). `plan --prices FILE` reads a JSON file of the same
+shape instead (`dataflow_cost.load_prices`). Prices change and differ by region: check
+https://cloud.google.com/dataflow/pricing before trusting a total."""
 
 PRICES = {
     "as_of": "2024-06-01",
