@@ -69,8 +69,8 @@ def init_openapi(spec_source: str, wanted: list[str], out: str | None, base_url:
     if not wanted:
         return "\n".join(describe(endpoint) for endpoint in endpoints) + "\n"
     servers = spec.get("servers") or [{}]
-    url = base_url or _server_url(servers[0])
-    text = render(spec, choose(endpoints, wanted), spec_source, url)
+    url = _server_url(servers[0])
+    text = render(spec, choose(endpoints, wanted), spec_source, base_url or url, url)
     if out:
         Path(out).write_text(text, encoding="utf-8")
         return f"wrote {out}\n"

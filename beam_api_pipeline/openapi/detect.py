@@ -166,6 +166,7 @@ def _pagination(query: dict[str, dict[str, Any]], body: dict[str, Any], headers:
     size_name = next((lowered[n] for n in _SIZE_PARAMS if n in lowered), None)
     section: dict[str, Any] = {}
     why: list[str] = []
+    todo = None
     size = _page_size(query[size_name]) if size_name else None
     has_more = _find(body, _HAS_MORE_KEYS, {"boolean"})
     next_url = _find(body, _NEXT_URL_KEYS, {"string"})
@@ -183,11 +184,12 @@ def _pagination(query: dict[str, dict[str, Any]], body: dict[str, Any], headers:
             section["cursor_path"] = "-1.id"  # completed with the records path by the caller
         else:
             cursor_path = _find(body, (*_NEXT_CURSOR_KEYS, cursor_param.lower()), {"string", "integer"}, depth=3)
-            if not cursor_path:
-                return Guess(section), f"where the next `{cursor_param}` is in the answer: set pagination.cursor_path"
-            section["cursor_path"] = cursor_path
-            if "." not in cursor_path and cursor_path.lower() not in _NEXT_CURSOR_KEYS:
-                why.append(f"`{cursor_path}` read as the next cursor")
+            if cursor_path:
+                section["cursor_path"] = cursor_path
+                if "." not in cursor_path and cursor_path.lower() not in _NEXT_CURSOR_KEYS:
+                    why.append(f"`{cursor_path}` read as the next cursor")
+            else:
+                todo = f"where the next `{cursor_param}` is in the answer: set pagination.cursor_path"
     elif page_param:
         section = {"strategy": "page_number", "page_param": page_param}
     elif "offset" in lowered:
@@ -206,7 +208,7 @@ def _pagination(query: dict[str, dict[str, Any]], body: dict[str, Any], headers:
         total = _find(body, _TOTAL_KEYS, {"integer"}, depth=1)
         if total:
             section["total_path"] = total
-    return Guess(section, "; ".join(why) or None), None
+    return Guess(section, "; ".join(why) or None), todo
 
 
 def _time_format(schema: dict[str, Any]) -> tuple[str, str | None]:

@@ -125,7 +125,7 @@ def _endpoint(
     lines.key(3, "records_path", endpoint.records_path.value, _why(endpoint.records_path))
     if endpoint.primary_key.value:
         lines.key(3, "primary_key", endpoint.primary_key.value, _why(endpoint.primary_key))
-    if endpoint.pagination.value and "pagination" not in endpoint.todos:
+    if endpoint.pagination.value:
         lines.key(3, "pagination", endpoint.pagination.value, _why(endpoint.pagination))
     for key, todo in endpoint.todos.items():
         if key != "timestamp_field":
@@ -208,11 +208,17 @@ def _watermark(lines: _Lines, roots: list[ListEndpoint], shared: TimeFilter | No
 
 
 def render(
-    spec: dict[str, Any], endpoints: list[ListEndpoint], source: str, base_url: str, today: datetime | None = None
+    spec: dict[str, Any],
+    endpoints: list[ListEndpoint],
+    source: str,
+    base_url: str,
+    api_url: str,
+    today: datetime | None = None,
 ) -> str:
-    """The pipeline YAML for `endpoints` of `spec` (parents before their children)."""
+    """The pipeline YAML for `endpoints` of `spec` (parents before their children), to read from `base_url`;
+    the API is named (pipeline_id, environment variables) from `api_url`, the document's server."""
     today = today or datetime.now(UTC)
-    env = env_prefix(base_url)
+    env = env_prefix(api_url)
     pipeline_id = re.sub(r"[^a-z0-9]+", "_", env.lower()).strip("_") or "api"
     if not pipeline_id[0].isalpha():
         pipeline_id = f"api_{pipeline_id}"
