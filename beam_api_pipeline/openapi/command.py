@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 from beam_api_pipeline.core.errors import ConfigError
@@ -19,7 +20,9 @@ def describe(endpoint: ListEndpoint) -> str:
 
     paging = endpoint.pagination.value or {}
     tf = endpoint.time_filter.value
-    if tf:
+    if endpoint.parent:
+        time = "none (a child)"
+    elif tf:
         bounds = f"{tf.start_param}..{tf.end_param}" if tf.end_param else tf.start_param
         time = shown(f"{bounds} ({tf.time_format})", endpoint.time_filter.why)
     else:
@@ -62,15 +65,18 @@ def choose(endpoints: list[ListEndpoint], wanted: list[str]) -> list[ListEndpoin
     return chosen
 
 
-def init_openapi(spec_source: str, wanted: list[str], out: str | None, base_url: str | None) -> str:
-    """The listing (no `wanted`) or the YAML written to `out` (printed when `out` is None)."""
+def init_openapi(
+    spec_source: str, wanted: list[str], out: str | None, base_url: str | None, today: datetime | None = None
+) -> str:
+    """The listing (no `wanted`) or the YAML written to `out` (printed when `out` is None); `today` dates the
+    initial watermark (default: now)."""
     spec = load_spec(spec_source)
     endpoints = list_endpoints(spec)
     if not wanted:
         return "\n".join(describe(endpoint) for endpoint in endpoints) + "\n"
     servers = spec.get("servers") or [{}]
     url = _server_url(servers[0])
-    text = render(spec, choose(endpoints, wanted), spec_source, base_url or url, url)
+    text = render(spec, choose(endpoints, wanted), spec_source, base_url or url, url, today)
     if out:
         Path(out).write_text(text, encoding="utf-8")
         return f"wrote {out}\n"

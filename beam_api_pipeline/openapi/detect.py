@@ -395,6 +395,12 @@ def name_uniquely(endpoints: list[ListEndpoint]) -> None:
         if seen[endpoint.name] > 1:
             literals = [p for p in endpoint.path.strip("/").split("/") if p and not p.startswith("{")]
             endpoint.name = re.sub(r"[^a-z0-9]+", "_", "_".join(literals[-2:]).lower()).strip("_")
+    taken: dict[str, int] = {}
+    for endpoint in endpoints:  # still shared: the whole path, parameters too
+        taken[endpoint.name] = taken.get(endpoint.name, 0) + 1
+    for endpoint in endpoints:
+        if taken[endpoint.name] > 1:
+            endpoint.name = re.sub(r"[^a-z0-9]+", "_", endpoint.path.lower()).strip("_")
 
 
 def list_endpoints(spec: dict[str, Any]) -> list[ListEndpoint]:
@@ -402,7 +408,7 @@ def list_endpoints(spec: dict[str, Any]) -> list[ListEndpoint]:
     endpoints = []
     for path, item in (spec.get("paths") or {}).items():
         operation = (item or {}).get(_METHOD)
-        if isinstance(operation, dict):
+        if isinstance(operation, dict) and not path.rstrip("/").endswith("}"):  # not one record by its key
             shared = [p for p in item.get("parameters") or [] if isinstance(p, dict)]
             if shared:
                 names = {(p.get("name"), p.get("in")) for p in operation.get("parameters") or []}

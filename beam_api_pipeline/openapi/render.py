@@ -18,7 +18,7 @@ _SCHEMA_DEPTH = 3
 
 
 def _scalar(value: Any) -> str:
-    plain = isinstance(value, str) and re.fullmatch(r"[A-Za-z_][\w./-]*", value)
+    plain = isinstance(value, str) and re.fullmatch(r"[A-Za-z_/][\w./-]*", value)
     if plain and value.lower() not in ("true", "false", "null", "yes", "no", "on", "off", "y", "n"):
         return value
     return json.dumps(value)
@@ -44,6 +44,15 @@ class _Lines:
 
     def key(self, indent: int, key: str, value: Any = None, comment: str | None = None) -> None:
         self.add(indent, f"{key}:" if value is None else f"{key}: {_flow(value)}", comment)
+
+    def block(self, indent: int, key: str, mapping: dict[str, Any], comment: str | None = None) -> None:
+        """`mapping` in block style, its nested mappings too."""
+        self.key(indent, key, comment=comment)
+        for name, value in mapping.items():
+            if isinstance(value, dict):
+                self.block(indent + 1, name, value)
+            else:
+                self.key(indent + 1, name, value)
 
 
 def env_prefix(base_url: str) -> str:
@@ -174,7 +183,7 @@ def _auth(lines: _Lines, spec: dict[str, Any], env: str) -> None:
         lines.key(1, "auth_config", {"auth_type": "none"}, comment)
         lines.key(1, "TODO_auth_config", f"securitySchemes.{chosen[0]} ({kind}) has no config equivalent here")
         return
-    lines.key(1, "auth_config", auth, comment)
+    lines.block(1, "auth_config", auth, comment)
 
 
 def _shared_filter(roots: list[ListEndpoint]) -> TimeFilter | None:
