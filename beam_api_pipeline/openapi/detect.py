@@ -86,36 +86,36 @@ def _json_schema(response: dict[str, Any]) -> dict[str, Any] | None:
     return None
 
 
-def _merged(schema: dict[str, Any]) -> dict[str, Any]:
+def merged(schema: dict[str, Any]) -> dict[str, Any]:
     """`schema` with its `allOf` parts' properties merged, and the first object of an `anyOf`/`oneOf`."""
     if "allOf" in schema:
-        merged: dict[str, Any] = {"type": "object", "properties": {}}
+        whole: dict[str, Any] = {"type": "object", "properties": {}}
         for part in schema["allOf"]:
-            merged["properties"].update(_merged(part).get("properties") or {})
-        return merged
+            whole["properties"].update(merged(part).get("properties") or {})
+        return whole
     for key in ("anyOf", "oneOf"):
         if key in schema:
             for option in schema[key]:
-                option = _merged(option)
+                option = merged(option)
                 if option.get("type") in ("object", "array") or "properties" in option:
                     return option
     return schema
 
 
-def _types(schema: dict[str, Any]) -> set[str]:
-    kind = _merged(schema).get("type")
+def types(schema: dict[str, Any]) -> set[str]:
+    kind = merged(schema).get("type")
     return set(kind) if isinstance(kind, list) else {kind} if kind else set()
 
 
 def _records(schema: dict[str, Any]) -> tuple[str, dict[str, Any], str | None] | None:
     """(records_path, record schema, why) of a 2xx schema holding an array of records, or None."""
-    schema = _merged(schema)
-    if "array" in _types(schema):
-        return "", _merged(schema.get("items") or {}), None
+    schema = merged(schema)
+    if "array" in types(schema):
+        return "", merged(schema.get("items") or {}), None
     arrays = {
-        name: _merged(prop.get("items") or {})
+        name: merged(prop.get("items") or {})
         for name, prop in (schema.get("properties") or {}).items()
-        if "array" in _types(prop) and "object" in _types(prop.get("items") or {})
+        if "array" in types(prop) and "object" in types(prop.get("items") or {})
     }
     if not arrays:
         return None
@@ -129,20 +129,20 @@ def _records(schema: dict[str, Any]) -> tuple[str, dict[str, Any], str | None] |
     return name, arrays[name], f"several arrays ({', '.join(sorted(arrays))}); took the first"
 
 
-def _properties(schema: dict[str, Any]) -> dict[str, Any]:
-    return _merged(schema).get("properties") or {}
+def properties(schema: dict[str, Any]) -> dict[str, Any]:
+    return merged(schema).get("properties") or {}
 
 
-def _find(properties: dict[str, Any], names: tuple[str, ...], kinds: set[str], depth: int = 2) -> str | None:
+def _find(fields: dict[str, Any], names: tuple[str, ...], kinds: set[str], depth: int = 2) -> str | None:
     """The dotted path of the first property named in `names` (case-insensitive) of a type in `kinds`,
     at the top level first, then one object down."""
-    lowered = {name.lower(): name for name in properties}
+    lowered = {name.lower(): name for name in fields}
     for wanted in names:
-        if wanted in lowered and _types(properties[lowered[wanted]]) & kinds:
+        if wanted in lowered and types(fields[lowered[wanted]]) & kinds:
             return lowered[wanted]
     if depth > 1:
-        for name, prop in properties.items():
-            inner = _find(_properties(prop), names, kinds, depth - 1) if "object" in _types(prop) else None
+        for name, prop in fields.items():
+            inner = _find(properties(prop), names, kinds, depth - 1) if "object" in types(prop) else None
             if inner:
                 return f"{name}.{inner}"
     return None
@@ -171,7 +171,7 @@ def _pagination(query: dict[str, dict[str, Any]], body: dict[str, Any], headers:
     has_more = _find(body, _HAS_MORE_KEYS, {"boolean"})
     next_url = _find(body, _NEXT_URL_KEYS, {"string"})
     cursor_param = next((lowered[n] for n in _CURSOR_PARAMS if n in lowered), None)
-    if cursor_param and "integer" in _types(query[cursor_param].get("schema") or {}):
+    if cursor_param and "integer" in types(query[cursor_param].get("schema") or {}):
         cursor_param = None  # an integer `offset` is offset paging
     page_param = next((lowered[n] for n in _PAGE_PARAMS if n in lowered), None)
     if "link" in headers:
@@ -212,8 +212,8 @@ def _pagination(query: dict[str, dict[str, Any]], body: dict[str, Any], headers:
 
 
 def _time_format(schema: dict[str, Any]) -> tuple[str, str | None]:
-    schema = _merged(schema)
-    kinds = _types(schema)
+    schema = merged(schema)
+    kinds = types(schema)
     if schema.get("format") == "date-time":
         return "iso8601", None
     if schema.get("format") == "date":
@@ -260,7 +260,7 @@ def _time_filter(query: dict[str, dict[str, Any]]) -> tuple[Guess, str | None]:
 
 def _timestamp(record: dict[str, Any], stem: str | None) -> Guess:
     """The record field the time filter filters by: the one named by its stem, else updated over created."""
-    names = list(_properties(record))
+    names = list(properties(record))
     stems = (stem,) if stem else _TIME_STEMS
     for wanted in stems:
         for suffix in ("_at", "_time", "_date", "at", "", "_on"):
@@ -275,7 +275,7 @@ def _timestamp(record: dict[str, Any], stem: str | None) -> Guess:
 
 
 def _primary_key(record: dict[str, Any]) -> Guess:
-    fields = _properties(record)
+    fields = properties(record)
     if "id" in fields:
         return Guess("id")
     for name in ("gid", "uuid", "key", "sha", "node_id"):
@@ -318,7 +318,7 @@ def _operation_endpoint(path: str, operation: dict[str, Any]) -> ListEndpoint | 
     params = [p for p in operation.get("parameters") or [] if isinstance(p, dict)]
     query = {p["name"]: p for p in params if p.get("in") == "query"}
     headers = {name.lower() for name in response.get("headers") or {}}
-    body = _properties(schema) if "object" in _types(schema) else {}
+    body = properties(schema) if "object" in types(schema) else {}
     pagination, paging_todo = _pagination(query, body, headers)
     if pagination.value and pagination.value.get("cursor_path") == "-1.id":
         prefix = f"{records_path}." if records_path else ""
@@ -359,7 +359,7 @@ def _operation_endpoint(path: str, operation: dict[str, Any]) -> ListEndpoint | 
 def _parent_field(path_param: str, parent: ListEndpoint) -> str | None:
     """The field of the parent's records a child's path parameter takes: its own name, without the parent's
     singular name (`issue_number` → `number`), or `id`."""
-    fields = _properties(parent.record_schema)
+    fields = properties(parent.record_schema)
     last = _name(parent.path)
     singular = last[:-1] if last.endswith("s") else last
     for candidate in (path_param, re.sub(rf"^{re.escape(singular)}_?", "", path_param), "id"):

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from .detect import Guess, ListEndpoint, TimeFilter
+from .detect import Guess, ListEndpoint, TimeFilter, merged, properties, types
 
 #: JSON Schema type → BigQuery type.
 _BQ_TYPES = {"string": "STRING", "integer": "INTEGER", "number": "FLOAT", "boolean": "BOOLEAN"}
@@ -65,17 +65,15 @@ def env_prefix(base_url: str) -> str:
 def bigquery_fields(schema: dict[str, Any], depth: int = 0) -> list[dict[str, Any]]:
     """The BigQuery schema (list of `{name, type, mode[, fields]}`) of a JSON record schema; objects deeper
     than a few levels, objects without properties and lists of lists are JSON columns."""
-    from .detect import _merged, _properties, _types
-
     fields = []
-    for name, prop in _properties(schema).items():
+    for name, prop in properties(schema).items():
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
             continue
-        prop = _merged(prop)
+        prop = merged(prop)
         mode = "NULLABLE"
-        kinds = _types(prop) - {"null"}
+        kinds = types(prop) - {"null"}
         if "array" in kinds:
-            prop, mode, kinds = _merged(prop.get("items") or {}), "REPEATED", _types(prop.get("items") or {}) - {"null"}
+            prop, mode, kinds = merged(prop.get("items") or {}), "REPEATED", types(prop.get("items") or {}) - {"null"}
         field: dict[str, Any] = {"name": name, "type": "JSON", "mode": mode}
         if "object" in kinds or (not kinds and "properties" in prop):
             inner = bigquery_fields(prop, depth + 1) if depth < _SCHEMA_DEPTH else []
