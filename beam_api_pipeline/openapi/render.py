@@ -15,6 +15,10 @@ from .detect import Guess, ListEndpoint, TimeFilter, merged, properties, types
 _BQ_TYPES = {"string": "STRING", "integer": "INTEGER", "number": "FLOAT", "boolean": "BOOLEAN"}
 _BQ_FORMATS = {"date-time": "TIMESTAMP", "date": "DATE"}
 _SCHEMA_DEPTH = 3
+_SORT_ONLY = (
+    "no time filter, only a newest-first sort: watermark.filter: client holds for the whole pipeline, whose other "
+    "endpoints filter on the server; give this endpoint a pipeline of its own"
+)
 
 
 def _scalar(value: Any) -> str:
@@ -87,7 +91,7 @@ def bigquery_fields(schema: dict[str, Any], depth: int = 0) -> list[dict[str, An
 
 
 def _why(*guesses: Guess) -> str | None:
-    reasons = [guess.why for guess in guesses if guess.why]
+    reasons = list(dict.fromkeys(guess.why for guess in guesses if guess.why))
     return "guess: " + "; ".join(reasons) if reasons else None
 
 
@@ -133,10 +137,12 @@ def _endpoint(
     if endpoint.primary_key.value:
         lines.key(3, "primary_key", endpoint.primary_key.value, _why(endpoint.primary_key))
     if endpoint.pagination.value:
-        lines.key(3, "pagination", endpoint.pagination.value, _why(endpoint.pagination))
+        lines.block(3, "pagination", endpoint.pagination.value, _why(endpoint.pagination))
     for key, todo in endpoint.todos.items():
         if key != "timestamp_field":
             lines.key(3, f"TODO_{key}", todo)
+    if endpoint.sort_params and shared and not endpoint.parent:
+        lines.key(3, "TODO_time_filter", _SORT_ONLY)
 
 
 def _auth(lines: _Lines, spec: dict[str, Any], env: str) -> None:

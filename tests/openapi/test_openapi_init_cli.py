@@ -89,14 +89,22 @@ api_config:
       path: /orders
       records_path: items
       primary_key: id
-      pagination: {{strategy: offset, offset_param: offset, limit_param: limit, page_size: 500, total_path: total}}
+      pagination:
+        strategy: offset
+        offset_param: offset
+        limit_param: limit
+        page_size: 500
+        total_path: total
     refunds:   # GET /orders/{{order_id}}/refunds
       parent: orders   # `order_id` in the path is the `id` of its records
       path: "/orders/{{parent.id}}/refunds"
       include_from_parent: [id]
       records_path: data
       primary_key: id
-      pagination: {{strategy: cursor, cursor_param: cursor, cursor_path: meta.next_cursor}}
+      pagination:
+        strategy: cursor
+        cursor_param: cursor
+        cursor_path: meta.next_cursor
   auth_config:   # securitySchemes.key
     auth_type: api_key
     auth_credentials:
@@ -216,3 +224,16 @@ def test_an_unreadable_document_names_itself(tmp_path, capsys):
     assert main(["init", "--openapi", str(missing)]) == 2
     assert capsys.readouterr().err == f"{missing}: cannot read the OpenAPI document: No such file or directory\n"
     assert not Path(missing).exists()
+
+
+def test_an_endpoint_with_only_a_sort_beside_server_filtered_ones_gets_a_todo(tmp_path, capsys):
+    out = tmp_path / "github.yaml"
+    wanted = ["/repos/{owner}/{repo}/issues", "/repos/{owner}/{repo}/pulls"]
+    assert main(["init", "--openapi", str(spec_path("github")), "--endpoints", *wanted, "--out", str(out)]) == 0
+    assert (
+        "      params: {sort: updated, direction: desc}   # newest first by update time, for watermark.filter: client\n"
+        in (out.read_text())
+    )
+    capsys.readouterr()
+    assert main(["validate", "--config", str(out)]) == 2
+    assert capsys.readouterr().err == f"{out}: api_config.endpoints.pulls.TODO_time_filter: unknown key\n"
