@@ -52,7 +52,7 @@ def _mock(document: Path, port: int, log: Path) -> Iterator[str]:
             try:
                 requests.get(url, timeout=5)
                 break
-            except requests.ConnectionError:
+            except requests.RequestException:  # not listening yet, or still loading the document
                 assert server.poll() is None, log.read_text()
                 assert time.monotonic() < deadline, f"prism mock did not start in {_START_TIMEOUT}s"
                 time.sleep(0.5)
