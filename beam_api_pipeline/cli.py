@@ -211,6 +211,14 @@ def _parser() -> argparse.ArgumentParser:
     _add_source(schema_show)
     schema_show.add_argument("--endpoint", help="only this endpoint")
 
+    init = commands.add_parser("init", help="start a pipeline file from an OpenAPI document")
+    init.add_argument("--openapi", required=True, metavar="SPEC", help="the OpenAPI 3 document: a file or a URL")
+    init.add_argument(
+        "--endpoints", nargs="+", default=[], metavar="NAME_OR_PATH", help="write these (else list the endpoints)"
+    )
+    init.add_argument("--out", help="write the pipeline YAML here (default: print it)")
+    init.add_argument("--base_url", help="the API's URL (default: the document's first server)")
+
     return parser
 
 
@@ -442,6 +450,13 @@ def _schema_show(args: argparse.Namespace, _beam_args: list[str]) -> int:
     return EXIT_OK
 
 
+def _init(args: argparse.Namespace, _beam_args: list[str]) -> int:
+    from beam_api_pipeline.openapi.command import init_openapi
+
+    print(init_openapi(args.openapi, args.endpoints, args.out, args.base_url), end="")
+    return EXIT_OK
+
+
 _COMMANDS = {
     "list": _list,
     "run": _run,
@@ -456,6 +471,7 @@ _COMMANDS = {
     "alerts": _alerts_apply,
     "watermark": _watermark,
     "schema": _schema_show,
+    "init": _init,
 }
 
 
