@@ -113,7 +113,7 @@ $(PRISM):
 # `serial` tests (real rates and latencies: streaming, rate limits) on SERIAL_WORKERS, with nothing else running.
 TEST_WORKERS ?= 4
 SERIAL_WORKERS ?= 2
-test: $(INSTALLED) $(PRISM) $(REDIS_SERVER) real-servers lint
+test: $(INSTALLED) $(PRISM) $(REDIS_SERVER) real-servers openapi-tools lint
 	PYTHON=$(PYTHON) tests/integration/emulators.sh install
 	PRISM_LOCATION=$(abspath $(PRISM)) PYTHON=$(PYTHON) tests/isolated.sh tests/integration/emulators.sh run \
 		tests/run_suite.sh $(PY) $(TEST_WORKERS) $(SERIAL_WORKERS)

@@ -1,5 +1,5 @@
-"""The command line: `python -m beam_api_pipeline <command>`: list, run, launch, setup, status, runs, replay, check,
-validate, alerts apply, watermark show, watermark set, schema show."""
+"""The command line: `python -m beam_api_pipeline <command>`: init, list, plan, run, launch, setup, status, runs,
+replay, check, validate, alerts apply, watermark show, watermark set, schema show."""
 
 from __future__ import annotations
 

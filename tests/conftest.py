@@ -33,7 +33,7 @@ TESTS = Path(__file__).parent
 SERIAL = ("rate_limits/", "streaming/", "integration/test_streaming_bigquery.py", "pipeline/test_plan_command.py")
 
 #: Folders whose files share a server started once per worker (a session fixture): each file on one worker.
-ONE_WORKER_PER_FILE = ("real_servers",)
+ONE_WORKER_PER_FILE = ("real_servers", "openapi")
 
 
 def pytest_configure(config: pytest.Config) -> None:
