@@ -11,7 +11,6 @@ back to its share of the budget (`SharePacer`), logs it once per outage, and tri
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
 
@@ -19,14 +18,13 @@ import redis
 
 from beam_api_pipeline.client.pacing import SharePacer
 from beam_api_pipeline.client.rate_headers import RateLimitHint
+from beam_api_pipeline.client.store_outage import RETRY_STORE_SECONDS, StoreOutage
 from beam_api_pipeline.core import metrics
 
 logger = logging.getLogger(__name__)
 
 #: The bucket holds this many seconds of `rate_limit` at most.
 BURST_SECONDS = 0.1
-#: How long a process keeps to its share after Redis failed, before it asks Redis again.
-RETRY_STORE_SECONDS = 5.0
 #: How long one Redis call may take before it counts as an outage.
 STORE_TIMEOUT_SECONDS = 1.0
 #: The bucket's key expires after this long unused, so a finished job leaves nothing behind.
@@ -95,14 +93,12 @@ class RedisPacer:
         self._key = key
         self._args = (rate, max(1.0, rate * BURST_SECONDS), KEY_TTL_MS)
         self._fallback = fallback
-        self._clock = clock
         self._sleep = sleep
-        self._away_until: float | None = None
-        self._lock = threading.Lock()
+        self._outage = StoreOutage(clock)
         self.rate = rate
 
     def acquire(self) -> float:
-        if self._store_away():
+        if self._outage.away():
             return self._fallback.acquire()
         try:
             wait = float(self._reserve(keys=[self._key], args=list(self._args)))
@@ -124,16 +120,9 @@ class RedisPacer:
     def close(self) -> None:
         self._client.close()
 
-    def _store_away(self) -> bool:
-        with self._lock:
-            return self._away_until is not None and self._clock() < self._away_until
-
     def _went_away(self, error: redis.RedisError) -> None:
         """Keep to the share for a while; log the outage (by the error's type: its text may hold the URL)."""
-        with self._lock:
-            first = self._away_until is None
-            self._away_until = self._clock() + RETRY_STORE_SECONDS
-        if first:
+        if self._outage.failed():
             metrics.RATE_LIMIT_STORE_OUTAGES.inc()
             logger.warning(
                 "rate_limit_store failed (%s); this process keeps to its share, %.3g requests/s, "
@@ -144,8 +133,5 @@ class RedisPacer:
             )
 
     def _came_back(self) -> None:
-        with self._lock:
-            if self._away_until is None:
-                return
-            self._away_until = None
-        logger.warning("rate_limit_store answers again; the job-wide bucket paces this process")
+        if self._outage.answered():
+            logger.warning("rate_limit_store answers again; the job-wide bucket paces this process")

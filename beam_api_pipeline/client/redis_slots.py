@@ -11,14 +11,13 @@ keeps to its own share (logged once per outage, asked again after `RETRY_STORE_S
 from __future__ import annotations
 
 import logging
-import threading
 import time
 import uuid
 from collections.abc import Callable
 
 import redis
 
-from beam_api_pipeline.client.redis_bucket import RETRY_STORE_SECONDS
+from beam_api_pipeline.client.store_outage import RETRY_STORE_SECONDS, StoreOutage
 
 logger = logging.getLogger(__name__)
 
@@ -66,16 +65,14 @@ class RedisSlots:
         self._client = client
         self._key = key
         self._args = (cap, int(lease * 1000))
-        self._clock = clock
         self._sleep = sleep
-        self._away_until: float | None = None
-        self._lock = threading.Lock()
+        self._outage = StoreOutage(clock)
         self.cap = cap
 
     def acquire(self) -> str | None:
         """Wait for a slot and return its id; None while Redis fails (the process's own share holds then)."""
         slot = uuid.uuid4().hex
-        while not self._away():
+        while not self._outage.away():
             try:
                 if int(self._take(keys=[self._key], args=[*self._args, slot])):
                     self._came_back()
@@ -95,17 +92,10 @@ class RedisSlots:
         except redis.RedisError as error:
             self._went_away(error)
 
-    def _away(self) -> bool:
-        with self._lock:
-            return self._away_until is not None and self._clock() < self._away_until
-
     def _went_away(self, error: redis.RedisError) -> None:
         """Keep to the process's share for a while; log the outage (by the error's type: its text may hold the
         URL)."""
-        with self._lock:
-            first = self._away_until is None
-            self._away_until = self._clock() + RETRY_STORE_SECONDS
-        if first:
+        if self._outage.failed():
             logger.warning(
                 "rate_limit_store failed (%s); this process holds requests in flight to its share of "
                 "max_concurrent_requests %d, and asks again every %.0f s",
@@ -115,8 +105,5 @@ class RedisSlots:
             )
 
     def _came_back(self) -> None:
-        with self._lock:
-            if self._away_until is None:
-                return
-            self._away_until = None
-        logger.warning("rate_limit_store answers again; the job-wide slots hold requests in flight")
+        if self._outage.answered():
+            logger.warning("rate_limit_store answers again; the job-wide slots hold requests in flight")
