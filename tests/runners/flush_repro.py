@@ -49,6 +49,13 @@ def build(pipeline: beam.Pipeline, keys: int, slow_values: bool) -> beam.PCollec
     )
 
 
+def _last_line(error: Exception) -> str:
+    """The last line of what `error` says; for a gRPC error (a job's state stream that broke), of its details."""
+    details = error.details() if callable(getattr(error, "details", None)) else None
+    text = str(details if details is not None else error)
+    return (text.strip().splitlines() or [""])[-1]
+
+
 def outcome(argv: list[str], runner=None, keys: int = 400, slow_values: bool = True) -> str:
     """`exact`, or a one-line account of what went wrong, for a run with Beam options `argv`."""
     expected = list(range(keys * VALUES_PER_KEY))
@@ -57,8 +64,7 @@ def outcome(argv: list[str], runner=None, keys: int = 400, slow_values: bool = T
             with beam.Pipeline(runner=runner, options=PipelineOptions(argv)) as pipeline:
                 _ = build(pipeline, keys, slow_values) | beam.io.WriteToText(f"{folder}/numbers")
         except Exception as error:
-            last_line = (str(error).strip().splitlines() or [""])[-1]
-            return f"failed: {type(error).__name__}: {last_line[:200]}"
+            return f"failed: {type(error).__name__}: {_last_line(error)[:200]}"
         found = [int(line) for path in Path(folder).glob("numbers*") for line in path.read_text().split()]
     if sorted(found) == expected:
         return "exact"

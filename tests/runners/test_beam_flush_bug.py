@@ -59,8 +59,23 @@ def test_values_encoded_by_compiled_code_are_never_cut():
     assert repro("--plain_values", "--runner=FnApiRunner", *THREADS) == "exact"
 
 
+#: A Prism job whose state stream broke (a gRPC error) before the job said why: the verdict says nothing of what
+#: the job read. Seen twice in whole suites on a busy machine, never alone, where the decoding error shows.
+UNTOLD = "failed: _MultiThreadedRendezvous"
+
+
+def told_verdict(*args: str, attempts: int = 3) -> str:
+    """The repro's verdict for `args`, run again (up to `attempts` in all) while it is UNTOLD."""
+    verdict = repro(*args)
+    for _ in range(attempts - 1):
+        if not verdict.startswith(UNTOLD):
+            break
+        verdict = repro(*args)
+    return verdict
+
+
 def test_prism_reads_cut_elements_as_garbage_when_workers_flush_on_a_timer():
     prism = ["--keys=60", "--runner=PrismRunner", f"--prism_location={prism_location()}"]
     assert repro(*prism) == "exact"
-    verdict = repro(*prism, "--experiments=data_buffer_time_limit_ms=5")
+    verdict = told_verdict(*prism, "--experiments=data_buffer_time_limit_ms=5")
     assert any(sign in verdict for sign in CORRUPTION), verdict
