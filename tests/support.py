@@ -72,6 +72,19 @@ def items_config(api_url: str, folder: Path, **changes: Any) -> dict[str, Any]:
     return merged(base, changes)
 
 
+def dataflow_items_config(folder: Path, control_table: str) -> dict[str, Any]:
+    """`items_config` fit for Dataflow: pipeline `acme_items` reading https://api.example.com, writing to GCS and
+    its dead letters to GCS, its control store the BigQuery table `control_table`."""
+    return items_config(
+        "https://api.example.com",
+        folder,
+        pipeline_id="acme_items",
+        output=[{"type": "gcs", "config": {"bucket": "acme-lake", "prefix": "raw/"}}],
+        dead_letter={"path": "gs://acme-lake/dead_letter"},
+        watermark_store={"type": "bigquery", "table": control_table},
+    )
+
+
 def write_yaml(path: Path, data: dict[str, Any]) -> Path:
     """`data` written to `path` as YAML; returns `path`."""
     path.write_text(yaml.safe_dump(data))

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from beam_api_pipeline.gcp.workers_image import IMAGE_VARIABLE
-from tests.support import items_config, write_yaml
+from tests.support import dataflow_items_config, write_yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 OWN_IMAGE = "europe-west1-docker.pkg.dev/acme-data/beam-api-pipeline/beam-api-pipeline:abc1234"
@@ -23,14 +23,7 @@ OTHER_IMAGE = "europe-west1-docker.pkg.dev/acme-data/beam-api-pipeline/beam-api-
 @pytest.fixture
 def launcher(tmp_path, project, control_table):
     """Runs the entry file as the launcher does, for a Dataflow-fit config, with `environ` and `parameters`."""
-    config = items_config(
-        "https://api.example.com",
-        tmp_path,
-        pipeline_id="acme_items",
-        output=[{"type": "gcs", "config": {"bucket": "acme-lake", "prefix": "raw/"}}],
-        dead_letter={"path": "gs://acme-lake/dead_letter"},
-        watermark_store={"type": "bigquery", "table": control_table},
-    )
+    config = dataflow_items_config(tmp_path, control_table)
     path = write_yaml(tmp_path / "acme_items.yaml", config)
 
     def launch(environ: dict[str, str], *parameters: str) -> subprocess.CompletedProcess:

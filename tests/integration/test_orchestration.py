@@ -23,7 +23,7 @@ import yaml
 
 from beam_api_pipeline.cli import main
 from tests.fakes.dataflow_api import FakeDataflow
-from tests.support import items_config, write_yaml
+from tests.support import dataflow_items_config, write_yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 ORCHESTRATION = ROOT / "templates" / "orchestration"
@@ -94,14 +94,7 @@ class Settings:
 
 @pytest.fixture(params=[CONFIG_GCS_PATH, None], ids=["config-in-gcs", "config-inline"])
 def settings(request, tmp_path, control_table) -> Settings:
-    config = items_config(
-        "https://api.example.com",
-        tmp_path,
-        pipeline_id="acme_items",
-        output=[{"type": "gcs", "config": {"bucket": "acme-lake", "prefix": "raw/"}}],
-        dead_letter={"path": "gs://acme-lake/dead_letter"},
-        watermark_store={"type": "bigquery", "table": control_table},
-    )
+    config = dataflow_items_config(tmp_path, control_table)
     env = write_yaml(tmp_path / "env.yaml", {"service": {"name": "acme-etl", "version": "2.1.0"}})
     return Settings(write_yaml(tmp_path / "acme_items.yaml", config), env, request.param)
 
