@@ -1,21 +1,30 @@
 #!/usr/bin/env bash
 # run_suite.sh PYTHON WORKERS SERIAL_WORKERS [PYTEST_ARGS...]: the whole suite, as `make test` runs it, in two
-# passes: every test not marked `serial` on WORKERS pytest-xdist workers (`--dist loadgroup`: the tests that
-# share a server on one worker, as tests/conftest.py says), then the `serial` ones (real rates and latencies) on
-# SERIAL_WORKERS, with nothing else running. Both passes run even when the first fails; the exit code is the
-# first non-zero one. PYTEST_ARGS (paths, -k, ...) go to both passes.
+# passes at once: the tests marked `serial` (real rates and latencies) on SERIAL_WORKERS pytest-xdist workers at
+# the normal CPU priority, and beside them every other test on WORKERS workers at the lowest (`nice -n 19`,
+# `--dist loadgroup`: the tests that share a server on one worker, as tests/conftest.py says). A serial test
+# gets a core the moment it wants one; the other pass has whatever is left, which is most of the machine, as
+# serial tests mostly wait. The parallel pass prints as it goes, the serial pass when both are over. The exit
+# code is the parallel pass's when it failed, else the serial pass's. PYTEST_ARGS (paths, -k, ...) go to both.
 set -uo pipefail
 python=$1 workers=$2 serial_workers=$3
 shift 3
 
-"$python" -m pytest -q -n "$workers" --dist loadgroup -m "not serial" "$@"
-parallel=$?
-echo "run_suite.sh: the parallel pass ended with exit code $parallel; now the serial pass" >&2
-"$python" -m pytest -q -n "$serial_workers" --dist loadgroup -m serial "$@"
+serial_log=$(mktemp)
+trap 'cat "$serial_log"; rm -f "$serial_log"' EXIT
+
+nice -n 19 "$python" -m pytest -q -n "$workers" --dist loadgroup -m "not serial" "$@" &
+parallel_pid=$!
+"$python" -m pytest -q -n "$serial_workers" --dist loadgroup -m serial "$@" >"$serial_log" 2>&1
 serial=$?
-[ "$serial" -eq 5 ] && [ "$#" -gt 0 ] && serial=0  # PYTEST_ARGS chose no serial test: nothing to run
+wait "$parallel_pid"
+parallel=$?
+echo "run_suite.sh: the parallel pass ended with exit code $parallel, the serial pass with $serial; its output:" >&2
+if [ "$#" -gt 0 ]; then  # PYTEST_ARGS may choose no test of one pass: it had nothing to run
+  [ "$parallel" -eq 5 ] && parallel=0
+  [ "$serial" -eq 5 ] && serial=0
+fi
 if [ "$parallel" -ne 0 ]; then
-  echo "run_suite.sh: the parallel pass failed (exit code $parallel)" >&2
   exit "$parallel"
 fi
 exit "$serial"

@@ -23,10 +23,13 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from apache_beam.options.pipeline_options import DebugOptions, DirectOptions, PipelineOptions, StandardOptions
 from apache_beam.runners.portability.fn_api_runner import FnApiRunner, worker_handlers
+from apache_beam.runners.portability.fn_api_runner.fn_runner import BundleManager, ParallelBundleManager
 
+from beam_api_pipeline.core.element_bundles import ElementBoundBundleManager
 from beam_api_pipeline.core.errors import ConfigError
 
 #: Worker threads of a local run without runner options (the fastest mode that passes the runner matrix, see
@@ -52,12 +55,20 @@ class SafeFnApiRunner(FnApiRunner):
     The timer can send half an element, or drop bytes written while it flushes; the runner then deals the pieces
     to different workers and loses or corrupts records without failing the run (docs/beam-time-flush-bug.md).
     Creating a SafeFnApiRunner sets that limit to 0, size-based flushes only, for every FnApiRunner of the
-    process.
+    process. Its parallel stages run no more bundles than they have elements (`ElementBoundBundleManager`).
     """
 
     def __init__(self) -> None:
         super().__init__()
         worker_handlers.DATA_BUFFER_TIME_LIMIT_MS = 0
+
+    def _get_bundle_manager(self, bundle_context_manager: Any) -> BundleManager:
+        manager = super()._get_bundle_manager(bundle_context_manager)
+        if type(manager) is not ParallelBundleManager:
+            return manager
+        return ElementBoundBundleManager(
+            bundle_context_manager, self._progress_frequency, cache_token_generator=manager._cache_token_generator
+        )
 
 
 def runner_name(options: PipelineOptions) -> str:
