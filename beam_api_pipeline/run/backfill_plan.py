@@ -375,7 +375,8 @@ def plan_backfill(
     client = build_client(resolved, RequestLimits(None, 1))
     try:
         extractor_class = PipelineFactory.extractor_class(config)
-        planner = BackfillPlanner(resolved, client, extractor_class, stored.get, Pace(config.api_config.rate_limit))
+        pace = Pace(config.api_config.rate_limit)
+        planner = BackfillPlanner(resolved, client, extractor_class, stored.get, pace, stages_cpu=record_cpu)
         plans = planner.plan(start_time, end_time, sample, now)
     finally:
         client.close()

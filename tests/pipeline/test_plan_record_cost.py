@@ -61,6 +61,6 @@ def test_the_cpu_a_record_costs_is_measured_with_beam_s_work_and_is_that_of_a_re
     # Same order of magnitude, within a factor 3 either way: the plan leaves out what a run does besides its
     # record stages and its requests (the walk's splittable DoFn, the commit, the dead letter), and counts the
     # copies' records through stages fused alike; the real run's CPU holds the sample API's serving too (it runs
-    # in this process), and both are timed on a shared machine. Seen here: 224 us planned, 227 us real.
+    # in this process), and both are timed on a shared machine. Seen here: 224 and 191 us planned, 227 and 202 us real.
     assert planned > 0
     assert real / 3 <= planned <= 3 * real
