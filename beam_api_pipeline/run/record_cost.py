@@ -1,16 +1,19 @@
 """The CPU a record costs a run's workers, Beam's own work included, measured once by `plan`: the sampled pages'
 records go through the run's record stages (`TransformRecords`: placement, de-duplication by key, the transform;
 `RowSchemas`; `WriteOutputs` to JSON-lines files in a temporary folder) on the in-process DirectRunner, timed
-with the process's CPU clock, less the same graph run first over no records (Beam's fixed cost of a pipeline,
-which is not a record's; run first, it also bears what the process loads once, some 0.03 s).
+with the process's CPU clock, less the same graph run over no records (Beam's fixed cost of a pipeline, which is
+not a record's), each run after a garbage collection.
 
 The sample is run `copies` times over (at least `MIN_RECORDS` records, at most `MAX_COPIES` copies) so that the
-records' cost stands well above the noise of the baseline; each copy's window ends a microsecond later than the
-one before, so that de-duplication keeps every copy (its key is the window's) and every copy is written.
+records' cost stands well above what varies between runs (a pipeline's fixed cost varies by some 0.1 s; what the
+process does the first time it runs records, some 0.1 s, counts as the records'); each copy's window ends a
+microsecond later than the one before, so that de-duplication keeps every copy (its key is the window's) and
+every copy is written.
 """
 
 from __future__ import annotations
 
+import gc
 import math
 import tempfile
 import time
@@ -33,7 +36,7 @@ from beam_api_pipeline.records.transform import TransformRecords
 from beam_api_pipeline.run.factory import PipelineFactory
 from beam_api_pipeline.schemas.baseline import timestamp_columns
 
-MIN_RECORDS = 2000
+MIN_RECORDS = 10_000
 MAX_COPIES = 50
 RUN_ID = "plan-record-cost"
 _MICROSECOND = timedelta(microseconds=1)
@@ -63,7 +66,13 @@ def record_cpu(
     copies = copies_for(records)
     if not copies:
         return 0.0
-    elements = [(copied(task, copy).to_element(), rows) for copy in range(copies) for task, rows in batches]
+    size = config.api_config.batch_size  # a page's records go downstream in batches of this size, as a run's do
+    elements = [
+        (copied(task, copy).to_element(), rows[start : start + size])
+        for copy in range(copies)
+        for task, rows in batches
+        for start in range(0, len(rows), size)
+    ]
     with tempfile.TemporaryDirectory(prefix="plan-record-cost-") as folder:
         empty = _run_cpu(config, [], folder, cpu_clock)
         full = _run_cpu(config, elements, folder, cpu_clock)
@@ -72,6 +81,7 @@ def record_cpu(
 
 def _run_cpu(config: PipelineConfig, elements: list, folder: str, cpu_clock: Callable[[], float]) -> float:
     """The CPU seconds of running the record stages over `elements` (`(task element, records)` batches)."""
+    gc.collect()  # the garbage of what ran before is not this run's
     started = cpu_clock()
     with beam.Pipeline(options=PipelineOptions(_RUNNER_ARGS)) as pipeline:
         _record_stages(pipeline | "Records" >> beam.Create(elements, reshuffle=False), config, folder)

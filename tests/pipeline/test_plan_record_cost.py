@@ -19,9 +19,10 @@ DAY = Window(datetime(2024, 1, 1, tzinfo=UTC), datetime(2024, 1, 2, tzinfo=UTC))
 
 
 def test_the_sample_is_copied_to_enough_records_each_copy_a_window_of_its_own():
-    assert (MIN_RECORDS, MAX_COPIES) == (2000, 50)
-    assert copies_for(400) == 5
-    assert copies_for(2500) == 1
+    assert (MIN_RECORDS, MAX_COPIES) == (10_000, 50)
+    assert copies_for(400) == 25
+    assert copies_for(2500) == 4
+    assert copies_for(12_000) == 1
     assert copies_for(7) == 50
     assert copies_for(0) == 0
     task = WindowTask("items", DAY)
@@ -61,6 +62,7 @@ def test_the_cpu_a_record_costs_is_measured_with_beam_s_work_and_is_that_of_a_re
     # Same order of magnitude, within a factor 3 either way: the plan leaves out what a run does besides its
     # record stages and its requests (the walk's splittable DoFn, the commit, the dead letter), and counts the
     # copies' records through stages fused alike; the real run's CPU holds the sample API's serving too (it runs
-    # in this process), and both are timed on a shared machine. Seen here: 224 and 191 us planned, 227 and 202 us real.
+    # in this process), and both are timed on a shared machine. Seen here: 224, 191 and 240 us planned; 227, 202
+    # and 249 us real.
     assert planned > 0
     assert real / 3 <= planned <= 3 * real
