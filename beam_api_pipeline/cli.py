@@ -30,6 +30,11 @@ logger = logging.getLogger(__name__)
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+#: Why a launched run refuses `--plan_json` (`launch`, the Flex Template entry).
+PLAN_JSON_REFUSED = (
+    "--plan_json: a Dataflow job writes its run record itself and cannot keep a plan's estimate in it: compare "
+    "`plan --report_json` with `status` or `runs` yourself, or plan then `run` locally"
+)
 
 
 def _timestamp(text: str) -> datetime:
@@ -129,6 +134,7 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="print the launch request body as JSON instead of launching, for a scheduler (the job makes its run id)",
     )
+    launch.add_argument("--plan_json", help="refused: only `run` keeps a plan's estimate in its run record")
 
     setup = commands.add_parser(
         "setup", help="create the control dataset and tables once, and print the IAM bindings a job needs"
@@ -176,6 +182,9 @@ def _parser() -> argparse.ArgumentParser:
     plan.add_argument("--report_json", help="also write the plan as JSON to this path")
     plan.add_argument("--region", default="us-central1", help="Dataflow region priced (default us-central1)")
     plan.add_argument("--machine_type", default="n1-standard-1", help="Dataflow worker machine type")
+    plan.add_argument(
+        "--max_workers", type=int, default=100, help="Dataflow workers at most (default 100, Dataflow's default)"
+    )
     plan.add_argument("--prices", help="JSON price table replacing the bundled one (plan/dataflow_prices.py)")
 
     validate = commands.add_parser(
@@ -304,6 +313,8 @@ def _launch(args: argparse.Namespace, _beam_args: list[str]) -> int:
     from beam_api_pipeline.gcp.dataflow import LaunchSettings
     from beam_api_pipeline.run.launch import launch_job, launch_request
 
+    if args.plan_json:
+        raise ConfigError(PLAN_JSON_REFUSED)
     pipelines = _pipelines(args)
     config = _config(args, pipelines)
     settings = LaunchSettings(

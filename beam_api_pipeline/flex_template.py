@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from beam_api_pipeline.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, exit_code_of
+from beam_api_pipeline.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, PLAN_JSON_REFUSED, exit_code_of
 from beam_api_pipeline.config.options import (
     TemplateRun,
     read_template_run,
@@ -80,6 +80,9 @@ def launch(argv: list[str]) -> int:
     if "-h" in argv or "--help" in argv:
         print(template_help("flex_template.py"))
         return EXIT_OK
+    if any(arg.split("=", 1)[0] == "--plan_json" for arg in argv):
+        print(PLAN_JSON_REFUSED, file=sys.stderr)  # not a template parameter: Beam would drop it unsaid
+        return EXIT_USAGE
     try:
         argv = streaming_flag(argv)
         if is_dataflow(PipelineOptions(argv)):

@@ -12,6 +12,7 @@ from typing import Any
 from beam_api_pipeline.client.build import DEFAULT_MAX_CONCURRENT_REQUESTS
 from beam_api_pipeline.client.limits import small_share_warning
 from beam_api_pipeline.config import PipelineConfig
+from beam_api_pipeline.core.runner_profile import DATAFLOW_DEFAULT_MAX_WORKERS
 from beam_api_pipeline.core.windowing import Window, format_utc
 from beam_api_pipeline.plan.dataflow_cost import DataflowCost, api_rate, dataflow_cost
 from beam_api_pipeline.plan.estimate import Estimate, TimeBounds, WindowSample, format_seconds, time_bounds
@@ -55,7 +56,8 @@ class EndpointPlan:
     def line(self) -> str:
         first = f"{format_utc(self.windows[0].start)} .. {format_utc(self.windows[-1].end)}" if self.windows else "-"
         known = ", ".join(f"{count} by {how}" for how, count in sorted(self.known.items()))
-        parent = f" (child of {self.parent}, scaled from {self.sampled} parent record)" if self.parent else ""
+        records = f"{self.sampled} parent record{'s' if self.sampled != 1 else ''}"
+        parent = f" (child of {self.parent}, scaled from {records})" if self.parent else ""
         return (
             f"  {self.endpoint}{parent}: {len(self.windows)} windows {first}, {self.done} already done; "
             f"{self.sampled} sampled ({known or 'none'}); records {self.records.text()}, "
@@ -121,10 +123,11 @@ def _summed(estimates) -> Estimate:
     return Estimate(*(sum(getattr(e, name) for e in estimates) for name in ("value", "low", "high")))
 
 
-def cpu_per_record(samples: list[WindowSample]) -> float:
-    """The CPU seconds a record of the sampled pages took here."""
+def cpu_per_record(samples: list[WindowSample], stages: float) -> float:
+    """The CPU seconds a record costs a run: its share of its page's fetch (the sampled pages' own, here), and
+    `stages`, what the run's record stages took a record (`run.record_cost`)."""
     rows = sum(sample.first_page_records for sample in samples)
-    return sum(sample.cpu_seconds for sample in samples) / rows if rows else 0.0
+    return sum(sample.cpu_seconds for sample in samples) / rows + stages if rows else stages
 
 
 def job_time(config: PipelineConfig, plans: list[EndpointPlan], cores: int = 1) -> TimeBounds:
@@ -147,14 +150,20 @@ def _max_concurrent(config: PipelineConfig) -> int:
 
 
 def job_dataflow(
-    config: PipelineConfig, plans: list[EndpointPlan], prices: dict[str, Any], region: str, machine: str
+    config: PipelineConfig,
+    plans: list[EndpointPlan],
+    prices: dict[str, Any],
+    region: str,
+    machine: str,
+    max_workers: int = DATAFLOW_DEFAULT_MAX_WORKERS,
 ) -> DataflowCost:
-    """The Dataflow batch job that reads what `plans` estimate."""
+    """The Dataflow batch job that reads what `plans` estimate, on at most `max_workers` workers."""
     requests = sum(plan.pages.value for plan in plans)
     records = sum(plan.records.value for plan in plans)
     cpu = sum(plan.records.value * plan.cpu_per_record for plan in plans)
     rps = api_rate(config.api_config.rate_limit, _max_concurrent(config), _weighted(plans, "latency"))
-    return dataflow_cost(requests, rps, cpu / requests if requests and records else 0.0, prices, region, machine)
+    per_request = cpu / requests if requests and records else 0.0
+    return dataflow_cost(requests, rps, per_request, prices, region, machine, max_workers)
 
 
 def mode_warnings(

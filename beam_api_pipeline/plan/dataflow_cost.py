@@ -3,9 +3,11 @@ vCPU-, memory- and disk-hours, and the cost at a region's list prices (`dataflow
 the same shape), with the Flex Template launch overhead apart.
 
 The model: the job can send at most `api_rps` requests a second (`rate_limit`, and `max_concurrent_requests`
-divided by the observed latency); each request costs `cpu_per_request` CPU seconds on a worker (the records of a
-page through the extractor and the transform, measured by `plan`). So `api_rps * cpu_per_request` vCPUs keep
-the budget busy; more workers would wait on the API. The job lasts `requests / api_rps` plus the workers' boot.
+divided by the observed latency); each request costs `cpu_per_request` CPU seconds on a worker (its page's
+records through the run's stages, Beam's own work included, as `plan` measures it: `run.record_cost`). So
+`api_rps * cpu_per_request` vCPUs keep the budget busy (a Python worker runs one process per vCPU); more workers
+would wait on the API. When `max_workers` are fewer, the CPU bounds the job instead. The job lasts the longer of
+`requests / api_rps` and the CPU its requests take on its vCPUs, plus the workers' boot.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from beam_api_pipeline.core.errors import ConfigError
+from beam_api_pipeline.core.runner_profile import DATAFLOW_DEFAULT_MAX_WORKERS
 from beam_api_pipeline.plan.dataflow_prices import PRICES
 
 DEFAULT_REGION = "us-central1"
@@ -35,12 +38,16 @@ def load_prices(path: str | None) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class DataflowCost:
-    """A batch job's size and cost (USD) at `region`'s prices of `as_of`."""
+    """A batch job's size and cost (USD) at `region`'s prices of `as_of`: `workers` of the `needed` that keep the
+    API busy (fewer when `max_workers` caps them), and what bounds the job's time (`api` or `cpu`)."""
 
     region: str
     machine: str
     workers: int
+    needed: int
+    bound_by: str
     api_rps: float
+    cpu_per_request: float
     job_hours: float
     vcpu_hours: float
     memory_gb_hours: float
@@ -58,9 +65,15 @@ class DataflowCost:
         return {**figures, "total_cost": round(self.total_cost, 4)}
 
     def lines(self) -> list[str]:
+        busy = f"the API's {self.api_rps:,.4g} requests/s at {self.cpu_per_request * 1000:.3g} ms CPU a request"
+        workers = (
+            f"{self.workers} saturate {busy}"
+            if self.workers == self.needed
+            else f"{self.workers} (max_workers; {self.needed} would saturate {busy}): bound by CPU"
+        )
         return [
             f"  dataflow ({self.region}, {self.machine}, list prices of {self.as_of}):",
-            f"    workers: {self.workers} saturate the API's {self.api_rps:.3g} requests/s",
+            f"    workers: {workers}",
             f"    job: {self.job_hours:.2f} h, {self.vcpu_hours:.2f} vCPU-h, {self.memory_gb_hours:.2f} GB-h memory, "
             f"{self.disk_gb_hours:.0f} GB-h disk",
             f"    cost: {_usd(self.workers_cost)} batch workers + {_usd(self.launch_cost)} Flex Template launch = "
@@ -88,8 +101,10 @@ def dataflow_cost(
     prices: dict[str, Any],
     region: str = DEFAULT_REGION,
     machine: str = DEFAULT_MACHINE,
+    max_workers: int = DATAFLOW_DEFAULT_MAX_WORKERS,
 ) -> DataflowCost:
-    """The cost of a batch job of `requests` requests at `api_rps`, each `cpu_per_request` CPU seconds."""
+    """The cost of a batch job of `requests` requests at `api_rps`, each `cpu_per_request` CPU seconds, on at most
+    `max_workers` workers."""
     rates = prices["regions"].get(region)
     if rates is None:
         known = ", ".join(sorted(prices["regions"]))
@@ -98,9 +113,11 @@ def dataflow_cost(
     if shape is None:
         raise ConfigError(f"--machine_type: unknown {machine!r} (known: {', '.join(sorted(prices['machines']))})")
     vcpus, memory = shape
-    workers = max(1, math.ceil(api_rps * cpu_per_request / vcpus))
-    start_hours = prices["worker_start_minutes"] / 60
-    job_hours = requests / api_rps / 3600 + start_hours
+    needed = max(1, math.ceil(api_rps * cpu_per_request / vcpus))
+    workers = min(needed, max(1, max_workers))
+    api_hours = requests / api_rps / 3600
+    cpu_hours = requests * cpu_per_request / (workers * vcpus) / 3600
+    job_hours = max(api_hours, cpu_hours) + prices["worker_start_minutes"] / 60
     vcpu_hours, memory_hours = workers * vcpus * job_hours, workers * memory * job_hours
     disk_hours = workers * prices["worker_disk_gb"] * job_hours
     cost = vcpu_hours * rates["vcpu_hour"] + memory_hours * rates["gb_hour"] + disk_hours * rates["pd_gb_hour"]
@@ -111,7 +128,10 @@ def dataflow_cost(
         region,
         machine,
         workers,
+        needed,
+        "cpu" if cpu_hours > api_hours else "api",
         api_rps,
+        cpu_per_request,
         job_hours,
         vcpu_hours,
         memory_hours,

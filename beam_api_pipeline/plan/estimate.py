@@ -112,6 +112,18 @@ def scaled(values: Sequence[float], population: int) -> Estimate:
     return Estimate(total, max(sum(values), total - margin), total + margin)  # the sampled windows' own are known
 
 
+def per_parent(values: Sequence[float], parents: Estimate) -> Estimate:
+    """A child endpoint's total from `values`, what each of a sample of parent records held, and the `parents`'
+    estimate: the mean times the parents, its range the sample's spread (`scaled`, over as many parents as
+    estimated) times the parents' own range."""
+    if not values or parents.value <= 0:
+        return Estimate(0.0, 0.0, 0.0)
+    population = max(len(values), round(parents.value))
+    total = scaled(values, population)
+    mean = total.value / population
+    return Estimate(mean * parents.value, total.low / population * parents.low, total.high / population * parents.high)
+
+
 @dataclass(frozen=True)
 class TimeBounds:
     """The seconds a run's requests take under each bound: `rate_limit` (job-wide requests per second),

@@ -3,10 +3,12 @@
 Per endpoint without a parent: the windows the run would read (and those the stored watermark already covers);
 the first page of a sample of them, spread over the range, paced at the config's `rate_limit`, gives each
 window's record count (the API's total, else the page's fill), the latency, the rate-limit headers and the CPU
-a record costs here (extractor and transform). A child endpoint's first page for one parent record scales with
-its parent's records. `plan.estimate` turns that into records, pages and requests with a 95 % range, and the
-time each bound allows; `plan.dataflow_cost` into a Dataflow job; `plan.backfill` holds the answer. Nothing is
-written, no watermark moves.
+its fetch costs here. A child endpoint's first pages for up to `PARENT_SAMPLE` parent records, spread over the
+parent's sampled pages, scale with its parent's records. The sampled records then go once through the run's
+record stages on a local runner (`run.record_cost`): the CPU a record costs a run, Beam's own work included.
+`plan.estimate` turns that into records, pages and requests with a 95 % range, and the time each bound allows;
+`plan.dataflow_cost` into a Dataflow job; `plan.backfill` holds the answer. Nothing is written, no watermark
+moves.
 """
 
 from __future__ import annotations
@@ -25,14 +27,13 @@ from beam_api_pipeline.client.build import build_client
 from beam_api_pipeline.client.limits import RequestLimits
 from beam_api_pipeline.client.rate_headers import parse_rate_limit_headers
 from beam_api_pipeline.config import PipelineConfig, resolve_config
-from beam_api_pipeline.config.api import METADATA_TIMES
 from beam_api_pipeline.control.store import opened_store
 from beam_api_pipeline.control.watermarks import WatermarkHandler
 from beam_api_pipeline.core.errors import ConfigError, PipelineError
-from beam_api_pipeline.core.jsoncodec import dumps
 from beam_api_pipeline.core.paths import get_path
+from beam_api_pipeline.core.runner_profile import DATAFLOW_DEFAULT_MAX_WORKERS
 from beam_api_pipeline.core.timeformat import parse_timestamp
-from beam_api_pipeline.core.windowing import Window, format_utc
+from beam_api_pipeline.core.windowing import Window
 from beam_api_pipeline.extractors.base import BaseExtractor
 from beam_api_pipeline.pagination import Page
 from beam_api_pipeline.pagination.base import effective_page_size
@@ -46,20 +47,22 @@ from beam_api_pipeline.plan.backfill import (
 )
 from beam_api_pipeline.plan.dataflow_cost import load_prices
 from beam_api_pipeline.plan.estimate import (
-    Estimate,
     WindowSample,
     pages_for,
+    per_parent,
     sample_indices,
     scaled,
     windows_done,
 )
 from beam_api_pipeline.plan.parents import EndpointTree, ParentRef, parent_fields
-from beam_api_pipeline.plan.run_plan import refuse_gap
+from beam_api_pipeline.plan.run_plan import WindowTask, refuse_gap
 from beam_api_pipeline.records.placement import Placement, astray_example, filter_failure, is_astray
-from beam_api_pipeline.records.record_ops import apply_transform
 from beam_api_pipeline.run.factory import PipelineFactory
+from beam_api_pipeline.run.record_cost import Batch, record_cpu
 
 DEFAULT_SAMPLE = 20
+#: The parent records whose children a child endpoint's estimate is sampled from (one request each).
+PARENT_SAMPLE = 3
 
 
 class Pace:
@@ -86,15 +89,25 @@ class Pace:
 
 @dataclass
 class _Sampled:
-    """What sampling one endpoint found."""
+    """What sampling one endpoint found: each page's WindowSample, its records (as the run's record stages take
+    them) and, of each page with records, its window and first record (a parent record for its children)."""
 
     samples: list[WindowSample] = field(default_factory=list)
-    first_record: Any = None
+    batches: list[Batch] = field(default_factory=list)
+    firsts: list[tuple[Window, Any]] = field(default_factory=list)
+
+    def add(self, sample: WindowSample, task: WindowTask, rows: list[Any]) -> None:
+        self.samples.append(sample)
+        self.batches.append((task, rows))
+        if rows:
+            self.firsts.append((task.window, rows[0]))
 
 
 class BackfillPlanner:
     """Samples `config`'s endpoints (resolved: secrets read) with `client`; `stored` gives an endpoint's stored
-    watermark; `pace` spaces the requests; `clock` times their latency and `cpu_clock` the CPU their records take."""
+    watermark; `pace` spaces the requests; `clock` times their latency and `cpu_clock` the CPU this thread spends
+    fetching them (not the API's, when it runs in this process); `stages_cpu` measures what a sampled record
+    costs the run's record stages (`record_cost.record_cpu`)."""
 
     def __init__(
         self,
@@ -104,7 +117,8 @@ class BackfillPlanner:
         stored: Callable[[str], datetime | None],
         pace: Pace,
         clock: Callable[[], float] = time.monotonic,
-        cpu_clock: Callable[[], float] = time.process_time,
+        cpu_clock: Callable[[], float] = time.thread_time,
+        stages_cpu: Callable[[PipelineConfig, list[Batch]], float] = record_cpu,
     ):
         self._config = config
         self._client = client
@@ -112,6 +126,7 @@ class BackfillPlanner:
         self._stored = stored
         self._pace = pace
         self._clock, self._cpu_clock = clock, cpu_clock
+        self._stages_cpu = stages_cpu
         self.requests = 0
         self.warnings: list[str] = []
         self.hint = None
@@ -125,7 +140,7 @@ class BackfillPlanner:
         now: datetime | None = None,
     ) -> list[EndpointPlan]:
         """The EndpointPlan of every endpoint, parents first; `sample` windows are sampled in all, shared among the
-        endpoints without a parent; a child endpoint costs one request."""
+        endpoints without a parent; a child endpoint costs a request per sampled parent record (`PARENT_SAMPLE`)."""
         api = self._config.api_config
         now = now or datetime.now(UTC)
         tree = EndpointTree.of(api)
@@ -137,24 +152,31 @@ class BackfillPlanner:
             self.warnings.extend(f"a run refuses this range: {problem}" for problem in gap.problems)
         roots = tree.roots
         shares = [sample // len(roots) + (i < sample % len(roots)) for i in range(len(roots))]
-        plans: dict[str, EndpointPlan] = {}
         found: dict[str, _Sampled] = {}
+        windows: dict[str, list[Window]] = {}
         for root, share in zip(roots, shares, strict=True):
             family_stored = [stored[e] for e in tree.family(root)]
             oldest = None if None in family_stored else min(family_stored)
-            windows = handler.plan(oldest, start_time, end_time, now)
-            chosen = [windows[i] for i in sample_indices(len(windows), max(1, share))]
+            windows[root] = handler.plan(oldest, start_time, end_time, now)
+            chosen = [windows[root][i] for i in sample_indices(len(windows[root]), max(1, share))]
             found[root] = self._sample(root, chosen)
-            plans[root] = self._root_plan(root, windows, windows_done(windows, stored[root]), found[root])
         for level in tree.levels()[1:]:
             for child in level:
-                parent = tree.parents[child]
-                found[child] = self._sample_child(child, parent, found[parent])
-                plans[child] = self._child_plan(child, plans[parent], found[child], stored[child])
+                found[child] = self._sample_child(child, tree.parents[child], found[tree.parents[child]])
+        stages = self._stages_cpu(self._config, [batch for sampled in found.values() for batch in sampled.batches])
+        plans: dict[str, EndpointPlan] = {}
+        for root in roots:
+            done = windows_done(windows[root], stored[root])
+            plans[root] = self._root_plan(root, windows[root], done, found[root], stages)
+        for level in tree.levels()[1:]:
+            for child in level:
+                parent = plans[tree.parents[child]]
+                plans[child] = self._child_plan(child, parent, found[child], stored[child], stages)
         return [plans[endpoint] for level in tree.levels() for endpoint in level]
 
     def _fetch(self, extractor: BaseExtractor, window: Window) -> tuple[Page, float, list[Any], float]:
-        """The first page of `window`, its latency, its rows and the CPU seconds they took here."""
+        """The first page of `window`, its latency, its records and the CPU seconds this thread spent on them (the
+        request, the answer's decoding, the records' extraction)."""
         self._pace.wait()
         position = extractor.pagination.first_position()
 
@@ -162,18 +184,14 @@ class BackfillPlanner:
             self.requests += 1
 
         self.requests += 1
-        started = self._clock()
+        started, cpu = self._clock(), self._cpu_clock()
         page = extractor.fetch_page(self._client, window, position, on_retry=retried)
         latency = self._clock() - started
-        cpu = self._cpu_clock()
         rows = list(extractor.records(page))
-        metadata = {"_pipeline_id": self._config.pipeline_id, "_endpoint": extractor.endpoint_name, "_run_id": ""}
-        metadata |= dict.fromkeys(METADATA_TIMES, format_utc(window.start))
-        for row in rows:
-            dumps(apply_transform(row, self._config.api_config.transform, metadata))
+        cpu = self._cpu_clock() - cpu
         hint = parse_rate_limit_headers(page.headers)
         self.hint = hint or self.hint
-        return page, latency, rows, self._cpu_clock() - cpu
+        return page, latency, rows, cpu
 
     def _window_sample(
         self, extractor: BaseExtractor, window: Window, covered_by_time: bool
@@ -216,8 +234,7 @@ class BackfillPlanner:
             except (PipelineError, ValueError) as error:
                 self.warnings.append(f"{endpoint} {window.label()}: not sampled: {self._client.redact(str(error))}")
                 continue
-            found.samples.append(sample)
-            found.first_record = found.first_record if found.first_record is not None else (rows or [None])[0]
+            found.add(sample, WindowTask(endpoint, window), rows)
             self._check_filter(extractor, window, rows)
         return found
 
@@ -245,7 +262,9 @@ class BackfillPlanner:
                 f"{extractor.endpoint_name} {window.label()}: {failure[1]} (a run fails every such window)"
             )
 
-    def _root_plan(self, endpoint: str, windows: list[Window], done: int, found: _Sampled) -> EndpointPlan:
+    def _root_plan(
+        self, endpoint: str, windows: list[Window], done: int, found: _Sampled, stages: float
+    ) -> EndpointPlan:
         samples = found.samples
         end_signal = self._end_signal(endpoint, samples)
         records = [sample.records()[0] for sample in samples]
@@ -260,7 +279,7 @@ class BackfillPlanner:
             scaled(records, len(windows)),
             scaled(pages, len(windows)),
             fmean([s.latency for s in samples]) if samples else 0.0,
-            cpu_per_record(samples),
+            cpu_per_record(samples, stages),
             max((s.page_size for s in samples), default=0),
             dict(Counter(sample.records()[1] for sample in samples)),
         )
@@ -284,47 +303,45 @@ class BackfillPlanner:
             )
 
     def _sample_child(self, child: str, parent: str, found: _Sampled) -> _Sampled:
-        """The first page of `child` for the first record the parent's sample found."""
+        """The first page of `child` for each of up to `PARENT_SAMPLE` parent records: the first records of the
+        parent's sampled pages, spread over them."""
         sampled = _Sampled()
-        if found.first_record is None or not found.samples:
+        if not found.firsts:
             self.warnings.append(f"{child}: not sampled: its parent {parent} found no record")
             return sampled
         extractor = self._extractor_class(self._config, child)
         key = self._config.api_config.endpoints[parent].primary_key
-        try:
-            extractor = extractor.for_parent(
-                ParentRef.for_record(found.first_record, key, parent_fields(extractor.endpoint))
-            )
-            sample, rows = self._window_sample(extractor, found.samples[0].window, covered_by_time=False)
-        except (PipelineError, ValueError) as error:
-            self.warnings.append(f"{child}: not sampled: {self._client.redact(str(error))}")
-            return sampled
-        sampled.samples.append(sample)
-        sampled.first_record = (rows or [None])[0]
+        for index in sample_indices(len(found.firsts), PARENT_SAMPLE):
+            window, record = found.firsts[index]
+            try:
+                ref = ParentRef.for_record(record, key, parent_fields(extractor.endpoint))
+                sample, rows = self._window_sample(extractor.for_parent(ref), window, covered_by_time=False)
+            except (PipelineError, ValueError) as error:
+                self.warnings.append(f"{child}: not sampled: {self._client.redact(str(error))}")
+                continue
+            sampled.add(sample, WindowTask(child, window, ref), rows)
         return sampled
 
-    def _child_plan(self, child: str, parent: EndpointPlan, found: _Sampled, stored: datetime | None) -> EndpointPlan:
-        """A child's records and requests: its sampled parent record's, times the parent's records."""
+    def _child_plan(
+        self, child: str, parent: EndpointPlan, found: _Sampled, stored: datetime | None, stages: float
+    ) -> EndpointPlan:
+        """A child's records and requests: the mean of its sampled parent records', times the parent's records,
+        with a range from their spread and the parent's range (`estimate.per_parent`)."""
         samples = found.samples
-        if samples:
-            per_record = samples[0].records()[0]
-            per_pages = pages_for(per_record, samples[0].page_size, self._end_signal(child, samples))
-        else:
-            per_record = per_pages = 0.0
-        parent_records = parent.records
+        end_signal = self._end_signal(child, samples)
+        held = [sample.records()[0] for sample in samples]
+        pages = [pages_for(count, sample.page_size, end_signal) for count, sample in zip(held, samples, strict=True)]
         return EndpointPlan(
             child,
             parent.endpoint,
             parent.windows,
             windows_done(parent.windows, stored),
             len(samples),
-            Estimate(
-                *(value * per_record for value in (parent_records.value, parent_records.low, parent_records.high))
-            ),
-            Estimate(*(value * per_pages for value in (parent_records.value, parent_records.low, parent_records.high))),
-            samples[0].latency if samples else 0.0,
-            cpu_per_record(samples),
-            samples[0].page_size if samples else 0,
+            per_parent(held, parent.records),
+            per_parent(pages, parent.records),
+            fmean([s.latency for s in samples]) if samples else 0.0,
+            cpu_per_record(samples, stages),
+            max((s.page_size for s in samples), default=0),
             dict(Counter(sample.records()[1] for sample in samples)),
         )
 
@@ -348,19 +365,22 @@ def plan_backfill(
     region: str | None = None,
     machine: str | None = None,
     now: datetime | None = None,
+    max_workers: int = DATAFLOW_DEFAULT_MAX_WORKERS,
 ) -> BackfillPlan:
     """The BackfillPlan of `config` over `[start_time, end_time)` (defaults as `run`'s): reads the stored
-    watermarks and the API, writes nothing. With `prices`, the Dataflow lines at `region` on `machine`."""
+    watermarks and the API, writes nothing. With `prices`, the Dataflow lines at `region` on `machine`, at most
+    `max_workers` of them."""
     stored = stored_watermarks(config)
     resolved = resolve_config(config)
     client = build_client(resolved, RequestLimits(None, 1))
     try:
         extractor_class = PipelineFactory.extractor_class(config)
-        planner = BackfillPlanner(resolved, client, extractor_class, stored.get, Pace(config.api_config.rate_limit))
+        pace = Pace(config.api_config.rate_limit)
+        planner = BackfillPlanner(resolved, client, extractor_class, stored.get, pace, stages_cpu=record_cpu)
         plans = planner.plan(start_time, end_time, sample, now)
     finally:
         client.close()
-    dataflow = job_dataflow(config, plans, prices, region, machine) if prices is not None else None
+    dataflow = job_dataflow(config, plans, prices, region, machine, max_workers) if prices is not None else None
     requests = sum(plan.pages.value for plan in plans)
     warnings = [*planner.warnings, *mode_warnings(config, dataflow, prices, planner.hint, requests)]
     hint = planner.hint
@@ -375,7 +395,18 @@ def plan_command(config: PipelineConfig, args) -> str:
     if args.sample < 1:
         raise ConfigError(f"--sample: must be at least 1, got {args.sample}")
     prices = load_prices(args.prices)
-    plan = plan_backfill(config, args.start_time, args.end_time, args.sample, prices, args.region, args.machine_type)
+    if args.max_workers < 1:
+        raise ConfigError(f"--max_workers: must be at least 1, got {args.max_workers}")
+    plan = plan_backfill(
+        config,
+        args.start_time,
+        args.end_time,
+        args.sample,
+        prices,
+        args.region,
+        args.machine_type,
+        max_workers=args.max_workers,
+    )
     if args.report_json:
         with open(args.report_json, "w", encoding="utf-8") as handle:
             json.dump(plan.to_dict(), handle, indent=2)

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from beam_api_pipeline import flex_template
 from beam_api_pipeline.cli import main
 from beam_api_pipeline.client.build import build_client
 from beam_api_pipeline.client.limits import RequestLimits
@@ -22,6 +23,7 @@ from beam_api_pipeline.config import load_pipeline_config
 from beam_api_pipeline.control.store import opened_store
 from beam_api_pipeline.extractors.rest import RestExtractor
 from beam_api_pipeline.plan.backfill import job_time
+from beam_api_pipeline.run import backfill_plan
 from beam_api_pipeline.run.backfill_plan import BackfillPlanner, Pace
 from sample_api import SampleApi
 from sample_api.children import child_count
@@ -34,6 +36,16 @@ CURSOR = {
     "endpoints": {"items": {"path": "/events", "records_path": "data", "primary_key": "id"}},
     "pagination": {"strategy": "cursor", "page_size": 10, "cursor_path": "meta.next_cursor"},
 }
+
+
+#: What a record costs the run's record stages in the tests that do not measure it (`record_cost.record_cpu` runs two
+#: local pipelines, seconds each on a busy machine; the tests of the measurement itself keep it).
+STAGES_CPU = 0.0002
+
+
+@pytest.fixture
+def stages_not_measured(monkeypatch):
+    monkeypatch.setattr(backfill_plan, "record_cpu", lambda _config, _batches: STAGES_CPU)
 
 
 def write(api: SampleApi, folder: Path, **api_config: Any) -> Path:
@@ -79,7 +91,9 @@ def test_a_two_year_daily_backfill_is_predicted_within_10_percent_from_20_first_
     assert within(items["requests"]["value"], real_requests, 0.10)
     assert found["time"]["rate_limit_s"] == round((2190 - 50) / 50, 1)
     assert found["time"]["bound_by"] == "rate_limit"
-    assert found["dataflow"]["workers"] == 1
+    assert items["cpu_us_per_record"] > 0  # the fetch and the record stages, Beam's work included
+    # 50 requests/s x 16 records x well under 1 ms of CPU: less than one vCPU keeps the API busy
+    assert (found["dataflow"]["workers"], found["dataflow"]["needed"], found["dataflow"]["bound_by"]) == (1, 1, "api")
     assert found["dataflow"]["region"] == "us-central1"
     assert found["warnings"] == []
     assert lines[0] == "plan sample_items: 20 requests sent to sample, nothing written"
@@ -89,6 +103,7 @@ def test_a_two_year_daily_backfill_is_predicted_within_10_percent_from_20_first_
     )
 
 
+@pytest.mark.usefixtures("stages_not_measured")
 def test_busy_days_fall_within_the_stated_range(tmp_path, capsys):
     with SampleApi(Dataset(days=731, busy_every=7, busy_factor=6)) as api:
         found, _ = plan(capsys, tmp_path, write(api, tmp_path), "--sample", "20")
@@ -103,6 +118,7 @@ def test_busy_days_fall_within_the_stated_range(tmp_path, capsys):
     assert items["requests"]["low"] <= real_requests <= items["requests"]["high"]
 
 
+@pytest.mark.usefixtures("stages_not_measured")
 def test_a_cursor_walk_without_a_total_is_estimated_from_the_time_its_first_page_covers(tmp_path, capsys):
     with SampleApi(Dataset(days=40)) as api:
         path = write(api, tmp_path, **CURSOR)
@@ -115,9 +131,11 @@ def test_a_cursor_walk_without_a_total_is_estimated_from_the_time_its_first_page
     assert items["requests"] == {"value": 150.0, "low": 150.0, "high": 150.0}  # 5 pages of 10 a day
 
 
-def test_children_are_estimated_from_one_parent_record_of_the_parents_sample(tmp_path, capsys):
-    with SampleApi(Dataset(days=40)) as api:
-        config = items_config(api.url, tmp_path, api_config={"rate_limit": 50, "pagination": {"page_size": 20}})
+def _children_plan(capsys, folder: Path, dataset: Dataset) -> tuple[dict[str, Any], dict[str, int], list[str]]:
+    """`plan` of items (pages of 20) and their children (pages of 10) over 30 days of `dataset`: its JSON, the
+    requests the API saw per path and the printed lines."""
+    with SampleApi(dataset) as api:
+        config = items_config(api.url, folder, api_config={"rate_limit": 50, "pagination": {"page_size": 20}})
         config["api_config"]["endpoints"]["children"] = {
             "parent": "items",
             "path": "/items/{parent.id}/children",
@@ -125,16 +143,48 @@ def test_children_are_estimated_from_one_parent_record_of_the_parents_sample(tmp
             "primary_key": "id",
             "pagination": {"strategy": "page_number", "page_size": 10, "total_path": "total"},
         }
-        path = write_yaml(tmp_path / "pipeline.yaml", config)
-        found, _ = plan(capsys, tmp_path, path, "--start_time", START, "--end_time", "2024-01-31T00:00:00Z")
-        assert api.stats()["by_path"] == {"/items": 20, "/items/1/children": 1}  # --sample + 1 per child
+        path = write_yaml(folder / "pipeline.yaml", config)
+        found, lines = plan(capsys, folder, path, "--start_time", START, "--end_time", "2024-01-31T00:00:00Z")
+        return found, api.stats()["by_path"], lines
 
+
+@pytest.mark.usefixtures("stages_not_measured")
+def test_children_are_estimated_from_three_parent_records_spread_over_the_parents_sample(tmp_path, capsys):
+    found, by_path, lines = _children_plan(capsys, tmp_path, Dataset(days=40))
+
+    # --sample, and one request per sampled parent record: the first records of the 1st, 11th and 20th sampled
+    # windows (days 0, 15 and 29 of 30: items 48 x day + 1)
+    assert by_path == {"/items": 20, "/items/1/children": 1, "/items/721/children": 1, "/items/1393/children": 1}
+    assert found["sample_requests"] == 23
+    assert [child_count(item) for item in (1, 721, 1393)] == [15, 15, 15]  # 2 pages of 10 each
     children = found["endpoints"]["children"]
-    assert child_count(1) == 15  # item 1, the first record of the first window sampled: 2 pages of 10
-    assert (children["parent"], children["windows"], children["sampled"]) == ("items", 30, 1)
+    assert (children["parent"], children["windows"], children["sampled"]) == ("items", 30, 3)
     assert children["records"] == {"value": 1440 * 15.0, "low": 1440 * 15.0, "high": 1440 * 15.0}
     assert children["requests"] == {"value": 1440 * 2.0, "low": 1440 * 2.0, "high": 1440 * 2.0}
     assert found["requests"]["value"] == 1440 * 2 + 30 * 3
+    assert lines[2].startswith(
+        "  children (child of items, scaled from 3 parent records): 30 windows 2024-01-01T00:00:00Z .. "
+        "2024-01-31T00:00:00Z, 0 already done; 3 sampled (3 by total); records 21,600, requests 2,880; latency "
+    )
+
+
+@pytest.mark.usefixtures("stages_not_measured")
+def test_children_s_range_comes_from_the_spread_of_their_sampled_parents_and_holds_the_real_count(tmp_path, capsys):
+    found, by_path, _ = _children_plan(capsys, tmp_path, Dataset(days=40, records_per_day=50))
+
+    assert by_path == {"/items": 20, "/items/1/children": 1, "/items/751/children": 1, "/items/1451/children": 1}
+    assert [child_count(item) for item in (1, 751, 1451)] == [15, 15, 25]  # 2, 2 and 3 pages of 10
+    real_records = sum(child_count(item) for item in range(1, 1501))
+    real_requests = sum(math.ceil(child_count(item) / 10) for item in range(1, 1501))
+    assert (real_records, real_requests) == (22500, 3000)
+    children = found["endpoints"]["children"]
+    assert found["endpoints"]["items"]["records"]["value"] == 1500.0
+    # 1,500 parents x the mean of 15, 15, 25; the range: t(2) = 4.30 x sd 5.77 / sqrt(3), finite-population
+    # corrected, times 1,500
+    assert children["records"] == {"value": 27500.0, "low": 6014.3, "high": 48985.7}
+    assert children["requests"] == {"value": 3500.0, "low": 1351.4, "high": 5648.6}
+    assert children["records"]["low"] <= real_records <= children["records"]["high"]
+    assert children["requests"]["low"] <= real_requests <= children["requests"]["high"]
 
 
 def test_nothing_is_written_the_store_is_unchanged_and_windows_before_the_watermark_count_as_done(tmp_path, capsys):
@@ -156,6 +206,7 @@ def test_nothing_is_written_the_store_is_unchanged_and_windows_before_the_waterm
     assert found["warnings"] == []
 
 
+@pytest.mark.usefixtures("stages_not_measured")
 def test_a_range_a_run_would_refuse_is_warned(tmp_path, capsys):
     with SampleApi(Dataset(days=40)) as api:
         path = write(api, tmp_path)
@@ -175,6 +226,7 @@ def test_a_range_a_run_would_refuse_is_warned(tmp_path, capsys):
     assert found["endpoints"]["items"]["windows"] == 16
 
 
+@pytest.mark.usefixtures("stages_not_measured")
 def test_a_missing_local_store_is_not_created(tmp_path, capsys):
     with SampleApi(Dataset(days=5)) as api:
         path = write(api, tmp_path)
@@ -182,6 +234,7 @@ def test_a_missing_local_store_is_not_created(tmp_path, capsys):
     assert not (tmp_path / "state").exists()
 
 
+@pytest.mark.usefixtures("stages_not_measured")
 def test_the_sample_s_requests_are_paced_at_the_rate_limit(tmp_path, capsys):
     with SampleApi(Dataset(days=40)) as api:
         path = write(api, tmp_path, rate_limit=20)
@@ -192,6 +245,7 @@ def test_the_sample_s_requests_are_paced_at_the_rate_limit(tmp_path, capsys):
     assert all(times[i] - times[0] >= i * 0.05 - 0.02 for i in range(8))
 
 
+@pytest.mark.usefixtures("stages_not_measured")
 def test_what_would_go_wrong_is_warned(tmp_path, capsys):
     with SampleApi(Dataset(days=40)) as api:
         api.set_faults(ignore_window_filter=True)
@@ -257,7 +311,13 @@ def test_plan_then_run_agree_on_records_requests_and_time(tmp_path, capsys, rate
     )
 
 
-def test_latency_and_cpu_per_record_are_measured_on_the_sampled_pages(tmp_path):
+def test_latency_and_cpu_per_record_are_measured_on_the_sampled_pages_and_their_records_run_once(tmp_path):
+    measured: list[list[tuple[str, str, int]]] = []
+
+    def stages_cpu(_config, batches) -> float:
+        measured.append([(task.endpoint, task.window.label(), len(rows)) for task, rows in batches])
+        return 0.0005  # what a record costs the run's record stages
+
     with SampleApi(Dataset(days=40)) as api:
         config = load_pipeline_config(write(api, tmp_path))
         client = build_client(config, RequestLimits(None, 1))
@@ -270,6 +330,7 @@ def test_latency_and_cpu_per_record_are_measured_on_the_sampled_pages(tmp_path):
             Pace(None),
             clock=lambda: next(ticks),
             cpu_clock=lambda: next(cpu),
+            stages_cpu=stages_cpu,
         )
         try:
             (items,) = planner.plan(FIRST, FIRST + timedelta(days=10), sample=4)
@@ -278,11 +339,28 @@ def test_latency_and_cpu_per_record_are_measured_on_the_sampled_pages(tmp_path):
 
     assert planner.requests == 4
     assert items.latency == pytest.approx(0.004)
-    assert items.cpu_per_record == pytest.approx(0.001)
-    assert job_time(config, [items]).cpu == pytest.approx(480 * 0.001)
+    assert measured == [
+        [("items", f"2024-01-{day:02d}T00:00:00Z/2024-01-{day + 1:02d}T00:00:00Z", 20) for day in (1, 4, 7, 10)]
+    ]
+    assert items.cpu_per_record == pytest.approx(0.001 + 0.0005)  # its page's fetch, and the record stages
+    assert job_time(config, [items]).cpu == pytest.approx(480 * 0.0015)
 
 
 def test_a_sample_below_one_is_refused(tmp_path, capsys):
     path = write_yaml(tmp_path / "p.yaml", items_config("http://127.0.0.1:1", tmp_path))
     assert main(["plan", "--config", str(path), "--sample", "0"]) == 2
     assert capsys.readouterr().err == "--sample: must be at least 1, got 0\n"
+
+
+def test_a_launched_run_refuses_a_plan_s_estimate_with_one_line(tmp_path, capsys):
+    path = write_yaml(tmp_path / "p.yaml", items_config("http://127.0.0.1:1", tmp_path))
+    refused = (
+        "--plan_json: a Dataflow job writes its run record itself and cannot keep a plan's estimate in it: compare "
+        "`plan --report_json` with `status` or `runs` yourself, or plan then `run` locally\n"
+    )
+    launch = ["launch", "--config", str(path), "--project", "p", "--region", "us-central1"]
+    assert main([*launch, "--template_path", "gs://b/t.json", "--plan_json", str(tmp_path / "plan.json")]) == 2
+    assert capsys.readouterr().err == refused
+    assert flex_template.launch([f"--pipeline_config={path}", f"--plan_json={tmp_path / 'plan.json'}"]) == 2
+    assert capsys.readouterr().err == refused
+    assert not (tmp_path / "state").exists()  # refused before anything was opened

@@ -13,7 +13,7 @@ from beam_api_pipeline.client.rate_headers import RateLimitHint
 from beam_api_pipeline.config import load_pipeline_config
 from beam_api_pipeline.core.errors import ConfigError
 from beam_api_pipeline.core.windowing import Window
-from beam_api_pipeline.plan.backfill import mode_warnings
+from beam_api_pipeline.plan.backfill import EndpointPlan, cpu_per_record, job_dataflow, job_time, mode_warnings
 from beam_api_pipeline.plan.dataflow_cost import api_rate, dataflow_cost, load_prices
 from beam_api_pipeline.plan.dataflow_prices import PRICES
 from beam_api_pipeline.plan.estimate import (
@@ -22,6 +22,7 @@ from beam_api_pipeline.plan.estimate import (
     estimate_stats,
     load_estimate,
     pages_for,
+    per_parent,
     rate_seconds,
     sample_indices,
     scaled,
@@ -103,8 +104,62 @@ def test_dataflow_cost_lines_from_the_api_budget_and_the_price_table():
     assert cost.disk_gb_hours == pytest.approx(3 * 250 * 1.05)
     assert cost.workers_cost == pytest.approx(3.15 * 0.056 + 11.8125 * 0.003557 + 787.5 * 0.000054)
     assert cost.launch_cost == pytest.approx(4 / 60 * (0.056 + 3.75 * 0.003557))
-    assert cost.lines()[1] == "    workers: 3 saturate the API's 20 requests/s"
+    assert cost.lines()[1] == "    workers: 3 saturate the API's 20 requests/s at 150 ms CPU a request"
+    assert (cost.needed, cost.bound_by) == (3, "api")
     assert dataflow_cost(100, 20, 0.0, PRICES, machine="n2-standard-4").workers == 1
+
+
+def test_fewer_workers_than_the_api_needs_make_the_job_cpu_bound():
+    # 20 requests/s x 0.15 CPU s need 3 workers; 2 do 2 / 0.15 = 13.3 requests/s: 72,000 requests take 1.5 h
+    cost = dataflow_cost(requests=72000, api_rps=20, cpu_per_request=0.15, prices=PRICES, max_workers=2)
+    assert (cost.workers, cost.needed, cost.bound_by) == (2, 3, "cpu")
+    assert cost.job_hours == pytest.approx(1.5 + 0.05)
+    assert cost.vcpu_hours == pytest.approx(2 * 1.55)  # = the requests' 3 CPU hours, and the boot
+    assert cost.lines()[1] == (
+        "    workers: 2 (max_workers; 3 would saturate the API's 20 requests/s at 150 ms CPU a request): bound by CPU"
+    )
+
+
+def test_a_large_backfill_s_workers_and_hours_come_from_its_cpu_per_record(tmp_path):
+    config = _config(tmp_path, rate_limit=1000, max_concurrent_requests=20)
+    windows = [Window(DAY.start + timedelta(days=d), DAY.end + timedelta(days=d)) for d in range(730)]
+    records, requests = Estimate(3_504_000, 3_504_000, 3_504_000), Estimate(35_040, 35_040, 35_040)
+    # 100 records a request, 300 us of CPU each (the fetch's share and the record stages): 30 ms a request
+    items = EndpointPlan("items", None, windows, 0, 20, records, requests, 0.01, 0.0003, 100)
+    # 1,000 requests/s (20 in flight of 10 ms keep up) x 0.03 CPU s = 30 vCPUs: 30 n1-standard-1 workers, or 8
+    # n2-standard-4; 35,040 requests take 35.04 s of the API's time
+    cost = job_dataflow(config, [items], PRICES, "us-central1", "n1-standard-1")
+    assert (cost.workers, cost.needed, cost.bound_by, cost.api_rps) == (30, 30, "api", 1000)
+    assert cost.cpu_per_request == pytest.approx(0.03)
+    assert cost.job_hours == pytest.approx(35.04 / 3600 + 0.05)
+    assert cost.vcpu_hours == pytest.approx(30 * (35.04 / 3600 + 0.05))
+    assert job_dataflow(config, [items], PRICES, "us-central1", "n2-standard-4").workers == 8
+    # with 10 workers at most, the job's 1,051.2 CPU seconds take 105.12 s on them: bound by CPU
+    capped = job_dataflow(config, [items], PRICES, "us-central1", "n1-standard-1", max_workers=10)
+    assert (capped.workers, capped.bound_by) == (10, "cpu")
+    assert capped.job_hours == pytest.approx(105.12 / 3600 + 0.05)
+    assert capped.vcpu_hours == pytest.approx(10 * (105.12 / 3600 + 0.05))
+    # locally, on one core: 3,504,000 x 300 us = 1,051 s of CPU, longer than the rate limit's 34 s
+    bounds = job_time(config, [items])
+    assert (bounds.cpu, bounds.bound_by) == (pytest.approx(1051.2), "cpu")
+
+
+def test_a_record_s_cpu_is_its_share_of_its_page_s_fetch_and_the_record_stages():
+    samples = [WindowSample(DAY, 20, 48, False, 20, 0.01, cpu_seconds=0.004) for _ in range(3)]
+    assert cpu_per_record(samples, 0.0002) == pytest.approx(0.012 / 60 + 0.0002)
+    assert cpu_per_record([WindowSample(DAY, 0, 0, True, 20, 0.01, cpu_seconds=0.004)], 0.0002) == 0.0002
+
+
+def test_children_scale_with_their_sampled_parents_mean_and_both_ranges():
+    # 3 parent records held 15, 15 and 25 children; the parents are 1,500 (1,400-1,600)
+    children = per_parent([15, 15, 25], Estimate(1500, 1400, 1600))
+    sampled = scaled([15, 15, 25], 1500)  # t(2) = 4.30, sd 5.77, sqrt(3), corrected for 1,500 parents
+    assert children.value == pytest.approx(27500)
+    assert children.low == pytest.approx(sampled.low / 1500 * 1400)
+    assert children.high == pytest.approx(sampled.high / 1500 * 1600)
+    assert per_parent([15, 15, 15], Estimate(1440, 1440, 1440)) == Estimate(21600, 21600, 21600)
+    assert per_parent([], Estimate(10, 10, 10)) == Estimate(0, 0, 0)
+    assert per_parent([4, 6], Estimate(0, 0, 0)) == Estimate(0, 0, 0)
 
 
 def test_dataflow_cost_refuses_an_unknown_region_or_machine_and_reads_a_price_file(tmp_path):
