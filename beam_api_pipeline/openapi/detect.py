@@ -295,8 +295,9 @@ def _range_in_words(query: dict[str, dict[str, Any]]) -> str | None:
 
 
 def _timestamp(record: dict[str, Any], stem: str | None) -> Guess:
-    """The record field the time filter filters by: the one named by its stem, else updated over created; else a
-    nested date-time whose path names a last change (a nested creation time is a sub-object's, not the record's)."""
+    """The record field the time filter filters by: the one named by its stem, else updated over created; else,
+    when the record has no date-time of its own, a nested date-time whose path names a last change (a nested
+    creation time is a sub-object's, not the record's)."""
     names = list(properties(record))
     stems = (stem,) if stem else _TIME_STEMS
     for wanted in stems:
@@ -308,7 +309,8 @@ def _timestamp(record: dict[str, Any], stem: str | None) -> Guess:
                     return Guess(name, why)
     if stem and stem in names:
         return Guess(stem)
-    nested = _update_path(record) if stem is None else None
+    own_times = [name for name, prop in properties(record).items() if merged(prop).get("format") == "date-time"]
+    nested = _update_path(record) if stem is None and not own_times else None
     if nested:
         return Guess(nested, f"no time at the top of the record: `{nested}` is the nested time named for a change")
     return Guess(None)

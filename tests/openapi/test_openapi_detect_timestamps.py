@@ -72,6 +72,16 @@ def test_a_nested_creation_time_is_a_sub_objects_not_the_records():
     )
 
 
+def test_a_record_with_a_time_of_its_own_takes_no_nested_one():
+    item = {"type": "object", "properties": {"modified_at": DATE_TIME}}
+    record = {"type": "object", "properties": {"id": {"type": "integer"}, "seen_at": DATE_TIME, "item": item}}
+    (endpoint,) = list_endpoints(_document({"/recent": _list(record, [_since()])}))
+    assert (endpoint.timestamp_field, endpoint.todos) == (
+        Guess(None),
+        {"timestamp_field": "no time field found in the record schema: set watermark.timestamp_field"},
+    )
+
+
 COMPACT = {"type": "object", "properties": {"gid": {"type": "string"}, "name": {"type": "string"}}}
 FULL = {"type": "object", "properties": {**COMPACT["properties"], "created_at": DATE_TIME, "modified_at": DATE_TIME}}
 
