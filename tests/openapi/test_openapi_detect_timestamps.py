@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from beam_api_pipeline.openapi.command import choose
+from beam_api_pipeline.openapi.command import choose, describe
 from beam_api_pipeline.openapi.detect import Guess, list_endpoints
 from beam_api_pipeline.openapi.render import render
 
@@ -60,6 +60,14 @@ def test_a_nested_time_whose_path_names_a_change_is_the_timestamp_as_a_guess():
             "no time at the top of the record: `commit.committer.date` is the nested time named for a change",
         ),
         {},
+    )
+
+
+def test_the_listing_marks_a_nested_time_as_a_guess():
+    (endpoint,) = list_endpoints(_document({"/commits": _list(COMMIT, [_since()])}))
+    assert describe(endpoint) == (
+        "commits  GET /commits  records=(root)  pagination=page_number  page_size=-  time_filter=since (iso8601)"
+        "  timestamp=commit.committer.date?  primary_key=sha?"
     )
 
 
