@@ -19,6 +19,7 @@ def describe(endpoint: ListEndpoint) -> str:
         return f"{value}?" if why else str(value)
 
     paging = endpoint.pagination.value or {}
+    stamp, key = endpoint.timestamp_field, endpoint.primary_key
     tf = endpoint.time_filter.value
     if endpoint.parent:
         time = "none (a child)"
@@ -32,8 +33,8 @@ def describe(endpoint: ListEndpoint) -> str:
         f"pagination={shown(paging.get('strategy', 'TODO'), endpoint.pagination.why)}",
         f"page_size={paging.get('page_size', '-')}",
         f"time_filter={time}",
-        f"timestamp={endpoint.timestamp_field.value or 'TODO'}",
-        f"primary_key={endpoint.primary_key.value or 'TODO'}",
+        f"timestamp={shown(stamp.value, stamp.why) if stamp.value else 'TODO'}",
+        f"primary_key={shown(key.value, key.why) if key.value else 'TODO'}",
     ]
     if endpoint.parent:
         parts.append(f"parent={endpoint.parent[0]} ({endpoint.parent[1]} = {endpoint.parent[2]})")

@@ -39,6 +39,10 @@ _END_PARAMS = (
 _RANGE_STARTS = ("gte", "gt", "from", "min", "after")
 _RANGE_ENDS = ("lt", "lte", "to", "max", "before")
 _TIME_STEMS = ("updated", "modified", "changed", "created")
+#: Words of a nested time's path that make it the record's last change (a sub-object's own creation time is not).
+_UPDATE_WORDS = ("updated", "modified", "changed", "committed", "committer")
+#: Query parameters that choose the fields of the records an answer holds.
+_FIELDS_PARAMS = ("opt_fields", "fields", "$select", "select")
 _MAX_IN_TEXT = re.compile(r"(?:max(?:imum)?(?: of| is|:)?\s*|between \d+ and |up to |1-|1 to )(\d{2,5})", re.I)
 
 
@@ -75,6 +79,9 @@ class ListEndpoint:
     record_schema: dict[str, Any]
     parent: tuple[str, str, str] | None = None  # (parent endpoint's path, path parameter, parent record field)
     sort_params: dict[str, str] = field(default_factory=dict)  # a newest-first sort by update time
+    fields_param: tuple[str, bool] | None = None  # a parameter choosing the fields (name, values comma-joined)
+    fields_params: dict[str, Any] = field(default_factory=dict)  # that parameter asking for the timestamp field
+    time_stem: str | None = None  # the record-field stem the time filter filters by (None: any update time)
     todos: dict[str, str] = field(default_factory=dict)
 
 
@@ -258,8 +265,39 @@ def _time_filter(query: dict[str, dict[str, Any]]) -> tuple[Guess, str | None]:
     return Guess(None), None
 
 
+def _update_path(record: dict[str, Any]) -> str | None:
+    """The dotted path of a nested date-time whose path names a last change, at most two objects down."""
+    found = []
+
+    def walk(schema: dict[str, Any], prefix: list[str]) -> None:
+        for name, prop in properties(schema).items():
+            if "object" in types(prop) and len(prefix) < 2:
+                walk(prop, [*prefix, name])
+            elif prefix and merged(prop).get("format") == "date-time":
+                found.append([*prefix, name])
+
+    walk(record, [])
+    for path in found:
+        words = {word for part in path for word in re.split(r"[^a-z]+", part.lower())}
+        if words & set(_UPDATE_WORDS):
+            return ".".join(path)
+    return None
+
+
+def _range_in_words(query: dict[str, dict[str, Any]]) -> str | None:
+    """A time parameter (`created`, a date or date-time) whose description says it takes a range, or None."""
+    for name, param in query.items():
+        schema = merged(param.get("schema") or {})
+        timed = schema.get("format") in ("date-time", "date") and name.lower() in _TIME_STEMS
+        if timed and re.search(r"\brange\b", param.get("description") or "", re.I):
+            return name
+    return None
+
+
 def _timestamp(record: dict[str, Any], stem: str | None) -> Guess:
-    """The record field the time filter filters by: the one named by its stem, else updated over created."""
+    """The record field the time filter filters by: the one named by its stem, else updated over created; else,
+    when the record has no date-time of its own, a nested date-time whose path names a last change (a nested
+    creation time is a sub-object's, not the record's)."""
     names = list(properties(record))
     stems = (stem,) if stem else _TIME_STEMS
     for wanted in stems:
@@ -271,6 +309,10 @@ def _timestamp(record: dict[str, Any], stem: str | None) -> Guess:
                     return Guess(name, why)
     if stem and stem in names:
         return Guess(stem)
+    own_times = [name for name, prop in properties(record).items() if merged(prop).get("format") == "date-time"]
+    nested = _update_path(record) if stem is None and not own_times else None
+    if nested:
+        return Guess(nested, f"no time at the top of the record: `{nested}` is the nested time named for a change")
     return Guess(None)
 
 
@@ -296,6 +338,58 @@ def _newest_first(query: dict[str, dict[str, Any]]) -> dict[str, str]:
     if direction and "desc" in ((query[direction].get("schema") or {}).get("enum") or []):
         return {sort: by, direction: "desc"}
     return {}
+
+
+def _fields_param(query: dict[str, dict[str, Any]]) -> tuple[str, bool] | None:
+    """(name, whether its values are joined by commas) of a query parameter choosing the records' fields."""
+    lowered = {name.lower(): name for name in query}
+    name = next((lowered[n] for n in _FIELDS_PARAMS if n in lowered), None)
+    if name is None:
+        return None
+    param = query[name]
+    return name, "array" not in types(param.get("schema") or {}) or param.get("explode") is False
+
+
+def _single_record(spec: dict[str, Any], path: str) -> tuple[str, dict[str, Any]] | None:
+    """(path, record schema) of the GET of one record of the list at `path` (`path/{key}`): the answer's own
+    object, or its object property named like records (`data`) in a small envelope."""
+    pattern = re.compile(rf"{re.escape(path.rstrip('/'))}/\{{[^}}/]+\}}")
+    for other, item in (spec.get("paths") or {}).items():
+        operation = (item or {}).get(_METHOD) if pattern.fullmatch(other) else None
+        responses = (operation or {}).get("responses") or {}
+        code = next((code for code in sorted(responses, key=str) if str(code).startswith("2")), None)
+        schema = _json_schema(responses[code]) if code else None
+        if schema is None or "object" not in types(schema):
+            continue
+        fields = properties(schema)
+        wrapper = next((key for key in _RECORD_KEYS if key in fields and "object" in types(fields[key])), None)
+        return other, merged(fields[wrapper]) if wrapper and len(fields) <= 3 else merged(schema)
+    return None
+
+
+def _ask_for_timestamps(spec: dict[str, Any], endpoints: list[ListEndpoint]) -> None:
+    """For a list endpoint whose records lack the time field but which takes a fields parameter: the field of
+    its one-record answer (`GET path/{key}`) that the time filter names, asked for with that parameter."""
+    for endpoint in endpoints:
+        if endpoint.timestamp_field.value or endpoint.fields_param is None:
+            continue
+        single = _single_record(spec, endpoint.path)
+        stamp = _timestamp(single[1], endpoint.time_stem) if single else Guess(None)
+        if single is None or stamp.value is None or "." in stamp.value:
+            continue
+        single_path, full = single
+        name, joined = endpoint.fields_param
+        fields = [*properties(endpoint.record_schema), stamp.value]
+        endpoint.fields_params = {name: ",".join(fields) if joined else fields}
+        record = properties(endpoint.record_schema)
+        endpoint.record_schema = {
+            "type": "object",
+            "properties": {**record, stamp.value: properties(full)[stamp.value]},
+        }
+        endpoint.timestamp_field = Guess(
+            stamp.value, f"the listed records lack it; the record of GET {single_path} has it: asked for in `{name}`"
+        )
+        endpoint.todos.pop("timestamp_field", None)
 
 
 def _name(path: str) -> str:
@@ -331,9 +425,13 @@ def _operation_endpoint(path: str, operation: dict[str, Any]) -> ListEndpoint | 
     if paging_todo:
         todos["pagination"] = paging_todo
     if time_filter.value is None and not sort_params:
+        ranged = _range_in_words(query)
         todos["time_filter"] = (
-            "the document shows no time filter parameter: set watermark.watermark_field (or a window template in "
-            "params), or watermark.filter: client with a newest-first sort"
+            f"`{ranged}` takes a time range in a syntax the document does not give: write the window into "
+            f"params.{ranged} in that syntax, as a template of {{window_start:FORMAT}} and {{window_end:FORMAT}}"
+            if ranged
+            else "the document shows no time filter parameter: set watermark.watermark_field (or a window template "
+            "in params), or watermark.filter: client with a newest-first sort"
         )
     if timestamp.value is None:
         todos["timestamp_field"] = "no time field found in the record schema: set watermark.timestamp_field"
@@ -352,6 +450,8 @@ def _operation_endpoint(path: str, operation: dict[str, Any]) -> ListEndpoint | 
         primary_key=primary_key,
         record_schema=record,
         sort_params=sort_params,
+        fields_param=_fields_param(query),
+        time_stem=stem,
         todos=todos,
     )
 
@@ -417,6 +517,7 @@ def list_endpoints(spec: dict[str, Any]) -> list[ListEndpoint]:
             endpoint = _operation_endpoint(path, operation)
             if endpoint:
                 endpoints.append(endpoint)
+    _ask_for_timestamps(spec, endpoints)
     name_uniquely(endpoints)
     _link_parents(endpoints)
     return endpoints

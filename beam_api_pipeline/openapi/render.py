@@ -129,10 +129,12 @@ def _endpoint(
     lines.key(3, "path", path, comment)
     if endpoint.parent:
         lines.key(3, "include_from_parent", [endpoint.parent[2]])
-    params = {**endpoint.sort_params, **_bound_params(endpoint, shared)}
+    params = {**endpoint.sort_params, **endpoint.fields_params, **_bound_params(endpoint, shared)}
     if params:
-        comment = "newest first by update time, for watermark.filter: client" if endpoint.sort_params else None
-        lines.key(3, "params", params, comment)
+        comments = ["newest first by update time, for watermark.filter: client"] if endpoint.sort_params else []
+        if endpoint.fields_params:
+            comments.append(f"guess: the listed fields and `{endpoint.timestamp_field.value}`, which they lack")
+        lines.key(3, "params", params, "; ".join(comments) or None)
     lines.key(3, "records_path", endpoint.records_path.value, _why(endpoint.records_path))
     if endpoint.primary_key.value:
         lines.key(3, "primary_key", endpoint.primary_key.value, _why(endpoint.primary_key))

