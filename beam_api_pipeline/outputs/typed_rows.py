@@ -98,4 +98,5 @@ def _item(value: Any, field: dict[str, Any], time_formats: Mapping[str, str], pa
             return parse_timestamp(value, time_formats.get(path, "iso8601"))
         return _CONVERT[kind](value)
     except (ValueError, TypeError, InvalidOperation, binascii.Error):
-        raise ValueMismatch(f"{path}: expected a {kind}, got {value!r}") from None
+        article = "an" if kind[0] in "AEIOU" else "a"
+        raise ValueMismatch(f"{path}: expected {article} {kind}, got {value!r}") from None
