@@ -6,6 +6,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from beam_api_pipeline.outputs.typed_rows import DECIMALS
 from beam_api_pipeline.schemas.infer import Fields
 
 #: The Arrow type of each BigQuery type but RECORD; GEOGRAPHY, JSON, INTERVAL and RANGE are text.
@@ -14,8 +15,8 @@ ARROW_TYPES: dict[str, pa.DataType] = {
     "BYTES": pa.binary(),
     "INTEGER": pa.int64(),
     "FLOAT": pa.float64(),
-    "NUMERIC": pa.decimal128(38, 9),
-    "BIGNUMERIC": pa.decimal256(76, 38),
+    "NUMERIC": pa.decimal128(*DECIMALS["NUMERIC"]),
+    "BIGNUMERIC": pa.decimal256(*DECIMALS["BIGNUMERIC"]),
     "BOOLEAN": pa.bool_(),
     "TIMESTAMP": pa.timestamp("us", tz="UTC"),
     "DATE": pa.date32(),

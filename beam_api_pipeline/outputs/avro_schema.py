@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from beam_api_pipeline.outputs.typed_rows import DECIMALS
 from beam_api_pipeline.schemas.infer import Fields
 
 #: The Avro type of each BigQuery type but RECORD (times as logical types); GEOGRAPHY, JSON, INTERVAL and RANGE
@@ -13,8 +14,10 @@ AVRO_TYPES: dict[str, Any] = {
     "BYTES": "bytes",
     "INTEGER": "long",
     "FLOAT": "double",
-    "NUMERIC": {"type": "bytes", "logicalType": "decimal", "precision": 38, "scale": 9},
-    "BIGNUMERIC": {"type": "bytes", "logicalType": "decimal", "precision": 76, "scale": 38},
+    **{
+        kind: {"type": "bytes", "logicalType": "decimal", "precision": precision, "scale": scale}
+        for kind, (precision, scale) in DECIMALS.items()
+    },
     "BOOLEAN": "boolean",
     "TIMESTAMP": {"type": "long", "logicalType": "timestamp-micros"},
     "DATE": {"type": "int", "logicalType": "date"},

@@ -8,13 +8,17 @@ import base64
 import binascii
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime, time
-from decimal import Decimal, InvalidOperation
+from decimal import Context, Decimal, InvalidOperation
 from typing import Any
 
 from beam_api_pipeline.core import jsoncodec
 from beam_api_pipeline.core.timeformat import parse_timestamp
 from beam_api_pipeline.schemas.bigquery_schema import value_problem
 from beam_api_pipeline.schemas.infer import Fields
+
+#: (precision, scale) of the decimal types: the digits a value may have, and how many of them after the point.
+DECIMALS = {"NUMERIC": (38, 9), "BIGNUMERIC": (76, 38)}
+_DECIMAL_CONTEXT = Context(prec=100)
 
 
 class ValueMismatch(ValueError):
@@ -32,6 +36,27 @@ def _integer(value: Any) -> int:
     return number
 
 
+def _decimal(kind: str) -> Callable[[Any], Decimal]:
+    """Reads a value of the decimal type `kind`: refused (never rounded) when it has more digits than it holds."""
+    precision, scale = DECIMALS[kind]
+
+    def read(value: Any) -> Decimal:
+        number = Decimal(str(value))
+        exact = number.is_finite() and number == number.quantize(Decimal(1).scaleb(-scale), context=_DECIMAL_CONTEXT)
+        if not exact or number.copy_abs() >= _DECIMAL_CONTEXT.power(10, precision - scale):
+            raise ValueError(f"does not fit {kind}")
+        return number
+
+    return read
+
+
+def _time(value: Any) -> time:
+    moment = time.fromisoformat(str(value))
+    if moment.tzinfo is not None:
+        raise ValueError("a TIME has no zone")
+    return moment
+
+
 def _datetime(value: Any) -> datetime:
     moment = datetime.fromisoformat(str(value))
     return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
@@ -43,11 +68,11 @@ _CONVERT: dict[str, Callable[[Any], Any]] = {
     "BYTES": lambda value: base64.b64decode(value, validate=True),
     "INTEGER": _integer,
     "FLOAT": float,
-    "NUMERIC": lambda value: Decimal(str(value)),
-    "BIGNUMERIC": lambda value: Decimal(str(value)),
+    "NUMERIC": _decimal("NUMERIC"),
+    "BIGNUMERIC": _decimal("BIGNUMERIC"),
     "BOOLEAN": _boolean,
     "DATE": lambda value: date.fromisoformat(str(value)),
-    "TIME": lambda value: time.fromisoformat(str(value)),
+    "TIME": _time,
     "DATETIME": _datetime,
     "GEOGRAPHY": str,
     "INTERVAL": str,

@@ -222,6 +222,41 @@ def test_a_value_its_column_does_not_take_is_an_error_naming_it(row, error):
     assert str(caught.value) == error
 
 
+SCALARS = [{"name": kind.lower(), "type": kind, "mode": "NULLABLE"} for kind, _, _ in TYPES]
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "error"),
+    [
+        ("numeric", "1.1234567891", "numeric: expected a NUMERIC, got '1.1234567891'"),  # never rounded
+        ("numeric", 10**29, "numeric: expected a NUMERIC, got 100000000000000000000000000000"),
+        ("numeric", "NaN", "numeric: expected a NUMERIC, got 'NaN'"),
+        ("bignumeric", "1e38", "bignumeric: expected a BIGNUMERIC, got '1e38'"),
+        ("bytes", "not base64!", "bytes: expected a BYTES, got 'not base64!'"),
+        ("date", "2024-02-30", "date: expected a DATE, got '2024-02-30'"),
+        ("time", "12:00:00+01:00", "time: expected a TIME, got '12:00:00+01:00'"),
+        ("boolean", "yes", "boolean: expected a BOOLEAN, got 'yes'"),
+        ("timestamp", 1704153600000, "timestamp: expected a TIMESTAMP, got 1704153600000"),  # ms, not seconds
+    ],
+)
+def test_a_value_that_does_not_fit_its_type_is_refused_never_rounded(column, value, error):
+    with pytest.raises(ValueMismatch) as caught:
+        typed_row({column: value}, SCALARS, {})
+    assert str(caught.value) == error
+
+
+@pytest.mark.parametrize("file_format", ["parquet", "avro"])
+def test_the_widest_decimals_round_trip(file_format):
+    row = {
+        "numeric": "-99999999999999999999999999999.999999999",
+        "bignumeric": "99999999999999999999999999999999999999.99999999999999999999999999999999999999",
+    }
+    typed = typed_row(row, SCALARS, {})
+    contents = encode_file([typed], SCALARS, file_format, "items")
+    [read] = (_read_parquet if file_format == "parquet" else _read_avro)(contents)[1]
+    assert (read["numeric"], read["bignumeric"]) == (Decimal(row["numeric"]), Decimal(row["bignumeric"]))
+
+
 def test_the_columns_are_the_schema_before_extended_by_what_the_rows_showed():
     before = [{"name": "id", "type": "INTEGER", "mode": "NULLABLE"}]
     observed = {
