@@ -2,11 +2,14 @@
 
 from typing import Annotated, Any, Literal, get_args
 
-from pydantic import ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
-from .base import StrictModel
+from .base import StrictModel, rule_error
 
 _SCHEMA_RULE = "expected null, auto, a list of BigQuery fields or the path of a JSON schema file"
+
+#: What a file output writes: JSON Lines, or Parquet or Avro files with the columns of the endpoint's schema.
+FileFormat = Literal["jsonl", "parquet", "avro"]
 
 
 class BigQueryOutputSettings(StrictModel):
@@ -39,20 +42,28 @@ class BigQueryOutputSettings(StrictModel):
 
 
 class GcsOutputSettings(StrictModel):
-    """JSON-lines files under ``gs://bucket/prefix``; ``batch_size`` is records per file."""
+    """Files under ``gs://bucket/prefix`` in ``file_format``; ``batch_size`` is records per file; ``compression``
+    gzips JSON Lines (Parquet and Avro compress their own blocks)."""
 
     bucket: str
     prefix: str = ""
-    file_format: Literal["jsonl"] = "jsonl"
+    file_format: FileFormat = "jsonl"
     batch_size: int = Field(1000, gt=0)
     compression: Literal["none", "gzip"] = "none"
 
+    @model_validator(mode="after")
+    def _gzip_only_jsonl(self) -> "GcsOutputSettings":
+        if self.compression == "gzip" and self.file_format != "jsonl":
+            message = f"gzip is for file_format jsonl; {self.file_format} files compress their own blocks"
+            raise rule_error(message, "compression")
+        return self
+
 
 class LocalOutputSettings(StrictModel):
-    """JSON-lines files in a local directory (development and tests)."""
+    """Files in ``file_format`` in a local directory (development and tests)."""
 
     path: str
-    file_format: Literal["jsonl"] = "jsonl"
+    file_format: FileFormat = "jsonl"
     batch_size: int = Field(1000, gt=0)
 
 

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import apache_beam as beam
 from apache_beam import pvalue
+
+if TYPE_CHECKING:
+    from beam_api_pipeline.outputs.columnar import RunSchemas
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,10 @@ class BaseOutput:
         """Where the commit step writes the schema of this run's `endpoint` files
         (`records.row_schemas.write_schema_files`); None for a sink that holds its own schema (a table)."""
         return None
+
+    def use_schemas(self, schemas: RunSchemas) -> None:
+        """Before `write`: what gives the run's schema of each endpoint (WriteOutputs tells every sink); a sink
+        that writes typed columns (Parquet, Avro) keeps it, the others need not."""
 
     def rejected_rows(self) -> list[pvalue.PCollection]:
         """After `write`: the rows this sink refused, as `outputs.rejected.rejected_row` dicts (one

@@ -1,5 +1,6 @@
-"""`type: gcs`: JSON Lines files under `gs://bucket/prefix`; `{window_date}` (and `{endpoint}`) in the prefix give
-one folder per day of window; at most `batch_size` records per file, optionally gzip-compressed."""
+"""`type: gcs`: JSON Lines, Parquet or Avro files (`file_format`) under `gs://bucket/prefix`; `{window_date}` (and
+`{endpoint}`) in the prefix give one folder per day of window; at most `batch_size` records per file, JSON Lines
+optionally gzip-compressed."""
 
 from __future__ import annotations
 
@@ -16,8 +17,7 @@ from apache_beam.io.filesystems import FileSystems
 from beam_api_pipeline.core.paths import get_path
 from beam_api_pipeline.core.timeformat import parse_timestamp
 from beam_api_pipeline.gcp.clients import use_emulators
-from beam_api_pipeline.outputs.base import BaseOutput
-from beam_api_pipeline.outputs.files import schema_file_name
+from beam_api_pipeline.outputs.files import FileOutput, schema_file_name
 from beam_api_pipeline.outputs.jsonl import json_line_bytes
 
 WINDOW_START_FIELD = "_window_start"
@@ -37,6 +37,11 @@ def folder_for(bucket: str, prefix: str, endpoint: str, date: str) -> str:
     return f"gs://{bucket}/{path}" if path else f"gs://{bucket}"
 
 
+def _new_path(folder: str, file_stem: str, suffix: str) -> str:
+    """A new file's path in `folder`: `<file_stem>-<random>.<suffix>`."""
+    return posixpath.join(folder, f"{file_stem}-{uuid.uuid4().hex[:12]}{suffix}")
+
+
 class _WriteFolderFn(beam.DoFn):
     """Writes one folder's rows as JSON Lines objects of at most `batch_size` rows each; yields their paths."""
 
@@ -49,8 +54,7 @@ class _WriteFolderFn(beam.DoFn):
         use_emulators()
 
     def _open(self, folder: str):
-        name = f"{self._file_stem}-{uuid.uuid4().hex[:12]}.jsonl" + (".gz" if self._gzip else "")
-        path = posixpath.join(folder, name)
+        path = _new_path(folder, self._file_stem, ".jsonl.gz" if self._gzip else ".jsonl")
         compression = CompressionTypes.GZIP if self._gzip else CompressionTypes.UNCOMPRESSED
         return path, FileSystems.create(path, mime_type="application/x-ndjson", compression_type=compression)
 
@@ -71,7 +75,38 @@ class _WriteFolderFn(beam.DoFn):
             yield path
 
 
-class GcsOutput(BaseOutput):
+def _folder_files(element: tuple[str, Iterable[Any]], batch_size: int) -> Iterator[tuple[str, list]]:
+    """One folder's rows as `(folder, rows)` of at most `batch_size` rows each."""
+    folder, rows = element
+    chunk: list = []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) == batch_size:
+            yield folder, chunk
+            chunk = []
+    if chunk:
+        yield folder, chunk
+
+
+class _WriteEncodedFn(beam.DoFn):
+    """Writes each `(folder, file contents)` as one new object in the folder; yields its path."""
+
+    def __init__(self, file_stem: str, suffix: str):
+        self._file_stem = file_stem
+        self._suffix = suffix
+
+    def setup(self) -> None:
+        use_emulators()
+
+    def process(self, element: tuple[str, bytes]) -> Iterator[str]:
+        folder, contents = element
+        path = _new_path(folder, self._file_stem, self._suffix)
+        with FileSystems.create(path, mime_type="application/octet-stream") as handle:
+            handle.write(contents)
+        yield path
+
+
+class GcsOutput(FileOutput):
     """`type: gcs`. Each file is uploaded as one object, so a reader never sees half a file; a retried
     bundle may leave an extra file with the same rows (the rows carry `_run_id` when metadata is on)."""
 
@@ -98,9 +133,11 @@ class GcsOutput(BaseOutput):
             date = window_date(row, target.timestamp_column, target.time_format) if dated else ""
             return folder_for(bucket, prefix, endpoint, date), row
 
-        return (
-            rows
-            | "ByFolder" >> beam.Map(keyed)
-            | "GroupByFolder" >> beam.GroupByKey()
-            | "WriteFiles" >> beam.ParDo(_WriteFolderFn(file_stem, settings.batch_size, settings.compression))
-        )
+        folders = rows | "ByFolder" >> beam.Map(keyed) | "GroupByFolder" >> beam.GroupByKey()
+        if settings.file_format == "jsonl":
+            return folders | "WriteFiles" >> beam.ParDo(
+                _WriteFolderFn(file_stem, settings.batch_size, settings.compression)
+            )
+        files = folders | "FolderFiles" >> beam.FlatMap(_folder_files, settings.batch_size)
+        encoded = self.encoded(files, endpoint, f"gs://{bucket}/{prefix}", keyed=True)
+        return encoded | "WriteFiles" >> beam.ParDo(_WriteEncodedFn(file_stem, self.suffix))

@@ -7,6 +7,7 @@ from apache_beam import pvalue
 
 from beam_api_pipeline.core.beam_windows import count_all
 from beam_api_pipeline.outputs.base import BaseOutput
+from beam_api_pipeline.outputs.columnar import RunSchemas
 
 
 class WriteOutputs(beam.PTransform):
@@ -18,12 +19,17 @@ class WriteOutputs(beam.PTransform):
     Flatten (docs/beam-time-flush-bug.md).
     """
 
-    def __init__(self, outputs: list[BaseOutput]):
+    def __init__(self, outputs: list[BaseOutput], schemas: RunSchemas | None = None):
+        """`schemas`: what gives the run's schema of each endpoint, told to each sink (`BaseOutput.use_schemas`)."""
         super().__init__()
         self._outputs = outputs
+        self._schemas = schemas
 
     def expand(self, rows: dict[str, pvalue.PCollection]) -> pvalue.PCollection:
         counts = []
+        if self._schemas is not None:
+            for output in self._outputs:
+                output.use_schemas(self._schemas)
         for endpoint, batches in rows.items():
             for output in self._outputs:
                 written = output.expand_batches(batches, endpoint)

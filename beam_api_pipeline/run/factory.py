@@ -15,6 +15,7 @@ from beam_api_pipeline.extractors.base import BaseExtractor
 from beam_api_pipeline.fetch.read import RECORDS, RESULTS, ReadFromApi
 from beam_api_pipeline.outputs.base import BaseOutput, OutputContext, OutputEndpoint
 from beam_api_pipeline.outputs.bigquery import BigQueryOutput
+from beam_api_pipeline.outputs.columnar import RunSchemas
 from beam_api_pipeline.outputs.files import LocalOutput
 from beam_api_pipeline.outputs.gcs import GcsOutput
 from beam_api_pipeline.outputs.write import WriteOutputs
@@ -151,7 +152,9 @@ class PipelineFactory:
         check_results = fetched[_CHECK_RESULTS]
         judged = _all([results, *check_results], "WithCheckResults")
         invalid = _all(fetched[INVALID], "AllInvalid")
-        written = fetched["rows"] | "WriteOutputs" >> WriteOutputs(outputs)
+        schemas = fetched["rows"] | "RowSchemas" >> RowSchemas(timestamp_columns(config))
+        run_schemas = RunSchemas(schemas, plan.schemas_before)  # a Parquet or Avro file's columns
+        written = fetched["rows"] | "WriteOutputs" >> WriteOutputs(outputs, run_schemas)
         row_times = None
         if self._polls is not None:
             watermark = config.api_config.watermark
@@ -160,7 +163,6 @@ class PipelineFactory:
             )
             timed = [rows | f"RecordLatency[{e}]" >> beam.ParDo(latency) for e, rows in fetched["rows"].items()]
             row_times = _all(timed, "AllRowTimes")
-        schemas = fetched["rows"] | "RowSchemas" >> RowSchemas(timestamp_columns(config))
         rejected = [rows for output in outputs for rows in output.rejected_rows()] + fetched[DROPPED]
         rejected_rows = (rejected or [pipeline | "NoRejectedRows" >> beam.Create([])]) | "AllRejected" >> beam.Flatten()
         section = config.dead_letter
