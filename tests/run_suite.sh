@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # run_suite.sh PYTHON WORKERS SERIAL_WORKERS [PYTEST_ARGS...]: the whole suite, as `make test` runs it, in two
 # passes at once: the tests marked `serial` (real rates and latencies) on SERIAL_WORKERS pytest-xdist workers at
-# the normal CPU priority, and beside them every other test on WORKERS workers at the lowest (`nice -n 19`,
-# `--dist loadgroup`: the tests that share a server on one worker, as tests/conftest.py says). A serial test
-# gets a core the moment it wants one; the other pass has whatever is left, which is most of the machine, as
-# serial tests mostly wait. The parallel pass prints as it goes, the serial pass when both are over. The exit
-# code is the parallel pass's when it failed, else the serial pass's. PYTEST_ARGS (paths, -k, ...) go to both.
+# the normal CPU priority, and beside them every other test on WORKERS workers (`--dist loadgroup`: the tests
+# that share a server on one worker, as tests/conftest.py says) at the idle priority (`chrt --idle`, else
+# `nice -n 19`): a serial test gets a core the moment it wants one; the parallel pass has whatever is left,
+# which is most of the machine, as serial tests mostly wait. The parallel pass prints as it goes, the serial pass
+# when both are over. The exit code is the parallel pass's when it failed, else the serial pass's. PYTEST_ARGS
+# (paths, -k, ...) go to both.
 set -uo pipefail
 python=$1 workers=$2 serial_workers=$3
 shift 3
@@ -13,7 +14,10 @@ shift 3
 serial_log=$(mktemp)
 trap 'cat "$serial_log"; rm -f "$serial_log"' EXIT
 
-nice -n 19 "$python" -m pytest -q -n "$workers" --dist loadgroup -m "not serial" "$@" &
+idle=(nice -n 19)
+chrt --idle 0 true 2>/dev/null && idle=(chrt --idle 0 nice -n 19)
+
+"${idle[@]}" "$python" -m pytest -q -n "$workers" --dist loadgroup -m "not serial" "$@" &
 parallel_pid=$!
 "$python" -m pytest -q -n "$serial_workers" --dist loadgroup -m serial "$@" >"$serial_log" 2>&1
 serial=$?
