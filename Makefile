@@ -108,9 +108,10 @@ $(PRISM):
 # Prism built for tests/runners, redis-server installed for tests/rate_limits, and the real REST servers installed
 # for tests/real_servers (before the namespace, which reaches no registry); see docs/testing.md.
 #
-# Two passes in the one namespace (tests/run_suite.sh): every test but those marked `serial` on TEST_WORKERS
-# pytest-xdist workers, the tests of a file that share a server on one worker (`--dist loadgroup`); then the
-# `serial` tests (real rates and latencies: streaming, rate limits) on SERIAL_WORKERS, with nothing else running.
+# Two passes at once in the one namespace (tests/run_suite.sh): the `serial` tests (real rates and latencies:
+# streaming, rate limits) on SERIAL_WORKERS pytest-xdist workers at the normal CPU priority, and every other test
+# on TEST_WORKERS workers at the idle priority, the tests of a file that share a server on one worker
+# (`--dist loadgroup`).
 TEST_WORKERS ?= 4
 SERIAL_WORKERS ?= 2
 test: $(INSTALLED) $(PRISM) $(REDIS_SERVER) real-servers openapi-tools lint

@@ -2,8 +2,9 @@
 the same examples under CI (`HYPOTHESIS_PROFILE=ci`, set by `.ci/run`), so that a submission never fails on a
 draw; `sample_api` is the bundled sample API on 127.0.0.1, one per test.
 
-`make test` runs the suite on several pytest-xdist workers, then the tests marked `serial` on their own (see
-docs/testing.md and tests/run_suite.sh). Which tests go together is said here, once:
+`make test` runs the tests marked `serial` on two pytest-xdist workers at the normal CPU priority and, beside
+them, every other test on several workers at the idle priority (see docs/testing.md and tests/run_suite.sh).
+Which tests go together is said here, once:
 - `serial` (marked at collection, by path): tests that measure real rates or latencies, which a busy machine
   would distort;
 - with `--dist loadgroup`, the tests of one file of ONE_WORKER_PER_FILE run on one worker, which starts the
@@ -26,10 +27,11 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 TESTS = Path(__file__).parent
 
 #: Tests (folders, files; paths under tests/) that measure real rates or latencies (requests a second, seconds
-#: from an API's answer to the written file) or run streaming polls on a clock: they run after the parallel
-#: pass, on a machine that nothing else keeps busy. The streaming run into the BigQuery emulator failed once in
-#: the parallel pass (its watcher found the watermark past rows the table did not show yet, on a machine at a
-#: load average of 25); `plan`'s time estimate against a real run's time (within 25 %) at a load of 8.
+#: from an API's answer to the written file) or run streaming polls on a clock: they run at the normal CPU
+#: priority while the parallel pass has only what they leave (`chrt --idle`). The streaming run into the
+#: BigQuery emulator failed once in the parallel pass (its watcher found the watermark past rows the table did
+#: not show yet, on a machine at a load average of 25); `plan`'s time estimate against a real run's time
+#: (within 25 %) at a load of 8.
 SERIAL = ("rate_limits/", "streaming/", "integration/test_streaming_bigquery.py", "pipeline/test_plan_command.py")
 
 #: Folders whose files share a server started once per worker (a session fixture): each file on one worker.

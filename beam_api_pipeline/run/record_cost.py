@@ -1,6 +1,6 @@
 """The CPU a record costs a run's workers, Beam's own work included, measured once by `plan`: the sampled pages'
 records go through the run's record stages (`TransformRecords`: placement, de-duplication by key, the transform;
-`RowSchemas`; `WriteOutputs` to JSON-lines files in a temporary folder) on the in-process DirectRunner, timed
+`RowSchemas`; `WriteOutputs` to JSON-lines files in a temporary folder) on the project's in-process runner, timed
 with the process's CPU clock, less the same graph run over no records (Beam's fixed cost of a pipeline, which is
 not a record's), each run after a garbage collection.
 
@@ -23,10 +23,11 @@ from datetime import timedelta
 from typing import Any
 
 import apache_beam as beam
-from apache_beam.options.pipeline_options import PipelineOptions
 
 from beam_api_pipeline.config import PipelineConfig
 from beam_api_pipeline.config.outputs import LocalOutputSettings
+from beam_api_pipeline.core.beam_options import ViewOnceOptions
+from beam_api_pipeline.core.runners import SafeFnApiRunner
 from beam_api_pipeline.core.windowing import Window
 from beam_api_pipeline.outputs.files import LocalOutput
 from beam_api_pipeline.outputs.write import WriteOutputs
@@ -40,8 +41,9 @@ MIN_RECORDS = 10_000
 MAX_COPIES = 50
 RUN_ID = "plan-record-cost"
 _MICROSECOND = timedelta(microseconds=1)
-#: The in-process runner, one worker thread: what a worker's Python process does, on one core.
-_RUNNER_ARGS = ["--runner=DirectRunner", "--direct_running_mode=in_memory", "--direct_num_workers=1"]
+#: The in-process runner (the project's, as a local run's: Beam's DirectRunner would look for Prism first), one
+#: worker thread: what a worker's Python process does, on one core.
+_RUNNER_ARGS = ["--direct_running_mode=in_memory", "--direct_num_workers=1"]
 
 Batch = tuple[WindowTask, list[Any]]
 
@@ -83,7 +85,7 @@ def _run_cpu(config: PipelineConfig, elements: list, folder: str, cpu_clock: Cal
     """The CPU seconds of running the record stages over `elements` (`(task element, records)` batches)."""
     gc.collect()  # the garbage of what ran before is not this run's
     started = cpu_clock()
-    with beam.Pipeline(options=PipelineOptions(_RUNNER_ARGS)) as pipeline:
+    with beam.Pipeline(runner=SafeFnApiRunner(), options=ViewOnceOptions(_RUNNER_ARGS)) as pipeline:
         _record_stages(pipeline | "Records" >> beam.Create(elements, reshuffle=False), config, folder)
     return cpu_clock() - started
 

@@ -7,10 +7,14 @@ import json
 import time
 from datetime import UTC, datetime, timedelta
 
+import pytest
+from apache_beam.runners.portability import prism_runner
+
 from beam_api_pipeline.cli import main
+from beam_api_pipeline.config import PipelineConfig
 from beam_api_pipeline.core.windowing import Window
 from beam_api_pipeline.plan.run_plan import WindowTask
-from beam_api_pipeline.run.record_cost import MAX_COPIES, MIN_RECORDS, copied, copies_for
+from beam_api_pipeline.run.record_cost import MAX_COPIES, MIN_RECORDS, copied, copies_for, record_cpu
 from sample_api import SampleApi
 from sample_api.data import Dataset
 from tests.support import RUNNER_MODES, items_config, write_yaml
@@ -66,3 +70,17 @@ def test_the_cpu_a_record_costs_is_measured_with_beam_s_work_and_is_that_of_a_re
     # and 249 us real.
     assert planned > 0
     assert real / 3 <= planned <= 3 * real
+
+
+def test_the_measurement_runs_on_the_project_s_runner_and_never_starts_prism(tmp_path, monkeypatch):
+    # Beam's DirectRunner tries Prism first (and falls back when it fails); Beam keeps a failed Prism job server for
+    # the whole process, so every later Prism run of that process failed (seen: a test worker's 16 streaming runs
+    # after `plan`)
+    started = []
+    monkeypatch.setattr(prism_runner.PrismJobServer, "__init__", lambda *args, **kwargs: started.append(args))
+    config = PipelineConfig.model_validate(items_config("http://127.0.0.1:1", tmp_path))
+    records = [{"id": n, "updated_at": "2024-01-01T01:00:00Z"} for n in range(5)]
+    clock = iter([0.0, 1.0, 1.0, 4.0]).__next__  # an empty run of 1 s, the records' run of 3 s
+
+    assert record_cpu(config, [(WindowTask("items", DAY), records)], clock) == pytest.approx(2.0 / (5 * copies_for(5)))
+    assert started == []
