@@ -6,7 +6,7 @@ from pydantic import ConfigDict, Field, field_validator
 
 from .base import StrictModel
 
-_SCHEMA_RULE = "expected null, auto, a list of BigQuery fields or the path of a JSON schema file"
+_SCHEMA_RULE = "expected null, infer, auto, a list of BigQuery fields or the path of a JSON schema file"
 
 
 class BigQueryOutputSettings(StrictModel):
@@ -14,7 +14,9 @@ class BigQueryOutputSettings(StrictModel):
 
     ``project`` defaults to the job's project. ``merge`` upserts on the endpoints' ``primary_key``.
     ``schema`` (the attribute ``table_schema``: ``schema`` is taken by pydantic) is None (the table exists),
-    ``"auto"``, a list of ``{name, type, mode, fields}`` or the path of a JSON schema file.
+    ``"infer"`` (the table is made from the rows' inferred schema; what an endpoint under ``schema_contract:
+    evolve`` gets when ``schema`` is not given, see ``schema_given``), ``"auto"``, a list of
+    ``{name, type, mode, fields}`` or the path of a JSON schema file.
     """
 
     project: str | None = None
@@ -27,6 +29,11 @@ class BigQueryOutputSettings(StrictModel):
     clustering_fields: list[str] = Field(default_factory=list)
 
     model_config = ConfigDict(serialize_by_alias=True)
+
+    @property
+    def schema_given(self) -> bool:
+        """Whether the config sets ``schema`` (``schema: null`` too), rather than leaving it to the default."""
+        return "table_schema" in self.model_fields_set
 
     @field_validator("table_schema", mode="before")
     @classmethod

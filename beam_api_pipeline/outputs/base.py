@@ -21,6 +21,8 @@ class OutputEndpoint:
     timestamp_column: str
     #: how that column's times are written (`watermark.time_format`)
     time_format: str
+    #: the endpoint's `schema_contract` (`evolve`: a table gains the columns of new fields); None: not known
+    schema_contract: str | None = None
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,9 @@ class OutputContext:
     streaming: bool
     #: per endpoint name, in config order: what a writer needs of it
     endpoints: Mapping[str, OutputEndpoint]
+    #: the row columns inferred as TIMESTAMP (`schemas.baseline.timestamp_columns`), for a sink that infers the
+    #: schema of the rows it writes
+    timestamp_columns: frozenset[str] = frozenset()
 
 
 class BaseOutput:

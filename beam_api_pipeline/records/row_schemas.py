@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterable, Iterator
-from functools import reduce
 from typing import Any
 
 import apache_beam as beam
@@ -25,16 +24,12 @@ from beam_api_pipeline.gcp.clients import use_emulators
 from beam_api_pipeline.plan.run_plan import ResultElement, TaskElement
 from beam_api_pipeline.records.quality import failed_result, fetch_failures
 from beam_api_pipeline.schemas.contract import CONTRACT_ERROR_TYPE
-from beam_api_pipeline.schemas.infer import Fields, extended_fields, merge_fields, observed_fields, schema_changes
+from beam_api_pipeline.schemas.infer import Fields, extended_fields, merge_all, observed_fields, schema_changes
 
 logger = logging.getLogger(__name__)
 
 #: How many times a run reads the latest schema version again when another run recorded one meanwhile.
 _RECORD_ATTEMPTS = 5
-
-
-def _merge_all(schemas: Iterable[Fields]) -> Fields:
-    return reduce(merge_fields, schemas, [])
 
 
 class RowSchemas(beam.PTransform):
@@ -53,7 +48,7 @@ class RowSchemas(beam.PTransform):
             | f"InferBatch[{endpoint}]" >> beam.Map(lambda batch, e: (e, observed_fields(batch, columns)), endpoint)
             for endpoint, batches in rows.items()
         ]
-        return inferred | "AllBatchSchemas" >> beam.Flatten() | "MergeSchemas" >> beam.CombinePerKey(_merge_all)
+        return inferred | "AllBatchSchemas" >> beam.Flatten() | "MergeSchemas" >> beam.CombinePerKey(merge_all)
 
 
 def record_run_schema(

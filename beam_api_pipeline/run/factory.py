@@ -86,10 +86,15 @@ class PipelineFactory:
         watermark = api.watermark
         column = api.transform.column_of(watermark.timestamp_field) or watermark.timestamp_field
         endpoints = {
-            name: OutputEndpoint(primary_key=key, timestamp_column=column, time_format=watermark.time_format)
+            name: OutputEndpoint(
+                primary_key=key,
+                timestamp_column=column,
+                time_format=watermark.time_format,
+                schema_contract=api.endpoints[name].schema_contract,
+            )
             for name, key in api.primary_keys().items()
         }
-        return OutputContext(config.pipeline_id, run_id, config.streaming.enabled, endpoints)
+        return OutputContext(config.pipeline_id, run_id, config.streaming.enabled, endpoints, timestamp_columns(config))
 
     @classmethod
     def output_of(cls, config: PipelineConfig, index: int, run_id: str) -> BaseOutput:
