@@ -264,17 +264,7 @@ class BigQueryOutput(BaseOutput):
             self._rejected.append(checked[REJECTED])
             rows = checked.valid
         streams = settings.method != "file_loads"
-        if grows and streams:
-            grow = GrowTableFn(
-                destination,
-                fields or [],
-                self.context.timestamp_columns,
-                None if merge else settings.partition_field,
-                [] if merge else settings.clustering_fields,
-                staging=merge,
-            )
-            rows = rows | "GrowTable" >> beam.ParDo(grow)
-        elif fields is not None:
+        if fields is not None:
             ready = (
                 pipeline
                 | f"TablesOf[{endpoint}]" >> beam.Create([None])
@@ -290,8 +280,18 @@ class BigQueryOutput(BaseOutput):
                 )
             )
             rows = rows | "AfterTablesExist" >> beam.Map(lambda row, _ready: row, pvalue.AsSingleton(ready))
-            if streams:
-                rows = rows | "EncodeJson" >> beam.Map(encode_json_columns, fields)
+        if grows and streams:
+            grow = GrowTableFn(
+                destination,
+                fields or [],
+                self.context.timestamp_columns,
+                None if merge else settings.partition_field,
+                [] if merge else settings.clustering_fields,
+                staging=merge,
+            )
+            rows = rows | "GrowTable" >> beam.ParDo(grow)
+        elif fields is not None and streams:
+            rows = rows | "EncodeJson" >> beam.Map(encode_json_columns, fields)
 
         schema_argument, side_inputs = self._schema_argument(schema, fields), ()
         load_options = None if merge else table_options
