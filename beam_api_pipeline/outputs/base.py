@@ -71,6 +71,11 @@ class BaseOutput:
         (`records.row_schemas.write_schema_files`); None for a sink that holds its own schema (a table)."""
         return None
 
+    def schema_table(self, endpoint: str) -> str | None:
+        """After `write`: the table this sink gave the new columns of `endpoint`'s rows (named, with how), for
+        the schema history (`records.row_schemas.record_run_schema`); None for a sink that does not."""
+        return None
+
     def rejected_rows(self) -> list[pvalue.PCollection]:
         """After `write`: the rows this sink refused, as `outputs.rejected.rejected_row` dicts (one
         PCollection per endpoint written), for the dead letter. A sink that takes every row returns []."""

@@ -24,6 +24,7 @@ from beam_api_pipeline.outputs.bigquery_evolve import (
     EVOLVING_LOAD,
     STAGING_EXPIRY_HOURS,
     GrowTableFn,
+    InsertAgainFn,
     LoadSchemaFn,
     evolved_load_schema,
     grown,
@@ -38,6 +39,13 @@ from beam_api_pipeline.schemas.infer import merge_all, observed_fields
 logger = logging.getLogger(__name__)
 
 REJECTED = "rejected"
+#: How a table gains columns, by (method, merge), as the schema history says it.
+_HOW_TABLES_GROW = {
+    ("file_loads", False): "load jobs with schemaUpdateOptions",
+    ("file_loads", True): "load jobs with schemaUpdateOptions into the staging table, tables.patch before MERGE",
+    ("streaming_inserts", False): "tables.patch before the rows",
+    ("streaming_inserts", True): "tables.patch before the rows and before MERGE",
+}
 _METHODS = {
     "file_loads": WriteToBigQuery.Method.FILE_LOADS,
     "streaming_inserts": WriteToBigQuery.Method.STREAMING_INSERTS,
@@ -179,6 +187,7 @@ class BigQueryOutput(BaseOutput):
         self._where = where
         self._schema = load_schema(settings.table_schema, f"{where}.schema")
         self._rejected: list[pvalue.PCollection] = []
+        self._grown: dict[str, str] = {}
 
     def _grows_by(self, method: str) -> bool:
         """Whether a table written by `method` can grow with the rows in this run."""
@@ -212,6 +221,9 @@ class BigQueryOutput(BaseOutput):
 
     def rejected_rows(self) -> list[pvalue.PCollection]:
         return list(self._rejected)
+
+    def schema_table(self, endpoint: str) -> str | None:
+        return self._grown.get(endpoint)
 
     def table(self, endpoint: str, project: str | None) -> TableName:
         """The table `endpoint`'s rows go to."""
@@ -249,6 +261,8 @@ class BigQueryOutput(BaseOutput):
         fields = schema if isinstance(schema, list) else None
         if schema is None:
             self._refuse_missing(target)
+        if grows:
+            self._grown[endpoint] = f"bigquery table {target} ({_HOW_TABLES_GROW[settings.method, merge]})"
         table_options = _table_options(settings.partition_field, settings.clustering_fields)
         rejection = {
             "pipeline_id": self.context.pipeline_id,
@@ -327,7 +341,7 @@ class BigQueryOutput(BaseOutput):
             # reshuffle Beam uses otherwise)
             with_auto_sharding=self.context.streaming,
         )
-        written = self._written(result, rejection, destination)
+        written = self._written(result, rejection, destination, grows)
         if not merge:
             return written
         keyed = self.context.endpoints[endpoint]
@@ -357,8 +371,9 @@ class BigQueryOutput(BaseOutput):
             return "SCHEMA_AUTODETECT"
         return {"fields": fields} if fields is not None else None
 
-    def _written(self, result, rejection: dict[str, str], destination: TableName) -> pvalue.PCollection:
-        """One element naming `destination` once every row is in it (or refused)."""
+    def _written(self, result, rejection: dict[str, str], destination: TableName, grows: bool) -> pvalue.PCollection:
+        """One element naming `destination` once every row is in it (or refused); with a table that `grows`, a
+        streamed row that raced its patch is inserted again first."""
         name = str(destination)
         if self.settings.method == "file_loads":
             jobs = (
@@ -366,7 +381,10 @@ class BigQueryOutput(BaseOutput):
                 result.destination_copy_jobid_pairs,
             ) | "AllJobs" >> beam.Flatten()
             return count_all(jobs, "JobsDone") | "Loaded" >> beam.Map(lambda _n: name)
-        refused = result.failed_rows_with_errors | "Refused" >> beam.MapTuple(
+        failed = result.failed_rows_with_errors
+        if grows:
+            failed = failed | "InsertAgain" >> beam.ParDo(InsertAgainFn())
+        refused = failed | "Refused" >> beam.MapTuple(
             lambda _table, row, errors: rejected_row(
                 **rejection, error_type="BigQueryRejected", error=_rejection_reason(errors), row=row
             )

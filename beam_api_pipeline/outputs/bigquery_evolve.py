@@ -7,7 +7,8 @@ another type is the contract's to refuse, and BigQuery's."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -166,3 +167,45 @@ class GrowTableFn(beam.DoFn):
         self._client.create_table(table, exists_ok=True)
         logger.info("table %s: made from the rows: %s", self._table, "; ".join(schema_changes(None, fields)))
         return table_fields(self._client.get_table(str(self._table)))
+
+
+def raced_the_patch(errors: list[dict[str, Any]]) -> bool:
+    """Whether BigQuery refused a streamed row only for fields it does not know yet (`no such field`): after a
+    `tables.patch`, streaming inserts may not see the new columns for a while."""
+    return bool(errors) and all(
+        error.get("reason") == "invalid" and "no such field" in error.get("message", "") for error in errors
+    )
+
+
+class InsertAgainFn(beam.DoFn):
+    """`(table, row, errors)` of rows a streaming insert refused in, those still refused out. A row that raced
+    its table's patch (`raced_the_patch`) is inserted again, up to `attempts` times, waiting `first_wait`
+    seconds and twice as long each time (`sleep`: injected in tests); the others pass as they are."""
+
+    def __init__(self, attempts: int = 6, first_wait: float = 2.0, sleep: Callable[[float], None] = time.sleep):
+        self._attempts = attempts
+        self._first_wait = first_wait
+        self._sleep = sleep
+
+    def setup(self) -> None:
+        self._clients: dict[str, Any] = {}
+
+    def teardown(self) -> None:
+        for client in self._clients.values():
+            client.close()
+
+    def process(self, refused: tuple[str, dict[str, Any], list[dict[str, Any]]]) -> Iterator[tuple]:
+        table, row, errors = refused
+        wait = self._first_wait
+        for _ in range(self._attempts):
+            if not raced_the_patch(errors):
+                break
+            self._sleep(wait)
+            wait *= 2
+            name = TableName.parse(table)
+            client = self._clients.setdefault(name.project, bigquery_client(name.project))
+            answer = client.insert_rows_json(str(name), [row])
+            if not answer:
+                return
+            errors = answer[0]["errors"]
+        yield table, row, errors

@@ -52,13 +52,20 @@ class RowSchemas(beam.PTransform):
 
 
 def record_run_schema(
-    store: WatermarkStore, pipeline_id: str, endpoint: str, run_fields: Fields, run_id: str, baseline: Fields | None
+    store: WatermarkStore,
+    pipeline_id: str,
+    endpoint: str,
+    run_fields: Fields,
+    run_id: str,
+    baseline: Fields | None,
+    applied_to: list[str] | None = None,
 ) -> SchemaVersion:
     """The schema version that describes this run's rows of `endpoint`: the latest version (before the first
     one, the `baseline` the rows were held to, a declared schema) extended by what the rows (`run_fields`, as
     RowSchemas observed them) added, recorded as a new version when it differs from the latest one, else the
-    latest one. A version recorded by another run meanwhile is read again and extended (at most
-    _RECORD_ATTEMPTS times)."""
+    latest one; its changes end with an "applied to <table>" line for each of `applied_to` (the tables that
+    grew with the rows, `BaseOutput.schema_table`). A version recorded by another run meanwhile is read again
+    and extended (at most _RECORD_ATTEMPTS times)."""
     for _ in range(_RECORD_ATTEMPTS):
         latest = store.latest_schema(pipeline_id, endpoint)
         before = latest.fields if latest is not None else None
@@ -66,6 +73,7 @@ def record_run_schema(
         changes = schema_changes(before, after)
         if latest is not None and not changes:
             return latest
+        changes += [f"applied to {table}" for table in applied_to or []]
         expected = latest.version if latest is not None else 0
         version = store.record_schema(pipeline_id, endpoint, after, changes, run_id, expected)
         if version is not None:

@@ -188,6 +188,10 @@ class PipelineFactory:
                 endpoint: [path for output in outputs if (path := output.schema_file(endpoint))]
                 for endpoint in config.api_config.endpoints
             },
+            schema_tables={
+                endpoint: [table for output in outputs if (table := output.schema_table(endpoint))]
+                for endpoint in config.api_config.endpoints
+            },
             alert_with=self.dead_letter_location(config) if self.job_alerts else None,
             planned=self._polls,
             row_times=row_times,

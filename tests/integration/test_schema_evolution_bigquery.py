@@ -79,9 +79,16 @@ def test_a_drifted_api_adds_a_column_and_only_type_changes_are_dead_letters(
     assert stored_watermark(config) == t("2024-01-04")
 
 
+HOW = {
+    "file_loads": "load jobs with schemaUpdateOptions",
+    "streaming_inserts": "tables.patch before the rows",
+    "merge": "load jobs with schemaUpdateOptions into the staging table, tables.patch before MERGE",
+}
+
+
 @pytest.mark.parametrize("path", list(PATHS))
 def test_a_missing_table_is_made_from_the_rows_and_grows_with_them(
-    path, sample_api, write_config, dataset, bq, project, tmp_path, beam_args
+    path, sample_api, write_config, dataset, bq, project, tmp_path, beam_args, capsys
 ):
     output = bigquery_output(dataset, "items", **PATHS[path])  # no schema: infer, as the contract is evolve
     config_path, config = write_config(output=[output])
@@ -118,6 +125,18 @@ def test_a_missing_table_is_made_from_the_rows_and_grows_with_them(
     assert ids == [i for i in range(49, 193) if i != 150]
     assert (code, dead_letters(tmp_path)) == (1, [("SchemaContract", 150)])
     assert stored_watermark(config) == t("2024-01-05")
+    capsys.readouterr()
+    assert main(["schema", "show", "--config", str(config_path)]) == 0
+    applied = f"  applied to bigquery table {table} ({HOW[path]})"
+    assert [line for line in capsys.readouterr().out.splitlines() if line.startswith("  ")] == [
+        "  new schema: id INTEGER, updated_at TIMESTAMP, title STRING, value INTEGER, meta RECORD<source STRING>",
+        applied,
+        "  added meta.rank INTEGER",
+        "  added d STRING",
+        applied,
+        "  added c INTEGER",
+        applied,
+    ]
 
 
 def test_a_missing_table_with_schema_null_is_refused_before_the_first_request(
