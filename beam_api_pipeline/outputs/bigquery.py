@@ -21,6 +21,7 @@ from beam_api_pipeline.core.errors import ConfigError, OutputError
 from beam_api_pipeline.gcp.clients import bigquery_client, default_project, use_emulators
 from beam_api_pipeline.outputs.base import BaseOutput, OutputContext
 from beam_api_pipeline.outputs.bigquery_evolve import (
+    EVOLVING_APPEND,
     EVOLVING_LOAD,
     STAGING_EXPIRY_HOURS,
     GrowTableFn,
@@ -319,7 +320,8 @@ class BigQueryOutput(BaseOutput):
                 | "LoadSchema" >> beam.ParDo(LoadSchemaFn(target, fields or []))
             )
             schema_argument, side_inputs = evolved_load_schema, (pvalue.AsSingleton(load_fields, default_value=None),)
-            load_options = {**(load_options or {}), **EVOLVING_LOAD}
+            evolving = EVOLVING_LOAD if settings.write_disposition == "truncate" else EVOLVING_APPEND
+            load_options = {**(load_options or {}), **evolving}
 
         result = rows | "WriteToBigQuery" >> WriteToBigQuery(
             destination.beam_spec,

@@ -22,12 +22,11 @@ from beam_api_pipeline.schemas.infer import Fields, extended_fields, observed_fi
 
 logger = logging.getLogger(__name__)
 
-#: A load's `schemaUpdateOptions` under evolution; unknown values are ignored (a column seen only as null is
-#: not given one until a value comes, `schemas.infer.extended_fields`).
-EVOLVING_LOAD = {
-    "schemaUpdateOptions": ["ALLOW_FIELD_ADDITION", "ALLOW_FIELD_RELAXATION"],
-    "ignoreUnknownValues": True,
-}
+#: A load's parameters under evolution: unknown values are ignored (a column seen only as null is not given one
+#: until a value comes, `schemas.infer.extended_fields`), and, appending, `schemaUpdateOptions` (BigQuery refuses
+#: them with WRITE_TRUNCATE of a whole table, whose schema the load replaces).
+EVOLVING_LOAD = {"ignoreUnknownValues": True}
+EVOLVING_APPEND = {**EVOLVING_LOAD, "schemaUpdateOptions": ["ALLOW_FIELD_ADDITION", "ALLOW_FIELD_RELAXATION"]}
 STAGING_EXPIRY_HOURS = 24
 #: How many times a patch is tried again when another writer changed the table meanwhile.
 _PATCH_ATTEMPTS = 5

@@ -114,7 +114,7 @@ def test_alter_table_add_column_adds_the_column(bq, table):
     assert [(row["id"], row["c"]) for row in _rows(bq, table)] == [(1, None), (2, 5)]
 
 
-def _load(bq, gcs, bucket, table, rows, schema, options=(), create="CREATE_IF_NEEDED"):
+def _load(bq, gcs, bucket, table, rows, schema, options=(), create="CREATE_IF_NEEDED", write="WRITE_APPEND"):
     """Load `rows` (JSON lines in the GCS emulator) into `table` with `schema` and `schemaUpdateOptions`."""
     from google.cloud import bigquery
 
@@ -124,7 +124,7 @@ def _load(bq, gcs, bucket, table, rows, schema, options=(), create="CREATE_IF_NE
         source_format=bigquery.SourceFormat.NEWLINE_DELIMITED_JSON,
         schema=schema,
         schema_update_options=list(options),
-        write_disposition="WRITE_APPEND",
+        write_disposition=write,
         create_disposition=create,
     )
     return bq.load_table_from_uri(f"gs://{bucket}/{name}", table, job_config=config)
@@ -192,3 +192,17 @@ def test_a_load_into_a_missing_table_is_not_found(bq, gcs, bucket, project, data
     with pytest.raises(NotFound):
         job.result()
     assert job.error_result == {"reason": "notFound", "message": f"Not found: Table {_label(missing)}"}
+
+
+def test_a_truncating_load_takes_the_schema_of_the_load(bq, gcs, bucket, table):
+    schema = _schema("id INTEGER", "b STRING", "c INTEGER")
+
+    _load(bq, gcs, bucket, table, [{"id": 2, "c": 7}], schema, write="WRITE_TRUNCATE").result()
+
+    assert [(f.name, f.mode) for f in bq.get_table(table).schema] == [
+        ("id", "NULLABLE"),
+        ("b", "NULLABLE"),
+        ("user", "NULLABLE"),
+        ("c", "NULLABLE"),
+    ]
+    assert _rows(bq, table) == [{"id": 2, "b": None, "user": None, "c": 7}]

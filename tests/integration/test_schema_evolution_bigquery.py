@@ -79,6 +79,23 @@ def test_a_drifted_api_adds_a_column_and_only_type_changes_are_dead_letters(
     assert stored_watermark(config) == t("2024-01-04")
 
 
+def test_a_truncating_load_of_a_drifted_day_replaces_the_rows_and_adds_the_column(
+    sample_api, write_config, dataset, bq, project, tmp_path, beam_args
+):
+    output = bigquery_output(dataset, "items", "file_loads", schema=ITEM_SCHEMA, write_disposition="truncate")
+    config_path, _config = write_config(output=[output])
+    assert main(["run", "--config", str(config_path), *DAY_2, *beam_args]) == 0
+    sample_api.set_faults(schema_drift=True)
+
+    code = main(["run", "--config", str(config_path), *DAY_3, *beam_args])
+
+    table = f"{project}.{dataset}.items"
+    assert columns(bq, table) == [*ITEM_COLUMNS, ("c", "INTEGER", "NULLABLE")]
+    rows = read_table(bq, table, "id, c")
+    assert [(row["id"], row["c"]) for row in rows] == [(i, i % 7) for i in range(97, 145) if i != 100]
+    assert (code, dead_letters(tmp_path)) == (1, [("SchemaContract", 100)])
+
+
 HOW = {
     "file_loads": "load jobs with schemaUpdateOptions",
     "streaming_inserts": "tables.patch before the rows",
