@@ -2,7 +2,7 @@
 
 from typing import Annotated, Any, Literal, get_args
 
-from pydantic import ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, SerializerFunctionWrapHandler, field_validator, model_serializer
 
 from .base import StrictModel
 
@@ -34,6 +34,16 @@ class BigQueryOutputSettings(StrictModel):
     def schema_given(self) -> bool:
         """Whether the config sets ``schema`` (``schema: null`` too), rather than leaving it to the default."""
         return "table_schema" in self.model_fields_set
+
+    @model_serializer(mode="wrap")
+    def _without_default_schema(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """A dump leaves out a ``schema`` the config did not give, so that the config read back from it (a
+        template's overrides, references resolved) keeps the default (``infer`` under ``evolve``)."""
+        data = handler(self)
+        if not self.schema_given:
+            data.pop("schema", None)
+            data.pop("table_schema", None)
+        return data
 
     @field_validator("table_schema", mode="before")
     @classmethod
