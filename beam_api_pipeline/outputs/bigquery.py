@@ -40,6 +40,8 @@ from beam_api_pipeline.schemas.infer import merge_all, observed_fields
 logger = logging.getLogger(__name__)
 
 REJECTED = "rejected"
+#: The methods a table can grow by (`storage_write_api` writes through a schema fixed when the job is built).
+_GROWING_METHODS = ("file_loads", "streaming_inserts")
 #: How a table gains columns, by (method, merge), as the schema history says it.
 _HOW_TABLES_GROW = {
     ("file_loads", False): "load jobs with schemaUpdateOptions",
@@ -183,23 +185,12 @@ class BigQueryOutput(BaseOutput):
             raise OutputError(f"{where}.write_disposition: truncate needs method file_loads")
         if settings.table_schema == AUTO and settings.method != "file_loads":
             raise OutputError(f"{where}.schema: auto (schema detection) needs method file_loads")
-        if settings.table_schema == INFER and not self._grows_by(settings.method):
-            raise OutputError(f"{where}.schema: infer needs {self._growing_methods()}")
+        if settings.table_schema == INFER and settings.method not in _GROWING_METHODS:
+            raise OutputError(f"{where}.schema: infer needs method file_loads or streaming_inserts")
         self._where = where
         self._schema = load_schema(settings.table_schema, f"{where}.schema")
         self._rejected: list[pvalue.PCollection] = []
         self._grown: dict[str, str] = {}
-
-    def _grows_by(self, method: str) -> bool:
-        """Whether a table written by `method` can grow with the rows in this run."""
-        return method == "streaming_inserts" or (method == "file_loads" and not self.context.streaming)
-
-    def _growing_methods(self) -> str:
-        return (
-            "method streaming_inserts in a streaming run"
-            if self.context.streaming
-            else "method file_loads or streaming_inserts"
-        )
 
     def _schema_of(self, endpoint: str):
         """The `schema` in force for `endpoint`: INFER when not given under `schema_contract: evolve`."""
@@ -209,7 +200,7 @@ class BigQueryOutput(BaseOutput):
             self._schema is None
             and not settings.schema_given
             and contract == "evolve"
-            and self._grows_by(settings.method)
+            and settings.method in _GROWING_METHODS
         ):
             return INFER
         return self._schema
@@ -218,7 +209,7 @@ class BigQueryOutput(BaseOutput):
         """Whether `endpoint`'s table gains the columns of new fields in this run."""
         schema = self._schema_of(endpoint)
         evolves = self.context.endpoints[endpoint].schema_contract == "evolve" and isinstance(schema, list)
-        return self._grows_by(self.settings.method) and (schema == INFER or evolves)
+        return self.settings.method in _GROWING_METHODS and (schema == INFER or evolves)
 
     def rejected_rows(self) -> list[pvalue.PCollection]:
         return list(self._rejected)
