@@ -24,11 +24,12 @@ patch_bqemulator() {  # apply BQEMULATOR_PATCH once; stop loudly when it no long
   if patch -p1 -R --dry-run --force --quiet -d "$site" <"$BQEMULATOR_PATCH" >/dev/null 2>&1; then
     return  # applied already
   fi
-  if ! patch -p1 --forward --force --quiet -d "$site" <"$BQEMULATOR_PATCH"; then
-    echo "emulators.sh: $BQEMULATOR_PATCH does not apply to the bqemulator in $site;" \
-      "update the patch for the version requirements-emulators.txt pins" >&2
+  if ! patch -p1 --forward --force --dry-run --quiet -d "$site" <"$BQEMULATOR_PATCH" >&2; then
+    echo "emulators.sh: $BQEMULATOR_PATCH does not apply to the bqemulator in $site (nothing changed);" \
+      "update the patch for the version requirements-emulators.txt pins, or make the virtualenv again" >&2
     return 1
   fi
+  patch -p1 --forward --force --quiet -d "$site" <"$BQEMULATOR_PATCH"
 }
 
 install() {
