@@ -84,7 +84,8 @@ class Faults:
     with a `Z`, a -07:00 offset, no zone, as epoch seconds, or mixed.
 
     `quality_fields` adds fields for data quality checks to each record of the generic REST routes (`QUALITY_FIELDS`).
-    `schema_drift` changes the records' shape as an API's new version does (`SCHEMA_DRIFT`).
+    `schema_drift` changes the records' shape as an API's new version does (`SCHEMA_DRIFT`); `nested_drift` (1 or
+    2) gives them a RECORD that gains a field, and a second new field (`NESTED_DRIFT`).
 
     Window bounds (generic REST routes): `exclusive_since` makes `since` mean "after" (a record stamped exactly
     on it is left out), `inclusive_until` makes `until` mean "up to and including"; `bound_precision`
@@ -140,6 +141,7 @@ class Faults:
     timestamp_style: str = "z"
     quality_fields: bool = False
     schema_drift: bool = False
+    nested_drift: int = 0
     exclusive_since: bool = False
     bound_precision: str | None = None
     text_filter: bool = False
@@ -253,6 +255,8 @@ class Faults:
             body.update(quality_fields(record.id))
         if self.schema_drift:
             body.update(drifted_fields(record.id, body["value"]))
+        if self.nested_drift:
+            body.update(nested_drift_fields(record.id, self.nested_drift))
         return body
 
 
@@ -287,6 +291,20 @@ SCHEMA_DRIFT = {
 def drifted_fields(record_id: int, value: int) -> dict[str, Any]:
     """The fields `Faults.schema_drift` sets in record `record_id` (see SCHEMA_DRIFT)."""
     return {"c": record_id % 7, "value": f"v{value}" if record_id % 50 == 0 else value}
+
+
+#: What `Faults.nested_drift` adds to a record, by level.
+NESTED_DRIFT = {
+    1: "meta: {source: 'api'}",
+    2: "meta: {source: 'api', rank: id % 3}, and d: 'd<id>'",
+}
+
+
+def nested_drift_fields(record_id: int, level: int) -> dict[str, Any]:
+    """The fields `Faults.nested_drift` at `level` sets in record `record_id` (see NESTED_DRIFT)."""
+    if level == 1:
+        return {"meta": {"source": "api"}}
+    return {"meta": {"source": "api", "rank": record_id % 3}, "d": f"d{record_id}"}
 
 
 def _styled_timestamp(record: Record, style: str) -> str | int:

@@ -2,11 +2,18 @@
 
 from typing import Annotated, Any, Literal, get_args
 
-from pydantic import ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from .base import StrictModel, rule_error
 
-_SCHEMA_RULE = "expected null, auto, a list of BigQuery fields or the path of a JSON schema file"
+_SCHEMA_RULE = "expected null, infer, auto, a list of BigQuery fields or the path of a JSON schema file"
 
 #: What a file output writes: JSON Lines, or Parquet or Avro files with the columns of the endpoint's schema.
 FileFormat = Literal["jsonl", "parquet", "avro"]
@@ -17,7 +24,9 @@ class BigQueryOutputSettings(StrictModel):
 
     ``project`` defaults to the job's project. ``merge`` upserts on the endpoints' ``primary_key``.
     ``schema`` (the attribute ``table_schema``: ``schema`` is taken by pydantic) is None (the table exists),
-    ``"auto"``, a list of ``{name, type, mode, fields}`` or the path of a JSON schema file.
+    ``"infer"`` (the table is made from the rows' inferred schema; what an endpoint under ``schema_contract:
+    evolve`` gets when ``schema`` is not given, see ``schema_given``), ``"auto"``, a list of
+    ``{name, type, mode, fields}`` or the path of a JSON schema file.
     """
 
     project: str | None = None
@@ -30,6 +39,21 @@ class BigQueryOutputSettings(StrictModel):
     clustering_fields: list[str] = Field(default_factory=list)
 
     model_config = ConfigDict(serialize_by_alias=True)
+
+    @property
+    def schema_given(self) -> bool:
+        """Whether the config sets ``schema`` (``schema: null`` too), rather than leaving it to the default."""
+        return "table_schema" in self.model_fields_set
+
+    @model_serializer(mode="wrap")
+    def _without_default_schema(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """A dump leaves out a ``schema`` the config did not give, so that the config read back from it (a
+        template's overrides, references resolved) keeps the default (``infer`` under ``evolve``)."""
+        data = handler(self)
+        if not self.schema_given:
+            data.pop("schema", None)
+            data.pop("table_schema", None)
+        return data
 
     @field_validator("table_schema", mode="before")
     @classmethod

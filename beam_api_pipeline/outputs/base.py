@@ -24,6 +24,8 @@ class OutputEndpoint:
     timestamp_column: str
     #: how that column's times are written (`watermark.time_format`)
     time_format: str
+    #: the endpoint's `schema_contract` (`evolve`: a table gains the columns of new fields); None: not known
+    schema_contract: str | None = None
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,9 @@ class OutputContext:
     streaming: bool
     #: per endpoint name, in config order: what a writer needs of it
     endpoints: Mapping[str, OutputEndpoint]
+    #: the row columns inferred as TIMESTAMP (`schemas.baseline.timestamp_columns`), for a sink that infers the
+    #: schema of the rows it writes
+    timestamp_columns: frozenset[str] = frozenset()
 
 
 class BaseOutput:
@@ -72,6 +77,11 @@ class BaseOutput:
     def use_schemas(self, schemas: RunSchemas) -> None:
         """Before `write`: what gives the run's schema of each endpoint (WriteOutputs tells every sink); a sink
         that writes typed columns (Parquet, Avro) keeps it, the others need not."""
+
+    def schema_table(self, endpoint: str) -> str | None:
+        """After `write`: the table this sink gave the new columns of `endpoint`'s rows (named, with how), for
+        the schema history (`records.row_schemas.record_run_schema`); None for a sink that does not."""
+        return None
 
     def rejected_rows(self) -> list[pvalue.PCollection]:
         """After `write`: the rows this sink refused, as `outputs.rejected.rejected_row` dicts (one

@@ -31,3 +31,13 @@ def merge_statement(target: TableName, staging: TableName, columns: list[str], k
         f"WHEN MATCHED AND S.{_column(timestamp)} >= T.{_column(timestamp)} THEN UPDATE SET {assignments} "
         f"WHEN NOT MATCHED THEN INSERT ({names}) VALUES ({values})"
     )
+
+
+def missing_table_message(where: str, table: TableName) -> str:
+    """The one line a run stops with, before its first request, when `table` does not exist and `schema: null`
+    (CREATE_NEVER) leaves nothing to make it."""
+    return (
+        f"{where}: the table {table} does not exist and schema is null (the table must exist); create it, or set "
+        "schema to infer (made from the rows' inferred schema), auto (BigQuery's schema detection, file_loads) "
+        "or a list of fields"
+    )

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterable, Iterator
-from functools import reduce
 from typing import Any
 
 import apache_beam as beam
@@ -25,16 +24,12 @@ from beam_api_pipeline.gcp.clients import use_emulators
 from beam_api_pipeline.plan.run_plan import ResultElement, TaskElement
 from beam_api_pipeline.records.quality import failed_result, fetch_failures
 from beam_api_pipeline.schemas.contract import CONTRACT_ERROR_TYPE
-from beam_api_pipeline.schemas.infer import Fields, extended_fields, merge_fields, observed_fields, schema_changes
+from beam_api_pipeline.schemas.infer import Fields, extended_fields, merge_all, observed_fields, schema_changes
 
 logger = logging.getLogger(__name__)
 
 #: How many times a run reads the latest schema version again when another run recorded one meanwhile.
 _RECORD_ATTEMPTS = 5
-
-
-def _merge_all(schemas: Iterable[Fields]) -> Fields:
-    return reduce(merge_fields, schemas, [])
 
 
 class RowSchemas(beam.PTransform):
@@ -53,17 +48,24 @@ class RowSchemas(beam.PTransform):
             | f"InferBatch[{endpoint}]" >> beam.Map(lambda batch, e: (e, observed_fields(batch, columns)), endpoint)
             for endpoint, batches in rows.items()
         ]
-        return inferred | "AllBatchSchemas" >> beam.Flatten() | "MergeSchemas" >> beam.CombinePerKey(_merge_all)
+        return inferred | "AllBatchSchemas" >> beam.Flatten() | "MergeSchemas" >> beam.CombinePerKey(merge_all)
 
 
 def record_run_schema(
-    store: WatermarkStore, pipeline_id: str, endpoint: str, run_fields: Fields, run_id: str, baseline: Fields | None
+    store: WatermarkStore,
+    pipeline_id: str,
+    endpoint: str,
+    run_fields: Fields,
+    run_id: str,
+    baseline: Fields | None,
+    applied_to: list[str] | None = None,
 ) -> SchemaVersion:
     """The schema version that describes this run's rows of `endpoint`: the latest version (before the first
     one, the `baseline` the rows were held to, a declared schema) extended by what the rows (`run_fields`, as
     RowSchemas observed them) added, recorded as a new version when it differs from the latest one, else the
-    latest one. A version recorded by another run meanwhile is read again and extended (at most
-    _RECORD_ATTEMPTS times)."""
+    latest one; its changes end with an "applied to <table>" line for each of `applied_to` (the tables that
+    grew with the rows, `BaseOutput.schema_table`). A version recorded by another run meanwhile is read again
+    and extended (at most _RECORD_ATTEMPTS times)."""
     for _ in range(_RECORD_ATTEMPTS):
         latest = store.latest_schema(pipeline_id, endpoint)
         before = latest.fields if latest is not None else None
@@ -71,6 +73,7 @@ def record_run_schema(
         changes = schema_changes(before, after)
         if latest is not None and not changes:
             return latest
+        changes += [f"applied to {table}" for table in applied_to or []]
         expected = latest.version if latest is not None else 0
         version = store.record_schema(pipeline_id, endpoint, after, changes, run_id, expected)
         if version is not None:

@@ -47,12 +47,18 @@ class _CommitFn(beam.DoFn):
     """Runs once, with the run's CommitInputs; the side inputs make it wait for the sinks and the dead letter."""
 
     def __init__(
-        self, config: PipelineConfig, plan: RunPlan, alert_with: str | None, schema_files: dict[str, list[str]]
+        self,
+        config: PipelineConfig,
+        plan: RunPlan,
+        alert_with: str | None,
+        schema_files: dict[str, list[str]],
+        schema_tables: dict[str, list[str]] | None = None,
     ):
         self._config = config
         self._plan = plan
         self._alert_with = alert_with
         self._schema_files = schema_files
+        self._schema_tables = schema_tables or {}
 
     def process(self, inputs: CommitInputs, files_written: int, dead_letter_files: int) -> Iterator[PipelineRun]:
         run, committed = self._commit(self._plan, inputs)
@@ -118,7 +124,13 @@ class _CommitFn(beam.DoFn):
         plan = self._plan
         try:
             version = record_run_schema(
-                store, plan.pipeline_id, endpoint, fields, plan.run_id, plan.schemas_before.get(endpoint)
+                store,
+                plan.pipeline_id,
+                endpoint,
+                fields,
+                plan.run_id,
+                plan.schemas_before.get(endpoint),
+                applied_to=self._schema_tables.get(endpoint, []),
             )
             write_schema_files(self._schema_files.get(endpoint, []), version, plan.run_id)
         except Exception as error:  # the rows are written: the run must still be recorded and alerted
@@ -204,7 +216,8 @@ class CommitWatermark(beam.PTransform):
     instead, counted), `placements` (`(task, placement.Placement element)` of each window, from `JudgePlacement`),
     `endpoint_rows` (`(endpoint, rows)` of each batch handed to the outputs), `schemas` (each endpoint's
     `(endpoint, fields)` of the rows it wrote, from `schemas.RowSchemas`: the commit records a new schema version
-    where they changed it, and writes the version to the endpoint's `schema_files`) and `spawned` (the child tasks
+    where they changed it, naming the tables that grew with it, `schema_tables`, and writes the version to the
+    endpoint's `schema_files`) and `spawned` (the child tasks
     made, as `fetch_children.ChildBatch`es; None without child endpoints).
 
     The sinks' and the dead letter's results are side inputs, complete only when what they count is written, so
@@ -228,6 +241,7 @@ class CommitWatermark(beam.PTransform):
         endpoint_rows,
         spawned=None,
         schema_files: dict[str, list[str]] | None = None,
+        schema_tables: dict[str, list[str]] | None = None,
         alert_with: str | None = None,
         planned=None,
         row_times=None,
@@ -240,6 +254,7 @@ class CommitWatermark(beam.PTransform):
         self._spawned = spawned
         self._schemas = schemas
         self._schema_files = schema_files or {}
+        self._schema_tables = schema_tables or {}
         self._config = config
         self._plan = plan
         self._written = written
@@ -267,7 +282,7 @@ class CommitWatermark(beam.PTransform):
         }
         if self._spawned is not None:
             inputs["spawned"] = self._spawned
-        commit_args = (self._config, self._plan, self._alert_with, self._schema_files)
+        commit_args = (self._config, self._plan, self._alert_with, self._schema_files, self._schema_tables)
         if self._planned is None:
             return tally_inputs(inputs) | "Commit" >> beam.ParDo(_CommitFn(*commit_args), **sinks)
         # a streaming run: one commit per poll that planned windows

@@ -87,10 +87,15 @@ class PipelineFactory:
         watermark = api.watermark
         column = api.transform.column_of(watermark.timestamp_field) or watermark.timestamp_field
         endpoints = {
-            name: OutputEndpoint(primary_key=key, timestamp_column=column, time_format=watermark.time_format)
+            name: OutputEndpoint(
+                primary_key=key,
+                timestamp_column=column,
+                time_format=watermark.time_format,
+                schema_contract=api.endpoints[name].schema_contract,
+            )
             for name, key in api.primary_keys().items()
         }
-        return OutputContext(config.pipeline_id, run_id, config.streaming.enabled, endpoints)
+        return OutputContext(config.pipeline_id, run_id, config.streaming.enabled, endpoints, timestamp_columns(config))
 
     @classmethod
     def output_of(cls, config: PipelineConfig, index: int, run_id: str) -> BaseOutput:
@@ -183,6 +188,10 @@ class PipelineFactory:
             schemas=schemas,
             schema_files={
                 endpoint: [path for output in outputs if (path := output.schema_file(endpoint))]
+                for endpoint in config.api_config.endpoints
+            },
+            schema_tables={
+                endpoint: [table for output in outputs if (table := output.schema_table(endpoint))]
                 for endpoint in config.api_config.endpoints
             },
             alert_with=self.dead_letter_location(config) if self.job_alerts else None,

@@ -8,6 +8,8 @@ from typing import Any
 from beam_api_pipeline.core.errors import OutputError
 
 AUTO = "auto"
+#: `schema: infer`: the table is created from the run's inferred schema, and gains the columns of new fields.
+INFER = "infer"
 
 _TYPE_ALIASES = {"INT64": "INTEGER", "FLOAT64": "FLOAT", "BOOL": "BOOLEAN", "STRUCT": "RECORD"}
 _TYPES = {
@@ -47,9 +49,9 @@ def normalize_fields(fields: Any, where: str) -> list[dict[str, Any]]:
 
 
 def load_schema(setting: str | list[dict[str, Any]] | None, where: str) -> list[dict[str, Any]] | str | None:
-    """The `schema` setting resolved: None (the table exists), AUTO, or the normalized fields, read from a JSON
-    schema file (a list of fields, or `{"fields": [...]}`; local or gs://) when the setting is a path."""
-    if setting is None or setting == AUTO:
+    """The `schema` setting resolved: None (the table exists), AUTO, INFER, or the normalized fields, read from a
+    JSON schema file (a list of fields, or `{"fields": [...]}`; local or gs://) when the setting is a path."""
+    if setting is None or setting in (AUTO, INFER):
         return setting
     if isinstance(setting, list):
         return normalize_fields(setting, where)
@@ -90,14 +92,16 @@ def value_problem(value: Any, kind: str) -> str | None:
     return None
 
 
-def row_problems(row: Any, fields: list[dict[str, Any]], prefix: str = "") -> list[str]:
+def row_problems(row: Any, fields: list[dict[str, Any]], prefix: str = "", new_fields_ok: bool = False) -> list[str]:
     """Why BigQuery would reject `row` under `fields` ("user.id: expected an INTEGER, got 'x'"); empty when
-    it fits. Checks presence, modes, unknown fields and value shapes, not the format of time values."""
+    it fits. Checks presence, modes, unknown fields (unless `new_fields_ok`: the table gains their columns) and
+    value shapes, not the format of time values."""
     if not isinstance(row, dict):
         return [f"{prefix or 'row'}: expected an object, got {type(row).__name__}"]
     problems = []
     known = {field["name"] for field in fields}
-    problems.extend(f"{prefix}{name}: not in the table schema" for name in row if name not in known)
+    if not new_fields_ok:
+        problems.extend(f"{prefix}{name}: not in the table schema" for name in row if name not in known)
     for field in fields:
         path, value = f"{prefix}{field['name']}", row.get(field["name"])
         if value is None:
@@ -113,7 +117,7 @@ def row_problems(row: Any, fields: list[dict[str, Any]], prefix: str = "") -> li
             if problem:
                 problems.append(f"{path}: {problem}, got {item!r}")
             elif field["type"] == "RECORD":
-                problems.extend(row_problems(item, field["fields"], f"{path}."))
+                problems.extend(row_problems(item, field["fields"], f"{path}.", new_fields_ok))
     return problems
 
 

@@ -69,6 +69,11 @@ def merge_fields(base: Fields, other: Fields) -> Fields:
     return copy.deepcopy(merged + [field for field in other if field["name"] not in names])
 
 
+def merge_all(schemas: Iterable[Fields]) -> Fields:
+    """`merge_fields` of all `schemas` (a CombineFn's body: the schemas of a run's batches of rows)."""
+    return reduce(merge_fields, schemas, [])
+
+
 def extended_fields(recorded: Fields, observed: Fields) -> Fields:
     """`recorded` with the columns `observed` (as `observed_fields` gives them) adds, at any depth, as new lists
     and dicts. A recorded column keeps its type and mode: the rows were held to it (`schema_contract`), so a value

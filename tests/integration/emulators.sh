@@ -14,9 +14,27 @@ PROJECT="${EMULATOR_PROJECT:-test-project}"
 BUCKET="${EMULATOR_BUCKET:-test-bucket}"
 START_TIMEOUT="${EMULATOR_START_TIMEOUT:-60}"
 
+# bqemulator's gaps against BigQuery's documented schema changes (tables.patch, ALTER TABLE ADD COLUMN, load jobs'
+# schemaUpdateOptions, a load into a missing table), fixed in its installed source (docs/testing.md).
+BQEMULATOR_PATCH="$ROOT/tests/integration/bqemulator-schema-evolution.patch"
+
+patch_bqemulator() {  # apply BQEMULATOR_PATCH once; stop loudly when it no longer applies
+  local site
+  site="$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+  if patch -p1 -R --dry-run --force --quiet -d "$site" <"$BQEMULATOR_PATCH" >/dev/null 2>&1; then
+    return  # applied already
+  fi
+  if ! patch -p1 --forward --force --dry-run --quiet -d "$site" <"$BQEMULATOR_PATCH" >&2; then
+    echo "emulators.sh: $BQEMULATOR_PATCH does not apply to the bqemulator in $site (nothing changed);" \
+      "update the patch for the version requirements-emulators.txt pins, or make the virtualenv again" >&2
+    return 1
+  fi
+  patch -p1 --forward --force --quiet -d "$site" <"$BQEMULATOR_PATCH"
+}
+
 install() {
   local stamp="$VENV/.installed"
-  if [[ -f "$stamp" && "$stamp" -nt "$ROOT/requirements-emulators.txt" ]]; then
+  if [[ -f "$stamp" && "$stamp" -nt "$ROOT/requirements-emulators.txt" && "$stamp" -nt "$BQEMULATOR_PATCH" ]]; then
     return
   fi
   "$PYTHON" -m venv "$VENV"
@@ -24,6 +42,7 @@ install() {
   "$VENV/bin/python" -m pip install --quiet -r "$ROOT/requirements-emulators.txt"
   # bqemulator loads these duckdb extensions at start-up; installing them from the wheels avoids a download.
   "$VENV/bin/python" -c 'from duckdb_extensions import import_extension as i; i("spatial"); i("avro")'
+  patch_bqemulator
   touch "$stamp"
 }
 

@@ -408,7 +408,7 @@ def test_an_endpoint_may_have_its_own_pagination(tmp_path):
             {"output": [{"type": "bigquery", "config": {"dataset_id": "d", "table_id": "t", "schema": 5}}]},
             [
                 "output.0.config.schema: "
-                "expected null, auto, a list of BigQuery fields or the path of a JSON schema file"
+                "expected null, infer, auto, a list of BigQuery fields or the path of a JSON schema file"
             ],
             id="bad-schema",
         ),

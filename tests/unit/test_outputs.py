@@ -51,9 +51,10 @@ def test_the_context_holds_what_the_writers_read_of_the_config():
         run_id="run-1",
         streaming=False,
         endpoints={
-            "issues": OutputEndpoint(primary_key="id", timestamp_column="changed", time_format="epoch"),
-            "labels": OutputEndpoint(primary_key=None, timestamp_column="changed", time_format="epoch"),
+            "issues": OutputEndpoint("id", timestamp_column="changed", time_format="epoch", schema_contract="evolve"),
+            "labels": OutputEndpoint(None, timestamp_column="changed", time_format="epoch", schema_contract="evolve"),
         },
+        timestamp_columns=frozenset({"changed"}),
     )
 
 
