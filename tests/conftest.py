@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from apache_beam.runners.direct.direct_runner import SwitchingDirectRunner
 from hypothesis import settings
 
 from sample_api import SampleApi
@@ -67,3 +68,18 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log):
 def sample_api() -> Iterator[SampleApi]:
     with SampleApi() as api:
         yield api
+
+
+@pytest.fixture(autouse=True, scope="session")
+def no_beam_direct_runner() -> Iterator[None]:
+    """Beam's DirectRunner tries Prism first, without the project's binary, and Beam keeps the Prism job server it
+    started (or failed to start) for the whole process: one such run broke every later Prism run of its test
+    worker (13 tests in one suite). A test runs its pipeline on the project's runner
+    (`tests.transform_support.pipeline`, or `--runner=FnApiRunner`)."""
+
+    def refuse(runner, pipeline, options):
+        raise AssertionError("a test ran a pipeline on Beam's DirectRunner: use tests.transform_support.pipeline()")
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(SwitchingDirectRunner, "run_pipeline", refuse)
+        yield

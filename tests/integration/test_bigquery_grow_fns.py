@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import apache_beam as beam
 import pytest
-from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from beam_api_pipeline.core.bigquery_names import TableName
 from beam_api_pipeline.outputs.bigquery_evolve import GrowTableFn, InsertAgainFn
 from tests.integration.test_bigquery_output import read_table
+from tests.transform_support import pipeline as local_pipeline
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -25,7 +25,7 @@ def test_a_row_that_raced_the_patch_is_inserted_again_and_others_pass_as_refused
     bq.query(f"ALTER TABLE {table.sql} ADD COLUMN c INT64").result()
     refused = [(table.beam_spec, {"id": 1, "c": 2}, RACED), (table.beam_spec, {"id": "x"}, BAD_VALUE)]
 
-    with TestPipeline() as pipeline:
+    with local_pipeline() as pipeline:
         still = pipeline | beam.Create(refused) | beam.ParDo(InsertAgainFn(first_wait=0.0, sleep=lambda _s: None))
         assert_that(still, equal_to([(table.beam_spec, {"id": "x"}, BAD_VALUE)]))
 
@@ -37,7 +37,7 @@ def test_a_missing_table_is_made_from_the_first_row_and_gains_the_columns_of_lat
     rows = [{"id": 1, "user": {"login": "ann"}}, {"id": 2, "user": {"login": "bo", "email": "b@x"}, "tags": ["a"]}]
     grow = GrowTableFn(table, [], frozenset(), partition_field=None, clustering_fields=[])
 
-    with TestPipeline() as pipeline:
+    with local_pipeline() as pipeline:
         passed = pipeline | beam.Create(rows) | beam.ParDo(grow)
         assert_that(passed, equal_to(rows))
 
