@@ -275,7 +275,9 @@ def test_freshness_is_not_judged_in_a_backfill(tmp_path, action):
 
 
 #: Records of the last days: 4 a day (every 6 h) over the 3 days from 6 days ago, so the newest is 3 d 6 h old.
-TODAY = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+#: The days run from the moment the tests start, not from midnight: a run that ends 1 day before TODAY is then
+#: within a `max_age` of 2 d however late the tests run (from midnight, it was not after the next midnight).
+TODAY = datetime.now(UTC).replace(microsecond=0)
 RECENT_START = TODAY - timedelta(days=6)
 RECENT_NEWEST = RECENT_START + timedelta(hours=6 * 11)
 
