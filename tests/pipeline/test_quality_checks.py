@@ -31,7 +31,7 @@ from tests.support import (
     t,
     write_yaml,
 )
-from tests.transforms.test_check_quality import ALL_IDS, RECENT_NEWEST, RECENT_START, TODAY, all_checks, utc_text
+from tests.transforms.test_check_quality import ALL_IDS, RECENT_NEWEST, RECENT_START, all_checks, midnight, utc_text
 
 RUN = ["--start_time", "2024-01-02", "--end_time", "2024-01-05"]
 WINDOWS = [t("2024-01-02"), t("2024-01-03"), t("2024-01-04")]
@@ -153,19 +153,20 @@ def test_freshness_of_a_stale_run_fails_its_last_window_and_a_replay_does_not_ju
     quality = _quality({"check": "freshness", "max_age": "2d", "action": "fail_window"})
     with _recent(tmp_path, **quality) as (_, path, config):
         before = datetime.now(UTC)
+        today = midnight(before)  # the run's last window starts at the start of its day
         code, report = run_report(tmp_path, "--config", str(path), "--start_time", utc_text(RECENT_START))
         after = datetime.now(UTC)
         assert code == 1
         # freshness is known once the run has read everything: the rows are written
         assert len(read_jsonl(tmp_path / "out")) == 12
         [row] = read_jsonl(tmp_path / "dead_letter")
-        assert (row["window_start"], row["error_type"]) == (utc_text(TODAY), "QualityCheck")
+        assert (row["window_start"], row["error_type"]) == (utc_text(today), "QualityCheck")
         head = f"quality freshness updated_at: the newest is {utc_text(RECENT_NEWEST)}, "
         assert row["error"].startswith(head) and row["error"].endswith("d old (max_age 2d) (fail_window)")
         age = float(row["error"].removeprefix(head).split("d old")[0])  # 3.25 d at midnight, more later in the day
         assert _age_days(before) <= age <= _age_days(after)
         assert (_outcome(report)["windows_failed"], report["counters"]["quality_windows_failed"]) == (1, 1)
-        assert stored_watermark(config) == TODAY  # the last window counts as failed
+        assert stored_watermark(config) == today  # the last window counts as failed
 
         # a replay reads the failed window again: its data is as old as before, and is not judged again
         capsys.readouterr()

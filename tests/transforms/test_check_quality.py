@@ -274,10 +274,15 @@ def test_freshness_is_not_judged_in_a_backfill(tmp_path, action):
     assert found.lines() == [f"  quality: items freshness - {action}: 0 rows failed, 0 windows with a failure"]
 
 
+def midnight(moment: datetime) -> datetime:
+    """The start of `moment`'s day (UTC), where a run's daily windows begin."""
+    return moment.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
 #: Records of the last days: 4 a day (every 6 h) over the 3 days from 6 days ago, so the newest is 3 d 6 h old.
-#: The days run from the moment the tests start, not from midnight: a run that ends 1 day before TODAY is then
-#: within a `max_age` of 2 d however late the tests run (from midnight, it was not after the next midnight).
-TODAY = datetime.now(UTC).replace(microsecond=0)
+#: (TODAY is when the tests were collected: a test that compares with the clock of its own run reads the day
+#: again, `midnight(datetime.now(UTC))`, as a suite may cross midnight.)
+TODAY = midnight(datetime.now(UTC))
 RECENT_START = TODAY - timedelta(days=6)
 RECENT_NEWEST = RECENT_START + timedelta(hours=6 * 11)
 
@@ -323,9 +328,10 @@ def _age(now: datetime) -> float:
 @pytest.mark.parametrize(("days_ago", "judged"), [(3, False), (1, True)])
 def test_freshness_is_judged_when_the_run_ends_within_max_age(tmp_path, days_ago, judged):
     changes = _quality({"check": "freshness", "max_age": "2d", "action": "fail_window"})
-    found = _recent(tmp_path, changes, TODAY - timedelta(days=days_ago))
+    today = midnight(datetime.now(UTC))  # the run's end is then less than 1 day + 1 day from its clock
+    found = _recent(tmp_path, changes, today - timedelta(days=days_ago))
     windows = [row["window_start"] for row in found.failed]
-    last = utc_text(TODAY - timedelta(days=days_ago + 1))
+    last = utc_text(today - timedelta(days=days_ago + 1))
     assert (windows, found.outcomes()[0]["windows_failed"]) == (([last], 1) if judged else ([], 0))
 
 
