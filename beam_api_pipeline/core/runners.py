@@ -35,7 +35,8 @@ from beam_api_pipeline.core.errors import ConfigError
 #: Worker threads of a local run without runner options (the fastest mode that passes the runner matrix, see
 #: the README's runner table). A window walked page by page takes a thread to itself, so walks go faster with
 #: more threads; a window fetched as a page range has its pages in flight at once already. Each thread more
-#: costs every stage of every run a bundle, ~20-50 ms (measured in benchmarks/RESULTS.md).
+#: costs a bundle (~20-50 ms, measured in benchmarks/RESULTS.md) to every stage with at least as many elements
+#: (`ElementBoundBundleManager`).
 WALK_THREADS = 4
 RANGE_THREADS = 2
 #: Runner names (lower case, without `Runner`) that run on the in-process FnApiRunner.
