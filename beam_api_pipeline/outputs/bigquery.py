@@ -33,7 +33,7 @@ from beam_api_pipeline.outputs.bigquery_evolve import (
     table_fields,
 )
 from beam_api_pipeline.outputs.bigquery_tables import endpoint_table_id, merge_statement, missing_table_message
-from beam_api_pipeline.outputs.rejected import rejected_row
+from beam_api_pipeline.outputs.rejected import SCHEMA_MISMATCH, rejected_row
 from beam_api_pipeline.schemas.bigquery_schema import AUTO, INFER, encode_json_columns, load_schema, row_problems
 from beam_api_pipeline.schemas.infer import merge_all, observed_fields
 
@@ -265,7 +265,7 @@ class BigQueryOutput(BaseOutput):
 
         if fields is not None:
             checked = rows | "CheckSchema" >> beam.ParDo(
-                _CheckRowsFn(fields, {**rejection, "error_type": "SchemaMismatch"}, new_fields_ok=grows)
+                _CheckRowsFn(fields, {**rejection, "error_type": SCHEMA_MISMATCH}, new_fields_ok=grows)
             ).with_outputs(REJECTED, main="valid")
             self._rejected.append(checked[REJECTED])
             rows = checked.valid

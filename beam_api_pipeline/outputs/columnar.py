@@ -23,7 +23,7 @@ from apache_beam import pvalue
 
 from beam_api_pipeline.outputs.arrow_schema import arrow_schema
 from beam_api_pipeline.outputs.avro_schema import avro_schema
-from beam_api_pipeline.outputs.rejected import rejected_row
+from beam_api_pipeline.outputs.rejected import SCHEMA_MISMATCH, rejected_row
 from beam_api_pipeline.outputs.typed_rows import ValueMismatch, typed_row
 from beam_api_pipeline.schemas.infer import Fields, extended_fields
 
@@ -31,8 +31,6 @@ from beam_api_pipeline.schemas.infer import Fields, extended_fields
 SUFFIXES = {"parquet": ".parquet", "avro": ".avro"}
 #: The tag of the rows a file's columns do not take, as `outputs.rejected.rejected_row` dicts.
 REJECTED = "rejected"
-#: The dead-letter `error_type` of such a row (as a BigQuery output's declared schema says of one).
-MISMATCH_ERROR_TYPE = "SchemaMismatch"
 
 
 @dataclass(frozen=True)
@@ -99,7 +97,7 @@ class EncodeFileFn(beam.DoFn):
             except ValueMismatch as error:
                 yield pvalue.TaggedOutput(
                     REJECTED,
-                    rejected_row(**self._rejection, error_type=MISMATCH_ERROR_TYPE, error=str(error), row=row),
+                    rejected_row(**self._rejection, error_type=SCHEMA_MISMATCH, error=str(error), row=row),
                 )
         if typed:
             contents = encode_file(typed, fields, self._format, self._endpoint)

@@ -7,6 +7,9 @@ from typing import Any
 
 from beam_api_pipeline.core.windowing import format_utc
 
+#: The `error_type` of a row whose values its destination's schema does not take.
+SCHEMA_MISMATCH = "SchemaMismatch"
+
 
 def rejected_row(
     pipeline_id: str, run_id: str, endpoint: str, destination: str, error_type: str, error: str, row: Any
