@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .detect import Guess, ListEndpoint, TimeFilter, merged, properties, types
+from .undeclared_auth import undeclared_auth
 
 #: JSON Schema type → BigQuery type.
 _BQ_TYPES = {"string": "STRING", "integer": "INTEGER", "number": "FLOAT", "boolean": "BOOLEAN"}
@@ -159,13 +160,13 @@ def _auth(lines: _Lines, spec: dict[str, Any], env: str) -> None:
 
     chosen = sorted((name for name in wanted if name in schemes), key=rank)
     if not chosen:
-        lines.key(1, "auth_config", {"auth_type": "none"}, "the document declares no securitySchemes")
+        _undeclared_auth(lines, spec, env)
         return
     scheme = schemes[chosen[0]]
     others = f"; the document also allows {', '.join(chosen[1:])}" if len(chosen) > 1 else ""
     kind, comment = scheme.get("type"), f"securitySchemes.{chosen[0]}{others}"
     if kind == "http" and scheme.get("scheme", "").lower() == "bearer":
-        auth = {"auth_type": "bearer", "auth_credentials": {"token": f"${{env:{env}_TOKEN}}"}}
+        auth = _bearer(env)
     elif kind == "http" and scheme.get("scheme", "").lower() == "basic":
         credentials = {"username": f"${{env:{env}_USERNAME}}", "password": f"${{env:{env}_PASSWORD}}"}
         auth = {"auth_type": "basic", "auth_credentials": credentials}
@@ -190,6 +191,21 @@ def _auth(lines: _Lines, spec: dict[str, Any], env: str) -> None:
         lines.key(1, "TODO_auth_config", f"securitySchemes.{chosen[0]} ({kind}) has no config equivalent here")
         return
     lines.block(1, "auth_config", auth, comment)
+
+
+def _bearer(env: str) -> dict[str, Any]:
+    return {"auth_type": "bearer", "auth_credentials": {"token": f"${{env:{env}_TOKEN}}"}}
+
+
+def _undeclared_auth(lines: _Lines, spec: dict[str, Any], env: str) -> None:
+    found = undeclared_auth(spec)
+    if found.bearer:
+        lines.block(1, "auth_config", _bearer(env), f"guessed: {found.reason()}; sent as a bearer token")
+    elif found.answer_401:
+        lines.key(1, "auth_config", {"auth_type": "none"}, found.reason())
+        lines.key(1, "TODO_auth_config", f"{found.reason()}: give the API's auth")
+    else:
+        lines.key(1, "auth_config", {"auth_type": "none"}, "the document declares no securitySchemes")
 
 
 def _shared_filter(roots: list[ListEndpoint]) -> TimeFilter | None:

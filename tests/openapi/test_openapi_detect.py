@@ -232,6 +232,66 @@ def test_a_scheme_with_no_config_equivalent_is_a_todo():
     )
 
 
+def _undeclared(description: str, answers_401: bool) -> tuple[list[str], dict[str, Any]]:
+    """The auth lines and keys rendered for a document with no securitySchemes, `description` on its operation."""
+    spec = _spec([_int("page")])
+    operation = spec["paths"]["/things"]["get"]
+    operation["description"] = description
+    if answers_401:
+        operation["responses"]["401"] = {"description": "Requires authentication"}
+    text = render(spec, choose(list_endpoints(spec), ["things"]), "s", "https://x.example.com", "https://x.example.com")
+    api = yaml.safe_load(text)["api_config"]
+    return [line for line in text.splitlines() if "auth" in line], {k: v for k, v in api.items() if "auth" in k}
+
+
+UNDECLARED = {
+    "401 and tokens: a bearer token, guessed": (
+        "Personal access tokens need the `repo` scope.",
+        True,
+        {"auth_config": {"auth_type": "bearer", "auth_credentials": {"token": "${env:EXAMPLE_TOKEN}"}}},
+        "  auth_config:   # guessed: the document declares no securitySchemes, but 1 operations answer 401, "
+        "1 descriptions name tokens and 0 API keys; sent as a bearer token",
+    ),
+    "401 and API keys: a TODO, no place to send the key is stated": (
+        "Pass your API key.",
+        True,
+        {
+            "auth_config": {"auth_type": "none"},
+            "TODO_auth_config": "the document declares no securitySchemes, but 1 operations answer 401, "
+            "0 descriptions name tokens and 1 API keys: give the API's auth",
+        },
+        "  auth_config: {auth_type: none}   # the document declares no securitySchemes, but 1 operations answer 401, "
+        "0 descriptions name tokens and 1 API keys",
+    ),
+    "401 alone: a TODO": (
+        "Lists the things.",
+        True,
+        {
+            "auth_config": {"auth_type": "none"},
+            "TODO_auth_config": "the document declares no securitySchemes, but 1 operations answer 401: "
+            "give the API's auth",
+        },
+        "  auth_config: {auth_type: none}   # the document declares no securitySchemes, but 1 operations answer 401",
+    ),
+    "tokens but no 401: no auth": (
+        "Returns the access tokens of the things.",
+        False,
+        {"auth_config": {"auth_type": "none"}},
+        "  auth_config: {auth_type: none}   # the document declares no securitySchemes",
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("description", "answers_401", "keys", "first_line"), list(UNDECLARED.values()), ids=list(UNDECLARED)
+)
+def test_a_document_without_security_schemes_is_read_for_401_answers_and_the_tokens_its_prose_names(
+    description, answers_401, keys, first_line
+):
+    lines, api = _undeclared(description, answers_401)
+    assert (api, lines[0]) == (keys, first_line)
+
+
 def test_a_size_parameter_without_a_maximum_takes_the_one_its_description_states_as_a_guess():
     (endpoint,) = list_endpoints(
         _spec([_int("page"), {**_int("per_page", default=30), "description": "Results per page (max 100)."}])

@@ -20,6 +20,8 @@ from beam_api_pipeline.cli import main
 
 ISSUES = "/repos/{owner}/{repo}/issues"
 COMMENTS = "/repos/{owner}/{repo}/issues/{issue_number}/comments"
+#: The generated file sends `${env:GITHUB_TOKEN}` as a bearer token (see its auth comment).
+TOKEN = "ghp_not-a-real-token-0123456789"
 
 
 def github_document() -> dict:
@@ -51,12 +53,15 @@ def _check(base_url: str, tmp_path: Path, capsys, monkeypatch) -> tuple[int, lis
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("GITHUB_OWNER", "octocat")
     monkeypatch.setenv("GITHUB_REPO", "hello")
+    monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
     out = tmp_path / "github.yaml"
     command = ["init", "--openapi", str(spec_path("github")), "--endpoints", COMMENTS, "--out", str(out)]
     assert main([*command, "--base_url", base_url]) == 0
     capsys.readouterr()
     code = main(["check", "--config", str(out)])
-    lines = capsys.readouterr().out.splitlines()
+    output = capsys.readouterr()
+    assert TOKEN not in output.out + output.err
+    lines = output.out.splitlines()
     schema = [line.split(", node_id")[0] for line in lines if "  schema: " in line]
     assert schema == [
         "pass  issues  schema: inferred 28 columns: id INTEGER",
