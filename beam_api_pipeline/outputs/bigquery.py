@@ -294,7 +294,19 @@ class BigQueryOutput(BaseOutput):
             "destination": str(target),
         }
 
-        if fields is not None:
+        avro = self._avro_loads(fields, grows)
+        if avro:  # typing a row is its check: typed_row refuses what row_problems does (naming the first problem)
+            endpoint_of = self.context.endpoints[endpoint]
+            typed = rows | "TypedRows" >> beam.ParDo(
+                _TypedRowsFn(
+                    fields,
+                    {endpoint_of.timestamp_column: endpoint_of.time_format},
+                    {**rejection, "error_type": SCHEMA_MISMATCH},
+                )
+            ).with_outputs(REJECTED, main="typed")
+            self._rejected.append(typed[REJECTED])
+            rows = typed.typed
+        elif fields is not None:
             checked = rows | "CheckSchema" >> beam.ParDo(
                 _CheckRowsFn(fields, {**rejection, "error_type": SCHEMA_MISMATCH}, new_fields_ok=grows)
             ).with_outputs(REJECTED, main="valid")
@@ -317,18 +329,6 @@ class BigQueryOutput(BaseOutput):
                 )
             )
             rows = rows | "AfterTablesExist" >> beam.Map(lambda row, _ready: row, pvalue.AsSingleton(ready))
-        avro = self._avro_loads(fields, grows)
-        if avro:
-            keyed = self.context.endpoints[endpoint]
-            typed = rows | "TypedRows" >> beam.ParDo(
-                _TypedRowsFn(
-                    fields,
-                    {keyed.timestamp_column: keyed.time_format},
-                    {**rejection, "error_type": SCHEMA_MISMATCH},
-                )
-            ).with_outputs(REJECTED, main="typed")
-            self._rejected.append(typed[REJECTED])
-            rows = typed.typed
         if grows and streams:
             grow = GrowTableFn(
                 destination,
