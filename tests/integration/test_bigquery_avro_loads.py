@@ -61,16 +61,17 @@ ROWS = [
         "user": None,
     },
 ]
-#: 10 digits after the point: NUMERIC holds 9 (Beam's JSON loads would fail the whole load job on it)
+#: 10 digits after the point: NUMERIC holds 9
 TOO_PRECISE = {"id": 3, "updated_at": "2024-01-02T07:00:00Z", "amount": "0.1234567891", "tags": []}
 WRONG_TYPE = {"id": "four", "updated_at": "2024-01-02T08:00:00Z", "tags": []}
 
 
 def load_jobs(bq, table: str) -> list[str]:
-    """The `sourceFormat` of each load job into `table`."""
+    """The `sourceFormat` of each load job into `table` (`project.dataset.table`)."""
+    _project, dataset, table_id = table.split(".")
     formats = []
     for job in bq.list_jobs():
-        if job.job_type == "load" and str(job.destination).endswith(table.split(".", 1)[1]):
+        if job.job_type == "load" and (job.destination.dataset_id, job.destination.table_id) == (dataset, table_id):
             formats.append(job.source_format)
     return formats
 
@@ -131,3 +132,38 @@ def test_a_table_that_grows_in_the_run_loads_from_json_files(write_config, datas
     table = f"{project}.{dataset}.typed"
     assert [(row["id"], row["colour"]) for row in read_table(bq, table)] == [(2, "red")]
     assert load_jobs(bq, table) == ["NEWLINE_DELIMITED_JSON"]
+
+
+def test_a_merge_stages_the_rows_from_avro_files_and_keeps_the_newest_row_per_key(
+    write_config, dataset, bq, project, beam_args
+):
+    output = bigquery_output(dataset, "typed", "file_loads", schema=TYPED_SCHEMA, write_disposition="merge")
+    _path, config = write_config(output=[output], api_config=FROZEN)
+    newer = {**ROWS[0], "updated_at": "2024-01-03T00:00:00Z", "tags": ["c"], "user": None}
+    for run_id, rows in (("run-1", ROWS), ("run-2", [newer])):
+        writer = PipelineFactory.output_of(config, 0, run_id)
+        with beam.Pipeline(options=PipelineOptions(beam_args)) as pipeline:
+            write_items(pipeline, writer, rows)
+
+    table = f"{project}.{dataset}.typed"
+    got = read_table(bq, table, "id, updated_at, day, amount, tags, user")
+    assert got == [
+        {
+            "id": 1,
+            "updated_at": datetime(2024, 1, 3, tzinfo=UTC),
+            "day": date(2024, 1, 2),
+            "amount": Decimal("12.345678901"),
+            "tags": ["c"],
+            "user": None,
+        },
+        {
+            "id": 2,
+            "updated_at": datetime(2024, 1, 2, 6, tzinfo=UTC),
+            "day": None,
+            "amount": Decimal(7),
+            "tags": [],
+            "user": None,
+        },
+    ]
+    assert [load_jobs(bq, f"{table}__staging_run_{n}") for n in (1, 2)] == [["AVRO"], ["AVRO"]]
+    assert [t.table_id for t in bq.list_tables(dataset)] == ["typed"]  # the staging tables are dropped
