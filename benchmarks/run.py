@@ -10,6 +10,8 @@ page, the sample API's `--quality-fields` on) twice: as W3 runs it (the baseline
 every record (not_null, accepted_values, range and regex with action warn, so every row is written, and `unique`
 on `id`: each window's rows are grouped on one worker to judge it, and the rows by value across the run); it
 prints the ratios checked / baseline of wall time, CPU seconds per 100,000 records and peak RSS.
+W10 (issue 30) runs `benchmarks.avro_loads` inside `tests/integration/emulators.sh run`: BigQuery file loads of
+100,000 rows into the emulator from JSON against Avro temp files, rows/s and CPU s per 100k, and their ratio.
 
 Each contender runs in its own process (CPU seconds and peak RSS come from `os.wait4`); the sample API runs
 in another. The extraction phase is the time from the API's first data request to its last, from polling
@@ -390,7 +392,7 @@ WORK = Path(tempfile.mkdtemp(prefix="bench-"))
 
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--only", default="W1,W2,W3,W4,W5,W6,W7,W8,scaling")
+    parser.add_argument("--only", default="W1,W2,W3,W4,W5,W6,W7,W8,W10,scaling")
     parser.add_argument("--skip-dlt", action="store_true")
     parser.add_argument("--runner-args", default="", help="extra DirectRunner options for this pipeline")
     args = parser.parse_args()
@@ -443,6 +445,10 @@ def main() -> int:
     if "W6" in only:
         print()
         subprocess.run([sys.executable, "-m", "benchmarks.rate_limit_modes"], cwd=ROOT, env=ENV, check=True)
+    if "W10" in only:
+        print()
+        emulators = [str(ROOT / "tests" / "integration" / "emulators.sh"), "run"]
+        subprocess.run([*emulators, sys.executable, "-m", "benchmarks.avro_loads"], cwd=ROOT, env=ENV, check=True)
     shutil.rmtree(WORK, ignore_errors=True)
     return 0
 

@@ -71,6 +71,16 @@ class SafeFnApiRunner(FnApiRunner):
             bundle_context_manager, self._progress_frequency, cache_token_generator=manager._cache_token_generator
         )
 
+    def run_pipeline(self, pipeline: Any, options: PipelineOptions) -> Any:
+        """Beam's, with the run's `--beam_plugins` told to its worker processes (`multi_processing`), which
+        import them at start as a portable runner's workers do; FnApiRunner gives them no pipeline options."""
+        from apache_beam.options.pipeline_options import SetupOptions
+
+        plugins = options.view_as(SetupOptions).beam_plugins
+        if plugins:
+            self._provision_info.provision_info.pipeline_options.update({"beam_plugins": list(plugins)})
+        return super().run_pipeline(pipeline, options)
+
 
 def runner_name(options: PipelineOptions) -> str:
     """The runner `options` name, lower case, without its module and its `Runner` suffix (`dataflow`,

@@ -5,8 +5,10 @@ service with Application Default Credentials (`emulator_endpoint`, `client_kwarg
 
 google-cloud-bigquery and google-cloud-storage (and so Beam's gcsio) read their variables themselves; Beam's
 own BigQuery client (apitools `BigqueryV2`) has no endpoint option, so `use_emulators()` points its BASE_URL at
-the emulator and makes `google.auth.default()` answer anonymous credentials inside this process. That is enough
-for DirectRunner (in-process and multi-thread modes); worker processes of other runners do not inherit it.
+the emulator and makes `google.auth.default()` answer anonymous credentials inside this process. Worker processes
+(`--direct_running_mode=multi_processing`, a portable runner's workers) inherit the variables, not the patch:
+`workers_use_emulators` names `beam_api_pipeline.gcp.emulator_workers` in the run's `--beam_plugins`, which Beam's
+worker imports at its start, and that import calls `use_emulators()` there.
 """
 
 from __future__ import annotations
@@ -97,6 +99,23 @@ def use_emulators() -> None:
             from apache_beam.io.gcp.internal.clients.bigquery import BigqueryV2
 
             BigqueryV2.BASE_URL = f"{bigquery_url}/bigquery/v2/"
+
+
+#: The module Beam's workers import at start (`--beam_plugins`) to call `use_emulators()` in their own process.
+EMULATOR_WORKERS_PLUGIN = "beam_api_pipeline.gcp.emulator_workers"
+
+
+def workers_use_emulators(options) -> None:
+    """When an emulator is configured, make the workers of the run with these PipelineOptions call
+    `use_emulators()` as they start (Beam's `--beam_plugins`); nothing otherwise. Idempotent."""
+    if not emulated():
+        return
+    from apache_beam.options.pipeline_options import SetupOptions
+
+    setup = options.view_as(SetupOptions)
+    plugins = list(setup.beam_plugins or [])
+    if EMULATOR_WORKERS_PLUGIN not in plugins:
+        setup.beam_plugins = [*plugins, EMULATOR_WORKERS_PLUGIN]
 
 
 def bigquery_client(project: str | None = None):

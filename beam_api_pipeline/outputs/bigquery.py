@@ -11,14 +11,14 @@ from typing import Any
 import apache_beam as beam
 from apache_beam import pvalue
 from apache_beam.io.gcp.bigquery import BigQueryDisposition, WriteToBigQuery
-from apache_beam.io.gcp.bigquery_tools import RetryStrategy
+from apache_beam.io.gcp.bigquery_tools import FileFormat, RetryStrategy
 from apache_beam.options.pipeline_options import GoogleCloudOptions
 
 from beam_api_pipeline.config.outputs import BigQueryOutputSettings
 from beam_api_pipeline.core.beam_windows import count_all
 from beam_api_pipeline.core.bigquery_names import TableName
 from beam_api_pipeline.core.errors import ConfigError, OutputError
-from beam_api_pipeline.gcp.clients import bigquery_client, default_project, use_emulators
+from beam_api_pipeline.gcp.clients import bigquery_client, default_project, use_emulators, workers_use_emulators
 from beam_api_pipeline.outputs.base import BaseOutput, OutputContext
 from beam_api_pipeline.outputs.bigquery_evolve import (
     EVOLVING_APPEND,
@@ -32,8 +32,14 @@ from beam_api_pipeline.outputs.bigquery_evolve import (
     new_table,
     table_fields,
 )
-from beam_api_pipeline.outputs.bigquery_tables import endpoint_table_id, merge_statement, missing_table_message
+from beam_api_pipeline.outputs.bigquery_tables import (
+    avro_loadable,
+    endpoint_table_id,
+    merge_statement,
+    missing_table_message,
+)
 from beam_api_pipeline.outputs.rejected import SCHEMA_MISMATCH, rejected_row
+from beam_api_pipeline.outputs.typed_rows import ValueMismatch, typed_row
 from beam_api_pipeline.schemas.bigquery_schema import AUTO, INFER, encode_json_columns, load_schema, row_problems
 from beam_api_pipeline.schemas.infer import merge_all, observed_fields
 
@@ -90,6 +96,23 @@ class _CheckRowsFn(beam.DoFn):
             yield pvalue.TaggedOutput(REJECTED, rejected_row(**self._rejection, error="; ".join(problems), row=row))
         else:
             yield row
+
+
+class _TypedRowsFn(beam.DoFn):
+    """Rows as their columns hold them (`typed_rows.typed_row`: a TIMESTAMP a datetime, a DATE a date, a NUMERIC a
+    Decimal), as Beam's Avro temp files take them; a row a column does not take goes to REJECTED, with the
+    reason (`rejection` holds the rest of its dead letter)."""
+
+    def __init__(self, fields: list[dict[str, Any]], time_formats: dict[str, str], rejection: dict[str, str]):
+        self._fields = fields
+        self._time_formats = time_formats
+        self._rejection = rejection
+
+    def process(self, row: Any) -> Iterator[Any]:
+        try:
+            yield typed_row(row, self._fields, self._time_formats)
+        except ValueMismatch as error:
+            yield pvalue.TaggedOutput(REJECTED, rejected_row(**self._rejection, error=str(error), row=row))
 
 
 class _EnsureTablesFn(beam.DoFn):
@@ -211,6 +234,13 @@ class BigQueryOutput(BaseOutput):
         evolves = self.context.endpoints[endpoint].schema_contract == "evolve" and isinstance(schema, list)
         return self.settings.method in _GROWING_METHODS and (schema == INFER or evolves)
 
+    def _avro_loads(self, fields: list[dict[str, Any]] | None, grows: bool) -> bool:
+        """Whether the load files are Avro (`FileFormat.AVRO`), not JSON: file loads with a schema known when the
+        graph is built (a declared one the run does not extend) of types Beam's Avro files hold
+        (`bigquery_tables.avro_loadable`). A table that grows in the run is loaded from JSON files: its schema is
+        the run's (a side input), which may gain a JSON column Beam's Avro writer has no type for."""
+        return self.settings.method == "file_loads" and fields is not None and not grows and avro_loadable(fields)
+
     def rejected_rows(self) -> list[pvalue.PCollection]:
         return list(self._rejected)
 
@@ -245,6 +275,7 @@ class BigQueryOutput(BaseOutput):
         use_emulators()
         settings = self.settings
         pipeline = rows.pipeline
+        workers_use_emulators(pipeline.options)
         target = self.table(endpoint, pipeline.options.view_as(GoogleCloudOptions).project)
         merge = settings.write_disposition == "merge"
         destination = target.staging(self.context.run_id) if merge else target
@@ -263,7 +294,19 @@ class BigQueryOutput(BaseOutput):
             "destination": str(target),
         }
 
-        if fields is not None:
+        avro = self._avro_loads(fields, grows)
+        if avro:  # typing a row is its check: typed_row refuses what row_problems does (naming the first problem)
+            endpoint_of = self.context.endpoints[endpoint]
+            typed = rows | "TypedRows" >> beam.ParDo(
+                _TypedRowsFn(
+                    fields,
+                    {endpoint_of.timestamp_column: endpoint_of.time_format},
+                    {**rejection, "error_type": SCHEMA_MISMATCH},
+                )
+            ).with_outputs(REJECTED, main="typed")
+            self._rejected.append(typed[REJECTED])
+            rows = typed.typed
+        elif fields is not None:
             checked = rows | "CheckSchema" >> beam.ParDo(
                 _CheckRowsFn(fields, {**rejection, "error_type": SCHEMA_MISMATCH}, new_fields_ok=grows)
             ).with_outputs(REJECTED, main="valid")
@@ -319,6 +362,7 @@ class BigQueryOutput(BaseOutput):
             schema=schema_argument,
             schema_side_inputs=side_inputs,
             method=_METHODS[settings.method],
+            temp_file_format=FileFormat.AVRO if avro else FileFormat.JSON,
             create_disposition=(
                 BigQueryDisposition.CREATE_NEVER if schema is None else BigQueryDisposition.CREATE_IF_NEEDED
             ),

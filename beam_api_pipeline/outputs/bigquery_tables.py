@@ -1,4 +1,5 @@
-"""BigQuery table names and the statements the output runs: pure functions, no client."""
+"""BigQuery table names, the statements the output runs and the format of its load files: pure functions, no
+client."""
 
 from __future__ import annotations
 
@@ -40,4 +41,21 @@ def missing_table_message(where: str, table: TableName) -> str:
         f"{where}: the table {table} does not exist and schema is null (the table must exist); create it, or set "
         "schema to infer (made from the rows' inferred schema), auto (BigQuery's schema detection, file_loads) "
         "or a list of fields"
+    )
+
+
+#: The column types Beam's Avro temp files (`bigquery_avro_tools`) hold as BigQuery reads them back: TIMESTAMP, DATE
+#: and TIME as Avro logical types, NUMERIC as a decimal of 38 digits, 9 after the point. Beam has no Avro type for
+#: JSON, BIGNUMERIC, INTERVAL or RANGE, and writes DATETIME as plain text.
+AVRO_LOAD_TYPES = frozenset(
+    {"STRING", "BYTES", "INTEGER", "FLOAT", "NUMERIC", "BOOLEAN", "TIMESTAMP", "DATE", "TIME", "GEOGRAPHY", "RECORD"}
+)
+
+
+def avro_loadable(fields: list[dict]) -> bool:
+    """Whether rows of `fields` (normalized) can be loaded from Beam's Avro temp files: every column, nested ones
+    too, of a type in AVRO_LOAD_TYPES."""
+    return all(
+        field["type"] in AVRO_LOAD_TYPES and (field["type"] != "RECORD" or avro_loadable(field["fields"]))
+        for field in fields
     )

@@ -14,27 +14,40 @@ PROJECT="${EMULATOR_PROJECT:-test-project}"
 BUCKET="${EMULATOR_BUCKET:-test-bucket}"
 START_TIMEOUT="${EMULATOR_START_TIMEOUT:-60}"
 
-# bqemulator's gaps against BigQuery's documented schema changes (tables.patch, ALTER TABLE ADD COLUMN, load jobs'
-# schemaUpdateOptions, a load into a missing table), fixed in its installed source (docs/testing.md).
-BQEMULATOR_PATCH="$ROOT/tests/integration/bqemulator-schema-evolution.patch"
+# bqemulator's gaps against BigQuery's documented behaviour, fixed in its installed source (docs/testing.md), applied
+# in this order: schema changes (tables.patch, ALTER TABLE ADD COLUMN, load jobs' schemaUpdateOptions, a load into a
+# missing table), then the columns of Avro / Parquet / ORC loads matched by name, not position.
+BQEMULATOR_PATCHES=(
+  "$ROOT/tests/integration/bqemulator-schema-evolution.patch"
+  "$ROOT/tests/integration/bqemulator-self-describing-loads.patch"
+)
 
-patch_bqemulator() {  # apply BQEMULATOR_PATCH once; stop loudly when it no longer applies
-  local site
+patch_bqemulator() {  # apply each of BQEMULATOR_PATCHES once; stop loudly when one no longer applies
+  local site patch_file
   site="$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
-  if patch -p1 -R --dry-run --force --quiet -d "$site" <"$BQEMULATOR_PATCH" >/dev/null 2>&1; then
-    return  # applied already
-  fi
-  if ! patch -p1 --forward --force --dry-run --quiet -d "$site" <"$BQEMULATOR_PATCH" >&2; then
-    echo "emulators.sh: $BQEMULATOR_PATCH does not apply to the bqemulator in $site (nothing changed);" \
-      "update the patch for the version requirements-emulators.txt pins, or make the virtualenv again" >&2
-    return 1
-  fi
-  patch -p1 --forward --force --quiet -d "$site" <"$BQEMULATOR_PATCH"
+  for patch_file in "${BQEMULATOR_PATCHES[@]}"; do
+    if patch -p1 -R --dry-run --force --quiet -d "$site" <"$patch_file" >/dev/null 2>&1; then
+      continue  # applied already
+    fi
+    if ! patch -p1 --forward --force --dry-run --quiet -d "$site" <"$patch_file" >&2; then
+      echo "emulators.sh: $patch_file does not apply to the bqemulator in $site (nothing changed);" \
+        "update the patch for the version requirements-emulators.txt pins, or make the virtualenv again" >&2
+      return 1
+    fi
+    patch -p1 --forward --force --quiet -d "$site" <"$patch_file"
+  done
+}
+
+patched_since() {  # whether the stamp file $1 is newer than every patch
+  local patch_file
+  for patch_file in "${BQEMULATOR_PATCHES[@]}"; do
+    [[ "$1" -nt "$patch_file" ]] || return 1
+  done
 }
 
 install() {
   local stamp="$VENV/.installed"
-  if [[ -f "$stamp" && "$stamp" -nt "$ROOT/requirements-emulators.txt" && "$stamp" -nt "$BQEMULATOR_PATCH" ]]; then
+  if [[ -f "$stamp" && "$stamp" -nt "$ROOT/requirements-emulators.txt" ]] && patched_since "$stamp"; then
     return
   fi
   "$PYTHON" -m venv "$VENV"

@@ -9,7 +9,7 @@ import uuid
 import pytest
 
 from beam_api_pipeline.cli import main
-from tests.support import t
+from tests.support import read_jsonl, t
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -59,4 +59,35 @@ def test_the_schema_file_of_a_run_names_its_version_above_the_dated_folders(
         {"name": "updated_at", "type": "TIMESTAMP", "mode": "NULLABLE"},
         {"name": "title", "type": "STRING", "mode": "NULLABLE"},
         {"name": "value", "type": "INTEGER", "mode": "NULLABLE"},
+    ]
+
+
+def test_a_drifted_day_writes_lines_with_the_new_field_and_a_second_schema_version(
+    sample_api, write_config, gcs, bucket, beam_args, tmp_path
+):
+    run_folder = f"it-{uuid.uuid4().hex[:8]}"
+    output = {"type": "gcs", "config": {"bucket": bucket, "prefix": f"{run_folder}/{{endpoint}}/{{window_date}}/"}}
+    path, _config = write_config(output=[output])  # schema_contract: evolve, the default
+    assert main(["run", "--config", str(path), "--end_time", "2024-01-03T00:00:00Z", *beam_args]) == 0
+    sample_api.set_faults(schema_drift=True)  # `c` in every record, `value` as text in ids 50 and 100
+
+    code = main(["run", "--config", str(path), "--end_time", "2024-01-04T00:00:00Z", *beam_args])
+
+    blobs = list(gcs.list_blobs(bucket, prefix=f"{run_folder}/items/"))
+    lines = [json.loads(line) for b in blobs if b.name.endswith(".jsonl") for line in b.download_as_text().splitlines()]
+    day_2 = sample_api.dataset.ids_between(t("2024-01-02"), t("2024-01-03"))
+    day_3 = sample_api.dataset.ids_between(t("2024-01-03"), t("2024-01-04"))
+    assert sorted((row["id"], row.get("c")) for row in lines) == [(i, None) for i in day_2] + [
+        (i, i % 7) for i in day_3 if i % 50
+    ]
+    assert "c" not in {key for row in lines if row["id"] in day_2 for key in row}
+    dead = read_jsonl(tmp_path / "dead_letter")
+    assert (code, sorted((row["error_type"], row["record"]["id"]) for row in dead)) == (
+        1,
+        [("SchemaContract", i) for i in day_3 if i % 50 == 0],
+    )
+    schemas = [json.loads(b.download_as_bytes()) for b in blobs if b.name.endswith(".schema.json")]
+    assert sorted((s["schema_version"], [f["name"] for f in s["fields"]]) for s in schemas) == [
+        (1, ["id", "updated_at", "title", "value"]),
+        (2, ["id", "updated_at", "title", "value", "c"]),
     ]

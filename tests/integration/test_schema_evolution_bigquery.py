@@ -50,11 +50,10 @@ ITEM_COLUMNS = [
 
 
 def _drift_cases():
-    """Every write path on the default runner; file loads on the other runner modes as well, but `processes`:
-    Beam's own BigQuery client in a worker subprocess is not pointed at the emulator (`use_emulators` patches
-    the launching process), so no BigQuery test runs there."""
+    """Every write path on the default runner; file loads on every other runner mode as well (in `processes`,
+    Beam's worker subprocesses reach the emulators through `--beam_plugins`, `gcp.clients.workers_use_emulators`)."""
     cases = [pytest.param(path, "default", id=f"{path}-default") for path in PATHS]
-    modes = [mode for mode in RUNNER_MODES if mode not in ("default", "processes")]
+    modes = [mode for mode in RUNNER_MODES if mode != "default"]
     return cases + [pytest.param("file_loads", mode, id=f"file_loads-{mode}") for mode in modes]
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from beam_api_pipeline.core.bigquery_names import TableName
 from beam_api_pipeline.core.errors import OutputError
-from beam_api_pipeline.outputs.bigquery_tables import endpoint_table_id, merge_statement
+from beam_api_pipeline.outputs.bigquery_tables import avro_loadable, endpoint_table_id, merge_statement
 from beam_api_pipeline.outputs.gcs import folder_for, window_date
 from beam_api_pipeline.schemas.bigquery_schema import encode_json_columns, load_schema, normalize_fields, row_problems
 
@@ -132,3 +132,36 @@ def test_gcs_folders_by_window_day():
     assert window_date({"t": 1704240000}, "t", "epoch") == "2024-01-03"
     assert folder_for("b", "raw/{endpoint}/{window_date}/", "items", "2024-01-02") == "gs://b/raw/items/2024-01-02"
     assert folder_for("b", "", "items", "") == "gs://b"
+
+
+@pytest.mark.parametrize(
+    ("fields", "loadable"),
+    [
+        (FIELDS[:3], True),  # INTEGER, REPEATED STRING, a RECORD of INTEGER
+        (FIELDS, False),  # a JSON column: Beam's Avro temp files have no type for it
+        (normalize_fields([{"name": "d", "type": "DATETIME"}], "schema"), False),  # Beam writes it as plain text
+        (normalize_fields([{"name": "n", "type": "BIGNUMERIC"}], "schema"), False),
+        (
+            normalize_fields(
+                [
+                    {"name": "r", "type": "RECORD", "fields": [{"name": "j", "type": "JSON"}]},
+                    {"name": "t", "type": "DATE"},
+                ],
+                "schema",
+            ),
+            False,  # a JSON sub-field
+        ),
+        (
+            normalize_fields(
+                [
+                    {"name": k, "type": k}
+                    for k in ("STRING", "BYTES", "FLOAT", "NUMERIC", "BOOLEAN", "TIMESTAMP", "TIME")
+                ],
+                "schema",
+            ),
+            True,
+        ),
+    ],
+)
+def test_avro_loadable_only_with_every_column_of_a_type_beams_avro_temp_files_hold(fields, loadable):
+    assert avro_loadable(fields) is loadable
