@@ -5,8 +5,8 @@ a REPEATED INTEGER) and a REPEATED STRING, written by the BigQuery output (`file
 
     tests/integration/emulators.sh run .venv/bin/python -m benchmarks.avro_loads [--records N] [--repeats R]
 
-Avro is what the output chooses for this config (`BigQueryOutput._avro_loads`); the JSON runs turn that choice
-off, which is the output as it was before it (its check of each row, then Beam's JSON temp files). Each run is a
+The runs set the output's `temp_file_format` to `avro` or `json`; `json` is the output as it was before Avro
+(its check of each row, then Beam's JSON temp files). Each run is a
 process of its own (CPU seconds from `os.wait4`, start-up included), into a table of its own; the emulator's CPU
 seconds are read from /proc before and after each run. Runs alternate JSON, Avro, Avro, JSON, ... so that a
 change of the machine's load hits both; every run's table is checked to hold exactly the rows written.
@@ -70,15 +70,13 @@ def one_run(file_format: str, dataset: str, table: str, records: int) -> None:
     from beam_api_pipeline.core.beam_options import ViewOnceOptions
     from beam_api_pipeline.core.runners import SafeFnApiRunner
     from beam_api_pipeline.gcp.clients import default_project, use_emulators
-    from beam_api_pipeline.outputs.bigquery import BigQueryOutput
     from beam_api_pipeline.outputs.write import WriteOutputs
     from beam_api_pipeline.run.factory import PipelineFactory
     from tests.support import items_config
 
     use_emulators()
-    if file_format == "json":
-        BigQueryOutput._avro_loads = lambda _self, _fields, _grows: False
     output = {"type": "bigquery", "config": {"dataset_id": dataset, "table_id": table, "method": "file_loads"}}
+    output["config"]["temp_file_format"] = file_format
     output["config"]["schema"] = SCHEMA
     endpoints = {"items": {"schema_contract": "freeze"}}
     folder = Path(os.environ.get("TMPDIR", "/tmp"))

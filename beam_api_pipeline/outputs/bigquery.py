@@ -234,12 +234,23 @@ class BigQueryOutput(BaseOutput):
         evolves = self.context.endpoints[endpoint].schema_contract == "evolve" and isinstance(schema, list)
         return self.settings.method in _GROWING_METHODS and (schema == INFER or evolves)
 
-    def _avro_loads(self, fields: list[dict[str, Any]] | None, grows: bool) -> bool:
-        """Whether the load files are Avro (`FileFormat.AVRO`), not JSON: file loads with a schema known when the
-        graph is built (a declared one the run does not extend) of types Beam's Avro files hold
-        (`bigquery_tables.avro_loadable`). A table that grows in the run is loaded from JSON files: its schema is
-        the run's (a side input), which may gain a JSON column Beam's Avro writer has no type for."""
-        return self.settings.method == "file_loads" and fields is not None and not grows and avro_loadable(fields)
+    def _avro_loads(self, endpoint: str, fields: list[dict[str, Any]] | None, grows: bool) -> bool:
+        """Whether `endpoint`'s load files are Avro (`FileFormat.AVRO`), not JSON, by `temp_file_format`: with
+        `auto` or `avro`, file loads with a schema known when the graph is built (a declared one the run does not
+        extend) of types Beam's Avro files hold (`bigquery_tables.avro_loadable`); `avro` without one is refused.
+        A table that grows in the run is loaded from JSON files: its schema is the run's (a side input), which may
+        gain a JSON column Beam's Avro writer has no type for."""
+        chosen = self.settings.temp_file_format
+        if chosen == "json" or self.settings.method != "file_loads":
+            return False
+        possible = fields is not None and not grows and avro_loadable(fields)
+        if chosen == "avro" and not possible:
+            raise OutputError(
+                f"{self._where}.temp_file_format: avro needs a declared schema that endpoint {endpoint}'s run does "
+                "not extend (schema_contract freeze, discard_row or discard_value) and no JSON, BIGNUMERIC, "
+                "DATETIME, INTERVAL or RANGE column; set auto or json"
+            )
+        return possible
 
     def rejected_rows(self) -> list[pvalue.PCollection]:
         return list(self._rejected)
@@ -294,7 +305,7 @@ class BigQueryOutput(BaseOutput):
             "destination": str(target),
         }
 
-        avro = self._avro_loads(fields, grows)
+        avro = self._avro_loads(endpoint, fields, grows)
         if avro:  # typing a row is its check: typed_row refuses what row_problems does (naming the first problem)
             endpoint_of = self.context.endpoints[endpoint]
             typed = rows | "TypedRows" >> beam.ParDo(

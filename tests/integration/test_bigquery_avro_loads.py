@@ -134,6 +134,24 @@ def test_a_table_that_grows_in_the_run_loads_from_json_files(write_config, datas
     assert load_jobs(bq, table) == ["NEWLINE_DELIMITED_JSON"]
 
 
+def test_temp_file_format_json_loads_a_declared_schema_from_json_files(write_config, dataset, bq, project, beam_args):
+    output = bigquery_output(dataset, "typed", "file_loads", schema=TYPED_SCHEMA, temp_file_format="json")
+    _path, config = write_config(output=[output], api_config=FROZEN)
+    with beam.Pipeline(options=PipelineOptions(beam_args)) as pipeline:
+        write_items(pipeline, PipelineFactory.output_of(config, 0, "run-1"), ROWS)
+
+    table = f"{project}.{dataset}.typed"
+    assert [(row["id"], row["updated_at"], row["user"]) for row in read_table(bq, table)] == [
+        (
+            1,
+            datetime(2024, 1, 2, 3, 4, 5, 123456, tzinfo=UTC),
+            {"login": "ann", "seen_at": datetime(2024, 1, 1, 22, tzinfo=UTC), "ranks": [3, 1]},
+        ),
+        (2, datetime(2024, 1, 2, 6, tzinfo=UTC), None),
+    ]
+    assert load_jobs(bq, table) == ["NEWLINE_DELIMITED_JSON"]
+
+
 def test_a_merge_stages_the_rows_from_avro_files_and_keeps_the_newest_row_per_key(
     write_config, dataset, bq, project, beam_args
 ):

@@ -50,11 +50,9 @@ ITEM_COLUMNS = [
 
 
 def _drift_cases():
-    """Every write path on the default runner; file loads on every other runner mode as well (in `processes`,
-    Beam's worker subprocesses reach the emulators through `--beam_plugins`, `gcp.clients.workers_use_emulators`)."""
-    cases = [pytest.param(path, "default", id=f"{path}-default") for path in PATHS]
-    modes = [mode for mode in RUNNER_MODES if mode != "default"]
-    return cases + [pytest.param("file_loads", mode, id=f"file_loads-{mode}") for mode in modes]
+    """Every write path on every runner mode (in `processes`, Beam's worker subprocesses reach the emulators
+    through `--beam_plugins`, `gcp.clients.workers_use_emulators`)."""
+    return [pytest.param(path, mode, id=f"{path}-{mode}") for path in PATHS for mode in RUNNER_MODES]
 
 
 @pytest.mark.parametrize(("path", "mode"), _drift_cases())

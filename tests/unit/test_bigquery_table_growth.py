@@ -7,9 +7,10 @@ from typing import Any
 
 import pytest
 
-from beam_api_pipeline.core.errors import ConfigError
+from beam_api_pipeline.core.errors import ConfigError, OutputError
 from beam_api_pipeline.run.factory import PipelineFactory
 from beam_api_pipeline.schemas.bigquery_schema import INFER
+from tests.unit.test_columnar_config import output_problems
 from tests.unit.test_outputs import BIGQUERY, config
 
 FIELDS = [{"name": "id", "type": "INTEGER", "mode": "NULLABLE"}]
@@ -64,3 +65,48 @@ def test_a_schema_left_to_the_default_stays_so_through_a_dump_and_back():
     assert "schema:" not in dump_pipeline_config(made)
     explicit = config({"items": {"path": "/items"}}, [{**BIGQUERY, "config": {**BIGQUERY["config"], "schema": None}}])
     assert type(made).model_validate(explicit.model_dump(by_alias=True)).output[0].config.schema_given is True
+
+
+def temp_files(contract: str, **settings: Any) -> str:
+    """The format of `items`' load files (`BigQueryOutput._avro_loads`) as the output's write decides it."""
+    made = output(contract, **settings)
+    schema = made._schema_of("items")
+    fields = schema if isinstance(schema, list) else None
+    return "avro" if made._avro_loads("items", fields, made._grows("items")) else "json"
+
+
+JSON_FIELDS = [*FIELDS, {"name": "doc", "type": "JSON", "mode": "NULLABLE"}]
+
+
+@pytest.mark.parametrize(
+    ("contract", "settings", "chosen"),
+    [
+        ("freeze", {"schema": FIELDS}, "avro"),  # auto: declared and fixed
+        ("freeze", {"schema": FIELDS, "temp_file_format": "json"}, "json"),
+        ("discard_row", {"schema": FIELDS, "temp_file_format": "avro"}, "avro"),
+        ("evolve", {"schema": FIELDS}, "json"),  # auto: the table grows in the run
+        ("evolve", {}, "json"),  # auto: infer
+        ("freeze", {"schema": JSON_FIELDS}, "json"),  # auto: Beam's Avro files have no JSON type
+        ("freeze", {"schema": "auto"}, "json"),  # auto: BigQuery detects the schema
+    ],
+)
+def test_the_load_files_are_avro_where_temp_file_format_and_the_schema_allow(contract, settings, chosen):
+    assert temp_files(contract, **settings) == chosen
+
+
+@pytest.mark.parametrize(("contract", "schema"), [("evolve", FIELDS), ("freeze", JSON_FIELDS)])
+def test_temp_file_format_avro_is_refused_where_avro_files_cannot_hold_the_rows(contract, schema):
+    with pytest.raises(OutputError) as refused:
+        temp_files(contract, schema=schema, temp_file_format="avro")
+    assert str(refused.value) == (
+        "output (bigquery raw.events).config.temp_file_format: avro needs a declared schema that endpoint items's "
+        "run does not extend (schema_contract freeze, discard_row or discard_value) and no JSON, BIGNUMERIC, "
+        "DATETIME, INTERVAL or RANGE column; set auto or json"
+    )
+
+
+def test_temp_file_format_other_than_auto_is_refused_without_file_loads(tmp_path):
+    settings = {**BIGQUERY["config"], "method": "streaming_inserts", "temp_file_format": "json"}
+    assert output_problems(tmp_path, {"type": "bigquery", "config": settings}) == [
+        "output.0.config.temp_file_format: json temp files are for method file_loads; streaming_inserts writes no files"
+    ]

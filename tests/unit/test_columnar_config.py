@@ -16,7 +16,7 @@ from tests.support import items_config, write_yaml
 NO_API = "http://127.0.0.1:9"
 
 
-def _problems(tmp_path: Path, output: dict) -> list[str]:
+def output_problems(tmp_path: Path, output: dict) -> list[str]:
     path = write_yaml(tmp_path / "p.yaml", items_config(NO_API, tmp_path, output=[output]))
     with pytest.raises(ConfigError) as caught:
         load_pipeline_config(path)
@@ -34,7 +34,7 @@ def test_local_and_gcs_outputs_take_each_file_format(tmp_path, file_format):
 
 
 def test_an_unknown_file_format_is_refused(tmp_path):
-    assert _problems(tmp_path, {"type": "local", "config": {"path": "out", "file_format": "csv"}}) == [
+    assert output_problems(tmp_path, {"type": "local", "config": {"path": "out", "file_format": "csv"}}) == [
         "output.0.config.file_format: must be one of: jsonl, parquet, avro"
     ]
 
@@ -42,7 +42,7 @@ def test_an_unknown_file_format_is_refused(tmp_path):
 @pytest.mark.parametrize("file_format", ["parquet", "avro"])
 def test_gzip_is_refused_for_columnar_files(tmp_path, file_format):
     output = {"type": "gcs", "config": {"bucket": "lake", "file_format": file_format, "compression": "gzip"}}
-    assert _problems(tmp_path, output) == [
+    assert output_problems(tmp_path, output) == [
         f"output.0.config.compression: gzip is for file_format jsonl; {file_format} files compress their own blocks"
     ]
 
