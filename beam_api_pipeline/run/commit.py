@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 import apache_beam as beam
 from apache_beam import pvalue
 
+from beam_api_pipeline.client.conditional import Validators
 from beam_api_pipeline.config import PipelineConfig
 from beam_api_pipeline.control import lease
 from beam_api_pipeline.control.runs import MAX_ERRORS_KEPT, PipelineRun, RunStatus
@@ -72,8 +73,9 @@ class _CommitFn(beam.DoFn):
         yield run
 
     def _commit(self, plan: RunPlan, inputs: CommitInputs) -> tuple[PipelineRun, dict[str, datetime | None]]:
-        """Move the watermarks over `plan`'s complete windows, save the run record (`_record_of`, with each
-        endpoint's figures in its stats) and record the schemas; the record and the watermarks committed."""
+        """Move the watermarks over `plan`'s complete windows and save their requests' validators
+        (`save_validators`), save the run record (`_record_of`, with each endpoint's figures in its stats) and
+        record the schemas; the record and the watermarks committed."""
         results = [WindowResult.from_element(element) for element in inputs.results]
         child_tasks = [task for batch in inputs.spawned for task in batch_tasks(batch)]
         outcomes = window_outcomes(plan, results, child_tasks)
@@ -84,6 +86,8 @@ class _CommitFn(beam.DoFn):
             lost = self._advance_holding_lease(store, plan, committed)
             if lost is not None:
                 committed = {}
+            if lost is None:
+                save_validators(store, plan, results, outcomes)
             run = self._record_of(store, run, outcomes)
             if lost is not None:  # once, though each later poll of a streaming run finds it lost again
                 errors = [str(lost), *(error for error in run.errors if error != str(lost))][:MAX_ERRORS_KEPT]
@@ -291,6 +295,21 @@ class CommitWatermark(beam.PTransform):
 
 
 _NO_FIGURES = {"written": 0, "outside": 0, "invalid": 0}
+
+
+def save_validators(store, plan: RunPlan, results: list[WindowResult], outcomes: dict[str, list[WindowOutcome]]):
+    """Save the validators of the requests of `plan`'s complete windows (`client.conditional`): after their rows
+    are written, and only where the watermark may move over them, so that a 304 never stands for rows the
+    pipeline does not have."""
+    complete = {(endpoint, o.window) for endpoint, found in outcomes.items() for o in found if o.complete}
+    validators = {
+        (result.task.endpoint, key): Validators(etag, last_modified)
+        for result in results
+        if (result.task.endpoint, result.task.window) in complete
+        for key, etag, last_modified in result.validators
+    }
+    if validators:
+        store.save_validators(plan.pipeline_id, plan.run_id, validators)
 
 
 def endpoint_figures(
