@@ -4,9 +4,9 @@ with its `ETag`, `If-Modified-Since` with its `Last-Modified`), and a 304 answer
 What keeps this safe (the watermark's invariant: nothing is passed over that was not written):
 - a request's validators are kept only from a walk that its first answer completed (one page: no next page), so
   a 304 stands for the whole walk; a walk of several pages sends no conditional request;
-- a request is keyed by everything that decides its answer (`request_key`: method, URL with its parameters,
-  body, and for an endpoint without a parent its window, since which records it keeps depends on the window),
-  with secrets masked, so that no key holds a secret;
+- a request is keyed by what decides its answer (`request_key`: method, URL with its parameters, body), with
+  secrets masked, so that no key holds a secret; an answer holding a record of a later window keeps no
+  validators (`fetch.conditional_pages`), so a 304 in that later window never skips it;
 - validators are saved in the control store with the watermark, after the rows are written, and only for
   windows that completed (`run.commit`); a run that stops before its commit leaves the validators it saw unsaved,
   and the next run reads those URLs in full;
@@ -17,7 +17,7 @@ What keeps this safe (the watermark's invariant: nothing is passed over that was
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -25,6 +25,7 @@ from typing import Any
 from beam_api_pipeline.client.api_client import ApiRequest, ApiResponse, NotModified
 from beam_api_pipeline.config import PipelineConfig
 from beam_api_pipeline.core import jsoncodec
+from beam_api_pipeline.core.redaction import redact_text
 
 __all__ = ["ConditionalClient", "NotModified", "Validators", "conditional_endpoints", "request_key", "validators_of"]
 
@@ -69,17 +70,15 @@ def _a_second_before(last_modified: str, date: str | None) -> bool:
         return False
 
 
-def request_key(request: ApiRequest, client: Any, window_label: str | None) -> str:
-    """The key of `request`'s validators: method, URL with its parameters in order, a digest of its body and the
-    window (`window_label`, None for a child task), with secrets masked: `client`'s (an ApiClient) anywhere, and
-    secret parameters by name (`ApiClient.redacted_url`)."""
+def request_key(request: ApiRequest, client: Any, masked: Iterable[str] = ()) -> str:
+    """The key of `request`'s validators: method, URL with its parameters in order and a digest of its body, with
+    secrets masked: `client`'s (an ApiClient) and `masked` (the values the config's references resolved to)
+    anywhere, and secret parameters by name (`redacted_url`)."""
     url = client.redacted_url(request.url, sorted(request.params.items()))
-    key = f"{request.method} {client.redact(url)}"
+    key = redact_text(client.redact(f"{request.method} {url}"), masked)
     if request.json_body is not None:
-        body = client.redact(jsoncodec.dumps(request.json_body))
+        body = redact_text(client.redact(jsoncodec.dumps(request.json_body)), masked)
         key += " body:" + hashlib.sha256(body.encode()).hexdigest()[:16]
-    if window_label is not None:
-        key += f" window:{window_label}"
     return key
 
 

@@ -16,6 +16,7 @@ from beam_api_pipeline.config import load_pipeline_config
 from beam_api_pipeline.control.store import opened_store
 from beam_api_pipeline.run import commit
 from sample_api import SampleApi
+from sample_api.auth import Credentials
 from sample_api.data import Dataset
 from sample_api.faults import Faults
 from tests.pipeline.conftest import run_report
@@ -45,8 +46,9 @@ def write(api: SampleApi, folder: Path, **notes: Any) -> Path:
     return write_yaml(folder / "pipeline.yaml", config)
 
 
-def rows(folder: Path, endpoint: str) -> list[Any]:
-    return sorted(row["id"] for row in read_jsonl(folder / "out" / endpoint))
+def rows(folder: Path, endpoint: str | None = None) -> list[Any]:
+    """The ids written for `endpoint` (None: of the one endpoint, whose files are in the output folder itself)."""
+    return sorted(row["id"] for row in read_jsonl(folder / "out" / (endpoint or "")))
 
 
 def notes_of(parents: list[int]) -> list[int]:
@@ -148,3 +150,77 @@ def test_an_api_that_ignores_if_none_match_answers_in_full_and_every_row_is_writ
     assert (api.charged("/children/"), report["counters"]["not_modified"]) == (10, 0)
     assert rows(tmp_path, "notes") == sorted(notes_of(PARENTS) * 2)
     assert rows(tmp_path, "items") == sorted(PARENTS * 2)
+
+
+def client_filter(api: SampleApi, folder: Path) -> Path:
+    """/items read newest first, one page, filtered on the client: the same request in every window."""
+    changes = {
+        "pagination": {"page_size": 50},
+        "endpoints": {"items": {"params": {"order": "desc"}}},
+        "watermark": {"filter": "client", "watermark_field": None, "window_end_field": None},
+    }
+    return write_yaml(folder / "pipeline.yaml", items_config(api.url, folder, api_config=changes))
+
+
+def test_a_client_filtered_endpoint_polled_while_nothing_changed_is_answered_304_and_still_gets_what_comes_later(
+    api, tmp_path
+):
+    path = client_filter(api, tmp_path)
+    assert run_report(tmp_path, "--config", str(path), "--end_time", "2024-01-03")[0] == 0
+    api.reset_stats()
+
+    code, report = run_report(tmp_path, "--config", str(path), "--end_time", "2024-01-04")
+    assert (code, api.charged("/items"), report["counters"]["not_modified"]) == (0, 0, 1)
+    assert rows(tmp_path) == PARENTS
+    [added] = api.dataset.add_records(1, t("2024-01-04T06:00"))
+    api.reset_stats()
+
+    code, report = run_report(tmp_path, "--config", str(path), "--end_time", "2024-01-05")
+    assert (code, api.charged("/items"), report["counters"]["not_modified"]) == (0, 1, 0)
+    assert rows(tmp_path) == [*PARENTS, added]
+    assert stored_watermark(load_pipeline_config(path)) == t("2024-01-05")
+
+
+def test_an_answer_holding_a_record_of_a_later_window_keeps_no_etag_so_the_later_window_reads_it(api, tmp_path):
+    [later] = api.dataset.add_records(1, t("2024-01-03T06:00"))  # in the first answer, owed to the second window
+    path = client_filter(api, tmp_path)
+    assert run_report(tmp_path, "--config", str(path), "--end_time", "2024-01-03")[0] == 0
+    assert rows(tmp_path) == PARENTS
+    api.reset_stats()
+
+    code, report = run_report(tmp_path, "--config", str(path), "--end_time", "2024-01-04")
+
+    assert (code, report["counters"]["not_modified"]) == (0, 0)
+    assert api.conditional_headers() == [("/items", {})]
+    assert rows(tmp_path) == [*PARENTS, later]
+
+
+SECRET = "s3cr3t-key-123"
+
+
+def test_validators_of_requests_with_secrets_in_the_query_keep_no_secret_and_are_used(tmp_path, monkeypatch):
+    """The API key sent as a query parameter by `auth_config`, and a secret value written into `params` from an
+    environment variable (`${env:...}`): neither is in the control store, and the validators work."""
+    monkeypatch.setenv("NOTES_SIGNATURE", SECRET)
+    credentials = Credentials(api_key=SECRET, api_key_name="appid", api_key_location="query")
+    dataset = Dataset(start=t("2024-01-02"), days=1, records_per_day=10)
+    with SampleApi(dataset, Faults(etags=True), credentials=credentials).start() as api:
+        config = items_config(api.url, tmp_path, api_config={"pagination": {"page_size": 20}})
+        config["api_config"]["endpoints"]["notes"] = {**NOTES, "params": {"view": "${env:NOTES_SIGNATURE}"}}
+        config["api_config"]["auth_config"] = {
+            "auth_type": "api_key",
+            "auth_credentials": {"key": "${env:NOTES_SIGNATURE}", "name": "appid", "location": "query"},
+        }
+        path = write_yaml(tmp_path / "pipeline.yaml", config)
+        assert run_report(tmp_path, "--config", str(path), "--end_time", "2024-01-03")[0] == 0
+        update_parents(api)
+
+        code, report = run_report(tmp_path, "--config", str(path), "--end_time", "2024-01-04")
+
+        assert (code, report["counters"]["not_modified"]) == (0, 10)
+        url = api.url
+    loaded = load_pipeline_config(path)
+    with opened_store(loaded.watermark_store) as store:
+        keys = sorted(key for endpoint, key in store.get_validators(loaded.pipeline_id) if endpoint == "notes")
+    assert keys == sorted(f"GET {url}/children/{parent}/notes?view=***" for parent in PARENTS)
+    assert SECRET.encode() not in (tmp_path / "state" / "control.db").read_bytes()
