@@ -104,22 +104,27 @@ VALIDATOR_FIELDS = [
     ("run_id", "STRING", "REQUIRED"),
     ("saved_at", "TIMESTAMP", "REQUIRED"),
 ]
-#: Validators saved by one statement at most (a query's parameters are limited in size).
-VALIDATORS_PER_STATEMENT = 1000
-#: Saves a batch of validators, given as arrays of one value per request ('' for a missing validator: an array
-#: parameter holds no NULL).
-SAVE_VALIDATORS_SQL = """
+#: Validators saved by one statement at most (four query parameters each).
+VALIDATORS_PER_STATEMENT = 200
+
+
+def save_validators_sql(table: str, count: int) -> str:
+    """The MERGE that saves `count` validators, row `i` given as @endpoint_i, @request_i, @etag_i, @modified_i."""
+    rows = " UNION ALL ".join(
+        f"SELECT @endpoint_{i} AS endpoint, @request_{i} AS request, @etag_{i} AS etag, @modified_{i} AS last_modified"
+        for i in range(count)
+    )
+    return f"""
 MERGE {table} T
-USING (SELECT @pipeline_id AS pipeline_id, endpoint, @requests[OFFSET(i)] AS request,
-              NULLIF(@etags[OFFSET(i)], '') AS etag, NULLIF(@modified[OFFSET(i)], '') AS last_modified
-       FROM UNNEST(@endpoints) AS endpoint WITH OFFSET AS i) S
-ON T.pipeline_id = S.pipeline_id AND T.endpoint = S.endpoint AND T.request = S.request
+USING ({rows}) S
+ON T.pipeline_id = @pipeline_id AND T.endpoint = S.endpoint AND T.request = S.request
 WHEN MATCHED THEN
   UPDATE SET etag = S.etag, last_modified = S.last_modified, run_id = @run_id, saved_at = @saved_at
 WHEN NOT MATCHED THEN
   INSERT (pipeline_id, endpoint, request, etag, last_modified, run_id, saved_at)
-  VALUES (S.pipeline_id, S.endpoint, S.request, S.etag, S.last_modified, @run_id, @saved_at)
+  VALUES (@pipeline_id, S.endpoint, S.request, S.etag, S.last_modified, @run_id, @saved_at)
 """
+
 
 #: Takes the lease in one statement: a held lease is replaced only when it expired or is the run's own (a renewal
 #: keeps its `taken_at`). BigQuery runs two mutating DML statements on one table one after the other (the second
@@ -348,21 +353,22 @@ class BigQueryWatermarkStore:
         saved_at = datetime.now(UTC)
         for start in range(0, len(saved), VALIDATORS_PER_STATEMENT):
             batch = saved[start : start + VALIDATORS_PER_STATEMENT]
-            arrays = {
-                "endpoints": [endpoint for (endpoint, _request), _found in batch],
-                "requests": [request for (_endpoint, request), _found in batch],
-                "etags": [found.etag or "" for _key, found in batch],
-                "modified": [found.last_modified or "" for _key, found in batch],
-            }
-            self._query(
-                SAVE_VALIDATORS_SQL.format(table=self.validators.sql),
-                [
-                    self._param("pipeline_id", "STRING", pipeline_id),
-                    self._param("run_id", "STRING", run_id),
-                    self._param("saved_at", "TIMESTAMP", saved_at),
-                    *(self._bq.ArrayQueryParameter(name, "STRING", values) for name, values in arrays.items()),
-                ],
-            )
+            rows = [
+                self._param(f"{name}_{i}", "STRING", value)
+                for i, ((endpoint, request), found) in enumerate(batch)
+                for name, value in (
+                    ("endpoint", endpoint),
+                    ("request", request),
+                    ("etag", found.etag),
+                    ("modified", found.last_modified),
+                )
+            ]
+            common = [
+                self._param("pipeline_id", "STRING", pipeline_id),
+                self._param("run_id", "STRING", run_id),
+                self._param("saved_at", "TIMESTAMP", saved_at),
+            ]
+            self._query(save_validators_sql(self.validators.sql, len(batch)), [*common, *rows])
 
     def save_run(self, run: PipelineRun) -> None:
         self._query(
