@@ -38,7 +38,7 @@ import threading
 from datetime import UTC, datetime
 from typing import Any
 
-from beam_api_pipeline.client.conditional import Validators
+from beam_api_pipeline.client.validators import Validators
 from beam_api_pipeline.control.lease import Lease
 from beam_api_pipeline.control.runs import PipelineRun, RunStatus
 from beam_api_pipeline.control.schema_versions import SchemaVersion

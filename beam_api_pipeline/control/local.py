@@ -11,7 +11,7 @@ import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
-from beam_api_pipeline.client.conditional import Validators
+from beam_api_pipeline.client.validators import Validators
 from beam_api_pipeline.control.lease import Lease
 from beam_api_pipeline.control.runs import PipelineRun, RunStatus
 from beam_api_pipeline.control.schema_versions import SchemaVersion

@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Protocol
 
-from beam_api_pipeline.client.conditional import Validators
+from beam_api_pipeline.client.validators import Validators
 from beam_api_pipeline.control.lease import Lease
 from beam_api_pipeline.control.runs import PipelineRun
 from beam_api_pipeline.control.schema_versions import SchemaVersion

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 import apache_beam as beam
 from apache_beam import pvalue
 
-from beam_api_pipeline.client.conditional import Validators
+from beam_api_pipeline.client.validators import Validators
 from beam_api_pipeline.config import PipelineConfig
 from beam_api_pipeline.control import lease
 from beam_api_pipeline.control.runs import MAX_ERRORS_KEPT, PipelineRun, RunStatus

@@ -2,7 +2,7 @@
 charged, as GitHub does), for what only a whole run shows: a second run re-reading the child lists of parents
 that changed sends each list's last ETag, and the lists that did not change cost no charged request; a run that
 stops before its commit saves no ETag; `conditional_requests: false` sends none; an API that ignores them still
-gives exact rows. The pieces alone are in tests/unit/test_conditional_requests.py."""
+gives exact rows. The pieces alone are in tests/unit/test_conditional_validators.py."""
 
 from __future__ import annotations
 
