@@ -1,7 +1,8 @@
 """ConditionalPages: a fetch DoFn's conditional requests (`client.conditional`). The first page of a walk whose
-request has validators in the control store (read once, in `setup`) is asked for with them, and a 304 ends the
-walk with no records; a walk its first answer completed keeps that answer's validators for the commit to save.
-The control store is read, never written, here: what this run sees is saved only with its watermark.
+request has validators in the control store (read once per DoFn instance, at its first walk) is asked for with
+them, and a 304 ends the walk with no records; a walk its first answer completed keeps that answer's validators
+for the commit to save. The control store is read, never written, here: what this run sees is saved only with
+its watermark.
 
 A request is keyed without its window: a 304 to the same request in a later window means that the API has no
 record the earlier answer did not have. So the validators of a window's answer are kept only when none of its
@@ -11,6 +12,7 @@ while nothing changes, and a child list re-read for a parent that changed, are t
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from pydantic import SecretStr
@@ -45,10 +47,10 @@ class ConditionalPages:
         self._masked = referenced_values(unresolved, config)
         self._endpoints = conditional_endpoints(config)
         self._watermark = config.api_config.watermark
-        self._known: dict[tuple[str, str], Validators] = {}
-        if self._endpoints:
-            with opened_store(config.watermark_store) as store:
-                self._known = store.get_validators(config.pipeline_id)
+        self._store = config.watermark_store
+        self._pipeline_id = config.pipeline_id
+        self._known: dict[tuple[str, str], Validators] | None = None
+        self._lock = threading.Lock()  # child tasks are walked on a pool's threads
 
     def fetch_first(
         self, extractor: BaseExtractor, task: WindowTask, position: PagePosition, on_retry=None
@@ -88,9 +90,18 @@ class ConditionalPages:
         return any(moment >= task.window.end for moment in moments)
 
     def _validators_for(self, extractor: BaseExtractor, task: WindowTask, position: PagePosition) -> Validators | None:
-        if task.endpoint not in self._endpoints or position.index != 0 or not self._known:
+        if task.endpoint not in self._endpoints or position.index != 0:
             return None
-        return self._known.get((task.endpoint, self._key(extractor, task, position)))
+        known = self._stored()
+        return known.get((task.endpoint, self._key(extractor, task, position))) if known else None
+
+    def _stored(self) -> dict[tuple[str, str], Validators]:
+        """The control store's validators of the pipeline, read at the first request that may use them."""
+        with self._lock:
+            if self._known is None:
+                with opened_store(self._store) as store:
+                    self._known = store.get_validators(self._pipeline_id)
+            return self._known
 
     def _key(self, extractor: BaseExtractor, task: WindowTask, position: PagePosition) -> str:
         """The request key of the page at `position`."""
