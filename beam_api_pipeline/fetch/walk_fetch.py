@@ -63,18 +63,19 @@ class WalkPagesFn(WindowFetchDoFn):
             try:
                 self._check_pause()
                 page = self._conditional.fetch_first(extractor, task, position, on_retry=on_retry)
-                if page is None:  # 304 Not Modified: the walk's one page is the one written before
-                    yield from self._not_modified(tracker, part, position)
-                    return
-                tally = extractor.pagination.tally_after(position, page)
-                part.saw(tally.announced, tally.size)
-                next_position = extractor.next_position(task.window, position, page)
+                if page is not None:
+                    tally = extractor.pagination.tally_after(position, page)
+                    part.saw(tally.announced, tally.size)
+                    next_position = extractor.next_position(task.window, position, page)
             except Deferral as deferral:
                 tracker.try_claim(PageHold(release=True))  # the page, if held, is deferred too
                 yield self._defer(tracker, part, deferral)
                 return
             except Exception as error:
                 yield self._failed(tracker.try_claim(PageStep(position, None)), part, error)
+                return
+            if page is None:  # 304 Not Modified: the walk's one page is the one written before
+                yield from self._not_modified(tracker, part, position)
                 return
             repeat = extractor.pagination.repeats_previous(position, page)  # the API ignores paging: not read
             if not tracker.try_claim(PageStep(position, next_position)):
