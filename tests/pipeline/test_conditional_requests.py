@@ -67,7 +67,7 @@ def notes_requests(api: SampleApi) -> list[dict[str, str]]:
 
 @pytest.mark.parametrize("mode", RUNNER_MODES)
 def test_a_second_run_of_changed_parents_costs_a_charged_request_only_for_the_child_list_that_changed(
-    api, tmp_path, mode
+    api, tmp_path, mode, capsys
 ):
     path = write(api, tmp_path)
     code, report = run_report(tmp_path, "--config", str(path), "--end_time", "2024-01-03", *runner_mode_args(mode))
@@ -76,10 +76,12 @@ def test_a_second_run_of_changed_parents_costs_a_charged_request_only_for_the_ch
     assert notes_requests(api) == [{}] * 10
     update_parents(api)
     api.reset_stats()
+    capsys.readouterr()
 
     code, report = run_report(tmp_path, "--config", str(path), "--end_time", "2024-01-04", *runner_mode_args(mode))
 
     assert code == 0
+    assert "  conditional requests: 9 answered 304 Not Modified (no rows)\n" in capsys.readouterr().out
     # 10 charged requests for the notes before, 1 now: the nine lists that did not change answered 304
     assert (api.charged("/children/"), api.charged("/items")) == (1, 1)
     assert sorted(status for _at, path, status in api.answers() if path.endswith("/notes")) == [200] + [304] * 9

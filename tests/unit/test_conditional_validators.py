@@ -197,3 +197,16 @@ def test_a_page_keeps_its_validators_unless_it_holds_a_record_of_a_later_window(
     assert pages.kept(child, child_task, unreadable) == (
         ("GET http://api.test/children/7/notes?page=1&per_page=10", 'W/"e"', None),
     )
+
+
+def test_if_modified_since_is_answered_304_from_the_last_modified_on(tmp_path):
+    with SampleApi(faults=Faults(etags=True)).start() as api:
+        client = client_of(config(tmp_path, api.url))
+        request = ApiRequest("GET", f"{api.url}/children/3/notes")
+        client.send(request)
+
+        with pytest.raises(NotModified):
+            ConditionalClient(client, Validators(None, "Fri, 01 Jan 2100 00:00:00 GMT")).send(request)
+        answer = ConditionalClient(client, Validators(None, "Mon, 01 Jan 2024 00:00:00 GMT")).send(request)
+        assert answer.status == 200 and answer.body["notes"] == [{"id": 31, "child_id": 3}, {"id": 32, "child_id": 3}]
+        assert [status for _at, _path, status in api.answers()] == [200, 304, 200]
