@@ -26,7 +26,15 @@ from beam_api_pipeline.config import PipelineConfig
 from beam_api_pipeline.core import jsoncodec
 from beam_api_pipeline.core.redaction import redact_text
 
-__all__ = ["ConditionalClient", "NotModified", "Validators", "conditional_endpoints", "request_key", "validators_of"]
+__all__ = [
+    "ConditionalClient",
+    "NotModified",
+    "Validators",
+    "conditional_endpoints",
+    "request_key",
+    "validators_of",
+    "without_conditional_requests",
+]
 
 
 def request_key(request: ApiRequest, client: Any, masked: Iterable[str] = ()) -> str:
@@ -50,6 +58,14 @@ def conditional_endpoints(config: PipelineConfig) -> frozenset[str]:
         for name, endpoint in config.api_config.endpoints.items()
         if endpoint.conditional_requests or (endpoint.conditional_requests is None and not truncates)
     )
+
+
+def without_conditional_requests(config: PipelineConfig) -> PipelineConfig:
+    """`config` with `conditional_requests: false` on every endpoint: for a run that reads its range again on
+    purpose (`--backfill`), where a 304 must not stand in for the rows it is meant to write."""
+    api = config.api_config
+    endpoints = {name: ep.model_copy(update={"conditional_requests": False}) for name, ep in api.endpoints.items()}
+    return config.model_copy(update={"api_config": api.model_copy(update={"endpoints": endpoints})})
 
 
 class ConditionalClient:

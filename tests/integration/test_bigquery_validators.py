@@ -54,18 +54,20 @@ def test_a_second_run_with_the_control_table_in_bigquery_answers_304_for_the_lis
         watermark_store={"type": "bigquery", "table": control_table},
         api_config={"endpoints": {"notes": notes}},
     )
-    window = ["--start_time", "2024-01-02T00:00:00Z", "--end_time", "2024-01-03T00:00:00Z"]
-    assert main(["run", "--config", str(path), *window, *beam_args]) == 0
+    assert main(["run", "--config", str(path), "--end_time", "2024-01-03T00:00:00Z", *beam_args]) == 0
+    parents = sample_api.dataset.ids_between(t("2024-01-02"), t("2024-01-03"))
     first = [status for _at, p, status in sample_api.answers() if p.endswith("/notes")]
+    for parent in parents:  # each changes: the next run reads its notes again
+        sample_api.dataset.move_record(parent, t("2024-01-03T12:00"))
+    new = len(sample_api.dataset.ids_between(t("2024-01-03"), t("2024-01-04"))) - len(parents)
     sample_api.reset_stats()
 
-    assert main(["run", "--config", str(path), *window, *beam_args]) == 0  # the same window again: a backfill
+    assert main(["run", "--config", str(path), "--end_time", "2024-01-04T00:00:00Z", *beam_args]) == 0
 
-    again = [status for _at, p, status in sample_api.answers() if p.endswith("/notes")]
-    parents = len(sample_api.dataset.ids_between(t("2024-01-02"), t("2024-01-03")))
-    assert (first, again) == ([200] * parents, [304] * parents)
+    again = sorted(status for _at, p, status in sample_api.answers() if p.endswith("/notes"))
+    assert (first, again) == ([200] * len(parents), [200] * new + [304] * len(parents))
     with opened_store(BigQueryWatermarkStoreConfig(table=control_table)) as store:
-        assert len([key for key in store.get_validators(config.pipeline_id) if key[0] == "notes"]) == len(first)
+        assert len([key for key in store.get_validators(config.pipeline_id) if key[0] == "notes"]) == len(parents) + new
 
 
 def test_more_validators_than_one_statement_saves_are_all_saved(control_table):

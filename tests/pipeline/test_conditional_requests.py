@@ -154,6 +154,20 @@ def test_an_api_that_ignores_if_none_match_answers_in_full_and_every_row_is_writ
     assert rows(tmp_path, "items") == sorted(PARENTS * 2)
 
 
+def test_a_backfill_reads_its_range_again_in_full(api, tmp_path):
+    path = write(api, tmp_path)
+    assert run_report(tmp_path, "--config", str(path), "--end_time", "2024-01-03")[0] == 0
+    api.reset_stats()
+
+    window = ["--start_time", "2024-01-02", "--end_time", "2024-01-03", "--backfill"]
+    code, report = run_report(tmp_path, "--config", str(path), *window)
+
+    assert (code, report["counters"]["not_modified"]) == (0, 0)
+    sent = sorted(api.conditional_headers())  # every path once: no dict is compared
+    assert sent == sorted([("/items", {}), *((f"/children/{parent}/notes", {}) for parent in PARENTS)])
+    assert rows(tmp_path, "notes") == sorted(notes_of(PARENTS) * 2)
+
+
 def client_filter(api: SampleApi, folder: Path) -> Path:
     """/items read newest first, one page, filtered on the client: the same request in every window."""
     changes = {
