@@ -84,10 +84,10 @@ class _CommitFn(beam.DoFn):
             committed = watermarks_after(plan, outcomes) if self._config.api_config.watermark.enabled else {}
             run = self._run_record(plan, outcomes, results, child_tasks, inputs, figures)
             lost = self._advance_holding_lease(store, plan, committed)
-            if lost is not None:
-                committed = {}
             if lost is None:
                 save_validators(store, plan, results, outcomes)
+            else:
+                committed = {}
             run = self._record_of(store, run, outcomes)
             if lost is not None:  # once, though each later poll of a streaming run finds it lost again
                 errors = [str(lost), *(error for error in run.errors if error != str(lost))][:MAX_ERRORS_KEPT]
@@ -300,7 +300,7 @@ _NO_FIGURES = {"written": 0, "outside": 0, "invalid": 0}
 def save_validators(store, plan: RunPlan, results: list[WindowResult], outcomes: dict[str, list[WindowOutcome]]):
     """Save the validators of the requests of `plan`'s complete windows (`client.conditional`): after their rows
     are written, and only where the watermark may move over them, so that a 304 never stands for rows the
-    pipeline does not have."""
+    pipeline does not have. A failure to save them is logged: the next run reads those requests in full."""
     complete = {(endpoint, o.window) for endpoint, found in outcomes.items() for o in found if o.complete}
     validators = {
         (result.task.endpoint, key): Validators(etag, last_modified)
@@ -308,8 +308,12 @@ def save_validators(store, plan: RunPlan, results: list[WindowResult], outcomes:
         if (result.task.endpoint, result.task.window) in complete
         for key, etag, last_modified in result.validators
     }
-    if validators:
+    if not validators:
+        return
+    try:
         store.save_validators(plan.pipeline_id, plan.run_id, validators)
+    except Exception as error:  # the rows are written: the run must still be recorded; the next reads in full
+        logger.error("validators of %d requests not saved: %s: %s", len(validators), type(error).__name__, error)
 
 
 def endpoint_figures(

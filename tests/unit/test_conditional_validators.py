@@ -210,3 +210,17 @@ def test_if_modified_since_is_answered_304_from_the_last_modified_on(tmp_path):
         answer = ConditionalClient(client, Validators(None, "Mon, 01 Jan 2024 00:00:00 GMT")).send(request)
         assert answer.status == 200 and answer.body["notes"] == [{"id": 31, "child_id": 3}, {"id": 32, "child_id": 3}]
         assert [status for _at, _path, status in api.answers()] == [200, 304, 200]
+
+
+def test_a_commit_that_cannot_save_validators_logs_it_and_goes_on(tmp_path, caplog):
+    store = LocalWatermarkStore(tmp_path / "control.db")
+    store.close()  # every statement now fails
+    result = WindowResult(WindowTask("items", DAY), WindowStatus.DONE, 1, 3, validators=(("GET a", 'W/"a"', None),))
+
+    save_validators(
+        store, RunPlan("run-1", "p", datetime.now(UTC), []), [result], {"items": [WindowOutcome(DAY, True)]}
+    )
+
+    assert [record.getMessage() for record in caplog.records] == [
+        "validators of 1 requests not saved: ProgrammingError: Cannot operate on a closed database."
+    ]
