@@ -108,6 +108,13 @@ class Faults:
     stamped `moved_to` (out of the window) or deleted when `moved_to` is None, so the records after it shift
     one place back, as an update or a delete during a walk shifts offset and page-number pages.
 
+    Conditional requests (`conditional`): with `etags`, every 200 data answer carries a weak `ETag` and a
+    `Last-Modified`, a request whose `If-None-Match` (or `If-Modified-Since`) shows that the client has the
+    current answer is answered 304 Not Modified with no body, and a 304 is not charged to `rate_limit` (its token
+    is given back), as GitHub does; `ignore_conditional` keeps the validators but answers every request in full
+    (200), as an API that ignores them does. The answers on `changing_paths` change each time they are served
+    (a `revision` counter in their body), as a resource that is written to between two reads.
+
     `ignore_paging` makes `/items` and `/records` ignore `page` and `offset`: every page is the first one, as an
     endpoint serves that does not know the paging parameter. `past_end_404` answers a page of `/items` or
     `/records` past the last record (page > 1, offset > 0) with 404 `{"detail": "Invalid page."}`, as Django
@@ -155,9 +162,12 @@ class Faults:
     moved_to: str | None = "2024-02-01T00:00:00Z"
     ignore_paging: bool = False
     past_end_404: bool = False
+    etags: bool = False
+    ignore_conditional: bool = False
+    changing_paths: frozenset[str] = field(default_factory=frozenset)
 
     def __post_init__(self) -> None:
-        for name in ("fail_since", "missing_paths", "answer_fault_since", "strip_fields"):
+        for name in ("fail_since", "missing_paths", "answer_fault_since", "strip_fields", "changing_paths"):
             value: Iterable[str] | str = getattr(self, name)  # a set, a list or a single string
             object.__setattr__(self, name, frozenset([value] if isinstance(value, str) else value))
         object.__setattr__(self, "moving_records", frozenset(self.moving_records))
@@ -361,6 +371,7 @@ class FaultState:
         self._answer_count = 0
         self._answers_injected = 0
         self.injected: Counter[str] = Counter()
+        self._revisions: Counter[str] = Counter()
         self._answer_since = faults.answer_fault_since and frozenset(
             parse_instant(text) for text in faults.answer_fault_since
         )
@@ -375,6 +386,20 @@ class FaultState:
                 return bool(every and self._count % every == 0), {}
             limited = not self._bucket.take() or bool(every and self._count % every == 0)
             return limited, self._bucket.headers()
+
+    def refund(self) -> None:
+        """Give back the token of a request that is not charged (a 304)."""
+        with self._lock:
+            if self._bucket is not None:
+                self._bucket.tokens = min(self._bucket.capacity, self._bucket.tokens + 1)
+
+    def revision(self, path: str) -> int | None:
+        """The next revision of a path of `changing_paths` (1, 2, ...), None for another path."""
+        if path not in self.faults.changing_paths:
+            return None
+        with self._lock:
+            self._revisions[path] += 1
+            return self._revisions[path]
 
     def random_failure(self) -> bool:
         """True for the `error_rate` fraction of calls, in the seeded order."""

@@ -27,6 +27,7 @@ from sample_api.auth import (
     TokenIssuer,
     check_credentials,
 )
+from sample_api.conditional import Validation
 from sample_api.data import Dataset, format_instant
 from sample_api.faults import Faults, FaultState
 from sample_api.protocol import BadRequest, Reply, Request
@@ -91,12 +92,19 @@ def _data_route(method: str, path: str) -> DataRoute | None:
     return route
 
 
+def _conditional_headers(request: Request) -> dict[str, str]:
+    """The conditional headers `request` carries."""
+    names = ("If-None-Match", "If-Modified-Since")
+    return {name: request.headers[name] for name in names if request.headers.get(name) is not None}
+
+
 class _Stats:
     """Thread-safe request counters, and a log of the answers: (monotonic time, path, status)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._answers: list[tuple[float, str, int]] = []
+        self._conditional: list[tuple[str, dict[str, str]]] = []
         self._by_path: Counter[str] = Counter()
         self._by_status: Counter[str] = Counter()
         self._in_flight = 0
@@ -106,6 +114,7 @@ class _Stats:
         """Zero the counts; requests being handled still count as in flight."""
         with self._lock:
             self._answers.clear()
+            self._conditional.clear()
             self._by_path.clear()
             self._by_status.clear()
             self._max_in_flight = self._in_flight
@@ -115,19 +124,24 @@ class _Stats:
             self._in_flight += 1
             self._max_in_flight = max(self._max_in_flight, self._in_flight)
 
-    def answered(self, path: str, status: int) -> None:
+    def answered(self, path: str, status: int, conditional: dict[str, str] | None = None) -> None:
         """Count an answer and end its request's time in flight, before a byte of it is sent: a client that has
         read it finds it counted, and one that holds a slot until its answer is read never sees more requests
         in flight here than its own cap."""
         with self._lock:
             self._in_flight -= 1
             self._answers.append((time.monotonic(), path, status))
+            self._conditional.append((path, conditional or {}))
             self._by_path[path] += 1
             self._by_status[str(status)] += 1
 
     def answers(self) -> list[tuple[float, str, int]]:
         with self._lock:
             return list(self._answers)
+
+    def conditional(self) -> list[tuple[str, dict[str, str]]]:
+        with self._lock:
+            return list(self._conditional)
 
     def leave(self) -> None:
         with self._lock:
@@ -175,7 +189,7 @@ class _Handler(BaseHTTPRequestHandler):
         except BaseException:
             stats.leave()
             raise
-        stats.answered(parts.path, reply.status)
+        stats.answered(parts.path, reply.status, _conditional_headers(request))
         self._send(reply)
 
     def _answer(self, request: Request) -> Reply:
@@ -217,9 +231,23 @@ class _Handler(BaseHTTPRequestHandler):
             hidden = api.credentials.login and api.login_issuer.hides_data(request)
             answer = route(_NO_RECORDS if hidden else api.dataset, faults, request)
             answer = dataclasses.replace(answer, headers={**budget, **answer.headers})
-            return answer if kind is None else broken_answer(kind, answer, faults)
+            if kind is not None:
+                return broken_answer(kind, answer, faults)
+            return self._validated(request, answer)
         except BadRequest as error:
             return Reply(400, {"error": str(error), "parameter": error.parameter})
+
+    def _validated(self, request: Request, answer: Reply) -> Reply:
+        """`answer` with its validators, changed first if its path is one of `changing_paths`; a 304 instead
+        when the request's validators match, its rate-limit token given back (`conditional`)."""
+        state = self.server.api._fault_state
+        revision = state.revision(request.path)
+        if revision is not None and isinstance(answer.body, dict):
+            answer = dataclasses.replace(answer, body={**answer.body, "revision": revision})
+        answer = self.server.api.validation.answer(request, answer, state.faults)
+        if answer.status == 304:
+            state.refund()
+        return answer
 
     def _send(self, reply: Reply) -> None:
         payload = reply.payload()
@@ -297,6 +325,7 @@ class SampleApi:
         self._faults_lock = threading.Lock()
         self._fault_state = FaultState(faults if faults is not None else Faults())
         self._stats = _Stats()
+        self.validation = Validation()
         self._address = (host, port)
         self._tls = tls
         self._server: _Server | None = None
@@ -365,6 +394,16 @@ class SampleApi:
     def answers(self) -> list[tuple[float, str, int]]:
         """Every data answer since the last reset, in order: (time.monotonic() when sent, path, status)."""
         return self._stats.answers()
+
+    def conditional_headers(self) -> list[tuple[str, dict[str, str]]]:
+        """Every data request since the last reset, in order: (path, its `If-None-Match` and `If-Modified-Since`
+        headers, those it sent)."""
+        return self._stats.conditional()
+
+    def charged(self, prefix: str = "/") -> int:
+        """The data requests since the last reset on paths starting with `prefix` that the API charged: all but
+        those answered 304 Not Modified (`Faults.etags`)."""
+        return sum(status != 304 for _at, path, status in self.answers() if path.startswith(prefix))
 
     def injected(self) -> dict[str, int]:
         """The answer faults injected since the faults were last set, by kind."""

@@ -4,6 +4,9 @@ Credentials never leave the API's host: on a redirect to another host (scheme, h
 that carries them is dropped, not only `Authorization` (which is all `requests` drops by itself). Every
 message the client makes has the auth handler's secrets masked, including tokens obtained at run time.
 
+A 304 answers a conditional request (`conditional`: one that carries If-None-Match or If-Modified-Since) with
+"nothing new here": it raises NotModified, which is neither an error nor retried.
+
 A successful status whose body is empty (other than 204) or not JSON (an HTML page from a proxy, JSON cut
 short) is retried like a dropped connection: such answers come from overloaded gateways and caches, and
 reading them as "no records" would lose a page without a trace. A 204 is decoded with no body; `send`'s `read`
@@ -35,6 +38,12 @@ logger = logging.getLogger(__name__)
 
 _TRANSIENT_ERRORS = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
 _BODY_EXCERPT = 200
+#: The request headers that make a request conditional (lower case).
+_CONDITIONAL_HEADERS = frozenset({"if-none-match", "if-modified-since"})
+
+
+class NotModified(Exception):
+    """The API answered 304 to a conditional request: the answer is the one its validators came from."""
 
 
 @dataclass(frozen=True)
@@ -135,9 +144,13 @@ class ApiClient:
 
     def _describe(self, request: ApiRequest) -> str:
         """`METHOD url?params` with secrets masked, for logs and errors."""
+        return f"{request.method} {self.redacted_url(request.url, request.params)}"
+
+    def redacted_url(self, url: str, params: Mapping[str, Any] | list[tuple[str, Any]]) -> str:
+        """`url` with `params` added, secret parameters masked (by name: the auth's and the usual ones)."""
         prepared = requests.models.PreparedRequest()
-        prepared.prepare_url(request.url, request.params)
-        return f"{request.method} {redact_url(prepared.url, self._secret_params)}"
+        prepared.prepare_url(url, params)
+        return redact_url(prepared.url, self._secret_params)
 
     def _send_once(self, request: ApiRequest) -> ApiResponse:
         response, content, sent_headers = self._exchange(request)
@@ -205,6 +218,9 @@ class ApiClient:
             raise RateLimitedError(message, retry_after=_rate_limit_wait(response))
         if status in self._retry_on:
             raise RetryableApiError(f"{self._describe(request)} answered {status}", status=status)
+        if status == 304 and _CONDITIONAL_HEADERS & {name.lower() for name in request.headers}:
+            metrics.NOT_MODIFIED.inc()
+            raise NotModified(f"{self._describe(request)} answered 304 Not Modified")
         if status >= 400:
             excerpt = self._excerpt(content)
             raise ApiError(f"{self._describe(request)} answered {status}: {excerpt}", status=status)

@@ -92,6 +92,9 @@ class EndpointConfig(StrictModel):
 
     ``quality`` lists the data quality checks of its rows, after the transform (``QualityCheckConfig``).
     ``schema_contract`` says what a row that does not fit the endpoint's recorded schema does (``schema_contract``).
+    ``conditional_requests`` sends a request that repeats with the validators of its last answer (``ETag``,
+    ``Last-Modified``) and reads a 304 as "nothing new here": true, false, or unset (None): on where the API's
+    answers carry a validator and no output truncates its table (``client.conditional``).
     """
 
     path: str
@@ -107,6 +110,7 @@ class EndpointConfig(StrictModel):
     include_from_parent: list[str] = Field(default_factory=list)
     quality: list[QualityCheckConfig] = Field(default_factory=list)
     schema_contract: SchemaContract = "evolve"
+    conditional_requests: bool | None = None
 
     @model_validator(mode="after")
     def _parent_fields_need_a_parent(self) -> Self:

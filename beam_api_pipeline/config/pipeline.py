@@ -65,6 +65,7 @@ class PipelineConfig(StrictModel):
                     raise rule_error(f"required when output.{index} has write_disposition merge", *missing)
         if self.streaming.enabled:
             self._check_streaming()
+        self._check_conditional_requests()
         return self
 
     def _check_streaming(self) -> None:
@@ -90,6 +91,25 @@ class PipelineConfig(StrictModel):
         ]
         if refused:
             raise rule_error("must be append when streaming.enabled is true", *refused)
+
+    def _check_conditional_requests(self) -> None:
+        """A table each run truncates holds that run's rows only: a 304 (no rows) would empty it."""
+        truncated = self.truncated_outputs()
+        refused = [
+            f"api_config.endpoints.{name}.conditional_requests"
+            for name, ep in self.api_config.endpoints.items()
+            if ep.conditional_requests
+        ]
+        if truncated and refused:
+            raise rule_error(f"must not be true when {truncated[0]} has write_disposition truncate", *refused)
+
+    def truncated_outputs(self) -> list[str]:
+        """The outputs (``output.<index>``) that replace their table's rows with each run's (``truncate``)."""
+        return [
+            f"output.{index}"
+            for index, output in enumerate(self.output)
+            if isinstance(output, BigQueryOutputConfig) and output.config.write_disposition == "truncate"
+        ]
 
     def enabled_outputs(self) -> list[tuple[int, OutputConfig]]:
         """The outputs to write to, in file order, each with its index in ``output`` (which names it in errors:

@@ -1,5 +1,6 @@
 """The BigQuery control table: watermarks in `watermark_store.table`, run records in a sibling table
-`<table>_runs`, the schema each run wrote per endpoint in `<table>_schema_versions`, leases in `<table>_leases`.
+`<table>_runs`, the schema each run wrote per endpoint in `<table>_schema_versions`, leases in `<table>_leases`,
+the validators of conditional requests in `<table>_validators` (`client.conditional`).
 
 `setup` creates the dataset and the tables once (`create_control_tables`, with rights to create datasets); a run
 only reads and writes them: opening the store `get`s each table once per process (`_PRESENT`), and a missing one
@@ -21,7 +22,10 @@ cannot lose ground.
                   recorded_at TIMESTAMP REQUIRED
     <table>_leases: pipeline_id STRING REQUIRED, run_id STRING REQUIRED, host STRING REQUIRED,
                   taken_at TIMESTAMP REQUIRED, expires_at TIMESTAMP REQUIRED
+    <table>_validators: pipeline_id STRING REQUIRED, endpoint STRING REQUIRED, request STRING REQUIRED,
+                  etag STRING, last_modified STRING, run_id STRING REQUIRED, saved_at TIMESTAMP REQUIRED
 
+A pipeline set up by an earlier version has no validators table: `setup` adds it (the run says so).
 A runs table created by an earlier version lacks the last columns (service_name, service_version, note); opening
 the store (or `setup`) adds them (NULLABLE, empty for the runs already recorded).
 """
@@ -29,10 +33,12 @@ the store (or `setup`) adds them (NULLABLE, empty for the runs already recorded)
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from datetime import UTC, datetime
 from typing import Any
 
+from beam_api_pipeline.client.validators import Validators
 from beam_api_pipeline.control.lease import Lease
 from beam_api_pipeline.control.runs import PipelineRun, RunStatus
 from beam_api_pipeline.control.schema_versions import SchemaVersion
@@ -40,9 +46,12 @@ from beam_api_pipeline.core.bigquery_names import TableName
 from beam_api_pipeline.core.errors import ConfigError
 from beam_api_pipeline.gcp.clients import bigquery_client
 
+logger = logging.getLogger(__name__)
+
 RUNS_SUFFIX = "_runs"
 SCHEMAS_SUFFIX = "_schema_versions"
 LEASES_SUFFIX = "_leases"
+VALIDATORS_SUFFIX = "_validators"
 
 WATERMARK_FIELDS = [
     ("pipeline_id", "STRING", "REQUIRED"),
@@ -86,6 +95,36 @@ LEASE_FIELDS = [
     ("taken_at", "TIMESTAMP", "REQUIRED"),
     ("expires_at", "TIMESTAMP", "REQUIRED"),
 ]
+VALIDATOR_FIELDS = [
+    ("pipeline_id", "STRING", "REQUIRED"),
+    ("endpoint", "STRING", "REQUIRED"),
+    ("request", "STRING", "REQUIRED"),
+    ("etag", "STRING", "NULLABLE"),
+    ("last_modified", "STRING", "NULLABLE"),
+    ("run_id", "STRING", "REQUIRED"),
+    ("saved_at", "TIMESTAMP", "REQUIRED"),
+]
+#: Validators saved by one statement at most (four query parameters each).
+VALIDATORS_PER_STATEMENT = 200
+
+
+def save_validators_sql(table: str, count: int) -> str:
+    """The MERGE that saves `count` validators, row `i` given as @endpoint_i, @request_i, @etag_i, @modified_i."""
+    rows = " UNION ALL ".join(
+        f"SELECT @endpoint_{i} AS endpoint, @request_{i} AS request, @etag_{i} AS etag, @modified_{i} AS last_modified"
+        for i in range(count)
+    )
+    return f"""
+MERGE {table} T
+USING ({rows}) S
+ON T.pipeline_id = @pipeline_id AND T.endpoint = S.endpoint AND T.request = S.request
+WHEN MATCHED THEN
+  UPDATE SET etag = S.etag, last_modified = S.last_modified, run_id = @run_id, saved_at = @saved_at
+WHEN NOT MATCHED THEN
+  INSERT (pipeline_id, endpoint, request, etag, last_modified, run_id, saved_at)
+  VALUES (@pipeline_id, S.endpoint, S.request, S.etag, S.last_modified, @run_id, @saved_at)
+"""
+
 
 #: Takes the lease in one statement: a held lease is replaced only when it expired or is the run's own (a renewal
 #: keeps its `taken_at`). BigQuery runs two mutating DML statements on one table one after the other (the second
@@ -170,7 +209,7 @@ def missing_table_message(table: TableName) -> str:
 
 
 def create_control_tables(table: str) -> list[str]:
-    """Create the dataset of the watermark table `table` and the four control tables, each only if missing, and
+    """Create the dataset of the watermark table `table` and the control tables, each only if missing, and
     add the columns an earlier version's tables lack; the names of the tables created (`setup`)."""
     store = BigQueryWatermarkStore(table, check=False)
     try:
@@ -191,6 +230,7 @@ class BigQueryWatermarkStore:
         self.runs = self._sibling(RUNS_SUFFIX)
         self.schemas = self._sibling(SCHEMAS_SUFFIX)
         self.leases = self._sibling(LEASES_SUFFIX)
+        self.validators = self._sibling(VALIDATORS_SUFFIX)
         self._client = bigquery_client(self.watermarks.project)
         if check:
             self._check_tables()
@@ -200,12 +240,13 @@ class BigQueryWatermarkStore:
         return TableName(self.watermarks.project, self.watermarks.dataset, self.watermarks.table + suffix)
 
     def tables(self) -> list[tuple[TableName, list[tuple[str, str, str]]]]:
-        """The four control tables and their fields."""
+        """The control tables and their fields."""
         return [
             (self.watermarks, WATERMARK_FIELDS),
             (self.runs, RUN_FIELDS),
             (self.schemas, SCHEMA_FIELDS),
             (self.leases, LEASE_FIELDS),
+            (self.validators, VALIDATOR_FIELDS),
         ]
 
     def create_missing(self) -> list[str]:
@@ -245,6 +286,8 @@ class BigQueryWatermarkStore:
                 return
         for name, fields in self.tables():
             table = self._existing(name)
+            if table is None and name == self.validators:
+                continue  # an earlier version's setup: conditional requests wait for `setup` (`get_validators`)
             if table is None:
                 raise ConfigError(missing_table_message(name))
             present = {field.name for field in table.schema}
@@ -281,6 +324,51 @@ class BigQueryWatermarkStore:
                 self._param("run_id", "STRING", run_id),
             ],
         )
+
+    def get_validators(self, pipeline_id: str) -> dict[tuple[str, str], Validators]:
+        """Empty without the validators table (set up by an earlier version): every request is sent in full."""
+        from google.api_core.exceptions import NotFound
+
+        try:
+            rows = self._query(
+                f"SELECT endpoint, request, etag, last_modified FROM {self.validators.sql} "
+                "WHERE pipeline_id = @pipeline_id",
+                [self._param("pipeline_id", "STRING", pipeline_id)],
+            )
+        except NotFound:
+            logger.warning("no conditional requests: %s", missing_table_message(self.validators))
+            return {}
+        return {(row["endpoint"], row["request"]): Validators(row["etag"], row["last_modified"]) for row in rows}
+
+    def save_validators(self, pipeline_id: str, run_id: str, validators: dict[tuple[str, str], Validators]) -> None:
+        """Nothing is saved without the validators table (set up by an earlier version), and the run goes on."""
+        from google.api_core.exceptions import NotFound
+
+        try:
+            self._save_validators(pipeline_id, run_id, sorted(validators.items()))
+        except NotFound:
+            logger.warning("validators not saved: %s", missing_table_message(self.validators))
+
+    def _save_validators(self, pipeline_id: str, run_id: str, saved: list[tuple[tuple[str, str], Validators]]):
+        saved_at = datetime.now(UTC)
+        for start in range(0, len(saved), VALIDATORS_PER_STATEMENT):
+            batch = saved[start : start + VALIDATORS_PER_STATEMENT]
+            rows = [
+                self._param(f"{name}_{i}", "STRING", value)
+                for i, ((endpoint, request), found) in enumerate(batch)
+                for name, value in (
+                    ("endpoint", endpoint),
+                    ("request", request),
+                    ("etag", found.etag),
+                    ("modified", found.last_modified),
+                )
+            ]
+            common = [
+                self._param("pipeline_id", "STRING", pipeline_id),
+                self._param("run_id", "STRING", run_id),
+                self._param("saved_at", "TIMESTAMP", saved_at),
+            ]
+            self._query(save_validators_sql(self.validators.sql, len(batch)), [*common, *rows])
 
     def save_run(self, run: PipelineRun) -> None:
         self._query(

@@ -11,6 +11,7 @@ import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
+from beam_api_pipeline.client.validators import Validators
 from beam_api_pipeline.control.lease import Lease
 from beam_api_pipeline.control.runs import PipelineRun, RunStatus
 from beam_api_pipeline.control.schema_versions import SchemaVersion
@@ -47,6 +48,16 @@ CREATE TABLE IF NOT EXISTS schema_versions (
     run_id TEXT NOT NULL,
     recorded_at TEXT NOT NULL,
     PRIMARY KEY (pipeline_id, endpoint, version)
+);
+CREATE TABLE IF NOT EXISTS validators (
+    pipeline_id TEXT NOT NULL,
+    endpoint TEXT NOT NULL,
+    request TEXT NOT NULL,
+    etag TEXT,
+    last_modified TEXT,
+    run_id TEXT NOT NULL,
+    saved_at TEXT NOT NULL,
+    PRIMARY KEY (pipeline_id, endpoint, request)
 );
 CREATE TABLE IF NOT EXISTS leases (
     pipeline_id TEXT PRIMARY KEY,
@@ -135,6 +146,26 @@ class LocalWatermarkStore:
             "run_id = excluded.run_id WHERE excluded.watermark > watermarks.watermark",
             (pipeline_id, endpoint, _to_text(watermark), _to_text(datetime.now(UTC)), run_id),
         )
+
+    def get_validators(self, pipeline_id: str) -> dict[tuple[str, str], Validators]:
+        rows = self._db.execute(
+            "SELECT endpoint, request, etag, last_modified FROM validators WHERE pipeline_id = ?", (pipeline_id,)
+        ).fetchall()
+        return {(endpoint, request): Validators(etag, modified) for endpoint, request, etag, modified in rows}
+
+    def save_validators(self, pipeline_id: str, run_id: str, validators: dict[tuple[str, str], Validators]) -> None:
+        saved_at = _to_text(datetime.now(UTC))
+        rows = [
+            (pipeline_id, endpoint, request, found.etag, found.last_modified, run_id, saved_at)
+            for (endpoint, request), found in sorted(validators.items())
+        ]
+        with self._db:
+            self._db.executemany(
+                "INSERT INTO validators VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (pipeline_id, endpoint, request) "
+                "DO UPDATE SET etag = excluded.etag, last_modified = excluded.last_modified, "
+                "run_id = excluded.run_id, saved_at = excluded.saved_at",
+                rows,
+            )
 
     def save_run(self, run: PipelineRun) -> None:
         with self._db:

@@ -7,19 +7,28 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Protocol
 
+from beam_api_pipeline.client.validators import Validators
 from beam_api_pipeline.control.lease import Lease
 from beam_api_pipeline.control.runs import PipelineRun
 from beam_api_pipeline.control.schema_versions import SchemaVersion
 
 
 class WatermarkStore(Protocol):
-    """Watermarks per (pipeline, endpoint), run records and schema versions. A watermark never moves backwards."""
+    """Watermarks per (pipeline, endpoint), run records, schema versions and conditional-request validators. A
+    watermark never moves backwards."""
 
     def get_watermark(self, pipeline_id: str, endpoint: str) -> datetime | None:
         """The stored watermark, or None before the first successful window."""
 
     def advance_watermark(self, pipeline_id: str, endpoint: str, watermark: datetime, run_id: str) -> None:
         """Store `watermark` unless the stored one is already later."""
+
+    def get_validators(self, pipeline_id: str) -> dict[tuple[str, str], Validators]:
+        """The validators of the last answer to each request (`conditional.request_key`), by (endpoint, key)."""
+
+    def save_validators(self, pipeline_id: str, run_id: str, validators: dict[tuple[str, str], Validators]) -> None:
+        """Store `validators` (by endpoint and request key), replacing those stored for the same requests. Called
+        by the commit only, after the rows are written (`conditional`)."""
 
     def save_run(self, run: PipelineRun) -> None:
         """Insert or replace a run record; `service_name` and `service_version`, when `run` gives none, keep

@@ -7,6 +7,8 @@ from apache_beam.metrics import Metrics
 NAMESPACE = "beam_api_pipeline"
 
 REQUESTS = Metrics.counter(NAMESPACE, "requests")
+#: Conditional requests answered 304 Not Modified: nothing new since the answer their validators came from.
+NOT_MODIFIED = Metrics.counter(NAMESPACE, "not_modified")
 RETRIES = Metrics.counter(NAMESPACE, "retries")
 #: Every 429 answer of the run; `endpoint_rate_limited` counts those of one endpoint that were retried.
 RATE_LIMITED = Metrics.counter(NAMESPACE, "rate_limited_429")

@@ -1,6 +1,7 @@
 """ApiDoFn: the base of the DoFns that call the API. It carries only the config; `setup()` builds the worker's
 client, held to this process's share of the job's limits, and one extractor per endpoint, after settling the
-process's garbage collector for a stream of records (`heap`)."""
+process's garbage collector for a stream of records (`heap`), and the validators of its conditional requests
+(`conditional_pages`)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from beam_api_pipeline.config import PipelineConfig, resolve_config
 from beam_api_pipeline.core.heap import settle_heap
 from beam_api_pipeline.core.runner_profile import RunnerProfile
 from beam_api_pipeline.extractors.base import BaseExtractor
+from beam_api_pipeline.fetch.conditional_pages import ConditionalPages
 from beam_api_pipeline.fetch.range_rules import RangePaging, range_paging
 from beam_api_pipeline.pagination import Page
 from beam_api_pipeline.plan.run_plan import WindowTask
@@ -39,6 +41,7 @@ class ApiDoFn(beam.DoFn):
         self._paging = {name: range_paging(api, name) for name in api.endpoints}
         self._max_pages = {name: api.pagination_for(name).max_pages for name in api.endpoints}
         self._batch_size = api.batch_size
+        self._conditional = ConditionalPages(resolved, self._client, self._config)
 
     def teardown(self) -> None:
         self._client.close()

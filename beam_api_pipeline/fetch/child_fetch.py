@@ -65,6 +65,7 @@ class _ChildWalk:
     pages: list[list[Any]] = field(default_factory=list)
     status: WindowStatus = WindowStatus.DONE
     error: BaseException | None = None
+    not_modified: bool = False
 
 
 class FetchChildTasksFn(WindowFetchDoFn):
@@ -116,9 +117,14 @@ class FetchChildTasksFn(WindowFetchDoFn):
                 if position.index >= self._max_pages[task.endpoint]:
                     walk.status = WindowStatus.TRUNCATED
                     return walk
-                page = extractor.fetch_page(self._client, task.window, position, on_retry=part.count_retry)
+                page = self._conditional.fetch_first(extractor, task, position, on_retry=part.count_retry)
+                if page is None:  # 304 Not Modified: the task's one page is the one written before
+                    walk.not_modified = True
+                    return walk
                 walk.pages.append(page.records)
-                position = extractor.next_position(task.window, position, page)
+                first, position = position, extractor.next_position(task.window, position, page)
+                if first.index == 0 and position is None:
+                    part.validators = self._conditional.kept(extractor, task, page)
         except Exception as error:
             walk.status, walk.error = WindowStatus.FAILED, error
         finally:
@@ -136,5 +142,7 @@ class FetchChildTasksFn(WindowFetchDoFn):
         elif walk.status is WindowStatus.TRUNCATED:
             yield self._truncated(part)
         else:
+            if walk.not_modified:
+                part.claimed(0)  # the page that answered 304
             part.window_pages = part.end_page
             yield self._done(part)

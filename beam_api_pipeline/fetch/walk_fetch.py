@@ -62,16 +62,20 @@ class WalkPagesFn(WindowFetchDoFn):
                 return
             try:
                 self._check_pause()
-                page = extractor.fetch_page(self._client, task.window, position, on_retry=on_retry)
-                tally = extractor.pagination.tally_after(position, page)
-                part.saw(tally.announced, tally.size)
-                next_position = extractor.next_position(task.window, position, page)
+                page = self._conditional.fetch_first(extractor, task, position, on_retry=on_retry)
+                if page is not None:
+                    tally = extractor.pagination.tally_after(position, page)
+                    part.saw(tally.announced, tally.size)
+                    next_position = extractor.next_position(task.window, position, page)
             except Deferral as deferral:
                 tracker.try_claim(PageHold(release=True))  # the page, if held, is deferred too
                 yield self._defer(tracker, part, deferral)
                 return
             except Exception as error:
                 yield self._failed(tracker.try_claim(PageStep(position, None)), part, error)
+                return
+            if page is None:  # 304 Not Modified: the walk's one page is the one written before
+                yield from self._not_modified(tracker, part, position)
                 return
             repeat = extractor.pagination.repeats_previous(position, page)  # the API ignores paging: not read
             if not tracker.try_claim(PageStep(position, next_position)):
@@ -84,10 +88,21 @@ class WalkPagesFn(WindowFetchDoFn):
             part.claimed(position.index)
             yield from self._emit(extractor, part, page.records)
             if next_position is None:
+                if position.index == 0:
+                    part.validators = self._conditional.kept(extractor, task, page)
                 part.window_pages = part.end_page
                 yield self._done(part)
                 return
             position = next_position
+
+    def _not_modified(self, tracker, part: WindowPart, position) -> Iterator[object]:
+        """The window's first page answered 304: its walk ends there with no records, complete."""
+        if not tracker.try_claim(PageStep(position, None)):
+            yield part.result(WindowStatus.DONE)  # split while the page was fetched: its new owner fetches it again
+            return
+        part.claimed(position.index)
+        part.window_pages = part.end_page
+        yield self._done(part)
 
 
 def _split_off(tracker, index: int) -> bool:

@@ -53,6 +53,8 @@ class WindowPart:
         self.page_size: int | None = None
         self.pages = self.records = self.retries = self.rate_limited = 0
         self.deferred = False
+        #: `(request key, ETag, Last-Modified)` of a walk its first answer completed (`conditional`)
+        self.validators: tuple[tuple[str, str | None, str | None], ...] = ()
         self._redact = redact
         self._started = time.monotonic()
         self._ended: float | None = None
@@ -99,6 +101,7 @@ class WindowPart:
             self.announced_total,
             self.page_size,
             self.rate_limited,
+            self.validators,
         )
         return pvalue.TaggedOutput(RESULTS, result.to_element())
 

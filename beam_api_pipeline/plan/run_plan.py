@@ -44,9 +44,23 @@ _MICROSECOND = timedelta(microseconds=1)
 #: text or None).
 TaskElement = tuple[str, str, str, int, str | None]
 #: A WindowResult between stages: (task, status, pages, records, retries, error, error type, seconds,
-#: first page, end page, window pages, announced total, page size).
+#: first page, end page, window pages, announced total, page size, rate limited, validators).
 ResultElement = tuple[
-    TaskElement, str, int, int, int, str | None, str | None, float, int, int, int | None, int | None, int | None, int
+    TaskElement,
+    str,
+    int,
+    int,
+    int,
+    str | None,
+    str | None,
+    float,
+    int,
+    int,
+    int | None,
+    int | None,
+    int | None,
+    int,
+    tuple[tuple[str, str | None, str | None], ...],
 ]
 
 
@@ -99,7 +113,9 @@ class WindowResult:
     page), else None. Together the parts tell whether the whole window was fetched (`window_complete`).
     `announced_total` is the record count the window's first page announced (`total_path`; None without one),
     `page_size` the effective page size: the largest page the API served (smaller than asked when it caps
-    its pages; None before a page); `rate_limited` the 429 answers among its `retries`."""
+    its pages; None before a page); `rate_limited` the 429 answers among its `retries`. `validators` are the
+    `(request key, ETag, Last-Modified)` of a walk its first answer completed, to be saved with the commit
+    (`client.conditional`)."""
 
     task: WindowTask
     status: WindowStatus
@@ -115,6 +131,7 @@ class WindowResult:
     announced_total: int | None = None
     page_size: int | None = None
     rate_limited: int = 0
+    validators: tuple[tuple[str, str | None, str | None], ...] = ()
 
     def to_element(self) -> ResultElement:
         return (
@@ -132,6 +149,7 @@ class WindowResult:
             self.announced_total,
             self.page_size,
             self.rate_limited,
+            self.validators,
         )
 
     @classmethod

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 import apache_beam as beam
 from apache_beam import pvalue
 
+from beam_api_pipeline.client.validators import Validators
 from beam_api_pipeline.config import PipelineConfig
 from beam_api_pipeline.control import lease
 from beam_api_pipeline.control.runs import MAX_ERRORS_KEPT, PipelineRun, RunStatus
@@ -72,8 +73,9 @@ class _CommitFn(beam.DoFn):
         yield run
 
     def _commit(self, plan: RunPlan, inputs: CommitInputs) -> tuple[PipelineRun, dict[str, datetime | None]]:
-        """Move the watermarks over `plan`'s complete windows, save the run record (`_record_of`, with each
-        endpoint's figures in its stats) and record the schemas; the record and the watermarks committed."""
+        """Move the watermarks over `plan`'s complete windows and save their requests' validators
+        (`save_validators`), save the run record (`_record_of`, with each endpoint's figures in its stats) and
+        record the schemas; the record and the watermarks committed."""
         results = [WindowResult.from_element(element) for element in inputs.results]
         child_tasks = [task for batch in inputs.spawned for task in batch_tasks(batch)]
         outcomes = window_outcomes(plan, results, child_tasks)
@@ -82,7 +84,9 @@ class _CommitFn(beam.DoFn):
             committed = watermarks_after(plan, outcomes) if self._config.api_config.watermark.enabled else {}
             run = self._run_record(plan, outcomes, results, child_tasks, inputs, figures)
             lost = self._advance_holding_lease(store, plan, committed)
-            if lost is not None:
+            if lost is None:
+                save_validators(store, plan, results, outcomes)
+            else:
                 committed = {}
             run = self._record_of(store, run, outcomes)
             if lost is not None:  # once, though each later poll of a streaming run finds it lost again
@@ -291,6 +295,25 @@ class CommitWatermark(beam.PTransform):
 
 
 _NO_FIGURES = {"written": 0, "outside": 0, "invalid": 0}
+
+
+def save_validators(store, plan: RunPlan, results: list[WindowResult], outcomes: dict[str, list[WindowOutcome]]):
+    """Save the validators of the requests of `plan`'s complete windows (`client.conditional`): after their rows
+    are written, and only where the watermark may move over them, so that a 304 never stands for rows the
+    pipeline does not have. A failure to save them is logged: the next run reads those requests in full."""
+    complete = {(endpoint, o.window) for endpoint, found in outcomes.items() for o in found if o.complete}
+    validators = {
+        (result.task.endpoint, key): Validators(etag, last_modified)
+        for result in results
+        if (result.task.endpoint, result.task.window) in complete
+        for key, etag, last_modified in result.validators
+    }
+    if not validators:
+        return
+    try:
+        store.save_validators(plan.pipeline_id, plan.run_id, validators)
+    except Exception as error:  # the rows are written: the run must still be recorded; the next reads in full
+        logger.error("validators of %d requests not saved: %s: %s", len(validators), type(error).__name__, error)
 
 
 def endpoint_figures(

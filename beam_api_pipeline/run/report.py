@@ -199,6 +199,8 @@ def format_report(report: RunReport) -> str:
         if report.polls:
             lines.extend(report.polls.lines())
     lines.append(report.rate.line())
+    if count(metrics.NOT_MODIFIED):
+        lines.append(f"  conditional requests: {count(metrics.NOT_MODIFIED)} answered 304 Not Modified (no rows)")
     split, deferred = count(metrics.SPLIT_PARTS), count(metrics.DEFERRED_REMAINDERS)
     if split or deferred:
         lines.append(f"  runner: {split} window parts split, {deferred} remainders deferred")

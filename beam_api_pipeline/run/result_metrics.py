@@ -15,6 +15,7 @@ REPORTED_COUNTERS = tuple(
     for counter in (
         metrics.PAGES,
         metrics.REQUESTS,
+        metrics.NOT_MODIFIED,
         metrics.RETRIES,
         metrics.RATE_LIMITED,
         metrics.RECORDS_FETCHED,

@@ -55,7 +55,11 @@ def test_a_control_table_of_the_previous_version_gains_the_schema_table_at_setup
         open_store(BigQueryWatermarkStoreConfig(table=control_table))
     assert missing.value.problems == [missing_table_message(TableName.parse(control_table + "_schema_versions"))]
 
-    assert create_control_tables(control_table) == [f"{control_table}_schema_versions", f"{control_table}_leases"]
+    assert create_control_tables(control_table) == [
+        f"{control_table}_schema_versions",
+        f"{control_table}_leases",
+        f"{control_table}_validators",
+    ]
     with opened_store(BigQueryWatermarkStoreConfig(table=control_table)) as store:
         assert store.schema_versions("p") == []
     assert bq.get_table(control_table + "_schema_versions").num_rows == 0

@@ -73,7 +73,7 @@ def test_a_run_without_dataset_rights_needs_setup_then_runs_creating_nothing(
     member = f'--member "serviceAccount:{SA}"'
     dataset = f"{project}:{fresh_dataset}"
     assert capsys.readouterr().out.splitlines() == [
-        f"control tables: created {table}, {table}_runs, {table}_schema_versions, {table}_leases",
+        f"control tables: created {table}, {table}_runs, {table}_schema_versions, {table}_leases, {table}_validators",
         f"IAM bindings for the job's service account {SA}:",
         f"  roles/dataflow.worker               project {project}: run the launcher VM and the workers",
         f"  roles/bigquery.jobUser              project {project}: queries on the control tables, load jobs, MERGE",
@@ -106,4 +106,5 @@ def test_a_run_without_dataset_rights_needs_setup_then_runs_creating_nothing(
         ("GET", f"{tables}/watermarks_runs"),
         ("GET", f"{tables}/watermarks_schema_versions"),
         ("GET", f"{tables}/watermarks_leases"),
+        ("GET", f"{tables}/watermarks_validators"),
     ]  # once for the whole run (planning, lease, commit, run records), and no creation

@@ -85,7 +85,12 @@ def test_a_runs_table_made_before_the_service_columns_gets_them_and_keeps_its_ro
         "TIMESTAMP '2024-01-02 00:00:00+00', 48, [], 1, 0)"
     ).result()
     made = create_control_tables(control_table)  # `setup` after an upgrade
-    assert made == [control_table, f"{control_table}_schema_versions", f"{control_table}_leases"]
+    assert made == [
+        control_table,
+        f"{control_table}_schema_versions",
+        f"{control_table}_leases",
+        f"{control_table}_validators",
+    ]
 
     with opened_store(BigQueryWatermarkStoreConfig(table=control_table)) as store:
         old = store.get_run("20240102T000000Z-00000000")

@@ -1,0 +1,84 @@
+"""Conditional requests: a request that repeats is sent with the validators of its last answer (`If-None-Match`
+with its `ETag`, `If-Modified-Since` with its `Last-Modified`), and a 304 answer means "nothing new here".
+
+What keeps this safe (the watermark's invariant: nothing is passed over that was not written):
+- a request's validators are kept only from a walk that its first answer completed (one page: no next page), so
+  a 304 stands for the whole walk; a walk of several pages sends no conditional request;
+- a request is keyed by what decides its answer (`request_key`: method, URL with its parameters, body), with
+  secrets masked, so that no key holds a secret; an answer holding a record of a later window keeps no
+  validators (`fetch.conditional_pages`), so a 304 in that later window never skips it;
+- validators are saved in the control store with the watermark, after the rows are written, and only for
+  windows that completed (`run.commit`); a run that stops before its commit leaves the validators it saw unsaved,
+  and the next run reads those URLs in full;
+- which validators an answer gives: `validators`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable
+from dataclasses import replace
+from typing import Any
+
+from beam_api_pipeline.client.api_client import ApiRequest, ApiResponse, NotModified
+from beam_api_pipeline.client.validators import Validators, validators_of
+from beam_api_pipeline.config import PipelineConfig
+from beam_api_pipeline.core import jsoncodec
+from beam_api_pipeline.core.redaction import redact_text
+
+__all__ = [
+    "ConditionalClient",
+    "NotModified",
+    "Validators",
+    "conditional_endpoints",
+    "request_key",
+    "validators_of",
+    "without_conditional_requests",
+]
+
+
+def request_key(request: ApiRequest, client: Any, masked: Iterable[str] = ()) -> str:
+    """The key of `request`'s validators: method, URL with its parameters in order and a digest of its body, with
+    secrets masked: `client`'s (an ApiClient) and `masked` (the values the config's references resolved to)
+    anywhere, and secret parameters by name (`redacted_url`)."""
+    url = client.redacted_url(request.url, sorted(request.params.items()))
+    key = redact_text(client.redact(f"{request.method} {url}"), masked)
+    if request.json_body is not None:
+        body = redact_text(client.redact(jsoncodec.dumps(request.json_body)), masked)
+        key += " body:" + hashlib.sha256(body.encode()).hexdigest()[:16]
+    return key
+
+
+def conditional_endpoints(config: PipelineConfig) -> frozenset[str]:
+    """The endpoints that may send conditional requests: `conditional_requests` true, or unset while no output
+    truncates its table (`PipelineConfig.truncated_outputs`)."""
+    truncates = bool(config.truncated_outputs())
+    return frozenset(
+        name
+        for name, endpoint in config.api_config.endpoints.items()
+        if endpoint.conditional_requests or (endpoint.conditional_requests is None and not truncates)
+    )
+
+
+def without_conditional_requests(config: PipelineConfig) -> PipelineConfig:
+    """`config` with `conditional_requests: false` on every endpoint: for a run that reads its range again on
+    purpose (`--backfill`), where a 304 must not stand in for the rows it is meant to write."""
+    api = config.api_config
+    endpoints = {name: ep.model_copy(update={"conditional_requests": False}) for name, ep in api.endpoints.items()}
+    return config.model_copy(update={"api_config": api.model_copy(update={"endpoints": endpoints})})
+
+
+class ConditionalClient:
+    """An ApiClient that sends each request with `validators`' headers; a 304 raises NotModified (not retried).
+    Handed to an extractor's `fetch_page` for the first page of a walk whose request has stored validators."""
+
+    def __init__(self, client: Any, validators: Validators):
+        self._client = client
+        self._headers = validators.headers()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def send(self, request: ApiRequest, on_retry=None, read: Callable[[ApiResponse], Any] | None = None) -> Any:
+        conditional = replace(request, headers={**request.headers, **self._headers})
+        return self._client.send(conditional, on_retry=on_retry, read=read)

@@ -1,0 +1,130 @@
+"""ConditionalPages: a fetch DoFn's conditional requests (`client.conditional`). The first page of a walk whose
+request has validators in the control store (read once per DoFn instance, at its first walk) is asked for with
+them, and a 304 ends the walk with no records; a walk its first answer completed keeps that answer's validators
+for the commit to save. The control store is read, never written, here: what this run sees is saved only with
+its watermark.
+
+A request is keyed without its window: a 304 to the same request in a later window means that the API has no
+record the earlier answer did not have. So the validators of a window's answer are kept only when none of its
+records belongs to a later window (none placed at or after the window's end, none whose time is unreadable):
+those records would be owed to the later window, which a 304 would skip. A `filter: client` endpoint polled
+while nothing changes, and a child list re-read for a parent that changed, are the requests that repeat."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from pydantic import SecretStr
+
+from beam_api_pipeline.client.api_client import ApiClient, NotModified
+from beam_api_pipeline.client.conditional import (
+    ConditionalClient,
+    Validators,
+    conditional_endpoints,
+    request_key,
+    validators_of,
+)
+from beam_api_pipeline.config import PipelineConfig
+from beam_api_pipeline.config.references import references
+from beam_api_pipeline.control.store import opened_store
+from beam_api_pipeline.core.paths import get_path
+from beam_api_pipeline.core.timeformat import parse_timestamp
+from beam_api_pipeline.extractors.base import BaseExtractor
+from beam_api_pipeline.pagination import Page, PagePosition
+from beam_api_pipeline.plan.run_plan import WindowTask
+
+#: A walk's validators as a WindowResult carries them: (request key, ETag, Last-Modified).
+KeptValidators = tuple[tuple[str, str | None, str | None], ...]
+
+
+class ConditionalPages:
+    """The validators a fetch DoFn's process sends (the control store's, for its conditional endpoints)."""
+
+    def __init__(self, config: PipelineConfig, client: ApiClient, unresolved: PipelineConfig):
+        """`config` resolved (`resolve_config`) from `unresolved`, whose references' values no key holds."""
+        self._client = client
+        self._masked = referenced_values(unresolved, config)
+        self._endpoints = conditional_endpoints(config)
+        self._watermark = config.api_config.watermark
+        self._store = config.watermark_store
+        self._pipeline_id = config.pipeline_id
+        self._known: dict[tuple[str, str], Validators] | None = None
+        self._lock = threading.Lock()  # child tasks are walked on a pool's threads
+
+    def fetch_first(
+        self, extractor: BaseExtractor, task: WindowTask, position: PagePosition, on_retry=None
+    ) -> Page | None:
+        """The page at `position` (`extractor.fetch_page`); None when it is the walk's first and the API answered
+        its conditional request with 304 Not Modified."""
+        known = self._validators_for(extractor, task, position)
+        if known is None:
+            return extractor.fetch_page(self._client, task.window, position, on_retry=on_retry)
+        try:
+            return extractor.fetch_page(ConditionalClient(self._client, known), task.window, position, on_retry)
+        except NotModified:
+            return None
+
+    def kept(self, extractor: BaseExtractor, task: WindowTask, page: Page) -> KeptValidators:
+        """The validators to save of a walk that `page`, its first, completed: none when the endpoint sends no
+        conditional requests, the answer carries no validator, or it holds a record of a later window."""
+        if task.endpoint not in self._endpoints or (task.parent is None and self._reaches_past(task, page)):
+            return ()
+        found = validators_of(page.headers or {})
+        if found is None:
+            return ()
+        key = self._key(extractor, task, extractor.pagination.first_position())
+        return ((key, found.etag, found.last_modified),)
+
+    def _reaches_past(self, task: WindowTask, page: Page) -> bool:
+        """Whether a record of `page` is placed at or after the end of `task`'s window, or cannot be placed
+        (without a watermark, records are not placed: none is)."""
+        watermark = self._watermark
+        if not watermark.enabled:
+            return False
+        field = watermark.placement_field()
+        try:
+            moments = [parse_timestamp(get_path(record, field), watermark.time_format) for record in page.records]
+        except (ValueError, TypeError, OverflowError):
+            return True
+        return any(moment >= task.window.end for moment in moments)
+
+    def _validators_for(self, extractor: BaseExtractor, task: WindowTask, position: PagePosition) -> Validators | None:
+        if task.endpoint not in self._endpoints or position.index != 0:
+            return None
+        known = self._stored()
+        return known.get((task.endpoint, self._key(extractor, task, position))) if known else None
+
+    def _stored(self) -> dict[tuple[str, str], Validators]:
+        """The control store's validators of the pipeline, read at the first request that may use them."""
+        with self._lock:
+            if self._known is None:
+                with opened_store(self._store) as store:
+                    self._known = store.get_validators(self._pipeline_id)
+            return self._known
+
+    def _key(self, extractor: BaseExtractor, task: WindowTask, position: PagePosition) -> str:
+        """The request key of the page at `position`."""
+        return request_key(extractor.build_request(task.window, position), self._client, self._masked)
+
+
+def referenced_values(unresolved: PipelineConfig, resolved: PipelineConfig) -> list[str]:
+    """The values `resolved` holds where `unresolved` has a reference (`${env:...}`, `${secret:...}`, ...) in its
+    `api_config`: secrets, or values kept out of the config file for a reason."""
+    data = resolved.model_dump(by_alias=True)
+    values = [_at(data, path.split(".")) for path, _scheme in references(unresolved)]
+    return [value for value in values if value]
+
+
+def _at(data: Any, keys: list[str]) -> str | None:
+    """The string at the key path `keys` of dumped config data (list items by index), or None."""
+    for key in keys:
+        if isinstance(data, list) and key.isdigit() and int(key) < len(data):
+            data = data[int(key)]
+        elif isinstance(data, dict):
+            data = data.get(key)
+        else:
+            return None
+    if isinstance(data, SecretStr):
+        return data.get_secret_value()
+    return data if isinstance(data, str) else None

@@ -1,0 +1,226 @@
+"""Conditional requests piece by piece (`client.conditional`, `fetch.conditional_pages`, the control store's
+validators, the commit's `save_validators`): which validators an answer gives, how a request is keyed (no secret
+in a key), which endpoints send them, 304 from the sample API over HTTP, and what the commit saves. Whole runs
+are in tests/pipeline/test_conditional_requests.py."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from beam_api_pipeline.client.api_client import ApiRequest, NotModified
+from beam_api_pipeline.client.build import budget_share, build_client, client_limits
+from beam_api_pipeline.client.conditional import (
+    ConditionalClient,
+    Validators,
+    conditional_endpoints,
+    request_key,
+    validators_of,
+)
+from beam_api_pipeline.config import PipelineConfig, load_pipeline_config, resolve_config
+from beam_api_pipeline.control.local import LocalWatermarkStore
+from beam_api_pipeline.control.watermarks import WindowOutcome
+from beam_api_pipeline.core.errors import ConfigError
+from beam_api_pipeline.core.windowing import Window
+from beam_api_pipeline.extractors.rest import RestExtractor
+from beam_api_pipeline.fetch.conditional_pages import ConditionalPages
+from beam_api_pipeline.pagination import Page
+from beam_api_pipeline.plan.parents import ParentRef
+from beam_api_pipeline.plan.run_plan import RunPlan, WindowResult, WindowStatus, WindowTask
+from beam_api_pipeline.run.commit import save_validators
+from sample_api import SampleApi
+from sample_api.faults import Faults
+from tests.support import items_config, merged, t
+
+DAY = Window(t("2024-01-02"), t("2024-01-03"))
+NOTES = {"parent": "items", "path": "/children/{parent.id}/notes", "records_path": "notes"}
+
+
+def config(tmp_path: Path, url: str = "http://api.test", **changes) -> PipelineConfig:
+    data = merged(items_config(url, tmp_path), changes)
+    return load_pipeline_config(json.dumps(data))
+
+
+def client_of(pipeline: PipelineConfig):
+    resolved = resolve_config(pipeline)
+    return build_client(resolved, client_limits(resolved, budget_share(resolved, 1)))
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        ({"ETag": 'W/"a1"'}, Validators('W/"a1"', None)),
+        (
+            {"etag": '"b"', "Last-Modified": "Tue, 02 Jan 2024 00:00:00 GMT", "Date": "Tue, 02 Jan 2024 00:00:01 GMT"},
+            Validators('"b"', "Tue, 02 Jan 2024 00:00:00 GMT"),
+        ),
+        (  # changed within the second it was sent: a later change in that second would keep the date
+            {"Last-Modified": "Tue, 02 Jan 2024 00:00:00 GMT", "Date": "Tue, 02 Jan 2024 00:00:00 GMT"},
+            None,
+        ),
+        ({"Last-Modified": "Tue, 02 Jan 2024 00:00:00 GMT"}, None),  # no Date: not known to be a second old
+        ({"Last-Modified": "yesterday", "Date": "Tue, 02 Jan 2024 00:00:00 GMT"}, None),
+        ({"Content-Type": "application/json"}, None),
+    ],
+)
+def test_the_validators_of_an_answer(headers, expected):
+    assert validators_of(headers) == expected
+
+
+def test_validators_make_the_conditional_headers():
+    assert Validators('W/"a"', "Tue, 02 Jan 2024 00:00:00 GMT").headers() == {
+        "If-None-Match": 'W/"a"',
+        "If-Modified-Since": "Tue, 02 Jan 2024 00:00:00 GMT",
+    }
+    assert Validators(None, None).headers() == {}
+
+
+def test_a_request_key_has_its_parameters_in_order_and_no_secret(tmp_path):
+    auth = {"auth_type": "api_key", "auth_credentials": {"key": "k-123", "name": "appid", "location": "query"}}
+    client = client_of(config(tmp_path, api_config={"auth_config": auth}))
+    request = ApiRequest("GET", "http://api.test/items?b=2", {"a": "1", "token": "t-9", "appid": "k-123", "z": "k-123"})
+    body = ApiRequest("POST", "http://api.test/q", {}, {"query": "x", "key": "k-123"})
+    same_body = ApiRequest("POST", "http://api.test/q", {}, {"query": "x", "key": "other"})
+
+    assert request_key(request, client) == "GET http://api.test/items?b=2&a=1&appid=***&token=***&z=***"
+    assert request_key(ApiRequest("GET", "http://api.test/items", {"view": "s3"}), client, ["s3"]) == (
+        "GET http://api.test/items?view=***"
+    )
+    assert request_key(body, client) != request_key(same_body, client)
+    assert "k-123" not in request_key(body, client) and request_key(body, client).startswith(
+        "POST http://api.test/q body:"
+    )
+
+
+def test_endpoints_send_conditional_requests_unless_false_or_an_output_truncates_its_table(tmp_path):
+    endpoints = {"endpoints": {"notes": NOTES, "other": {"path": "/x", "conditional_requests": False}}}
+    assert conditional_endpoints(config(tmp_path, api_config=endpoints)) == {"items", "notes"}
+
+    truncate = [{"type": "bigquery", "config": {"dataset_id": "d", "table_id": "t", "write_disposition": "truncate"}}]
+    assert conditional_endpoints(config(tmp_path, api_config=endpoints, output=truncate)) == frozenset()
+    forced = {"endpoints": {"notes": {**NOTES, "conditional_requests": True}}}
+    with pytest.raises(ConfigError) as caught:
+        config(tmp_path, api_config=forced, output=truncate)
+    assert caught.value.problems == [
+        "<inline JSON>: api_config.endpoints.notes.conditional_requests: must not be true when output.0 has "
+        "write_disposition truncate"
+    ]
+
+
+def test_a_conditional_request_answered_304_raises_not_modified_once_without_a_retry(tmp_path):
+    with SampleApi(faults=Faults(etags=True)).start() as api:
+        client = client_of(config(tmp_path, api.url))
+        request = ApiRequest("GET", f"{api.url}/children/3/notes")
+        first = client.send(request)
+        found = validators_of(first.headers)
+        assert found is not None and found.etag.startswith('W/"')
+        api.reset_stats()
+
+        with pytest.raises(NotModified, match=f"GET {api.url}/children/3/notes answered 304 Not Modified"):
+            ConditionalClient(client, found).send(request)
+        assert client.send(request).body == first.body  # the same request without validators: in full
+        assert [status for _at, _path, status in api.answers()] == [304, 200]
+        assert api.conditional_headers() == [
+            ("/children/3/notes", {"If-None-Match": found.etag}),
+            ("/children/3/notes", {}),
+        ]
+        assert api.charged() == 1
+
+
+def test_the_sample_api_charges_no_token_of_its_rate_limit_for_a_304(tmp_path):
+    with SampleApi(faults=Faults(etags=True, rate_limit=1)).start() as api:
+        client = client_of(config(tmp_path, api.url, api_config={"retry": {"max_attempts": 1}}))
+        request = ApiRequest("GET", f"{api.url}/children/3/notes")
+        found = validators_of(client.send(request).headers)  # the bucket's one token
+        for _ in range(3):
+            with pytest.raises(NotModified):
+                ConditionalClient(client, found).send(request)
+        assert [status for _at, _path, status in api.answers()] == [200, 304, 304, 304]
+
+
+def test_the_local_store_saves_validators_replaces_them_per_request_and_keeps_pipelines_apart(tmp_path):
+    store = LocalWatermarkStore(tmp_path / "control.db")
+    first = {("notes", "GET a"): Validators('W/"1"'), ("notes", "GET b"): Validators(None, "Tue, 02 Jan 2024")}
+    store.save_validators("p", "run-1", first)
+    store.save_validators("q", "run-1", {("notes", "GET a"): Validators('W/"q"')})
+    store.save_validators("p", "run-2", {("notes", "GET a"): Validators('W/"2"')})
+
+    assert store.get_validators("p") == {**first, ("notes", "GET a"): Validators('W/"2"')}
+    assert store.get_validators("q") == {("notes", "GET a"): Validators('W/"q"')}
+    assert store.get_validators("r") == {}
+    store.close()
+
+
+def test_the_commit_saves_the_validators_of_complete_windows_only(tmp_path):
+    store = LocalWatermarkStore(tmp_path / "control.db")
+    second = Window(t("2024-01-03"), t("2024-01-04"))
+    plan = RunPlan("run-1", "p", datetime.now(UTC), [])
+    results = [
+        WindowResult(WindowTask("items", DAY), WindowStatus.DONE, 1, 3, validators=(("GET a", 'W/"a"', None),)),
+        WindowResult(WindowTask("items", second), WindowStatus.DONE, 1, 3, validators=(("GET b", 'W/"b"', None),)),
+        WindowResult(WindowTask("notes", DAY, ParentRef.for_record({"id": 7}, "id", ["id"])), WindowStatus.DONE, 1, 2),
+    ]
+    outcomes = {"items": [WindowOutcome(DAY, True), WindowOutcome(second, False)], "notes": [WindowOutcome(DAY, True)]}
+
+    save_validators(store, plan, results, outcomes)
+
+    assert store.get_validators("p") == {("items", "GET a"): Validators('W/"a"')}
+    store.close()
+
+
+def test_a_page_keeps_its_validators_unless_it_holds_a_record_of_a_later_window(tmp_path):
+    pipeline = config(tmp_path, api_config={"endpoints": {"notes": NOTES}})
+    pages = ConditionalPages(pipeline, client_of(pipeline), pipeline)
+    extractor = RestExtractor(pipeline, "items")
+    task = WindowTask("items", DAY)
+    headers = {"ETag": 'W/"e"'}
+    inside = Page({}, headers, [{"id": 1, "updated_at": "2024-01-02T23:59:59Z"}])
+    later = Page(
+        {}, headers, [{"id": 1, "updated_at": "2024-01-02T10:00:00Z"}, {"id": 2, "updated_at": "2024-01-03T00:00:00Z"}]
+    )
+    unreadable = Page({}, headers, [{"id": 1}])
+
+    [(key, etag, modified)] = pages.kept(extractor, task, inside)
+    assert (etag, modified) == ('W/"e"', None)
+    assert (
+        key
+        == "GET http://api.test/items?page=1&per_page=10&since=2024-01-02T00%3A00%3A00Z&until=2024-01-03T00%3A00%3A00Z"
+    )
+    assert pages.kept(extractor, task, later) == pages.kept(extractor, task, unreadable) == ()
+    assert pages.kept(extractor, task, Page({}, {}, [])) == ()  # no validator
+    parent = ParentRef.for_record({"id": 7}, "id", ["id"])
+    child = RestExtractor(pipeline, "notes").for_parent(parent)
+    child_task = WindowTask("notes", DAY, parent)
+    assert pages.kept(child, child_task, unreadable) == (
+        ("GET http://api.test/children/7/notes?page=1&per_page=10", 'W/"e"', None),
+    )
+
+
+def test_if_modified_since_is_answered_304_from_the_last_modified_on(tmp_path):
+    with SampleApi(faults=Faults(etags=True)).start() as api:
+        client = client_of(config(tmp_path, api.url))
+        request = ApiRequest("GET", f"{api.url}/children/3/notes")
+        client.send(request)
+
+        with pytest.raises(NotModified):
+            ConditionalClient(client, Validators(None, "Fri, 01 Jan 2100 00:00:00 GMT")).send(request)
+        answer = ConditionalClient(client, Validators(None, "Mon, 01 Jan 2024 00:00:00 GMT")).send(request)
+        assert answer.status == 200 and answer.body["notes"] == [{"id": 31, "child_id": 3}, {"id": 32, "child_id": 3}]
+        assert [status for _at, _path, status in api.answers()] == [200, 304, 200]
+
+
+def test_a_commit_that_cannot_save_validators_logs_it_and_goes_on(tmp_path, caplog):
+    store = LocalWatermarkStore(tmp_path / "control.db")
+    store.close()  # every statement now fails
+    result = WindowResult(WindowTask("items", DAY), WindowStatus.DONE, 1, 3, validators=(("GET a", 'W/"a"', None),))
+
+    save_validators(
+        store, RunPlan("run-1", "p", datetime.now(UTC), []), [result], {"items": [WindowOutcome(DAY, True)]}
+    )
+
+    assert [record.getMessage() for record in caplog.records] == [
+        "validators of 1 requests not saved: ProgrammingError: Cannot operate on a closed database."
+    ]
