@@ -46,7 +46,7 @@ def job_bindings(
     ]
     if config.watermark_store.type == "bigquery":
         table = TableName.parse(config.watermark_store.table)
-        why = "read and write the control tables (watermarks, runs, schema versions, leases)"
+        why = "read and write the control tables (watermarks, runs, schema versions, leases, validators)"
         bindings.append(Binding("roles/bigquery.dataEditor", "dataset", f"{table.project}:{table.dataset}", why))
     for index, output in config.enabled_outputs():
         if output.type == "bigquery":

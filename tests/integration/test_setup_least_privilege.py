@@ -78,7 +78,7 @@ def test_a_run_without_dataset_rights_needs_setup_then_runs_creating_nothing(
         f"  roles/dataflow.worker               project {project}: run the launcher VM and the workers",
         f"  roles/bigquery.jobUser              project {project}: queries on the control tables, load jobs, MERGE",
         f"  roles/bigquery.dataEditor           dataset {dataset}: read and write the control tables (watermarks, "
-        "runs, schema versions, leases)",
+        "runs, schema versions, leases, validators)",
         "  roles/storage.objectAdmin           bucket gs://acme-lake: output.0: write files",
         "  roles/storage.objectAdmin           bucket gs://acme-dl: dead_letter: write files",
         "  roles/storage.objectAdmin           bucket gs://acme-tmp: temp and staging files",

@@ -37,7 +37,7 @@ def test_bigquery_outputs_and_a_dead_letter_table_get_data_editor_on_their_datas
             "roles/bigquery.dataEditor",
             "dataset",
             "ctl-proj:ctl",
-            "read and write the control tables (watermarks, runs, schema versions, leases)",
+            "read and write the control tables (watermarks, runs, schema versions, leases, validators)",
         ),
         Binding("roles/bigquery.dataEditor", "dataset", "acme-data:raw", "output.0: write rows; output.2: write rows"),
         Binding("roles/bigquery.dataEditor", "dataset", "lake-proj:raw", "output.1: write rows"),
