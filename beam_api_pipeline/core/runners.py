@@ -29,6 +29,7 @@ from apache_beam.options.pipeline_options import DebugOptions, DirectOptions, Pi
 from apache_beam.runners.portability.fn_api_runner import FnApiRunner, worker_handlers
 from apache_beam.runners.portability.fn_api_runner.fn_runner import BundleManager, ParallelBundleManager
 
+from beam_api_pipeline.core.dofn_specs import cache_dofn_specs
 from beam_api_pipeline.core.element_bundles import ElementBoundBundleManager
 from beam_api_pipeline.core.errors import ConfigError
 
@@ -56,12 +57,14 @@ class SafeFnApiRunner(FnApiRunner):
     The timer can send half an element, or drop bytes written while it flushes; the runner then deals the pieces
     to different workers and loses or corrupts records without failing the run (docs/beam-time-flush-bug.md).
     Creating a SafeFnApiRunner sets that limit to 0, size-based flushes only, for every FnApiRunner of the
-    process. Its parallel stages run no more bundles than they have elements (`ElementBoundBundleManager`).
+    process. Its parallel stages run no more bundles than they have elements (`ElementBoundBundleManager`), and
+    Beam works out each DoFn's state and timer specs once (`dofn_specs.cache_dofn_specs`).
     """
 
     def __init__(self) -> None:
         super().__init__()
         worker_handlers.DATA_BUFFER_TIME_LIMIT_MS = 0
+        cache_dofn_specs()
 
     def _get_bundle_manager(self, bundle_context_manager: Any) -> BundleManager:
         manager = super()._get_bundle_manager(bundle_context_manager)
