@@ -1,5 +1,6 @@
-"""Issue 31 item 4, a quick start: what a local run imports on top of Beam stays what it uses, and Beam works
-out each DoFn's state and timer specs once (`core.dofn_specs`)."""
+"""Issue 31 item 4, a quick start: what a local run imports on top of Beam stays what it uses, Beam works out
+each DoFn's state and timer specs once (`core.dofn_specs`), and a run without runner options uses one thread when
+more have nothing to do at once (`runners.default_local_args`)."""
 
 from __future__ import annotations
 
@@ -7,17 +8,25 @@ import json
 import os
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import apache_beam as beam
+import pytest
+from apache_beam.options.pipeline_options import DirectOptions
 from apache_beam.transforms import userstate
 from apache_beam.transforms.userstate import BagStateSpec
 
+from beam_api_pipeline.config import PipelineConfig
+from beam_api_pipeline.control.local import LocalWatermarkStore
 from beam_api_pipeline.core.dofn_specs import cache_dofn_specs
+from beam_api_pipeline.core.runners import WALK_THREADS
+from beam_api_pipeline.run.prepare import prepare_run
 from sample_api import Dataset, SampleApi
 from tests.support import items_config, read_jsonl, t, write_yaml
 
 ROOT = Path(__file__).resolve().parents[2]
+CHILDREN = {"parent": "items", "path": "/items/{parent.id}/children", "records_path": "children"}
 
 #: Runs the CLI's `run` in this interpreter after `import apache_beam`, then prints its exit code and the
 #: modules the run added on top of Beam's own.
@@ -100,3 +109,27 @@ def test_dofn_specs_are_worked_out_once_per_dofn_and_answered_as_beam_does() -> 
     states.clear()  # a caller's sets are its own
     assert userstate.get_dofn_specs(stateful) == ({_SEEN}, set())
     assert userstate.is_stateful_dofn(stateful) and not userstate.is_stateful_dofn(plain)
+
+
+@pytest.mark.parametrize(
+    ("days", "changes", "mode"),
+    [
+        (1, {}, ("in_memory", 1)),  # one window walked page by page: nothing for a second thread
+        (2, {}, ("multi_threading", WALK_THREADS)),  # two windows walked at once
+        (2, {"parallel_config": {"type": "known_pages"}}, ("in_memory", 1)),  # pages in flight in the fetch
+        (1, {"endpoints": {"children": CHILDREN}}, ("multi_threading", WALK_THREADS)),  # children spread
+    ],
+)
+def test_a_run_without_runner_options_uses_one_thread_when_more_have_nothing_to_do_at_once(
+    tmp_path: Path, days, changes, mode
+) -> None:
+    config = PipelineConfig.model_validate(items_config("http://127.0.0.1:9", tmp_path, api_config=changes))
+    store = LocalWatermarkStore(str(tmp_path / "control.db"))
+    try:
+        end = t("2024-01-02") + timedelta(days=days)
+        pipeline, plan = prepare_run(config, store, [], t("2024-01-02"), end, run_id="20240104T000000Z-0a1b2c3d")
+    finally:
+        store.close()
+    assert len(plan.tasks) == days
+    direct = pipeline.options.view_as(DirectOptions)
+    assert (direct.direct_running_mode, direct.direct_num_workers) == mode
