@@ -1,6 +1,6 @@
 """Runs the benchmarks of issue 7 side by side against one sample API per workload and prints a table.
 
-    python -m benchmarks.run [--only W1,W3] [--skip-dlt]
+    python -m benchmarks.run [--only W1,W3,W3-floor,quick-start] [--skip-dlt]
 
 W3 (issue 17: cost per record) and W5 run this pipeline with no runner options, the mode a new user gets, and
 print their targets' lines; W6 (the rate-limit modes) runs `benchmarks.rate_limit_modes` and prints its own;
@@ -10,6 +10,10 @@ page, the sample API's `--quality-fields` on) twice: as W3 runs it (the baseline
 every record (not_null, accepted_values, range and regex with action warn, so every row is written, and `unique`
 on `id`: each window's rows are grouped on one worker to judge it, and the rows by value across the run); it
 prints the ratios checked / baseline of wall time, CPU seconds per 100,000 records and peak RSS.
+W3-floor (issue 31) is hidden-style W3: 300,000 records in 30 daily windows of 10,000, 500 a page, no latency; the
+sequential loop, then this pipeline with `primary_key`, then without, in the default mode; it prints the wall and
+CPU-per-100k ratios to the loop against their targets (<= 2.0 and <= 1.5). quick-start (issue 31) runs
+`benchmarks.quick_start`: the time from spawning a one-window, one-page run to its first request (min of 5).
 
 Each contender runs in its own process (CPU seconds and peak RSS come from `os.wait4`); the sample API runs
 in another. The extraction phase is the time from the API's first data request to its last, from polling
