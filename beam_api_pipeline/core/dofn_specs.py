@@ -1,8 +1,8 @@
 """Beam's state and timer specs of a DoFn, worked out once per DoFn object instead of at every ask.
 
 Beam asks `userstate.get_dofn_specs(dofn)` about 8 times for each ParDo while it builds, translates and runs a
-graph, and each answer inspects the signature of every method of the DoFn: 578 asks cost 0.32 s of a one-page
-run's 0.6 s between its imports and its first request (benchmarks/RESULTS.md, 2026-12-07). A DoFn's methods and
+graph, and each answer inspects the signature of every method of the DoFn: 578 asks cost 0.32 s of the 0.85 s
+between a one-page run's imports and its first request (benchmarks/RESULTS.md, 2026-12-07). A DoFn's methods and
 their default arguments (where the specs are declared) do not change once it exists, so the answer of its first
 ask holds for its life; `cache_dofn_specs` makes Beam keep it, per object (weakly: a collected DoFn's entry goes
 with it).
