@@ -1,6 +1,6 @@
 """Runs the benchmarks of issue 7 side by side against one sample API per workload and prints a table.
 
-    python -m benchmarks.run [--only W1,W3] [--skip-dlt]
+    python -m benchmarks.run [--only W1,W3,W3-floor,quick-start] [--skip-dlt]
 
 W3 (issue 17: cost per record) and W5 run this pipeline with no runner options, the mode a new user gets, and
 print their targets' lines; W6 (the rate-limit modes) runs `benchmarks.rate_limit_modes` and prints its own;
@@ -12,6 +12,10 @@ on `id`: each window's rows are grouped on one worker to judge it, and the rows 
 prints the ratios checked / baseline of wall time, CPU seconds per 100,000 records and peak RSS.
 W10 (issue 30) runs `benchmarks.avro_loads` inside `tests/integration/emulators.sh run`: BigQuery file loads of
 100,000 rows into the emulator from JSON against Avro temp files, rows/s and CPU s per 100k, and their ratio.
+W3-floor (issue 31) is hidden-style W3: 300,000 records in 30 daily windows of 10,000, 500 a page, no latency; the
+sequential loop, then this pipeline with `primary_key`, then without, in the default mode; it prints the wall and
+CPU-per-100k ratios to the loop against their targets (<= 2.0 and <= 1.5). quick-start (issue 31) runs
+`benchmarks.quick_start`: the time from spawning a one-window, one-page run to its first request (min of 5).
 
 Each contender runs in its own process (CPU seconds and peak RSS come from `os.wait4`); the sample API runs
 in another. The extraction phase is the time from the API's first data request to its last, from polling
@@ -387,12 +391,46 @@ def quality_lines(w8: list[Outcome]) -> list[str]:
     ]
 
 
+#: W3-floor (issue 31 item 3): hidden-style W3, 30 daily windows of 10,000 records at 500 a page, no latency.
+FLOOR_DAYS, FLOOR_PER_DAY, FLOOR_PAGE = 30, 10_000, 500
+
+
+def floor_runs():
+    """The sequential loop, then this pipeline with `primary_key`, then without, all in the default local mode."""
+    work = WORK / "W3-floor"
+    common = ["--url", "{url}", "--start", START, "--days", str(FLOOR_DAYS), "--page-size", str(FLOOR_PAGE)]
+    (work / "loop").mkdir(parents=True)
+    loop = [sys.executable, str(HERE / "sequential_loop.py"), *common, "--out", str(work / "loop" / "out.jsonl")]
+    yield "requests loop", loop, work / "loop"
+    fetch = ["--max-concurrent", "16"]
+    pk = [*fetch, "--primary-key", "id"]
+    yield from pipeline_contender("this pipeline, primary_key", FLOOR_DAYS, FLOOR_PAGE, work / "pk", pk)
+    yield from pipeline_contender("this pipeline", FLOOR_DAYS, FLOOR_PAGE, work / "plain", fetch)
+
+
+def floor_lines(outcomes: list[Outcome]) -> list[str]:
+    """Issue 31 item 3: this pipeline with `primary_key` against the sequential loop of the same run."""
+    by_name = {o.contender: o for o in outcomes}
+    loop, keyed, plain = by_name["requests loop"], by_name["this pipeline, primary_key"], by_name["this pipeline"]
+    expected = FLOOR_DAYS * FLOOR_PER_DAY
+    if {loop.records, keyed.records, plain.records} != {expected}:
+        return [f"W3-floor: a contender wrote the wrong number of records ({[o.records for o in outcomes]})"]
+    return [
+        f"W3-floor wall: primary_key {keyed.wall:.2f} s, plain {plain.wall:.2f} s, requests loop {loop.wall:.2f} s: "
+        f"{keyed.wall / loop.wall:.2f}x the loop with primary_key (target <= 2.0), {plain.wall / loop.wall:.2f}x "
+        "without",
+        f"W3-floor CPU s per 100,000 records: primary_key {cpu_per_100k(keyed):.2f}, plain {cpu_per_100k(plain):.2f}, "
+        f"requests loop {cpu_per_100k(loop):.2f}: {cpu_per_100k(keyed) / cpu_per_100k(loop):.2f}x the loop with "
+        "primary_key (target <= 1.5)",
+    ]
+
+
 WORK = Path(tempfile.mkdtemp(prefix="bench-"))
 
 
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--only", default="W1,W2,W3,W4,W5,W6,W7,W8,W10,scaling")
+    parser.add_argument("--only", default="W1,W2,W3,W3-floor,W4,W5,W6,W7,W8,W10,scaling,quick-start")
     parser.add_argument("--skip-dlt", action="store_true")
     parser.add_argument("--runner-args", default="", help="extra DirectRunner options for this pipeline")
     args = parser.parse_args()
@@ -411,6 +449,13 @@ def main() -> int:
         w3 = workload("W3", {"records_per_day": W3_PER_DAY}, W3_DAYS, W3_PAGE, None, dlt, [], w3_runs(dlt))
         outcomes += w3
         for line in cost_lines(w3):
+            print(line, file=sys.stderr)
+    if "W3-floor" in only:
+        floor = workload(
+            "W3-floor", {"records_per_day": FLOOR_PER_DAY}, FLOOR_DAYS, FLOOR_PAGE, None, None, [], floor_runs()
+        )
+        outcomes += floor
+        for line in floor_lines(floor):
             print(line, file=sys.stderr)
     if "W5" in only:
         w5_api = {"records_per_day": 2000, "latency_ms": 50}
@@ -449,6 +494,9 @@ def main() -> int:
         print()
         emulators = [str(ROOT / "tests" / "integration" / "emulators.sh"), "run"]
         subprocess.run([*emulators, sys.executable, "-m", "benchmarks.avro_loads"], cwd=ROOT, env=ENV, check=True)
+    if "quick-start" in only:
+        print()
+        subprocess.run([sys.executable, "-m", "benchmarks.quick_start"], cwd=ROOT, env=ENV, check=True)
     shutil.rmtree(WORK, ignore_errors=True)
     return 0
 

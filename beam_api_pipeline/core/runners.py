@@ -2,7 +2,8 @@
 
 - No `--runner` (or DirectRunner, SwitchingDirectRunner, FnApiRunner): Beam's in-process FnApiRunner, as
   `SafeFnApiRunner`. Without
-  runner options a local run uses worker threads (`default_local_args`). Beam's DirectRunner would first try
+  runner options a local run uses worker threads, or one thread when more have nothing to do at once
+  (`default_local_args`). Beam's DirectRunner would first try
   to download Prism from GitHub.
 - `--runner=PrismRunner`: Beam's portable runner; `--prism_location` names the binary (`make prism` builds
   one), else Beam downloads it from GitHub. A streaming `run` that names no runner uses the project's Prism
@@ -29,16 +30,21 @@ from apache_beam.options.pipeline_options import DebugOptions, DirectOptions, Pi
 from apache_beam.runners.portability.fn_api_runner import FnApiRunner, worker_handlers
 from apache_beam.runners.portability.fn_api_runner.fn_runner import BundleManager, ParallelBundleManager
 
+from beam_api_pipeline.core.dofn_specs import cache_dofn_specs
 from beam_api_pipeline.core.element_bundles import ElementBoundBundleManager
 from beam_api_pipeline.core.errors import ConfigError
 
-#: Worker threads of a local run without runner options (the fastest mode that passes the runner matrix, see
-#: the README's runner table). A window walked page by page takes a thread to itself, so walks go faster with
-#: more threads; a window fetched as a page range has its pages in flight at once already. Each thread more
-#: costs a bundle (~20-50 ms, measured in benchmarks/RESULTS.md) to every stage with at least as many elements
-#: (`ElementBoundBundleManager`).
+#: Worker threads of a local run without runner options whose windows are walked page by page (the fastest mode
+#: that passes the runner matrix, see the README's runner table): a walked window takes a thread to itself, so
+#: walks go faster with more threads. Each thread more costs a bundle (~20-50 ms, measured in
+#: benchmarks/RESULTS.md) to every stage with at least as many elements (`ElementBoundBundleManager`).
 WALK_THREADS = 4
-RANGE_THREADS = 2
+#: The options of a local run without runner options when more threads have nothing to do at once: Beam's
+#: one-thread mode, whose runner hands elements to its worker in memory instead of over gRPC. On W3-floor
+#: (300,000 records as page ranges, `primary_key`) 15 % less CPU and half the peak memory of 2 threads at the
+#: same wall time; a one-window run reaches its first request 0.08 s sooner and its end 0.2 s sooner
+#: (benchmarks/RESULTS.md, 2026-12-07).
+ONE_THREAD_ARGS = ["--direct_num_workers=1", "--direct_running_mode=in_memory"]
 #: Runner names (lower case, without `Runner`) that run on the in-process FnApiRunner.
 _LOCAL_RUNNERS = {"direct", "switchingdirect", "fnapi"}
 _TIME_LIMIT = re.compile(r"data_buffer_time_limit_ms=\+?(-?\d+)")
@@ -56,12 +62,14 @@ class SafeFnApiRunner(FnApiRunner):
     The timer can send half an element, or drop bytes written while it flushes; the runner then deals the pieces
     to different workers and loses or corrupts records without failing the run (docs/beam-time-flush-bug.md).
     Creating a SafeFnApiRunner sets that limit to 0, size-based flushes only, for every FnApiRunner of the
-    process. Its parallel stages run no more bundles than they have elements (`ElementBoundBundleManager`).
+    process. Its parallel stages run no more bundles than they have elements (`ElementBoundBundleManager`), and
+    Beam works out each DoFn's state and timer specs once (`dofn_specs.cache_dofn_specs`).
     """
 
     def __init__(self) -> None:
         super().__init__()
         worker_handlers.DATA_BUFFER_TIME_LIMIT_MS = 0
+        cache_dofn_specs()
 
     def _get_bundle_manager(self, bundle_context_manager: Any) -> BundleManager:
         manager = super()._get_bundle_manager(bundle_context_manager)
@@ -105,19 +113,22 @@ def is_local_fn_api(options: PipelineOptions) -> bool:
     return runner_name(options) in _LOCAL_RUNNERS
 
 
-def default_local_args(walks_pages: bool) -> list[str]:
-    """The runner options of a local run that names none: worker threads, WALK_THREADS of them when some
-    endpoint is walked page by page, else RANGE_THREADS."""
-    threads = WALK_THREADS if walks_pages else RANGE_THREADS
-    return [f"--direct_num_workers={threads}", "--direct_running_mode=multi_threading"]
+def default_local_args(walks_in_parallel: bool) -> list[str]:
+    """The runner options of a local run that names none: WALK_THREADS worker threads when windows can be
+    walked page by page in parallel (some endpoint is walked, the run has more than one window or a child
+    endpoint), else ONE_THREAD_ARGS (every endpoint is fetched as page ranges, whose pages are in flight inside
+    the fetch already, or there is one window to walk)."""
+    if not walks_in_parallel:
+        return list(ONE_THREAD_ARGS)
+    return [f"--direct_num_workers={WALK_THREADS}", "--direct_running_mode=multi_threading"]
 
 
-def with_default_mode(beam_args: list[str], walks_pages: bool) -> list[str]:
+def with_default_mode(beam_args: list[str], walks_in_parallel: bool) -> list[str]:
     """`beam_args`, with `default_local_args` added when they name no runner and no local running mode."""
     named = {arg.split("=", 1)[0] for arg in beam_args if arg.startswith("--")}
     if named & {"--runner", "--direct_running_mode", "--direct_num_workers", "--direct_test_splits"}:
         return beam_args
-    return [*beam_args, *default_local_args(walks_pages)]
+    return [*beam_args, *default_local_args(walks_in_parallel)]
 
 
 def project_prism(environ: Mapping[str, str] = os.environ) -> Path | None:

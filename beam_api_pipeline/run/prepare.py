@@ -52,7 +52,9 @@ def prepare_run(
     plan = plan or make_plan(config, store, start_time, end_time, run_id=run_id, backfill=backfill)
     plan = replace(plan, job_holds_lease=job_holds_lease)
     streaming = ["--streaming"] if plan.polls else []  # a replay of a streaming pipeline runs as a batch run
-    options = ViewOnceOptions([*with_default_mode(beam_args or [], walks_pages), *_label_args(service), *streaming])
+    one_walk = len(plan.tasks) == 1 and all(endpoint.parent is None for endpoint in api.endpoints.values())
+    parallel = walks_pages and not one_walk
+    options = ViewOnceOptions([*with_default_mode(beam_args or [], parallel), *_label_args(service), *streaming])
     pipeline = beam.Pipeline(runner=create_runner(options), options=options)
     PipelineFactory(config, plan, job_alerts=job_alerts).build(pipeline)
     running = PipelineRun(plan.run_id, config.pipeline_id, RunStatus.RUNNING, plan.started_at)

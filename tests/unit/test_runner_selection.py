@@ -10,7 +10,6 @@ from apache_beam.runners.portability.fn_api_runner import worker_handlers
 from beam_api_pipeline.core.errors import ConfigError
 from beam_api_pipeline.core.runner_profile import PRISM_BUNDLES_IN_FLIGHT, RunnerProfile, runner_profile
 from beam_api_pipeline.core.runners import (
-    RANGE_THREADS,
     WALK_THREADS,
     SafeFnApiRunner,
     check_runner_options,
@@ -20,12 +19,19 @@ from beam_api_pipeline.core.runners import (
 )
 
 
-@pytest.mark.parametrize(("walks_pages", "threads"), [(True, WALK_THREADS), (False, RANGE_THREADS)])
-def test_a_run_without_runner_options_uses_worker_threads(walks_pages, threads):
-    assert with_default_mode(["--temp_location=/tmp"], walks_pages) == [
+def test_a_run_without_runner_options_walking_windows_in_parallel_uses_worker_threads():
+    assert with_default_mode(["--temp_location=/tmp"], walks_in_parallel=True) == [
         "--temp_location=/tmp",
-        f"--direct_num_workers={threads}",
+        f"--direct_num_workers={WALK_THREADS}",
         "--direct_running_mode=multi_threading",
+    ]
+
+
+def test_a_run_without_runner_options_and_nothing_to_walk_in_parallel_uses_one_thread():
+    assert with_default_mode(["--temp_location=/tmp"], walks_in_parallel=False) == [
+        "--temp_location=/tmp",
+        "--direct_num_workers=1",
+        "--direct_running_mode=in_memory",
     ]
 
 
@@ -33,7 +39,7 @@ def test_a_run_without_runner_options_uses_worker_threads(walks_pages, threads):
     "args", [["--runner=PrismRunner"], ["--direct_running_mode=in_memory"], ["--direct_num_workers", "2"]]
 )
 def test_named_runner_options_are_kept_as_they_are(args):
-    assert with_default_mode(args, walks_pages=True) == args
+    assert with_default_mode(args, walks_in_parallel=True) == args
 
 
 @pytest.mark.parametrize("runner", [None, "DirectRunner", "FnApiRunner"])
@@ -114,4 +120,4 @@ def test_the_safe_runner_turns_the_timer_flush_off_for_the_runner_and_its_worker
 
 def test_injected_test_splits_name_the_mode_themselves():
     args = ['--direct_test_splits={"a": {}}']
-    assert with_default_mode(args, walks_pages=True) == args
+    assert with_default_mode(args, walks_in_parallel=True) == args
