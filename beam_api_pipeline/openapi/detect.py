@@ -9,6 +9,7 @@ YAML comment gives; a value that could not be found is None with a `todo` saying
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -354,8 +355,8 @@ def _single_record(spec: dict[str, Any], path: str) -> tuple[str, dict[str, Any]
     """(path, record schema) of the GET of one record of the list at `path` (`path/{key}`): the answer's own
     object, or its object property named like records (`data`) in a small envelope."""
     pattern = re.compile(rf"{re.escape(path.rstrip('/'))}/\{{[^}}/]+\}}")
-    for other, item in (spec.get("paths") or {}).items():
-        operation = (item or {}).get(_METHOD) if pattern.fullmatch(other) else None
+    for other, item in path_items(spec):
+        operation = item.get(_METHOD) if pattern.fullmatch(other) else None
         responses = (operation or {}).get("responses") or {}
         code = next((code for code in sorted(responses, key=str) if str(code).startswith("2")), None)
         schema = _json_schema(responses[code]) if code else None
@@ -503,11 +504,18 @@ def name_uniquely(endpoints: list[ListEndpoint]) -> None:
             endpoint.name = re.sub(r"[^a-z0-9]+", "_", endpoint.path.lower()).strip("_")
 
 
+def path_items(spec: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(path, path item) of `spec`'s paths; an `x-` extension or an empty item under `paths` is not a path."""
+    for path, item in (spec.get("paths") or {}).items():
+        if isinstance(item, dict) and not str(path).startswith("x-"):
+            yield path, item
+
+
 def list_endpoints(spec: dict[str, Any]) -> list[ListEndpoint]:
     """Every list endpoint of `spec`, in the document's order, with parents linked and names unique."""
     endpoints = []
-    for path, item in (spec.get("paths") or {}).items():
-        operation = (item or {}).get(_METHOD)
+    for path, item in path_items(spec):
+        operation = item.get(_METHOD)
         if isinstance(operation, dict) and not path.rstrip("/").endswith("}"):  # not one record by its key
             shared = [p for p in item.get("parameters") or [] if isinstance(p, dict)]
             if shared:

@@ -12,6 +12,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from .detect import path_items
+
 _METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 _TOKENS = re.compile(r"\b(?:access|bearer|api|auth(?:entication)?|oauth(?: app)?) tokens?\b", re.IGNORECASE)
 _API_KEYS = re.compile(r"\bapi[ _-]?keys?\b", re.IGNORECASE)
@@ -38,7 +40,7 @@ class UndeclaredAuth:
 
 
 def _operations(spec: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    for item in (spec.get("paths") or {}).values():
+    for _path, item in path_items(spec):
         for method in _METHODS:
             if isinstance(item.get(method), dict):
                 yield item[method]
@@ -50,7 +52,7 @@ def undeclared_auth(spec: dict[str, Any]) -> UndeclaredAuth:
     descriptions = [str(operation.get("description") or "") for operation in operations]
     descriptions.append(str((spec.get("info") or {}).get("description") or ""))
     return UndeclaredAuth(
-        answer_401=sum("401" in (operation.get("responses") or {}) for operation in operations),
+        answer_401=sum("401" in map(str, operation.get("responses") or {}) for operation in operations),
         name_tokens=sum(bool(_TOKENS.search(text)) for text in descriptions),
         name_api_keys=sum(bool(_API_KEYS.search(text)) for text in descriptions),
     )

@@ -292,6 +292,20 @@ def test_a_document_without_security_schemes_is_read_for_401_answers_and_the_tok
     assert (api, lines[0]) == (keys, first_line)
 
 
+def test_a_yaml_document_with_integer_status_codes_and_extensions_under_paths_is_read_the_same():
+    spec = _spec([_int("page")])
+    operation = spec["paths"]["/things"]["get"]
+    operation["description"] = "Needs an access token."
+    operation["responses"] = {200: operation["responses"]["200"], 401: {"description": "Requires authentication"}}
+    spec["paths"]["x-generated-by"] = "a tool"  # an extension, not a path
+    text = render(spec, choose(list_endpoints(spec), ["things"]), "s", "https://x.example.com", "https://x.example.com")
+    assert [endpoint.path for endpoint in list_endpoints(spec)] == ["/things"]
+    assert yaml.safe_load(text)["api_config"]["auth_config"] == {
+        "auth_type": "bearer",
+        "auth_credentials": {"token": "${env:EXAMPLE_TOKEN}"},
+    }
+
+
 def test_a_size_parameter_without_a_maximum_takes_the_one_its_description_states_as_a_guess():
     (endpoint,) = list_endpoints(
         _spec([_int("page"), {**_int("per_page", default=30), "description": "Results per page (max 100)."}])
