@@ -27,8 +27,8 @@ class BigQueryOutputSettings(StrictModel):
     ``"infer"`` (the table is made from the rows' inferred schema; what an endpoint under ``schema_contract:
     evolve`` gets when ``schema`` is not given, see ``schema_given``), ``"auto"``, a list of
     ``{name, type, mode, fields}`` or the path of a JSON schema file. ``temp_file_format`` is the format of
-    ``file_loads``' temporary files: ``auto`` (Avro where the schema is declared and fixed for the run, else
-    JSON), ``json`` or ``avro``.
+    ``file_loads``' temporary files: ``json``, ``auto`` (Avro where the schema is declared and fixed for the run,
+    else JSON) or ``avro``.
     """
 
     project: str | None = None
@@ -39,14 +39,14 @@ class BigQueryOutputSettings(StrictModel):
     table_schema: str | list[dict[str, Any]] | None = Field(None, alias="schema")
     partition_field: str | None = None
     clustering_fields: list[str] = Field(default_factory=list)
-    temp_file_format: Literal["auto", "json", "avro"] = "auto"
+    temp_file_format: Literal["json", "auto", "avro"] = "json"
 
     model_config = ConfigDict(serialize_by_alias=True)
 
     @model_validator(mode="after")
     def _temp_files_of_loads(self) -> "BigQueryOutputSettings":
-        if self.temp_file_format != "auto" and self.method != "file_loads":
-            message = f"{self.temp_file_format} temp files are for method file_loads; {self.method} writes no files"
+        if self.temp_file_format != "json" and self.method != "file_loads":
+            message = f"{self.temp_file_format} is for method file_loads; {self.method} writes no temp files"
             raise rule_error(message, "temp_file_format")
         return self
 

@@ -1,7 +1,8 @@
-"""File loads from Avro temp files, against the (patched) BigQuery and GCS emulators: with a declared schema the
-run does not extend (a `schema_contract` other than `evolve`), `file_loads` writes Beam's Avro temp files of the
-typed rows (`outputs.typed_rows`), and the load job says `sourceFormat: AVRO`; a row a column cannot hold is a
-`SchemaMismatch` dead letter, never a failed load. A table that grows in the run is loaded from JSON files."""
+"""File loads from Avro temp files, against the (patched) BigQuery and GCS emulators: with `temp_file_format: auto`
+and a declared schema the run does not extend (a `schema_contract` other than `evolve`), `file_loads` writes Beam's
+Avro temp files of the typed rows (`outputs.typed_rows`), and the load job says `sourceFormat: AVRO`; a row a column
+cannot hold is a `SchemaMismatch` dead letter, never a failed load. A table that grows in the run is loaded from
+JSON files, as is every table by default (`temp_file_format: json`)."""
 
 from __future__ import annotations
 
@@ -80,7 +81,8 @@ def test_a_declared_schema_loads_from_avro_files_and_a_value_its_column_cannot_h
     write_config, dataset, bq, project, tmp_path, beam_args
 ):
     _path, config = write_config(
-        output=[bigquery_output(dataset, "typed", "file_loads", schema=TYPED_SCHEMA)], api_config=FROZEN
+        output=[bigquery_output(dataset, "typed", "file_loads", schema=TYPED_SCHEMA, temp_file_format="auto")],
+        api_config=FROZEN,
     )
     output = PipelineFactory.output_of(config, 0, "run-1")
     with beam.Pipeline(options=PipelineOptions(beam_args)) as pipeline:
@@ -124,7 +126,8 @@ def test_a_declared_schema_loads_from_avro_files_and_a_value_its_column_cannot_h
 
 
 def test_a_table_that_grows_in_the_run_loads_from_json_files(write_config, dataset, bq, project, beam_args):
-    _path, config = write_config(output=[bigquery_output(dataset, "typed", "file_loads", schema=TYPED_SCHEMA)])
+    output = bigquery_output(dataset, "typed", "file_loads", schema=TYPED_SCHEMA, temp_file_format="auto")
+    _path, config = write_config(output=[output])
     output = PipelineFactory.output_of(config, 0, "run-1")  # schema_contract: evolve, the default
     with beam.Pipeline(options=PipelineOptions(beam_args)) as pipeline:
         write_items(pipeline, output, [{**ROWS[1], "colour": "red"}])
@@ -134,8 +137,8 @@ def test_a_table_that_grows_in_the_run_loads_from_json_files(write_config, datas
     assert load_jobs(bq, table) == ["NEWLINE_DELIMITED_JSON"]
 
 
-def test_temp_file_format_json_loads_a_declared_schema_from_json_files(write_config, dataset, bq, project, beam_args):
-    output = bigquery_output(dataset, "typed", "file_loads", schema=TYPED_SCHEMA, temp_file_format="json")
+def test_by_default_a_declared_schema_loads_from_json_files(write_config, dataset, bq, project, beam_args):
+    output = bigquery_output(dataset, "typed", "file_loads", schema=TYPED_SCHEMA)  # temp_file_format: json
     _path, config = write_config(output=[output], api_config=FROZEN)
     with beam.Pipeline(options=PipelineOptions(beam_args)) as pipeline:
         write_items(pipeline, PipelineFactory.output_of(config, 0, "run-1"), ROWS)
@@ -155,7 +158,9 @@ def test_temp_file_format_json_loads_a_declared_schema_from_json_files(write_con
 def test_a_merge_stages_the_rows_from_avro_files_and_keeps_the_newest_row_per_key(
     write_config, dataset, bq, project, beam_args
 ):
-    output = bigquery_output(dataset, "typed", "file_loads", schema=TYPED_SCHEMA, write_disposition="merge")
+    output = bigquery_output(
+        dataset, "typed", "file_loads", schema=TYPED_SCHEMA, write_disposition="merge", temp_file_format="avro"
+    )
     _path, config = write_config(output=[output], api_config=FROZEN)
     newer = {**ROWS[0], "updated_at": "2024-01-03T00:00:00Z", "tags": ["c"], "user": None}
     for run_id, rows in (("run-1", ROWS), ("run-2", [newer])):

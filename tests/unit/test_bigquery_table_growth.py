@@ -81,13 +81,13 @@ JSON_FIELDS = [*FIELDS, {"name": "doc", "type": "JSON", "mode": "NULLABLE"}]
 @pytest.mark.parametrize(
     ("contract", "settings", "chosen"),
     [
-        ("freeze", {"schema": FIELDS}, "avro"),  # auto: declared and fixed
-        ("freeze", {"schema": FIELDS, "temp_file_format": "json"}, "json"),
+        ("freeze", {"schema": FIELDS}, "json"),  # the default
+        ("freeze", {"schema": FIELDS, "temp_file_format": "auto"}, "avro"),  # declared and fixed
         ("discard_row", {"schema": FIELDS, "temp_file_format": "avro"}, "avro"),
-        ("evolve", {"schema": FIELDS}, "json"),  # auto: the table grows in the run
-        ("evolve", {}, "json"),  # auto: infer
-        ("freeze", {"schema": JSON_FIELDS}, "json"),  # auto: Beam's Avro files have no JSON type
-        ("freeze", {"schema": "auto"}, "json"),  # auto: BigQuery detects the schema
+        ("evolve", {"schema": FIELDS, "temp_file_format": "auto"}, "json"),  # the table grows in the run
+        ("evolve", {"temp_file_format": "auto"}, "json"),  # infer
+        ("freeze", {"schema": JSON_FIELDS, "temp_file_format": "auto"}, "json"),  # Avro files have no JSON type
+        ("freeze", {"schema": "auto", "temp_file_format": "auto"}, "json"),  # BigQuery detects the schema
     ],
 )
 def test_the_load_files_are_avro_where_temp_file_format_and_the_schema_allow(contract, settings, chosen):
@@ -105,8 +105,8 @@ def test_temp_file_format_avro_is_refused_where_avro_files_cannot_hold_the_rows(
     )
 
 
-def test_temp_file_format_other_than_auto_is_refused_without_file_loads(tmp_path):
-    settings = {**BIGQUERY["config"], "method": "streaming_inserts", "temp_file_format": "json"}
+def test_temp_file_format_other_than_json_is_refused_without_file_loads(tmp_path):
+    settings = {**BIGQUERY["config"], "method": "streaming_inserts", "temp_file_format": "auto"}
     assert output_problems(tmp_path, {"type": "bigquery", "config": settings}) == [
-        "output.0.config.temp_file_format: json temp files are for method file_loads; streaming_inserts writes no files"
+        "output.0.config.temp_file_format: auto is for method file_loads; streaming_inserts writes no temp files"
     ]
