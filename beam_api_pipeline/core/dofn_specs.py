@@ -39,7 +39,7 @@ def _cached(compute: Callable[[Any], _Specs]) -> Callable[[Any], _Specs]:
         return set(states), set(timers)  # callers get sets of their own, as from Beam
 
     get_dofn_specs.__doc__ = compute.__doc__
-    get_dofn_specs.cached = True
+    get_dofn_specs.answers = answers  # the cache, by DoFn id: (weak reference, specs)
     return get_dofn_specs
 
 
@@ -47,5 +47,5 @@ def cache_dofn_specs() -> None:
     """Make `apache_beam.transforms.userstate.get_dofn_specs` answer each DoFn object from a cache (once per
     process; every caller in Beam reaches it through the module's attribute)."""
     with _lock:
-        if not getattr(userstate.get_dofn_specs, "cached", False):
+        if not hasattr(userstate.get_dofn_specs, "answers"):
             userstate.get_dofn_specs = _cached(userstate.get_dofn_specs)

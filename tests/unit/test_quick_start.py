@@ -4,6 +4,7 @@ more have nothing to do at once (`runners.default_local_args`)."""
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import subprocess
@@ -19,6 +20,7 @@ from apache_beam.transforms.userstate import BagStateSpec
 
 from beam_api_pipeline.config import PipelineConfig
 from beam_api_pipeline.control.local import LocalWatermarkStore
+from beam_api_pipeline.core import dofn_specs
 from beam_api_pipeline.core.dofn_specs import cache_dofn_specs
 from beam_api_pipeline.core.runners import WALK_THREADS
 from beam_api_pipeline.run.prepare import prepare_run
@@ -102,13 +104,31 @@ def test_dofn_specs_are_worked_out_once_per_dofn_and_answered_as_beam_does() -> 
     expected = {id(d): userstate.get_dofn_specs(d) for d in (stateful, plain)}
     cache_dofn_specs()
     cache_dofn_specs()  # a second call keeps the one cache
-    assert userstate.get_dofn_specs.cached is True
+    assert hasattr(userstate.get_dofn_specs, "answers")
     assert userstate.get_dofn_specs(stateful) == expected[id(stateful)] == ({_SEEN}, set())
     assert userstate.get_dofn_specs(plain) == expected[id(plain)] == (set(), set())
     states, _ = userstate.get_dofn_specs(stateful)
     states.clear()  # a caller's sets are its own
     assert userstate.get_dofn_specs(stateful) == ({_SEEN}, set())
     assert userstate.is_stateful_dofn(stateful) and not userstate.is_stateful_dofn(plain)
+
+
+def test_the_cache_asks_beam_once_per_dofn_and_forgets_a_collected_one() -> None:
+    asked: list[int] = []
+
+    def compute(dofn):
+        asked.append(id(dofn))
+        return userstate.get_dofn_specs(dofn)
+
+    specs = dofn_specs._cached(compute)
+    stateful = _Stateful()
+    answers = [specs(stateful) for _ in range(8)]
+    assert (asked, answers) == ([id(stateful)], [({_SEEN}, set())] * 8)
+    kept = specs.answers
+    assert list(kept) == [id(stateful)]
+    del stateful
+    gc.collect()
+    assert kept == {}
 
 
 @pytest.mark.parametrize(
