@@ -16,6 +16,8 @@ W3-floor (issue 31) is hidden-style W3: 300,000 records in 30 daily windows of 1
 sequential loop, then this pipeline with `primary_key`, then without, in the default mode; it prints the wall and
 CPU-per-100k ratios to the loop against their targets (<= 2.0 and <= 1.5). quick-start (issue 31) runs
 `benchmarks.quick_start`: the time from spawning a one-window, one-page run to its first request (min of 5).
+W11 (issue 31) runs `benchmarks.conditional_requests`: 1,000 changed parents, 10 % of their child lists changed,
+read again with and without conditional requests; the charged requests of each.
 
 Each contender runs in its own process (CPU seconds and peak RSS come from `os.wait4`); the sample API runs
 in another. The extraction phase is the time from the API's first data request to its last, from polling
@@ -430,7 +432,7 @@ WORK = Path(tempfile.mkdtemp(prefix="bench-"))
 
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--only", default="W1,W2,W3,W3-floor,W4,W5,W6,W7,W8,W10,scaling,quick-start")
+    parser.add_argument("--only", default="W1,W2,W3,W3-floor,W4,W5,W6,W7,W8,W10,W11,scaling,quick-start")
     parser.add_argument("--skip-dlt", action="store_true")
     parser.add_argument("--runner-args", default="", help="extra DirectRunner options for this pipeline")
     args = parser.parse_args()
@@ -494,6 +496,9 @@ def main() -> int:
         print()
         emulators = [str(ROOT / "tests" / "integration" / "emulators.sh"), "run"]
         subprocess.run([*emulators, sys.executable, "-m", "benchmarks.avro_loads"], cwd=ROOT, env=ENV, check=True)
+    if "W11" in only:
+        print()
+        subprocess.run([sys.executable, "-m", "benchmarks.conditional_requests"], cwd=ROOT, env=ENV, check=True)
     if "quick-start" in only:
         print()
         subprocess.run([sys.executable, "-m", "benchmarks.quick_start"], cwd=ROOT, env=ENV, check=True)
