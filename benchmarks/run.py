@@ -385,12 +385,45 @@ def quality_lines(w8: list[Outcome]) -> list[str]:
     ]
 
 
+#: The memory curve (issue 31): W3's windows (daily, 10,000 records, 1,000 a page, the quality fields on) over
+#: 100,000 to 3,000,000 records, as W3 runs this pipeline, with `primary_key`, and with W8_CHECKS.
+CURVE_DAYS = (10, 30, 100, 300)
+CURVE_VARIANTS = {
+    "no primary_key": [],
+    "primary_key": ["--primary-key", "id"],
+    "quality checks": ["--quality", json.dumps(W8_CHECKS)],
+}
+
+
+def curve_runs(days: int):
+    """This pipeline over `days` of the curve's windows, in each of CURVE_VARIANTS."""
+    for variant, extra in CURVE_VARIANTS.items():
+        out = WORK / f"curve{days}" / variant.replace(" ", "_")
+        fetch = ["--max-concurrent", "16", *extra]
+        yield from pipeline_contender(f"this pipeline, {variant}", days, W3_PAGE, out, fetch)
+
+
+def curve_lines(curve: list[Outcome]) -> list[str]:
+    """Peak RSS by records for each variant, and each size's ratio to 100,000 records (target at 1M: <= 1.3)."""
+    lines = []
+    for variant in CURVE_VARIANTS:
+        runs = [o for o in curve if o.contender == f"this pipeline, {variant}"]
+        base = runs[0]
+        points = ", ".join(
+            f"{o.records:,} {o.peak_rss_mb:.0f} MB ({o.peak_rss_mb / base.peak_rss_mb:.2f}x, {o.wall:.1f} s, "
+            f"{cpu_per_100k(o):.2f} CPU s/100k)"
+            for o in runs
+        )
+        lines.append(f"memory curve, {variant}: {points}")
+    return lines
+
+
 WORK = Path(tempfile.mkdtemp(prefix="bench-"))
 
 
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--only", default="W1,W2,W3,W4,W5,W6,W7,W8,scaling")
+    parser.add_argument("--only", default="W1,W2,W3,W4,W5,W6,W7,W8,curve,scaling")
     parser.add_argument("--skip-dlt", action="store_true")
     parser.add_argument("--runner-args", default="", help="extra DirectRunner options for this pipeline")
     args = parser.parse_args()
@@ -425,6 +458,14 @@ def main() -> int:
         w8 = workload("W8", w8_api, W3_DAYS, W3_PAGE, None, None, [], w8_runs())
         outcomes += w8
         for line in quality_lines(w8):
+            print(line, file=sys.stderr)
+    if "curve" in only:
+        curve = []
+        for days in CURVE_DAYS:
+            curve_api = {"records_per_day": W3_PER_DAY, "quality_fields": True}
+            curve += workload(f"curve {days}d", curve_api, days, W3_PAGE, None, None, [], curve_runs(days))
+        outcomes += curve
+        for line in curve_lines(curve):
             print(line, file=sys.stderr)
     if "scaling" in only:
         for cap in (4, 8, 16, 32):

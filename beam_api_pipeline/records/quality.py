@@ -72,10 +72,10 @@ from beam_api_pipeline.records.quality_rules import (
     is_record_check,
     judges_freshness,
     kept_order,
+    key_hash,
     record_checker,
     row_count_failure,
-    unique_key,
-    value_hash,
+    value_key,
     window_check_failure,
     window_failure,
 )
@@ -92,7 +92,7 @@ _CANDIDATES, _REST, _HELD = "candidates", "rest", "held"
 #: A batch of rows and what its checks found, between CheckQuality's steps: `(task, rows, size, failures,
 #: removed, hashes)`: the rows (a list, or packed by `_packed`), how many, `[position, check index, reason]` of
 #: each failure in the order found, the positions taken out to be ranked by a `unique` check (they go on as
-#: batches of their own), and per `unique` check the `value_hash` of each row's value (None: null).
+#: batches of their own), and per `unique` check the `value_key` of each row's value (None: null).
 CheckedBatch = tuple[TaskElement, list | bytes, int, list, list, list]
 #: A window's counts: `[rows, {check index: [failures, first]}]`, `first` being `(order, reason)` of the first
 #: failure by `kept_order` (within the window: its primary key and content) for a `fail_window` check, else None.
@@ -147,7 +147,7 @@ def _by_position(failures: list, removed: Iterable[int] = ()) -> dict[int, list]
 
 class _CheckRecordsFn(beam.DoFn):
     """Each `(task, rows)` batch as a CheckedBatch: its record-check failures and, for each `unique` check's
-    field, the value hashes (its rows `_packed` when `packs`: they wait for a side input)."""
+    field, the value keys (its rows `_packed` when `packs`: they wait for a side input)."""
 
     def __init__(self, checks: list[tuple[int, QualityCheckConfig]], unique_fields: list[str], packs: bool):
         self._checks = checks
@@ -169,23 +169,19 @@ class _CheckRecordsFn(beam.DoFn):
                 reason = checker(row)
                 if reason is not None:
                     failures.append([position, index, reason])
-        hashes = [[_hash_of(get_path(row, field)) for row in rows] for field in self._unique_fields]
-        yield task_element, _packed(rows) if self._packs else rows, len(rows), failures, [], hashes
-
-
-def _hash_of(value: Any) -> int | None:
-    return None if value is None else value_hash(value)
+        keys = [[value_key(get_path(row, field)) for row in rows] for field in self._unique_fields]
+        yield task_element, _packed(rows) if self._packs else rows, len(rows), failures, [], keys
 
 
 class _DuplicateHashesFn(beam.CombineFn):
-    """The value hashes (lists, None for a null) in; out the sorted hashes seen more than once. Its accumulator
-    is 8 bytes a hash."""
+    """The value keys of a `unique` check (lists, None for a null) in; out the sorted `key_hash`es seen more than
+    once. Its accumulator is 8 bytes a key."""
 
     def create_accumulator(self) -> bytearray:
         return bytearray()
 
-    def add_input(self, accumulator: bytearray, hashes: list[int | None]) -> bytearray:
-        accumulator += array("q", [value for value in hashes if value is not None]).tobytes()
+    def add_input(self, accumulator: bytearray, keys: list[int | bytes | None]) -> bytearray:
+        accumulator += array("q", [key_hash(key) for key in keys if key is not None]).tobytes()
         return accumulator
 
     def merge_accumulators(self, accumulators: Iterable[bytearray]) -> bytearray:
@@ -202,33 +198,88 @@ class _DuplicateHashesFn(beam.CombineFn):
 
 class _SplitCandidatesFn(beam.DoFn):
     """For the `unique` check at `position` among the endpoint's: each CheckedBatch's rows whose value hash is
-    among the `duplicates` go to CANDIDATES, keyed by value (`quality_rules.unique_key`), as `(task, packed
-    [row, [[index, reason], ...], [hash of each unique check]])`; the batch goes on with their positions
+    among the `duplicates` go to CANDIDATES, keyed by value (`quality_rules.value_key`), as `(task, packed
+    [row, [[index, reason], ...], [key of each unique check]])`; the batch goes on with their positions
     `removed`."""
 
-    def __init__(self, position: int, field: str):
+    def __init__(self, position: int):
         self._position = position
-        self._field = field
 
     def setup(self) -> None:
-        self._duplicates: tuple[list[int] | None, frozenset[int]] = (None, frozenset())
+        self._duplicates = _DuplicatesSeen()
 
     def process(self, batch: CheckedBatch, duplicates: list[int]) -> Iterator[Any]:
-        if self._duplicates[0] is not duplicates:
-            self._duplicates = (duplicates, frozenset(duplicates))
-        found = self._duplicates[1]
-        task_element, rows, size, failures, removed, hashes = batch
-        taken = set(removed)
-        candidates = [p for p, h in enumerate(hashes[self._position]) if h in found and p not in taken] if found else []
+        found = self._duplicates.of(duplicates)
+        task_element, rows, size, failures, removed, keys = batch
+        mine = keys[self._position]
+        candidates = _candidates(mine, found, removed)
         if not candidates:
             yield batch
             return
         rows, by_position = _rows(rows), _by_position(failures)
         for position in candidates:
-            row = rows[position]
-            entry = [row, by_position.get(position, []), [of_check[position] for of_check in hashes]]
-            yield pvalue.TaggedOutput(_CANDIDATES, (unique_key(row, self._field), (task_element, pack(entry))))
-        yield task_element, batch[1], size, failures, [*removed, *candidates], hashes
+            entry = [rows[position], by_position.get(position, []), [of_check[position] for of_check in keys]]
+            yield pvalue.TaggedOutput(_CANDIDATES, (mine[position], (task_element, pack(entry))))
+        yield task_element, batch[1], size, failures, [*removed, *candidates], keys
+
+
+def _candidates(keys: list, duplicates: frozenset[int], removed: Iterable[int] = ()) -> list[int]:
+    """The positions of `keys` (not `removed`) whose `key_hash` is among `duplicates`."""
+    if not duplicates:
+        return []
+    taken = set(removed)
+    return [
+        position
+        for position, key in enumerate(keys)
+        if key is not None and key_hash(key) in duplicates and position not in taken
+    ]
+
+
+class _DuplicatesSeen:
+    """A DoFn's set of the duplicated hashes (the side input's list, made a set once per list)."""
+
+    def __init__(self) -> None:
+        self._seen: tuple[list[int] | None, frozenset[int]] = (None, frozenset())
+
+    def of(self, duplicates: list[int]) -> frozenset[int]:
+        if self._seen[0] is not duplicates:
+            self._seen = (duplicates, frozenset(duplicates))
+        return self._seen[1]
+
+
+class _CandidateKeysFn(beam.DoFn):
+    """For a `unique` check only counted (`warn`, and no `drop_row` check to rank rows by): each `(task, keys)`
+    projection's keys whose hash is among the `duplicates`, as `(key, task)`."""
+
+    def setup(self) -> None:
+        self._duplicates = _DuplicatesSeen()
+
+    def process(self, projection: tuple[TaskElement, list], duplicates: list[int]) -> Iterator[tuple[Any, TaskElement]]:
+        task_element, keys = projection
+        for position in _candidates(keys, self._duplicates.of(duplicates)):
+            yield keys[position], task_element
+
+
+class _CountDuplicatesFn(beam.DoFn):
+    """The tasks of the rows sharing one value of the `unique` check `index`: the row kept is in the task first by
+    `quality_rules.kept_order` (the earliest window, then the parent's key text); every other row fails. Out: the
+    failures of each task, as WindowCounts."""
+
+    def __init__(self, index: int):
+        self._index = index
+
+    def process(self, keyed: tuple[Any, Iterable[TaskElement]]) -> Iterator[tuple[TaskElement, WindowCounts]]:
+        tasks = list(keyed[1])
+        if len(tasks) < 2:
+            return
+        kept = min(tasks, key=lambda task: (_window_start(task), task[4] or ""))
+        failed: dict[TaskElement, int] = defaultdict(int)
+        for task_element in tasks:
+            failed[task_element] += 1
+        failed[kept] -= 1
+        for task_element, count in failed.items():
+            if count:
+                yield task_element, [0, {self._index: [count, None]}]
 
 
 class _RankDuplicatesFn(beam.DoFn):
@@ -260,8 +311,8 @@ class _RankDuplicatesFn(beam.DoFn):
             return
         value = get_path(kept_entry[0], self._check.field)
         reason = duplicate_reason(self._check, value, _window_start(kept_task))
-        for task_element, (row, failures, hashes) in ranked[1:]:
-            yield _one_row(task_element, row, [*failures, [self._index, reason]], hashes)
+        for task_element, (row, failures, keys) in ranked[1:]:
+            yield _one_row(task_element, row, [*failures, [self._index, reason]], keys)
 
     def _order(self, task_element: TaskElement, entry: list) -> tuple:
         row, failures, _ = entry
@@ -270,9 +321,9 @@ class _RankDuplicatesFn(beam.DoFn):
         return kept_order(start, task_element[4], row, self._primary_key, dropped, self._metadata)
 
 
-def _one_row(task_element: TaskElement, row: Any, failures: list, hashes: list) -> CheckedBatch:
-    """A CheckedBatch of one row, with its `[index, reason]` failures and its hash for each unique check."""
-    return task_element, [row], 1, [[0, index, reason] for index, reason in failures], [], [[h] for h in hashes]
+def _one_row(task_element: TaskElement, row: Any, failures: list, keys: list) -> CheckedBatch:
+    """A CheckedBatch of one row, with its `[index, reason]` failures and its key for each unique check."""
+    return task_element, [row], 1, [[0, index, reason] for index, reason in failures], [], [[key] for key in keys]
 
 
 class _CountFailuresFn(beam.DoFn):
@@ -503,6 +554,11 @@ class _JudgeFreshnessFn(beam.DoFn):
             yield failed_result(self._last, window_check_failure(reason))
 
 
+def _all(collections: list[pvalue.PCollection], label: str) -> pvalue.PCollection:
+    """The one PCollection of `collections`, or their Flatten."""
+    return collections[0] if len(collections) == 1 else collections | label >> beam.Flatten()
+
+
 class CheckQuality(beam.PTransform):
     """In: one endpoint's `(task, rows)` batches (from TransformRecords) and the WindowResult elements of its
     level's fetch. Out: ROWS (batches of the rows to write), FAILED_WINDOWS (failed WindowResult elements of the
@@ -527,17 +583,29 @@ class CheckQuality(beam.PTransform):
         holding = frozenset(
             index for index, check in enumerate(checks) if check.action == "fail_window" and check.check != "freshness"
         )
-        check_records = _CheckRecordsFn(record_checks, [check.field for _, check in uniques], bool(uniques or holding))
-        first = checked(batches | "CheckRecords" >> beam.ParDo(check_records), "checked")
         dropping = frozenset(index for index, check in enumerate(checks) if check.action == "drop_row")
-        entries = first
+        # a unique check that only warns, with no row dropped to rank last, is counted from its keys alone
+        counted = {index for index, check in uniques if check.action == "warn" and not dropping}
+        packs = bool(holding) or any(index not in counted for index, _ in uniques)
+        check_records = _CheckRecordsFn(record_checks, [check.field for _, check in uniques], packs)
+        first = checked(batches | "CheckRecords" >> beam.ParDo(check_records), "checked")
+        entries, failures = first, []
         for position, (index, check) in enumerate(uniques):
-            hashes = first | f"ValueHashes[{index}]" >> beam.Map(lambda batch, at=position: batch[5][at])
+            keys = first | f"ValueKeys[{index}]" >> beam.Map(lambda batch, at=position: (batch[0], batch[5][at]))
+            hashed = keys | f"KeysOnly[{index}]" >> beam.Map(lambda projection: projection[1])
             duplicates = pvalue.AsSingleton(
-                combine_all(hashes, f"Duplicates[{index}]", _DuplicateHashesFn()), default_value=[]
+                combine_all(hashed, f"Duplicates[{index}]", _DuplicateHashesFn()), default_value=[]
             )
+            if index in counted:
+                failures.append(
+                    keys
+                    | f"CandidateKeys[{index}]" >> beam.ParDo(_CandidateKeysFn(), duplicates)
+                    | f"GroupByValue[{index}]" >> beam.GroupByKey()
+                    | f"CountDuplicates[{index}]" >> beam.ParDo(_CountDuplicatesFn(index))
+                )
+                continue
             split = entries | f"Candidates[{index}]" >> beam.ParDo(
-                _SplitCandidatesFn(position, check.field), duplicates
+                _SplitCandidatesFn(position), duplicates
             ).with_outputs(_CANDIDATES, main=_REST)
             rank = _RankDuplicatesFn(index, check, primary_key, dropping - {index}, metadata)
             ranked = (
@@ -546,11 +614,8 @@ class CheckQuality(beam.PTransform):
                 | f"RankDuplicates[{index}]" >> beam.ParDo(rank)
             )
             entries = (split[_REST], ranked) | f"AllRanked[{index}]" >> beam.Flatten()
-        counts = (
-            entries
-            | "CountFailures" >> beam.ParDo(_CountFailuresFn(holding, primary_key, metadata))
-            | "CountsPerWindow" >> beam.CombinePerKey(_WindowCountsFn())
-        )
+        failures.append(entries | "CountFailures" >> beam.ParDo(_CountFailuresFn(holding, primary_key, metadata)))
+        counts = _all(failures, "AllFailures") | "CountsPerWindow" >> beam.CombinePerKey(_WindowCountsFn())
         by_window = {_COUNTS: counts, _FETCH_FAILED: fetch_failures(fetch_results, self._endpoint)}
         if any(check.check == "row_count" for check in checks):
             by_window[_PLANNED] = self._planned_windows(batches.pipeline)

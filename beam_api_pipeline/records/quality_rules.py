@@ -134,14 +134,22 @@ def record_checker(check: QualityCheckConfig, pattern: re.Pattern[str] | None = 
     return slow
 
 
-def value_hash(value: Any) -> int:
-    """A 64-bit signed number for a non-null value of a `unique` field: an integer itself, anything else a hash of
-    its canonical JSON. Values that differ may share one (a candidate duplicate, then compared by `unique_key`);
-    equal values always do."""
+def value_key(value: Any) -> int | bytes | None:
+    """What rows with equal values of a `unique` field share, as `unique_key` compares them (1, 1.0 and true
+    differ), in a cheap form: an integer of 64 bits itself, anything else its canonical JSON; None for a null."""
+    if value is None:
+        return None
     if type(value) is int and -(2**63) <= value < 2**63:
         return value
-    digest = hashlib.blake2b(jsoncodec.canonical(value), digest_size=8).digest()
-    return int.from_bytes(digest, "little", signed=True)
+    return jsoncodec.canonical(value)
+
+
+def key_hash(key: int | bytes) -> int:
+    """A 64-bit signed number for a `value_key`: an integer itself, canonical JSON hashed. Keys that differ may
+    share one (rows that only might be duplicates, then compared by key); equal keys always do."""
+    if type(key) is int:
+        return key
+    return int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "little", signed=True)
 
 
 def is_record_check(check: QualityCheckConfig) -> bool:
