@@ -3,6 +3,8 @@
 Records travel to the shuffle in packed batches, not one by one (see `packing`): each batch of a window is cut
 into at most DEDUP_BUCKETS groups by a stable hash of the key, and the shuffle groups them by (window, bucket),
 so that every copy of a key meets the others and each group holds about a DEDUP_BUCKETS-th of a window.
+A local runner (FnApiRunner) holds the whole input of the grouping in memory before the first group is read, so
+the groups travel compressed (`bucketed(..., compress=True)`): a third to a fifth of their packed size.
 """
 
 from __future__ import annotations
@@ -42,13 +44,23 @@ def bucket_of(key: Hashable) -> int:
     return zlib.crc32(key.encode("utf-8", "surrogatepass") if type(key) is str else key) % DEDUP_BUCKETS
 
 
-def bucketed(task_element: TaskElement, window_key: str, records: list[Any], key_field: str) -> Iterator[KeyedBatch]:
-    """`records` of one window in at most DEDUP_BUCKETS packed groups, each keyed by the window and its bucket."""
+def bucketed(
+    task_element: TaskElement, window_key: str, records: list[Any], key_field: str, compress: bool = False
+) -> Iterator[KeyedBatch]:
+    """`records` of one window in at most DEDUP_BUCKETS packed groups (and `compress`ed: zlib's fastest level),
+    each keyed by the window and its bucket."""
     groups: dict[int, list[Any]] = defaultdict(list)
     for record in records:
         groups[bucket_of(record_key(record, key_field))].append(record)
     for bucket, group in groups.items():
-        yield f"{window_key} {bucket}", (task_element, pack(group))
+        packed = pack(group)
+        yield f"{window_key} {bucket}", (task_element, zlib.compress(packed, 1) if compress else packed)
+
+
+def unpacked_group(packed: bytes) -> list[Any]:
+    """The records of a group `bucketed` made, compressed or not (zlib's streams start with 0x78, pickle's
+    with 0x80)."""
+    return unpack(zlib.decompress(packed) if packed[:1] == b"\x78" else packed)
 
 
 class KeepNewestFn(beam.DoFn):
@@ -73,7 +85,7 @@ class KeepNewestFn(beam.DoFn):
         for task_element, packed in groups:
             endpoint = task_endpoint(task_element)
             key_field, timestamp_field = self._primary_keys[endpoint], self._timestamp_fields[endpoint]
-            for record in unpack(packed):
+            for record in unpacked_group(packed):
                 seen += 1
                 key = record_key(record, key_field)
                 kept = newest.setdefault(key, record)
