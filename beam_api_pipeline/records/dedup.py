@@ -19,7 +19,7 @@ import apache_beam as beam
 
 from beam_api_pipeline.config import PipelineConfig
 from beam_api_pipeline.core import jsoncodec, metrics
-from beam_api_pipeline.core.packing import pack, unpack
+from beam_api_pipeline.core.packing import pack, pack_compressed, unpack_any
 from beam_api_pipeline.core.paths import get_path
 from beam_api_pipeline.core.timeformat import parse_timestamp
 from beam_api_pipeline.plan.run_plan import TaskElement, task_endpoint
@@ -47,20 +47,13 @@ def bucket_of(key: Hashable) -> int:
 def bucketed(
     task_element: TaskElement, window_key: str, records: list[Any], key_field: str, compress: bool = False
 ) -> Iterator[KeyedBatch]:
-    """`records` of one window in at most DEDUP_BUCKETS packed groups (and `compress`ed: zlib's fastest level),
-    each keyed by the window and its bucket."""
+    """`records` of one window in at most DEDUP_BUCKETS packed groups (`pack_compressed` when `compress`), each
+    keyed by the window and its bucket."""
     groups: dict[int, list[Any]] = defaultdict(list)
     for record in records:
         groups[bucket_of(record_key(record, key_field))].append(record)
     for bucket, group in groups.items():
-        packed = pack(group)
-        yield f"{window_key} {bucket}", (task_element, zlib.compress(packed, 1) if compress else packed)
-
-
-def unpacked_group(packed: bytes) -> list[Any]:
-    """The records of a group `bucketed` made, compressed or not (zlib's streams start with 0x78, pickle's
-    with 0x80)."""
-    return unpack(zlib.decompress(packed) if packed[:1] == b"\x78" else packed)
+        yield f"{window_key} {bucket}", (task_element, pack_compressed(group) if compress else pack(group))
 
 
 class KeepNewestFn(beam.DoFn):
@@ -85,7 +78,7 @@ class KeepNewestFn(beam.DoFn):
         for task_element, packed in groups:
             endpoint = task_endpoint(task_element)
             key_field, timestamp_field = self._primary_keys[endpoint], self._timestamp_fields[endpoint]
-            for record in unpacked_group(packed):
+            for record in unpack_any(packed):
                 seen += 1
                 key = record_key(record, key_field)
                 kept = newest.setdefault(key, record)

@@ -24,14 +24,13 @@ are ever held together. What the checks cost follows what they judge:
   back. A failed window becomes a failed WindowResult, which reaches the dead letter and the watermark commit
   (unless the window's fetch already failed: it is failed once); none of its rows is written or dropped.
 
-Batches that wait are packed (`pack`, then zlib: about 25 bytes a row of the benchmark's), as a local runner
-holds them in memory until what they wait for is known.
+Batches that wait are packed (`packing.pack_compressed`: about 25 bytes a row of the benchmark's), as a local
+runner holds them in memory until what they wait for is known.
 """
 
 from __future__ import annotations
 
 import re
-import zlib
 from array import array
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
@@ -51,7 +50,7 @@ from beam_api_pipeline.config.quality import QualityCheckConfig
 from beam_api_pipeline.core import metrics
 from beam_api_pipeline.core.beam_windows import BundleWindows, combine_all
 from beam_api_pipeline.core.element_checks import checked
-from beam_api_pipeline.core.packing import pack, unpack
+from beam_api_pipeline.core.packing import pack, pack_compressed, unpack, unpack_any
 from beam_api_pipeline.core.paths import get_path
 from beam_api_pipeline.core.timeformat import parse_timestamp
 from beam_api_pipeline.plan.run_plan import (
@@ -90,7 +89,7 @@ _MICROS = 1_000_000
 _COUNTS, _PLANNED, _FETCH_FAILED = "counts", "planned", "fetch_failed"
 _CANDIDATES, _REST, _HELD = "candidates", "rest", "held"
 #: A batch of rows and what its checks found, between CheckQuality's steps: `(task, rows, size, failures,
-#: removed, hashes)`: the rows (a list, or packed by `_packed`), how many, `[position, check index, reason]` of
+#: removed, keys)`: the rows (a list, or `pack_compressed`), how many, `[position, check index, reason]` of
 #: each failure in the order found, the positions taken out to be ranked by a `unique` check (they go on as
 #: batches of their own), and per `unique` check the `value_key` of each row's value (None: null).
 CheckedBatch = tuple[TaskElement, list | bytes, int, list, list, list]
@@ -125,14 +124,9 @@ def _window_start(task_element: TaskElement) -> datetime:
     return datetime.fromisoformat(task_element[1])
 
 
-def _packed(rows: list[Any]) -> bytes:
-    """`rows` packed and compressed (zlib's fastest level: about a seventh of the packed size, JSON records)."""
-    return zlib.compress(pack(rows), 1)
-
-
 def _rows(rows: list[Any] | bytes) -> list[Any]:
-    """The rows of a CheckedBatch, unpacked when `_packed`."""
-    return rows if isinstance(rows, list) else unpack(zlib.decompress(rows))
+    """The rows of a CheckedBatch, unpacked when packed."""
+    return rows if isinstance(rows, list) else unpack_any(rows)
 
 
 def _by_position(failures: list, removed: Iterable[int] = ()) -> dict[int, list]:
@@ -147,7 +141,7 @@ def _by_position(failures: list, removed: Iterable[int] = ()) -> dict[int, list]
 
 class _CheckRecordsFn(beam.DoFn):
     """Each `(task, rows)` batch as a CheckedBatch: its record-check failures and, for each `unique` check's
-    field, the value keys (its rows `_packed` when `packs`: they wait for a side input)."""
+    field, the value keys (its rows `pack_compressed` when `packs`: they wait for a side input)."""
 
     def __init__(self, checks: list[tuple[int, QualityCheckConfig]], unique_fields: list[str], packs: bool):
         self._checks = checks
@@ -170,7 +164,7 @@ class _CheckRecordsFn(beam.DoFn):
                 if reason is not None:
                     failures.append([position, index, reason])
         keys = [[value_key(get_path(row, field)) for row in rows] for field in self._unique_fields]
-        yield task_element, _packed(rows) if self._packs else rows, len(rows), failures, [], keys
+        yield task_element, pack_compressed(rows) if self._packs else rows, len(rows), failures, [], keys
 
 
 class _DuplicateHashesFn(beam.CombineFn):
