@@ -8,8 +8,10 @@ W7 (issue 15) reads 1,000 parents and their children, against a sequential loop 
 W8 (data quality checks) runs this pipeline over W3's 1,000,000 records (100 daily windows of 10,000, 1,000 a
 page, the sample API's `--quality-fields` on) twice: as W3 runs it (the baseline), then with `quality` checks on
 every record (not_null, accepted_values, range and regex with action warn, so every row is written, and `unique`
-on `id`: each window's rows are grouped on one worker to judge it, and the rows by value across the run); it
-prints the ratios checked / baseline of wall time, CPU seconds per 100,000 records and peak RSS.
+on `id`); it prints the ratios checked / baseline of wall time, CPU seconds per 100,000 records and peak RSS.
+The memory curve (`curve`, issue 31) runs this pipeline over 100,000, 300,000, 1,000,000 and 3,000,000 records
+(W3's windows: 10, 30, 100 and 300 days) without and with `primary_key` and with W8's checks, and prints each
+variant's peak RSS against its own at 100,000 records.
 
 Each contender runs in its own process (CPU seconds and peak RSS come from `os.wait4`); the sample API runs
 in another. The extraction phase is the time from the API's first data request to its last, from polling

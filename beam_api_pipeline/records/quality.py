@@ -185,7 +185,9 @@ class _DuplicateHashesFn(beam.CombineFn):
         return merged
 
     def extract_output(self, accumulator: bytearray) -> list[int]:
-        values = numpy.sort(numpy.frombuffer(bytes(accumulator), dtype=numpy.int64))
+        values = numpy.frombuffer(accumulator, dtype=numpy.int64)  # a view of the bytes, sorted in place
+        values = values if values.flags.writeable else values.copy()
+        values.sort()
         repeated = values[1:][values[1:] == values[:-1]]
         return numpy.unique(repeated).tolist()
 
