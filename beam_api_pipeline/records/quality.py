@@ -1,13 +1,14 @@
 """CheckQuality: one endpoint's data quality checks (`quality`), between its transform and its outputs.
 
-    (task, rows) ─▶ CheckRecords ─┬▶ [per unique check: ValueHashes ─▶ CombineGlobally: the duplicated hashes]
+    (task, rows) ─▶ CheckRecords ─┬▶ [per unique check: ValueKeys ─▶ CombineGlobally: the duplicated key hashes]
                                   │                                             │ side input
-                                  └▶ [per unique check: Candidates ◀────────────┘ ─▶ GroupByValue ─▶ RankDuplicates]
-                                         │ each batch (less its candidates) and each ranked candidate
-                                         ├▶ CountFailures ─▶ CombinePerKey by window ─┐
+                                  ├▶ [unique, warn only: CandidateKeys ◀────────┤ ─▶ GroupByValue ─▶ CountDuplicates]─┐
+                                  └▶ [other unique: Candidates ◀────────────────┘ ─▶ GroupByValue ─▶ RankDuplicates] │
+                                         │ each batch (less its candidates) and each ranked candidate                │
+                                         ├▶ CountFailures ─▶ CombinePerKey by window ◀───────────────────────────────┘
           planned windows (row_count), windows whose fetch failed ──▶ CoGroupByKey by task ─▶ JudgeWindow
                                          │                                   failed WindowResults ◀┤
-                                         └▶ ReleaseRows ◀── side input: the windows held back ◀────┘
+                                         └▶ ReleaseRows ◀── side input (with fail_window): the windows held back
                                                │ rows to write, dropped rows (dead letter)
     (task, rows) ─▶ Newest ─▶ CombineGlobally(max) ─▶ JudgeFreshness ─▶ failed WindowResults
 
@@ -17,9 +18,10 @@ judged from small aggregates: per window, the count of rows and of each check's 
 are ever held together. What the checks cost follows what they judge:
 
 - Record checks with `warn` or `drop_row`: each batch on its own, no grouping, the rows go straight on.
-- `unique`: every row's value hash (8 bytes, `quality_rules.value_hash`) goes to one combine, which finds the
-  hashes seen more than once (its memory: 8 bytes a row of the run); only rows with such a hash are grouped by
-  value and ranked. The batches wait for that combine.
+- `unique`: every row's value key (`quality_rules.value_key`) goes, as a 64-bit hash, to one combine, which
+  finds the hashes seen more than once (its memory: 8 bytes a row of the run); only rows with such a hash are
+  grouped by value. A check that only warns, on an endpoint with no `drop_row` check, is counted from the keys
+  and the rows' tasks alone; any other is ranked on the rows themselves, which then wait for that combine.
 - `fail_window` (but `freshness`): the batches wait for the windows' verdicts, a side input of the windows held
   back. A failed window becomes a failed WindowResult, which reaches the dead letter and the watermark commit
   (unless the window's fetch already failed: it is failed once); none of its rows is written or dropped.
