@@ -21,6 +21,7 @@ def main() -> None:
     parser.add_argument("--primary-key", default=None, help="the endpoint's primary_key (de-duplication on)")
     parser.add_argument("--children", action="store_true", help="and each item's children (a dependent endpoint)")
     parser.add_argument("--child-page-size", type=int, default=10)
+    parser.add_argument("--quality", default=None, help="the endpoint's quality checks, as JSON")
     args, beam_args = parser.parse_known_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -54,6 +55,8 @@ def main() -> None:
         "dead_letter": {"path": str(out / "dead_letter")},
         "watermark_store": {"type": "local", "path": str(out / "control.db")},
     }
+    if args.quality:
+        config["api_config"]["endpoints"]["items"]["quality"] = json.loads(args.quality)
     if args.children:
         config["api_config"]["endpoints"]["children"] = {
             "parent": "items",

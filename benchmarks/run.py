@@ -8,8 +8,7 @@ W7 (issue 15) reads 1,000 parents and their children, against a sequential loop 
 W8 (data quality checks) runs this pipeline over W3's 1,000,000 records (100 daily windows of 10,000, 1,000 a
 page, the sample API's `--quality-fields` on) twice: as W3 runs it (the baseline), then with `quality` checks on
 every record (not_null, accepted_values, range and regex with action warn, so every row is written, and `unique`
-on `id`: each window's rows are grouped on one worker to judge it, and the rows by value across the run); it
-prints the ratios checked / baseline of wall time, CPU seconds per 100,000 records and peak RSS.
+on `id`); it prints the ratios checked / baseline of wall time, CPU seconds per 100,000 records and peak RSS.
 W10 (issue 30) runs `benchmarks.avro_loads` inside `tests/integration/emulators.sh run`: BigQuery file loads of
 100,000 rows into the emulator from JSON against Avro temp files, rows/s and CPU s per 100k, and their ratio.
 W3-floor (issue 31) is hidden-style W3: 300,000 records in 30 daily windows of 10,000, 500 a page, no latency; the
@@ -18,6 +17,9 @@ CPU-per-100k ratios to the loop against their targets (<= 2.0 and <= 1.5). quick
 `benchmarks.quick_start`: the time from spawning a one-window, one-page run to its first request (min of 5).
 W11 (issue 31) runs `benchmarks.conditional_requests`: 1,000 changed parents, 10 % of their child lists changed,
 read again with and without conditional requests; the charged requests of each.
+The memory curve (`curve`, issue 31) runs this pipeline over 100,000, 300,000, 1,000,000 and 3,000,000 records
+(W3's windows: 10, 30, 100 and 300 days) without and with `primary_key` and with W8's checks, and prints each
+variant's peak RSS against its own at 100,000 records.
 
 Each contender runs in its own process (CPU seconds and peak RSS come from `os.wait4`); the sample API runs
 in another. The extraction phase is the time from the API's first data request to its last, from polling
@@ -427,12 +429,45 @@ def floor_lines(outcomes: list[Outcome]) -> list[str]:
     ]
 
 
+#: The memory curve (issue 31): W3's windows (daily, 10,000 records, 1,000 a page, the quality fields on) over
+#: 100,000 to 3,000,000 records, as W3 runs this pipeline, with `primary_key`, and with W8_CHECKS.
+CURVE_DAYS = (10, 30, 100, 300)
+CURVE_VARIANTS = {
+    "no primary_key": [],
+    "primary_key": ["--primary-key", "id"],
+    "quality checks": ["--quality", json.dumps(W8_CHECKS)],
+}
+
+
+def curve_runs(days: int):
+    """This pipeline over `days` of the curve's windows, in each of CURVE_VARIANTS."""
+    for variant, extra in CURVE_VARIANTS.items():
+        out = WORK / f"curve{days}" / variant.replace(" ", "_")
+        fetch = ["--max-concurrent", "16", *extra]
+        yield from pipeline_contender(f"this pipeline, {variant}", days, W3_PAGE, out, fetch)
+
+
+def curve_lines(curve: list[Outcome]) -> list[str]:
+    """Peak RSS by records for each variant, and each size's ratio to 100,000 records (target at 1M: <= 1.3)."""
+    lines = []
+    for variant in CURVE_VARIANTS:
+        runs = [o for o in curve if o.contender == f"this pipeline, {variant}"]
+        base = runs[0]
+        points = ", ".join(
+            f"{o.records:,} {o.peak_rss_mb:.0f} MB ({o.peak_rss_mb / base.peak_rss_mb:.2f}x, {o.wall:.1f} s, "
+            f"{cpu_per_100k(o):.2f} CPU s/100k)"
+            for o in runs
+        )
+        lines.append(f"memory curve, {variant}: {points}")
+    return lines
+
+
 WORK = Path(tempfile.mkdtemp(prefix="bench-"))
 
 
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--only", default="W1,W2,W3,W3-floor,W4,W5,W6,W7,W8,W10,W11,scaling,quick-start")
+    parser.add_argument("--only", default="W1,W2,W3,W3-floor,W4,W5,W6,W7,W8,W10,W11,curve,scaling,quick-start")
     parser.add_argument("--skip-dlt", action="store_true")
     parser.add_argument("--runner-args", default="", help="extra DirectRunner options for this pipeline")
     args = parser.parse_args()
@@ -474,6 +509,14 @@ def main() -> int:
         w8 = workload("W8", w8_api, W3_DAYS, W3_PAGE, None, None, [], w8_runs())
         outcomes += w8
         for line in quality_lines(w8):
+            print(line, file=sys.stderr)
+    if "curve" in only:
+        curve = []
+        for days in CURVE_DAYS:
+            curve_api = {"records_per_day": W3_PER_DAY, "quality_fields": True}
+            curve += workload(f"curve {days}d", curve_api, days, W3_PAGE, None, None, [], curve_runs(days))
+        outcomes += curve
+        for line in curve_lines(curve):
             print(line, file=sys.stderr)
     if "scaling" in only:
         for cap in (4, 8, 16, 32):

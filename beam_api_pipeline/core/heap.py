@@ -7,8 +7,15 @@ of records) and, as survivors pile up, full passes over every object of the proc
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import gc
 import threading
+
+#: glibc's malloc arenas a process may have (`mallopt(M_ARENA_MAX)`; its default is 8 a core): an arena holds
+#: on to its memory while any block of it is in use, and each thread that meets a busy arena makes one more.
+MALLOC_ARENAS = 2
+_M_ARENA_MAX = -8
 
 #: New objects (less those freed) between two young passes; Python's default is 700.
 YOUNG_THRESHOLD = 10_000
@@ -30,3 +37,15 @@ def settle_heap() -> None:
         _settled = True
         gc.freeze()
         gc.set_threshold(YOUNG_THRESHOLD, *OLDER_THRESHOLDS)
+
+
+def limit_malloc_arenas() -> bool:
+    """At most MALLOC_ARENAS glibc malloc arenas from now on, for a process that is about to start its worker
+    threads (a local runner's: its peak memory is about a fifth lower, `benchmarks/RESULTS.md`, the memory curve).
+    False where the C library has no `mallopt` (not glibc)."""
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name) if name else None
+    except OSError:
+        return False
+    return bool(libc is not None and hasattr(libc, "mallopt") and libc.mallopt(_M_ARENA_MAX, MALLOC_ARENAS))

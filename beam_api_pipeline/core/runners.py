@@ -33,6 +33,7 @@ from apache_beam.runners.portability.fn_api_runner.fn_runner import BundleManage
 from beam_api_pipeline.core.dofn_specs import cache_dofn_specs
 from beam_api_pipeline.core.element_bundles import ElementBoundBundleManager
 from beam_api_pipeline.core.errors import ConfigError
+from beam_api_pipeline.core.heap import limit_malloc_arenas
 
 #: Worker threads of a local run without runner options whose windows are walked page by page (the fastest mode
 #: that passes the runner matrix, see the README's runner table): a walked window takes a thread to itself, so
@@ -70,6 +71,7 @@ class SafeFnApiRunner(FnApiRunner):
         super().__init__()
         worker_handlers.DATA_BUFFER_TIME_LIMIT_MS = 0
         cache_dofn_specs()
+        limit_malloc_arenas()  # before the runner's threads start: fewer arenas, less memory held
 
     def _get_bundle_manager(self, bundle_context_manager: Any) -> BundleManager:
         manager = super()._get_bundle_manager(bundle_context_manager)

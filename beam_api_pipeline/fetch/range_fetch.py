@@ -18,7 +18,7 @@ from typing import Any
 import apache_beam as beam
 
 from beam_api_pipeline.core.errors import ApiError, PaginationError
-from beam_api_pipeline.core.packing import unpack
+from beam_api_pipeline.core.packing import unpack_any
 from beam_api_pipeline.fetch.concurrency import RequestPool
 from beam_api_pipeline.fetch.range_restriction import PageRangeProvider
 from beam_api_pipeline.fetch.range_rules import (
@@ -74,7 +74,7 @@ class FetchRangeFn(WindowFetchDoFn):
             while len(pending) < self._pool.width and next_index < tracker.current_restriction().stop:
                 if next_index == 0:
                     first: Future = Future()
-                    first.set_result((unpack(ranged.first_page), ranged.announced))
+                    first.set_result((unpack_any(ranged.first_page), ranged.announced))
                     pending.append((0, first))
                 else:
                     future = self._pool.submit(self._page, ranged, paging, next_index, on_retry)

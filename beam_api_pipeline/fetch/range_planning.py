@@ -14,7 +14,7 @@ from apache_beam.utils.timestamp import Timestamp
 
 from beam_api_pipeline.core import metrics
 from beam_api_pipeline.core.beam_windows import in_window
-from beam_api_pipeline.core.packing import pack
+from beam_api_pipeline.core.packing import pack_compressed
 from beam_api_pipeline.core.paths import get_path
 from beam_api_pipeline.fetch.api_dofn import ApiDoFn
 from beam_api_pipeline.fetch.concurrency import RequestPool
@@ -81,4 +81,4 @@ class PlanRangesFn(ApiDoFn):
         planned = plan_range(task, total, paging, self._max_pages[task.endpoint], self._profile.workers, served)
         if planned.error is None:
             metrics.PAGE_RANGES.inc()
-        return dataclasses.replace(planned, first_page=pack(page.records)).to_element()
+        return dataclasses.replace(planned, first_page=pack_compressed(page.records)).to_element()

@@ -3,6 +3,8 @@
 Records travel to the shuffle in packed batches, not one by one (see `packing`): each batch of a window is cut
 into at most DEDUP_BUCKETS groups by a stable hash of the key, and the shuffle groups them by (window, bucket),
 so that every copy of a key meets the others and each group holds about a DEDUP_BUCKETS-th of a window.
+A local runner (FnApiRunner) holds the whole input of the grouping in memory before the first group is read, so
+the groups travel compressed (`bucketed(..., compress=True)`): a third to a fifth of their packed size.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import apache_beam as beam
 
 from beam_api_pipeline.config import PipelineConfig
 from beam_api_pipeline.core import jsoncodec, metrics
-from beam_api_pipeline.core.packing import pack, unpack
+from beam_api_pipeline.core.packing import pack, pack_compressed, unpack_any
 from beam_api_pipeline.core.paths import get_path
 from beam_api_pipeline.core.timeformat import parse_timestamp
 from beam_api_pipeline.plan.run_plan import TaskElement, task_endpoint
@@ -42,13 +44,16 @@ def bucket_of(key: Hashable) -> int:
     return zlib.crc32(key.encode("utf-8", "surrogatepass") if type(key) is str else key) % DEDUP_BUCKETS
 
 
-def bucketed(task_element: TaskElement, window_key: str, records: list[Any], key_field: str) -> Iterator[KeyedBatch]:
-    """`records` of one window in at most DEDUP_BUCKETS packed groups, each keyed by the window and its bucket."""
+def bucketed(
+    task_element: TaskElement, window_key: str, records: list[Any], key_field: str, compress: bool = False
+) -> Iterator[KeyedBatch]:
+    """`records` of one window in at most DEDUP_BUCKETS packed groups (`pack_compressed` when `compress`), each
+    keyed by the window and its bucket."""
     groups: dict[int, list[Any]] = defaultdict(list)
     for record in records:
         groups[bucket_of(record_key(record, key_field))].append(record)
     for bucket, group in groups.items():
-        yield f"{window_key} {bucket}", (task_element, pack(group))
+        yield f"{window_key} {bucket}", (task_element, pack_compressed(group) if compress else pack(group))
 
 
 class KeepNewestFn(beam.DoFn):
@@ -73,7 +78,7 @@ class KeepNewestFn(beam.DoFn):
         for task_element, packed in groups:
             endpoint = task_endpoint(task_element)
             key_field, timestamp_field = self._primary_keys[endpoint], self._timestamp_fields[endpoint]
-            for record in unpack(packed):
+            for record in unpack_any(packed):
                 seen += 1
                 key = record_key(record, key_field)
                 kept = newest.setdefault(key, record)

@@ -7,8 +7,9 @@ Null and missing values pass every check but `not_null` (and are never duplicate
 
 from __future__ import annotations
 
+import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -79,6 +80,76 @@ def record_failures(checks: list[tuple[int, QualityCheckConfig, re.Pattern[str] 
     """`[index, reason]` of each record check `row` fails, in the order of `checks`."""
     found = ((index, record_failure(check, row, pattern)) for index, check, pattern in checks)
     return [[index, reason] for index, reason in found if reason is not None]
+
+
+def record_checker(check: QualityCheckConfig, pattern: re.Pattern[str] | None = None) -> Callable[[Any], str | None]:
+    """`record_failure` of the record check `check` as one function of the row, what does not depend on the row
+    worked out once: a row that plainly passes (a text or an integer among the accepted values, a number within
+    the range, a text the pattern finds) costs a lookup; any other goes to `record_failure` itself, so the reasons
+    are the same."""
+    field, kind = check.field, check.check
+    top = "." not in field
+
+    def value_of(row: Any) -> Any:
+        return row.get(field) if top and type(row) is dict else get_path(row, field)
+
+    def slow(row: Any) -> str | None:
+        return record_failure(check, row, pattern)
+
+    if kind == "not_null":
+        label = check_label(check)
+        return lambda row: None if value_of(row) is not None else f"{label}: null"
+    if kind == "accepted_values":
+        texts = {value for value in check.values if type(value) is str}
+        integers = {value for value in check.values if type(value) is int}
+        accepted = {jsoncodec.canonical(item) for item in check.values}
+        label = check_label(check)
+
+        def accepted_value(row: Any) -> str | None:
+            value = value_of(row)
+            if value is None or (value in texts if type(value) is str else type(value) is int and value in integers):
+                return None
+            return None if jsoncodec.canonical(value) in accepted else f"{label}: {value_text(value)} is not accepted"
+
+        return accepted_value
+    if kind == "range":
+        low = float("-inf") if check.min is None else check.min
+        high = float("inf") if check.max is None else check.max
+
+        def in_range(row: Any) -> str | None:
+            value = value_of(row)
+            if value is None or (type(value) in (int, float) and low <= value <= high):
+                return None
+            return slow(row)
+
+        return in_range
+    if kind == "regex":
+        compiled = pattern or re.compile(check.pattern)
+
+        def matches(row: Any) -> str | None:
+            value = value_of(row)
+            return None if value is None or (type(value) is str and compiled.search(value)) else slow(row)
+
+        return matches
+    return slow
+
+
+def value_key(value: Any) -> int | bytes | None:
+    """What rows with equal values of a `unique` field share, as `unique_key` compares them (1, 1.0 and true
+    differ), in a cheap form: an integer of 64 bits itself, anything else its canonical JSON; None for a null."""
+    if value is None:
+        return None
+    if type(value) is int and -(2**63) <= value < 2**63:
+        return value
+    return jsoncodec.canonical(value)
+
+
+def key_hash(key: int | bytes) -> int:
+    """A 64-bit signed number for a `value_key`: an integer itself, canonical JSON hashed. Keys that differ may
+    share one (rows that only might be duplicates, then compared by key); equal keys always do."""
+    if type(key) is int:
+        return key
+    return int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "little", signed=True)
 
 
 def is_record_check(check: QualityCheckConfig) -> bool:

@@ -94,7 +94,7 @@ class _PlaceRecordsFn(beam.DoFn):
         else:
             # a child's records are de-duplicated among its parent's: its key may be unique within a parent only
             window_key = f"{task.endpoint} {task.label()}"
-            for group in bucketed(task_element, window_key, placed, key_field):
+            for group in bucketed(task_element, window_key, placed, key_field, compress=True):
                 yield pvalue.TaggedOutput(KEYED, group)
 
     def _problem(
