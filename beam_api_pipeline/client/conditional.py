@@ -50,13 +50,16 @@ def request_key(request: ApiRequest, client: Any, masked: Iterable[str] = ()) ->
 
 
 def conditional_endpoints(config: PipelineConfig) -> frozenset[str]:
-    """The endpoints that may send conditional requests: `conditional_requests` true, or unset while no output
-    truncates its table (`PipelineConfig.truncated_outputs`)."""
-    truncates = bool(config.truncated_outputs())
+    """The endpoints that may send conditional requests: those with `conditional_requests` true or unset, unless
+    an output truncates its table (`PipelineConfig.truncated_outputs`: a 304 would leave it empty) or the
+    endpoint has a `row_count` or `freshness` check (`EndpointConfig.window_checks`: a window answered 304 has no
+    rows, and would fail them on every read of it). `true` is refused with either (config load)."""
+    if config.truncated_outputs():
+        return frozenset()
     return frozenset(
         name
         for name, endpoint in config.api_config.endpoints.items()
-        if endpoint.conditional_requests or (endpoint.conditional_requests is None and not truncates)
+        if endpoint.conditional_requests is not False and not endpoint.window_checks()
     )
 
 

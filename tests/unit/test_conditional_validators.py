@@ -110,6 +110,22 @@ def test_endpoints_send_conditional_requests_unless_false_or_an_output_truncates
     ]
 
 
+def test_an_endpoint_with_a_row_count_or_freshness_check_sends_no_conditional_requests(tmp_path):
+    count = {"check": "row_count", "min": 1}
+    fresh = {"check": "freshness", "max_age": "2d"}
+    endpoints = {"items": {"quality": [count]}, "notes": {**NOTES, "quality": [fresh]}, "other": {"path": "/x"}}
+    assert conditional_endpoints(config(tmp_path, api_config={"endpoints": endpoints})) == {"other"}
+
+    forced = {"endpoints": {"items": {"quality": [{"check": "not_null", "field": "id"}, fresh]}}}
+    forced["endpoints"]["items"]["conditional_requests"] = True
+    with pytest.raises(ConfigError) as caught:
+        config(tmp_path, api_config=forced)
+    assert caught.value.problems == [
+        "<inline JSON>: api_config.endpoints.items.conditional_requests: must not be true with a freshness check "
+        "(a window answered 304 has no rows to judge)"
+    ]
+
+
 def test_a_conditional_request_answered_304_raises_not_modified_once_without_a_retry(tmp_path):
     with SampleApi(faults=Faults(etags=True)).start() as api:
         client = client_of(config(tmp_path, api.url))
@@ -154,19 +170,47 @@ def test_the_local_store_saves_validators_replaces_them_per_request_and_keeps_pi
     store.close()
 
 
-def test_the_commit_saves_the_validators_of_complete_windows_only(tmp_path):
+def test_the_commit_saves_the_validators_of_windows_the_watermark_passed_for_the_endpoint_and_those_below(tmp_path):
+    store = LocalWatermarkStore(tmp_path / "control.db")
+    second, third = Window(t("2024-01-03"), t("2024-01-04")), Window(t("2024-01-04"), t("2024-01-05"))
+    plan = RunPlan("run-1", "p", datetime.now(UTC), [], endpoint_parents={"items": None, "notes": "items"})
+    parent = ParentRef.for_record({"id": 7}, "id", ["id"])
+    results = [
+        WindowResult(WindowTask("items", window), WindowStatus.DONE, 1, 3, validators=((f"GET {n}", f'W/"{n}"', None),))
+        for n, window in enumerate((DAY, second, third))
+    ]
+    results.append(
+        WindowResult(WindowTask("notes", DAY, parent), WindowStatus.DONE, 1, 2, validators=(("GET c", 'W/"c"', None),))
+    )
+    outcomes = {
+        "items": [WindowOutcome(DAY, True), WindowOutcome(second, True), WindowOutcome(third, True)],
+        "notes": [WindowOutcome(DAY, True), WindowOutcome(second, False), WindowOutcome(third, True)],
+    }
+    # notes' watermark stops at its failed window: items' second and third windows wait for it
+    watermarks = {"items": t("2024-01-05"), "notes": t("2024-01-03")}
+
+    save_validators(store, plan, results, outcomes, watermarks)
+
+    assert store.get_validators("p") == {
+        ("items", "GET 0"): Validators('W/"0"'),
+        ("notes", "GET c"): Validators('W/"c"'),
+    }
+    store.close()
+
+
+def test_the_commit_saves_no_validators_of_a_complete_window_the_watermark_has_not_passed(tmp_path):
+    """A failed earlier window holds the watermark before a complete later one: the later one's key may be the
+    earlier one's (`filter: client`)."""
     store = LocalWatermarkStore(tmp_path / "control.db")
     second = Window(t("2024-01-03"), t("2024-01-04"))
     plan = RunPlan("run-1", "p", datetime.now(UTC), [])
-    results = [
-        WindowResult(WindowTask("items", DAY), WindowStatus.DONE, 1, 3, validators=(("GET a", 'W/"a"', None),)),
-        WindowResult(WindowTask("items", second), WindowStatus.DONE, 1, 3, validators=(("GET b", 'W/"b"', None),)),
-        WindowResult(WindowTask("notes", DAY, ParentRef.for_record({"id": 7}, "id", ["id"])), WindowStatus.DONE, 1, 2),
-    ]
-    outcomes = {"items": [WindowOutcome(DAY, True), WindowOutcome(second, False)], "notes": [WindowOutcome(DAY, True)]}
+    result = WindowResult(WindowTask("items", second), WindowStatus.DONE, 1, 3, validators=(("GET a", 'W/"a"', None),))
+    outcomes = {"items": [WindowOutcome(DAY, False), WindowOutcome(second, True)]}
 
-    save_validators(store, plan, results, outcomes)
-
+    save_validators(store, plan, [result], outcomes, {"items": None})
+    save_validators(store, plan, [result], outcomes, {"items": t("2024-01-03")})
+    assert store.get_validators("p") == {}
+    save_validators(store, plan, [result], outcomes, None)  # no watermarks: the window complete is enough
     assert store.get_validators("p") == {("items", "GET a"): Validators('W/"a"')}
     store.close()
 
@@ -217,9 +261,8 @@ def test_a_commit_that_cannot_save_validators_logs_it_and_goes_on(tmp_path, capl
     store.close()  # every statement now fails
     result = WindowResult(WindowTask("items", DAY), WindowStatus.DONE, 1, 3, validators=(("GET a", 'W/"a"', None),))
 
-    save_validators(
-        store, RunPlan("run-1", "p", datetime.now(UTC), []), [result], {"items": [WindowOutcome(DAY, True)]}
-    )
+    plan = RunPlan("run-1", "p", datetime.now(UTC), [])
+    save_validators(store, plan, [result], {"items": [WindowOutcome(DAY, True)]}, {"items": t("2024-01-03")})
 
     assert [record.getMessage() for record in caplog.records] == [
         "validators of 1 requests not saved: ProgrammingError: Cannot operate on a closed database."
