@@ -13,9 +13,6 @@ while nothing changes, and a child list re-read for a parent that changed, are t
 from __future__ import annotations
 
 import threading
-from typing import Any
-
-from pydantic import SecretStr
 
 from beam_api_pipeline.client.api_client import ApiClient, NotModified
 from beam_api_pipeline.client.conditional import (
@@ -26,7 +23,6 @@ from beam_api_pipeline.client.conditional import (
     validators_of,
 )
 from beam_api_pipeline.config import PipelineConfig
-from beam_api_pipeline.config.references import references
 from beam_api_pipeline.control.store import opened_store
 from beam_api_pipeline.core.paths import get_path
 from beam_api_pipeline.core.timeformat import parse_timestamp
@@ -41,10 +37,9 @@ KeptValidators = tuple[tuple[str, str | None, str | None], ...]
 class ConditionalPages:
     """The validators a fetch DoFn's process sends (the control store's, for its conditional endpoints)."""
 
-    def __init__(self, config: PipelineConfig, client: ApiClient, unresolved: PipelineConfig):
-        """`config` resolved (`resolve_config`) from `unresolved`, whose references' values no key holds."""
+    def __init__(self, config: PipelineConfig, client: ApiClient):
+        """`config` resolved (`resolve_config`)."""
         self._client = client
-        self._masked = referenced_values(unresolved, config)
         self._endpoints = conditional_endpoints(config)
         self._watermark = config.api_config.watermark
         self._store = config.watermark_store
@@ -73,7 +68,7 @@ class ConditionalPages:
         found = validators_of(page.headers or {})
         if found is None:
             return ()
-        key = self._key(extractor, task, extractor.pagination.first_position())
+        key = _key(extractor, task, extractor.pagination.first_position())
         return ((key, found.etag, found.last_modified),)
 
     def _reaches_past(self, task: WindowTask, page: Page) -> bool:
@@ -93,7 +88,7 @@ class ConditionalPages:
         if task.endpoint not in self._endpoints or position.index != 0:
             return None
         known = self._stored()
-        return known.get((task.endpoint, self._key(extractor, task, position))) if known else None
+        return known.get((task.endpoint, _key(extractor, task, position))) if known else None
 
     def _stored(self) -> dict[tuple[str, str], Validators]:
         """The control store's validators of the pipeline, read at the first request that may use them."""
@@ -103,28 +98,7 @@ class ConditionalPages:
                     self._known = store.get_validators(self._pipeline_id)
             return self._known
 
-    def _key(self, extractor: BaseExtractor, task: WindowTask, position: PagePosition) -> str:
-        """The request key of the page at `position`."""
-        return request_key(extractor.build_request(task.window, position), self._client, self._masked)
 
-
-def referenced_values(unresolved: PipelineConfig, resolved: PipelineConfig) -> list[str]:
-    """The values `resolved` holds where `unresolved` has a reference (`${env:...}`, `${secret:...}`, ...) in its
-    `api_config`: secrets, or values kept out of the config file for a reason."""
-    data = resolved.model_dump(by_alias=True)
-    values = [_at(data, path.split(".")) for path, _scheme in references(unresolved)]
-    return [value for value in values if value]
-
-
-def _at(data: Any, keys: list[str]) -> str | None:
-    """The string at the key path `keys` of dumped config data (list items by index), or None."""
-    for key in keys:
-        if isinstance(data, list) and key.isdigit() and int(key) < len(data):
-            data = data[int(key)]
-        elif isinstance(data, dict):
-            data = data.get(key)
-        else:
-            return None
-    if isinstance(data, SecretStr):
-        return data.get_secret_value()
-    return data if isinstance(data, str) else None
+def _key(extractor: BaseExtractor, task: WindowTask, position: PagePosition) -> str:
+    """The request key of the page at `position` of `task`'s walk."""
+    return request_key(extractor.build_request(task.window, position))
