@@ -67,8 +67,8 @@ def conditional_endpoints(config: PipelineConfig) -> frozenset[str]:
 
 
 def without_conditional_requests(config: PipelineConfig) -> PipelineConfig:
-    """`config` with `conditional_requests: false` on every endpoint: for a run that reads its range again on
-    purpose (`--backfill`), where a 304 must not stand in for the rows it is meant to write."""
+    """`config` with `conditional_requests: false` on every endpoint: for a run that reads again on purpose (a
+    `--backfill`, a `replay` of a dead letter), where a 304 must not stand in for the rows it is meant to write."""
     api = config.api_config
     endpoints = {name: ep.model_copy(update={"conditional_requests": False}) for name, ep in api.endpoints.items()}
     return config.model_copy(update={"api_config": api.model_copy(update={"endpoints": endpoints})})

@@ -339,3 +339,16 @@ def test_an_endpoint_with_a_row_count_check_sends_no_conditional_request_so_a_lo
     assert {headers.get("If-None-Match") for _path, headers in two_days.conditional_headers()} == {None}
     assert rows(tmp_path) == sorted([*range(1, 11), *range(1, 21), *range(11, 21)])
     assert stored_watermark(load_pipeline_config(path)) == t("2024-01-04")
+
+
+def test_a_replay_of_a_failed_child_task_reads_it_in_full_though_its_etag_is_saved(child_gone, tmp_path):
+    path = failed_child_then_read_again(child_gone, tmp_path)  # the second run saved the ETag of every list
+    config = load_pipeline_config(path)
+    with opened_store(config.watermark_store) as store:
+        assert len([key for endpoint, key in store.get_validators(config.pipeline_id) if endpoint == "notes"]) == 10
+    child_gone.reset_stats()
+
+    assert main(["replay", "--config", str(path), "--dead_letter", str(tmp_path / "dead_letter")]) == 0
+
+    assert child_gone.conditional_headers() == [(f"/children/{CHANGED}/notes", {})]  # the first run's failed task
+    assert rows(tmp_path, "notes") == sorted(notes_of(PARENTS) * 2)  # 41 and 42 once more: twice, as the others
