@@ -6,7 +6,7 @@ are in tests/pipeline/test_conditional_requests.py."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -22,6 +22,7 @@ from beam_api_pipeline.client.conditional import (
 )
 from beam_api_pipeline.config import PipelineConfig, load_pipeline_config, resolve_config
 from beam_api_pipeline.control.local import LocalWatermarkStore
+from beam_api_pipeline.control.store import VALIDATORS_KEPT
 from beam_api_pipeline.control.watermarks import WindowOutcome
 from beam_api_pipeline.core.errors import ConfigError
 from beam_api_pipeline.core.windowing import Window
@@ -190,6 +191,23 @@ def test_the_local_store_saves_validators_replaces_them_per_request_and_keeps_pi
     assert store.get_validators("p") == {**first, ("notes", "GET a"): Validators('W/"2"')}
     assert store.get_validators("q") == {("notes", "GET a"): Validators('W/"q"')}
     assert store.get_validators("r") == {}
+    store.close()
+
+
+def test_the_local_store_deletes_a_pipelines_validators_saved_more_than_30_days_before_a_save(tmp_path):
+    store = LocalWatermarkStore(tmp_path / "control.db")
+    day = datetime(2024, 3, 1, tzinfo=UTC)
+    store.save_validators("p", "run-1", {("items", "old"): Validators('W/"o"')}, day)
+    store.save_validators("q", "run-1", {("items", "old"): Validators('W/"q"')}, day)  # another pipeline's
+    store.save_validators("p", "run-2", {("items", "kept"): Validators('W/"k"')}, day + timedelta(days=1))
+    store.save_validators("p", "run-3", {("items", "new"): Validators('W/"n"')}, day + VALIDATORS_KEPT)
+    assert set(store.get_validators("p")) == {("items", "old"), ("items", "kept"), ("items", "new")}
+
+    store.save_validators("p", "run-4", {("items", "new"): Validators('W/"n2"')}, day + VALIDATORS_KEPT + timedelta(1))
+
+    assert store.get_validators("p") == {("items", "kept"): Validators('W/"k"'), ("items", "new"): Validators('W/"n2"')}
+    assert store.get_validators("q") == {("items", "old"): Validators('W/"q"')}
+    assert timedelta(days=30) == VALIDATORS_KEPT
     store.close()
 
 
