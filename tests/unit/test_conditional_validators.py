@@ -134,6 +134,17 @@ def test_endpoints_send_conditional_requests_unless_false_or_an_output_truncates
     ]
 
 
+def test_a_disabled_output_that_truncates_its_table_leaves_conditional_requests_on(tmp_path):
+    local = {"type": "local", "config": {"path": str(tmp_path / "out")}}
+    truncate = {"type": "bigquery", "config": {"dataset_id": "d", "table_id": "t", "write_disposition": "truncate"}}
+    forced = {"endpoints": {"items": {"conditional_requests": True}}}
+    pipeline = config(tmp_path, api_config=forced, output=[local, {**truncate, "enabled": False}])
+
+    assert (pipeline.truncated_outputs(), conditional_endpoints(pipeline)) == ([], {"items"})
+    enabled = config(tmp_path, output=[local, truncate])
+    assert (enabled.truncated_outputs(), conditional_endpoints(enabled)) == (["output.1"], frozenset())
+
+
 def test_an_endpoint_with_a_row_count_or_freshness_check_sends_no_conditional_requests(tmp_path):
     count = {"check": "row_count", "min": 1}
     fresh = {"check": "freshness", "max_age": "2d"}
