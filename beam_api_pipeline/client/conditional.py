@@ -8,8 +8,10 @@ What keeps this safe (the watermark's invariant: nothing is passed over that was
   body), so that no key holds a secret and no two requests share one; an answer holding a record of a later
   window keeps no validators (`fetch.conditional_pages`), so a 304 in that later window never skips it;
 - validators are saved in the control store with the watermark, after the rows are written, and only for
-  windows that completed (`run.commit`); a run that stops before its commit leaves the validators it saw unsaved,
-  and the next run reads those URLs in full;
+  windows the watermark has passed, of their endpoint and of every endpoint below it (`run.commit`); a run that
+  stops before its commit leaves the validators it saw unsaved, and the next run reads those URLs in full;
+- a run that reads again on purpose (a backfill, a replay) sends none (`without_conditional_requests`), nor does
+  an endpoint whose checks judge a window's rows together (`conditional_endpoints`);
 - which validators an answer gives: `validators`.
 """
 

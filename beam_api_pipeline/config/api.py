@@ -93,8 +93,9 @@ class EndpointConfig(StrictModel):
     ``quality`` lists the data quality checks of its rows, after the transform (``QualityCheckConfig``).
     ``schema_contract`` says what a row that does not fit the endpoint's recorded schema does (``schema_contract``).
     ``conditional_requests`` sends a request that repeats with the validators of its last answer (``ETag``,
-    ``Last-Modified``) and reads a 304 as "nothing new here": true, false, or unset (None): on where the API's
-    answers carry a validator and no output truncates its table (``client.conditional``).
+    ``Last-Modified``) and reads a 304 as "nothing new here": unset (None) or true, where the API's answers carry a
+    validator, unless an enabled output truncates its table or the endpoint has a ``row_count`` or ``freshness``
+    check (true is refused there); false: never (``client.conditional``).
     """
 
     path: str
