@@ -25,20 +25,12 @@ from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 import requests
 
-from beam_api_pipeline.client.api_client import ApiRequest, ApiResponse, NotModified
-from beam_api_pipeline.client.validators import Validators, validators_of
+from beam_api_pipeline.client.api_client import ApiRequest, ApiResponse
+from beam_api_pipeline.client.validators import Validators
 from beam_api_pipeline.config import PipelineConfig
 from beam_api_pipeline.core import jsoncodec
 
-__all__ = [
-    "ConditionalClient",
-    "NotModified",
-    "Validators",
-    "conditional_endpoints",
-    "request_key",
-    "validators_of",
-    "without_conditional_requests",
-]
+__all__ = ["ConditionalClient", "conditional_endpoints", "request_key", "without_conditional_requests"]
 
 
 def request_key(request: ApiRequest) -> str:

@@ -15,13 +15,8 @@ from __future__ import annotations
 import threading
 
 from beam_api_pipeline.client.api_client import ApiClient, NotModified
-from beam_api_pipeline.client.conditional import (
-    ConditionalClient,
-    Validators,
-    conditional_endpoints,
-    request_key,
-    validators_of,
-)
+from beam_api_pipeline.client.conditional import ConditionalClient, conditional_endpoints, request_key
+from beam_api_pipeline.client.validators import KeptValidators, Validators, validators_of
 from beam_api_pipeline.config import PipelineConfig
 from beam_api_pipeline.control.store import opened_store
 from beam_api_pipeline.core.paths import get_path
@@ -29,9 +24,6 @@ from beam_api_pipeline.core.timeformat import parse_timestamp
 from beam_api_pipeline.extractors.base import BaseExtractor
 from beam_api_pipeline.pagination import Page, PagePosition
 from beam_api_pipeline.plan.run_plan import WindowTask
-
-#: A walk's validators as a WindowResult carries them: (request key, ETag, Last-Modified).
-KeptValidators = tuple[tuple[str, str | None, str | None], ...]
 
 
 class ConditionalPages:

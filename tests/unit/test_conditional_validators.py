@@ -13,13 +13,8 @@ import pytest
 
 from beam_api_pipeline.client.api_client import ApiRequest, NotModified
 from beam_api_pipeline.client.build import budget_share, build_client, client_limits
-from beam_api_pipeline.client.conditional import (
-    ConditionalClient,
-    Validators,
-    conditional_endpoints,
-    request_key,
-    validators_of,
-)
+from beam_api_pipeline.client.conditional import ConditionalClient, conditional_endpoints, request_key
+from beam_api_pipeline.client.validators import Validators, validators_of
 from beam_api_pipeline.config import PipelineConfig, load_pipeline_config, resolve_config
 from beam_api_pipeline.control.local import LocalWatermarkStore
 from beam_api_pipeline.control.store import VALIDATORS_KEPT
