@@ -21,7 +21,7 @@ from beam_api_pipeline.control.store import opened_store
 from beam_api_pipeline.control.watermarks import WindowOutcome
 from beam_api_pipeline.core import metrics
 from beam_api_pipeline.core.beam_windows import combine_all, count_all
-from beam_api_pipeline.core.windowing import format_utc
+from beam_api_pipeline.core.windowing import Window, format_utc
 from beam_api_pipeline.fetch.child_fetch import batch_tasks
 from beam_api_pipeline.plan.poll_record import EndpointPoll, add_poll
 from beam_api_pipeline.plan.run_plan import (
@@ -322,16 +322,16 @@ def save_validators(
     tree = plan.tree()
     complete = {(endpoint, o.window) for endpoint, found in outcomes.items() for o in found if o.complete}
 
-    def passed(endpoint: str, window) -> bool:
+    def passed(endpoint: str, window: Window) -> bool:
         family = tree.family(endpoint)
         if watermarks is not None and any((watermarks.get(e) or _NEVER) < window.end for e in family):
             return False
-        return all((e, window) in complete for e in family if e in outcomes)
+        return all((e, window) in complete for e in family)
 
     validators = {
         (result.task.endpoint, key): Validators(etag, last_modified)
         for result in results
-        if (result.task.endpoint, result.task.window) in complete and passed(result.task.endpoint, result.task.window)
+        if passed(result.task.endpoint, result.task.window)
         for key, etag, last_modified in result.validators
     }
     if not validators:
