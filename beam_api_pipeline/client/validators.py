@@ -10,6 +10,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 
+#: The validators a walk kept, as a WindowResult carries them to the commit: (request key, ETag, Last-Modified) each.
+KeptValidators = tuple[tuple[str, str | None, str | None], ...]
+
 
 @dataclass(frozen=True)
 class Validators:

@@ -14,7 +14,7 @@ from .base import StrictModel, rule_error
 from .fields import Secret, format_duration
 from .pagination import PaginationConfig
 from .parallel import ParallelConfig
-from .quality import QualityCheckConfig
+from .quality import WINDOW_CHECKS, QualityCheckConfig
 from .retry import RetryConfig
 from .watermark import WatermarkConfig
 
@@ -93,8 +93,9 @@ class EndpointConfig(StrictModel):
     ``quality`` lists the data quality checks of its rows, after the transform (``QualityCheckConfig``).
     ``schema_contract`` says what a row that does not fit the endpoint's recorded schema does (``schema_contract``).
     ``conditional_requests`` sends a request that repeats with the validators of its last answer (``ETag``,
-    ``Last-Modified``) and reads a 304 as "nothing new here": true, false, or unset (None): on where the API's
-    answers carry a validator and no output truncates its table (``client.conditional``).
+    ``Last-Modified``) and reads a 304 as "nothing new here": unset (None) or true, where the API's answers carry a
+    validator, unless an enabled output truncates its table or the endpoint has a ``row_count`` or ``freshness``
+    check (true is refused there); false: never (``client.conditional``).
     """
 
     path: str
@@ -119,6 +120,19 @@ class EndpointConfig(StrictModel):
         if self.parent is None and parent_placeholders(self):
             raise rule_error("{parent.<field>} is used, but the endpoint has no parent", "parent")
         return self
+
+    @model_validator(mode="after")
+    def _conditional_requests_leave_windows_their_rows(self) -> Self:
+        if self.conditional_requests and (checks := self.window_checks()):
+            raise rule_error(
+                f"must not be true with a {checks[0]} check (a window answered 304 has no rows to judge)",
+                "conditional_requests",
+            )
+        return self
+
+    def window_checks(self) -> list[str]:
+        """The checks of ``quality`` that judge a window's rows together (``quality.WINDOW_CHECKS``)."""
+        return [check.check for check in self.quality if check.check in WINDOW_CHECKS]
 
     @model_validator(mode="after")
     def _window_templates_parse(self) -> Self:

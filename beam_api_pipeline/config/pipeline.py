@@ -104,10 +104,10 @@ class PipelineConfig(StrictModel):
             raise rule_error(f"must not be true when {truncated[0]} has write_disposition truncate", *refused)
 
     def truncated_outputs(self) -> list[str]:
-        """The outputs (``output.<index>``) that replace their table's rows with each run's (``truncate``)."""
+        """The enabled outputs (``output.<index>``) that replace their table's rows with each run's (``truncate``)."""
         return [
             f"output.{index}"
-            for index, output in enumerate(self.output)
+            for index, output in self.enabled_outputs()
             if isinstance(output, BigQueryOutputConfig) and output.config.write_disposition == "truncate"
         ]
 

@@ -22,6 +22,8 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "row_count": ("warn", "fail_window"),
     "freshness": ("warn", "fail_window"),
 }
+#: Checks that judge a window's rows together: a window with no rows (one answered 304 Not Modified) fails them.
+WINDOW_CHECKS = ("row_count", "freshness")
 #: The keys each check uses besides `check`, `field` and `action`.
 _SETTINGS: dict[str, tuple[str, ...]] = {
     "not_null": (),

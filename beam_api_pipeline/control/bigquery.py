@@ -42,6 +42,7 @@ from beam_api_pipeline.client.validators import Validators
 from beam_api_pipeline.control.lease import Lease
 from beam_api_pipeline.control.runs import PipelineRun, RunStatus
 from beam_api_pipeline.control.schema_versions import SchemaVersion
+from beam_api_pipeline.control.store import VALIDATORS_KEPT
 from beam_api_pipeline.core.bigquery_names import TableName
 from beam_api_pipeline.core.errors import ConfigError
 from beam_api_pipeline.gcp.clients import bigquery_client
@@ -340,17 +341,32 @@ class BigQueryWatermarkStore:
             return {}
         return {(row["endpoint"], row["request"]): Validators(row["etag"], row["last_modified"]) for row in rows}
 
-    def save_validators(self, pipeline_id: str, run_id: str, validators: dict[tuple[str, str], Validators]) -> None:
+    def save_validators(
+        self,
+        pipeline_id: str,
+        run_id: str,
+        validators: dict[tuple[str, str], Validators],
+        now: datetime | None = None,
+    ) -> None:
         """Nothing is saved without the validators table (set up by an earlier version), and the run goes on."""
         from google.api_core.exceptions import NotFound
 
+        now = now or datetime.now(UTC)
         try:
-            self._save_validators(pipeline_id, run_id, sorted(validators.items()))
+            self._save_validators(pipeline_id, run_id, sorted(validators.items()), now)
+            self._query(
+                f"DELETE FROM {self.validators.sql} WHERE pipeline_id = @pipeline_id AND saved_at < @oldest",
+                [
+                    self._param("pipeline_id", "STRING", pipeline_id),
+                    self._param("oldest", "TIMESTAMP", now - VALIDATORS_KEPT),
+                ],
+            )
         except NotFound:
             logger.warning("validators not saved: %s", missing_table_message(self.validators))
 
-    def _save_validators(self, pipeline_id: str, run_id: str, saved: list[tuple[tuple[str, str], Validators]]):
-        saved_at = datetime.now(UTC)
+    def _save_validators(
+        self, pipeline_id: str, run_id: str, saved: list[tuple[tuple[str, str], Validators]], saved_at: datetime
+    ):
         for start in range(0, len(saved), VALIDATORS_PER_STATEMENT):
             batch = saved[start : start + VALIDATORS_PER_STATEMENT]
             rows = [

@@ -15,6 +15,7 @@ from beam_api_pipeline.client.validators import Validators
 from beam_api_pipeline.control.lease import Lease
 from beam_api_pipeline.control.runs import PipelineRun, RunStatus
 from beam_api_pipeline.control.schema_versions import SchemaVersion
+from beam_api_pipeline.control.store import VALIDATORS_KEPT
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS watermarks (
@@ -153,8 +154,15 @@ class LocalWatermarkStore:
         ).fetchall()
         return {(endpoint, request): Validators(etag, modified) for endpoint, request, etag, modified in rows}
 
-    def save_validators(self, pipeline_id: str, run_id: str, validators: dict[tuple[str, str], Validators]) -> None:
-        saved_at = _to_text(datetime.now(UTC))
+    def save_validators(
+        self,
+        pipeline_id: str,
+        run_id: str,
+        validators: dict[tuple[str, str], Validators],
+        now: datetime | None = None,
+    ) -> None:
+        now = now or datetime.now(UTC)
+        saved_at = _to_text(now)
         rows = [
             (pipeline_id, endpoint, request, found.etag, found.last_modified, run_id, saved_at)
             for (endpoint, request), found in sorted(validators.items())
@@ -165,6 +173,10 @@ class LocalWatermarkStore:
                 "DO UPDATE SET etag = excluded.etag, last_modified = excluded.last_modified, "
                 "run_id = excluded.run_id, saved_at = excluded.saved_at",
                 rows,
+            )
+            self._db.execute(
+                "DELETE FROM validators WHERE pipeline_id = ? AND saved_at < ?",
+                (pipeline_id, _to_text(now - VALIDATORS_KEPT)),
             )
 
     def save_run(self, run: PipelineRun) -> None:

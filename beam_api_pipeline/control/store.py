@@ -4,13 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from beam_api_pipeline.client.validators import Validators
 from beam_api_pipeline.control.lease import Lease
 from beam_api_pipeline.control.runs import PipelineRun
 from beam_api_pipeline.control.schema_versions import SchemaVersion
+
+#: How long a request's validators are kept after they were saved: a key that is not read again (a window of a
+#: server-filtered endpoint, a child list of a parent that no longer changes) is deleted then, so that the table
+#: stays bounded; a request answered 304 for this long is read in full once, and its validators saved anew.
+VALIDATORS_KEPT = timedelta(days=30)
 
 
 class WatermarkStore(Protocol):
@@ -26,9 +31,16 @@ class WatermarkStore(Protocol):
     def get_validators(self, pipeline_id: str) -> dict[tuple[str, str], Validators]:
         """The validators of the last answer to each request (`conditional.request_key`), by (endpoint, key)."""
 
-    def save_validators(self, pipeline_id: str, run_id: str, validators: dict[tuple[str, str], Validators]) -> None:
-        """Store `validators` (by endpoint and request key), replacing those stored for the same requests. Called
-        by the commit only, after the rows are written (`conditional`)."""
+    def save_validators(
+        self,
+        pipeline_id: str,
+        run_id: str,
+        validators: dict[tuple[str, str], Validators],
+        now: datetime | None = None,
+    ) -> None:
+        """Store `validators` (by endpoint and request key) as saved at `now` (default: the clock), replacing those
+        stored for the same requests, and delete the pipeline's validators saved more than `VALIDATORS_KEPT`
+        before `now`. Called by the commit only, after the rows are written (`conditional`)."""
 
     def save_run(self, run: PipelineRun) -> None:
         """Insert or replace a run record; `service_name` and `service_version`, when `run` gives none, keep

@@ -41,7 +41,7 @@ class ApiDoFn(beam.DoFn):
         self._paging = {name: range_paging(api, name) for name in api.endpoints}
         self._max_pages = {name: api.pagination_for(name).max_pages for name in api.endpoints}
         self._batch_size = api.batch_size
-        self._conditional = ConditionalPages(resolved, self._client, self._config)
+        self._conditional = ConditionalPages(resolved, self._client)
 
     def teardown(self) -> None:
         self._client.close()

@@ -13,20 +13,11 @@ while nothing changes, and a child list re-read for a parent that changed, are t
 from __future__ import annotations
 
 import threading
-from typing import Any
-
-from pydantic import SecretStr
 
 from beam_api_pipeline.client.api_client import ApiClient, NotModified
-from beam_api_pipeline.client.conditional import (
-    ConditionalClient,
-    Validators,
-    conditional_endpoints,
-    request_key,
-    validators_of,
-)
+from beam_api_pipeline.client.conditional import ConditionalClient, conditional_endpoints, request_key
+from beam_api_pipeline.client.validators import KeptValidators, Validators, validators_of
 from beam_api_pipeline.config import PipelineConfig
-from beam_api_pipeline.config.references import references
 from beam_api_pipeline.control.store import opened_store
 from beam_api_pipeline.core.paths import get_path
 from beam_api_pipeline.core.timeformat import parse_timestamp
@@ -34,17 +25,13 @@ from beam_api_pipeline.extractors.base import BaseExtractor
 from beam_api_pipeline.pagination import Page, PagePosition
 from beam_api_pipeline.plan.run_plan import WindowTask
 
-#: A walk's validators as a WindowResult carries them: (request key, ETag, Last-Modified).
-KeptValidators = tuple[tuple[str, str | None, str | None], ...]
-
 
 class ConditionalPages:
     """The validators a fetch DoFn's process sends (the control store's, for its conditional endpoints)."""
 
-    def __init__(self, config: PipelineConfig, client: ApiClient, unresolved: PipelineConfig):
-        """`config` resolved (`resolve_config`) from `unresolved`, whose references' values no key holds."""
+    def __init__(self, config: PipelineConfig, client: ApiClient):
+        """`config` resolved (`resolve_config`)."""
         self._client = client
-        self._masked = referenced_values(unresolved, config)
         self._endpoints = conditional_endpoints(config)
         self._watermark = config.api_config.watermark
         self._store = config.watermark_store
@@ -73,7 +60,7 @@ class ConditionalPages:
         found = validators_of(page.headers or {})
         if found is None:
             return ()
-        key = self._key(extractor, task, extractor.pagination.first_position())
+        key = _key(extractor, task, extractor.pagination.first_position())
         return ((key, found.etag, found.last_modified),)
 
     def _reaches_past(self, task: WindowTask, page: Page) -> bool:
@@ -93,7 +80,7 @@ class ConditionalPages:
         if task.endpoint not in self._endpoints or position.index != 0:
             return None
         known = self._stored()
-        return known.get((task.endpoint, self._key(extractor, task, position))) if known else None
+        return known.get((task.endpoint, _key(extractor, task, position))) if known else None
 
     def _stored(self) -> dict[tuple[str, str], Validators]:
         """The control store's validators of the pipeline, read at the first request that may use them."""
@@ -103,28 +90,7 @@ class ConditionalPages:
                     self._known = store.get_validators(self._pipeline_id)
             return self._known
 
-    def _key(self, extractor: BaseExtractor, task: WindowTask, position: PagePosition) -> str:
-        """The request key of the page at `position`."""
-        return request_key(extractor.build_request(task.window, position), self._client, self._masked)
 
-
-def referenced_values(unresolved: PipelineConfig, resolved: PipelineConfig) -> list[str]:
-    """The values `resolved` holds where `unresolved` has a reference (`${env:...}`, `${secret:...}`, ...) in its
-    `api_config`: secrets, or values kept out of the config file for a reason."""
-    data = resolved.model_dump(by_alias=True)
-    values = [_at(data, path.split(".")) for path, _scheme in references(unresolved)]
-    return [value for value in values if value]
-
-
-def _at(data: Any, keys: list[str]) -> str | None:
-    """The string at the key path `keys` of dumped config data (list items by index), or None."""
-    for key in keys:
-        if isinstance(data, list) and key.isdigit() and int(key) < len(data):
-            data = data[int(key)]
-        elif isinstance(data, dict):
-            data = data.get(key)
-        else:
-            return None
-    if isinstance(data, SecretStr):
-        return data.get_secret_value()
-    return data if isinstance(data, str) else None
+def _key(extractor: BaseExtractor, task: WindowTask, position: PagePosition) -> str:
+    """The request key of the page at `position` of `task`'s walk."""
+    return request_key(extractor.build_request(task.window, position))

@@ -12,6 +12,7 @@ from typing import Any
 from apache_beam import pvalue
 from apache_beam.utils.timestamp import Duration
 
+from beam_api_pipeline.client.validators import KeptValidators
 from beam_api_pipeline.core import metrics
 from beam_api_pipeline.core.errors import RateLimitedError
 from beam_api_pipeline.extractors.base import BaseExtractor
@@ -54,7 +55,7 @@ class WindowPart:
         self.pages = self.records = self.retries = self.rate_limited = 0
         self.deferred = False
         #: `(request key, ETag, Last-Modified)` of a walk its first answer completed (`conditional`)
-        self.validators: tuple[tuple[str, str | None, str | None], ...] = ()
+        self.validators: KeptValidators = ()
         self._redact = redact
         self._started = time.monotonic()
         self._ended: float | None = None

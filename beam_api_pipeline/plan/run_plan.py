@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from beam_api_pipeline.client.validators import KeptValidators
 from beam_api_pipeline.control.watermarks import WatermarkHandler, WindowOutcome, next_watermark
 from beam_api_pipeline.core.errors import ConfigError
 from beam_api_pipeline.core.timeformat import floor_to
@@ -60,7 +61,7 @@ ResultElement = tuple[
     int | None,
     int | None,
     int,
-    tuple[tuple[str, str | None, str | None], ...],
+    KeptValidators,
 ]
 
 
@@ -131,7 +132,7 @@ class WindowResult:
     announced_total: int | None = None
     page_size: int | None = None
     rate_limited: int = 0
-    validators: tuple[tuple[str, str | None, str | None], ...] = ()
+    validators: KeptValidators = ()
 
     def to_element(self) -> ResultElement:
         return (

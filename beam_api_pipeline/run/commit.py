@@ -21,7 +21,7 @@ from beam_api_pipeline.control.store import opened_store
 from beam_api_pipeline.control.watermarks import WindowOutcome
 from beam_api_pipeline.core import metrics
 from beam_api_pipeline.core.beam_windows import combine_all, count_all
-from beam_api_pipeline.core.windowing import format_utc
+from beam_api_pipeline.core.windowing import Window, format_utc
 from beam_api_pipeline.fetch.child_fetch import batch_tasks
 from beam_api_pipeline.plan.poll_record import EndpointPoll, add_poll
 from beam_api_pipeline.plan.run_plan import (
@@ -85,7 +85,8 @@ class _CommitFn(beam.DoFn):
             run = self._run_record(plan, outcomes, results, child_tasks, inputs, figures)
             lost = self._advance_holding_lease(store, plan, committed)
             if lost is None:
-                save_validators(store, plan, results, outcomes)
+                on = self._config.api_config.watermark.enabled
+                save_validators(store, plan, results, outcomes, watermarks_now(plan, committed) if on else None)
             else:
                 committed = {}
             run = self._record_of(store, run, outcomes)
@@ -143,11 +144,7 @@ class _CommitFn(beam.DoFn):
     def _send_alert(self, run: PipelineRun, committed: dict[str, datetime | None]) -> None:
         """The run's alert, from what a job knows at its end (its counters are not readable here): each endpoint's
         watermark is the one committed, else the one it had (a watermark never moves back)."""
-        watermarks = {
-            endpoint: max(filter(None, (before, committed.get(endpoint))), default=None)
-            for endpoint, before in self._plan.watermarks_before.items()
-        }
-        facts = RunFacts(run, dead_letter_location=self._alert_with, watermarks=watermarks)
+        facts = RunFacts(run, dead_letter_location=self._alert_with, watermarks=watermarks_now(self._plan, committed))
         send_run_alert(self._config.alerts, facts, datetime.now(UTC))
 
     def _run_record(
@@ -295,17 +292,46 @@ class CommitWatermark(beam.PTransform):
 
 
 _NO_FIGURES = {"written": 0, "outside": 0, "invalid": 0}
+_NEVER = datetime.min.replace(tzinfo=UTC)  # a watermark never stored
 
 
-def save_validators(store, plan: RunPlan, results: list[WindowResult], outcomes: dict[str, list[WindowOutcome]]):
-    """Save the validators of the requests of `plan`'s complete windows (`client.conditional`): after their rows
-    are written, and only where the watermark may move over them, so that a 304 never stands for rows the
-    pipeline does not have. A failure to save them is logged: the next run reads those requests in full."""
+def watermarks_now(plan: RunPlan, committed: dict[str, datetime | None]) -> dict[str, datetime | None]:
+    """Each endpoint's watermark once `committed` is: the later of the committed and the stored one."""
+    return {
+        endpoint: max(filter(None, (before, committed.get(endpoint))), default=None)
+        for endpoint, before in plan.watermarks_before.items()
+    }
+
+
+def save_validators(
+    store,
+    plan: RunPlan,
+    results: list[WindowResult],
+    outcomes: dict[str, list[WindowOutcome]],
+    watermarks: dict[str, datetime | None] | None,
+):
+    """Save the validators of the requests of `plan`'s windows that the watermark has passed for good
+    (`client.conditional`), after their rows are written: a key names no window (a `filter: client` request, a
+    child list repeat in every window), so a 304 to it in any window must stand only for rows the pipeline has.
+    A window's validators are saved when, for its endpoint and every endpoint below it (the `family`: a 304 to
+    a parent's request makes no child task, so a failed child task would never be read again), the window is
+    complete in this run and the endpoint's watermark (`watermarks`, after this commit: `watermarks_now`) is at
+    or past the window's end. Without watermarks (`watermarks` None) the window complete for the whole family is
+    enough: such a run reads one window, from the epoch. A failure to save them is logged: the next run reads
+    those requests in full."""
+    tree = plan.tree()
     complete = {(endpoint, o.window) for endpoint, found in outcomes.items() for o in found if o.complete}
+
+    def passed(endpoint: str, window: Window) -> bool:
+        family = tree.family(endpoint)
+        if watermarks is not None and any((watermarks.get(e) or _NEVER) < window.end for e in family):
+            return False
+        return all((e, window) in complete for e in family)
+
     validators = {
         (result.task.endpoint, key): Validators(etag, last_modified)
         for result in results
-        if (result.task.endpoint, result.task.window) in complete
+        if passed(result.task.endpoint, result.task.window)
         for key, etag, last_modified in result.validators
     }
     if not validators:

@@ -209,7 +209,7 @@ class PipelineFactory:
         `rows_written`, the child tasks made (SPAWNED), and of quality checks and schema contracts the failed windows
         and the rows dropped."""
         config, plan = self.config, self.plan
-        if plan.is_backfill:  # read again on purpose: no 304 may stand in for the rows it is to write
+        if plan.is_backfill or plan.is_replay:  # read again on purpose: no 304 may stand in for the rows to write
             from beam_api_pipeline.client.conditional import without_conditional_requests
 
             config = without_conditional_requests(config)

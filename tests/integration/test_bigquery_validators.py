@@ -1,15 +1,18 @@
 """The validators of conditional requests in the BigQuery control table (`<table>_validators`) against the
-BigQuery emulator: saved and read back, replaced per request, kept apart per pipeline; a run of a parent/child
+BigQuery emulator: saved and read back, replaced per request, kept apart per pipeline, deleted 30 days after
+they were saved; a run of a parent/child
 pipeline with its control table there answers 304 where nothing changed."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
 from beam_api_pipeline.cli import main
-from beam_api_pipeline.client.conditional import Validators
+from beam_api_pipeline.client.validators import Validators
 from beam_api_pipeline.config.stores import BigQueryWatermarkStoreConfig
-from beam_api_pipeline.control.store import opened_store
+from beam_api_pipeline.control.store import VALIDATORS_KEPT, opened_store
 from sample_api.faults import Faults
 from tests.support import t
 
@@ -75,3 +78,22 @@ def test_more_validators_than_one_statement_saves_are_all_saved(control_table):
     with opened_store(BigQueryWatermarkStoreConfig(table=control_table)) as store:
         store.save_validators("it_items", "run-1", many)  # three statements of at most VALIDATORS_PER_STATEMENT
         assert store.get_validators("it_items") == many
+
+
+def test_a_save_deletes_the_pipelines_validators_saved_more_than_30_days_before(control_table):
+    day = datetime(2024, 3, 1, tzinfo=UTC)
+    with opened_store(BigQueryWatermarkStoreConfig(table=control_table)) as store:
+        store.save_validators("it_items", "run-1", {("items", "old"): Validators('W/"o"')}, day)
+        store.save_validators("other", "run-1", {("items", "old"): Validators('W/"q"')}, day)
+        store.save_validators("it_items", "run-2", {("items", "kept"): Validators('W/"k"')}, day + timedelta(days=1))
+        store.save_validators("it_items", "run-3", {("items", "new"): Validators('W/"n"')}, day + VALIDATORS_KEPT)
+        assert set(store.get_validators("it_items")) == {("items", "old"), ("items", "kept"), ("items", "new")}
+
+        later = day + VALIDATORS_KEPT + timedelta(days=1)
+        store.save_validators("it_items", "run-4", {("items", "new"): Validators('W/"n2"')}, later)
+
+        assert store.get_validators("it_items") == {
+            ("items", "kept"): Validators('W/"k"'),
+            ("items", "new"): Validators('W/"n2"'),
+        }
+        assert store.get_validators("other") == {("items", "old"): Validators('W/"q"')}

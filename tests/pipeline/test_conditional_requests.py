@@ -8,10 +8,13 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 import pytest
 
 from beam_api_pipeline.cli import main
+from beam_api_pipeline.client.api_client import ApiRequest
+from beam_api_pipeline.client.conditional import request_key
 from beam_api_pipeline.config import load_pipeline_config
 from beam_api_pipeline.control.store import opened_store
 from beam_api_pipeline.run import commit
@@ -168,11 +171,12 @@ def test_a_backfill_reads_its_range_again_in_full(api, tmp_path):
     assert rows(tmp_path, "notes") == sorted(notes_of(PARENTS) * 2)
 
 
-def client_filter(api: SampleApi, folder: Path) -> Path:
-    """/items read newest first, one page, filtered on the client: the same request in every window."""
+def client_filter(api: SampleApi, folder: Path, **items: Any) -> Path:
+    """/items read newest first, one page, filtered on the client: the same request in every window; `items`
+    merged into the endpoint's config."""
     changes = {
         "pagination": {"page_size": 50},
-        "endpoints": {"items": {"params": {"order": "desc"}}},
+        "endpoints": {"items": {"params": {"order": "desc"}, **items}},
         "watermark": {"filter": "client", "watermark_field": None, "window_end_field": None},
     }
     return write_yaml(folder / "pipeline.yaml", items_config(api.url, folder, api_config=changes))
@@ -211,7 +215,7 @@ def test_an_answer_holding_a_record_of_a_later_window_keeps_no_etag_so_the_later
     assert rows(tmp_path) == [*PARENTS, later]
 
 
-SECRET = "s3cr3t-key-123"
+SECRET = "p@ss w/rd+1%&="  # URL-special characters: encoded differently in a query
 
 
 def test_validators_of_requests_with_secrets_in_the_query_keep_no_secret_and_are_used(tmp_path, monkeypatch):
@@ -238,5 +242,113 @@ def test_validators_of_requests_with_secrets_in_the_query_keep_no_secret_and_are
     loaded = load_pipeline_config(path)
     with opened_store(loaded.watermark_store) as store:
         keys = sorted(key for endpoint, key in store.get_validators(loaded.pipeline_id) if endpoint == "notes")
-    assert keys == sorted(f"GET {url}/children/{parent}/notes?view=***" for parent in PARENTS)
-    assert SECRET.encode() not in (tmp_path / "state" / "control.db").read_bytes()
+    assert keys == sorted(
+        request_key(ApiRequest("GET", f"{url}/children/{p}/notes", {"view": SECRET})) for p in PARENTS
+    )
+    stored = (tmp_path / "state" / "control.db").read_bytes()
+    for form in {SECRET, quote(SECRET), quote_plus(SECRET), quote(SECRET, safe=""), "p@ss", "p%40ss"}:
+        assert form.encode() not in stored, form
+
+
+@pytest.fixture
+def two_days():
+    """The sample API with ETags over two days of ten items each (ids 1-10 on 2024-01-02, 11-20 on 2024-01-03)."""
+    with SampleApi(Dataset(start=t("2024-01-02"), days=2, records_per_day=10), Faults(etags=True)).start() as server:
+        yield server
+
+
+def test_a_window_that_failed_is_read_in_full_by_the_next_run_though_a_later_window_kept_the_same_requests_etag(
+    two_days, tmp_path
+):
+    """A `filter: client` request is the same in every window: the ETag of the second window's answer must not
+    answer the first window (which failed) with a 304 while the watermark has not passed it."""
+    range_check = {"check": "range", "field": "id", "min": 11, "action": "fail_window"}  # the first day fails
+    failing = client_filter(two_days, tmp_path, quality=[range_check])
+    config = load_pipeline_config(failing)
+    code, report = run_report(tmp_path, "--config", str(failing), "--end_time", "2024-01-04")
+    assert (code, report["counters"]["not_modified"]) == (1, 0)
+    assert rows(tmp_path) == list(range(11, 21))
+    assert stored_watermark(config) is None
+    with opened_store(config.watermark_store) as store:
+        assert store.get_validators(config.pipeline_id) == {}  # the second day's watermark did not move
+    two_days.reset_stats()
+
+    path = client_filter(two_days, tmp_path)  # the check removed
+    code, report = run_report(tmp_path, "--config", str(path), "--end_time", "2024-01-04")
+
+    assert (code, report["counters"]["not_modified"]) == (0, 0)
+    assert two_days.conditional_headers() == [("/items", {}), ("/items", {})]
+    assert rows(tmp_path) == sorted([*range(1, 21), *range(11, 21)])  # the second day again: at least once
+    assert stored_watermark(config) == t("2024-01-04")
+
+
+@pytest.fixture
+def child_gone():
+    """The parent/child API whose child list of parent 4 is gone (404)."""
+    faults = Faults(etags=True, missing_paths={f"/children/{CHANGED}/notes"})
+    with SampleApi(Dataset(start=t("2024-01-02"), days=1, records_per_day=10), faults).start() as server:
+        yield server
+
+
+def failed_child_then_read_again(api: SampleApi, tmp_path: Path) -> Path:
+    """A run whose child task for parent 4 fails (`child_gone`), then the same range read again once its list is
+    back; the config."""
+    path = write(api, tmp_path)
+    config = load_pipeline_config(path)
+
+    code, report = run_report(tmp_path, "--config", str(path), "--end_time", "2024-01-03")
+    assert (code, report["counters"]["not_modified"]) == (1, 0)
+    assert (stored_watermark(config, "items"), stored_watermark(config, "notes")) == (t("2024-01-03"), None)
+    with opened_store(config.watermark_store) as store:
+        assert store.get_validators(config.pipeline_id) == {}  # the parents' window: its child did not pass it
+    api.set_faults(missing_paths=frozenset())  # the child list is back
+    api.reset_stats()
+
+    code, report = run_report(tmp_path, "--config", str(path), "--end_time", "2024-01-03")
+    assert (code, report["counters"]["not_modified"]) == (0, 0)
+    return path
+
+
+def test_a_child_task_that_failed_is_read_again_though_its_parents_window_had_an_etag(child_gone, tmp_path):
+    path = failed_child_then_read_again(child_gone, tmp_path)
+
+    sent = sorted(child_gone.conditional_headers())
+    assert sent == sorted([("/items", {}), *((f"/children/{parent}/notes", {}) for parent in PARENTS)])
+    others = [parent for parent in PARENTS if parent != CHANGED]
+    assert rows(tmp_path, "items") == sorted(PARENTS * 2)
+    assert rows(tmp_path, "notes") == sorted(notes_of(PARENTS) + notes_of(others))  # 41 and 42 at last
+    config = load_pipeline_config(path)
+    assert stored_watermark(config, "items") == stored_watermark(config, "notes") == t("2024-01-03")
+
+
+def test_an_endpoint_with_a_row_count_check_sends_no_conditional_request_so_a_lookback_window_keeps_its_rows(
+    two_days, tmp_path
+):
+    """A lookback window answered 304 would have no rows and fail `row_count` on every run."""
+    changes = {
+        "endpoints": {"items": {"quality": [{"check": "row_count", "min": 1, "action": "fail_window"}]}},
+        "pagination": {"page_size": 50},
+        "watermark": {"lookback_window": "24h"},
+    }
+    path = write_yaml(tmp_path / "pipeline.yaml", items_config(two_days.url, tmp_path, api_config=changes))
+    assert run_report(tmp_path, "--config", str(path), "--end_time", "2024-01-03")[0] == 0
+    for _ in range(2):  # each reads 2024-01-02 again (the lookback), the first also 2024-01-03
+        code, report = run_report(tmp_path, "--config", str(path), "--end_time", "2024-01-04")
+        assert (code, report["counters"]["not_modified"]) == (0, 0)
+
+    assert {headers.get("If-None-Match") for _path, headers in two_days.conditional_headers()} == {None}
+    assert rows(tmp_path) == sorted([*range(1, 11), *range(1, 21), *range(11, 21)])
+    assert stored_watermark(load_pipeline_config(path)) == t("2024-01-04")
+
+
+def test_a_replay_of_a_failed_child_task_reads_it_in_full_though_its_etag_is_saved(child_gone, tmp_path):
+    path = failed_child_then_read_again(child_gone, tmp_path)  # the second run saved the ETag of every list
+    config = load_pipeline_config(path)
+    with opened_store(config.watermark_store) as store:
+        assert len([key for endpoint, key in store.get_validators(config.pipeline_id) if endpoint == "notes"]) == 10
+    child_gone.reset_stats()
+
+    assert main(["replay", "--config", str(path), "--dead_letter", str(tmp_path / "dead_letter")]) == 0
+
+    assert child_gone.conditional_headers() == [(f"/children/{CHANGED}/notes", {})]  # the first run's failed task
+    assert rows(tmp_path, "notes") == sorted(notes_of(PARENTS) * 2)  # 41 and 42 once more: twice, as the others
