@@ -19,6 +19,7 @@ from collections.abc import Sequence
 import apache_beam as beam
 from apache_beam import pvalue
 
+from beam_api_pipeline.client.conditional import without_conditional_requests
 from beam_api_pipeline.client.limits import small_share_warning
 from beam_api_pipeline.config import PipelineConfig
 from beam_api_pipeline.core.element_checks import checked
@@ -49,7 +50,9 @@ class ReadFromApi(beam.PTransform):
     Out, a dict of two PCollections: RECORDS, `(task, rows)` batches of at most `batch_size` API records, where
     `task` is a `run_plan.TaskElement`; RESULTS, one `run_plan.ResultElement` per part of a window's walk (see
     `run_plan.window_outcomes` for whether a window was read completely). How the work fans out is decided
-    here, from the pipeline's options (see `runner_profile`).
+    here, from the pipeline's options (see `runner_profile`). With `conditional_requests` False (the default)
+    no request is sent conditionally, whatever the config says: validators are saved by a run's commit
+    (`run.commit`), which a graph of its own does not have, so it has none to send.
     """
 
     def __init__(
@@ -57,9 +60,10 @@ class ReadFromApi(beam.PTransform):
         config: PipelineConfig,
         tasks: Sequence[WindowTask],
         extractor_class: type[BaseExtractor] | None = None,
+        conditional_requests: bool = False,
     ):
         super().__init__()
-        self._config = config
+        self._config = config if conditional_requests else without_conditional_requests(config)
         self._tasks = list(tasks)
         self._extractor_class = extractor_class or load_extractor_class(config.extractor_class)
         api = config.api_config

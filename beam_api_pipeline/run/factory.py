@@ -7,6 +7,7 @@ from typing import ClassVar
 import apache_beam as beam
 from apache_beam import pvalue
 
+from beam_api_pipeline.client.conditional import without_conditional_requests
 from beam_api_pipeline.config import PipelineConfig
 from beam_api_pipeline.config.outputs import OUTPUT_TYPES, OutputConfig
 from beam_api_pipeline.core.errors import ConfigError, OutputError
@@ -210,13 +211,11 @@ class PipelineFactory:
         and the rows dropped."""
         config, plan = self.config, self.plan
         if plan.is_backfill or plan.is_replay:  # read again on purpose: no 304 may stand in for the rows to write
-            from beam_api_pipeline.client.conditional import without_conditional_requests
-
             config = without_conditional_requests(config)
         levels = EndpointTree.of(config.api_config).levels()
         roots = [task for task in plan.tasks if task.endpoint in levels[0]]
         source = pipeline if self._polls is None else self._polls
-        fetched = source | "ReadFromApi" >> ReadFromApi(config, roots, extractor_class)
+        fetched = source | "ReadFromApi" >> ReadFromApi(config, roots, extractor_class, conditional_requests=True)
         out: dict = {"rows": {}, RESULTS: [fetched[RESULTS]], INVALID: [], "rows_written": [], SPAWNED: []}
         out.update({_CHECK_RESULTS: [], DROPPED: [], PLACEMENTS: []})
         level = (fetched[RECORDS], fetched[RESULTS])
