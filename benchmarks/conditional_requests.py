@@ -29,16 +29,9 @@ sys.path.insert(0, str(ROOT))
 
 from sample_api import Dataset, SampleApi  # noqa: E402
 from sample_api.faults import Faults  # noqa: E402
-from tests.support import items_config, read_jsonl, write_yaml  # noqa: E402
+from tests.support import NOTES_CHILD, items_config, read_jsonl, write_yaml  # noqa: E402
 
 DAY, NEXT_DAY = datetime(2024, 1, 2, tzinfo=UTC), datetime(2024, 1, 3, 12, tzinfo=UTC)
-NOTES = {
-    "parent": "items",
-    "path": "/children/{parent.id}/notes",
-    "records_path": "notes",
-    "primary_key": "id",
-    "pagination": {"enabled": False},
-}
 
 
 def run(config: Path, end_time: str) -> tuple[float, float]:
@@ -59,7 +52,7 @@ def contender(name: str, parents: int, changed: set[str], latency_ms: float, con
     with SampleApi(Dataset(start=DAY, days=1, records_per_day=parents), faults).start() as api:
         config = items_config(api.url, folder, api_config={"pagination": {"page_size": 100}})
         config["output"][0]["config"]["batch_size"] = 10_000
-        config["api_config"]["endpoints"]["notes"] = {**NOTES, "conditional_requests": conditional}
+        config["api_config"]["endpoints"]["notes"] = {**NOTES_CHILD, "conditional_requests": conditional}
         path = write_yaml(folder / "pipeline.yaml", config)
         run(path, "2024-01-03")
         first_notes = len(read_jsonl(folder / "out" / "notes"))

@@ -44,6 +44,16 @@ def merged(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
+#: A child endpoint of `items_config`'s items: the sample API's two notes of each item (`/children/{id}/notes`).
+NOTES_CHILD = {
+    "parent": "items",
+    "path": "/children/{parent.id}/notes",
+    "records_path": "notes",
+    "primary_key": "id",
+    "pagination": {"enabled": False},
+}
+
+
 def items_config(api_url: str, folder: Path, **changes: Any) -> dict[str, Any]:
     """A pipeline config for the sample API's /items endpoint (page numbers, `primary_key: id`, daily windows
     from 2024-01-02) writing rows, dead letters and state under `folder`, with `changes` merged in."""

@@ -14,7 +14,7 @@ from beam_api_pipeline.client.validators import Validators
 from beam_api_pipeline.config.stores import BigQueryWatermarkStoreConfig
 from beam_api_pipeline.control.store import VALIDATORS_KEPT, opened_store
 from sample_api.faults import Faults
-from tests.support import t
+from tests.support import NOTES_CHILD, t
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -44,18 +44,11 @@ def test_a_second_run_with_the_control_table_in_bigquery_answers_304_for_the_lis
     sample_api, write_config, tmp_path, control_table, beam_args
 ):
     sample_api.faults = Faults(etags=True)
-    notes = {
-        "parent": "items",
-        "path": "/children/{parent.id}/notes",
-        "records_path": "notes",
-        "primary_key": "id",
-        "pagination": {"enabled": False},
-    }
     local = {"type": "local", "config": {"path": str(tmp_path / "out")}}
     path, config = write_config(
         output=[local],
         watermark_store={"type": "bigquery", "table": control_table},
-        api_config={"endpoints": {"notes": notes}},
+        api_config={"endpoints": {"notes": NOTES_CHILD}},
     )
     assert main(["run", "--config", str(path), "--end_time", "2024-01-03T00:00:00Z", *beam_args]) == 0
     parents = sample_api.dataset.ids_between(t("2024-01-02"), t("2024-01-03"))

@@ -23,17 +23,19 @@ from sample_api.auth import Credentials
 from sample_api.data import Dataset
 from sample_api.faults import Faults
 from tests.pipeline.conftest import run_report
-from tests.support import RUNNER_MODES, items_config, read_jsonl, runner_mode_args, stored_watermark, t, write_yaml
+from tests.support import (
+    NOTES_CHILD,
+    RUNNER_MODES,
+    items_config,
+    read_jsonl,
+    runner_mode_args,
+    stored_watermark,
+    t,
+    write_yaml,
+)
 
 PARENTS = list(range(1, 11))  # the items of 2024-01-02: ten, one page of them
 CHANGED = 4  # the one parent whose notes change between the runs
-NOTES = {
-    "parent": "items",
-    "path": "/children/{parent.id}/notes",
-    "records_path": "notes",
-    "primary_key": "id",
-    "pagination": {"enabled": False},
-}
 
 
 @pytest.fixture
@@ -45,7 +47,7 @@ def api():
 
 def write(api: SampleApi, folder: Path, **notes: Any) -> Path:
     config = items_config(api.url, folder, api_config={"pagination": {"page_size": 20}})  # one page of items
-    config["api_config"]["endpoints"]["notes"] = {**NOTES, **notes}
+    config["api_config"]["endpoints"]["notes"] = {**NOTES_CHILD, **notes}
     return write_yaml(folder / "pipeline.yaml", config)
 
 
@@ -226,7 +228,7 @@ def test_validators_of_requests_with_secrets_in_the_query_keep_no_secret_and_are
     dataset = Dataset(start=t("2024-01-02"), days=1, records_per_day=10)
     with SampleApi(dataset, Faults(etags=True), credentials=credentials).start() as api:
         config = items_config(api.url, tmp_path, api_config={"pagination": {"page_size": 20}})
-        config["api_config"]["endpoints"]["notes"] = {**NOTES, "params": {"view": "${env:NOTES_SIGNATURE}"}}
+        config["api_config"]["endpoints"]["notes"] = {**NOTES_CHILD, "params": {"view": "${env:NOTES_SIGNATURE}"}}
         config["api_config"]["auth_config"] = {
             "auth_type": "api_key",
             "auth_credentials": {"key": "${env:NOTES_SIGNATURE}", "name": "appid", "location": "query"},
