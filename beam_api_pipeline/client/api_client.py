@@ -144,13 +144,9 @@ class ApiClient:
 
     def _describe(self, request: ApiRequest) -> str:
         """`METHOD url?params` with secrets masked, for logs and errors."""
-        return f"{request.method} {self.redacted_url(request.url, request.params)}"
-
-    def redacted_url(self, url: str, params: Mapping[str, Any] | list[tuple[str, Any]]) -> str:
-        """`url` with `params` added, secret parameters masked (by name: the auth's and the usual ones)."""
         prepared = requests.models.PreparedRequest()
-        prepared.prepare_url(url, params)
-        return redact_url(prepared.url, self._secret_params)
+        prepared.prepare_url(request.url, request.params)
+        return f"{request.method} {redact_url(prepared.url, self._secret_params)}"
 
     def _send_once(self, request: ApiRequest) -> ApiResponse:
         response, content, sent_headers = self._exchange(request)
