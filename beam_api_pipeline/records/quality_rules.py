@@ -84,9 +84,9 @@ def record_failures(checks: list[tuple[int, QualityCheckConfig, re.Pattern[str] 
 
 def record_checker(check: QualityCheckConfig, pattern: re.Pattern[str] | None = None) -> Callable[[Any], str | None]:
     """`record_failure` of the record check `check` as one function of the row, what does not depend on the row
-    worked out once: a row that plainly passes (a text or an integer among the accepted values, a number within
-    the range, a text the pattern finds) costs a lookup; any other goes to `record_failure` itself, so the reasons
-    are the same."""
+    worked out once: a row that plainly passes (a value present, a text or an integer among the accepted values, a
+    number within the range, a text the pattern finds) costs a lookup; a row that fails goes to `record_failure`
+    itself, which words every reason."""
     field, kind = check.field, check.check
     top = "." not in field
 
@@ -97,19 +97,17 @@ def record_checker(check: QualityCheckConfig, pattern: re.Pattern[str] | None = 
         return record_failure(check, row, pattern)
 
     if kind == "not_null":
-        label = check_label(check)
-        return lambda row: None if value_of(row) is not None else f"{label}: null"
+        return lambda row: None if value_of(row) is not None else slow(row)
     if kind == "accepted_values":
         texts = {value for value in check.values if type(value) is str}
         integers = {value for value in check.values if type(value) is int}
         accepted = {jsoncodec.canonical(item) for item in check.values}
-        label = check_label(check)
 
         def accepted_value(row: Any) -> str | None:
             value = value_of(row)
             if value is None or (value in texts if type(value) is str else type(value) is int and value in integers):
                 return None
-            return None if jsoncodec.canonical(value) in accepted else f"{label}: {value_text(value)} is not accepted"
+            return None if jsoncodec.canonical(value) in accepted else slow(row)
 
         return accepted_value
     if kind == "range":
