@@ -38,6 +38,11 @@ class BundleWindows:
         return in_window(value, window, self.earliest[window])
 
 
+def flatten_all(collections: list[pvalue.PCollection], label: str) -> pvalue.PCollection:
+    """The one PCollection of `collections`, or their Flatten (labelled `label`)."""
+    return collections[0] if len(collections) == 1 else collections | label >> beam.Flatten()
+
+
 def combine_all(pcoll: pvalue.PCollection, label: str, combine_fn: Any) -> pvalue.PCollection:
     """`combine_fn` over each window of `pcoll`: in the global window one value even when `pcoll` is empty (a
     batch run's commit waits for it); in a poll's window, one when the poll gave anything (read it with a

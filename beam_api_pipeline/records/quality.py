@@ -50,7 +50,7 @@ from beam_api_pipeline.config import PipelineConfig
 from beam_api_pipeline.config.api import METADATA_COLUMNS
 from beam_api_pipeline.config.quality import QualityCheckConfig
 from beam_api_pipeline.core import metrics
-from beam_api_pipeline.core.beam_windows import BundleWindows, combine_all
+from beam_api_pipeline.core.beam_windows import BundleWindows, combine_all, flatten_all
 from beam_api_pipeline.core.element_checks import checked
 from beam_api_pipeline.core.packing import pack, pack_compressed, unpack, unpack_any
 from beam_api_pipeline.core.paths import get_path
@@ -552,11 +552,6 @@ class _JudgeFreshnessFn(beam.DoFn):
             yield failed_result(self._last, window_check_failure(reason))
 
 
-def _all(collections: list[pvalue.PCollection], label: str) -> pvalue.PCollection:
-    """The one PCollection of `collections`, or their Flatten."""
-    return collections[0] if len(collections) == 1 else collections | label >> beam.Flatten()
-
-
 class CheckQuality(beam.PTransform):
     """In: one endpoint's `(task, rows)` batches (from TransformRecords) and the WindowResult elements of its
     level's fetch. Out: ROWS (batches of the rows to write), FAILED_WINDOWS (failed WindowResult elements of the
@@ -613,7 +608,7 @@ class CheckQuality(beam.PTransform):
             )
             entries = (split[_REST], ranked) | f"AllRanked[{index}]" >> beam.Flatten()
         failures.append(entries | "CountFailures" >> beam.ParDo(_CountFailuresFn(holding, primary_key, metadata)))
-        counts = _all(failures, "AllFailures") | "CountsPerWindow" >> beam.CombinePerKey(_WindowCountsFn())
+        counts = flatten_all(failures, "AllFailures") | "CountsPerWindow" >> beam.CombinePerKey(_WindowCountsFn())
         by_window = {_COUNTS: counts, _FETCH_FAILED: fetch_failures(fetch_results, self._endpoint)}
         if any(check.check == "row_count" for check in checks):
             by_window[_PLANNED] = self._planned_windows(batches.pipeline)
@@ -636,7 +631,7 @@ class CheckQuality(beam.PTransform):
                 results.append(freshness)
         return {
             ROWS: rows,
-            FAILED_WINDOWS: results[0] if len(results) == 1 else results | "AllResults" >> beam.Flatten(),
+            FAILED_WINDOWS: flatten_all(results, "AllResults"),
             DROPPED: checked(released[DROPPED], "dropped"),
             ROWS_WRITTEN: rows | "RowsPerBatch" >> beam.Map(len),
         }

@@ -10,6 +10,7 @@ from apache_beam import pvalue
 from beam_api_pipeline.client.conditional import without_conditional_requests
 from beam_api_pipeline.config import PipelineConfig
 from beam_api_pipeline.config.outputs import OUTPUT_TYPES, OutputConfig
+from beam_api_pipeline.core.beam_windows import flatten_all
 from beam_api_pipeline.core.errors import ConfigError, OutputError
 from beam_api_pipeline.extractors import registry
 from beam_api_pipeline.extractors.base import BaseExtractor
@@ -152,12 +153,12 @@ class PipelineFactory:
             self._polls = pipeline | "PlanPolls" >> PlanPolls(config, plan.run_id, plan.polls)
 
         fetched = self._fetch_and_transform(pipeline, extractor_class)
-        results = _all(fetched[RESULTS], "AllResults")
+        results = flatten_all(fetched[RESULTS], "AllResults")
         # windows a quality check or a schema contract failed count as failed fetches do: in the dead letter and at
         # the commit
         check_results = fetched[_CHECK_RESULTS]
-        judged = _all([results, *check_results], "WithCheckResults")
-        invalid = _all(fetched[INVALID], "AllInvalid")
+        judged = flatten_all([results, *check_results], "WithCheckResults")
+        invalid = flatten_all(fetched[INVALID], "AllInvalid")
         schemas = fetched["rows"] | "RowSchemas" >> RowSchemas(timestamp_columns(config))
         run_schemas = RunSchemas(schemas, plan.schemas_before)  # a Parquet or Avro file's columns
         written = fetched["rows"] | "WriteOutputs" >> WriteOutputs(outputs, run_schemas)
@@ -168,7 +169,7 @@ class PipelineFactory:
                 config.api_config.transform.column_of(watermark.timestamp_field), watermark.time_format
             )
             timed = [rows | f"RecordLatency[{e}]" >> beam.ParDo(latency) for e, rows in fetched["rows"].items()]
-            row_times = _all(timed, "AllRowTimes")
+            row_times = flatten_all(timed, "AllRowTimes")
         rejected = [rows for output in outputs for rows in output.rejected_rows()] + fetched[DROPPED]
         rejected_rows = (rejected or [pipeline | "NoRejectedRows" >> beam.Create([])]) | "AllRejected" >> beam.Flatten()
         section = config.dead_letter
@@ -183,9 +184,9 @@ class PipelineFactory:
             plan,
             written=written,
             dead_letters=dead_letters,
-            rows_written=_all(fetched["rows_written"], "AllRowsWritten"),
+            rows_written=flatten_all(fetched["rows_written"], "AllRowsWritten"),
             invalid_records=invalid_records,
-            spawned=_all(fetched[SPAWNED], "AllChildTasks") if fetched[SPAWNED] else None,
+            spawned=flatten_all(fetched[SPAWNED], "AllChildTasks") if fetched[SPAWNED] else None,
             schemas=schemas,
             schema_files={
                 endpoint: [path for output in outputs if (path := output.schema_file(endpoint))]
@@ -198,7 +199,7 @@ class PipelineFactory:
             alert_with=self.dead_letter_location(config) if self.job_alerts else None,
             planned=self._polls,
             row_times=row_times,
-            placements=_all(fetched[PLACEMENTS], "AllPlacements"),
+            placements=flatten_all(fetched[PLACEMENTS], "AllPlacements"),
             endpoint_rows=_endpoint_rows(fetched["rows"]),
         )
 
@@ -285,9 +286,4 @@ def _endpoint_rows(rows: dict[str, pvalue.PCollection]) -> pvalue.PCollection:
     counted = [
         batches | f"CountRows[{e}]" >> beam.Map(lambda batch, e=e: (e, len(batch))) for e, batches in rows.items()
     ]
-    return _all(counted, "AllEndpointRows")
-
-
-def _all(collections: list[pvalue.PCollection], label: str) -> pvalue.PCollection:
-    """The one PCollection of `collections`, or their Flatten."""
-    return collections[0] if len(collections) == 1 else collections | label >> beam.Flatten()
+    return flatten_all(counted, "AllEndpointRows")
